@@ -1,0 +1,88 @@
+import type { Device } from './device.js';
+import type { DType, HostArray } from './dtype.js';
+import type { Shape, Tensor } from './tensor.js';
+
+/**
+ * The op set. Every op of every model goes through a Backend; the CPU backend (C++, threads, AVX2)
+ * and the CUDA backend (NVRTC kernels, cublasLt) implement the same interface and are tested against
+ * each other. Conventions shared by all ops:
+ *
+ * - Ops validate their arguments (dtype, device, shape, disposed tensors) and throw typed errors from
+ *   this package; they never crash the process.
+ * - Ops return new tensors that own their storage. Inputs may be views (see Tensor) unless an op says
+ *   it needs contiguous inputs; `contiguous()` makes a packed copy.
+ * - "float" means float16 or float32. Float ops compute in float32 and round the result to the
+ *   output dtype once. Inputs of one op share a dtype unless stated otherwise.
+ * - Matrices are row-major. A linear layer's weight is [out, in] (as nn.Linear stores it).
+ */
+export interface Backend {
+  readonly name: 'cpu' | 'cuda';
+  readonly device: Device;
+
+  // ---- memory -------------------------------------------------------------------------------
+  /** An uninitialised tensor. */
+  empty(shape: Shape, dtype: DType): Tensor;
+  /** A tensor filled with zeros. */
+  zeros(shape: Shape, dtype: DType): Tensor;
+  /** Copies host data into a new tensor. float16 data is given as Uint16Array bits. */
+  upload(data: HostArray, shape: Shape): Tensor;
+  /** Copies a tensor (any strides) into a new packed host array (float16 as Uint16Array bits). */
+  download(t: Tensor): HostArray;
+  /** Copies src into dst elementwise (same shape and dtype; either may be a strided view, rank <= 4). */
+  copy(src: Tensor, dst: Tensor): void;
+  /** A packed copy of x (or x itself, as a new owning tensor, never a view). */
+  contiguous(x: Tensor): Tensor;
+  /** Converts between float16 and float32 (same dtype: a copy). */
+  cast(x: Tensor, dtype: 'float16' | 'float32'): Tensor;
+  /** Waits until all queued work on this backend is done. */
+  synchronize(): void;
+
+  // ---- quantization and integer GEMM -----------------------------------------------------------
+  /**
+   * Row quantization exactly as BMInf does it, for x [rows, cols] float (contiguous):
+   * scale = absmax(row) / 127, stored as float16; q = clamp(nearbyint(x / scale), -127, 127), where
+   * the division uses the stored (float16-rounded) scale; a row of zeros gets scale 0 and q = 0.
+   */
+  quantizeRows(x: Tensor): { values: Tensor; scales: Tensor };
+  /** C[m, n] = sum_k A[m, k] * B[n, k]: int8 x int8 -> int32, exact. A [m, k], B [n, k] contiguous. */
+  igemm(a: Tensor, b: Tensor): Tensor;
+  /**
+   * out[i, j] = acc[i, j] * rowScale[i] * colScale[j] (+ bias[j]), computed in float32 and rounded to
+   * `dtype`. acc int32 [m, n]; rowScale float16 [m] (the activations'); colScale float16 [n] (the
+   * weight rows'); bias float [n] of the output dtype.
+   */
+  dequantize(acc: Tensor, rowScale: Tensor, colScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor }): Tensor;
+
+  // ---- float ops ---------------------------------------------------------------------------------
+  /**
+   * Batched matrix product with float32 accumulation: out[b] = alpha * op(A[b]) * op(B[b]), where
+   * op(X) = X, or Xᵀ when transA/transB. A is [m, k] ([k, m] when transA), B is [k, n] ([n, k] when
+   * transB), with the same optional leading batch dimension on both (rank 2 or 3). The last dimension
+   * of A and B must have stride 1; rows and batches may be strided (views of a KV cache, of one head).
+   * Output [.., m, n] packed, in the inputs' dtype.
+   */
+  gemm(a: Tensor, b: Tensor, options?: { transA?: boolean; transB?: boolean; alpha?: number }): Tensor;
+  /**
+   * Normalises over the last dimension: y = (x - mean) / sqrt(var + eps) * weight + bias when
+   * subtractMean (LayerNorm, CPM-1), y = x / sqrt(mean(x²) + eps) * weight when not (RMS norm, CPM-2).
+   */
+  layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, options: { eps: number; subtractMean: boolean }): Tensor;
+  /** GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))). */
+  gelu(x: Tensor): Tensor;
+  /**
+   * Softmax over the last dimension of x [.., rows, cols] (rank 2 or 3), in float32:
+   * y = softmax(scale * x + bias) with entries where col > row + causalOffset masked out (when
+   * causalOffset is given: the query in row r sits at absolute position causalOffset + r). bias, when
+   * given, has x's shape (or x's without the leading dim, broadcast over it).
+   */
+  softmax(x: Tensor, options?: { scale?: number; causalOffset?: number; bias?: Tensor }): Tensor;
+  /** Rows of table [vocab, d] for ids int32 [n] -> [n, d]. Ids out of range are an error. */
+  embedding(ids: Tensor, table: Tensor): Tensor;
+  /** a + b, where b has a's shape or a suffix of it (broadcast over the leading dimensions). */
+  add(a: Tensor, b: Tensor): Tensor;
+  /** a * b, broadcasting as add does. */
+  mul(a: Tensor, b: Tensor): Tensor;
+
+  /** Frees what the backend holds (pools, handles). Tensors it made must not be used afterwards. */
+  dispose(): void;
+}

@@ -1,0 +1,62 @@
+// Argument checks shared by the backends, so that both reject bad input with the same words.
+import type { DType } from './dtype.js';
+import { DeviceMismatchError, DTypeMismatchError, InvalidArgumentError, ShapeMismatchError } from './errors.js';
+import type { Device } from './device.js';
+import { type Shape, type Tensor, shapeToString } from './tensor.js';
+
+export function checkAlive(op: string, ...ts: (Tensor | null | undefined)[]): void {
+  for (const t of ts) t?.assertAlive(`The input of ${op}`);
+}
+
+export function checkDevice(op: string, device: Device, ...ts: (Tensor | null | undefined)[]): void {
+  for (const t of ts) {
+    if (t && !t.device.equals(device)) {
+      throw new DeviceMismatchError(`${op}: a tensor on ${t.device} was given to the ${device} backend.`, {
+        hint: 'Move every input to one device first (load the model and its inputs with the same --device).',
+      });
+    }
+  }
+}
+
+export function checkDType(op: string, t: Tensor, ...allowed: DType[]): void {
+  if (!allowed.includes(t.dtype)) {
+    throw new DTypeMismatchError(`${op}: expected ${allowed.join(' or ')} but received ${t.dtype} ${shapeToString(t.shape)}.`);
+  }
+}
+
+export function checkSameDType(op: string, a: Tensor, b: Tensor): void {
+  if (a.dtype !== b.dtype) {
+    throw new DTypeMismatchError(`${op}: inputs must share a dtype, but received ${a.dtype} and ${b.dtype}.`);
+  }
+}
+
+export function checkRank(op: string, t: Tensor, ...ranks: number[]): void {
+  if (!ranks.includes(t.rank)) {
+    throw new ShapeMismatchError(`${op}: expected a tensor of rank ${ranks.join(' or ')} but received shape ${shapeToString(t.shape)}.`);
+  }
+}
+
+export function checkShape(op: string, t: Tensor, shape: Shape, name = 'input'): void {
+  if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new ShapeMismatchError(`${op}: ${name} must have shape ${shapeToString(shape)} but has ${shapeToString(t.shape)}.`);
+  }
+}
+
+export function checkContiguous(op: string, t: Tensor, name = 'input'): void {
+  if (!t.isContiguous()) {
+    throw new InvalidArgumentError(`${op}: ${name} must be contiguous but has strides ${shapeToString(t.strides)}.`, {
+      hint: 'Make a packed copy with backend.contiguous(x).',
+    });
+  }
+}
+
+/** b's shape must equal a's or be a suffix of it. Returns how many times b repeats. */
+export function checkBroadcastSuffix(op: string, a: Tensor, b: Tensor): number {
+  const k = b.rank;
+  if (k > a.rank || b.shape.some((d, i) => d !== a.shape[a.rank - k + i])) {
+    throw new ShapeMismatchError(`${op}: cannot broadcast ${shapeToString(b.shape)} over ${shapeToString(a.shape)}.`, {
+      hint: 'The second operand must have the shape of the first or of its trailing dimensions.',
+    });
+  }
+  return b.numel === 0 ? 0 : a.numel / b.numel;
+}

@@ -1,0 +1,128 @@
+// Typed errors. Every message says what was wrong and, where there is one, what to do about it
+// (the `hint`), in the manner of sharp: "Expected X for Y but received Z. Do W."
+
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'SHAPE_MISMATCH'
+  | 'DTYPE_MISMATCH'
+  | 'DEVICE_MISMATCH'
+  | 'DISPOSED'
+  | 'OUT_OF_MEMORY'
+  | 'CHECKPOINT'
+  | 'MODEL_CONFIG'
+  | 'UNSUPPORTED'
+  | 'BACKEND_UNAVAILABLE'
+  | 'TOKENIZER'
+  | 'ABORTED';
+
+export class BminfError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  constructor(code: ErrorCode, message: string, options?: { hint?: string; cause?: unknown }) {
+    super(options?.hint ? `${message} ${options.hint}` : message, { cause: options?.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options?.hint;
+  }
+}
+
+/** An argument that is out of range, of the wrong kind, or otherwise unusable. */
+export class InvalidArgumentError extends BminfError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super('INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** Tensor shapes that do not fit together. */
+export class ShapeMismatchError extends BminfError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super('SHAPE_MISMATCH', message, options);
+  }
+}
+
+export class DTypeMismatchError extends BminfError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super('DTYPE_MISMATCH', message, options);
+  }
+}
+
+export class DeviceMismatchError extends BminfError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super('DEVICE_MISMATCH', message, options);
+  }
+}
+
+/** A tensor, model or other resource used after `dispose()`. */
+export class DisposedError extends BminfError {
+  constructor(what: string) {
+    super('DISPOSED', `${what} was used after dispose().`, {
+      hint: 'Keep a reference alive until the last use, or create it again.',
+    });
+  }
+}
+
+export class OutOfMemoryError extends BminfError {
+  readonly requestedBytes: number;
+  readonly freeBytes: number;
+  constructor(where: string, requestedBytes: number, freeBytes: number, hint?: string) {
+    super(
+      'OUT_OF_MEMORY',
+      `Out of memory on ${where}: asked for ${formatBytes(requestedBytes)}, ${formatBytes(freeBytes)} free.`,
+      { hint: hint ?? 'Use a smaller model, batch or context, or raise the memory limit.' },
+    );
+    this.requestedBytes = requestedBytes;
+    this.freeBytes = freeBytes;
+  }
+}
+
+/** A checkpoint file that is missing, truncated, malformed or inconsistent. */
+export class CheckpointError extends BminfError {
+  readonly file: string | undefined;
+  constructor(message: string, options?: { file?: string; hint?: string; cause?: unknown }) {
+    super('CHECKPOINT', options?.file ? `${options.file}: ${message}` : message, options);
+    this.file = options?.file;
+  }
+}
+
+/** A model configuration that is missing, invalid, or disagrees with the weights. */
+export class ModelConfigError extends BminfError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super('MODEL_CONFIG', message, options);
+  }
+}
+
+export class UnsupportedError extends BminfError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super('UNSUPPORTED', message, options);
+  }
+}
+
+/** A backend (the CUDA one) that cannot be used on this machine, with the reason. */
+export class BackendUnavailableError extends BminfError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super('BACKEND_UNAVAILABLE', message, options);
+  }
+}
+
+export class TokenizerError extends BminfError {
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super('TOKENIZER', message, options);
+  }
+}
+
+export class AbortedError extends BminfError {
+  constructor(message = 'The operation was aborted.') {
+    super('ABORTED', message);
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,2 @@
+export * from './sentencepiece/index.js';
+export * from './cpm2/index.js';
