@@ -42,14 +42,18 @@ export interface TensorInit {
   strides?: readonly number[];
   /** In elements, from the start of the storage. */
   offset?: number;
-  /** A tensor that owns its storage frees it on dispose(); views do not. */
+  /** False for views made from another tensor (informational: storage is reference-counted). */
   owner?: boolean;
 }
 
+// How many live tensors (owners and views) reference each storage: it is freed when the last goes.
+const refs = new WeakMap<Storage, number>();
+
 /**
- * An n-dimensional view of typed elements in a storage on some device. Tensors that own their storage
- * free it on `dispose()` (or at the end of a `using` block or a `tidy()` scope); views made by
- * `reshape`, `narrow`, `permute` and friends share it. Any use after dispose is an error.
+ * An n-dimensional view of typed elements in a storage on some device. Views made by `reshape`,
+ * `narrow`, `permute` and friends share the storage; it is freed when the last tensor over it is
+ * disposed (by `dispose()`, a `using` block, or the end of a `tidy()` scope), so a view returned from
+ * a scope keeps its memory alive. Any use of a disposed tensor is an error.
  */
 export class Tensor {
   readonly storage: Storage;
@@ -77,7 +81,9 @@ export class Tensor {
         `A tensor of shape ${shapeToString(this.shape)} at offset ${this.offset} reaches byte ${last}, beyond its storage of ${init.storage.byteLength} bytes.`,
       );
     }
-    if (this.owner) trackInScope(this);
+    if (init.storage.disposed) throw new DisposedError('A storage');
+    refs.set(init.storage, (refs.get(init.storage) ?? 0) + 1);
+    trackInScope(this);
   }
 
   get device(): Device {
@@ -214,7 +220,9 @@ export class Tensor {
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
-    if (this.owner) this.storage.dispose();
+    const n = (refs.get(this.storage) ?? 1) - 1;
+    refs.set(this.storage, n);
+    if (n <= 0) this.storage.dispose();
   }
 
   [Symbol.dispose](): void {

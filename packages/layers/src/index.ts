@@ -1,1 +1,6 @@
-export {};
+export * from './linear.js';
+export * from './layer-norm.js';
+export * from './embedding.js';
+export * from './kv-cache.js';
+export * from './attention.js';
+export * from './ffn.js';

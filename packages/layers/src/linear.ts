@@ -1,0 +1,53 @@
+import { type Backend, ShapeMismatchError, type Tensor, shapeToString, tidy } from '@bminf/core';
+
+/** A linear layer's parameters: float weights, or BMInf's int8 weights with one float16 scale per row. */
+export type LinearParams =
+  | { kind: 'float'; weight: Tensor; bias: Tensor | null }
+  | { kind: 'int8'; weight: Tensor; scale: Tensor; bias: Tensor | null };
+
+/**
+ * y = x Wᵀ + b for x [n, in] and W [out, in]. The int8 form is W8A8 as BMInf does it: each row of x is
+ * quantized at run time (absmax/127 per row), multiplied with the int8 weight in an integer GEMM, and
+ * the int32 result scaled back by the row's and the weight row's scales (bias fused there).
+ */
+export class Linear {
+  constructor(
+    readonly backend: Backend,
+    readonly params: LinearParams,
+  ) {}
+
+  get inFeatures(): number {
+    return this.params.weight.shape[1];
+  }
+  get outFeatures(): number {
+    return this.params.weight.shape[0];
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
+      throw new ShapeMismatchError(
+        `Linear: expected input [n, ${this.inFeatures}] but received ${shapeToString(x.shape)}.`,
+      );
+    }
+    const b = this.backend;
+    const p = this.params;
+    if (p.kind === 'float') {
+      return tidy(() => {
+        const y = b.gemm(x, p.weight, { transB: true });
+        return p.bias ? b.add(y, p.bias) : y;
+      });
+    }
+    return tidy(() => {
+      const dtype = x.dtype === 'float32' ? 'float32' : 'float16';
+      const q = b.quantizeRows(b.contiguous(x));
+      const acc = b.igemm(q.values, p.weight);
+      return b.dequantize(acc, q.scales, p.scale, { dtype, ...(p.bias ? { bias: p.bias } : {}) });
+    });
+  }
+
+  dispose(): void {
+    this.params.weight.dispose();
+    if (this.params.kind === 'int8') this.params.scale.dispose();
+    this.params.bias?.dispose();
+  }
+}
