@@ -1,1 +1,6 @@
-export {};
+export type { SourceDType, TensorInfo, TensorData, CheckpointSource } from './types.js';
+export { SOURCE_DTYPES, isSourceDType, sourceDTypeSize, sourceDTypeOf, hostDTypeOf, numelOf, toTensorData } from './dtypes.js';
+export { MAX_HEADER_BYTES } from './safetensors-header.js';
+export { openSafetensors, openSafetensorsIndex } from './safetensors-reader.js';
+export { openTorch } from './torch-reader.js';
+export { openCheckpoint } from './open.js';

@@ -1,0 +1,34 @@
+// Positional reads that either fill the whole buffer or say the file is truncated.
+import type { FileHandle } from 'node:fs/promises';
+import { CheckpointError } from '@bminf/core';
+
+// fs reads are capped near 2 GiB per call; large tensors are read in slices.
+const MAX_READ = 1 << 30;
+
+export async function readExactly(
+  fh: FileHandle,
+  target: Uint8Array,
+  position: number,
+  file: string,
+  what: string,
+): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    const len = Math.min(MAX_READ, target.length - done);
+    const { bytesRead } = await fh.read(target, done, len, position + done);
+    if (bytesRead === 0) {
+      throw new CheckpointError(
+        `the file ended after ${position + done} bytes while reading ${what} (${target.length} bytes at offset ${position}): the file is truncated.`,
+        { file, hint: 'Re-download or re-convert it.' },
+      );
+    }
+    done += bytesRead;
+  }
+}
+
+/** A fresh, zero-offset buffer (so typed-array views over it are aligned) filled from the file. */
+export async function readFresh(fh: FileHandle, length: number, position: number, file: string, what: string): Promise<Uint8Array> {
+  const out = new Uint8Array(new ArrayBuffer(length));
+  await readExactly(fh, out, position, file, what);
+  return out;
+}
