@@ -1,0 +1,41 @@
+import { Cpm1Model, streamGenerate } from '@bminf/models';
+import type { Command } from 'commander';
+import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('generate')
+    .description('continue a prompt with CPM-1 (streams the text; --json prints one object at the end)')
+    .requiredOption('--model <dir>', 'model directory (config.json, weights, tokenizer)')
+    .requiredOption('--prompt <text>', 'the text to continue')
+    .addOption(dtypeOption())
+    .addOption(deviceOption())
+    .option('--stop <text...>', 'stop when the text contains one of these')
+    .option('--json', 'print {"promptIds", "ids", "text", "tokensPerSecond"} and nothing else on stdout');
+  for (const o of samplingOptions()) cmd.addOption(o);
+  cmd.action(async (opts: CommonOpts & { prompt: string; stop?: string[] }) => {
+    const model = await Cpm1Model.load(opts.model, { dtype: opts.dtype, device: opts.device });
+    try {
+      const it = streamGenerate(model, opts.prompt, { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}) });
+      if (!opts.json) process.stdout.write(opts.prompt);
+      let r = await it.next();
+      while (!r.done) {
+        if (!opts.json) process.stdout.write(r.value.text);
+        r = await it.next();
+      }
+      const res = r.value;
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({ promptIds: res.promptIds, ids: res.ids, text: res.text, tokensPerSecond: res.tokensPerSecond })}\n`,
+        );
+      } else {
+        process.stdout.write('\n');
+        process.stderr.write(
+          `[${res.ids.length} tokens, ${res.tokensPerSecond.toFixed(1)} tokens/s, ${model.backend.name}, ${model.dtype}, finished: ${res.finishReason}]\n`,
+        );
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+}

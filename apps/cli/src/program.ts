@@ -1,0 +1,37 @@
+import { BminfError } from '@bminf/core';
+import { Command, CommanderError } from 'commander';
+import * as generate from './commands/generate.js';
+import * as info from './commands/info.js';
+import * as perplexity from './commands/perplexity.js';
+import * as tokenize from './commands/tokenize.js';
+
+/** The `bminf` command and its subcommands. */
+export function createProgram(): Command {
+  const program = new Command('bminf')
+    .description('Big-model inference for Node.js: CPM-1, CPM-2 and EVA in int8 on one GPU or the CPU.')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  for (const cmd of [generate, tokenize, perplexity, info]) cmd.register(program);
+  for (const sub of program.commands) sub.exitOverride();
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Errors print one line that says what was wrong and what to do. */
+export async function main(argv: string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander printed the message
+    if (e instanceof BminfError) {
+      process.stderr.write(`bminf: error: ${e.message}\n`);
+      return 1;
+    }
+    const err = e as Error & { code?: string };
+    process.stderr.write(`bminf: error: ${err?.message ?? String(e)}\n`);
+    if (process.env.BMINF_LOG === 'debug') process.stderr.write(`${err?.stack}\n`);
+    return 1;
+  }
+}

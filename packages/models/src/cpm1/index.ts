@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './plan.js';
+export * from './model.js';

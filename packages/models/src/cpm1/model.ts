@@ -1,0 +1,187 @@
+import { join } from 'node:path';
+import {
+  type Backend,
+  type DeviceRequest,
+  InvalidArgumentError,
+  type ModelDType,
+  type Tensor,
+  fromFloat16Array,
+  tidy,
+} from '@bminf/core';
+import { getBackend } from '@bminf/kernels';
+import { Embedding, FeedForward, KVCache, LayerNorm, Linear, PositionEmbedding, SelfAttention } from '@bminf/layers';
+import { SentencePieceTokenizer } from '@bminf/tokenizers';
+import type { CausalLM } from '../generation/causal-lm.js';
+import { readModelConfig } from '../model-dir.js';
+import { type Weights, loadWeights } from '../weights.js';
+import { type Cpm1Config, parseCpm1Config } from './config.js';
+import { cpm1Plan } from './plan.js';
+
+export interface LoadOptions {
+  /** fp32, fp16, or int8 (W8A8, float16 activations); default int8. */
+  dtype?: ModelDType;
+  /** A backend, or which to pick: auto (CUDA when usable), cpu, cuda. */
+  device?: DeviceRequest | Backend;
+}
+
+interface Block {
+  lnAttn: LayerNorm;
+  attn: SelfAttention;
+  lnFF: LayerNorm;
+  ffn: FeedForward;
+}
+
+/** The tokens seen so far in one generation: one KV cache per layer. */
+export class Cpm1State {
+  constructor(readonly caches: KVCache[]) {}
+  get length(): number {
+    return this.caches[0]?.length ?? 0;
+  }
+  dispose(): void {
+    for (const c of this.caches) c.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/**
+ * CPM-1: a GPT-2 decoder (pre-LayerNorm blocks, tanh GELU, learned positions, output tied to the token
+ * embedding). In int8 every linear layer is W8A8 and everything else runs in float16, as in BMInf.
+ */
+export class Cpm1Model implements CausalLM<Cpm1State> {
+  private readonly embed: Embedding;
+  private readonly pos: PositionEmbedding;
+  private readonly blocks: Block[];
+  private readonly lnFinal: LayerNorm;
+  private disposed = false;
+
+  private constructor(
+    readonly config: Cpm1Config,
+    readonly tokenizer: SentencePieceTokenizer,
+    readonly backend: Backend,
+    readonly dtype: ModelDType,
+    private readonly weights: Weights,
+  ) {
+    const w = weights;
+    const b = backend;
+    this.embed = new Embedding(b, w.tensor('embed.weight'));
+    this.pos = new PositionEmbedding(b, w.tensor('pos_embed.weight'));
+    const scale = config.scaleAttention ? 1 / Math.sqrt(config.headDim) : 1;
+    this.blocks = Array.from({ length: config.numLayers }, (_, i) => {
+      const p = `layers.${i}`;
+      return {
+        lnAttn: new LayerNorm(b, w.tensor(`${p}.ln_attn.weight`), w.tensor(`${p}.ln_attn.bias`), config.eps),
+        attn: new SelfAttention(b, {
+          qkv: new Linear(b, w.linear(`${p}.attn.qkv`)),
+          out: new Linear(b, w.linear(`${p}.attn.out`)),
+          numHeads: config.numHeads,
+          headDim: config.headDim,
+          scale,
+        }),
+        lnFF: new LayerNorm(b, w.tensor(`${p}.ln_ff.weight`), w.tensor(`${p}.ln_ff.bias`), config.eps),
+        ffn: new FeedForward(b, new Linear(b, w.linear(`${p}.ff.in`)), new Linear(b, w.linear(`${p}.ff.out`))),
+      };
+    });
+    this.lnFinal = new LayerNorm(b, w.tensor('ln_final.weight'), w.tensor('ln_final.bias'), config.eps);
+  }
+
+  /** Loads a CPM-1 checkpoint directory: Hugging Face GPT-2 (safetensors, sharded or not, or a PyTorch .bin) or bminf-migrate's output. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<Cpm1Model> {
+    const dtype = options.dtype ?? 'int8';
+    const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
+    const raw = readModelConfig(dir);
+    const config = parseCpm1Config(raw);
+    const tokenizer = await SentencePieceTokenizer.fromFile(join(dir, 'tokenizer.model'));
+    if (tokenizer.vocabSize > config.vocabSize) {
+      throw new InvalidArgumentError(
+        `The tokenizer has ${tokenizer.vocabSize} pieces but the model only ${config.vocabSize} embeddings.`,
+        { hint: 'Use the tokenizer.model that came with these weights.' },
+      );
+    }
+    const weights = await loadWeights(dir, raw, cpm1Plan(raw), { dtype, backend });
+    return new Cpm1Model(config, tokenizer, backend, dtype, weights);
+  }
+
+  get contextLength(): number {
+    return this.config.maxPositions;
+  }
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+  get eosId(): number {
+    return this.config.eosId;
+  }
+  /** Activations are float32 in fp32 models and float16 otherwise. */
+  get activationDType(): 'float16' | 'float32' {
+    return this.dtype === 'fp32' ? 'float32' : 'float16';
+  }
+
+  encode(text: string): number[] {
+    return this.tokenizer.encode(text);
+  }
+  decode(ids: number[]): string {
+    return this.tokenizer.decode(ids);
+  }
+
+  newState(): Cpm1State {
+    this.assertAlive();
+    const c = this.config;
+    return new Cpm1State(
+      Array.from({ length: c.numLayers }, () => new KVCache(this.backend, c.numHeads, c.maxPositions, c.headDim, this.activationDType)),
+    );
+  }
+
+  /**
+   * Runs ids through the model, appending them to `state` (or with no cache when state is null), and
+   * returns the logits as float32: of the last position ([vocab]) or of every position ([n * vocab]).
+   */
+  forward(ids: readonly number[], state: Cpm1State | null, options: { allLogits?: boolean } = {}): Float32Array {
+    this.assertAlive();
+    if (ids.length === 0) throw new InvalidArgumentError('forward() needs at least one token id.');
+    const start = state?.length ?? 0;
+    if (start + ids.length > this.contextLength) {
+      throw new InvalidArgumentError(
+        `${start + ids.length} tokens exceed the model's context of ${this.contextLength}.`,
+        { hint: 'Shorten the prompt or lower max tokens.' },
+      );
+    }
+    const b = this.backend;
+    const logits = tidy(() => {
+      let x: Tensor = b.add(this.castIn(this.embed.forward(ids)), this.castIn(this.pos.forward(start, ids.length)));
+      for (let i = 0; i < this.blocks.length; i++) {
+        const blk = this.blocks[i];
+        const a = blk.attn.forward(blk.lnAttn.forward(x), state ? state.caches[i] : null, { causal: true });
+        x = b.add(x, a);
+        const f = blk.ffn.forward(blk.lnFF.forward(x));
+        x = b.add(x, f);
+      }
+      let h = this.lnFinal.forward(x);
+      if (!options.allLogits) h = h.narrow(0, ids.length - 1, 1);
+      return b.gemm(b.contiguous(h), this.embed.table, { transB: true });
+    });
+    try {
+      const host = b.download(logits);
+      return host instanceof Uint16Array ? fromFloat16Array(host) : (host as Float32Array);
+    } finally {
+      logits.dispose();
+    }
+  }
+
+  private castIn(t: Tensor): Tensor {
+    return t.dtype === this.activationDType ? t : this.backend.cast(t, this.activationDType);
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new InvalidArgumentError('This model was disposed; load it again to use it.');
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.weights.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,139 @@
+import { AbortedError, InvalidArgumentError } from '@bminf/core';
+import type { CausalLM } from './causal-lm.js';
+import { type SamplingOptions, TokenCounts, createSampler, validateSamplingOptions } from './sampling.js';
+import { StopStringMatcher } from './stop-strings.js';
+
+export interface GenerateOptions extends SamplingOptions {
+  /** New tokens at most (default 64); generation also ends at the context's end. */
+  maxTokens?: number;
+  /** Generation ends when the text contains one of these; the text is cut before it. */
+  stop?: string[];
+  /** Token ids that end generation (default: the model's eos). They are kept in `ids`, not in `text`. */
+  stopTokens?: number[];
+  signal?: AbortSignal;
+}
+
+export type FinishReason = 'eos' | 'stop' | 'length' | 'context';
+
+export interface GenerateChunk {
+  /** The token just generated. */
+  id: number;
+  /** The text it completed (may be empty while a character or a possible stop string is incomplete). */
+  text: string;
+}
+
+export interface GenerateResult {
+  promptIds: number[];
+  /** Every generated id, a final stop token included. */
+  ids: number[];
+  text: string;
+  finishReason: FinishReason;
+  /** Generated tokens per second of wall time, prefill included. */
+  tokensPerSecond: number;
+  prefillSeconds: number;
+}
+
+function checkOptions(o: GenerateOptions): void {
+  if (o.maxTokens !== undefined && (!Number.isInteger(o.maxTokens) || o.maxTokens < 1)) {
+    throw new InvalidArgumentError(`maxTokens must be a positive integer, but is ${o.maxTokens}.`);
+  }
+  if (o.stop && (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string' || s.length === 0))) {
+    throw new InvalidArgumentError('stop must be an array of non-empty strings.');
+  }
+  validateSamplingOptions(o);
+}
+
+const nextTick = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Streams a continuation of `prompt` token by token as an async iterator; its return value (the
+ * `value` of the final `done` result) is the whole GenerateResult. The loop yields to the event loop
+ * between tokens, so an AbortSignal (or a server's other requests) gets its turn.
+ */
+export async function* streamGenerate<S extends { readonly length: number; dispose(): void }>(
+  model: CausalLM<S>,
+  prompt: string | readonly number[],
+  options: GenerateOptions = {},
+): AsyncGenerator<GenerateChunk, GenerateResult, void> {
+  checkOptions(options);
+  const promptIds = typeof prompt === 'string' ? model.encode(prompt) : [...prompt];
+  if (promptIds.length === 0) throw new InvalidArgumentError('The prompt is empty.', { hint: 'Give at least one character of text.' });
+  for (const id of promptIds) {
+    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {
+      throw new InvalidArgumentError(`Prompt token id ${id} is out of range (vocabulary: 0..${model.vocabSize - 1}).`);
+    }
+  }
+  if (promptIds.length >= model.contextLength) {
+    throw new InvalidArgumentError(
+      `The prompt is ${promptIds.length} tokens, but the model's context holds ${model.contextLength} (the prompt and at least one new token must fit).`,
+      { hint: 'Shorten the prompt.' },
+    );
+  }
+  const maxTokens = options.maxTokens ?? 64;
+  const stopTokens = new Set(options.stopTokens ?? [model.eosId]);
+  const sampler = createSampler(options);
+  const counts = new TokenCounts(promptIds);
+  const stops = new StopStringMatcher(options.stop ?? []);
+  const ids: number[] = [];
+  let text = '';
+  let emitted = 0;
+  let finishReason: FinishReason = 'length';
+  const t0 = performance.now();
+  let prefillSeconds = 0;
+  const state = model.newState();
+  try {
+    let input: readonly number[] = promptIds;
+    for (;;) {
+      if (options.signal?.aborted) throw new AbortedError('Generation was aborted.');
+      const logits = model.forward(input, state);
+      if (ids.length === 0) prefillSeconds = (performance.now() - t0) / 1000;
+      const id = sampler.sample(logits, counts);
+      ids.push(id);
+      counts.add(id);
+      if (stopTokens.has(id)) {
+        finishReason = 'eos';
+        yield { id, text: '' };
+        break;
+      }
+      const full = model.decode(ids);
+      const hit = stops.find(full);
+      if (hit >= 0) {
+        text = full.slice(0, hit);
+        finishReason = 'stop';
+      } else {
+        text = full;
+      }
+      // Hold back an incomplete character (byte pieces) and a tail that may begin a stop string.
+      let safe = finishReason === 'stop' ? text.length : stops.safeLength(text);
+      while (safe > emitted && text.charCodeAt(safe - 1) === 0xfffd) safe--;
+      const delta = safe > emitted ? text.slice(emitted, safe) : '';
+      emitted = Math.max(emitted, safe);
+      yield { id, text: delta };
+      if (finishReason === 'stop') break;
+      if (ids.length >= maxTokens) break;
+      if (state.length + 1 > model.contextLength) {
+        finishReason = 'context';
+        break;
+      }
+      input = [id];
+      await nextTick();
+    }
+  } finally {
+    state.dispose();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { promptIds, ids, text, finishReason, tokensPerSecond: seconds > 0 ? ids.length / seconds : 0, prefillSeconds };
+}
+
+/** Generates the whole continuation of `prompt` and returns it (see streamGenerate). */
+export async function generate<S extends { readonly length: number; dispose(): void }>(
+  model: CausalLM<S>,
+  prompt: string | readonly number[],
+  options: GenerateOptions = {},
+): Promise<GenerateResult> {
+  const it = streamGenerate(model, prompt, options);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}

@@ -1,0 +1,166 @@
+import { type CheckpointSource, openCheckpoint } from '@bminf/checkpoint';
+import {
+  type Backend,
+  type ModelDType,
+  ModelConfigError,
+  type Tensor,
+  fromFloat16Array,
+  shapeToString,
+  toFloat16Array,
+} from '@bminf/core';
+import type { LinearParams } from '@bminf/layers';
+import { type TensorPlan, scaleName } from './architecture.js';
+import { quantizeWeight } from './quantize.js';
+
+/** Is this config.json the migrator's int8 output (weights already quantized)? */
+export function isPrequantized(rawConfig: unknown): boolean {
+  const q = (rawConfig as { bminf?: { quantization?: { weights?: string } } } | null)?.bminf?.quantization;
+  return q?.weights === 'int8';
+}
+
+/** Is this config.json the migrator's output (canonical tensor names)? */
+export function isBminfFormat(rawConfig: unknown): boolean {
+  return typeof (rawConfig as { bminf?: unknown } | null)?.bminf === 'object';
+}
+
+/** A model's parameters on its backend, by canonical name. */
+export class Weights {
+  private readonly tensors = new Map<string, Tensor>();
+  private readonly linears = new Map<string, LinearParams>();
+
+  /** A float tensor (norms, embeddings, biases). */
+  tensor(name: string): Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new ModelConfigError(`The model has no tensor "${name}".`);
+    return t;
+  }
+
+  /** The parameters of the linear layer `<prefix>.weight` (+ `.bias` when present). */
+  linear(prefix: string, options: { bias: boolean } = { bias: true }): LinearParams {
+    const p = this.linears.get(`${prefix}.weight`);
+    if (!p) throw new ModelConfigError(`The model has no linear layer "${prefix}".`);
+    const bias = options.bias ? this.tensor(`${prefix}.bias`) : null;
+    return { ...p, bias } as LinearParams;
+  }
+
+  setTensor(name: string, t: Tensor): void {
+    this.tensors.set(name, t);
+  }
+  setLinear(name: string, p: LinearParams): void {
+    this.linears.set(name, p);
+  }
+
+  dispose(): void {
+    for (const t of this.tensors.values()) t.dispose();
+    for (const p of this.linears.values()) {
+      p.weight.dispose();
+      if (p.kind === 'int8') p.scale.dispose();
+    }
+    this.tensors.clear();
+    this.linears.clear();
+  }
+}
+
+function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Finds the source tensor for a plan, checks its shape, and reads it as float32 in canonical layout. */
+export async function readPlanned(source: CheckpointSource, plan: TensorPlan, canonical: boolean): Promise<Float32Array | Uint16Array> {
+  const names = new Set(source.names());
+  const candidates = canonical ? [plan.name] : [plan.source, ...(plan.aliases ?? [])];
+  const name = candidates.find((n) => names.has(n));
+  if (!name) {
+    throw new ModelConfigError(`${source.path}: the checkpoint has no tensor "${candidates[0]}", which the model needs for "${plan.name}".`, {
+      hint: 'Check that the checkpoint matches config.json (same architecture and layer count), or re-convert it.',
+    });
+  }
+  const info = source.info(name);
+  const expected = plan.transpose && !canonical ? [...plan.shape].reverse() : plan.shape;
+  if (!sameShape(info.shape, expected)) {
+    throw new ModelConfigError(
+      `${source.path}: tensor "${name}" has shape ${shapeToString(info.shape)}, but config.json implies ${shapeToString(expected)}.`,
+      { hint: 'The checkpoint and config.json disagree: use the config.json that came with these weights.' },
+    );
+  }
+  const t = await source.read(name);
+  if (t.dtype === 'float16' && !(plan.transpose && !canonical)) return t.data as Uint16Array;
+  let data: Float32Array;
+  if (t.dtype === 'float16') data = fromFloat16Array(t.data as Uint16Array);
+  else if (t.dtype === 'float32') data = t.data as Float32Array;
+  else throw new ModelConfigError(`${source.path}: tensor "${name}" is ${t.dtype}; a float tensor was expected.`);
+  if (plan.transpose && !canonical) data = transpose2d(data, plan.shape[1], plan.shape[0]);
+  return data;
+}
+
+const asFloat32 = (d: Float32Array | Uint16Array): Float32Array => (d instanceof Uint16Array ? fromFloat16Array(d) : d);
+
+/**
+ * Loads every planned tensor onto the backend, one at a time (so host memory holds one tensor beyond
+ * the model): linear weights int8 + float16 row scales in int8 models (quantized here, or read as the
+ * migrator wrote them), everything else float32 (fp32) or float16 (fp16, int8).
+ */
+export async function loadWeights(
+  dir: string,
+  rawConfig: unknown,
+  plans: TensorPlan[],
+  options: { dtype: ModelDType; backend: Backend },
+): Promise<Weights> {
+  const { dtype, backend } = options;
+  const prequantized = isPrequantized(rawConfig);
+  const canonical = isBminfFormat(rawConfig);
+  if (prequantized && dtype !== 'int8') {
+    throw new ModelConfigError(`${dir} holds int8 weights (converted by bminf-migrate); it cannot be loaded as ${dtype}.`, {
+      hint: 'Load it with dtype int8, or migrate the original checkpoint with --dtype fp16.',
+    });
+  }
+  const source = await openCheckpoint(dir);
+  const weights = new Weights();
+  try {
+    for (const plan of plans) {
+      if (plan.quantize && prequantized) {
+        const values = await source.read(plan.name);
+        const scales = await source.read(scaleName(plan.name));
+        if (values.dtype !== 'int8' || !sameShape(values.shape, plan.shape) || scales.dtype !== 'float16' || !sameShape(scales.shape, [plan.shape[0]])) {
+          throw new ModelConfigError(
+            `${source.path}: "${plan.name}" must be int8 ${shapeToString(plan.shape)} with float16 scales [${plan.shape[0]}], but is ${values.dtype} ${shapeToString(values.shape)} with ${scales.dtype} ${shapeToString(scales.shape)}.`,
+          );
+        }
+        weights.setLinear(plan.name, {
+          kind: 'int8',
+          weight: backend.upload(values.data, plan.shape),
+          scale: backend.upload(scales.data, [plan.shape[0]]),
+          bias: null,
+        });
+        continue;
+      }
+      const data = await readPlanned(source, plan, canonical);
+      if (plan.quantize && dtype === 'int8') {
+        const q = quantizeWeight(asFloat32(data), plan.shape[0], plan.shape[1]);
+        weights.setLinear(plan.name, {
+          kind: 'int8',
+          weight: backend.upload(q.values, plan.shape),
+          scale: backend.upload(q.scales, [plan.shape[0]]),
+          bias: null,
+        });
+        continue;
+      }
+      const host = dtype === 'fp32' ? asFloat32(data) : data instanceof Uint16Array ? data : toFloat16Array(data);
+      const t = backend.upload(host, plan.shape);
+      if (plan.quantize) weights.setLinear(plan.name, { kind: 'float', weight: t, bias: null });
+      else weights.setTensor(plan.name, t);
+    }
+  } catch (e) {
+    weights.dispose();
+    throw e;
+  } finally {
+    await source.close();
+  }
+  return weights;
+}
