@@ -1,1 +1,1 @@
-export {};
+export { SentencePieceTokenizer } from './tokenizer.js';
