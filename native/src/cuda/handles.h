@@ -1,0 +1,58 @@
+// JS-visible handles for device memory, modules, kernels and events, and the argument checks that
+// every CUDA binding runs before it touches memory: a device pointer only ever comes from a Region
+// this addon allocated, at an offset and length checked against the region's size.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "cuda/api.h"
+
+namespace bminf::cuda {
+
+struct Region {
+  CUdeviceptr ptr = 0;
+  size_t size = 0;
+  bool freed = false;
+};
+struct Module {
+  CUmodule mod = nullptr;
+};
+struct Function {
+  CUfunction fn = nullptr;
+  std::string name;
+};
+struct Event {
+  CUevent ev = nullptr;
+};
+
+extern const napi_type_tag kRegionTag, kModuleTag, kFunctionTag, kEventTag;
+
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& msg);
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& msg);
+[[noreturn]] void ThrowError(Napi::Env env, const std::string& msg, const char* code = nullptr);
+
+// The state after Init(); throws "CUDA is unavailable: <reason>" when it is not usable.
+State& Ready(Napi::Env env);
+// Throws a JS Error naming the call when a driver call failed (code BMINF_CUDA_OOM for out of memory).
+void CheckDrv(Napi::Env env, CUresult r, const char* what);
+
+template <typename T>
+T* Unwrap(const Napi::Value& v, const napi_type_tag& tag, const char* what, const char* arg) {
+  if (!v.IsExternal() || !v.As<Napi::External<T>>().CheckTypeTag(&tag)) {
+    ThrowType(v.Env(), std::string(arg) + " must be a " + what + " handle made by this addon.");
+  }
+  return v.As<Napi::External<T>>().Data();
+}
+
+// A non-negative integer that fits a double exactly.
+int64_t ToIndex(const Napi::Value& v, const char* arg);
+// An integer in [lo, hi].
+int64_t ToInt(const Napi::Value& v, const char* arg, int64_t lo, int64_t hi);
+
+// Reads (region, byteOffset, byteLength) from info[i..i+2] and returns the device address after
+// checking that the region is alive and the range lies inside it.
+CUdeviceptr SpanAt(const Napi::CallbackInfo& info, size_t i, const char* arg, size_t* lengthOut = nullptr);
+
+}  // namespace bminf::cuda

@@ -1,0 +1,8 @@
+#pragma once
+#include <napi.h>
+
+namespace bminf::cuda {
+void RegisterMemory(Napi::Env env, Napi::Object exports);   // memory.cc
+void RegisterModules(Napi::Env env, Napi::Object exports);  // module.cc
+void RegisterBlasLt(Napi::Env env, Napi::Object exports);   // blaslt.cc
+}  // namespace bminf::cuda

@@ -1,0 +1,193 @@
+// Run-time compilation (NVRTC) of bminf's CUDA C sources, module loading and kernel launches.
+#include <string>
+#include <vector>
+
+#include "cuda/handles.h"
+#include "cuda/memory.h"
+
+namespace bminf::cuda {
+namespace {
+
+// compile(source, name, options[]) -> { ok, cubin?: Buffer, ptx?: Buffer, log, error? }.
+// With an sm_XY architecture NVRTC emits a CUBIN; with compute_XY (used when this NVRTC is older than
+// the device) only PTX, which the driver compiles when the module is loaded.
+Napi::Value Compile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = Ready(env);
+  if (!info[0].IsString() || !info[1].IsString() || !info[2].IsArray()) {
+    ThrowType(env, "compile(source: string, name: string, options: string[]) was called with other types.");
+  }
+  std::string src = info[0].As<Napi::String>();
+  std::string name = info[1].As<Napi::String>();
+  Napi::Array opts = info[2].As<Napi::Array>();
+  std::vector<std::string> optStrings;
+  for (uint32_t i = 0; i < opts.Length(); i++) {
+    Napi::Value v = opts.Get(i);
+    if (!v.IsString()) ThrowType(env, "compile: every option must be a string.");
+    optStrings.push_back(v.As<Napi::String>());
+  }
+  std::vector<const char*> optPtrs;
+  for (auto& o : optStrings) optPtrs.push_back(o.c_str());
+
+  Nvrtc& n = s.rtc;
+  nvrtcProgram prog = nullptr;
+  nvrtcResult r = n.nvrtcCreateProgram(&prog, src.c_str(), name.c_str(), 0, nullptr, nullptr);
+  if (r != NVRTC_SUCCESS) ThrowError(env, std::string("nvrtcCreateProgram failed: ") + n.nvrtcGetErrorString(r));
+  r = n.nvrtcCompileProgram(prog, static_cast<int>(optPtrs.size()), optPtrs.data());
+  Napi::Object out = Napi::Object::New(env);
+  size_t logSize = 0;
+  n.nvrtcGetProgramLogSize(prog, &logSize);
+  std::string log(logSize, '\0');
+  if (logSize) n.nvrtcGetProgramLog(prog, log.data());
+  while (!log.empty() && (log.back() == '\0' || log.back() == '\n')) log.pop_back();
+  out.Set("log", Napi::String::New(env, log));
+  out.Set("ok", Napi::Boolean::New(env, r == NVRTC_SUCCESS));
+  if (r != NVRTC_SUCCESS) {
+    out.Set("error", Napi::String::New(env, n.nvrtcGetErrorString(r)));
+  } else {
+    size_t size = 0;
+    if (n.nvrtcGetCUBINSize(prog, &size) == NVRTC_SUCCESS && size > 0) {
+      auto buf = Napi::Buffer<char>::New(env, size);
+      n.nvrtcGetCUBIN(prog, buf.Data());
+      out.Set("cubin", buf);
+    } else if (n.nvrtcGetPTXSize(prog, &size) == NVRTC_SUCCESS && size > 0) {
+      auto buf = Napi::Buffer<char>::New(env, size);
+      n.nvrtcGetPTX(prog, buf.Data());
+      out.Set("ptx", buf);
+    }
+  }
+  n.nvrtcDestroyProgram(&prog);
+  return out;
+}
+
+// Modules stay loaded for the life of the process (a handful, a few hundred KiB): kernels taken from
+// them may outlive the module's JS handle, and work using them may still be queued.
+void FreeModule(Napi::Env, Module* m) { delete m; }
+
+// loadModule(image: Buffer) -> module handle (a CUBIN, or NUL-terminated PTX).
+Napi::Value LoadModule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = Ready(env);
+  if (!info[0].IsBuffer()) ThrowType(env, "loadModule takes a Buffer holding a CUBIN or PTX image.");
+  auto buf = info[0].As<Napi::Buffer<char>>();
+  // PTX must end with a NUL; a CUBIN is an ELF file. Copy with a terminator to be safe for both.
+  std::vector<char> image(buf.Data(), buf.Data() + buf.Length());
+  image.push_back('\0');
+  auto* m = new Module{};
+  CUresult r = s.drv.cuModuleLoadData(&m->mod, image.data());
+  if (r != CUDA_SUCCESS) {
+    delete m;
+    CheckDrv(env, r, "cuModuleLoadData");
+  }
+  auto ext = Napi::External<Module>::New(env, m, FreeModule);
+  ext.TypeTag(&kModuleTag);
+  return ext;
+}
+
+Napi::Value GetFunction(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = Ready(env);
+  Module* m = Unwrap<Module>(info[0], kModuleTag, "module", "module");
+  if (!info[1].IsString()) ThrowType(env, "getFunction: the kernel name must be a string.");
+  std::string name = info[1].As<Napi::String>();
+  auto* f = new Function{nullptr, name};
+  CUresult r = s.drv.cuModuleGetFunction(&f->fn, m->mod, name.c_str());
+  if (r != CUDA_SUCCESS) {
+    delete f;
+    ThrowError(env, "The kernel " + name + " is not in the module: " + DriverError(r));
+  }
+  auto ext = Napi::External<Function>::New(env, f, [](Napi::Env, Function* p) { delete p; });
+  ext.TypeTag(&kFunctionTag);
+  return ext;
+}
+
+Napi::Value SetMaxDynamicShared(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = Ready(env);
+  Function* f = Unwrap<Function>(info[0], kFunctionTag, "kernel", "kernel");
+  int64_t bytes = ToInt(info[1], "bytes", 0, 1 << 20);
+  CheckDrv(env, s.drv.cuFuncSetAttribute(f->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)),
+           "cuFuncSetAttribute");
+  return env.Undefined();
+}
+
+// launch(kernel, [gx, gy, gz], [bx, by, bz], sharedBytes, signature, args[]): queues a kernel on the
+// stream. signature has one letter per kernel parameter: p = a device span (three entries of args:
+// region, byteOffset, byteLength; checked against the region), i = int32, l = int64, f = float32.
+// What a kernel touches within its spans is computed from its integer arguments by @bminf/kernels,
+// which sizes each span to cover it; this function checks that every span is inside live memory.
+Napi::Value Launch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = Ready(env);
+  Function* f = Unwrap<Function>(info[0], kFunctionTag, "kernel", "kernel");
+  if (!info[1].IsArray() || !info[2].IsArray() || !info[4].IsString() || !info[5].IsArray()) {
+    ThrowType(env, "launch(kernel, grid[3], block[3], sharedBytes, signature, args[]) was called with other types.");
+  }
+  Napi::Array grid = info[1].As<Napi::Array>(), block = info[2].As<Napi::Array>();
+  if (grid.Length() != 3 || block.Length() != 3) ThrowType(env, "launch: grid and block must have 3 entries.");
+  unsigned g[3], b[3];
+  for (uint32_t i = 0; i < 3; i++) {
+    g[i] = static_cast<unsigned>(ToInt(grid.Get(i), "grid", 1, i == 0 ? 2147483647LL : 65535));
+    b[i] = static_cast<unsigned>(ToInt(block.Get(i), "block", 1, 1024));
+  }
+  if (static_cast<uint64_t>(b[0]) * b[1] * b[2] > 1024) ThrowRange(env, "launch: more than 1024 threads in a block.");
+  unsigned shared = static_cast<unsigned>(ToInt(info[3], "sharedBytes", 0, 1 << 20));
+  std::string sig = info[4].As<Napi::String>();
+  Napi::Array args = info[5].As<Napi::Array>();
+  std::vector<uint64_t> slots(sig.size());
+  std::vector<void*> params(sig.size());
+  uint32_t a = 0;
+  auto next = [&]() -> Napi::Value {
+    if (a >= args.Length()) ThrowType(env, "launch " + f->name + ": fewer arguments than the signature " + sig + " needs.");
+    return args.Get(a++);
+  };
+  for (size_t i = 0; i < sig.size(); i++) {
+    void* slot = &slots[i];
+    switch (sig[i]) {
+      case 'p': {
+        Napi::Value rv = next();
+        Region* r = Unwrap<Region>(rv, kRegionTag, "device region", "launch span");
+        if (r->freed) ThrowError(env, "launch " + f->name + ": a device region was already freed.", "BMINF_DISPOSED");
+        int64_t off = ToIndex(next(), "span offset");
+        int64_t len = ToIndex(next(), "span length");
+        if (static_cast<uint64_t>(off) > r->size || static_cast<uint64_t>(len) > r->size - static_cast<uint64_t>(off)) {
+          ThrowRange(env, "launch " + f->name + ": parameter " + std::to_string(i) + " spans bytes " + std::to_string(off) + ".." +
+                              std::to_string(off + len) + ", outside its region of " + std::to_string(r->size) + " bytes.");
+        }
+        *static_cast<CUdeviceptr*>(slot) = r->ptr + static_cast<CUdeviceptr>(off);
+        break;
+      }
+      case 'i':
+        *static_cast<int32_t*>(slot) = static_cast<int32_t>(ToInt(next(), "int argument", INT32_MIN, INT32_MAX));
+        break;
+      case 'l':
+        *static_cast<int64_t*>(slot) = ToInt(next(), "int64 argument", -9007199254740991LL, 9007199254740991LL);
+        break;
+      case 'f': {
+        Napi::Value v = next();
+        if (!v.IsNumber()) ThrowType(env, "launch " + f->name + ": a float argument is not a number.");
+        *static_cast<float*>(slot) = v.As<Napi::Number>().FloatValue();
+        break;
+      }
+      default:
+        ThrowType(env, "launch: unknown signature letter '" + std::string(1, sig[i]) + "' (use p, i, l, f).");
+    }
+    params[i] = slot;
+  }
+  if (a != args.Length()) ThrowType(env, "launch " + f->name + ": more arguments than the signature " + sig + " takes.");
+  CheckDrv(env, s.drv.cuLaunchKernel(f->fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params.data(), nullptr),
+           ("cuLaunchKernel(" + f->name + ")").c_str());
+  return env.Undefined();
+}
+
+}  // namespace
+
+void RegisterModules(Napi::Env env, Napi::Object exports) {
+  exports.Set("compile", Napi::Function::New(env, Compile));
+  exports.Set("loadModule", Napi::Function::New(env, LoadModule));
+  exports.Set("getFunction", Napi::Function::New(env, GetFunction));
+  exports.Set("setMaxDynamicShared", Napi::Function::New(env, SetMaxDynamicShared));
+  exports.Set("launch", Napi::Function::New(env, Launch));
+}
+
+}  // namespace bminf::cuda
