@@ -1,5 +1,234 @@
-import { UnsupportedError } from '@bminf/core';
-import type { CheckpointSource } from './types.js';
+// PyTorch checkpoints in torch.save's zip format: <archive>/data.pkl (a pickle holding the state dict)
+// and <archive>/data/<key> (raw little-endian storages). The pickle is read by the restricted
+// unpickler; tensors are read later, one at a time, from their storage entries.
+import { open, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { CheckpointError } from '@bminf/core';
+import { numelOf, sourceDTypeSize, toTensorData } from './dtypes.js';
+import { readExactly, readFresh } from './io.js';
+import { describe, unpickle } from './pickle.js';
+import { StorageRef, TensorRef, TorchDType, torchGlobals } from './torch-globals.js';
+import type { CheckpointSource, TensorData, TensorInfo } from './types.js';
+import { readZipDirectory, type ZipEntry, zipEntryDataStart } from './zip.js';
+
+const MAX_PICKLE_BYTES = 512 * 1024 * 1024;
+
+class TorchSource implements CheckpointSource {
+  readonly path: string;
+  private readonly fh: FileHandle;
+  private readonly size: number;
+  private readonly prefix: string;
+  private readonly entries: Map<string, ZipEntry>;
+  private readonly tensors: Map<string, TensorRef>;
+  private readonly starts = new Map<string, number>();
+
+  constructor(path: string, fh: FileHandle, size: number, prefix: string, entries: Map<string, ZipEntry>, tensors: Map<string, TensorRef>) {
+    this.path = path;
+    this.fh = fh;
+    this.size = size;
+    this.prefix = prefix;
+    this.entries = entries;
+    this.tensors = tensors;
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  private ref(name: string): TensorRef {
+    const t = this.tensors.get(name);
+    if (!t) {
+      throw new CheckpointError(`has no tensor named "${name}" (it holds ${this.tensors.size} tensors).`, {
+        file: this.path,
+        hint: 'Check the name, or that this is the checkpoint of the model you meant.',
+      });
+    }
+    return t;
+  }
+
+  info(name: string): TensorInfo {
+    const t = this.ref(name);
+    return { name, dtype: t.dtype, shape: [...t.shape], byteLength: numelOf(t.shape) * sourceDTypeSize(t.dtype), file: this.path };
+  }
+
+  async read(name: string): Promise<TensorData> {
+    const t = this.ref(name);
+    const esize = sourceDTypeSize(t.dtype);
+    const numel = numelOf(t.shape);
+    const where = { name, file: this.path };
+    if (numel === 0) return toTensorData(t.dtype, t.shape, new Uint8Array(0), where);
+    const entryName = `${this.prefix}data/${t.storage.key}`;
+    const entry = this.entries.get(entryName);
+    if (!entry) {
+      throw new CheckpointError(`tensor "${name}" needs the storage "${entryName}", which the archive lacks.`, {
+        file: this.path,
+        hint: 'The file is incomplete: re-download it or save it again.',
+      });
+    }
+    let start = this.starts.get(entryName);
+    if (start === undefined) {
+      start = await zipEntryDataStart(this.fh, entry, this.size, this.path);
+      this.starts.set(entryName, start);
+    }
+    // The elements the view touches, in storage elements: [offset, last]; it must lie inside the storage.
+    let last = t.offset;
+    for (let i = 0; i < t.shape.length; i++) last += (t.shape[i] - 1) * t.stride[i];
+    const spanBytes = (last + 1 - t.offset) * esize;
+    if ((last + 1) * esize > entry.size) {
+      throw new CheckpointError(
+        `tensor "${name}" (shape [${t.shape.join(', ')}], stride [${t.stride.join(', ')}], offset ${t.offset}) reaches element ${last} of a storage of ${Math.floor(entry.size / esize)} elements.`,
+        { file: this.path, hint: 'The file is corrupt: re-download it or save it again.' },
+      );
+    }
+    const position = start + t.offset * esize;
+    if (isContiguous(t.shape, t.stride)) {
+      return toTensorData(t.dtype, t.shape, await readFresh(this.fh, numel * esize, position, this.path, `tensor "${name}"`), where);
+    }
+    // A strided view (e.g. a transposed tensor saved as is): read the span it covers and pack it.
+    const span = new Uint8Array(spanBytes);
+    await readExactly(this.fh, span, position, this.path, `tensor "${name}"`);
+    return toTensorData(t.dtype, t.shape, gather(span, t.shape, t.stride, esize), where);
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+function isContiguous(shape: number[], stride: number[]): boolean {
+  let expected = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && stride[i] !== expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+/** Packs a strided view (element strides) into a fresh row-major buffer. */
+function gather(span: Uint8Array, shape: number[], stride: number[], esize: number): Uint8Array {
+  const numel = numelOf(shape);
+  const out = new Uint8Array(new ArrayBuffer(numel * esize));
+  const idx = new Array<number>(shape.length).fill(0);
+  let src = 0;
+  for (let o = 0; o < numel; o++) {
+    out.set(span.subarray(src * esize, (src + 1) * esize), o * esize);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d]++;
+      src += stride[d];
+      if (idx[d] < shape[d]) break;
+      src -= stride[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Collects the tensors of a (possibly nested) dict, joining nested keys with '.'. */
+function collect(value: unknown, prefix: string, out: Map<string, TensorRef>): void {
+  if (value instanceof TensorRef) {
+    out.set(prefix, value);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) if (typeof k === 'string') collect(v, prefix ? `${prefix}.${k}` : k, out);
+  }
+}
+
 export async function openTorch(file: string): Promise<CheckpointSource> {
-  throw new UnsupportedError(`${file}: PyTorch checkpoints are not readable yet.`);
+  const path = resolve(file);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (cause) {
+    throw new CheckpointError(`cannot be opened (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}).`, {
+      file: path,
+      hint: 'Check the path and its permissions.',
+      cause,
+    });
+  }
+  try {
+    const { size } = await fh.stat();
+    const magic = new Uint8Array(Math.min(4, size));
+    await readExactly(fh, magic, 0, path, 'the file signature');
+    if (!(magic[0] === 0x50 && magic[1] === 0x4b)) {
+      if (magic[0] === 0x80) {
+        throw new CheckpointError('is a PyTorch checkpoint in the legacy (pre-1.6, non-zip) format, which bminf does not read.', {
+          file: path,
+          hint: 'Re-save it with torch.save in the zip format (PyTorch >= 1.6), or convert it to safetensors.',
+        });
+      }
+      throw new CheckpointError('is not a PyTorch checkpoint (torch.save writes a zip archive, and this file does not start with one).', {
+        file: path,
+        hint: 'Give a file written by torch.save, or a .safetensors file.',
+      });
+    }
+    const entries = await readZipDirectory(fh, size, path);
+    const pkls = [...entries.keys()].filter((n) => n === 'data.pkl' || /^[^/]+\/data\.pkl$/.test(n));
+    if (pkls.length !== 1) {
+      throw new CheckpointError(
+        pkls.length === 0 ? 'is a zip archive without a data.pkl: not a torch.save checkpoint.' : `holds ${pkls.length} data.pkl records (${pkls.join(', ')}).`,
+        { file: path, hint: 'Give a file written by torch.save.' },
+      );
+    }
+    const prefix = pkls[0].slice(0, -'data.pkl'.length);
+    const order = entries.get(`${prefix}byteorder`);
+    if (order) {
+      const text = new TextDecoder().decode(await readFresh(fh, Math.min(order.size, 16), await zipEntryDataStart(fh, order, size, path), path, 'byteorder'));
+      if (text !== 'little') {
+        throw new CheckpointError(`stores its tensors in ${JSON.stringify(text)} byte order; bminf reads little-endian checkpoints.`, {
+          file: path,
+          hint: 'Re-save it on a little-endian machine (x86, ARM).',
+        });
+      }
+    }
+    const pkl = entries.get(pkls[0])!;
+    if (pkl.size > MAX_PICKLE_BYTES) {
+      throw new CheckpointError(`its data.pkl is ${pkl.size} bytes, over the ${MAX_PICKLE_BYTES}-byte limit for a state dict's pickle.`, {
+        file: path,
+        hint: 'Re-save just the state dict.',
+      });
+    }
+    const pklBytes = await readFresh(fh, pkl.size, await zipEntryDataStart(fh, pkl, size, path), path, 'data.pkl');
+    const storages = new Map<string, StorageRef>();
+    const root = unpickle(
+      pklBytes,
+      {
+        resolveGlobal: torchGlobals(path),
+        persistentLoad: (pid) => {
+          // ('storage', storage type, key, location, numel)
+          if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
+            throw new CheckpointError(`the pickle refers to ${describe(pid)} outside itself, which is not a storage.`, {
+              file: path,
+              hint: 'Give a file written by torch.save.',
+            });
+          }
+          const [, type, key, , numel] = pid;
+          if (!(type instanceof TorchDType) || typeof key !== 'string' || typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) {
+            throw new CheckpointError(`the pickle has a malformed storage reference (${describe(type)}, ${describe(key)}, ${describe(numel)}).`, {
+              file: path,
+              hint: 'The file is corrupt: re-download it or save it again.',
+            });
+          }
+          let s = storages.get(key);
+          if (!s) {
+            s = new StorageRef(key, type.dtype, numel, type.qualname.endsWith('UntypedStorage'));
+            storages.set(key, s);
+          }
+          return s;
+        },
+      },
+      path,
+      'its data.pkl',
+    );
+    const tensors = new Map<string, TensorRef>();
+    collect(root, '', tensors);
+    if (tensors.size === 0) {
+      throw new CheckpointError(`holds no tensors in a dict (its pickle holds ${describe(root)}).`, {
+        file: path,
+        hint: 'Save the model with torch.save(model.state_dict(), path).',
+      });
+    }
+    return new TorchSource(path, fh, size, prefix, entries, tensors);
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
 }
