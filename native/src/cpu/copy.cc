@@ -1,0 +1,97 @@
+// Strided copy of rank <= 4 views, converting float16 <-> float32 when the element types differ
+// (that is how cast works on views).
+#include <cstring>
+
+#include "cpu/args.h"
+#include "cpu/features.h"
+#include "cpu/half.h"
+#include "cpu/ops.h"
+#include "cpu/thread_pool.h"
+
+namespace bminf {
+namespace cpu {
+
+namespace {
+
+// Pads a view to rank 4 (leading dims of size 1).
+void PadTo4(std::vector<int64_t>& shape, std::vector<int64_t>& strides) {
+  while (shape.size() < 4) {
+    shape.insert(shape.begin(), 1);
+    strides.insert(strides.begin(), 0);
+  }
+}
+
+template <typename S, typename D, typename F>
+void CopyRows(const S* src, const std::vector<int64_t>& ss, D* dst, const std::vector<int64_t>& ds,
+              const std::vector<int64_t>& shape, F convert) {
+  const int64_t d0 = shape[0], d1 = shape[1], d2 = shape[2], d3 = shape[3];
+  ParallelFor(d0 * d1 * d2, d3 >= 4096 ? 1 : 4096 / (d3 + 1) + 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
+      int64_t i2 = r % d2, i1 = (r / d2) % d1, i0 = r / (d1 * d2);
+      const S* s = src + i0 * ss[0] + i1 * ss[1] + i2 * ss[2];
+      D* d = dst + i0 * ds[0] + i1 * ds[1] + i2 * ds[2];
+      convert(s, ss[3], d, ds[3], d3);
+    }
+  });
+}
+
+template <typename T>
+void SameType(const T* s, int64_t ss, T* d, int64_t ds, int64_t n) {
+  if (ss == 1 && ds == 1) {
+    std::memcpy(d, s, n * sizeof(T));
+  } else {
+    for (int64_t i = 0; i < n; i++) d[i * ds] = s[i * ss];
+  }
+}
+
+}  // namespace
+
+// copy(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape)
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+  Args args(info, "copy", 7);
+  Array src = args.array(0, "src", kAnyType);
+  int64_t so = args.integer(1, "srcOffset");
+  std::vector<int64_t> ss = args.integers(2, "srcStrides", 4);
+  Array dst = args.array(3, "dst", kAnyType);
+  int64_t dof = args.integer(4, "dstOffset");
+  std::vector<int64_t> ds = args.integers(5, "dstStrides", 4);
+  std::vector<int64_t> shape = args.integers(6, "shape", 4);
+  if (ss.size() != shape.size() || ds.size() != shape.size()) {
+    args.rangeError("srcStrides, dstStrides and shape must have the same length (the rank).");
+  }
+  bool convert = src.type != dst.type;
+  if (convert && !((src.type == ElemType::kFloat16 && dst.type == ElemType::kFloat32) ||
+                   (src.type == ElemType::kFloat32 && dst.type == ElemType::kFloat16))) {
+    args.typeError(std::string("can only convert between float16 and float32, not from a ") + ElemTypeName(src.type) +
+                   " to a " + ElemTypeName(dst.type) + ".");
+  }
+  args.checkView(src, "src", so, shape, ss);
+  args.checkView(dst, "dst", dof, shape, ds);
+  PadTo4(shape, ss);
+  PadTo4(shape, ds);
+  for (int64_t d : shape) if (d == 0) return info.Env().Undefined();
+
+  if (!convert) {
+    switch (ElemSize(src.type)) {
+      case 1: CopyRows(src.as<int8_t>() + so, ss, dst.as<int8_t>() + dof, ds, shape, SameType<int8_t>); break;
+      case 2: CopyRows(src.as<uint16_t>() + so, ss, dst.as<uint16_t>() + dof, ds, shape, SameType<uint16_t>); break;
+      default: CopyRows(src.as<int32_t>() + so, ss, dst.as<int32_t>() + dof, ds, shape, SameType<int32_t>); break;
+    }
+  } else if (src.type == ElemType::kFloat16) {
+    CopyRows(src.as<uint16_t>() + so, ss, dst.as<float>() + dof, ds, shape,
+             [](const uint16_t* s, int64_t sst, float* d, int64_t dst_, int64_t n) {
+               if (sst == 1 && dst_ == 1) return HalfToFloatN(s, d, n);
+               for (int64_t i = 0; i < n; i++) d[i * dst_] = HalfToFloat(s[i * sst]);
+             });
+  } else {
+    CopyRows(src.as<float>() + so, ss, dst.as<uint16_t>() + dof, ds, shape,
+             [](const float* s, int64_t sst, uint16_t* d, int64_t dst_, int64_t n) {
+               if (sst == 1 && dst_ == 1) return FloatToHalfN(s, d, n);
+               for (int64_t i = 0; i < n; i++) d[i * dst_] = FloatToHalf(s[i * sst]);
+             });
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace cpu
+}  // namespace bminf

@@ -1,0 +1,127 @@
+// Elementwise ops (GELU, add, mul with suffix broadcasting) and the embedding lookup.
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cpu/args.h"
+#include "cpu/ops.h"
+#include "cpu/rows.h"
+#include "cpu/thread_pool.h"
+
+namespace bminf {
+namespace cpu {
+
+namespace {
+constexpr int64_t kChunk = 4096;  // elements converted and processed at a time (float16 needs buffers)
+}
+
+// gelu(x, xOffset, out, outOffset, n): 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))), float32 math.
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  Args args(info, "gelu", 5);
+  Array x = args.array(0, "x", kFloatTypes);
+  int64_t xo = args.integer(1, "xOffset");
+  Array out = args.array(2, "out", kFloatTypes);
+  int64_t oo = args.integer(3, "outOffset");
+  int64_t n = args.integer(4, "n");
+  args.checkSameType(x, "x", out, "out");
+  args.checkRange(x, "x", xo, n);
+  args.checkRange(out, "out", oo, n);
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  ParallelFor(chunks, 4, [&](int64_t c0, int64_t c1) {
+    std::vector<float> in(kChunk), y(kChunk);
+    for (int64_t c = c0; c < c1; c++) {
+      const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
+      const float* v = LoadRow(x, xo + start, len, in.data());
+      for (int64_t i = 0; i < len; i++) {
+        const float t = v[i];
+        y[i] = 0.5f * t * (1.0f + std::tanh(0.7978845608028654f * (t + 0.044715f * t * t * t)));
+      }
+      StoreRow(out, oo + start, y.data(), len);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// binary(op, a, aOffset, n, b, bOffset, bn, out, outOffset): out[i] = a[i] op b[i % bn], op "add" or
+// "mul"; n must be a multiple of bn (b is a suffix shape of a's, repeated).
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  Args args(info, "binary", 9);
+  if (!info[0].IsString()) args.typeError("op must be \"add\" or \"mul\".");
+  std::string op = info[0].As<Napi::String>().Utf8Value();
+  if (op != "add" && op != "mul") args.rangeError("op must be \"add\" or \"mul\" but is \"" + op + "\".");
+  const bool add = op == "add";
+  Array a = args.array(1, "a", kFloatTypes);
+  int64_t ao = args.integer(2, "aOffset");
+  int64_t n = args.integer(3, "n");
+  Array b = args.array(4, "b", kFloatTypes);
+  int64_t bo = args.integer(5, "bOffset");
+  int64_t bn = args.integer(6, "bn");
+  Array out = args.array(7, "out", kFloatTypes);
+  int64_t oo = args.integer(8, "outOffset");
+  args.checkSameType(a, "a", out, "out");
+  args.checkSameType(b, "b", out, "out");
+  if (n > 0 && (bn == 0 || n % bn != 0)) {
+    args.rangeError("n (" + std::to_string(n) + ") must be a multiple of bn (" + std::to_string(bn) + ").");
+  }
+  args.checkRange(a, "a", ao, n);
+  args.checkRange(b, "b", bo, bn);
+  args.checkRange(out, "out", oo, n);
+  if (n == 0) return info.Env().Undefined();
+  std::vector<float> bAll(bn);
+  {
+    const float* bf = LoadRow(b, bo, bn, bAll.data());
+    if (bf != bAll.data()) bAll.assign(bf, bf + bn);
+  }
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  ParallelFor(chunks, 8, [&](int64_t c0, int64_t c1) {
+    std::vector<float> in(kChunk), y(kChunk);
+    for (int64_t c = c0; c < c1; c++) {
+      const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
+      const float* v = LoadRow(a, ao + start, len, in.data());
+      int64_t j = start % bn;
+      for (int64_t i = 0; i < len; i++) {
+        y[i] = add ? v[i] + bAll[j] : v[i] * bAll[j];
+        if (++j == bn) j = 0;
+      }
+      StoreRow(out, oo + start, y.data(), len);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// embedding(ids, idsOffset, n, table, tableOffset, vocab, dim, out, outOffset): out[i] =
+// table[ids[i]] for a packed table [vocab, dim] of any element type. Every id is checked before
+// anything is copied.
+Napi::Value Embedding(const Napi::CallbackInfo& info) {
+  Args args(info, "embedding", 9);
+  Array ids = args.array(0, "ids", Bit(ElemType::kInt32));
+  int64_t io = args.integer(1, "idsOffset");
+  int64_t n = args.integer(2, "n");
+  Array table = args.array(3, "table", kAnyType);
+  int64_t to = args.integer(4, "tableOffset");
+  int64_t vocab = args.integer(5, "vocab", 0, int64_t(1) << 31);
+  int64_t dim = args.integer(6, "dim", 0, int64_t(1) << 31);
+  Array out = args.array(7, "out", kAnyType);
+  int64_t oo = args.integer(8, "outOffset");
+  args.checkSameType(table, "table", out, "out");
+  if (n > 0 && dim > kMaxIndex / n) args.rangeError("n * dim is too large.");
+  args.checkRange(ids, "ids", io, n);
+  args.checkRange(table, "table", to, vocab * dim);
+  args.checkRange(out, "out", oo, n * dim);
+  const int32_t* id = ids.as<int32_t>() + io;
+  for (int64_t i = 0; i < n; i++) {
+    if (id[i] < 0 || id[i] >= vocab) {
+      args.rangeError("ids[" + std::to_string(i) + "] = " + std::to_string(id[i]) + " is out of range for a table of " +
+                      std::to_string(vocab) + " rows.");
+    }
+  }
+  const size_t es = ElemSize(table.type);
+  const char* src = static_cast<const char*>(table.data) + to * es;
+  char* dst = static_cast<char*>(out.data) + oo * es;
+  for (int64_t i = 0; i < n; i++) std::memcpy(dst + i * dim * es, src + int64_t(id[i]) * dim * es, dim * es);
+  return info.Env().Undefined();
+}
+
+}  // namespace cpu
+}  // namespace bminf

@@ -1,0 +1,24 @@
+// Which kernels run: the AVX2/FMA/F16C ones when the CPU has them, the plain C++ ones otherwise, or
+// when forced (BMINF_CPU_PLAIN=1 in the environment, or cpu.setPlainKernels(true), used by the tests
+// that compare both paths).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace bminf {
+namespace cpu {
+
+bool CpuHasAvx2();
+bool UseAvx2();
+void SetForcePlain(bool plain);
+
+// Bulk conversions between float16 bits and float32, F16C-accelerated where available.
+void HalfToFloatN(const uint16_t* src, float* dst, size_t n);
+void FloatToHalfN(const float* src, uint16_t* dst, size_t n);
+
+// The AVX2 versions (features_avx2.cc); call only when UseAvx2().
+void HalfToFloatNAvx2(const uint16_t* src, float* dst, size_t n);
+void FloatToHalfNAvx2(const float* src, uint16_t* dst, size_t n);
+
+}  // namespace cpu
+}  // namespace bminf

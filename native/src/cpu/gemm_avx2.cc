@@ -1,0 +1,110 @@
+// The AVX2+FMA float GEMM kernels: a 6 x 16 micro-kernel (12 accumulators, 2 B vectors and one
+// broadcast A value: 15 of the 16 ymm registers) over panels packed to float32 (F16C converts float16
+// operands while packing, so one kernel serves both storage types).
+#include <immintrin.h>
+
+#include "cpu/gemm_kernels.h"
+
+namespace bminf {
+namespace cpu {
+
+namespace {
+
+inline float Load(const Operand& x, int64_t index) {
+  return x.half ? _cvtsh_ss(static_cast<const uint16_t*>(x.data)[index]) : static_cast<const float*>(x.data)[index];
+}
+
+// 8 consecutive elements as float32.
+inline __m256 Load8(const Operand& x, int64_t index) {
+  if (x.half) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(x.data) + index)));
+  }
+  return _mm256_loadu_ps(static_cast<const float*>(x.data) + index);
+}
+
+void PackA(const Operand& a, int64_t i0, int64_t p0, int64_t mc, int64_t kc, float* out) {
+  for (int64_t s = 0; s < mc; s += kGemmMr) {
+    const int rows = static_cast<int>(mc - s < kGemmMr ? mc - s : kGemmMr);
+    if (a.cs == 1 && rows == kGemmMr) {
+      // Rows run along k: walk them 8 at a time and scatter into the sliver.
+      int64_t p = 0;
+      for (; p + 8 <= kc; p += 8) {
+        alignas(32) float t[kGemmMr][8];
+        for (int i = 0; i < kGemmMr; i++) _mm256_store_ps(t[i], Load8(a, (i0 + s + i) * a.rs + p0 + p));
+        for (int q = 0; q < 8; q++)
+          for (int i = 0; i < kGemmMr; i++) out[(p + q) * kGemmMr + i] = t[i][q];
+      }
+      for (; p < kc; p++)
+        for (int i = 0; i < kGemmMr; i++) out[p * kGemmMr + i] = Load(a, (i0 + s + i) * a.rs + p0 + p);
+    } else {
+      for (int64_t p = 0; p < kc; p++)
+        for (int i = 0; i < kGemmMr; i++)
+          out[p * kGemmMr + i] = i < rows ? Load(a, (i0 + s + i) * a.rs + (p0 + p) * a.cs) : 0.f;
+    }
+    out += kc * kGemmMr;
+  }
+}
+
+void PackB(const Operand& b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, float* out) {
+  for (int64_t s = 0; s < nc; s += kGemmNr) {
+    const int cols = static_cast<int>(nc - s < kGemmNr ? nc - s : kGemmNr);
+    if (b.cs == 1 && cols == kGemmNr) {
+      for (int64_t p = 0; p < kc; p++) {
+        int64_t at = (p0 + p) * b.rs + j0 + s;
+        _mm256_storeu_ps(out + p * kGemmNr, Load8(b, at));
+        _mm256_storeu_ps(out + p * kGemmNr + 8, Load8(b, at + 8));
+      }
+    } else {
+      for (int64_t p = 0; p < kc; p++)
+        for (int j = 0; j < kGemmNr; j++)
+          out[p * kGemmNr + j] = j < cols ? Load(b, (p0 + p) * b.rs + (j0 + s + j) * b.cs) : 0.f;
+    }
+    out += kc * kGemmNr;
+  }
+}
+
+void Kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr, bool accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t p = 0; p < kc; p++) {
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    __m256 av;
+    av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += kGemmMr;
+    b += kGemmNr;
+  }
+  alignas(32) float t[kGemmMr][kGemmNr];
+  _mm256_store_ps(t[0], c00); _mm256_store_ps(t[0] + 8, c01);
+  _mm256_store_ps(t[1], c10); _mm256_store_ps(t[1] + 8, c11);
+  _mm256_store_ps(t[2], c20); _mm256_store_ps(t[2] + 8, c21);
+  _mm256_store_ps(t[3], c30); _mm256_store_ps(t[3] + 8, c31);
+  _mm256_store_ps(t[4], c40); _mm256_store_ps(t[4] + 8, c41);
+  _mm256_store_ps(t[5], c50); _mm256_store_ps(t[5] + 8, c51);
+  if (nr == kGemmNr) {
+    for (int i = 0; i < mr; i++) {
+      float* ci = c + i * ldc;
+      __m256 v0 = _mm256_load_ps(t[i]), v1 = _mm256_load_ps(t[i] + 8);
+      if (accumulate) {
+        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(ci));
+        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(ci + 8));
+      }
+      _mm256_storeu_ps(ci, v0);
+      _mm256_storeu_ps(ci + 8, v1);
+    }
+  } else {
+    for (int i = 0; i < mr; i++)
+      for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i][j] : t[i][j];
+  }
+}
+
+}  // namespace
+
+const GemmKernels kGemmAvx2 = {PackA, PackB, Kernel};
+
+}  // namespace cpu
+}  // namespace bminf

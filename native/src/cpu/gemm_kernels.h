@@ -1,0 +1,45 @@
+// The inner kernels of the two GEMMs, in a plain C++ version (gemm_plain.cc) and an AVX2 one
+// (gemm_avx2.cc, igemm_avx2.cc). The drivers (igemm.cc, gemm.cc) do the argument checks, the
+// threading and the cache blocking, and call these through pointers chosen at run time.
+#pragma once
+#include <cstdint>
+
+namespace bminf {
+namespace cpu {
+
+// C[m, n] (ldc) = or += A[m, k] (lda) · B[n, k]ᵀ (ldb), int8 x int8 -> int32, for a block that fits
+// in cache (k <= kIgemmKc, n <= kIgemmNc).
+using IgemmBlockFn = void (*)(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc,
+                              int64_t m, int64_t n, int64_t k, bool accumulate);
+void IgemmBlockPlain(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
+                     int64_t n, int64_t k, bool accumulate);
+void IgemmBlockAvx2(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
+                    int64_t n, int64_t k, bool accumulate);
+constexpr int64_t kIgemmKc = 2048;
+constexpr int64_t kIgemmNc = 128;
+
+// Float GEMM, packed (BLIS style): panels of op(A) in slivers of kGemmMr rows and of op(B) in slivers
+// of kGemmNr columns, float32, zero-padded; a micro-kernel multiplies one sliver pair.
+constexpr int kGemmMr = 6;
+constexpr int kGemmNr = 16;
+
+// Where op(X)[r, c] lives: x + r * rs + c * cs, float16 bits or float32.
+struct Operand {
+  const void* data;
+  bool half;
+  int64_t rs, cs;
+};
+
+struct GemmKernels {
+  // Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into mc/kGemmMr slivers (rounded up), each kc x kGemmMr.
+  void (*pack_a)(const Operand& a, int64_t i0, int64_t p0, int64_t mc, int64_t kc, float* out);
+  // Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] into nc/kGemmNr slivers (rounded up), each kc x kGemmNr.
+  void (*pack_b)(const Operand& b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, float* out);
+  // c[0..mr, 0..nr] (ldc) = or += a-sliver · b-sliver over kc.
+  void (*kernel)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr, bool accumulate);
+};
+extern const GemmKernels kGemmPlain;
+extern const GemmKernels kGemmAvx2;
+
+}  // namespace cpu
+}  // namespace bminf

@@ -1,0 +1,81 @@
+// LayerNorm (mean-subtracting, with bias: CPM-1) and RMS norm (CPM-2, EVA) over the last dimension.
+#include <cmath>
+#include <vector>
+
+#include "cpu/args.h"
+#include "cpu/ops.h"
+#include "cpu/rows.h"
+#include "cpu/thread_pool.h"
+
+namespace bminf {
+namespace cpu {
+
+// layerNorm(x, xOffset, rows, cols, weight, weightOffset, bias|null, biasOffset, out, outOffset, eps,
+//           subtractMean). Statistics are summed in double (rows are up to 4096 long), the rest is
+// float32: y = (x - mean) · (1 / sqrt(var + eps)) · w + b, or y = x · (1 / sqrt(mean(x²) + eps)) · w.
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  Args args(info, "layerNorm", 12);
+  Array x = args.array(0, "x", kFloatTypes);
+  int64_t xo = args.integer(1, "xOffset");
+  int64_t rows = args.integer(2, "rows");
+  int64_t cols = args.integer(3, "cols", 0, int64_t(1) << 31);
+  Array w = args.array(4, "weight", kFloatTypes);
+  int64_t wo = args.integer(5, "weightOffset");
+  Array bias = args.optionalArray(6, "bias", kFloatTypes);
+  int64_t bo = args.integer(7, "biasOffset");
+  Array out = args.array(8, "out", kFloatTypes);
+  int64_t oo = args.integer(9, "outOffset");
+  double eps = args.number(10, "eps");
+  bool subtractMean = args.boolean(11, "subtractMean");
+  args.checkSameType(x, "x", out, "out");
+  args.checkSameType(w, "weight", out, "out");
+  if (bias.present) args.checkSameType(bias, "bias", out, "out");
+  if (eps < 0) args.rangeError("eps must not be negative.");
+  if (rows > 0 && cols > kMaxIndex / rows) args.rangeError("rows * cols is too large.");
+  args.checkRange(x, "x", xo, rows * cols);
+  args.checkRange(w, "weight", wo, cols);
+  if (bias.present) args.checkRange(bias, "bias", bo, cols);
+  args.checkRange(out, "out", oo, rows * cols);
+  if (rows == 0 || cols == 0) return info.Env().Undefined();
+
+  std::vector<float> wbuf(cols), bbuf(cols, 0.f);
+  const float* wf = LoadRow(w, wo, cols, wbuf.data());
+  if (wf != wbuf.data()) wbuf.assign(wf, wf + cols);
+  if (bias.present) {
+    const float* bf = LoadRow(bias, bo, cols, bbuf.data());
+    if (bf != bbuf.data()) bbuf.assign(bf, bf + cols);
+  }
+  const float e = static_cast<float>(eps);
+  ParallelFor(rows, 16384 / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> in(cols), y(cols);
+    for (int64_t r = begin; r < end; r++) {
+      const float* xr = LoadRow(x, xo + r * cols, cols, in.data());
+      if (subtractMean) {
+        double sum = 0;
+        for (int64_t j = 0; j < cols; j++) sum += xr[j];
+        const float mean = static_cast<float>(sum / cols);
+        double sq = 0;
+        for (int64_t j = 0; j < cols; j++) {
+          double d = static_cast<double>(xr[j]) - mean;
+          sq += d * d;
+        }
+        const float inv = 1.0f / std::sqrt(static_cast<float>(sq / cols) + e);
+        for (int64_t j = 0; j < cols; j++) y[j] = (xr[j] - mean) * inv * wbuf[j] + bbuf[j];
+      } else {
+        double sq = 0;
+        for (int64_t j = 0; j < cols; j++) sq += static_cast<double>(xr[j]) * xr[j];
+        const float inv = 1.0f / std::sqrt(static_cast<float>(sq / cols) + e);
+        if (bias.present) {
+          for (int64_t j = 0; j < cols; j++) y[j] = xr[j] * inv * wbuf[j] + bbuf[j];
+        } else {
+          for (int64_t j = 0; j < cols; j++) y[j] = xr[j] * inv * wbuf[j];
+        }
+      }
+      StoreRow(out, oo + r * cols, y.data(), cols);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+}  // namespace cpu
+}  // namespace bminf

@@ -1,0 +1,117 @@
+// BMInf's row quantization and the dequantization after the integer GEMM.
+#include <cmath>
+#include <vector>
+
+#include "cpu/args.h"
+#include "cpu/half.h"
+#include "cpu/ops.h"
+#include "cpu/rows.h"
+#include "cpu/thread_pool.h"
+
+namespace bminf {
+namespace cpu {
+
+// quantizeRows(x, xOffset, rows, cols, values, valuesOffset, scales, scalesOffset)
+// x [rows, cols] float16/float32 -> values int8 [rows, cols], scales float16 [rows].
+// scale = absmax / 127 rounded to float16; q = clamp(nearbyint(x / scale), -127, 127) with the division
+// in float32 by the rounded scale. A scale of 0 (a zero row, or one so small that absmax/127 rounds to
+// zero in float16) gives q = 0; NaN elements give 0.
+Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
+  Args args(info, "quantizeRows", 8);
+  Array x = args.array(0, "x", kFloatTypes);
+  int64_t xo = args.integer(1, "xOffset");
+  int64_t rows = args.integer(2, "rows");
+  int64_t cols = args.integer(3, "cols", 0, int64_t(1) << 31);
+  Array q = args.array(4, "values", Bit(ElemType::kInt8));
+  int64_t qo = args.integer(5, "valuesOffset");
+  Array s = args.array(6, "scales", Bit(ElemType::kFloat16));
+  int64_t so = args.integer(7, "scalesOffset");
+  if (rows > 0 && cols > kMaxIndex / rows) args.rangeError("rows * cols is too large.");
+  args.checkRange(x, "x", xo, rows * cols);
+  args.checkRange(q, "values", qo, rows * cols);
+  args.checkRange(s, "scales", so, rows);
+  int8_t* qv = q.as<int8_t>() + qo;
+  uint16_t* sv = s.as<uint16_t>() + so;
+  ParallelFor(rows, 65536 / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> buf(x.type == ElemType::kFloat16 ? cols : 0);
+    for (int64_t r = begin; r < end; r++) {
+      const float* xr = LoadRow(x, xo + r * cols, cols, buf.data());
+      float amax = 0.f;
+      for (int64_t j = 0; j < cols; j++) {
+        float a = std::fabs(xr[j]);
+        amax = a > amax ? a : amax;
+      }
+      uint16_t s16 = FloatToHalf(amax / 127.0f);
+      float scale = HalfToFloat(s16);
+      sv[r] = s16;
+      int8_t* qr = qv + r * cols;
+      if (scale == 0.f) {
+        for (int64_t j = 0; j < cols; j++) qr[j] = 0;
+        continue;
+      }
+      for (int64_t j = 0; j < cols; j++) {
+        float v = std::nearbyint(xr[j] / scale);  // the default rounding mode: to nearest, ties to even
+        v = v > 127.f ? 127.f : v < -127.f ? -127.f : v;
+        qr[j] = v == v ? static_cast<int8_t>(v) : 0;
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// dequantize(acc, accOffset, m, n, rowScale, rowScaleOffset, colScale, colScaleOffset, bias|null,
+//            biasOffset, out, outOffset)
+// out[i, j] = float(acc[i, j]) * rowScale[i] * colScale[j] (+ bias[j]), in float32 in that order,
+// rounded once to out's type. bias has out's type.
+Napi::Value Dequantize(const Napi::CallbackInfo& info) {
+  Args args(info, "dequantize", 12);
+  Array acc = args.array(0, "acc", Bit(ElemType::kInt32));
+  int64_t ao = args.integer(1, "accOffset");
+  int64_t m = args.integer(2, "m");
+  int64_t n = args.integer(3, "n", 0, int64_t(1) << 31);
+  Array rs = args.array(4, "rowScale", Bit(ElemType::kFloat16));
+  int64_t rso = args.integer(5, "rowScaleOffset");
+  Array cs = args.array(6, "colScale", Bit(ElemType::kFloat16));
+  int64_t cso = args.integer(7, "colScaleOffset");
+  Array bias = args.optionalArray(8, "bias", kFloatTypes);
+  int64_t bo = args.integer(9, "biasOffset");
+  Array out = args.array(10, "out", kFloatTypes);
+  int64_t oo = args.integer(11, "outOffset");
+  if (m > 0 && n > kMaxIndex / m) args.rangeError("m * n is too large.");
+  args.checkRange(acc, "acc", ao, m * n);
+  args.checkRange(rs, "rowScale", rso, m);
+  args.checkRange(cs, "colScale", cso, n);
+  if (bias.present) {
+    args.checkSameType(bias, "bias", out, "out");
+    args.checkRange(bias, "bias", bo, n);
+  }
+  args.checkRange(out, "out", oo, m * n);
+  if (m == 0 || n == 0) return info.Env().Undefined();
+
+  std::vector<float> colScale(n), biasF;
+  for (int64_t j = 0; j < n; j++) colScale[j] = HalfToFloat(cs.as<uint16_t>()[cso + j]);
+  if (bias.present) {
+    biasF.resize(n);
+    const float* b = LoadRow(bias, bo, n, biasF.data());
+    if (b != biasF.data()) biasF.assign(b, b + n);
+  }
+  const int32_t* a = acc.as<int32_t>() + ao;
+  const uint16_t* r16 = rs.as<uint16_t>() + rso;
+  ParallelFor(m, 65536 / (n + 1) + 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(n);
+    for (int64_t i = begin; i < end; i++) {
+      const float rsi = HalfToFloat(r16[i]);
+      const int32_t* ai = a + i * n;
+      if (bias.present) {
+        for (int64_t j = 0; j < n; j++) row[j] = static_cast<float>(ai[j]) * rsi * colScale[j] + biasF[j];
+      } else {
+        for (int64_t j = 0; j < n; j++) row[j] = static_cast<float>(ai[j]) * rsi * colScale[j];
+      }
+      StoreRow(out, oo + i * n, row.data(), n);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+}  // namespace cpu
+}  // namespace bminf
