@@ -1,2 +1,3 @@
 export { HostPool, type HostPoolOptions, type HostPoolStats } from './host-pool.js';
 export { bucketSize, MIN_BUCKET } from './buckets.js';
+export { DevicePool, type DeviceBlock, type DevicePoolOptions, type DevicePoolStats } from './device-pool.js';
