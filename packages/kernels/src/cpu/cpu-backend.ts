@@ -1,0 +1,421 @@
+// The CPU backend: the Backend contract of @bminf/core over the addon's C++ kernels (threads, AVX2)
+// and a host memory pool. Each op checks its inputs (typed errors) before native code runs.
+import { HostPool } from '@bminf/allocator';
+import {
+  type Backend,
+  type DType,
+  Device,
+  type HostArray,
+  InvalidArgumentError,
+  type Shape,
+  ShapeMismatchError,
+  Tensor,
+  assertValidShape,
+  checkBroadcastSuffix,
+  checkDType,
+  checkRank,
+  checkSameDType,
+  checkShape,
+  contiguousStrides,
+  dtypeOfArray,
+  dtypeSize,
+  hostArray,
+  isDType,
+  numelOf,
+  shapeToString,
+} from '@bminf/core';
+import { storageArray } from './host-arrays.js';
+import { nativeCpu as N } from './native.js';
+import { checkFiniteNumber, checkFloat, checkInputs, checkInteger, checkLength, checkMaxRank } from './validate.js';
+
+type FloatArray = Float32Array | Uint16Array;
+
+export interface CpuBackendOptions {
+  /** The pool tensors are allocated from (default: a new unlimited pool). */
+  pool?: HostPool;
+  /** The byte limit of the new pool, when no pool is given. */
+  limitBytes?: number;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  readonly device = Device.cpu;
+  readonly pool: HostPool;
+  private disposed = false;
+
+  constructor(options: CpuBackendOptions = {}) {
+    this.pool = options.pool ?? new HostPool(options.limitBytes !== undefined ? { limitBytes: options.limitBytes } : {});
+  }
+
+  /** Which kernels run: {avx2: the CPU has AVX2+FMA+F16C, usingAvx2, threads}. */
+  static kernelInfo(): { avx2: boolean; usingAvx2: boolean; threads: number } {
+    return N.info();
+  }
+
+  /** Forces the plain C++ kernels (for tests comparing them with AVX2), process-wide; false restores. */
+  static setPlainKernels(plain: boolean): void {
+    N.setPlainKernels(plain);
+  }
+
+  private check(op: string, ...ts: (Tensor | null | undefined)[]): void {
+    checkInputs(op, this.disposed, ...ts);
+  }
+
+  // ---- memory -------------------------------------------------------------------------------------
+
+  empty(shape: Shape, dtype: DType): Tensor {
+    if (this.disposed) checkInputs('empty', true);
+    if (!isDType(dtype)) throw new InvalidArgumentError(`empty: unknown dtype "${String(dtype)}".`, { hint: 'Use int8, int32, float16 or float32.' });
+    assertValidShape(shape);
+    const storage = this.pool.allocate(numelOf(shape) * dtypeSize(dtype));
+    return new Tensor({ storage, dtype, shape });
+  }
+
+  zeros(shape: Shape, dtype: DType): Tensor {
+    const t = this.empty(shape, dtype);
+    this.view(t).fill(0);
+    return t;
+  }
+
+  upload(data: HostArray, shape: Shape): Tensor {
+    if (!(data instanceof Int8Array || data instanceof Int32Array || data instanceof Uint16Array || data instanceof Float32Array)) {
+      throw new InvalidArgumentError('upload: data must be an Int8Array, Int32Array, Uint16Array (float16 bits) or Float32Array.');
+    }
+    assertValidShape(shape);
+    if (data.length !== numelOf(shape)) {
+      throw new ShapeMismatchError(`upload: ${data.length} elements cannot fill shape ${shapeToString(shape)} (${numelOf(shape)} elements).`);
+    }
+    const t = this.empty(shape, dtypeOfArray(data));
+    (this.view(t) as Float32Array).set(data as Float32Array);
+    return t;
+  }
+
+  download(t: Tensor): HostArray {
+    this.check('download', t);
+    if (t.isContiguous()) return this.view(t).slice();
+    const out = hostArray(t.dtype, new ArrayBuffer(t.byteLength), 0, t.numel);
+    checkMaxRank('download', t, 4);
+    N.copy(storageArray(t), t.offset, [...t.strides], out, 0, contiguousStrides(t.shape), [...t.shape]);
+    return out;
+  }
+
+  copy(src: Tensor, dst: Tensor): void {
+    this.check('copy', src, dst);
+    checkSameDType('copy', src, dst);
+    checkShape('copy', dst, src.shape, 'dst');
+    checkMaxRank('copy', src, 4);
+    N.copy(storageArray(src), src.offset, [...src.strides], storageArray(dst), dst.offset, [...dst.strides], [...src.shape]);
+  }
+
+  contiguous(x: Tensor): Tensor {
+    this.check('contiguous', x);
+    // A packed x needs no copy: a new tensor over the same (reference-counted) storage.
+    if (x.isContiguous()) return new Tensor({ storage: x.storage, dtype: x.dtype, shape: x.shape, offset: x.offset });
+    const out = this.empty(x.shape, x.dtype);
+    this.copy(x, out);
+    return out;
+  }
+
+  cast(x: Tensor, dtype: 'float16' | 'float32'): Tensor {
+    this.check('cast', x);
+    checkFloat('cast', x);
+    if (dtype !== 'float16' && dtype !== 'float32') {
+      throw new InvalidArgumentError(`cast: the target dtype must be float16 or float32 but is ${String(dtype)}.`);
+    }
+    checkMaxRank('cast', x, 4);
+    const out = this.empty(x.shape, dtype);
+    N.copy(storageArray(x), x.offset, [...x.strides], storageArray(out), 0, contiguousStrides(x.shape), [...x.shape]);
+    return out;
+  }
+
+  synchronize(): void {
+    // CPU ops finish before they return.
+  }
+
+  // ---- quantization and integer GEMM --------------------------------------------------------------------
+
+  quantizeRows(x: Tensor): { values: Tensor; scales: Tensor } {
+    this.check('quantizeRows', x);
+    checkFloat('quantizeRows', x);
+    checkRank('quantizeRows', x, 2);
+    const [rows, cols] = x.shape;
+    const xc = this.packed(x);
+    const values = this.empty([rows, cols], 'int8');
+    const scales = this.empty([rows], 'float16');
+    try {
+      N.quantizeRows(this.arr(xc) as FloatArray, xc.offset, rows, cols, this.arr(values) as Int8Array, 0, this.arr(scales) as Uint16Array, 0);
+    } finally {
+      if (xc !== x) xc.dispose();
+    }
+    return { values, scales };
+  }
+
+  igemm(a: Tensor, b: Tensor): Tensor {
+    this.check('igemm', a, b);
+    checkDType('igemm', a, 'int8');
+    checkDType('igemm', b, 'int8');
+    checkRank('igemm', a, 2);
+    checkRank('igemm', b, 2);
+    const [m, k] = a.shape;
+    const [n, kb] = b.shape;
+    if (k !== kb) {
+      throw new ShapeMismatchError(`igemm: A ${shapeToString(a.shape)} and B ${shapeToString(b.shape)} must agree in k (their last dimension).`, {
+        hint: 'B is [n, k]: a linear layer weight [out, in].',
+      });
+    }
+    if (k > 131071) throw new InvalidArgumentError(`igemm: k = ${k} is too large (at most 131071, so that int32 sums cannot overflow).`);
+    const ac = this.packed(a);
+    const bc = this.packed(b);
+    const c = this.empty([m, n], 'int32');
+    try {
+      N.igemm(this.arr(ac) as Int8Array, ac.offset, this.arr(bc) as Int8Array, bc.offset, this.arr(c) as Int32Array, 0, m, n, k);
+    } finally {
+      if (ac !== a) ac.dispose();
+      if (bc !== b) bc.dispose();
+    }
+    return c;
+  }
+
+  dequantize(acc: Tensor, rowScale: Tensor, colScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor }): Tensor {
+    const bias = options?.bias;
+    this.check('dequantize', acc, rowScale, colScale, bias);
+    const dtype = options?.dtype;
+    if (dtype !== 'float16' && dtype !== 'float32') {
+      throw new InvalidArgumentError(`dequantize: options.dtype must be float16 or float32 but is ${String(dtype)}.`);
+    }
+    checkDType('dequantize', acc, 'int32');
+    checkRank('dequantize', acc, 2);
+    checkDType('dequantize', rowScale, 'float16');
+    checkDType('dequantize', colScale, 'float16');
+    const [m, n] = acc.shape;
+    checkLength('dequantize', rowScale, m, 'rowScale');
+    checkLength('dequantize', colScale, n, 'colScale');
+    if (bias) {
+      checkDType('dequantize', bias, dtype);
+      checkLength('dequantize', bias, n, 'bias');
+    }
+    const parts = [acc, rowScale, colScale, bias ?? null].map((t) => (t ? this.packed(t) : null));
+    const [a, rs, cs, bi] = parts;
+    const out = this.empty([m, n], dtype);
+    try {
+      N.dequantize(
+        this.arr(a!) as Int32Array, a!.offset, m, n,
+        this.arr(rs!) as Uint16Array, rs!.offset, this.arr(cs!) as Uint16Array, cs!.offset,
+        bi ? (this.arr(bi) as FloatArray) : null, bi ? bi.offset : 0,
+        this.arr(out) as FloatArray, 0,
+      );
+    } finally {
+      this.release(parts, [acc, rowScale, colScale, bias ?? null]);
+    }
+    return out;
+  }
+
+  // ---- float ops ------------------------------------------------------------------------------------------
+
+  gemm(a: Tensor, b: Tensor, options: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {
+    this.check('gemm', a, b);
+    checkFloat('gemm', a);
+    checkSameDType('gemm', a, b);
+    checkRank('gemm', a, 2, 3);
+    checkRank('gemm', b, a.rank);
+    const transA = options.transA ?? false;
+    const transB = options.transB ?? false;
+    const alpha = checkFiniteNumber('gemm', 'alpha', options.alpha ?? 1);
+    const batched = a.rank === 3;
+    const batch = batched ? a.shape[0] : 1;
+    if (batched && b.shape[0] !== batch) {
+      throw new ShapeMismatchError(`gemm: A ${shapeToString(a.shape)} and B ${shapeToString(b.shape)} must have the same batch size.`);
+    }
+    const [ar, ac] = a.shape.slice(-2);
+    const [br, bc] = b.shape.slice(-2);
+    const [m, k] = transA ? [ac, ar] : [ar, ac];
+    const [kb, n] = transB ? [bc, br] : [br, bc];
+    if (k !== kb) {
+      throw new ShapeMismatchError(
+        `gemm: op(A) is [${m}, ${k}] and op(B) is [${kb}, ${n}] (transA ${transA}, transB ${transB}): their inner dimensions differ.`,
+      );
+    }
+    // The kernels need unit stride along the last dimension; anything else is packed first.
+    const unit = (t: Tensor) => t.shape[t.rank - 1] <= 1 || t.strides[t.rank - 1] === 1;
+    const ax = unit(a) ? a : this.contiguousCopy(a);
+    const bx = unit(b) ? b : this.contiguousCopy(b);
+    const ld = (t: Tensor) => (t.shape[t.rank - 2] <= 1 ? t.shape[t.rank - 1] : t.strides[t.rank - 2]);
+    const bs = (t: Tensor) => (batched && t.shape[0] > 1 ? t.strides[0] : 0);
+    const out = this.empty(batched ? [batch, m, n] : [m, n], a.dtype);
+    try {
+      N.gemm(
+        this.arr(ax) as FloatArray, ax.offset, ld(ax), bs(ax),
+        this.arr(bx) as FloatArray, bx.offset, ld(bx), bs(bx),
+        this.arr(out) as FloatArray, 0, batch, m, n, k, transA, transB, alpha,
+      );
+    } finally {
+      if (ax !== a) ax.dispose();
+      if (bx !== b) bx.dispose();
+    }
+    return out;
+  }
+
+  layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, options: { eps: number; subtractMean: boolean }): Tensor {
+    this.check('layerNorm', x, weight, bias);
+    checkFloat('layerNorm', x);
+    checkSameDType('layerNorm', x, weight);
+    if (bias) checkSameDType('layerNorm', x, bias);
+    if (x.rank < 1) throw new ShapeMismatchError('layerNorm: x must have at least one dimension.');
+    const d = x.shape[x.rank - 1];
+    checkLength('layerNorm', weight, d, 'weight');
+    if (bias) checkLength('layerNorm', bias, d, 'bias');
+    const eps = checkFiniteNumber('layerNorm', 'eps', options?.eps);
+    if (eps < 0) throw new InvalidArgumentError(`layerNorm: eps must not be negative but is ${eps}.`);
+    if (typeof options.subtractMean !== 'boolean') throw new InvalidArgumentError('layerNorm: options.subtractMean must be a boolean.');
+    const inputs = [x, weight, bias];
+    const parts = inputs.map((t) => (t ? this.packed(t) : null));
+    const [xc, wc, bc] = parts;
+    const out = this.empty(x.shape, x.dtype);
+    try {
+      N.layerNorm(
+        this.arr(xc!) as FloatArray, xc!.offset, d === 0 ? 0 : x.numel / d, d,
+        this.arr(wc!) as FloatArray, wc!.offset, bc ? (this.arr(bc) as FloatArray) : null, bc ? bc.offset : 0,
+        this.arr(out) as FloatArray, 0, eps, options.subtractMean,
+      );
+    } finally {
+      this.release(parts, inputs);
+    }
+    return out;
+  }
+
+  gelu(x: Tensor): Tensor {
+    this.check('gelu', x);
+    checkFloat('gelu', x);
+    const xc = this.packed(x);
+    const out = this.empty(x.shape, x.dtype);
+    try {
+      N.gelu(this.arr(xc) as FloatArray, xc.offset, this.arr(out) as FloatArray, 0, x.numel);
+    } finally {
+      if (xc !== x) xc.dispose();
+    }
+    return out;
+  }
+
+  softmax(x: Tensor, options: { scale?: number; causalOffset?: number; bias?: Tensor } = {}): Tensor {
+    const bias = options.bias;
+    this.check('softmax', x, bias);
+    checkFloat('softmax', x);
+    checkRank('softmax', x, 2, 3);
+    const scale = checkFiniteNumber('softmax', 'scale', options.scale ?? 1);
+    const causal = options.causalOffset === undefined ? null : checkInteger('softmax', 'causalOffset', options.causalOffset);
+    const batch = x.rank === 3 ? x.shape[0] : 1;
+    const [rows, cols] = x.shape.slice(-2);
+    let biasBatchStride = 0;
+    if (bias) {
+      checkSameDType('softmax', x, bias);
+      const full = bias.rank === x.rank && bias.shape.every((d, i) => d === x.shape[i]);
+      const perRow = bias.rank === 2 && bias.shape[0] === rows && bias.shape[1] === cols;
+      if (!full && !perRow) {
+        throw new ShapeMismatchError(
+          `softmax: bias must have x's shape ${shapeToString(x.shape)} or ${shapeToString([rows, cols])} but has ${shapeToString(bias.shape)}.`,
+        );
+      }
+      biasBatchStride = full && x.rank === 3 ? rows * cols : 0;
+    }
+    const xc = this.packed(x);
+    const bc = bias ? this.packed(bias) : null;
+    const out = this.empty(x.shape, x.dtype);
+    try {
+      N.softmax(
+        this.arr(xc) as FloatArray, xc.offset, batch, rows, cols, this.arr(out) as FloatArray, 0, scale, causal,
+        bc ? (this.arr(bc) as FloatArray) : null, bc ? bc.offset : 0, biasBatchStride,
+      );
+    } finally {
+      if (xc !== x) xc.dispose();
+      if (bc && bc !== bias) bc.dispose();
+    }
+    return out;
+  }
+
+  embedding(ids: Tensor, table: Tensor): Tensor {
+    this.check('embedding', ids, table);
+    checkDType('embedding', ids, 'int32');
+    checkRank('embedding', table, 2);
+    const [vocab, d] = table.shape;
+    const idc = this.packed(ids);
+    const tc = this.packed(table);
+    try {
+      const idArr = this.arr(idc) as Int32Array;
+      for (let i = 0; i < ids.numel; i++) {
+        const id = idArr[idc.offset + i];
+        if (id < 0 || id >= vocab) {
+          throw new InvalidArgumentError(`embedding: id ${id} (at position ${i}) is out of range for a table of ${vocab} rows.`, {
+            hint: 'Token ids must be in [0, vocab); check that the tokenizer matches the model.',
+          });
+        }
+      }
+      const out = this.empty([...ids.shape, d], table.dtype);
+      N.embedding(idArr, idc.offset, ids.numel, this.arr(tc), tc.offset, vocab, d, this.arr(out), 0);
+      return out;
+    } finally {
+      if (idc !== ids) idc.dispose();
+      if (tc !== table) tc.dispose();
+    }
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    return this.binary('add', a, b);
+  }
+
+  mul(a: Tensor, b: Tensor): Tensor {
+    return this.binary('mul', a, b);
+  }
+
+  private binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
+    this.check(op, a, b);
+    checkFloat(op, a);
+    checkSameDType(op, a, b);
+    checkBroadcastSuffix(op, a, b);
+    const ac = this.packed(a);
+    const bc = this.packed(b);
+    const out = this.empty(a.shape, a.dtype);
+    try {
+      N.binary(op, this.arr(ac) as FloatArray, ac.offset, a.numel, this.arr(bc) as FloatArray, bc.offset, b.numel, this.arr(out) as FloatArray, 0);
+    } finally {
+      if (ac !== a) ac.dispose();
+      if (bc !== b) bc.dispose();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.pool.dispose();
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------------------
+
+  /** The storage array under t (ops pass it with t.offset). */
+  private arr(t: Tensor): HostArray {
+    return storageArray(t);
+  }
+
+  /** t's own elements as a typed array (t must be contiguous). */
+  private view(t: Tensor): HostArray {
+    const a = storageArray(t);
+    return a.subarray(t.offset, t.offset + t.numel) as HostArray;
+  }
+
+  /** t itself when packed, else a packed copy (the caller disposes it). */
+  private packed(t: Tensor): Tensor {
+    return t.isContiguous() ? t : this.contiguousCopy(t);
+  }
+
+  private contiguousCopy(t: Tensor): Tensor {
+    checkMaxRank('a strided input', t, 4);
+    const out = this.empty(t.shape, t.dtype);
+    N.copy(storageArray(t), t.offset, [...t.strides], storageArray(out), 0, contiguousStrides(t.shape), [...t.shape]);
+    return out;
+  }
+
+  private release(parts: (Tensor | null)[], inputs: (Tensor | null)[]): void {
+    parts.forEach((p, i) => {
+      if (p && p !== inputs[i]) p.dispose();
+    });
+  }
+}

@@ -1,0 +1,53 @@
+// Shared test helpers: seeded random data, tensors from numbers, and comparisons with tolerances.
+import { type DType, type Tensor, fromFloat16Array, toFloat16Array } from '@bminf/core';
+import { expect } from 'vitest';
+import { type CpuBackend, createCpuBackend } from '@bminf/kernels';
+
+export const backend: CpuBackend = createCpuBackend();
+
+/** A small deterministic generator (mulberry32), so failures can be reproduced. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n values uniform in [-scale, scale), rounded to what `dtype` can hold. */
+export function randomValues(r: () => number, n: number, dtype: 'float16' | 'float32' = 'float32', scale = 1): number[] {
+  const v = Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+  return dtype === 'float16' ? Array.from(fromFloat16Array(toFloat16Array(v))) : Array.from(Float32Array.from(v));
+}
+
+export function randomInt8(r: () => number, n: number): Int8Array {
+  return Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
+}
+
+export function tensorOf(values: ArrayLike<number>, shape: number[], dtype: 'float16' | 'float32'): Tensor {
+  return backend.upload(dtype === 'float16' ? toFloat16Array(values) : Float32Array.from(values), shape);
+}
+
+/** A tensor's values as numbers (float16 decoded). */
+export function valuesOf(t: Tensor): number[] {
+  const d = backend.download(t);
+  return Array.from(d instanceof Uint16Array ? fromFloat16Array(d) : d);
+}
+
+export function tolerance(dtype: DType): { rel: number; abs: number } {
+  return dtype === 'float16' ? { rel: 2e-3, abs: 2e-3 } : { rel: 1e-5, abs: 1e-5 };
+}
+
+/** Every |got - want| <= abs + rel·|want|; reports the first element that is off. */
+export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: { rel: number; abs: number }, what = ''): void {
+  expect(got.length, `${what} length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (!(err <= tol.abs + tol.rel * Math.abs(want[i]))) {
+      expect.fail(`${what} element ${i}: got ${got[i]}, want ${want[i]} (error ${err})`);
+    }
+  }
+}
