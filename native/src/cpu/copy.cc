@@ -13,11 +13,12 @@ namespace cpu {
 
 namespace {
 
-// Pads a view to rank 4 (leading dims of size 1).
-void PadTo4(std::vector<int64_t>& shape, std::vector<int64_t>& strides) {
+// Pads both views to rank 4 (leading dims of size 1).
+void PadTo4(std::vector<int64_t>& shape, std::vector<int64_t>& ss, std::vector<int64_t>& ds) {
   while (shape.size() < 4) {
     shape.insert(shape.begin(), 1);
-    strides.insert(strides.begin(), 0);
+    ss.insert(ss.begin(), 0);
+    ds.insert(ds.begin(), 0);
   }
 }
 
@@ -67,8 +68,7 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   }
   args.checkView(src, "src", so, shape, ss);
   args.checkView(dst, "dst", dof, shape, ds);
-  PadTo4(shape, ss);
-  PadTo4(shape, ds);
+  PadTo4(shape, ss, ds);
   for (int64_t d : shape) if (d == 0) return info.Env().Undefined();
 
   if (!convert) {

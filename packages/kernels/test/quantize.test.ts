@@ -1,0 +1,153 @@
+// BMInf's int8 path: quantizeRows and igemm bit-exact against the plain references, dequantize exact
+// to the float32 reference; AVX2 and plain kernels against each other.
+import { float16BitsToFloat32, toFloat16Array } from '@bminf/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CpuBackend, reference } from '@bminf/kernels';
+import { backend, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
+
+const SIZES = [1, 3, 17, 255, 1000];
+
+afterEach(() => CpuBackend.setPlainKernels(false));
+
+describe('quantizeRows', () => {
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`matches the reference bit for bit (${dtype}, awkward sizes)`, () => {
+      const r = rng(1);
+      for (const rows of [1, 3, 17]) {
+        for (const cols of SIZES) {
+          const x = randomValues(r, rows * cols, dtype, 10 ** (r() * 6 - 3));
+          const t = tensorOf(x, [rows, cols], dtype);
+          const q = backend.quantizeRows(t);
+          const want = reference.quantizeRows(x, rows, cols);
+          expect(q.values.shape).toEqual([rows, cols]);
+          expect(q.scales.dtype).toBe('float16');
+          expect(backend.download(q.values)).toEqual(want.values);
+          expect(backend.download(q.scales)).toEqual(want.scales);
+        }
+      }
+    });
+  }
+
+  it('rounds ties (x / scale = k + 0.5) to even, clamps to ±127, and gives zero rows scale 0', () => {
+    // Row 0: absmax 127 makes scale exactly 1, so x/scale = x: ties at ±0.5, ±1.5, ±2.5, 126.5.
+    const row0 = [127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5];
+    const row1 = new Array(8).fill(0);
+    // Row 2: absmax 254 → scale 2: 5 / 2 = 2.5 → 2, 7 / 2 = 3.5 → 4.
+    const row2 = [254, 5, 7, -5, -7, 0, 1, -254];
+    const x = [...row0, ...row1, ...row2];
+    const q = backend.quantizeRows(tensorOf(x, [3, 8], 'float32'));
+    const values = Array.from(backend.download(q.values));
+    expect(values.slice(0, 8)).toEqual([127, 0, 2, 2, 0, -2, -2, 126]);
+    expect(values.slice(8, 16)).toEqual(new Array(8).fill(0));
+    expect(values.slice(16)).toEqual([127, 2, 4, -2, -4, 0, 0, -127]);
+    const scales = Array.from(backend.download(q.scales) as Uint16Array).map(float16BitsToFloat32);
+    expect(scales).toEqual([1, 0, 2]);
+    expect(values).toEqual(Array.from(reference.quantizeRows(x, 3, 8).values));
+  });
+
+  it('divides by the float16-rounded scale, not the exact one', () => {
+    // absmax 100: 100/127 rounds to 0.78759765625 in float16, and 100 / that = 126.97 → 127.
+    const x = [100, 50, 25, 12.5, -100];
+    const q = backend.quantizeRows(tensorOf(x, [1, 5], 'float32'));
+    expect(float16BitsToFloat32((backend.download(q.scales) as Uint16Array)[0])).toBe(0.78759765625);
+    expect(Array.from(backend.download(q.values))).toEqual(Array.from(reference.quantizeRows(x, 1, 5).values));
+  });
+
+  it('gives the same bits on the AVX2 and the plain path', () => {
+    const r = rng(2);
+    const x = randomValues(r, 37 * 1000, 'float16', 3);
+    const t = tensorOf(x, [37, 1000], 'float16');
+    const fast = backend.quantizeRows(t);
+    CpuBackend.setPlainKernels(true);
+    const plain = backend.quantizeRows(t);
+    expect(backend.download(plain.values)).toEqual(backend.download(fast.values));
+    expect(backend.download(plain.scales)).toEqual(backend.download(fast.scales));
+  });
+});
+
+describe('igemm', () => {
+  it('is exact against the integer reference at awkward sizes', () => {
+    const r = rng(3);
+    for (const m of [1, 3, 17]) {
+      for (const n of [1, 3, 17, 255]) {
+        for (const k of SIZES) {
+          const a = randomInt8(r, m * k);
+          const b = randomInt8(r, n * k);
+          const c = backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k]));
+          expect(c.dtype).toBe('int32');
+          expect(c.shape).toEqual([m, n]);
+          expect(backend.download(c)).toEqual(reference.igemm(a, b, m, n, k));
+        }
+      }
+    }
+  });
+
+  it('is exact at the extremes (±127 and -128 everywhere)', () => {
+    for (const [va, vb] of [[127, 127], [-128, -128], [-128, 127], [127, -127]]) {
+      const m = 5, n = 21, k = 4099;
+      const a = new Int8Array(m * k).fill(va);
+      const b = new Int8Array(n * k).fill(vb);
+      const c = backend.download(backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k])));
+      expect(Array.from(c)).toEqual(new Array(m * n).fill(va * vb * k));
+    }
+  });
+
+  it('is exact for larger shapes that take the blocked, threaded paths', () => {
+    const r = rng(4);
+    for (const [m, n, k] of [[64, 300, 2100], [300, 40, 513]]) {
+      const a = randomInt8(r, m * k);
+      const b = randomInt8(r, n * k);
+      const c = backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k]));
+      expect(backend.download(c)).toEqual(reference.igemm(a, b, m, n, k));
+    }
+  });
+
+  it('gives the same result on the AVX2 and the plain path', () => {
+    const r = rng(5);
+    const [m, n, k] = [19, 133, 1031];
+    const a = backend.upload(randomInt8(r, m * k), [m, k]);
+    const b = backend.upload(randomInt8(r, n * k), [n, k]);
+    const fast = backend.download(backend.igemm(a, b));
+    CpuBackend.setPlainKernels(true);
+    expect(CpuBackend.kernelInfo().usingAvx2).toBe(false);
+    expect(backend.download(backend.igemm(a, b))).toEqual(fast);
+  });
+});
+
+describe('dequantize', () => {
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`is exact to the float32 reference, with and without bias (${dtype})`, () => {
+      const r = rng(6);
+      for (const [m, n] of [[1, 1], [3, 17], [17, 255], [2, 1000]]) {
+        const acc = Int32Array.from({ length: m * n }, () => Math.floor((r() * 2 - 1) * 2 ** 24));
+        const rs = toFloat16Array(randomValues(r, m, 'float32', 0.1));
+        const cs = toFloat16Array(randomValues(r, n, 'float32', 0.1));
+        const bias = randomValues(r, n, dtype);
+        for (const withBias of [false, true]) {
+          const out = backend.dequantize(backend.upload(acc, [m, n]), backend.upload(rs, [m]), backend.upload(cs, [n]), {
+            dtype,
+            ...(withBias ? { bias: tensorOf(bias, [n], dtype) } : {}),
+          });
+          expect(out.dtype).toBe(dtype);
+          const want = reference.dequantize(acc, rs, cs, withBias ? bias : null, m, n);
+          const wantRounded = dtype === 'float16' ? Array.from(want, (v) => float16BitsToFloat32(toFloat16Array([v])[0])) : Array.from(want);
+          expect(valuesOf(out)).toEqual(wantRounded);
+        }
+      }
+    });
+  }
+
+  it('runs the whole W8A8 linear close to the float product', () => {
+    const r = rng(7);
+    const [m, n, k] = [4, 33, 300];
+    const x = randomValues(r, m * k, 'float32');
+    const w = randomValues(r, n * k, 'float32');
+    const qx = backend.quantizeRows(tensorOf(x, [m, k], 'float32'));
+    const qw = backend.quantizeRows(tensorOf(w, [n, k], 'float32'));
+    const y = valuesOf(backend.dequantize(backend.igemm(qx.values, qw.values), qx.scales, qw.scales, { dtype: 'float32' }));
+    const want = reference.gemm(x, w, { batch: 1, m, n, k, transB: true });
+    const err = Math.max(...y.map((v, i) => Math.abs(v - want[i])));
+    expect(err).toBeLessThan(0.15); // int8 rounding: about sqrt(k) · (1/127)² · |x||w| scale
+    expect(err).toBeGreaterThan(0); // and it really went through int8
+  });
+});
