@@ -1,4 +1,4 @@
-import { Cpm1Model, streamGenerate } from '@bminf/models';
+import { Cpm1Model, streamGenerate, validateSamplingOptions } from '@bminf/models';
 import type { Command } from 'commander';
 import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
 
@@ -14,9 +14,11 @@ export function register(program: Command): void {
     .option('--json', 'print {"promptIds", "ids", "text", "tokensPerSecond"} and nothing else on stdout');
   for (const o of samplingOptions()) cmd.addOption(o);
   cmd.action(async (opts: CommonOpts & { prompt: string; stop?: string[] }) => {
+    const options = { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}) };
+    validateSamplingOptions(options); // before the model loads, so a typo fails at once
     const model = await Cpm1Model.load(opts.model, { dtype: opts.dtype, device: opts.device });
     try {
-      const it = streamGenerate(model, opts.prompt, { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}) });
+      const it = streamGenerate(model, opts.prompt, options);
       if (!opts.json) process.stdout.write(opts.prompt);
       let r = await it.next();
       while (!r.done) {
