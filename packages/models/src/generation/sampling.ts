@@ -1,0 +1,67 @@
+// Choosing the next token from a model's logits: greedy (argmax) or a seeded random draw after
+// BMInf's penalties, temperature, top-k and top-p. The generation loop creates one Sampler per
+// request and a TokenCounts seeded with the prompt, adding each new token to it.
+
+import { InvalidArgumentError } from '@bminf/core';
+import { Xoshiro128StarStar, randomSeed } from './rng.js';
+import type { TokenCounts } from './sampling-counts.js';
+import { applyPenalties, argmax, checkLogits, samplingDistribution } from './sampling-distribution.js';
+import type { Logits } from './sampling-distribution.js';
+import { type ResolvedSamplingOptions, type SamplingOptions, validateSamplingOptions } from './sampling-options.js';
+
+export { Xoshiro128StarStar, randomSeed } from './rng.js';
+export { TokenCounts } from './sampling-counts.js';
+export { applyPenalties, argmax, samplingDistribution } from './sampling-distribution.js';
+export type { Distribution, Logits } from './sampling-distribution.js';
+export { validateSamplingOptions } from './sampling-options.js';
+export type { ResolvedSamplingOptions, SamplingOptions } from './sampling-options.js';
+
+export interface Sampler {
+  /** The options in effect, defaults filled in. */
+  readonly options: ResolvedSamplingOptions;
+  /** The seed of the draws (a random one when none was given; undefined when greedy). */
+  readonly seed: number | undefined;
+  /** Picks the next token id. `counts` (the tokens so far) feeds the penalties. */
+  sample(logits: Logits, counts?: TokenCounts): number;
+}
+
+/** Validates the options (InvalidArgumentError naming the bad one) and returns a sampler. */
+export function createSampler(opts: SamplingOptions = {}): Sampler {
+  const options = validateSamplingOptions(opts);
+  if (options.greedy) {
+    return {
+      options,
+      seed: undefined,
+      sample(logits, counts) {
+        checkLogits(logits);
+        checkCounts(counts);
+        return argmax(applyPenalties(logits, counts, options.frequencyPenalty, options.presencePenalty));
+      },
+    };
+  }
+  const seed = options.seed ?? randomSeed();
+  const rng = new Xoshiro128StarStar(seed);
+  return {
+    options,
+    seed,
+    sample(logits, counts) {
+      checkCounts(counts);
+      const { ids, probs } = samplingDistribution(logits, counts, options);
+      // Inverse CDF over ascending ids; the fallback covers a u that rounding puts past the end.
+      const u = rng.nextFloat64();
+      let cum = 0;
+      for (let j = 0; j < ids.length; j++) {
+        cum += probs[j];
+        if (u < cum) return ids[j];
+      }
+      for (let j = ids.length - 1; j > 0; j--) if (probs[j] > 0) return ids[j];
+      return ids[0];
+    },
+  };
+}
+
+function checkCounts(counts: unknown): void {
+  if (counts !== undefined && (counts === null || typeof (counts as TokenCounts).entries !== 'function')) {
+    throw new InvalidArgumentError('Expected counts to be a TokenCounts (or undefined).');
+  }
+}
