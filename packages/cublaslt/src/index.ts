@@ -1,1 +1,151 @@
-export {};
+// Typed wrappers over the addon's cublasLt bindings: integer GEMM (int8 x int8 -> int32) and float
+// GEMM (float16/float32 storage, float32 accumulation, batched and strided), with cublasLt's rules
+// checked here first so that a shape it cannot take fails with a clear error, not a status code.
+// Plans (descriptors, layouts, the algorithm) are cached per shape in the addon; the algorithm is
+// chosen from cublasLt's heuristic candidates by timing them once, with a 32 MiB workspace.
+import { createRequire } from 'node:module';
+import {
+  BackendUnavailableError,
+  BminfError,
+  DisposedError,
+  InvalidArgumentError,
+  OutOfMemoryError,
+  ShapeMismatchError,
+  UnsupportedError,
+} from '@bminf/core';
+
+const require = createRequire(import.meta.url);
+
+/** The raw addon's `cuda` object (see native/src/cuda). Loaded on first use. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type NativeCuda = Record<string, (...args: any[]) => any>;
+let nativeCuda: NativeCuda | null = null;
+let nativeError: unknown = null;
+
+/** The addon's CUDA bindings, or null with the load error kept for `nativeLoadError()`. */
+export function loadNativeCuda(): NativeCuda | null {
+  if (nativeCuda || nativeError) return nativeCuda;
+  try {
+    nativeCuda = (require('@bminf/native') as { cuda: NativeCuda }).cuda;
+  } catch (e) {
+    nativeError = e;
+  }
+  return nativeCuda;
+}
+export function nativeLoadError(): unknown {
+  return nativeError;
+}
+
+/** Bytes [byteOffset, byteOffset + byteLength) of a device region made by the addon. */
+export interface DeviceSpan {
+  readonly region: unknown;
+  readonly byteOffset: number;
+  readonly byteLength: number;
+}
+
+/** Turns an error thrown by the addon into bminf's typed errors, keeping the message. */
+export function mapNativeError(e: unknown, what: string): Error {
+  if (e instanceof BminfError) return e;
+  const err = e as { code?: string; message?: string };
+  const msg = `${what}: ${err?.message ?? String(e)}`;
+  switch (err?.code) {
+    case 'BMINF_CUDA_UNAVAILABLE':
+      return new BackendUnavailableError(msg, { hint: 'Use --device cpu.', cause: e });
+    case 'BMINF_CUDA_OOM':
+      return new OutOfMemoryError('cuda:0', 0, 0, `${msg}. Lower the memory limit of the CUDA backend or use a smaller model.`);
+    case 'BMINF_DISPOSED':
+      return new DisposedError(`${what}: device memory`);
+    case 'BMINF_CUBLASLT_UNSUPPORTED':
+      return new UnsupportedError(msg, { cause: e });
+  }
+  if (e instanceof RangeError || e instanceof TypeError) return new InvalidArgumentError(msg, { cause: e });
+  return e instanceof Error ? e : new Error(msg);
+}
+
+/** Why igemm cannot take this shape on cublasLt, or null. m (rows of A) may be anything: it is padded. */
+export function igemmShapeProblem(m: number, n: number, k: number): string | null {
+  if (k % 4 !== 0) return `the inner dimension k = ${k} is not a multiple of 4 (cublasLt's int8 kernels need it)`;
+  if (n % 4 !== 0) return `the output columns n = ${n} (rows of B) are not a multiple of 4 (cublasLt's int8 kernels need it)`;
+  return null;
+}
+
+export type IgemmPath = 'auto' | 'tn' | 'col32';
+
+export interface GemmArgs {
+  dtype: 'float16' | 'float32';
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  /** A: rows of `lda` elements, batches `strideA` elements apart. */
+  a: DeviceSpan;
+  lda: number;
+  strideA: number;
+  b: DeviceSpan;
+  ldb: number;
+  strideB: number;
+  /** C: packed [batch, m, n]. */
+  c: DeviceSpan;
+  batch: number;
+}
+
+export class CublasLt {
+  constructor(private readonly native: NativeCuda) {}
+
+  /**
+   * C[m, n] (int32) = A[m, k] (int8) · B[n, k]ᵀ, all packed row-major. k and n must be multiples of 4
+   * and every span 4-byte aligned; m is free here (callers pad it to a multiple of 4, see
+   * `paddedRows`). path 'auto' takes the TN layouts on sm_90+ and the COL32 transforms on sm_75–89.
+   */
+  igemm(a: DeviceSpan, b: DeviceSpan, c: DeviceSpan, m: number, n: number, k: number, path: IgemmPath = 'auto'): void {
+    const problem = igemmShapeProblem(m, n, k);
+    if (problem) {
+      throw new ShapeMismatchError(`igemm [${m}, ${k}] x [${n}, ${k}]ᵀ: ${problem}.`, {
+        hint: 'Pad the weight (out and in features) to a multiple of 4, or use the CPU backend.',
+      });
+    }
+    for (const [name, s] of [['A', a], ['B', b], ['C', c]] as const) {
+      if (s.byteOffset % 4 !== 0) {
+        throw new InvalidArgumentError(`igemm: ${name} starts at byte ${s.byteOffset}, which is not 4-byte aligned (cublasLt needs it).`, {
+          hint: 'Pass a packed tensor of its own (backend.contiguous makes one).',
+        });
+      }
+    }
+    try {
+      this.native.igemm(a.region, a.byteOffset, a.byteLength, b.region, b.byteOffset, b.byteLength, c.region, c.byteOffset, c.byteLength, m, n, k, path);
+    } catch (e) {
+      throw mapNativeError(e, 'igemm');
+    }
+  }
+
+  /** Row-major float GEMM, batched and strided (see GemmArgs and Backend.gemm). */
+  gemm(g: GemmArgs): void {
+    try {
+      this.native.gemm(
+        g.dtype, g.transA, g.transB, g.m, g.n, g.k, g.alpha,
+        g.a.region, g.a.byteOffset, g.a.byteLength, g.lda, g.strideA,
+        g.b.region, g.b.byteOffset, g.b.byteLength, g.ldb, g.strideB,
+        g.c.region, g.c.byteOffset, g.c.byteLength, g.batch,
+      );
+    } catch (e) {
+      throw mapNativeError(e, 'gemm');
+    }
+  }
+}
+
+/** Rows of A after padding for cublasLt's int8 kernels: the next multiple of 4. */
+export function paddedRows(m: number): number {
+  return Math.ceil(m / 4) * 4;
+}
+
+let shared: CublasLt | null = null;
+/** The shared wrapper over the addon (throws BackendUnavailableError when the addon has no CUDA). */
+export function cublasLt(): CublasLt {
+  if (shared) return shared;
+  const n = loadNativeCuda();
+  if (!n) throw new BackendUnavailableError(`The bminf addon could not be loaded: ${String((nativeError as Error)?.message ?? nativeError)}`);
+  shared = new CublasLt(n);
+  return shared;
+}

@@ -1,19 +1,29 @@
-// Placeholder until the CUDA backend lands (owned by the CUDA work): says CUDA is unavailable.
-import type { Backend } from '@bminf/core';
+// The CUDA backend's entry points: availability and device facts (for `bminf info` and `--device auto`),
+// and the backend itself.
 import { BackendUnavailableError } from '@bminf/core';
+import { loadNativeCuda } from '@bminf/cublaslt';
+import { CudaBackend, type CudaBackendOptions } from './backend.js';
+import { cudaAvailability, cudaInfo } from './info.js';
 
-export interface CudaAvailability {
-  available: boolean;
-  /** Why CUDA cannot be used, when it cannot. */
-  reason?: string;
-}
+export { cudaAvailability, cudaInfo, formatCudaInfo, type CudaAvailability, type CudaInfo } from './info.js';
+export { CudaBackend, type CudaBackendOptions } from './backend.js';
+export { kernelSourceDir, cacheDir as kernelCacheDir } from './compiler.js';
 
-export function cudaAvailability(): CudaAvailability {
-  return { available: false, reason: 'the CUDA backend is not built into this version yet' };
-}
+let shared: CudaBackend | null = null;
 
-export function createCudaBackend(): Backend {
-  throw new BackendUnavailableError(`CUDA is unavailable: ${cudaAvailability().reason}.`, {
-    hint: 'Use --device cpu.',
-  });
+/**
+ * The CUDA backend on device 0. Without options it returns one shared instance (made on first use,
+ * and again after it was disposed), since each instance reserves most of the free device memory; with
+ * options it makes a new one. Throws BackendUnavailableError with the reason when CUDA is unusable.
+ */
+export function createCudaBackend(options?: CudaBackendOptions): CudaBackend {
+  const avail = cudaAvailability();
+  if (!avail.available) {
+    throw new BackendUnavailableError(`CUDA is unavailable: ${avail.reason}.`, { hint: 'Use --device cpu.' });
+  }
+  const native = loadNativeCuda();
+  if (!native) throw new BackendUnavailableError('CUDA is unavailable: the bminf addon could not be loaded.', { hint: 'Use --device cpu.' });
+  if (options) return new CudaBackend(native, cudaInfo(), options);
+  if (!shared || shared.disposed) shared = new CudaBackend(native, cudaInfo());
+  return shared;
 }

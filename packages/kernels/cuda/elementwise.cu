@@ -1,0 +1,75 @@
+// Elementwise ops over strided views (rank <= 4; shapes padded with leading 1s): copies, float16 <->
+// float32 casts and GELU read a view and write a packed or strided destination.
+
+struct Dims4 {
+  int s0, s1, s2, s3;
+};
+
+// The element offset of linear index i of a shape, for the given strides.
+__device__ __forceinline__ i64 offsetOf(i64 i, int n1, int n2, int n3, i64 t0, i64 t1, i64 t2, i64 t3) {
+  const i64 c3 = i % n3;
+  i /= n3;
+  const i64 c2 = i % n2;
+  i /= n2;
+  const i64 c1 = i % n1;
+  const i64 c0 = i / n1;
+  return c0 * t0 + c1 * t1 + c2 * t2 + c3 * t3;
+}
+
+#define GRID_LOOP(i, total) for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += (i64)gridDim.x * blockDim.x)
+
+// Copies of 1-, 2- and 4-byte elements between two strided views of the same shape.
+#define COPY_KERNEL(BITS, T)                                                                                     \
+  extern "C" __global__ void copy_b##BITS(const T* __restrict__ src, T* __restrict__ dst, i64 total, int n1,    \
+                                          int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3, i64 b0, i64 b1, i64 b2, \
+                                          i64 b3) {                                                              \
+    GRID_LOOP(i, total) dst[offsetOf(i, n1, n2, n3, b0, b1, b2, b3)] = src[offsetOf(i, n1, n2, n3, a0, a1, a2, a3)]; \
+  }
+COPY_KERNEL(8, unsigned char)
+COPY_KERNEL(16, unsigned short)
+COPY_KERNEL(32, unsigned int)
+
+// Casts from a strided view into a packed tensor.
+#define CAST_KERNEL(NAME, TI, TO)                                                                                 \
+  extern "C" __global__ void cast_##NAME(const TI* __restrict__ src, TO* __restrict__ dst, i64 total, int n1,    \
+                                         int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3) {                        \
+    GRID_LOOP(i, total) st(dst, i, ld(src, offsetOf(i, n1, n2, n3, a0, a1, a2, a3)));                             \
+  }
+CAST_KERNEL(f16_f32, half_t, float)
+CAST_KERNEL(f32_f16, float, half_t)
+
+// GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), from a strided view into a packed tensor.
+#define GELU_KERNEL(NAME, T)                                                                                      \
+  extern "C" __global__ void gelu_##NAME(const T* __restrict__ src, T* __restrict__ dst, i64 total, int n1,      \
+                                         int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3) {                        \
+    GRID_LOOP(i, total) {                                                                                         \
+      const float x = ld(src, offsetOf(i, n1, n2, n3, a0, a1, a2, a3));                                           \
+      st(dst, i, 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));                    \
+    }                                                                                                             \
+  }
+FOR_FLOAT_TYPES(GELU_KERNEL)
+
+// a + b and a * b over packed tensors, b repeating every nb elements (suffix broadcasting).
+#define BINARY_KERNEL(NAME, T)                                                                                    \
+  extern "C" __global__ void add_##NAME(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,   \
+                                        i64 total, i64 nb) {                                                      \
+    GRID_LOOP(i, total) st(out, i, ld(a, i) + ld(b, i % nb));                                                     \
+  }                                                                                                               \
+  extern "C" __global__ void mul_##NAME(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,   \
+                                        i64 total, i64 nb) {                                                      \
+    GRID_LOOP(i, total) st(out, i, ld(a, i) * ld(b, i % nb));                                                     \
+  }
+FOR_FLOAT_TYPES(BINARY_KERNEL)
+
+// Rows of table [vocab, d] for ids [n]. An id out of range writes zeros and sets *bad to 1 + its
+// position (the host reads the flag back and throws, naming it).
+#define EMBEDDING_KERNEL(NAME, T)                                                                                 \
+  extern "C" __global__ void embedding_##NAME(const int* __restrict__ ids, const T* __restrict__ table,          \
+                                              T* __restrict__ out, int n, int d, int vocab, int* bad) {           \
+    const int r = blockIdx.x;                                                                                     \
+    const int id = ids[r];                                                                                        \
+    const bool ok = id >= 0 && id < vocab;                                                                        \
+    if (!ok && threadIdx.x == 0) atomicCAS(bad, 0, r + 1);                                                        \
+    for (int c = threadIdx.x; c < d; c += blockDim.x) out[(i64)r * d + c] = ok ? table[(i64)id * d + c] : (T)0;   \
+  }
+FOR_FLOAT_TYPES(EMBEDDING_KERNEL)

@@ -1,0 +1,118 @@
+// quantizeRows and dequantize, exactly as BMInf (and the CPU backend) do them:
+//   scale16 = half(absmax(row) / 127);  q = clamp(nearbyint(x / float(scale16)), -127, 127)
+// with IEEE division (__fdiv_rn, never an approximate reciprocal) and round-half-to-even
+// (rintf), so that the int8 values are bit-identical to the CPU's. A row whose scale is 0
+// gets q = 0.
+
+__device__ __forceinline__ signed char quant1(float x, float s) {
+  if (s == 0.f) return 0;
+  float v = rintf(__fdiv_rn(x, s));  // rint: to nearest, ties to even, as nearbyint on the CPU
+  v = v > 127.f ? 127.f : (v < -127.f ? -127.f : v);
+  return v == v ? (signed char)(int)v : 0;  // NaN -> 0, as on the CPU
+}
+
+__device__ __forceinline__ half_t scaleOf(float absmax) { return f2h(__fdiv_rn(absmax, 127.f)); }
+
+// Fast path for float16 rows whose length is a multiple of 8 and which start 16-byte aligned: one block
+// per row, each thread keeps ITEMS vectors of 8 halves in registers, so the row is read from memory
+// once and written once (3 bytes moved per element, as a copy of the same data would).
+template <int ITEMS>
+__device__ __forceinline__ void quantizeRowVec(const half_t* __restrict__ x, signed char* __restrict__ q,
+                                               half_t* __restrict__ scales, int cols) {
+  __shared__ float red[32];
+  const i64 row = blockIdx.x;
+  const u32x4* xr = reinterpret_cast<const u32x4*>(x + row * cols);
+  const int nvec = cols >> 3;
+  u32x4 v[ITEMS];
+  float m = 0.f;
+#pragma unroll
+  for (int j = 0; j < ITEMS; j++) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < nvec) {
+      v[j] = xr[i];
+      const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+#pragma unroll
+      for (int e = 0; e < 8; e++) m = fmaxf(m, fabsf(h2f(h[e])));
+    }
+  }
+  m = blockMax(m, red);
+  const half_t sh = scaleOf(m);
+  const float s = h2f(sh);
+  if (threadIdx.x == 0) scales[row] = sh;
+  u32x2* qr = reinterpret_cast<u32x2*>(q + row * cols);
+#pragma unroll
+  for (int j = 0; j < ITEMS; j++) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < nvec) {
+      const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+      u32x2 out;
+      signed char* o = reinterpret_cast<signed char*>(&out);
+#pragma unroll
+      for (int e = 0; e < 8; e++) o[e] = quant1(h2f(h[e]), s);
+      qr[i] = out;
+    }
+  }
+}
+
+#define QUANT_VEC(N)                                                                                         \
+  extern "C" __global__ void quantize_f16_vec##N(const half_t* __restrict__ x, signed char* __restrict__ q,  \
+                                                 half_t* __restrict__ scales, int rows, int cols) {          \
+    quantizeRowVec<N>(x, q, scales, cols);                                                                   \
+  }
+QUANT_VEC(1)
+QUANT_VEC(2)
+QUANT_VEC(4)
+QUANT_VEC(8)
+
+// Any float row at any alignment: two passes over the row (the second mostly from cache).
+#define QUANT_GENERIC(NAME, T)                                                                                   \
+  extern "C" __global__ void quantize_##NAME(const T* __restrict__ x, signed char* __restrict__ q,              \
+                                             half_t* __restrict__ scales, int rows, int cols) {                  \
+    __shared__ float red[32];                                                                                    \
+    const i64 base = (i64)blockIdx.x * cols;                                                                     \
+    float m = 0.f;                                                                                               \
+    for (int i = threadIdx.x; i < cols; i += blockDim.x) m = fmaxf(m, fabsf(ld(x, base + i)));                   \
+    m = blockMax(m, red);                                                                                        \
+    const half_t sh = scaleOf(m);                                                                                \
+    const float s = h2f(sh);                                                                                     \
+    if (threadIdx.x == 0) scales[blockIdx.x] = sh;                                                               \
+    for (int i = threadIdx.x; i < cols; i += blockDim.x) q[base + i] = quant1(ld(x, base + i), s);               \
+  }
+FOR_FLOAT_TYPES(QUANT_GENERIC)
+
+// out[i, j] = acc[i, j] * rowScale[i] * colScale[j] (+ bias[j]), in float32, rounded once. The products
+// are not fused into FMAs (__fmul_rn / __fadd_rn), to give the CPU's result.
+#define DEQUANT(NAME, T)                                                                                          \
+  extern "C" __global__ void dequantize_##NAME(const int* __restrict__ acc, const half_t* __restrict__ rs,        \
+                                               const half_t* __restrict__ cs, const T* __restrict__ bias,         \
+                                               int hasBias, T* __restrict__ out, int m, int n) {                  \
+    const i64 total = (i64)m * n;                                                                                 \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {       \
+      const int r = (int)(i / n), c = (int)(i - (i64)r * n);                                                      \
+      float v = __fmul_rn(__fmul_rn((float)acc[i], h2f(rs[r])), h2f(cs[c]));                                      \
+      if (hasBias) v = __fadd_rn(v, ld(bias, c));                                                                 \
+      st(out, i, v);                                                                                              \
+    }                                                                                                             \
+  }
+FOR_FLOAT_TYPES(DEQUANT)
+
+// The same with 4 columns per thread (n % 4 == 0, 16-byte aligned acc): 16-byte loads of acc.
+#define DEQUANT4(NAME, T)                                                                                         \
+  extern "C" __global__ void dequantize4_##NAME(const int* __restrict__ acc, const half_t* __restrict__ rs,       \
+                                                const half_t* __restrict__ cs, const T* __restrict__ bias,        \
+                                                int hasBias, T* __restrict__ out, int m, int n) {                 \
+    const i64 total4 = (i64)m * n / 4;                                                                            \
+    const int n4 = n / 4;                                                                                         \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total4; i += (i64)gridDim.x * blockDim.x) {      \
+      const int r = (int)(i / n4), c = (int)(i - (i64)r * n4) * 4;                                                \
+      const i32x4 a = reinterpret_cast<const i32x4*>(acc)[i];                                               \
+      const float s = h2f(rs[r]);                                                                                 \
+      float v[4] = {(float)a.x, (float)a.y, (float)a.z, (float)a.w};                                              \
+      _Pragma("unroll") for (int e = 0; e < 4; e++) {                                                             \
+        v[e] = __fmul_rn(__fmul_rn(v[e], s), h2f(cs[c + e]));                                                     \
+        if (hasBias) v[e] = __fadd_rn(v[e], ld(bias, c + e));                                                     \
+        st(out, i * 4 + e, v[e]);                                                                                 \
+      }                                                                                                           \
+    }                                                                                                             \
+  }
+FOR_FLOAT_TYPES(DEQUANT4)

@@ -1,0 +1,586 @@
+// The CUDA backend: the Backend op set on one GPU. Memory comes from a device pool over one reservation;
+// the ops are NVRTC-compiled kernels (packages/kernels/cuda/*.cu) and cublasLt GEMMs, all queued on the
+// addon's one stream. Arguments are checked here with @bminf/core's checks (the same words as the CPU
+// backend); the addon checks again that every device span lies inside live memory.
+import {
+  type Backend,
+  type DType,
+  Device,
+  DisposedError,
+  type HostArray,
+  InvalidArgumentError,
+  type Shape,
+  ShapeMismatchError,
+  Tensor,
+  UnsupportedError,
+  assertValidShape,
+  checkAlive,
+  checkBroadcastSuffix,
+  checkContiguous,
+  checkDType,
+  checkDevice,
+  checkRank,
+  checkSameDType,
+  checkShape,
+  dtypeOfArray,
+  dtypeSize,
+  formatBytes,
+  hostArray,
+  isDType,
+  isFloatDType,
+  numelOf,
+  shapeToString,
+} from '@bminf/core';
+import { DevicePool, type DevicePoolStats } from '@bminf/allocator';
+import { CublasLt, type DeviceSpan, type IgemmPath, type NativeCuda, igemmShapeProblem, mapNativeError, paddedRows } from '@bminf/cublaslt';
+import { compileKernels, type CompiledModule } from './compiler.js';
+import type { CudaInfo } from './info.js';
+import { CudaStorage } from './storage.js';
+
+export interface CudaBackendOptions {
+  /**
+   * Bytes of device memory to reserve for tensors, once, at creation. Default: the free memory less a
+   * margin (10 % of it, at least 512 MiB) left for cublasLt, the kernels and other processes.
+   */
+  memoryLimit?: number;
+  /** igemm layout path ('auto' picks by compute capability). For testing the other path. */
+  igemmPath?: IgemmPath;
+}
+
+type FloatDType = 'float16' | 'float32';
+const sfx = (d: DType): string => (d === 'float16' ? 'f16' : 'f32');
+const up32 = (n: number): number => Math.max(32, Math.min(1024, Math.ceil(n / 32) * 32));
+
+export class CudaBackend implements Backend {
+  readonly name = 'cuda' as const;
+  readonly device = new Device('cuda', 0);
+  readonly pool: DevicePool;
+  readonly lt: CublasLt;
+  readonly kernels: CompiledModule;
+  private readonly region: unknown;
+  private readonly fns = new Map<string, unknown>();
+  private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
+  private readonly igemmPath: IgemmPath;
+  private _disposed = false;
+
+  constructor(
+    private readonly native: NativeCuda,
+    readonly info: CudaInfo,
+    options: CudaBackendOptions = {},
+  ) {
+    const cc = info.computeCapability ?? [0, 0];
+    this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
+    this.lt = new CublasLt(native);
+    this.igemmPath = options.igemmPath ?? 'auto';
+    const mem = native.memInfo() as { free: number; total: number };
+    const limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(512 * 2 ** 20, Math.floor(mem.free * 0.1)));
+    if (!Number.isSafeInteger(limit) || limit < 4096) {
+      throw new InvalidArgumentError(`The CUDA backend's memoryLimit must be an integer of at least 4096 bytes, but is ${limit}.`, {
+        hint: `${formatBytes(mem.free)} of device memory is free.`,
+      });
+    }
+    try {
+      this.region = native.reserve(limit);
+    } catch (e) {
+      throw mapNativeError(e, `reserving ${formatBytes(limit)} of device memory (${formatBytes(mem.free)} free)`);
+    }
+    this.pool = new DevicePool(limit, { name: 'cuda:0' });
+    this.flag = this.alloc(256);
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------------
+  private live(): void {
+    if (this._disposed) throw new DisposedError('The CUDA backend');
+  }
+
+  private alloc(bytes: number): CudaStorage {
+    const block = this.pool.allocate(bytes);
+    return new CudaStorage(this.device, this.region, this.pool, block, bytes);
+  }
+
+  private make(shape: Shape, dtype: DType): Tensor {
+    return new Tensor({ storage: this.alloc(numelOf(shape) * dtypeSize(dtype)), dtype, shape });
+  }
+
+  /** The bytes a view can touch, from its first element to its last. */
+  span(t: Tensor): DeviceSpan {
+    const s = t.storage as CudaStorage;
+    return s.span(t.byteOffset, t.numel === 0 ? 0 : t.lastByte() - t.byteOffset);
+  }
+
+  private fn(name: string): unknown {
+    let f = this.fns.get(name);
+    if (!f) {
+      f = this.native.getFunction(this.kernels.module, name);
+      this.fns.set(name, f);
+    }
+    return f;
+  }
+
+  /** Queues a kernel; spans are given as tensors (their whole extent) or DeviceSpans. */
+  private launch(name: string, grid: number, block: number, sig: string, args: (Tensor | DeviceSpan | number)[]): void {
+    const flat: unknown[] = [];
+    for (const a of args) {
+      if (typeof a === 'number') flat.push(a);
+      else {
+        const s = a instanceof Tensor ? this.span(a) : a;
+        flat.push(s.region, s.byteOffset, s.byteLength);
+      }
+    }
+    try {
+      this.native.launch(this.fn(name), [grid, 1, 1], [block, 1, 1], 0, sig, flat);
+    } catch (e) {
+      throw mapNativeError(e, name);
+    }
+  }
+
+  /** x when it is packed, else a packed copy (the caller disposes what it did not pass in). */
+  private packed(x: Tensor): Tensor {
+    return x.isContiguous() ? x : this.contiguous(x);
+  }
+
+  private static gridFor(total: number, threads = 256): number {
+    return Math.max(1, Math.min(Math.ceil(total / threads), 2 ** 31 - 1));
+  }
+
+  private check(op: string, ...ts: (Tensor | null | undefined)[]): void {
+    this.live();
+    checkAlive(op, ...ts);
+    checkDevice(op, this.device, ...ts);
+  }
+
+  /** Shape and strides padded to rank 4 with leading 1s (strides 0), for the strided kernels. */
+  private static dims4(t: Tensor, op: string): { n: number[]; s: number[] } {
+    if (t.rank > 4) throw new UnsupportedError(`${op}: tensors of rank ${t.rank} are not supported (at most 4).`, { hint: 'Reshape it first.' });
+    const pad = 4 - t.rank;
+    return { n: [...Array(pad).fill(1), ...t.shape], s: [...Array(pad).fill(0), ...t.strides] };
+  }
+
+  memoryStats(): DevicePoolStats {
+    return this.pool.stats();
+  }
+
+  // ---- memory -----------------------------------------------------------------------------------
+  empty(shape: Shape, dtype: DType): Tensor {
+    this.live();
+    assertValidShape(shape);
+    if (!isDType(dtype)) throw new InvalidArgumentError(`empty: unknown dtype "${String(dtype)}".`, { hint: 'Use int8, int32, float16 or float32.' });
+    return this.make(shape, dtype);
+  }
+
+  zeros(shape: Shape, dtype: DType): Tensor {
+    const t = this.empty(shape, dtype);
+    const s = this.span(t);
+    if (s.byteLength) this.native.fill(s.region, s.byteOffset, s.byteLength, 0);
+    return t;
+  }
+
+  upload(data: HostArray, shape: Shape): Tensor {
+    this.live();
+    assertValidShape(shape);
+    if (!ArrayBuffer.isView(data)) throw new InvalidArgumentError('upload: data must be an Int8Array, Int32Array, Uint16Array (float16 bits) or Float32Array.');
+    const dtype = dtypeOfArray(data);
+    if (numelOf(shape) !== data.length) {
+      throw new ShapeMismatchError(`upload: ${data.length} elements cannot fill shape ${shapeToString(shape)} (${numelOf(shape)} elements).`);
+    }
+    const t = this.make(shape, dtype);
+    const s = this.span(t);
+    if (s.byteLength) {
+      try {
+        this.native.upload(s.region, s.byteOffset, s.byteLength, data);
+      } catch (e) {
+        t.dispose();
+        throw mapNativeError(e, 'upload');
+      }
+    }
+    return t;
+  }
+
+  download(t: Tensor): HostArray {
+    this.check('download', t);
+    const p = this.packed(t);
+    const out = hostArray(t.dtype, new ArrayBuffer(t.byteLength), 0, t.numel);
+    const s = this.span(p);
+    try {
+      if (s.byteLength) this.native.download(s.region, s.byteOffset, s.byteLength, out);
+    } catch (e) {
+      throw mapNativeError(e, 'download');
+    } finally {
+      if (p !== t) p.dispose();
+    }
+    return out;
+  }
+
+  copy(src: Tensor, dst: Tensor): void {
+    this.check('copy', src, dst);
+    checkSameDType('copy', src, dst);
+    checkShape('copy', src, dst.shape, 'the source');
+    if (src.numel === 0) return;
+    const a = CudaBackend.dims4(src, 'copy');
+    const b = CudaBackend.dims4(dst, 'copy');
+    this.launch(`copy_b${dtypeSize(src.dtype) * 8}`, CudaBackend.gridFor(src.numel), 256, 'pplii' + 'i' + 'llll' + 'llll', [
+      src, dst, src.numel, a.n[1], a.n[2], a.n[3], ...a.s, ...b.s,
+    ]);
+  }
+
+  contiguous(x: Tensor): Tensor {
+    this.check('contiguous', x);
+    if (x.isContiguous()) return new Tensor({ storage: x.storage, dtype: x.dtype, shape: x.shape, offset: x.offset });
+    const out = this.make(x.shape, x.dtype);
+    this.copy(x, out);
+    return out;
+  }
+
+  cast(x: Tensor, dtype: FloatDType): Tensor {
+    this.check('cast', x);
+    checkDType('cast', x, 'float16', 'float32');
+    if (dtype !== 'float16' && dtype !== 'float32') throw new InvalidArgumentError(`cast: the target dtype must be float16 or float32, not ${String(dtype)}.`);
+    const out = this.make(x.shape, dtype);
+    if (x.numel === 0) return out;
+    if (dtype === x.dtype) {
+      this.copy(x, out);
+      return out;
+    }
+    const a = CudaBackend.dims4(x, 'cast');
+    this.launch(`cast_${sfx(x.dtype)}_${sfx(dtype)}`, CudaBackend.gridFor(x.numel), 256, 'ppliiillll', [x, out, x.numel, a.n[1], a.n[2], a.n[3], ...a.s]);
+    return out;
+  }
+
+  synchronize(): void {
+    this.live();
+    try {
+      this.native.synchronize();
+    } catch (e) {
+      throw mapNativeError(e, 'synchronize');
+    }
+  }
+
+  // ---- quantization and integer GEMM ------------------------------------------------------------
+  quantizeRows(x: Tensor): { values: Tensor; scales: Tensor } {
+    this.check('quantizeRows', x);
+    checkDType('quantizeRows', x, 'float16', 'float32');
+    checkRank('quantizeRows', x, 2);
+    const [rows, cols] = x.shape;
+    const xp = this.packed(x);
+    const values = this.make([rows, cols], 'int8');
+    const scales = this.make([rows], 'float16');
+    try {
+      if (rows === 0) return { values, scales };
+      const nvec = cols / 8;
+      const xs = this.span(xp);
+      if (x.dtype === 'float16' && cols > 0 && cols % 8 === 0 && xs.byteOffset % 16 === 0 && nvec <= 8 * 1024) {
+        const items = [1, 2, 4, 8].find((i) => i * 1024 >= nvec) as number;
+        this.launch(`quantize_f16_vec${items}`, rows, up32(Math.ceil(nvec / items)), 'pppii', [xp, values, scales, rows, cols]);
+      } else {
+        this.launch(`quantize_${sfx(x.dtype)}`, rows, Math.min(256, up32(cols)), 'pppii', [xp, values, scales, rows, cols]);
+      }
+    } finally {
+      if (xp !== x) xp.dispose();
+    }
+    return { values, scales };
+  }
+
+  igemm(a: Tensor, b: Tensor): Tensor {
+    this.check('igemm', a, b);
+    checkDType('igemm', a, 'int8');
+    checkDType('igemm', b, 'int8');
+    checkRank('igemm', a, 2);
+    checkRank('igemm', b, 2);
+    checkContiguous('igemm', a, 'A');
+    checkContiguous('igemm', b, 'B');
+    const [m, k] = a.shape;
+    const [n, kb] = b.shape;
+    if (k !== kb) throw new ShapeMismatchError(`igemm: A ${shapeToString(a.shape)} and B ${shapeToString(b.shape)} must have the same number of columns (C = A·Bᵀ).`);
+    const problem = igemmShapeProblem(m, n, k);
+    if (problem) {
+      throw new ShapeMismatchError(`igemm: A ${shapeToString(a.shape)} · B ${shapeToString(b.shape)}ᵀ cannot run on cublasLt: ${problem}.`, {
+        hint: 'Pad the weight to a multiple of 4 in both dimensions, or use the CPU backend.',
+      });
+    }
+    // cublasLt's int8 kernels want 4-byte aligned operands and (in places) rows in multiples of 4:
+    // small batches are padded with zero rows, and the result is the first m rows of the padded one.
+    const mp = paddedRows(m);
+    const temps: Tensor[] = [];
+    let ap = a;
+    if (mp !== m || this.span(a).byteOffset % 4 !== 0) {
+      ap = this.make([mp, k], 'int8');
+      temps.push(ap);
+      const as = this.span(a);
+      const ps = this.span(ap);
+      if (as.byteLength) this.native.copy(as.region, as.byteOffset, as.byteLength, ps.region, ps.byteOffset, as.byteLength);
+      if (mp > m) this.native.fill(ps.region, ps.byteOffset + m * k, (mp - m) * k, 0);
+    }
+    let bp = b;
+    if (this.span(b).byteOffset % 4 !== 0) {
+      bp = this.make([n, k], 'int8');
+      temps.push(bp);
+      this.copy(b, bp);
+    }
+    const storage = this.alloc(mp * n * 4);
+    const out = new Tensor({ storage, dtype: 'int32', shape: [m, n] });
+    try {
+      if (m > 0 && n > 0) this.lt.igemm(this.span(ap), this.span(bp), storage.span(0, mp * n * 4), mp, n, k, this.igemmPath);
+    } catch (e) {
+      out.dispose();
+      throw e;
+    } finally {
+      for (const t of temps) t.dispose();
+    }
+    return out;
+  }
+
+  dequantize(acc: Tensor, rowScale: Tensor, colScale: Tensor, options: { dtype: FloatDType; bias?: Tensor }): Tensor {
+    const bias = options?.bias;
+    this.check('dequantize', acc, rowScale, colScale, bias);
+    checkDType('dequantize', acc, 'int32');
+    checkRank('dequantize', acc, 2);
+    const [m, n] = acc.shape;
+    checkDType('dequantize', rowScale, 'float16');
+    checkDType('dequantize', colScale, 'float16');
+    checkShape('dequantize', rowScale, [m], 'rowScale');
+    checkShape('dequantize', colScale, [n], 'colScale');
+    const dtype = options?.dtype;
+    if (dtype !== 'float16' && dtype !== 'float32') throw new InvalidArgumentError(`dequantize: options.dtype must be float16 or float32, not ${String(dtype)}.`);
+    if (bias) {
+      checkDType('dequantize', bias, dtype);
+      checkShape('dequantize', bias, [n], 'bias');
+    }
+    const ins = [acc, rowScale, colScale, bias].map((t) => (t ? this.packed(t) : t)) as [Tensor, Tensor, Tensor, Tensor | undefined];
+    const out = this.make([m, n], dtype);
+    try {
+      if (m * n > 0) {
+        const [a, rs, cs, b] = ins;
+        const vec = n % 4 === 0 && this.span(a).byteOffset % 16 === 0;
+        const total = vec ? (m * n) / 4 : m * n;
+        this.launch(`dequantize${vec ? '4' : ''}_${sfx(dtype)}`, CudaBackend.gridFor(total), 256, 'ppppipii', [
+          a, rs, cs, b ?? a, b ? 1 : 0, out, m, n,
+        ]);
+      }
+    } finally {
+      ins.forEach((t, i) => t && t !== [acc, rowScale, colScale, bias][i] && t.dispose());
+    }
+    return out;
+  }
+
+  // ---- float ops --------------------------------------------------------------------------------
+  gemm(a: Tensor, b: Tensor, options: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {
+    this.check('gemm', a, b);
+    checkDType('gemm', a, 'float16', 'float32');
+    checkSameDType('gemm', a, b);
+    checkRank('gemm', a, 2, 3);
+    checkRank('gemm', b, 2, 3);
+    const transA = options.transA ?? false;
+    const transB = options.transB ?? false;
+    const alpha = options.alpha ?? 1;
+    if (!Number.isFinite(alpha)) throw new InvalidArgumentError(`gemm: alpha must be a finite number, not ${alpha}.`);
+    const [ra, ca] = a.shape.slice(-2);
+    const [rb, cb] = b.shape.slice(-2);
+    const m = transA ? ca : ra;
+    const k = transA ? ra : ca;
+    const kb = transB ? cb : rb;
+    const n = transB ? rb : cb;
+    const batchA = a.rank === 3 ? a.shape[0] : 1;
+    const batchB = b.rank === 3 ? b.shape[0] : 1;
+    if (k !== kb || (a.rank === 3 && b.rank === 3 && batchA !== batchB)) {
+      throw new ShapeMismatchError(
+        `gemm: op(A) from ${shapeToString(a.shape)}${transA ? 'ᵀ' : ''} and op(B) from ${shapeToString(b.shape)}${transB ? 'ᵀ' : ''} do not fit (inner sizes ${k} and ${kb}${a.rank === 3 && b.rank === 3 ? `, batches ${batchA} and ${batchB}` : ''}).`,
+      );
+    }
+    const batch = Math.max(batchA, batchB);
+    const outShape = a.rank === 3 || b.rank === 3 ? [batch, m, n] : [m, n];
+    const out = this.make(outShape, a.dtype);
+    if (out.numel === 0) return out;
+    const run = (x: Tensor, y: Tensor) => {
+      const rowStride = (t: Tensor) => (t.shape[t.rank - 2] <= 1 ? t.shape[t.rank - 1] : t.strides[t.rank - 2]);
+      const batchStride = (t: Tensor) => (t.rank === 3 && t.shape[0] > 1 ? t.strides[0] : 0);
+      this.lt.gemm({
+        dtype: a.dtype as FloatDType, transA, transB, m, n, k, alpha,
+        a: this.span(x), lda: rowStride(x), strideA: batchStride(x),
+        b: this.span(y), ldb: rowStride(y), strideB: batchStride(y),
+        c: this.span(out), batch,
+      });
+    };
+    const lastOk = (t: Tensor) => t.shape[t.rank - 1] <= 1 || t.strides[t.rank - 1] === 1;
+    const x = lastOk(a) ? a : this.contiguous(a);
+    const y = lastOk(b) ? b : this.contiguous(b);
+    try {
+      run(x, y);
+    } catch (e) {
+      // A strided layout cublasLt has no algorithm for: retry once on packed copies.
+      if (!(e instanceof UnsupportedError) || (x.isContiguous() && y.isContiguous())) {
+        out.dispose();
+        throw e;
+      }
+      const px = this.packed(x);
+      const py = this.packed(y);
+      try {
+        run(px, py);
+      } finally {
+        if (px !== x) px.dispose();
+        if (py !== y) py.dispose();
+      }
+    } finally {
+      if (x !== a) x.dispose();
+      if (y !== b) y.dispose();
+    }
+    return out;
+  }
+
+  layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, options: { eps: number; subtractMean: boolean }): Tensor {
+    this.check('layerNorm', x, weight, bias);
+    checkDType('layerNorm', x, 'float16', 'float32');
+    if (x.rank < 1) throw new ShapeMismatchError('layerNorm: x must have at least one dimension.');
+    const d = x.shape[x.rank - 1];
+    checkSameDType('layerNorm', x, weight);
+    checkShape('layerNorm', weight, [d], 'weight');
+    if (bias) {
+      checkSameDType('layerNorm', x, bias);
+      checkShape('layerNorm', bias, [d], 'bias');
+    }
+    const eps = options?.eps;
+    if (typeof eps !== 'number' || !(eps >= 0)) throw new InvalidArgumentError(`layerNorm: eps must be a non-negative number, not ${String(eps)}.`);
+    const ins = [x, weight, bias].map((t) => (t ? this.packed(t) : t)) as [Tensor, Tensor, Tensor | null];
+    const out = this.make(x.shape, x.dtype);
+    try {
+      const rows = d === 0 ? 0 : x.numel / d;
+      if (rows > 0) {
+        const [xp, w, b] = ins;
+        this.launch(`layernorm_${sfx(x.dtype)}`, rows, up32(Math.ceil(d / 4)), 'pppipifi', [xp, w, b ?? w, b ? 1 : 0, out, d, eps, options.subtractMean ? 1 : 0]);
+      }
+    } finally {
+      ins.forEach((t, i) => t && t !== [x, weight, bias][i] && t.dispose());
+    }
+    return out;
+  }
+
+  gelu(x: Tensor): Tensor {
+    this.check('gelu', x);
+    checkDType('gelu', x, 'float16', 'float32');
+    const out = this.make(x.shape, x.dtype);
+    if (x.numel === 0) return out;
+    const a = CudaBackend.dims4(x, 'gelu');
+    this.launch(`gelu_${sfx(x.dtype)}`, CudaBackend.gridFor(x.numel), 256, 'ppliiillll', [x, out, x.numel, a.n[1], a.n[2], a.n[3], ...a.s]);
+    return out;
+  }
+
+  softmax(x: Tensor, options: { scale?: number; causalOffset?: number; bias?: Tensor } = {}): Tensor {
+    const bias = options.bias;
+    this.check('softmax', x, bias);
+    checkDType('softmax', x, 'float16', 'float32');
+    checkRank('softmax', x, 2, 3);
+    const scale = options.scale ?? 1;
+    if (!Number.isFinite(scale)) throw new InvalidArgumentError(`softmax: scale must be a finite number, not ${scale}.`);
+    const causal = options.causalOffset !== undefined;
+    const causalOffset = options.causalOffset ?? 0;
+    if (!Number.isSafeInteger(causalOffset)) throw new InvalidArgumentError(`softmax: causalOffset must be an integer, not ${causalOffset}.`);
+    const [rows, cols] = x.shape.slice(-2);
+    let biasMode = 0;
+    if (bias) {
+      checkSameDType('softmax', x, bias);
+      if (bias.rank === x.rank && bias.shape.every((d, i) => d === x.shape[i])) biasMode = 1;
+      else if (x.rank === 3 && bias.rank === 2 && bias.shape[0] === rows && bias.shape[1] === cols) biasMode = 2;
+      else {
+        throw new ShapeMismatchError(
+          `softmax: bias ${shapeToString(bias.shape)} must have x's shape ${shapeToString(x.shape)}${x.rank === 3 ? ` or ${shapeToString(x.shape.slice(1))}` : ''}.`,
+        );
+      }
+    }
+    const xp = this.packed(x);
+    const bp = bias ? this.packed(bias) : null;
+    const out = this.make(x.shape, x.dtype);
+    try {
+      const nrows = x.numel / Math.max(cols, 1);
+      if (x.numel > 0) {
+        this.launch(`softmax_${sfx(x.dtype)}`, nrows, up32(Math.ceil(cols / 4)), 'ppipiifii', [
+          xp, bp ?? xp, biasMode, out, rows, cols, scale, causal ? 1 : 0, causalOffset,
+        ]);
+      }
+    } finally {
+      if (xp !== x) xp.dispose();
+      if (bp && bp !== bias) bp.dispose();
+    }
+    return out;
+  }
+
+  embedding(ids: Tensor, table: Tensor): Tensor {
+    this.check('embedding', ids, table);
+    checkDType('embedding', ids, 'int32');
+    checkRank('embedding', ids, 1);
+    checkDType('embedding', table, 'float16', 'float32');
+    checkRank('embedding', table, 2);
+    const [vocab, d] = table.shape;
+    const n = ids.shape[0];
+    const ip = this.packed(ids);
+    const tp = this.packed(table);
+    const out = this.make([n, d], table.dtype);
+    try {
+      if (n > 0) {
+        const flag = this.flag.span(0, 4);
+        this.native.fill(flag.region, flag.byteOffset, 4, 0);
+        this.launch(`embedding_${sfx(table.dtype)}`, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
+        const bad = new Int32Array(1);
+        this.native.download(flag.region, flag.byteOffset, 4, bad);
+        if (bad[0] !== 0) {
+          const pos = bad[0] - 1;
+          const id = new Int32Array(1);
+          const is = this.span(ip);
+          this.native.download(is.region, is.byteOffset + pos * 4, 4, id);
+          out.dispose();
+          throw new InvalidArgumentError(`embedding: id ${id[0]} at position ${pos} is out of range for a table of ${vocab} rows.`, {
+            hint: 'Check the tokenizer and the model: ids must lie in [0, vocab).',
+          });
+        }
+      }
+    } finally {
+      if (ip !== ids) ip.dispose();
+      if (tp !== table) tp.dispose();
+    }
+    return out;
+  }
+
+  private binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
+    this.check(op, a, b);
+    checkDType(op, a, 'float16', 'float32');
+    checkSameDType(op, a, b);
+    checkBroadcastSuffix(op, a, b);
+    const ap = this.packed(a);
+    const bp = this.packed(b);
+    const out = this.make(a.shape, a.dtype);
+    try {
+      if (a.numel > 0 && b.numel > 0) this.launch(`${op}_${sfx(a.dtype)}`, CudaBackend.gridFor(a.numel), 256, 'pppll', [ap, bp, out, a.numel, b.numel]);
+    } finally {
+      if (ap !== a) ap.dispose();
+      if (bp !== b) bp.dispose();
+    }
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    return this.binary('add', a, b);
+  }
+
+  mul(a: Tensor, b: Tensor): Tensor {
+    return this.binary('mul', a, b);
+  }
+
+  /** Raw access for benchmarks: the addon's CUDA bindings. */
+  get nativeCuda(): NativeCuda {
+    return this.native;
+  }
+
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    try {
+      this.native.synchronize();
+    } finally {
+      this.native.release(this.region);
+    }
+  }
+
+  get disposed(): boolean {
+    return this._disposed;
+  }
+}
+
+export { isFloatDType };

@@ -1,0 +1,62 @@
+// Shared by the GPU tests: random inputs (seeded, fresh per call), uploads to both backends, and
+// comparisons with dtype-appropriate tolerances.
+import { type Backend, type DType, type HostArray, type Tensor, fromFloat16Array, toFloat16Array } from '@bminf/core';
+
+let seed = (Date.now() ^ 0x5bd1e995) >>> 0;
+export function random(): number {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+export const seedUsed = seed;
+
+export function randn(n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (random() * 2 - 1 + (random() * 2 - 1)) * scale;
+  return out;
+}
+
+export function randInt8(n: number): Int8Array {
+  const out = new Int8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(random() * 256) - 128;
+  return out;
+}
+
+/** Host data of a float dtype (float16 as bits). */
+export function hostData(values: Float32Array, dtype: DType): HostArray {
+  return dtype === 'float16' ? toFloat16Array(values) : values;
+}
+
+/** Uploads the same data to both backends. */
+export function both(cpu: Backend, gpu: Backend, data: HostArray, shape: number[]): [Tensor, Tensor] {
+  return [cpu.upload(data, shape), gpu.upload(data, shape)];
+}
+
+export function asFloat(a: HostArray): Float32Array {
+  return a instanceof Uint16Array ? fromFloat16Array(a) : Float32Array.from(a as ArrayLike<number>);
+}
+
+/** max |a - b| / max(max |b|, 1e-6): an error relative to the size of the reference. */
+export function relErr(a: HostArray, b: HostArray): number {
+  const x = asFloat(a);
+  const y = asFloat(b);
+  if (x.length !== y.length) throw new Error(`lengths differ: ${x.length} and ${y.length}`);
+  let num = 0;
+  let den = 1e-6;
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isNaN(x[i]) !== Number.isNaN(y[i])) return Number.POSITIVE_INFINITY;
+    num = Math.max(num, Math.abs(x[i] - y[i]));
+    den = Math.max(den, Math.abs(y[i]));
+  }
+  return num / den;
+}
+
+/** Tolerances for results rounded to the dtype, relative to the largest reference value. */
+export const TOL: Record<'float16' | 'float32', number> = { float16: 4e-3, float32: 2e-5 };
+
+export function firstDifference(a: HostArray, b: HostArray): string {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return `first difference at ${i}: ${a[i]} vs ${b[i]}`;
+  return a.length === b.length ? 'identical' : `lengths ${a.length} and ${b.length}`;
+}
