@@ -112,7 +112,7 @@ export class SentencePieceTokenizer {
    * at the start is dropped.
    */
   decode(ids: readonly number[] | ArrayLike<number>): string {
-    if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) {
+    if (!Array.isArray(ids) && !(ArrayBuffer.isView(ids) && !(ids instanceof DataView))) {
       throw new InvalidArgumentError(`Expected an array of token ids but received ${describe(ids)}.`);
     }
     const { vocab } = this;
