@@ -4,3 +4,4 @@ export * from './embedding.js';
 export * from './kv-cache.js';
 export * from './attention.js';
 export * from './ffn.js';
+export * from './t5/index.js';

@@ -1,0 +1,251 @@
+import { join } from 'node:path';
+import {
+  type Backend,
+  type DeviceRequest,
+  InvalidArgumentError,
+  type ModelDType,
+  type Tensor,
+  fromFloat16Array,
+  keep,
+  tidy,
+} from '@bminf/core';
+import { getBackend } from '@bminf/kernels';
+import {
+  CrossAttention,
+  Embedding,
+  GatedFeedForward,
+  LayerNorm,
+  Linear,
+  RelativePositionBias,
+  SelfAttention,
+  T5DecoderBlock,
+  T5EncoderBlock,
+} from '@bminf/layers';
+import { Cpm2Tokenizer } from '@bminf/tokenizers';
+import { readModelConfig } from '../model-dir.js';
+import { type Weights, loadWeights } from '../weights.js';
+import { type Cpm2Config, parseCpm2Config } from './config.js';
+import { cpm2Plan } from './plan.js';
+import { Cpm2State } from './state.js';
+
+export interface Cpm2LoadOptions {
+  /** fp32, fp16, or int8 (W8A8, float16 activations); default int8. */
+  dtype?: ModelDType;
+  /** A backend, or which to pick: auto (CUDA when usable), cpu, cuda. */
+  device?: DeviceRequest | Backend;
+}
+
+/** Encoder tokens at most (BMInf sets no limit; this bounds the [heads, n, n] score tensors). */
+export const MAX_ENCODER_TOKENS = 4096;
+/** Decoder tokens at most per input. */
+export const MAX_DECODER_TOKENS = 4096;
+
+/**
+ * CPM-2 / EVA: BMInf's T5 (v1.1 style) encoder-decoder. RMS norms (eps 1e-6), unscaled attention with
+ * one relative position bias table per stack, gated tanh-GELU FFNs without biases, cross-attention
+ * whose keys/values are projected once per input, and an output embedding of its own. In int8 every
+ * linear layer is W8A8; embeddings, norms, softmax and the output projection run in float16.
+ */
+export class Cpm2Model {
+  private readonly embed: Embedding;
+  private readonly lmHead: Tensor;
+  private readonly encoderBias: RelativePositionBias;
+  private readonly decoderBias: RelativePositionBias;
+  private readonly encoderBlocks: T5EncoderBlock[];
+  private readonly decoderBlocks: T5DecoderBlock[];
+  private readonly encoderNorm: LayerNorm;
+  private readonly decoderNorm: LayerNorm;
+  private disposed = false;
+
+  constructor(
+    readonly config: Cpm2Config,
+    readonly tokenizer: Cpm2Tokenizer,
+    readonly backend: Backend,
+    readonly dtype: ModelDType,
+    private readonly weights: Weights,
+  ) {
+    const w = weights;
+    const b = backend;
+    const c = config;
+    const norm = (name: string) => new LayerNorm(b, w.tensor(name), null, c.eps, false);
+    const linear = (name: string) => new Linear(b, w.linear(name, { bias: false }));
+    const attention = (p: string) =>
+      new SelfAttention(b, {
+        q: linear(`${p}.q`),
+        k: linear(`${p}.k`),
+        v: linear(`${p}.v`),
+        out: linear(`${p}.out`),
+        numHeads: c.numHeads,
+        headDim: c.headDim,
+        scale: 1,
+      });
+    const ffn = (p: string) => new GatedFeedForward(b, linear(`${p}.in`), linear(`${p}.gate`), linear(`${p}.out`));
+    this.embed = new Embedding(b, w.tensor('embed.weight'));
+    this.lmHead = w.tensor('lm_head.weight');
+    const buckets = { numBuckets: c.numBuckets, maxDistance: c.maxDistance };
+    this.encoderBias = new RelativePositionBias(b, w.tensor('encoder.pos_bias.weight'), { ...buckets, bidirectional: true });
+    this.decoderBias = new RelativePositionBias(b, w.tensor('decoder.pos_bias.weight'), { ...buckets, bidirectional: false });
+    this.encoderBlocks = Array.from({ length: c.numEncoderLayers }, (_, i) => {
+      const p = `encoder.layers.${i}`;
+      return new T5EncoderBlock(b, norm(`${p}.ln_attn.weight`), attention(`${p}.attn`), norm(`${p}.ln_ff.weight`), ffn(`${p}.ff`));
+    });
+    this.decoderBlocks = Array.from({ length: c.numDecoderLayers }, (_, i) => {
+      const p = `decoder.layers.${i}`;
+      return new T5DecoderBlock(
+        b,
+        norm(`${p}.ln_attn.weight`),
+        attention(`${p}.attn`),
+        norm(`${p}.ln_cross.weight`),
+        new CrossAttention(b, {
+          q: linear(`${p}.cross.q`),
+          k: linear(`${p}.cross.k`),
+          v: linear(`${p}.cross.v`),
+          out: linear(`${p}.cross.out`),
+          numHeads: c.numHeads,
+          headDim: c.headDim,
+        }),
+        norm(`${p}.ln_ff.weight`),
+        ffn(`${p}.ff`),
+      );
+    });
+    this.encoderNorm = norm('encoder.ln_final.weight');
+    this.decoderNorm = norm('decoder.ln_final.weight');
+  }
+
+  /**
+   * Loads a CPM-2 / EVA checkpoint directory: a Hugging Face T5 one (config.json with model_type t5,
+   * gated-gelu and an untied head; safetensors; vocab.txt) or bminf-migrate's output for it.
+   */
+  static async load(dir: string, options: Cpm2LoadOptions = {}): Promise<Cpm2Model> {
+    const dtype = options.dtype ?? 'int8';
+    const raw = readModelConfig(dir);
+    const config = parseCpm2Config(raw);
+    const tokenizer = Cpm2Tokenizer.fromFile(join(dir, 'vocab.txt'));
+    if (tokenizer.vocabSize > config.vocabSize) {
+      throw new InvalidArgumentError(
+        `vocab.txt has ${tokenizer.vocabSize} tokens but the model only ${config.vocabSize} embeddings.`,
+        { hint: 'Use the vocab.txt that came with these weights.' },
+      );
+    }
+    const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
+    const weights = await loadWeights(dir, raw, cpm2Plan(raw), { dtype, backend });
+    return new Cpm2Model(config, tokenizer, backend, dtype, weights);
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+  /** Activations are float32 in fp32 models and float16 otherwise. */
+  get activationDType(): 'float16' | 'float32' {
+    return this.dtype === 'fp32' ? 'float32' : 'float16';
+  }
+
+  encode(text: string): number[] {
+    return this.tokenizer.encode(text);
+  }
+  decode(ids: Iterable<number>): string {
+    return this.tokenizer.decode(ids);
+  }
+
+  /** The encoder output [n, d] (after the final norm) for ids, as a tensor on the backend. */
+  runEncoder(ids: readonly number[]): Tensor {
+    this.assertAlive();
+    this.checkIds(ids, 'encoder', MAX_ENCODER_TOKENS);
+    const n = ids.length;
+    return tidy(() => {
+      let x = this.castIn(this.embed.forward(ids));
+      const bias = this.encoderBias.forward(0, n, n);
+      for (const blk of this.encoderBlocks) x = blk.forward(x, bias);
+      return this.encoderNorm.forward(x);
+    });
+  }
+
+  /** The encoder output for ids, downloaded as float32 [n * d]. */
+  encoderOutput(ids: readonly number[]): Float32Array {
+    const out = this.runEncoder(ids);
+    try {
+      return this.toHost(out);
+    } finally {
+      out.dispose();
+    }
+  }
+
+  /**
+   * Runs the encoder over ids and prepares decoding: every decoder layer's cross-attention keys and
+   * values are projected here, once, and kept in the state with the (empty) self-attention caches.
+   */
+  newState(encoderIds: readonly number[]): Cpm2State {
+    const enc = this.runEncoder(encoderIds);
+    try {
+      const cross = this.decoderBlocks.map((blk) => {
+        const kv = blk.cross.project(enc);
+        keep(kv.keys);
+        keep(kv.values);
+        return kv;
+      });
+      return Cpm2State.create(this.backend, encoderIds.length, cross, this.config.numHeads, this.config.headDim, this.activationDType);
+    } finally {
+      enc.dispose();
+    }
+  }
+
+  /**
+   * Appends decoder ids to the state and returns the logits as float32: of the last position
+   * ([vocab]) or of every new position ([n * vocab]) with allLogits.
+   */
+  decoderForward(ids: readonly number[], state: Cpm2State, options: { allLogits?: boolean } = {}): Float32Array {
+    this.assertAlive();
+    if (!(state instanceof Cpm2State)) throw new InvalidArgumentError('decoderForward() needs a state from newState().');
+    const start = state.length;
+    this.checkIds(ids, 'decoder', MAX_DECODER_TOKENS - start);
+    state.reserve(ids.length);
+    const n = ids.length;
+    const b = this.backend;
+    const logits = tidy(() => {
+      let x = this.castIn(this.embed.forward(ids));
+      const bias = this.decoderBias.forward(start, n, start + n);
+      for (let i = 0; i < this.decoderBlocks.length; i++) x = this.decoderBlocks[i].forward(x, state.caches[i], bias, state.cross[i]);
+      let h = this.decoderNorm.forward(x);
+      if (!options.allLogits) h = h.narrow(0, n - 1, 1);
+      return b.gemm(b.contiguous(h), this.lmHead, { transB: true });
+    });
+    try {
+      return this.toHost(logits);
+    } finally {
+      logits.dispose();
+    }
+  }
+
+  private checkIds(ids: readonly number[], what: 'encoder' | 'decoder', max: number): void {
+    if (!Array.isArray(ids) || ids.length === 0) {
+      throw new InvalidArgumentError(`The ${what} input is empty; it needs at least one token id.`);
+    }
+    if (ids.length > max) {
+      throw new InvalidArgumentError(`The ${what} input has ${ids.length} tokens; at most ${max} fit.`, {
+        hint: what === 'encoder' ? 'Shorten the input text.' : 'Lower max tokens.',
+      });
+    }
+  }
+
+  private toHost(t: Tensor): Float32Array {
+    const host = this.backend.download(t);
+    return host instanceof Uint16Array ? fromFloat16Array(host) : (host as Float32Array);
+  }
+
+  private castIn(t: Tensor): Tensor {
+    return t.dtype === this.activationDType ? t : this.backend.cast(t, this.activationDType);
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new InvalidArgumentError('This model was disposed; load it again to use it.');
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.weights.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
