@@ -174,8 +174,9 @@ export class SafetensorsWriter {
       }
     } catch (cause) {
       this.failed = cause;
+      // Named as the file will be called at the target: the temporary folder is removed on abort.
       throw new CheckpointError(`writing tensor "${name}" failed (${(cause as Error).message}).`, {
-        file: path,
+        file: join(this.target, shard.file),
         hint: 'Check the free space and permissions of the output folder.',
         cause,
       });

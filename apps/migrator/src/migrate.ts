@@ -1,0 +1,197 @@
+// The migration itself: open, check, then stream tensor by tensor (read → transpose → quantize or
+// cast → write) into a staging folder that becomes the output only when everything is written.
+import { chmod, copyFile, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { AbortedError, CheckpointError, InvalidArgumentError } from '@bminf/core';
+import { type CheckpointSource, openCheckpoint, SafetensorsWriter, type TensorData, numelOf, sourceDTypeSize } from '@bminf/checkpoint';
+import type { ArchitectureName } from '@bminf/models';
+import { type Converted, convertTensor, type OutputDType } from './convert.js';
+import { findConfig, matchSource, outputSpecs, planFor, type Step } from './source-plan.js';
+
+export interface MigrateOptions {
+  input: string;
+  output: string;
+  model?: 'auto' | ArchitectureName;
+  dtype?: OutputDType;
+  /** Maximum bytes of tensor data per shard (default 2 GiB). */
+  shardSize?: number;
+  dryRun?: boolean;
+  force?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (event: MigrateEvent) => void;
+}
+
+export interface TensorReport {
+  name: string;
+  source: string;
+  shape: number[];
+  bytesIn: number;
+  bytesOut: number;
+  maxRelError?: number;
+  meanRelError?: number;
+}
+
+export type MigrateEvent =
+  | { event: 'start'; input: string; output: string; architecture: string; dtype: OutputDType; tensors: number; bytesIn: number; dryRun: boolean }
+  | ({ event: 'tensor'; index: number; total: number; bytesDone: number; bytesTotal: number } & TensorReport)
+  | ({ event: 'summary' } & MigrateSummary);
+
+export interface MigrateSummary {
+  input: string;
+  output: string;
+  architecture: string;
+  dtype: OutputDType;
+  dryRun: boolean;
+  /** Source tensors converted (planned ones, when dry). */
+  tensors: number;
+  /** Tensors written (a quantized weight gives two: values and scales). */
+  outputTensors: number;
+  bytesIn: number;
+  bytesOut: number;
+  seconds: number;
+  /** Linear weights: their float32 size, and what they became (int8 values + float16 scales). */
+  linear: { count: number; float32Bytes: number; int8Bytes: number; scaleBytes: number };
+  /** Over every quantized weight: the largest max relative error and the mean of the means. */
+  error?: { max: number; mean: number };
+  /** The quantized weights with the largest max relative error, worst first. */
+  worst: { name: string; maxRelError: number; meanRelError: number }[];
+}
+
+// Files that travel with the weights: tokenizers (SentencePiece, WordPiece vocab.txt, HF tokenizer.json) and generation defaults.
+const TOKENIZER_FILE =
+  /^(tokenizer\.(json|model|vocab)|tokenizer_config\.json|vocab\.(txt|json)|spiece\.model|merges\.txt|special_tokens_map\.json|added_tokens\.json|generation_config\.json)$/;
+
+function checkPaths(input: string, output: string): void {
+  if (output === input || input.startsWith(output + sep)) {
+    throw new InvalidArgumentError(`The output ${output} would replace the input ${input}.`, { hint: 'Choose an output folder outside the input.' });
+  }
+  if (existsSync(output) && !statSync(output).isDirectory()) {
+    throw new InvalidArgumentError(`The output ${output} is a file; an output folder was expected.`, { hint: 'Choose a folder path for --output.' });
+  }
+}
+
+export async function migrate(options: MigrateOptions): Promise<MigrateSummary> {
+  const t0 = performance.now();
+  const input = resolve(options.input);
+  const output = resolve(options.output);
+  const dtype = options.dtype ?? 'int8';
+  const emit = options.onEvent ?? (() => {});
+  checkPaths(input, output);
+  if (!options.dryRun && !options.force && existsSync(output)) {
+    throw new CheckpointError('already exists.', { file: output, hint: 'Choose another output folder, or pass --force to replace it.' });
+  }
+  const { path: configPath, config } = findConfig(input);
+  const { arch, plans } = planFor(config, configPath, options.model ?? 'auto');
+  const source = await openCheckpoint(input);
+  try {
+    const steps = matchSource(source, plans, arch.name, configPath);
+    const specs = outputSpecs(steps, dtype);
+    const bytesIn = steps.reduce((a, s) => a + s.info.byteLength, 0);
+    emit({ event: 'start', input: source.path, output, architecture: arch.name, dtype, tensors: steps.length, bytesIn, dryRun: !!options.dryRun });
+    const summary: MigrateSummary = {
+      input: source.path,
+      output,
+      architecture: arch.name,
+      dtype,
+      dryRun: !!options.dryRun,
+      tensors: steps.length,
+      outputTensors: specs.length,
+      bytesIn,
+      bytesOut: specs.reduce((a, s) => a + numelOf(s.shape) * sourceDTypeSize(s.dtype as 'I8' | 'F16'), 0),
+      seconds: 0,
+      linear: { count: 0, float32Bytes: 0, int8Bytes: 0, scaleBytes: 0 },
+      worst: [],
+    };
+    for (const { plan } of steps) {
+      if (!plan.quantize) continue;
+      const n = numelOf(plan.shape);
+      summary.linear.count++;
+      summary.linear.float32Bytes += 4 * n;
+      summary.linear.int8Bytes += dtype === 'int8' ? n : 2 * n;
+      summary.linear.scaleBytes += dtype === 'int8' ? 2 * plan.shape[0] : 0;
+    }
+    if (!options.dryRun) {
+      const reports = await convertAll(source, steps, specs, { output, dtype, options, emit, bytesIn, configPath, config, arch: arch.name });
+      const q = reports.filter((r) => r.maxRelError !== undefined);
+      if (q.length > 0) {
+        summary.error = { max: Math.max(...q.map((r) => r.maxRelError!)), mean: q.reduce((a, r) => a + r.meanRelError!, 0) / q.length };
+        summary.worst = [...q]
+          .sort((a, b) => b.maxRelError! - a.maxRelError!)
+          .slice(0, 5)
+          .map((r) => ({ name: r.name, maxRelError: r.maxRelError!, meanRelError: r.meanRelError! }));
+      }
+    }
+    summary.seconds = (performance.now() - t0) / 1000;
+    emit({ event: 'summary', ...summary });
+    return summary;
+  } finally {
+    await source.close();
+  }
+}
+
+interface Context {
+  output: string;
+  dtype: OutputDType;
+  options: MigrateOptions;
+  emit: (e: MigrateEvent) => void;
+  bytesIn: number;
+  configPath: string;
+  config: Record<string, unknown>;
+  arch: string;
+}
+
+async function convertAll(source: CheckpointSource, steps: Step[], specs: ReturnType<typeof outputSpecs>, ctx: Context): Promise<TensorReport[]> {
+  const writer = await SafetensorsWriter.create(ctx.output, specs, {
+    maxShardBytes: ctx.options.shardSize,
+    overwrite: ctx.options.force,
+    metadata: { bminf_format: '1' },
+  });
+  const reports: TensorReport[] = [];
+  try {
+    // At most two tensors in flight: the next one is read while the current one's output is written.
+    let pending: Promise<TensorData> | undefined = steps.length > 0 ? source.read(steps[0].info.name) : undefined;
+    let done = 0;
+    for (let i = 0; i < steps.length; i++) {
+      if (ctx.options.signal?.aborted) throw new AbortedError('The migration was interrupted; nothing was written.');
+      const { plan, info } = steps[i];
+      const converted: Converted = convertTensor(plan, await pending!, ctx.dtype, source.path);
+      pending = i + 1 < steps.length ? source.read(steps[i + 1].info.name) : undefined;
+      pending?.catch(() => {}); // its failure is reported when it is awaited
+      let bytesOut = 0;
+      for (const o of converted.outputs) {
+        await writer.write(o.name, o.data);
+        bytesOut += o.data.byteLength;
+      }
+      done += info.byteLength;
+      const report: TensorReport = { name: plan.name, source: info.name, shape: plan.shape, bytesIn: info.byteLength, bytesOut };
+      if (converted.error) {
+        report.maxRelError = converted.error.max;
+        report.meanRelError = converted.error.mean;
+      }
+      reports.push(report);
+      ctx.emit({ event: 'tensor', index: i + 1, total: steps.length, bytesDone: done, bytesTotal: ctx.bytesIn, ...report });
+    }
+    await copyTokenizer(source.path, writer.stagingDir);
+    const bminf: Record<string, unknown> = { format: 1, architecture: ctx.arch, source: source.path };
+    if (ctx.dtype === 'int8') bminf.quantization = { weights: 'int8', scheme: 'per-row-symmetric', scales: 'float16' };
+    else bminf.dtype = 'float16';
+    await writeFile(join(writer.stagingDir, 'config.json'), `${JSON.stringify({ ...ctx.config, bminf }, null, 2)}\n`);
+    await writer.commit();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+  return reports;
+}
+
+/** Copies the tokenizer and generation files that sit beside the weights. */
+async function copyTokenizer(sourcePath: string, dest: string): Promise<void> {
+  const dir = existsSync(sourcePath) && statSync(sourcePath).isDirectory() ? sourcePath : dirname(sourcePath);
+  for (const f of await readdir(dir)) {
+    if (!TOKENIZER_FILE.test(f) || !statSync(join(dir, f)).isFile()) continue;
+    await copyFile(join(dir, f), join(dest, f));
+    await chmod(join(dest, f), 0o644); // the copy is ours, even when the source was read-only
+
+  }
+}
