@@ -43,6 +43,10 @@ function checkOptions(o: GenerateOptions): void {
   validateSamplingOptions(o);
 }
 
+// The loop only hands the state a model made back to that model, so its type need not be known here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyCausalLM = CausalLM<any>;
+
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
 
 /**
@@ -50,8 +54,8 @@ const nextTick = () => new Promise<void>((r) => setImmediate(r));
  * `value` of the final `done` result) is the whole GenerateResult. The loop yields to the event loop
  * between tokens, so an AbortSignal (or a server's other requests) gets its turn.
  */
-export async function* streamGenerate<S extends { readonly length: number; dispose(): void }>(
-  model: CausalLM<S>,
+export async function* streamGenerate(
+  model: AnyCausalLM,
   prompt: string | readonly number[],
   options: GenerateOptions = {},
 ): AsyncGenerator<GenerateChunk, GenerateResult, void> {
@@ -126,8 +130,8 @@ export async function* streamGenerate<S extends { readonly length: number; dispo
 }
 
 /** Generates the whole continuation of `prompt` and returns it (see streamGenerate). */
-export async function generate<S extends { readonly length: number; dispose(): void }>(
-  model: CausalLM<S>,
+export async function generate(
+  model: AnyCausalLM,
   prompt: string | readonly number[],
   options: GenerateOptions = {},
 ): Promise<GenerateResult> {
