@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { openCheckpoint } from '@bminf/checkpoint';
 import { toFloat16Array, fromFloat16Array } from '@bminf/core';
 import { migrate, type MigrateEvent } from '@bminf/migrator';
-import { cpm1Plan, quantizeWeight, readPlanned, readModelConfig, scaleName } from '@bminf/models';
+import { detectArchitecture, quantizeWeight, readPlanned, readModelConfig, scaleName } from '@bminf/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demo } from './helpers.js';
+import { demo, root } from './helpers.js';
 
 // Byte equality of two typed arrays of one type (vitest's deep equality is slow on millions of elements).
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
@@ -21,14 +21,21 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('migrate()', () => {
-  it('writes the same int8 values and scales as quantize-on-load, and float16 for the rest', async () => {
-    const out = join(tmp, 'int8');
+  it.each([
+    ['cpm1', demo, 52],
+    ['cpm2', join(root, 'models/fixtures/cpm2-tiny'), 52],
+    ['eva', join(root, 'models/fixtures/eva-tiny'), 66],
+  ] as const)('%s: writes the same int8 values and scales as quantize-on-load, and float16 for the rest', async (arch, input, count) => {
+    const out = join(tmp, `int8-${arch}`);
     const events: MigrateEvent[] = [];
-    const summary = await migrate({ input: demo, output: out, onEvent: (e) => events.push(e) });
-    expect(summary.tensors).toBe(52);
+    const summary = await migrate({ input, output: out, onEvent: (e) => events.push(e) });
+    expect(summary.architecture).toBe(arch);
+    expect(summary.tensors).toBe(count);
     expect(events.filter((e) => e.event === 'tensor').map((e) => (e as { bytesDone: number }).bytesDone).at(-1)).toBe(summary.bytesIn);
-    const plans = cpm1Plan(readModelConfig(demo));
-    const src = await openCheckpoint(demo);
+    const config = readModelConfig(input);
+    const plans = detectArchitecture(config).plan(config);
+    expect(plans).toHaveLength(count);
+    const src = await openCheckpoint(input);
     const got = await openCheckpoint(out);
     try {
       for (const plan of plans) {
