@@ -18,6 +18,22 @@ void IgemmBlockAvx2(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, 
 constexpr int64_t kIgemmKc = 2048;
 constexpr int64_t kIgemmNc = 128;
 
+// The packed int8 GEMM (AVX2, for more than a few rows): operands widened to int16 and packed in k
+// pairs, so that one vpmaddwd multiplies a broadcast pair of A by the pairs of 8 columns of B.
+// A slivers: kIgemmMr rows, [pair][row][2]; B slivers: kIgemmNr columns, [pair][col][2]; zero-padded
+// (odd k gets a zero partner).
+constexpr int kIgemmMr = 6;
+constexpr int kIgemmNr = 16;
+struct IgemmPackedKernels {
+  // Packs rows [0, mc) x k [p0, p0 + kc) of a (row stride lda) into mc/kIgemmMr slivers (rounded up).
+  void (*pack_a)(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, int16_t* out);
+  // Packs rows [0, nc) of b (the columns of C) x k [p0, p0 + kc) into nc/kIgemmNr slivers.
+  void (*pack_b)(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, int16_t* out);
+  // c[0..mr, 0..nr] (ldc) = or += a-sliver · b-sliver over `pairs` k pairs.
+  void (*kernel)(int64_t pairs, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc, int mr, int nr, bool accumulate);
+};
+extern const IgemmPackedKernels kIgemmPackedAvx2;
+
 // Float GEMM, packed (BLIS style): panels of op(A) in slivers of kGemmMr rows and of op(B) in slivers
 // of kGemmNr columns, float32, zero-padded; a micro-kernel multiplies one sliver pair.
 constexpr int kGemmMr = 6;

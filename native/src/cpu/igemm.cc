@@ -1,5 +1,6 @@
 // The int8 GEMM of BMInf's linear layers: C[m, n] = A[m, k] · B[n, k]ᵀ, int32, exact.
 #include <algorithm>
+#include <vector>
 
 #include "cpu/args.h"
 #include "cpu/features.h"
@@ -21,6 +22,46 @@ void IgemmRange(IgemmBlockFn block, const int8_t* a, const int8_t* b, int32_t* c
     for (int64_t pc = 0; pc < k; pc += kIgemmKc) {
       int64_t kc = std::min(kIgemmKc, k - pc);
       block(a + i0 * k + pc, k, b + jc * k + pc, k, c + i0 * n + jc, n, i1 - i0, nc, kc, pc > 0);
+    }
+  }
+}
+
+// The packed path's blocking: a 16 x 512 sliver of B (int16) is 16 KiB, in L1; a 144 x 512 block
+// of A is 144 KiB, in L2; a 2048 x 512 panel of B is 2 MiB, in L3.
+constexpr int64_t kMc = 144;
+constexpr int64_t kKc = 512;
+constexpr int64_t kNc = 2048;
+
+struct PackScratch {
+  std::vector<int16_t> a, b;
+};
+thread_local PackScratch t_pack;
+
+// Rows [i0, i1) x columns [j0, j1) of C with the packed kernels (see gemm.cc for the loop nest).
+void IgemmPackedRange(const IgemmPackedKernels& K, const int8_t* a, const int8_t* b, int32_t* c, int64_t n, int64_t k,
+                      int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  PackScratch& s = t_pack;
+  for (int64_t jc = j0; jc < j1; jc += kNc) {
+    const int64_t nc = std::min(kNc, j1 - jc);
+    for (int64_t pc = 0; pc < k; pc += kKc) {
+      const int64_t kc = std::min(kKc, k - pc);
+      const int64_t pairs = (kc + 1) / 2;
+      s.b.resize(((nc + kIgemmNr - 1) / kIgemmNr) * kIgemmNr * pairs * 2);
+      K.pack_b(b + jc * k + pc, k, nc, kc, s.b.data());
+      for (int64_t ic = i0; ic < i1; ic += kMc) {
+        const int64_t mc = std::min(kMc, i1 - ic);
+        s.a.resize(((mc + kIgemmMr - 1) / kIgemmMr) * kIgemmMr * pairs * 2);
+        K.pack_a(a + ic * k + pc, k, mc, kc, s.a.data());
+        for (int64_t jr = 0; jr < nc; jr += kIgemmNr) {
+          const int nr = static_cast<int>(std::min<int64_t>(kIgemmNr, nc - jr));
+          const int16_t* bp = s.b.data() + (jr / kIgemmNr) * kIgemmNr * pairs * 2;
+          for (int64_t ir = 0; ir < mc; ir += kIgemmMr) {
+            const int mr = static_cast<int>(std::min<int64_t>(kIgemmMr, mc - ir));
+            const int16_t* ap = s.a.data() + (ir / kIgemmMr) * kIgemmMr * pairs * 2;
+            K.kernel(pairs, ap, bp, c + (ic + ir) * n + jc + jr, n, mr, nr, pc > 0);
+          }
+        }
+      }
     }
   }
 }
@@ -56,7 +97,17 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
   }
   IgemmBlockFn block = UseAvx2() ? IgemmBlockAvx2 : IgemmBlockPlain;
   const double work = double(m) * double(n) * double(k);
-  if (work < 1 << 16) {
+  if (UseAvx2() && m > 4) {
+    // Enough rows to repay widening and packing B: the packed kernel, threads over the longer side.
+    const IgemmPackedKernels& K = kIgemmPackedAvx2;
+    if (work < 1 << 18) {
+      IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
+    } else if (n >= m) {
+      ParallelFor(n, kIgemmNr * 4, [&](int64_t j0, int64_t j1) { IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, j0, j1); });
+    } else {
+      ParallelFor(m, kIgemmMr * 4, [&](int64_t i0, int64_t i1) { IgemmPackedRange(K, ap, bp, cp, n, k, i0, i1, 0, n); });
+    }
+  } else if (work < 1 << 16) {
     IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);
   } else if (n >= m) {
     // Few rows (a decode step has one): split the columns, i.e. the weight rows.

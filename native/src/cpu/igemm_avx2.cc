@@ -82,3 +82,94 @@ void IgemmBlockAvx2(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, 
 
 }  // namespace cpu
 }  // namespace bminf
+
+// ---- the packed kernel ------------------------------------------------------------------------------
+
+namespace bminf {
+namespace cpu {
+
+namespace {
+
+// Packs `rows` rows of x (row stride ld, k elements from x) into slivers of R rows: out[pair][r][2].
+template <int R>
+void PackPairs(const int8_t* x, int64_t ld, int64_t rows, int64_t kc, int16_t* out) {
+  const int64_t pairs = (kc + 1) / 2;
+  for (int64_t s = 0; s < rows; s += R) {
+    int32_t* o = reinterpret_cast<int32_t*>(out);  // one int32 = one (even, odd) pair of int16
+    for (int r = 0; r < R; r++) {
+      const int8_t* xr = x + (s + r) * ld;
+      if (s + r >= rows) {
+        for (int64_t q = 0; q < pairs; q++) o[q * R + r] = 0;
+        continue;
+      }
+      int64_t p = 0;
+      for (; p + 16 <= kc; p += 16) {
+        alignas(32) int32_t t[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t), Load16(xr + p));
+        const int64_t q0 = p / 2;
+        for (int u = 0; u < 8; u++) o[(q0 + u) * R + r] = t[u];
+      }
+      for (; p < kc; p += 2) {
+        const int16_t lo = xr[p], hi = p + 1 < kc ? xr[p + 1] : 0;
+        o[(p / 2) * R + r] = static_cast<int32_t>(static_cast<uint16_t>(lo) | static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
+      }
+    }
+    out += pairs * R * 2;
+  }
+}
+
+void PackA(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, int16_t* out) { PackPairs<kIgemmMr>(a, lda, mc, kc, out); }
+void PackB(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, int16_t* out) { PackPairs<kIgemmNr>(b, ldb, nc, kc, out); }
+
+// 6 rows x 16 columns: 12 int32 accumulators, 2 B vectors (8 columns of pairs each), 1 broadcast pair.
+void Kernel(int64_t pairs, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc, int mr, int nr, bool accumulate) {
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const int32_t* ap = reinterpret_cast<const int32_t*>(a);
+  for (int64_t q = 0; q < pairs; q++) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
+    __m256i av;
+    av = _mm256_set1_epi32(ap[0]);
+    c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(av, b0)); c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(av, b1));
+    av = _mm256_set1_epi32(ap[1]);
+    c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(av, b0)); c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(av, b1));
+    av = _mm256_set1_epi32(ap[2]);
+    c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(av, b0)); c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(av, b1));
+    av = _mm256_set1_epi32(ap[3]);
+    c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(av, b0)); c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(av, b1));
+    av = _mm256_set1_epi32(ap[4]);
+    c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(av, b0)); c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(av, b1));
+    av = _mm256_set1_epi32(ap[5]);
+    c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(av, b0)); c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(av, b1));
+    ap += kIgemmMr;
+    b += kIgemmNr * 2;
+  }
+  alignas(32) int32_t t[kIgemmMr][kIgemmNr];
+  auto st = [](int32_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); };
+  st(t[0], c00); st(t[0] + 8, c01); st(t[1], c10); st(t[1] + 8, c11); st(t[2], c20); st(t[2] + 8, c21);
+  st(t[3], c30); st(t[3] + 8, c31); st(t[4], c40); st(t[4] + 8, c41); st(t[5], c50); st(t[5] + 8, c51);
+  if (nr == kIgemmNr) {
+    for (int i = 0; i < mr; i++) {
+      int32_t* ci = c + i * ldc;
+      __m256i v0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(t[i]));
+      __m256i v1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(t[i] + 8));
+      if (accumulate) {
+        v0 = _mm256_add_epi32(v0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ci)));
+        v1 = _mm256_add_epi32(v1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ci + 8)));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ci), v0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ci + 8), v1);
+    }
+  } else {
+    for (int i = 0; i < mr; i++)
+      for (int j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i][j] : t[i][j];
+  }
+}
+
+}  // namespace
+
+const IgemmPackedKernels kIgemmPackedAvx2 = {PackA, PackB, Kernel};
+
+}  // namespace cpu
+}  // namespace bminf
