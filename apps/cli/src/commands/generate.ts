@@ -31,7 +31,8 @@ export function register(program: Command): void {
           `${JSON.stringify({ promptIds: res.promptIds, ids: res.ids, text: res.text, tokensPerSecond: res.tokensPerSecond })}\n`,
         );
       } else {
-        process.stdout.write('\n');
+        // stdout to a pipe is asynchronous: let the text land before the stats line on stderr.
+        await new Promise<void>((done) => process.stdout.write('\n', () => done()));
         process.stderr.write(
           `[${res.ids.length} tokens, ${res.tokensPerSecond.toFixed(1)} tokens/s, ${model.backend.name}, ${model.dtype}, finished: ${res.finishReason}]\n`,
         );

@@ -1,0 +1,44 @@
+import { Cpm2Model, SPAN_TOKEN, fillBlankInput, streamFillBlank, validateSamplingOptions } from '@bminf/models';
+import type { Command } from 'commander';
+import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+
+/** `bminf fill-blank`: CPM-2's fill-in-the-blank, printed blank by blank as the model closes each. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('fill-blank')
+    .description(`fill the ${SPAN_TOKEN} blanks of a text with CPM-2 (at most 16; --json prints one object at the end)`)
+    .requiredOption('--model <dir>', 'CPM-2 model directory (config.json, safetensors, vocab.txt)')
+    .requiredOption('--text <text>', `the text, each blank marked ${SPAN_TOKEN}`)
+    .addOption(dtypeOption())
+    .addOption(deviceOption())
+    .option('--json', 'print {"ids", "fills"} and nothing else on stdout');
+  for (const o of samplingOptions()) cmd.addOption(o);
+  cmd.action(async (opts: CommonOpts & { text: string }) => {
+    const options = toGenerateOptions(opts);
+    validateSamplingOptions(options); // before the model loads, so a typo fails at once
+    const model = await Cpm2Model.load(opts.model, { dtype: opts.dtype, device: opts.device });
+    try {
+      fillBlankInput(model, opts.text); // no or too many <span>: fail before the encoder runs
+      const t0 = performance.now();
+      const it = streamFillBlank(model, opts.text, options);
+      let r = await it.next();
+      while (!r.done) {
+        if (!opts.json) process.stdout.write(`[${r.value.blank}] ${r.value.text}${r.value.complete ? '' : ' …'}\n`);
+        r = await it.next();
+      }
+      const res = r.value;
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ ids: res.ids, fills: res.fills })}\n`);
+      } else {
+        const parts = opts.text.split(SPAN_TOKEN);
+        process.stdout.write(`${parts.map((p, i) => (i < res.fills.length ? p + res.fills[i] : p)).join('')}\n`);
+        const s = (performance.now() - t0) / 1000;
+        process.stderr.write(
+          `[${res.ids.length} tokens, ${(res.ids.length / s).toFixed(1)} tokens/s, ${model.backend.name}, ${model.dtype}, finished: ${res.finishReason}]\n`,
+        );
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+}
