@@ -29,6 +29,7 @@ struct Problem {
   int64_t outOffset;
   int64_t m, n, k;
   float alpha;
+  bool small;  // few rows, run by the unpacked kernels
 };
 
 // Buffers of one thread, kept between calls.
@@ -57,10 +58,18 @@ void GemmTask(const Problem& P, int64_t batch, int64_t i0, int64_t i1, int64_t j
   Operand a = P.a, b = P.b;
   a.data = static_cast<const char*>(a.data) + batch * P.strideA * (a.half ? 2 : 4);
   b.data = static_cast<const char*>(b.data) + batch * P.strideB * (b.half ? 2 : 4);
-  if (P.k == 0) {
+  if (P.small) {
+    // Few rows: no packing (it would cost as much as the product), dot products or axpys straight
+    // from the operands, shifted to the tile's first row and column.
+    Operand ai = a, bj = b;
+    ai.data = static_cast<const char*>(a.data) + i0 * a.rs * (a.half ? 2 : 4);
+    bj.data = static_cast<const char*>(b.data) + j0 * b.cs * (b.half ? 2 : 4);
+    if (b.rs == 1) P.kernels->small_dot(ai, bj, rows, P.k, 0, cols, c, ldc);
+    else P.kernels->small_axpy(ai, bj, rows, P.k, 0, cols, c, ldc);
+  } else if (P.k == 0) {
     for (int64_t i = 0; i < rows; i++) std::fill(c + i * ldc, c + i * ldc + cols, 0.f);
   }
-  for (int64_t jc = 0; jc < cols; jc += kNc) {
+  for (int64_t jc = 0; jc < cols && !P.small; jc += kNc) {
     const int64_t nc = std::min(kNc, cols - jc);
     for (int64_t pc = 0; pc < P.k; pc += kKc) {
       const int64_t kc = std::min(kKc, P.k - pc);
@@ -138,6 +147,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   P.n = n;
   P.k = k;
   P.alpha = static_cast<float>(alpha);
+  // The unpacked kernels need op(A)'s rows along k and op(B) unit-strided along k (dot) or n (axpy).
+  P.small = m <= kGemmSmallM && k > 0 && P.a.cs == 1 && (P.b.rs == 1 || P.b.cs == 1);
 
   // Tasks: whole batches when there are enough of them, else each batch split along its longer side
   // into pieces of whole micro-tiles.
@@ -145,7 +156,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   const double work = double(batch) * m * n * (k + 1);
   int64_t pieces = 1;
   if (work > (1 << 18) && batch < threads) pieces = (threads + batch - 1) / batch;
-  const bool splitN = n >= m;
+  const bool splitN = n >= m || P.small;
   const int64_t unit = splitN ? kGemmNr : kGemmMr;
   const int64_t span = splitN ? n : m;
   int64_t per = (span + pieces - 1) / pieces;

@@ -102,9 +102,80 @@ void Kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, i
   }
 }
 
+inline float Hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Rows of A (up to kGemmSmallM) against 4 columns at a time, 8 k per step.
+template <int M>
+void DotRows(const Operand& a, const Operand& b, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    __m256 acc[M][4];
+    for (int i = 0; i < M; i++)
+      for (int u = 0; u < 4; u++) acc[i][u] = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+      __m256 av[M];
+      for (int i = 0; i < M; i++) av[i] = Load8(a, i * a.rs + p);
+      for (int u = 0; u < 4; u++) {
+        const __m256 bv = Load8(b, p + (j + u) * b.cs);
+        for (int i = 0; i < M; i++) acc[i][u] = _mm256_fmadd_ps(av[i], bv, acc[i][u]);
+      }
+    }
+    for (int i = 0; i < M; i++)
+      for (int u = 0; u < 4; u++) {
+        float s = Hsum(acc[i][u]);
+        for (int64_t q = p; q < k; q++) s += Load(a, i * a.rs + q) * Load(b, q + (j + u) * b.cs);
+        c[i * ldc + j + u] = s;
+      }
+  }
+  for (; j < j1; j++) {
+    for (int i = 0; i < M; i++) {
+      __m256 acc = _mm256_setzero_ps();
+      int64_t p = 0;
+      for (; p + 8 <= k; p += 8) acc = _mm256_fmadd_ps(Load8(a, i * a.rs + p), Load8(b, p + j * b.cs), acc);
+      float s = Hsum(acc);
+      for (; p < k; p++) s += Load(a, i * a.rs + p) * Load(b, p + j * b.cs);
+      c[i * ldc + j] = s;
+    }
+  }
+}
+
+void SmallDot(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m;) {
+    Operand ai = a;
+    ai.data = static_cast<const char*>(a.data) + i * a.rs * (a.half ? 2 : 4);
+    float* ci = c + i * ldc;
+    const int64_t left = m - i;
+    if (left >= 4) { DotRows<4>(ai, b, k, j0, j1, ci, ldc); i += 4; }
+    else if (left == 3) { DotRows<3>(ai, b, k, j0, j1, ci, ldc); i += 3; }
+    else if (left == 2) { DotRows<2>(ai, b, k, j0, j1, ci, ldc); i += 2; }
+    else { DotRows<1>(ai, b, k, j0, j1, ci, ldc); i += 1; }
+  }
+}
+
+// c[i, j0..j1] = sum_p a[i, p] · b[p, j0..j1], 8 columns at a time.
+void SmallAxpy(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; i++) {
+    float* ci = c + i * ldc;
+    for (int64_t j = j0; j < j1; j++) ci[j] = 0.f;
+    for (int64_t p = 0; p < k; p++) {
+      const float avs = Load(a, i * a.rs + p);
+      const __m256 av = _mm256_set1_ps(avs);
+      int64_t j = j0;
+      for (; j + 8 <= j1; j += 8) _mm256_storeu_ps(ci + j, _mm256_fmadd_ps(av, Load8(b, p * b.rs + j), _mm256_loadu_ps(ci + j)));
+      for (; j < j1; j++) ci[j] += avs * Load(b, p * b.rs + j);
+    }
+  }
+}
+
 }  // namespace
 
-const GemmKernels kGemmAvx2 = {PackA, PackB, Kernel};
+const GemmKernels kGemmAvx2 = {PackA, PackB, Kernel, SmallDot, SmallAxpy};
 
 }  // namespace cpu
 }  // namespace bminf

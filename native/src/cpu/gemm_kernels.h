@@ -53,7 +53,15 @@ struct GemmKernels {
   void (*pack_b)(const Operand& b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, float* out);
   // c[0..mr, 0..nr] (ldc) = or += a-sliver · b-sliver over kc.
   void (*kernel)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr, bool accumulate);
+  // A few rows (a decode step), unpacked, for columns [j0, j1) of c [m, ldc]: c = op(A) · op(B) where
+  // rows of op(A) run along k (a.cs == 1) and either
+  // dot:  op(B)'s columns run along k (b.rs == 1: a transposed weight or the keys of attention), or
+  // axpy: op(B)'s rows run along n (b.cs == 1: the values of attention).
+  void (*small_dot)(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc);
+  void (*small_axpy)(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc);
 };
+// The most rows the small kernels take.
+constexpr int64_t kGemmSmallM = 4;
 extern const GemmKernels kGemmPlain;
 extern const GemmKernels kGemmAvx2;
 

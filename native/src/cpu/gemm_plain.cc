@@ -66,9 +66,29 @@ void Kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, i
   }
 }
 
+void SmallDot(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = j0; j < j1; j++) {
+      float s = 0.f;
+      for (int64_t p = 0; p < k; p++) s += Load(a, i * a.rs + p) * Load(b, p + j * b.cs);
+      c[i * ldc + j] = s;
+    }
+}
+
+void SmallAxpy(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; i++) {
+    float* ci = c + i * ldc;
+    for (int64_t j = j0; j < j1; j++) ci[j] = 0.f;
+    for (int64_t p = 0; p < k; p++) {
+      const float av = Load(a, i * a.rs + p);
+      for (int64_t j = j0; j < j1; j++) ci[j] += av * Load(b, p * b.rs + j);
+    }
+  }
+}
+
 }  // namespace
 
-const GemmKernels kGemmPlain = {PackA, PackB, Kernel};
+const GemmKernels kGemmPlain = {PackA, PackB, Kernel, SmallDot, SmallAxpy};
 
 }  // namespace cpu
 }  // namespace bminf

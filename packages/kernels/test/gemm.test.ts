@@ -70,6 +70,31 @@ describe('gemm', () => {
     }
   });
 
+  it('handles decode shapes (1 to 5 rows) over strided caches, on both kernel paths', () => {
+    const r = rng(16);
+    for (const plain of [false, true]) {
+      CpuBackend.setPlainKernels(plain);
+      for (const dtype of ['float32', 'float16'] as const) {
+        for (const n of [1, 2, 3, 4, 5]) {
+          const [h, dh, cap, len] = [4, 80, 300, 257];
+          const qv = randomValues(r, h * n * dh, dtype);
+          const q = tensorOf(qv, [n, h, dh], dtype).permute([1, 0, 2]); // [h, n, dh]
+          const cv = randomValues(r, h * cap * dh, dtype);
+          const keys = tensorOf(cv, [h, cap, dh], dtype).narrow(1, 0, len);
+          const kPacked = reference.gather(cv, 0, keys.shape, keys.strides);
+          const qPacked = reference.gather(qv, 0, q.shape, q.strides);
+          check(backend.gemm(q, keys, { transB: true, alpha: 0.5 }), qPacked, kPacked, { batch: h, m: n, n: len, k: dh, transB: true, alpha: 0.5 }, dtype);
+          const probs = randomValues(r, h * n * len, dtype);
+          check(backend.gemm(tensorOf(probs, [h, n, len], dtype), keys), probs, kPacked, { batch: h, m: n, n: dh, k: len }, dtype);
+          // A linear layer: x [n, 1000] · W [100, 1000]ᵀ.
+          const x = randomValues(r, n * 1000, dtype);
+          const w = randomValues(r, 100 * 1000, dtype);
+          check(backend.gemm(tensorOf(x, [n, 1000], dtype), tensorOf(w, [100, 1000], dtype), { transB: true }), x, w, { batch: 1, m: n, n: 100, k: 1000, transB: true }, dtype);
+        }
+      }
+    }
+  });
+
   it('takes the threaded, blocked path on larger shapes', () => {
     const r = rng(13);
     const [m, n, k] = [150, 300, 600];
