@@ -161,8 +161,13 @@ describe('SentencePiece model checks', () => {
     expectModelError({ pieces: base, modelType: 1 }, /test\.model: UNIGRAM .* not supported, only BPE/);
   });
 
-  it('refuses a non-identity precompiled character map', () => {
-    expectModelError({ pieces: base, normalizer: { charsmap: [1, 2, 3, 4] } }, /character map of 4 bytes/);
+  it('refuses a corrupt precompiled character map', () => {
+    expectModelError({ pieces: base, normalizer: { charsmap: [1, 2, 3, 4] } }, /normalization rules .*too short/);
+    expectModelError({ pieces: base, normalizer: { charsmap: [64, 0, 0, 0, 1] } }, /trie claims 64 bytes/);
+    expectModelError(
+      { pieces: base, normalizer: { charsmap: [4, 0, 0, 0, 0, 0, 0, 0, 0] } },
+      /trie has an invalid root/,
+    );
   });
 
   it('refuses duplicate pieces, a missing <unk>, and byte pieces without byte_fallback', () => {
@@ -197,5 +202,110 @@ describe('SentencePiece model checks', () => {
     expect(tok.encodeAsPieces('aé')).toEqual(['a', '<0xC3>', '<0xA9>']);
     expect(tok.decode(tok.encode('aé'))).toBe('aé');
     expect(() => tok.decode([tok.vocabSize])).toThrow(InvalidArgumentError);
+  });
+});
+
+// --- precompiled character maps (nmt_nfkc and the like) ------------------------------------------
+
+/**
+ * Builds a Darts-clone double array (darts.h unit layout: label in bits 0-7, has-leaf bit 8,
+ * offset in bits 10-30, value units with bit 31) for byte-string keys, the way sentencepiece's
+ * builder stores normalization rules: a key's value is the offset of its replacement string.
+ */
+function buildDoubleArray(rules: Array<[Uint8Array, number]>): Uint32Array {
+  interface Node {
+    children: Map<number, Node>;
+    value?: number;
+  }
+  const root: Node = { children: new Map() };
+  for (const [key, value] of rules) {
+    let node = root;
+    for (const b of key) {
+      let child = node.children.get(b);
+      if (!child) node.children.set(b, (child = { children: new Map() }));
+      node = child;
+    }
+    node.value = value;
+  }
+  const units = new Map<number, number>([[0, 0]]);
+  const queue: Array<[Node, number]> = [[root, 0]];
+  while (queue.length > 0) {
+    const [node, pos] = queue.shift()!;
+    const labels = [...node.children.keys()];
+    if (node.value !== undefined) labels.push(0);
+    if (labels.length === 0) continue;
+    let base = 1;
+    while (labels.some((c) => units.has(base ^ c))) base++;
+    units.set(pos, units.get(pos)! | ((pos ^ base) << 10));
+    if (node.value !== undefined) units.set(base, (node.value | 0x80000000) >>> 0);
+    for (const [c, child] of node.children) {
+      units.set(base ^ c, c | (child.value !== undefined ? 0x100 : 0));
+      queue.push([child, base ^ c]);
+    }
+  }
+  const size = (Math.floor(Math.max(...units.keys()) / 256) + 1) * 256;
+  const array = new Uint32Array(size);
+  for (const [i, u] of units) array[i] = u;
+  return array;
+}
+
+function buildCharsMap(rules: Array<[string, string]>): number[] {
+  const enc = new TextEncoder();
+  const normalized: number[] = [];
+  const entries: Array<[Uint8Array, number]> = rules.map(([from, to]) => {
+    const at = normalized.length;
+    normalized.push(...enc.encode(to), 0);
+    return [enc.encode(from), at];
+  });
+  const trie = buildDoubleArray(entries);
+  const bytes = new Uint8Array(4 + trie.byteLength);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, trie.byteLength, true);
+  trie.forEach((u, i) => view.setUint32(4 + 4 * i, u, true));
+  return [...bytes, ...normalized];
+}
+
+describe('SentencePiece precompiled normalization rules', () => {
+  const rules: Array<[string, string]> = [
+    ['Ａ', 'A'],
+    ['\u3000', ' '],
+    ['ｶ', 'カ'],
+    ['ｶﾞ', 'ガ'], // a two-character rule: the longest match wins
+    ['\u200b', ''], // deleted
+    ['①', '1'],
+  ];
+  const charsmap = buildCharsMap(rules);
+  const pieces: Piece[] = [
+    ...specials,
+    ...['▁', 'A', 'B', 'a', 'b', 'カ', 'ガ', '1', 'Ｂ'].map((p): Piece => [p, 0]),
+    ['①②', 0, 'user'],
+  ];
+  const tok = load({ pieces, normalizer: { charsmap } });
+
+  it('replaces characters by their rules and leaves the others alone', () => {
+    expect(tok.encodeAsPieces('ＡＢ')).toEqual(['▁', 'A', 'Ｂ']);
+    expect(tok.encodeAsPieces('a\u200bb①')).toEqual(['▁', 'a', 'b', '1']);
+  });
+
+  it('takes the longest rule', () => {
+    expect(tok.encodeAsPieces('ｶﾞｶ')).toEqual(['▁', 'ガ', 'カ']);
+  });
+
+  it('treats a character mapped to a space as whitespace (removed at the ends, runs collapsed)', () => {
+    expect(tok.encodeAsPieces('\u3000\u3000a\u3000\u3000b\u3000')).toEqual(['▁', 'a', '▁', 'b']);
+    expect(tok.decode(tok.encode('\u3000a\u3000\u3000b'))).toBe('a b');
+  });
+
+  it('keeps user-defined pieces verbatim, before any rule', () => {
+    expect(tok.encodeAsPieces('①②①')).toEqual(['▁', '①②', '1']);
+  });
+
+  it('reports a rule that points outside the map as corrupt', () => {
+    const broken = buildCharsMap([['x', 'y']]);
+    broken.length -= 2; // cut 'y' and its NUL: the rule now points past the end
+    const t = load({ pieces, normalizer: { charsmap: broken } });
+    expect(t.encodeAsPieces('ab')).toEqual(['▁', 'a', 'b']);
+    expect(() => t.encode('x')).toThrow(TokenizerError);
+    expect(() => t.encode('x')).toThrow(/test\.model: the normalization rules are corrupt: .*offset 0/);
   });
 });

@@ -1,11 +1,13 @@
-// SentencePiece's normalizer (normalizer.cc) for the identity character map: the only rewriting is
-// of whitespace. Kept exactly as the library orders it: optional removal of leading spaces, the
-// dummy prefix, collapsing of space runs, escaping ' ' as U+2581, removal of trailing spaces.
-// User-defined pieces are single units here, as in the library (their text is never rewritten
-// except for space escaping).
+// SentencePiece's normalizer (normalizer.cc). The text is consumed in units: a user-defined piece
+// (kept verbatim), else the longest rule of the precompiled character map (e.g. nmt_nfkc) with its
+// replacement, else one character as is. Then, exactly in the library's order: optional removal of
+// leading spaces, the dummy prefix, collapsing of space runs, escaping ' ' as U+2581, removal of
+// trailing spaces. Whitespace tests look at the units' *output*, so a rule that maps U+3000 to ' '
+// makes it a space for all of these.
 
+import type { PrecompiledCharsMap } from './charsmap.js';
 import type { NormalizerSpecProto } from './model-proto.js';
-import { PrefixMatcher, charLength } from './text-units.js';
+import { type PrefixMatcher, charLength } from './text-units.js';
 
 export const SPACE_SYMBOL = '\u2581'; // ▁
 
@@ -13,11 +15,17 @@ export class Normalizer {
   constructor(
     private readonly spec: NormalizerSpecProto,
     private readonly userDefined: PrefixMatcher,
+    private readonly charsMap: PrecompiledCharsMap | undefined,
   ) {}
 
-  /** Length of the unit at `i`: a user-defined piece if one starts there, else one character. */
-  private unitLength(text: string, i: number): number {
-    return this.userDefined.match(text, i) || charLength(text, i);
+  /** NormalizePrefix: the unit at `i` as [output, UTF-16 length consumed]. */
+  private unit(text: string, i: number): [string, number] {
+    const user = this.userDefined.match(text, i);
+    if (user > 0) return [text.slice(i, i + user), user];
+    const rule = this.charsMap?.match(text, i);
+    if (rule) return rule;
+    const len = charLength(text, i);
+    return [text.slice(i, i + len), len];
   }
 
   normalize(input: string): string {
@@ -26,8 +34,8 @@ export class Normalizer {
     let i = 0;
     if (removeExtraWhitespaces) {
       while (i < n) {
-        const len = this.unitLength(input, i);
-        if (len !== 1 || input[i] !== ' ') break;
+        const [out, len] = this.unit(input, i);
+        if (out !== ' ') break;
         i += len;
       }
     }
@@ -39,8 +47,8 @@ export class Normalizer {
 
     let isPrevSpace = removeExtraWhitespaces;
     while (i < n) {
-      const len = this.unitLength(input, i);
-      let unit = input.slice(i, i + len);
+      const [output, len] = this.unit(input, i);
+      let unit = output;
       if (isPrevSpace) {
         let k = 0;
         while (k < unit.length && unit[k] === ' ') k++;

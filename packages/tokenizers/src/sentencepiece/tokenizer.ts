@@ -1,10 +1,12 @@
 // SentencePieceTokenizer: loads a SentencePiece `.model` (a ModelProto) and encodes/decodes exactly
-// as the reference library (sentencepiece_processor.cc) does for BPE models with identity
-// normalization. No native code and no protobuf dependency.
+// as the reference library (sentencepiece_processor.cc) does for BPE models, with identity
+// normalization or a precompiled normalization map (nmt_nfkc etc.). No native code and no protobuf
+// dependency.
 
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, TokenizerError } from '@bminf/core';
 import { bpeEncode } from './bpe.js';
+import { CharsMapError, PrecompiledCharsMap } from './charsmap.js';
 import { byteToPiece, decodeBytesLeniently } from './byte-pieces.js';
 import { ModelType, PieceType, parseModelProto } from './model-proto.js';
 import type { ModelProto } from './model-proto.js';
@@ -32,12 +34,14 @@ export class SentencePieceTokenizer {
   private readonly stripLeadingSpace: boolean;
   private readonly removeExtraWhitespaces: boolean;
   private readonly unkSurface: string;
+  private readonly source: string;
 
   private constructor(proto: ModelProto, source: string) {
     checkSupported(proto, source);
+    this.source = source;
     this.vocab = new Vocab(proto, source);
     this.userDefined = new PrefixMatcher(this.vocab.userDefined);
-    this.normalizer = new Normalizer(proto.normalizerSpec, this.userDefined);
+    this.normalizer = new Normalizer(proto.normalizerSpec, this.userDefined, loadCharsMap(proto, source));
     this.byteFallback = proto.trainerSpec.byteFallback;
     const ns = proto.normalizerSpec;
     this.stripLeadingSpace = ns.addDummyPrefix || ns.removeExtraWhitespaces;
@@ -198,7 +202,15 @@ export class SentencePieceTokenizer {
     if (typeof text !== 'string') {
       throw new InvalidArgumentError(`Expected text to encode (a string) but received ${describe(text)}.`);
     }
-    const normalized = this.normalizer.normalize(toWellFormed(text));
+    let normalized: string;
+    try {
+      normalized = this.normalizer.normalize(toWellFormed(text));
+    } catch (cause) {
+      if (!(cause instanceof CharsMapError)) throw cause;
+      throw new TokenizerError(`${this.source}: the normalization rules are corrupt: ${cause.message}.`, {
+        cause,
+      });
+    }
     const segments = bpeEncode(normalized, this.vocab, this.userDefined);
     const { vocab } = this;
     const out: Array<[string, number]> = [];
@@ -221,9 +233,24 @@ export class SentencePieceTokenizer {
   }
 }
 
+/** The model's normalization rules (nmt_nfkc and the like); none for identity normalization. */
+function loadCharsMap(proto: ModelProto, source: string): PrecompiledCharsMap | undefined {
+  const { name, precompiledCharsmap } = proto.normalizerSpec;
+  if (precompiledCharsmap.length === 0) return undefined;
+  try {
+    return new PrecompiledCharsMap(precompiledCharsmap);
+  } catch (cause) {
+    if (!(cause instanceof CharsMapError)) throw cause;
+    throw new TokenizerError(`${source}: the normalization rules ("${name}") are corrupt: ${cause.message}.`, {
+      hint: SOURCE_HINT,
+      cause,
+    });
+  }
+}
+
 /** Refuses models using features this implementation does not reproduce exactly. */
 function checkSupported(proto: ModelProto, source: string): void {
-  const { trainerSpec, normalizerSpec, denormalizerSpec } = proto;
+  const { trainerSpec, denormalizerSpec } = proto;
   if (proto.pieces.length === 0) {
     throw new TokenizerError(`${source}: the model has no pieces; this is not a SentencePiece model.`, {
       hint: SOURCE_HINT,
@@ -239,13 +266,6 @@ function checkSupported(proto: ModelProto, source: string): void {
     throw new TokenizerError(
       `${source}: treat_whitespace_as_suffix models are not supported.`,
       { hint: 'Use a model trained with the default whitespace prefix.' },
-    );
-  }
-  if (normalizerSpec.precompiledCharsmap.length > 0) {
-    throw new TokenizerError(
-      `${source}: normalization "${normalizerSpec.name}" (a precompiled character map of ` +
-        `${normalizerSpec.precompiledCharsmap.length} bytes) is not supported; only identity normalization is.`,
-      { hint: 'Use a model trained with --normalization_rule_name=identity.' },
     );
   }
   if (denormalizerSpec && denormalizerSpec.precompiledCharsmap.length > 0) {
