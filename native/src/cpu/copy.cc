@@ -66,6 +66,16 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
     args.typeError(std::string("can only convert between float16 and float32, not from a ") + ElemTypeName(src.type) +
                    " to a " + ElemTypeName(dst.type) + ".");
   }
+  // Stride-0 views pass the range checks at any size, so bound the element count too (a zero
+  // dimension anywhere makes it 0). Each factor is <= 2^46 and the product is checked after each
+  // step, so 128 bits cannot overflow.
+  __int128 numel = 1;
+  bool empty = false;
+  for (int64_t d : shape) empty = empty || d == 0;
+  for (int64_t d : shape) {
+    numel *= d;
+    if (!empty && numel > kMaxIndex) args.rangeError("the shape has too many elements.");
+  }
   args.checkView(src, "src", so, shape, ss);
   args.checkView(dst, "dst", dof, shape, ds);
   PadTo4(shape, ss, ds);

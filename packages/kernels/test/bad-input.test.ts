@@ -134,6 +134,8 @@ describe('native functions given bad arguments throw instead of crashing', () =>
     expect(() => N.gelu(f, 0, f, 0, 2 ** 60)).toThrow(RangeError);
     expect(() => N.copy(f, 0, [1, 1, 1, 1, 1], f, 0, [1, 1, 1, 1, 1], [1, 1, 1, 1, 1])).toThrow(/at most 4/);
     expect(() => N.copy(f, 0, [-1], f, 0, [1], [2])).toThrow(/non-negative/);
+    // Stride 0 passes every range check, so the element count is bounded too.
+    expect(() => N.copy(f, 0, [0, 0, 0, 0], f, 0, [0, 0, 0, 0], [2 ** 46, 2 ** 46, 2 ** 46, 2 ** 46])).toThrow(/too many elements/);
     expect(() => N.copy(i8, 0, [1], f, 0, [1], [2])).toThrow(/can only convert between float16 and float32/);
     expect(() => N.binary('sub' as 'add', f, 0, 1, f, 0, 1, f, 0)).toThrow(/op must be/);
     expect(() => N.layerNorm(f, 0, 1, 4, f, 0, null, 0, f, 0, Infinity, true)).toThrow(/eps must be finite/);
