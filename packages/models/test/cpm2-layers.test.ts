@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, ShapeMismatchError, tidy } from '@bminf/core';
 import { cpuBackend } from '@bminf/kernels';
 import { RelativePositionBias, relativePositionBucket } from '@bminf/layers';
-import { Cpm2Model } from '@bminf/models';
+import { CPM2_CONFIG, Cpm2Model, fillBlank, randomCpm2Model } from '@bminf/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mat, NaiveT5 } from './cpm2-naive.js';
 
@@ -90,5 +90,26 @@ describe('T5 layers against a plain float64 T5', () => {
     expect(() => ok.forward(-1, 1, 1)).toThrow(InvalidArgumentError);
     expect(() => ok.forward(0, 1.5, 1)).toThrow(/n must be a non-negative integer but is 1.5/);
     t.dispose();
+  });
+});
+
+describe('randomCpm2Model', () => {
+  const config = { ...CPM2_CONFIG, dModel: 64, numHeads: 2, headDim: 32, dFF: 160, numEncoderLayers: 1, numDecoderLayers: 2, vocabSize: 300 };
+  it.each(['fp32', 'fp16', 'int8'] as const)('%s: builds a working model of the given shape', async (dtype) => {
+    const model = randomCpm2Model(config, { dtype, device: 'cpu', seed: 7 });
+    try {
+      const enc = model.encoderOutput([5, 6, 7, 8]);
+      expect(enc.length).toBe(4 * 64);
+      expect(enc.every(Number.isFinite)).toBe(true);
+      const r = await fillBlank(model, 'w1w2<span>w3', { greedy: true, maxTokens: 3 });
+      expect(r.encoderIds).toEqual([6, 7, model.tokenizer.sentinelId(0), 8]);
+      expect(r.ids).toHaveLength(4);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('needs room for the special tokens', () => {
+    expect(() => randomCpm2Model({ ...config, vocabSize: 100 }, { device: 'cpu' })).toThrow(/at least 195 tokens, not 100/);
   });
 });
