@@ -45,10 +45,43 @@ void PackA(const Operand& a, int64_t i0, int64_t p0, int64_t mc, int64_t kc, flo
   }
 }
 
+// Transposes the 8 x 8 block r[0..7] (rows) in registers.
+inline void Transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
 void PackB(const Operand& b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, float* out) {
   for (int64_t s = 0; s < nc; s += kGemmNr) {
     const int cols = static_cast<int>(nc - s < kGemmNr ? nc - s : kGemmNr);
-    if (b.cs == 1 && cols == kGemmNr) {
+    if (b.rs == 1 && b.cs != 1 && cols == kGemmNr) {
+      // A transposed weight (columns of op(B) run along k): 8 x 8 register transposes.
+      int64_t p = 0;
+      for (; p + 8 <= kc; p += 8) {
+        for (int half = 0; half < 2; half++) {
+          __m256 r[8];
+          for (int j = 0; j < 8; j++) r[j] = Load8(b, (j0 + s + half * 8 + j) * b.cs + p0 + p);
+          Transpose8(r);
+          for (int q = 0; q < 8; q++) _mm256_storeu_ps(out + (p + q) * kGemmNr + half * 8, r[q]);
+        }
+      }
+      for (; p < kc; p++)
+        for (int j = 0; j < kGemmNr; j++) out[p * kGemmNr + j] = Load(b, (p0 + p) + (j0 + s + j) * b.cs);
+    } else if (b.cs == 1 && cols == kGemmNr) {
       for (int64_t p = 0; p < kc; p++) {
         int64_t at = (p0 + p) * b.rs + j0 + s;
         _mm256_storeu_ps(out + p * kGemmNr, Load8(b, at));
