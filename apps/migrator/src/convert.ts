@@ -1,8 +1,9 @@
 // One tensor's conversion: to float32 when it must be quantized, transposed to [out, in] when the
 // source stores [in, out], then int8 + float16 row scales (linear weights) or float16 (the rest).
-import { CheckpointError, float16BitsToFloat32, toFloat16Array, type HostArray } from '@bminf/core';
+import { CheckpointError, float16BitsToFloat32, float32ToFloat16Bits, type HostArray } from '@bminf/core';
 import type { TensorData } from '@bminf/checkpoint';
-import { quantizationError, quantizeWeight, scaleName, type TensorPlan } from '@bminf/models';
+import { quantizationError, quantizeWeight, scaleName, type TensorPlan } from '@bminf/models/plans';
+import { Scratch } from './scratch.js';
 
 export type OutputDType = 'int8' | 'fp16';
 
@@ -14,19 +15,23 @@ export interface Converted {
 
 // float16 → float32 through a table: exact (every half is a float), and far faster than arithmetic.
 let table: Float32Array | undefined;
-function halfToFloat(bits: Uint16Array): Float32Array {
+function halfToFloat(bits: Uint16Array, out: Float32Array): Float32Array {
   if (!table) {
     table = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) table[h] = float16BitsToFloat32(h);
   }
-  const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
   return out;
 }
 
-/** [rows, cols] → [cols, rows], in blocks so both sides stay in cache. */
-function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, cols: number): T {
-  const out = new (src.constructor as { new (n: number): T })(src.length);
+/** Rounds to float16 bits with core's conversion (the one quantize-on-load uses), into `out`. */
+function floatToHalf(src: Float32Array, out: Uint16Array): Uint16Array {
+  for (let i = 0; i < src.length; i++) out[i] = float32ToFloat16Bits(src[i]);
+  return out;
+}
+
+/** [rows, cols] → [cols, rows] into `out`, in blocks so both sides stay in cache. */
+function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, cols: number, out: T): T {
   const B = 64;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = Math.min(rows, r0 + B);
@@ -38,7 +43,11 @@ function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, c
   return out;
 }
 
-export function convertTensor(plan: TensorPlan, t: TensorData, dtype: OutputDType, file: string): Converted {
+/**
+ * Converts one tensor. Outputs may be views over `scratch` buffers (or over the input): write them
+ * before the next conversion.
+ */
+export function convertTensor(plan: TensorPlan, t: TensorData, dtype: OutputDType, file: string, scratch = new Scratch()): Converted {
   if (t.dtype !== 'float32' && t.dtype !== 'float16') {
     throw new CheckpointError(`tensor "${plan.source}" is ${t.dtype}; a float tensor was expected for "${plan.name}".`, {
       file,
@@ -46,10 +55,13 @@ export function convertTensor(plan: TensorPlan, t: TensorData, dtype: OutputDTyp
     });
   }
   let data = t.data as Float32Array | Uint16Array;
-  if (plan.transpose) data = transpose(data, plan.shape[1], plan.shape[0]);
+  const n = data.length;
+  if (plan.transpose) {
+    const out = data instanceof Uint16Array ? scratch.uint16('transpose', n) : scratch.float32('transpose', n);
+    data = transpose(data, plan.shape[1], plan.shape[0], out);
+  }
   if (plan.quantize && dtype === 'int8') {
-    const f32 = data instanceof Uint16Array ? halfToFloat(data) : data;
-    data = f32; // drop the float16 copy before the int8 one is made
+    const f32 = data instanceof Uint16Array ? halfToFloat(data, scratch.float32('float32', n)) : data;
     const [rows, cols] = plan.shape;
     const q = quantizeWeight(f32, rows, cols);
     return {
@@ -60,5 +72,5 @@ export function convertTensor(plan: TensorPlan, t: TensorData, dtype: OutputDTyp
       error: quantizationError(f32, rows, cols, q),
     };
   }
-  return { outputs: [{ name: plan.name, data: data instanceof Uint16Array ? data : toFloat16Array(data) }] };
+  return { outputs: [{ name: plan.name, data: data instanceof Uint16Array ? data : floatToHalf(data, scratch.uint16('float16', n)) }] };
 }

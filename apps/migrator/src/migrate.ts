@@ -5,8 +5,9 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { AbortedError, CheckpointError, InvalidArgumentError } from '@bminf/core';
 import { type CheckpointSource, openCheckpoint, SafetensorsWriter, type TensorData, numelOf, sourceDTypeSize } from '@bminf/checkpoint';
-import type { ArchitectureName } from '@bminf/models';
+import type { ArchitectureName } from '@bminf/models/plans';
 import { type Converted, convertTensor, type OutputDType } from './convert.js';
+import { Scratch } from './scratch.js';
 import { findConfig, matchSource, outputSpecs, planFor, type Step } from './source-plan.js';
 
 export interface MigrateOptions {
@@ -149,20 +150,30 @@ async function convertAll(source: CheckpointSource, steps: Step[], specs: Return
   });
   const reports: TensorReport[] = [];
   try {
-    // At most two tensors in flight: the next one is read while the current one's output is written.
-    let pending: Promise<TensorData> | undefined = steps.length > 0 ? source.read(steps[0].info.name) : undefined;
+    // One input buffer and a few output buffers, reused for every tensor. The next tensor is read
+    // (into the input buffer, free once converted) while the current one's output is written.
+    const scratch = new Scratch();
+    const largestInput = Math.max(0, ...steps.map((s) => s.info.byteLength));
+    const input = scratch.get('input', largestInput);
+    const read = (i: number) => source.read(steps[i].info.name, { buffer: input });
+    let pending: Promise<TensorData> | undefined = steps.length > 0 ? read(0) : undefined;
     let done = 0;
     for (let i = 0; i < steps.length; i++) {
       if (ctx.options.signal?.aborted) throw new AbortedError('The migration was interrupted; nothing was written.');
       const { plan, info } = steps[i];
-      const converted: Converted = convertTensor(plan, await pending!, ctx.dtype, source.path);
-      pending = i + 1 < steps.length ? source.read(steps[i + 1].info.name) : undefined;
-      pending?.catch(() => {}); // its failure is reported when it is awaited
+      const converted: Converted = convertTensor(plan, await pending!, ctx.dtype, source.path, scratch);
+      const aliased = converted.outputs.some((o) => o.data.buffer === input);
+      const next = () => (i + 1 < steps.length ? read(i + 1) : undefined);
+      if (!aliased) {
+        pending = next();
+        pending?.catch(() => {}); // its failure is reported when it is awaited
+      }
       let bytesOut = 0;
       for (const o of converted.outputs) {
         await writer.write(o.name, o.data);
         bytesOut += o.data.byteLength;
       }
+      if (aliased) pending = next(); // the output was the input buffer itself: read only after writing it
       done += info.byteLength;
       const report: TensorReport = { name: plan.name, source: info.name, shape: plan.shape, bytesIn: info.byteLength, bytesOut };
       if (converted.error) {

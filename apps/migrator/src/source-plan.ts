@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CheckpointError, ModelConfigError, shapeToString } from '@bminf/core';
 import type { CheckpointSource, TensorInfo, TensorSpec } from '@bminf/checkpoint';
-import { type Architecture, type ArchitectureName, detectArchitecture, scaleName, type TensorPlan } from '@bminf/models';
+import { type Architecture, type ArchitectureName, detectArchitecture, scaleName, type TensorPlan } from '@bminf/models/plans';
 import type { OutputDType } from './convert.js';
 
 export interface Step {

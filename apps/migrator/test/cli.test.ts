@@ -110,7 +110,7 @@ describe('bminf-migrate: bad input (clear error naming the file, non-zero exit, 
     expect(r.code).not.toBe(0);
     const lines = r.stderr.trim().split('\n');
     const last = lines.at(-1)!;
-    expect(last).toMatch(/^bminf-migrate: error: /);
+    expect(last, r.stderr).toMatch(/^bminf-migrate: error: /);
     for (const p of parts) expect(last).toMatch(p);
     expect(nothingAt(out)).toBe(true);
     return last;

@@ -1,4 +1,4 @@
-export type { SourceDType, TensorInfo, TensorData, CheckpointSource } from './types.js';
+export type { SourceDType, TensorInfo, TensorData, CheckpointSource, ReadOptions } from './types.js';
 export { SOURCE_DTYPES, isSourceDType, sourceDTypeSize, sourceDTypeOf, hostDTypeOf, numelOf, toTensorData } from './dtypes.js';
 export { MAX_HEADER_BYTES } from './safetensors-header.js';
 export { openSafetensors, openSafetensorsIndex } from './safetensors-reader.js';

@@ -26,9 +26,9 @@ export async function readExactly(
   }
 }
 
-/** A fresh, zero-offset buffer (so typed-array views over it are aligned) filled from the file. */
-export async function readFresh(fh: FileHandle, length: number, position: number, file: string, what: string): Promise<Uint8Array> {
-  const out = new Uint8Array(new ArrayBuffer(length));
+/** A zero-offset buffer (so typed-array views over it are aligned) filled from the file: `reuse` when large enough, else fresh. */
+export async function readFresh(fh: FileHandle, length: number, position: number, file: string, what: string, reuse?: ArrayBuffer): Promise<Uint8Array> {
+  const out = reuse && reuse.byteLength >= length ? new Uint8Array(reuse, 0, length) : new Uint8Array(new ArrayBuffer(length));
   await readExactly(fh, out, position, file, what);
   return out;
 }

@@ -6,7 +6,7 @@ import { CheckpointError } from '@bminf/core';
 import { toTensorData } from './dtypes.js';
 import { readExactly, readFresh } from './io.js';
 import { type HeaderEntry, parseHeader, parseHeaderLength } from './safetensors-header.js';
-import type { CheckpointSource, TensorData, TensorInfo } from './types.js';
+import type { CheckpointSource, ReadOptions, TensorData, TensorInfo } from './types.js';
 
 interface Located {
   entry: HeaderEntry;
@@ -47,9 +47,9 @@ class SafetensorsSource implements CheckpointSource {
     return { name, dtype: entry.dtype, shape: [...entry.shape], byteLength: entry.end - entry.begin, file };
   }
 
-  async read(name: string): Promise<TensorData> {
+  async read(name: string, options?: ReadOptions): Promise<TensorData> {
     const { entry, file, fh } = this.locate(name);
-    const bytes = await readFresh(fh, entry.end - entry.begin, entry.begin, file, `tensor "${name}"`);
+    const bytes = await readFresh(fh, entry.end - entry.begin, entry.begin, file, `tensor "${name}"`, options?.buffer);
     return toTensorData(entry.dtype, entry.shape, bytes, { name, file });
   }
 

@@ -8,7 +8,7 @@ import { numelOf, sourceDTypeSize, toTensorData } from './dtypes.js';
 import { readExactly, readFresh } from './io.js';
 import { describe, unpickle } from './pickle.js';
 import { StorageRef, TensorRef, TorchDType, torchGlobals } from './torch-globals.js';
-import type { CheckpointSource, TensorData, TensorInfo } from './types.js';
+import type { CheckpointSource, ReadOptions, TensorData, TensorInfo } from './types.js';
 import { readZipDirectory, type ZipEntry, zipEntryDataStart } from './zip.js';
 
 const MAX_PICKLE_BYTES = 512 * 1024 * 1024;
@@ -51,7 +51,7 @@ class TorchSource implements CheckpointSource {
     return { name, dtype: t.dtype, shape: [...t.shape], byteLength: numelOf(t.shape) * sourceDTypeSize(t.dtype), file: this.path };
   }
 
-  async read(name: string): Promise<TensorData> {
+  async read(name: string, options?: ReadOptions): Promise<TensorData> {
     const t = this.ref(name);
     const esize = sourceDTypeSize(t.dtype);
     const numel = numelOf(t.shape);
@@ -82,12 +82,13 @@ class TorchSource implements CheckpointSource {
     }
     const position = start + t.offset * esize;
     if (isContiguous(t.shape, t.stride)) {
-      return toTensorData(t.dtype, t.shape, await readFresh(this.fh, numel * esize, position, this.path, `tensor "${name}"`), where);
+      const bytes = await readFresh(this.fh, numel * esize, position, this.path, `tensor "${name}"`, options?.buffer);
+      return toTensorData(t.dtype, t.shape, bytes, where);
     }
     // A strided view (e.g. a transposed tensor saved as is): read the span it covers and pack it.
     const span = new Uint8Array(spanBytes);
     await readExactly(this.fh, span, position, this.path, `tensor "${name}"`);
-    return toTensorData(t.dtype, t.shape, gather(span, t.shape, t.stride, esize), where);
+    return toTensorData(t.dtype, t.shape, gather(span, t.shape, t.stride, esize, options?.buffer), where);
   }
 
   async close(): Promise<void> {
@@ -105,9 +106,10 @@ function isContiguous(shape: number[], stride: number[]): boolean {
 }
 
 /** Packs a strided view (element strides) into a fresh row-major buffer. */
-function gather(span: Uint8Array, shape: number[], stride: number[], esize: number): Uint8Array {
+function gather(span: Uint8Array, shape: number[], stride: number[], esize: number, reuse?: ArrayBuffer): Uint8Array {
   const numel = numelOf(shape);
-  const out = new Uint8Array(new ArrayBuffer(numel * esize));
+  const n = numel * esize;
+  const out = reuse && reuse.byteLength >= n ? new Uint8Array(reuse, 0, n) : new Uint8Array(new ArrayBuffer(n));
   const idx = new Array<number>(shape.length).fill(0);
   let src = 0;
   for (let o = 0; o < numel; o++) {

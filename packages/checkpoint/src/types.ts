@@ -27,6 +27,15 @@ export interface CheckpointSource {
   /** Throws CheckpointError naming the tensor and the file when absent. */
   info(name: string): TensorInfo;
   /** Reads just that tensor with positional reads, converted to a host dtype (see `toTensorData`). */
-  read(name: string): Promise<TensorData>;
+  read(name: string, options?: ReadOptions): Promise<TensorData>;
   close(): Promise<void>;
+}
+
+export interface ReadOptions {
+  /**
+   * Read the tensor's bytes into this buffer (from offset 0) when it is large enough, instead of a
+   * fresh allocation: a converter reusing one buffer keeps its memory flat. Same-width dtypes are then
+   * returned as views over it, valid until the buffer is reused.
+   */
+  buffer?: ArrayBuffer;
 }

@@ -98,6 +98,20 @@ describe('safetensors reader: good files', () => {
     }
   });
 
+  it('reads into a caller's buffer when it is large enough (ReadOptions.buffer)', async () => {
+    const file = tmp.write('buf.safetensors', buildFile({ a: { dtype: 'F32', shape: [3], bytes: f32([1, 2, 3]) }, b: { dtype: 'F32', shape: [8], bytes: f32([1, 2, 3, 4, 5, 6, 7, 8]) } }));
+    const src = await openSafetensors(file);
+    const buffer = new ArrayBuffer(16);
+    const a = await src.read('a', { buffer });
+    expect(a.data.buffer).toBe(buffer);
+    expect([...a.data]).toEqual([1, 2, 3]);
+    const b = await src.read('b', { buffer }); // 32 bytes: too large, so a fresh buffer
+    expect(b.data.buffer).not.toBe(buffer);
+    expect([...b.data]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect([...a.data]).toEqual([1, 2, 3]);
+    await src.close();
+  });
+
   it('opens a single model.safetensors in a folder', async () => {
     tmp.write('model.safetensors', buildFile({ x: { dtype: 'F32', shape: [1], bytes: f32([7]) } }));
     const src = await openCheckpoint(tmp.dir);
