@@ -98,7 +98,7 @@ describe('safetensors reader: good files', () => {
     }
   });
 
-  it('reads into a caller's buffer when it is large enough (ReadOptions.buffer)', async () => {
+  it("reads into a caller's buffer when it is large enough (ReadOptions.buffer)", async () => {
     const file = tmp.write('buf.safetensors', buildFile({ a: { dtype: 'F32', shape: [3], bytes: f32([1, 2, 3]) }, b: { dtype: 'F32', shape: [8], bytes: f32([1, 2, 3, 4, 5, 6, 7, 8]) } }));
     const src = await openSafetensors(file);
     const buffer = new ArrayBuffer(16);
