@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cpu/args.h"
+#include "cpu/features.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
 #include "cpu/thread_pool.h"
@@ -28,14 +29,19 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
   args.checkRange(x, "x", xo, n);
   args.checkRange(out, "out", oo, n);
   const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const bool avx2 = UseAvx2();
   ParallelFor(chunks, 4, [&](int64_t c0, int64_t c1) {
     std::vector<float> in(kChunk), y(kChunk);
     for (int64_t c = c0; c < c1; c++) {
       const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
       const float* v = LoadRow(x, xo + start, len, in.data());
-      for (int64_t i = 0; i < len; i++) {
-        const float t = v[i];
-        y[i] = 0.5f * t * (1.0f + std::tanh(0.7978845608028654f * (t + 0.044715f * t * t * t)));
+      if (avx2) {
+        GeluAvx2(v, y.data(), len);
+      } else {
+        for (int64_t i = 0; i < len; i++) {
+          const float t = v[i];
+          y[i] = 0.5f * t * (1.0f + std::tanh(0.7978845608028654f * (t + 0.044715f * t * t * t)));
+        }
       }
       StoreRow(out, oo + start, y.data(), len);
     }

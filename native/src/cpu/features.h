@@ -20,5 +20,11 @@ void FloatToHalfN(const float* src, uint16_t* dst, size_t n);
 void HalfToFloatNAvx2(const uint16_t* src, float* dst, size_t n);
 void FloatToHalfNAvx2(const float* src, uint16_t* dst, size_t n);
 
+// Vectorised math (math_avx2.cc); call only when UseAvx2().
+// y[i] = GELU(x[i]) (tanh form); y may be x.
+void GeluAvx2(const float* x, float* y, int64_t n);
+// v[i] = exp(v[i] - shift) in place; returns the sum.
+float ExpShiftSumAvx2(float* v, int64_t n, float shift);
+
 }  // namespace cpu
 }  // namespace bminf

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cpu/args.h"
+#include "cpu/features.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
 #include "cpu/thread_pool.h"
@@ -41,6 +42,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   if (bias.present) args.checkView(bias, "bias", bo, {batch, rows * cols}, {bstride, 1});
   if (batch == 0 || rows == 0 || cols == 0) return info.Env().Undefined();
 
+  const bool avx2 = UseAvx2();
   ParallelFor(batch * rows, 16384 / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
     std::vector<float> xb(cols), bb(cols), y(cols);
     for (int64_t t = begin; t < end; t++) {
@@ -63,9 +65,13 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
         for (int64_t j = 0; j < cols; j++) y[j] = 0.f;
       } else {
         float sum = 0.f;
-        for (int64_t j = 0; j < valid; j++) {
-          y[j] = std::exp(y[j] - mx);
-          sum += y[j];
+        if (avx2) {
+          sum = ExpShiftSumAvx2(y.data(), valid, mx);
+        } else {
+          for (int64_t j = 0; j < valid; j++) {
+            y[j] = std::exp(y[j] - mx);
+            sum += y[j];
+          }
         }
         const float inv = 1.f / sum;
         for (int64_t j = 0; j < valid; j++) y[j] *= inv;

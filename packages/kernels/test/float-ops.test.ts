@@ -1,10 +1,12 @@
 // The float ops against the float64 references, on both storage types and awkward sizes.
 import { toFloat16Array } from '@bminf/core';
-import { describe, expect, it } from 'vitest';
-import { reference } from '@bminf/kernels';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CpuBackend, reference } from '@bminf/kernels';
 import { backend, expectClose, randomValues, rng, tensorOf, tolerance, valuesOf } from './helpers.js';
 
 const DTYPES = ['float32', 'float16'] as const;
+
+afterEach(() => CpuBackend.setPlainKernels(false));
 
 describe('layerNorm', () => {
   for (const dtype of DTYPES) {
@@ -49,7 +51,24 @@ describe('gelu', () => {
   }
 });
 
+describe('the plain kernels (no AVX2)', () => {
+  it('compute gelu and softmax to the same tolerance', () => {
+    CpuBackend.setPlainKernels(true);
+    const r = rng(28);
+    const x = randomValues(r, 3 * 1000, 'float32', 6);
+    expectClose(valuesOf(backend.gelu(tensorOf(x, [3000], 'float32'))), reference.gelu(x), { rel: 1e-5, abs: 1e-6 });
+    expectClose(valuesOf(backend.softmax(tensorOf(x, [3, 1000], 'float32'), { causalOffset: 500 })), reference.softmax(x, 1, 3, 1000, { causalOffset: 500 }), { rel: 1e-5, abs: 1e-7 });
+  });
+});
+
 describe('softmax', () => {
+  it('gives exactly 0 where the bias is -Infinity', () => {
+    const bias = [0, -Infinity, 0, -Infinity, 0, 0, 0, 0, 0, -Infinity];
+    const y = valuesOf(backend.softmax(tensorOf(new Array(10).fill(1), [1, 10], 'float32'), { bias: tensorOf(bias, [1, 10], 'float32') }));
+    expect(y.filter((v, i) => bias[i] === -Infinity)).toEqual([0, 0, 0]);
+    expectClose(y.filter((v, i) => bias[i] === 0), new Array(7).fill(1 / 7), { rel: 1e-6, abs: 0 });
+  });
+
   for (const dtype of DTYPES) {
     it(`matches the reference with scale, causal offsets and biases (${dtype})`, () => {
       const r = rng(24);
