@@ -15,8 +15,8 @@ namespace {
 
 constexpr size_t kWorkspaceBytes = 32u << 20;
 constexpr int kCandidates = 8;
-// Below this many multiply-adds the first heuristic candidate is used as is: timing would cost more
-// than it saves (attention GEMMs change shape at every decoding step).
+// Float GEMMs below this many multiply-adds take the first heuristic candidate as is: timing would cost
+// more than it saves (attention GEMMs change shape at every decoding step). igemm always times.
 constexpr double kTimeAboveMacs = 1 << 27;
 
 struct Layout {
@@ -110,7 +110,7 @@ std::string Key(int compute, int opA, int opB, const Layout& a, const Layout& b,
 // Runs D = alpha * op(A) * op(B) (+ 0 * C) with D = C, through the cached plan for this shape.
 void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int opB, const Layout& la, const Layout& lb,
             const Layout& lc, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, const void* alpha, const void* beta, double macs,
-            const std::string& what) {
+            const std::string& what, bool alwaysTime = false) {
   Ctx& c = GetCtx(env, s);
   std::string key = Key(compute, opA, opB, la, lb, lc, pa, pb, pc);
   auto it = c.plans.find(key);
@@ -135,7 +135,7 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
                           " candidates).", "BMINF_CUBLASLT_UNSUPPORTED");
     }
     int best = 0;
-    if (n > 1 && macs >= kTimeAboveMacs) {
+    if (n > 1 && (alwaysTime || macs >= kTimeAboveMacs)) {
       float bestMs = 1e30f;
       for (int i = 0; i < n; i++) {
         if (res[i].state != CUBLAS_STATUS_SUCCESS || res[i].workspaceSize > kWorkspaceBytes) continue;
@@ -275,7 +275,8 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
     Layout lb{CUDA_R_8I, static_cast<uint64_t>(k), static_cast<uint64_t>(n), k};
     Layout la{CUDA_R_8I, static_cast<uint64_t>(k), static_cast<uint64_t>(m), k};
     Layout lc{CUDA_R_32I, static_cast<uint64_t>(n), static_cast<uint64_t>(m), n};
-    Matmul(env, s, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUBLAS_OP_T, CUBLAS_OP_N, lb, la, lc, pb, pa, pc, &one, &zero, macs, "igemm");
+    // Linear layers have few, fixed shapes: their candidates are always timed.
+    Matmul(env, s, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUBLAS_OP_T, CUBLAS_OP_N, lb, la, lc, pb, pa, pc, &one, &zero, macs, "igemm", true);
     return env.Undefined();
   }
   Ctx& c = GetCtx(env, s);

@@ -7,6 +7,7 @@ typedef long long i64;
 struct alignas(16) u32x4 { unsigned int x, y, z, w; };
 struct alignas(8) u32x2 { unsigned int x, y; };
 struct alignas(16) i32x4 { int x, y, z, w; };
+struct alignas(16) f32x4 { float x, y, z, w; };
 
 __device__ __forceinline__ float h2f(half_t h) {
   float f;

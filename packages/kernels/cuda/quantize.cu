@@ -96,7 +96,20 @@ FOR_FLOAT_TYPES(QUANT_GENERIC)
   }
 FOR_FLOAT_TYPES(DEQUANT)
 
-// The same with 4 columns per thread (n % 4 == 0, 16-byte aligned acc): 16-byte loads of acc.
+// Four results at once: a 16-byte store of float32, an 8-byte store of float16.
+__device__ __forceinline__ void st4(float* p, i64 i, const float* v) {
+  f32x4 o = {v[0], v[1], v[2], v[3]};
+  reinterpret_cast<f32x4*>(p)[i] = o;
+}
+__device__ __forceinline__ void st4(half_t* p, i64 i, const float* v) {
+  u32x2 o;
+  o.x = (unsigned)f2h(v[0]) | ((unsigned)f2h(v[1]) << 16);
+  o.y = (unsigned)f2h(v[2]) | ((unsigned)f2h(v[3]) << 16);
+  reinterpret_cast<u32x2*>(p)[i] = o;
+}
+
+// The same with 4 columns per thread (n % 4 == 0; acc 16-byte aligned, out 8-byte aligned): 16-byte
+// loads of acc and one vector store per thread.
 #define DEQUANT4(NAME, T)                                                                                         \
   extern "C" __global__ void dequantize4_##NAME(const int* __restrict__ acc, const half_t* __restrict__ rs,       \
                                                 const half_t* __restrict__ cs, const T* __restrict__ bias,        \
@@ -105,14 +118,14 @@ FOR_FLOAT_TYPES(DEQUANT)
     const int n4 = n / 4;                                                                                         \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total4; i += (i64)gridDim.x * blockDim.x) {      \
       const int r = (int)(i / n4), c = (int)(i - (i64)r * n4) * 4;                                                \
-      const i32x4 a = reinterpret_cast<const i32x4*>(acc)[i];                                               \
+      const i32x4 a = reinterpret_cast<const i32x4*>(acc)[i];                                                     \
       const float s = h2f(rs[r]);                                                                                 \
       float v[4] = {(float)a.x, (float)a.y, (float)a.z, (float)a.w};                                              \
       _Pragma("unroll") for (int e = 0; e < 4; e++) {                                                             \
         v[e] = __fmul_rn(__fmul_rn(v[e], s), h2f(cs[c + e]));                                                     \
         if (hasBias) v[e] = __fadd_rn(v[e], ld(bias, c + e));                                                     \
-        st(out, i * 4 + e, v[e]);                                                                                 \
       }                                                                                                           \
+      st4(out, i, v);                                                                                             \
     }                                                                                                             \
   }
 FOR_FLOAT_TYPES(DEQUANT4)

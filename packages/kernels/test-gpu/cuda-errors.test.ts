@@ -103,7 +103,10 @@ describe.skipIf(!avail.available)('CUDA backend: bad input', () => {
   it('bad arguments straight to the addon are errors, not crashes', () => {
     const n = gpu.nativeCuda;
     const s = gpu.span(tidy(() => gpu.upload(randn(4), [4])));
-    expect(() => n.upload(s.region, s.byteOffset, 1 << 40, new Float32Array(4))).toThrow(/outside the device region/);
+    expect(() => n.upload(s.region, s.byteOffset, 8, new Float32Array(4))).toThrow(/the data has 16 bytes but the destination 8/);
+    expect(() => n.copy(s.region, s.byteOffset, 2 ** 40, s.region, 0, 2 ** 40)).toThrow(/outside the device region/);
+    expect(() => n.fill(s.region, s.byteOffset, 16, 256)).toThrow(/value must be an integer in \[0, 255\]/);
+    expect(() => n.launch({}, [1, 1, 1], [1, 1, 1], 0, '', [])).toThrow(/kernel handle/);
     expect(() => n.download({}, 0, 4, new Float32Array(1))).toThrow(/device region handle/);
     expect(() => n.copy(s.region, -1, 4, s.region, 0, 4)).toThrow(/non-negative integer/);
     expect(() => n.gemm('float16', false, false, 64, 64, 64, 1, s.region, s.byteOffset, 16, 64, 0, s.region, s.byteOffset, 16, 64, 0, s.region, s.byteOffset, 16, 1)).toThrow(/span is too short/);

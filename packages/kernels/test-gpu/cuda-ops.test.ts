@@ -74,9 +74,22 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
     });
   });
 
-  it('igemm is bit-exact against the CPU integer GEMM, extremes included, at awkward m', () => {
-    const cases: [number, number, number][] = [[1, 4, 4], [3, 8, 16], [17, 256, 64], [255, 1000, 520], [64, 4096, 4096], [5, 12, 10240]];
+  it('igemm is bit-exact against the CPU integer GEMM, extremes included, at awkward m (GEMV and cublasLt paths)', () => {
+    // m <= 16 with k % 16 == 0 takes the dp4a GEMV kernel; `lt` (gemvMaxRows 0) runs the same on cublasLt.
+    const lt = createCudaBackend({ memoryLimit: 2 ** 30, gemvMaxRows: 0 });
+    expect(lt.kernels.origin).toBe('cache'); // compiled once by the first backend, then read from disk
+    const cases: [number, number, number][] = [
+      [1, 4, 4], [3, 8, 16], [17, 256, 64], [255, 1000, 520], [64, 4096, 4096], [5, 12, 10240],
+      [1, 4096, 4096], [9, 1000, 4096], [16, 4096, 10240], [2, 36, 48],
+    ];
     for (const [m, n, k] of cases) {
+      tidy(() => {
+        const a8 = randInt8(m * k);
+        const b8 = randInt8(n * k);
+        const ref = cpu.download(cpu.igemm(cpu.upload(a8, [m, k]), cpu.upload(b8, [n, k])));
+        const viaLt = lt.download(lt.igemm(lt.upload(a8, [m, k]), lt.upload(b8, [n, k])));
+        expect(firstDifference(viaLt, ref), `cublasLt igemm ${m}x${n}x${k}`).toBe('identical');
+      });
       tidy(() => {
         const a = randInt8(m * k);
         const b = randInt8(n * k);
@@ -89,6 +102,7 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
         expect(firstDifference(gpu.download(got), cpu.download(cpu.igemm(ac, bc))), `igemm ${m}x${n}x${k}`).toBe('identical');
       });
     }
+    lt.dispose();
   });
 
   it('dequantize (with and without bias) matches', () => {

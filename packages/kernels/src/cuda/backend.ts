@@ -45,6 +45,11 @@ export interface CudaBackendOptions {
   memoryLimit?: number;
   /** igemm layout path ('auto' picks by compute capability). For testing the other path. */
   igemmPath?: IgemmPath;
+  /**
+   * igemm with at most this many rows in A (tokens) runs bminf's dp4a GEMV kernel instead of cublasLt
+   * (when k % 16 == 0). Default 16; 0 always takes cublasLt.
+   */
+  gemvMaxRows?: number;
 }
 
 type FloatDType = 'float16' | 'float32';
@@ -61,6 +66,7 @@ export class CudaBackend implements Backend {
   private readonly fns = new Map<string, unknown>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
   private readonly igemmPath: IgemmPath;
+  private readonly gemvMaxRows: number;
   private _disposed = false;
 
   constructor(
@@ -72,6 +78,7 @@ export class CudaBackend implements Backend {
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
     this.lt = new CublasLt(native);
     this.igemmPath = options.igemmPath ?? 'auto';
+    this.gemvMaxRows = Math.min(16, options.gemvMaxRows ?? 16);
     const mem = native.memInfo() as { free: number; total: number };
     const limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(512 * 2 ** 20, Math.floor(mem.free * 0.1)));
     if (!Number.isSafeInteger(limit) || limit < 4096) {
@@ -269,7 +276,9 @@ export class CudaBackend implements Backend {
       const nvec = cols / 8;
       const xs = this.span(xp);
       if (x.dtype === 'float16' && cols > 0 && cols % 8 === 0 && xs.byteOffset % 16 === 0 && nvec <= 8 * 1024) {
-        const items = [1, 2, 4, 8].find((i) => i * 1024 >= nvec) as number;
+        // Up to 8 vectors per thread, issued back to back: small blocks with several loads in flight
+        // each keep more bytes in flight per SM than one load per thread in a large block.
+        const items = [1, 2, 4, 8].find((i) => i * 128 >= nvec) ?? 8;
         this.launch(`quantize_f16_vec${items}`, rows, up32(Math.ceil(nvec / items)), 'pppii', [xp, values, scales, rows, cols]);
       } else {
         this.launch(`quantize_${sfx(x.dtype)}`, rows, Math.min(256, up32(cols)), 'pppii', [xp, values, scales, rows, cols]);
@@ -296,6 +305,13 @@ export class CudaBackend implements Backend {
       throw new ShapeMismatchError(`igemm: A ${shapeToString(a.shape)} · B ${shapeToString(b.shape)}ᵀ cannot run on cublasLt: ${problem}.`, {
         hint: 'Pad the weight to a multiple of 4 in both dimensions, or use the CPU backend.',
       });
+    }
+    // A few rows (decoding): the GEMV kernel, at the speed of reading the weights.
+    if (m > 0 && m <= this.gemvMaxRows && k % 16 === 0 && n > 0 && this.span(a).byteOffset % 16 === 0 && this.span(b).byteOffset % 16 === 0) {
+      const out = this.make([m, n], 'int32');
+      const r = [1, 2, 4, 8, 16].find((x) => x >= m) as number;
+      this.launch(`igemv_r${r}`, Math.ceil(n / 4 / 8), 256, 'pppiii', [a, b, out, m, n, k]);
+      return out;
     }
     // cublasLt's int8 kernels want 4-byte aligned operands and (in places) rows in multiples of 4:
     // small batches are padded with zero rows, and the result is the first m rows of the padded one.
