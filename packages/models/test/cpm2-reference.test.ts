@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cpm2Model, argmax, dialogue, fillBlank, fillBlankInput, dialogueInput } from '@bminf/models';
+import { tidy } from '@bminf/core';
+import { Cpm2Model, argmax, cpm2Generate, dialogue, dialogueInput, fillBlank, fillBlankInput } from '@bminf/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Our float32 CPU implementation against transformers' T5ForConditionalGeneration on the committed
@@ -126,6 +127,47 @@ describe('tasks on the fixtures', () => {
       expect(r.ids).toEqual(c.greedy_ids.slice(1));
       expect(r.finishReason).toBe('length');
       expect(r.reply).toBe(model.decode(c.greedy_ids.slice(1)));
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('CPM-2 generate', () => {
+  it('encodes prefix + <s_189>, starts the decoder from <s> <s_189>, and stops at <eod> or a sentinel', async () => {
+    const model = await Cpm2Model.load(join(FIXTURES, 'cpm2-tiny'), { dtype: 'fp32', device: 'cpu' });
+    try {
+      const tok = model.tokenizer;
+      const prefix = '床前明月光，疑是地上霜。';
+      const r = await cpm2Generate(model, prefix, { greedy: true, maxTokens: 12 });
+      expect(r.promptIds).toEqual(tok.encode(prefix));
+      // the same path by hand
+      const state = model.newState([...tok.encode(prefix), tok.sentinelId(189)]);
+      const ids: number[] = [];
+      let logits = model.decoderForward([tok.sodId, tok.sentinelId(189)], state);
+      const stops = new Set([tok.eodId, ...tok.sentinelIds]);
+      for (let i = 0; i < 12; i++) {
+        logits[tok.unkId] = -Infinity;
+        const id = argmax(logits);
+        ids.push(id);
+        if (stops.has(id)) break;
+        logits = model.decoderForward([id], state);
+      }
+      state.dispose();
+      expect(r.ids).toEqual(ids);
+      expect(r.text).toBe(model.decode(ids.filter((id) => !stops.has(id))));
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('keeps its state usable inside a tidy() scope', async () => {
+    const model = await Cpm2Model.load(join(FIXTURES, 'cpm2-tiny'), { dtype: 'fp32', device: 'cpu' });
+    try {
+      const state = tidy(() => model.newState([10, 11, 12]));
+      tidy(() => model.decoderForward(Array.from({ length: 70 }, (_, i) => 100 + i), state)); // grows the caches
+      expect(model.decoderForward([5], state).length).toBe(model.vocabSize);
+      state.dispose();
     } finally {
       model.dispose();
     }

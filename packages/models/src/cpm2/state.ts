@@ -1,4 +1,4 @@
-import type { Backend, DType } from '@bminf/core';
+import { type Backend, type DType, keep } from '@bminf/core';
 import { type CrossKV, KVCache } from '@bminf/layers';
 
 /** Decoder positions a state starts with; it doubles when full (copying the filled part). */
@@ -20,7 +20,7 @@ export class Cpm2State {
   ) {}
 
   static create(backend: Backend, encoderLength: number, cross: CrossKV[], numHeads: number, headDim: number, dtype: DType): Cpm2State {
-    const caches = cross.map(() => new KVCache(backend, numHeads, INITIAL_DECODER_CAPACITY, headDim, dtype));
+    const caches = cross.map(() => newCache(backend, numHeads, INITIAL_DECODER_CAPACITY, headDim, dtype));
     return new Cpm2State(backend, encoderLength, cross, caches, dtype);
   }
 
@@ -37,7 +37,7 @@ export class Cpm2State {
     let size = cap;
     while (size < need) size *= 2;
     this.caches = this.caches.map((old) => {
-      const grown = new KVCache(this.backend, old.numHeads, size, old.headDim, this.dtype);
+      const grown = newCache(this.backend, old.numHeads, size, old.headDim, this.dtype);
       if (old.length > 0) {
         const { keys, values } = old.view();
         grown.append(keys, values);
@@ -59,4 +59,12 @@ export class Cpm2State {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** A cache that belongs to the state, not to whatever tidy() scope is open when it is made. */
+function newCache(backend: Backend, numHeads: number, length: number, headDim: number, dtype: DType): KVCache {
+  const c = new KVCache(backend, numHeads, length, headDim, dtype);
+  keep(c.keys);
+  keep(c.values);
+  return c;
 }
