@@ -197,3 +197,18 @@ describe('memory ops', () => {
     expect(valuesOf(c)).toEqual([1, 2, 3]);
   });
 });
+
+describe('copies of higher rank', () => {
+  it('merge dimensions, so rank-5 and rank-6 views that collapse to rank <= 4 copy', () => {
+    const x = [...Array(2 * 3 * 4 * 5 * 6).keys()];
+    const t = tensorOf(x, [2, 3, 4, 5, 6], 'float32').permute([1, 0, 2, 3, 4]); // dims 2..4 stay packed
+    expect(valuesOf(backend.contiguous(t))).toEqual(reference.gather(x, 0, t.shape, t.strides));
+    const six = tensorOf(x, [2, 3, 4, 5, 6], 'float32').unsqueeze(2).permute([0, 1, 2, 3, 5, 4]);
+    expect(valuesOf(backend.contiguous(six))).toEqual(reference.gather(x, 0, six.shape, six.strides));
+  });
+
+  it('explain views that cannot be merged to rank 4', () => {
+    const t = tensorOf(new Array(32).fill(0), [2, 2, 2, 2, 2], 'float32').permute([4, 3, 2, 1, 0]);
+    expect(() => backend.contiguous(t)).toThrow(/more than 4 dimensions that cannot be merged/);
+  });
+});

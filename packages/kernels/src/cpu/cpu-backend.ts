@@ -24,9 +24,10 @@ import {
   numelOf,
   shapeToString,
 } from '@bminf/core';
+import { collapseDims } from './collapse.js';
 import { storageArray } from './host-arrays.js';
 import { nativeCpu as N } from './native.js';
-import { checkFiniteNumber, checkFloat, checkInputs, checkInteger, checkLength, checkMaxRank } from './validate.js';
+import { checkFiniteNumber, checkFloat, checkInputs, checkInteger, checkLength } from './validate.js';
 
 type FloatArray = Float32Array | Uint16Array;
 
@@ -94,8 +95,7 @@ export class CpuBackend implements Backend {
     this.check('download', t);
     if (t.isContiguous()) return this.view(t).slice();
     const out = hostArray(t.dtype, new ArrayBuffer(t.byteLength), 0, t.numel);
-    checkMaxRank('download', t, 4);
-    N.copy(storageArray(t), t.offset, [...t.strides], out, 0, contiguousStrides(t.shape), [...t.shape]);
+    this.stridedCopy('download', t, out, 0, contiguousStrides(t.shape));
     return out;
   }
 
@@ -103,8 +103,7 @@ export class CpuBackend implements Backend {
     this.check('copy', src, dst);
     checkSameDType('copy', src, dst);
     checkShape('copy', dst, src.shape, 'dst');
-    checkMaxRank('copy', src, 4);
-    N.copy(storageArray(src), src.offset, [...src.strides], storageArray(dst), dst.offset, [...dst.strides], [...src.shape]);
+    this.stridedCopy('copy', src, storageArray(dst), dst.offset, dst.strides);
   }
 
   contiguous(x: Tensor): Tensor {
@@ -122,9 +121,8 @@ export class CpuBackend implements Backend {
     if (dtype !== 'float16' && dtype !== 'float32') {
       throw new InvalidArgumentError(`cast: the target dtype must be float16 or float32 but is ${String(dtype)}.`);
     }
-    checkMaxRank('cast', x, 4);
     const out = this.empty(x.shape, dtype);
-    N.copy(storageArray(x), x.offset, [...x.strides], storageArray(out), 0, contiguousStrides(x.shape), [...x.shape]);
+    this.stridedCopy('cast', x, storageArray(out), 0, contiguousStrides(x.shape));
     return out;
   }
 
@@ -407,10 +405,21 @@ export class CpuBackend implements Backend {
   }
 
   private contiguousCopy(t: Tensor): Tensor {
-    checkMaxRank('a strided input', t, 4);
     const out = this.empty(t.shape, t.dtype);
-    N.copy(storageArray(t), t.offset, [...t.strides], storageArray(out), 0, contiguousStrides(t.shape), [...t.shape]);
+    this.stridedCopy('contiguous', t, storageArray(out), 0, contiguousStrides(t.shape));
     return out;
+  }
+
+  /** Copies (converting float16 <-> float32 when the arrays differ) src's elements into a view of dst. */
+  private stridedCopy(op: string, src: Tensor, dst: HostArray, dstOffset: number, dstStrides: readonly number[]): void {
+    const plan = collapseDims(src.shape, src.strides, dstStrides);
+    if (plan.shape.length > 4) {
+      throw new InvalidArgumentError(
+        `${op}: a view of shape ${shapeToString(src.shape)} with strides ${shapeToString(src.strides)} has more than 4 dimensions that cannot be merged.`,
+        { hint: 'Copy it in parts (narrow or select along a leading dimension), or make it contiguous first.' },
+      );
+    }
+    N.copy(storageArray(src), src.offset, plan.srcStrides, dst, dstOffset, plan.dstStrides, plan.shape);
   }
 
   private release(parts: (Tensor | null)[], inputs: (Tensor | null)[]): void {

@@ -41,11 +41,3 @@ export function checkLength(op: string, t: Tensor, length: number, name: string)
     throw new ShapeMismatchError(`${op}: ${name} must have shape [${length}] but has ${shapeToString(t.shape)}.`);
   }
 }
-
-export function checkMaxRank(op: string, t: Tensor, max: number): void {
-  if (t.rank > max) {
-    throw new InvalidArgumentError(`${op}: tensors of rank at most ${max} are supported but received shape ${shapeToString(t.shape)}.`, {
-      hint: 'Reshape contiguous tensors to fewer dimensions first.',
-    });
-  }
-}
