@@ -11,8 +11,10 @@ export interface CrossKV {
 
 export interface CrossAttentionParams {
   q: Linear;
-  k: Linear;
-  v: Linear;
+  /** Either k and v, or both stacked in one layer ([k; v] rows) so one GEMM projects them. */
+  k?: Linear;
+  v?: Linear;
+  kv?: Linear;
   out: Linear;
   numHeads: number;
   headDim: number;
@@ -35,15 +37,23 @@ export class CrossAttention {
 
   /** encoderOutput [L, d] → keys/values [heads, L, headDim] (packed copies that outlive the call). */
   project(encoderOutput: Tensor): CrossKV {
-    const { k, v, numHeads } = this.params;
-    if (encoderOutput.rank !== 2 || encoderOutput.shape[1] !== k.inFeatures) {
-      throw new ShapeMismatchError(`CrossAttention: expected the encoder output [L, ${k.inFeatures}] but received ${shapeToString(encoderOutput.shape)}.`);
+    const { q, k, v, kv, numHeads, headDim } = this.params;
+    if (encoderOutput.rank !== 2 || encoderOutput.shape[1] !== q.inFeatures) {
+      throw new ShapeMismatchError(`CrossAttention: expected the encoder output [L, ${q.inFeatures}] but received ${shapeToString(encoderOutput.shape)}.`);
     }
     const b = this.backend;
-    return tidy(() => ({
-      keys: b.contiguous(splitHeads(k.forward(encoderOutput), numHeads)),
-      values: b.contiguous(splitHeads(v.forward(encoderOutput), numHeads)),
-    }));
+    return tidy(() => {
+      if (kv) {
+        const L = encoderOutput.shape[0];
+        const parts = kv.forward(encoderOutput).reshape([L, 2, numHeads, headDim]).permute([1, 2, 0, 3]); // [2, h, L, dh]
+        return { keys: b.contiguous(parts.select(0, 0)), values: b.contiguous(parts.select(0, 1)) };
+      }
+      if (!k || !v) throw new ShapeMismatchError('CrossAttention needs either a stacked kv projection or k and v.');
+      return {
+        keys: b.contiguous(splitHeads(k.forward(encoderOutput), numHeads)),
+        values: b.contiguous(splitHeads(v.forward(encoderOutput), numHeads)),
+      };
+    });
   }
 
   /** x [n, d] attending over the projected encoder output → [n, d]. */
@@ -61,6 +71,6 @@ export class CrossAttention {
   }
 
   dispose(): void {
-    for (const l of [this.params.q, this.params.k, this.params.v, this.params.out]) l.dispose();
+    for (const l of [this.params.q, this.params.k, this.params.v, this.params.kv, this.params.out]) l?.dispose();
   }
 }

@@ -26,6 +26,7 @@ import { readModelConfig } from '../model-dir.js';
 import { type Weights, loadWeights } from '../weights.js';
 import { type Cpm2Config, parseCpm2Config } from './config.js';
 import { cpm2Plan } from './plan.js';
+import { stackLinears } from './stack.js';
 import { Cpm2State } from './state.js';
 
 export interface Cpm2LoadOptions {
@@ -68,12 +69,13 @@ export class Cpm2Model {
     const b = backend;
     const c = config;
     const norm = (name: string) => new LayerNorm(b, w.tensor(name), null, c.eps, false);
-    const linear = (name: string) => new Linear(b, w.linear(name, { bias: false }));
+    const params = (name: string) => w.linear(name, { bias: false });
+    const linear = (name: string) => new Linear(b, params(name));
+    // q, k and v read the same input: one stacked layer, one GEMM (see stackLinears).
+    const stacked = (...names: string[]) => new Linear(b, stackLinears(b, names.map(params)));
     const attention = (p: string) =>
       new SelfAttention(b, {
-        q: linear(`${p}.q`),
-        k: linear(`${p}.k`),
-        v: linear(`${p}.v`),
+        qkv: stacked(`${p}.q`, `${p}.k`, `${p}.v`),
         out: linear(`${p}.out`),
         numHeads: c.numHeads,
         headDim: c.headDim,
@@ -98,8 +100,7 @@ export class Cpm2Model {
         norm(`${p}.ln_cross.weight`),
         new CrossAttention(b, {
           q: linear(`${p}.cross.q`),
-          k: linear(`${p}.cross.k`),
-          v: linear(`${p}.cross.v`),
+          kv: stacked(`${p}.cross.k`, `${p}.cross.v`),
           out: linear(`${p}.cross.out`),
           numHeads: c.numHeads,
           headDim: c.headDim,
@@ -243,6 +244,8 @@ export class Cpm2Model {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    // The blocks own the stacked projections; the rest is in weights (disposing twice is a no-op).
+    for (const blk of [...this.encoderBlocks, ...this.decoderBlocks]) blk.dispose();
     this.weights.dispose();
   }
   [Symbol.dispose](): void {
