@@ -26,5 +26,10 @@ void GeluAvx2(const float* x, float* y, int64_t n);
 // v[i] = exp(v[i] - shift) in place; returns the sum.
 float ExpShiftSumAvx2(float* v, int64_t n, float shift);
 
+// Row quantization (quantize_avx2.cc); call only when UseAvx2(). Max |x| skipping NaN; q = clamp(
+// nearbyint(x / scale), ±127) with NaN -> 0, for scale != 0.
+float AbsMaxAvx2(const float* x, int64_t n);
+void QuantizeRowAvx2(const float* x, int64_t n, float scale, int8_t* q);
+
 }  // namespace cpu
 }  // namespace bminf

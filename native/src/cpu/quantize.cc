@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cpu/args.h"
+#include "cpu/features.h"
 #include "cpu/half.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
@@ -32,14 +33,19 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
   args.checkRange(s, "scales", so, rows);
   int8_t* qv = q.as<int8_t>() + qo;
   uint16_t* sv = s.as<uint16_t>() + so;
+  const bool avx2 = UseAvx2();
   ParallelFor(rows, 65536 / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
     std::vector<float> buf(x.type == ElemType::kFloat16 ? cols : 0);
     for (int64_t r = begin; r < end; r++) {
       const float* xr = LoadRow(x, xo + r * cols, cols, buf.data());
       float amax = 0.f;
-      for (int64_t j = 0; j < cols; j++) {
-        float a = std::fabs(xr[j]);
-        amax = a > amax ? a : amax;
+      if (avx2) {
+        amax = AbsMaxAvx2(xr, cols);
+      } else {
+        for (int64_t j = 0; j < cols; j++) {
+          float a = std::fabs(xr[j]);
+          amax = a > amax ? a : amax;
+        }
       }
       uint16_t s16 = FloatToHalf(amax / 127.0f);
       float scale = HalfToFloat(s16);
@@ -47,6 +53,10 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
       int8_t* qr = qv + r * cols;
       if (scale == 0.f) {
         for (int64_t j = 0; j < cols; j++) qr[j] = 0;
+        continue;
+      }
+      if (avx2) {
+        QuantizeRowAvx2(xr, cols, scale, qr);
         continue;
       }
       for (int64_t j = 0; j < cols; j++) {

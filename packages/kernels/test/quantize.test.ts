@@ -53,15 +53,21 @@ describe('quantizeRows', () => {
     expect(Array.from(backend.download(q.values))).toEqual(Array.from(reference.quantizeRows(x, 1, 5).values));
   });
 
-  it('gives the same bits on the AVX2 and the plain path', () => {
+  it('gives the same bits on the AVX2 and the plain path, NaN and infinity included', () => {
     const r = rng(2);
     const x = randomValues(r, 37 * 1000, 'float16', 3);
+    x[5] = Number.NaN; // row 0: NaN is skipped by absmax and quantizes to 0
+    x[1000 + 7] = Number.POSITIVE_INFINITY; // row 1: scale inf, everything 0
+    x[2000 + 999] = Number.NaN; // row 2: in the scalar tail
     const t = tensorOf(x, [37, 1000], 'float16');
+    const want = reference.quantizeRows(x, 37, 1000);
     const fast = backend.quantizeRows(t);
     CpuBackend.setPlainKernels(true);
     const plain = backend.quantizeRows(t);
     expect(backend.download(plain.values)).toEqual(backend.download(fast.values));
     expect(backend.download(plain.scales)).toEqual(backend.download(fast.scales));
+    expect(backend.download(fast.values)).toEqual(want.values);
+    expect(backend.download(fast.scales)).toEqual(want.scales);
   });
 });
 
