@@ -71,7 +71,7 @@ export class Cpm2Model {
     const norm = (name: string) => new LayerNorm(b, w.tensor(name), null, c.eps, false);
     const params = (name: string) => w.linear(name, { bias: false });
     const linear = (name: string) => new Linear(b, params(name));
-    // q, k and v read the same input: one stacked layer, one GEMM (see stackLinears).
+    // Projections of the same input (q, k, v; the FFN's in and gate) are stacked: one GEMM (see stackLinears).
     const stacked = (...names: string[]) => new Linear(b, stackLinears(b, names.map(params)));
     const attention = (p: string) =>
       new SelfAttention(b, {
@@ -81,7 +81,7 @@ export class Cpm2Model {
         headDim: c.headDim,
         scale: 1,
       });
-    const ffn = (p: string) => new GatedFeedForward(b, linear(`${p}.in`), linear(`${p}.gate`), linear(`${p}.out`));
+    const ffn = (p: string) => new GatedFeedForward(b, { stacked: stacked(`${p}.in`, `${p}.gate`) }, linear(`${p}.out`));
     this.embed = new Embedding(b, w.tensor('embed.weight'));
     this.lmHead = w.tensor('lm_head.weight');
     const buckets = { numBuckets: c.numBuckets, maxDistance: c.maxDistance };
