@@ -8,6 +8,7 @@ import { type CheckpointSource, openCheckpoint, SafetensorsWriter, type TensorDa
 import type { ArchitectureName } from '@bminf/models/plans';
 import { type Converted, convertTensor, type OutputDType } from './convert.js';
 import { Scratch } from './scratch.js';
+import { adaptLayout, MappedSource } from './layouts.js';
 import { findConfig, matchSource, outputSpecs, planFor, type Step } from './source-plan.js';
 
 export interface MigrateOptions {
@@ -34,7 +35,7 @@ export interface TensorReport {
 }
 
 export type MigrateEvent =
-  | { event: 'start'; input: string; output: string; architecture: string; dtype: OutputDType; tensors: number; bytesIn: number; dryRun: boolean }
+  | { event: 'start'; input: string; output: string; architecture: string; layout: string; dtype: OutputDType; tensors: number; bytesIn: number; dryRun: boolean }
   | ({ event: 'tensor'; index: number; total: number; bytesDone: number; bytesTotal: number } & TensorReport)
   | ({ event: 'summary' } & MigrateSummary);
 
@@ -42,6 +43,8 @@ export interface MigrateSummary {
   input: string;
   output: string;
   architecture: string;
+  /** The source's naming: 'huggingface', or an original release's layout ('cpm1-original', 'cpm2-original'). */
+  layout: string;
   dtype: OutputDType;
   dryRun: boolean;
   /** Source tensors converted (planned ones, when dry). */
@@ -84,16 +87,19 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
   }
   const { path: configPath, config } = findConfig(input);
   const { arch, plans } = planFor(config, configPath, options.model ?? 'auto');
-  const source = await openCheckpoint(input);
+  const opened = await openCheckpoint(input);
+  const { source, layout } = adaptLayout(opened);
   try {
     const steps = matchSource(source, plans, arch.name, configPath);
     const specs = outputSpecs(steps, dtype);
     const bytesIn = steps.reduce((a, s) => a + s.info.byteLength, 0);
-    emit({ event: 'start', input: source.path, output, architecture: arch.name, dtype, tensors: steps.length, bytesIn, dryRun: !!options.dryRun });
+    const layoutName = layout?.name ?? 'huggingface';
+    emit({ event: 'start', input: source.path, output, architecture: arch.name, layout: layoutName, dtype, tensors: steps.length, bytesIn, dryRun: !!options.dryRun });
     const summary: MigrateSummary = {
       input: source.path,
       output,
       architecture: arch.name,
+      layout: layoutName,
       dtype,
       dryRun: !!options.dryRun,
       tensors: steps.length,
@@ -113,7 +119,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
       summary.linear.scaleBytes += dtype === 'int8' ? 2 * plan.shape[0] : 0;
     }
     if (!options.dryRun) {
-      const reports = await convertAll(source, steps, specs, { output, dtype, options, emit, bytesIn, configPath, config, arch: arch.name });
+      const reports = await convertAll(source, steps, specs, { output, dtype, options, emit, bytesIn, configPath, config, arch: arch.name, layout: layoutName });
       const q = reports.filter((r) => r.maxRelError !== undefined);
       if (q.length > 0) {
         summary.error = { max: Math.max(...q.map((r) => r.maxRelError!)), mean: q.reduce((a, r) => a + r.meanRelError!, 0) / q.length };
@@ -140,6 +146,7 @@ interface Context {
   configPath: string;
   config: Record<string, unknown>;
   arch: string;
+  layout: string;
 }
 
 async function convertAll(source: CheckpointSource, steps: Step[], specs: ReturnType<typeof outputSpecs>, ctx: Context): Promise<TensorReport[]> {
@@ -153,7 +160,8 @@ async function convertAll(source: CheckpointSource, steps: Step[], specs: Return
     // One input buffer and a few output buffers, reused for every tensor. The next tensor is read
     // (into the input buffer, free once converted) while the current one's output is written.
     const scratch = new Scratch();
-    const largestInput = Math.max(0, ...steps.map((s) => s.info.byteLength));
+    const stored = (s: Step) => (source instanceof MappedSource ? source.storedByteLength(s.info.name) : s.info.byteLength);
+    const largestInput = Math.max(0, ...steps.map(stored));
     const input = scratch.get('input', largestInput);
     const read = (i: number) => source.read(steps[i].info.name, { buffer: input });
     let pending: Promise<TensorData> | undefined = steps.length > 0 ? read(0) : undefined;
@@ -185,6 +193,7 @@ async function convertAll(source: CheckpointSource, steps: Step[], specs: Return
     }
     await copyTokenizer(source.path, writer.stagingDir);
     const bminf: Record<string, unknown> = { format: 1, architecture: ctx.arch, source: source.path };
+    if (ctx.layout !== 'huggingface') bminf.sourceLayout = ctx.layout;
     if (ctx.dtype === 'int8') bminf.quantization = { weights: 'int8', scheme: 'per-row-symmetric', scales: 'float16' };
     else bminf.dtype = 'float16';
     await writeFile(join(writer.stagingDir, 'config.json'), `${JSON.stringify({ ...ctx.config, bminf }, null, 2)}\n`);

@@ -29,7 +29,7 @@ export function createReporter(mode: Mode, out: NodeJS.WritableStream = process.
       switch (e.event) {
         case 'start':
           err.write(
-            `${e.dryRun ? 'Dry run: ' : ''}${e.architecture}, ${e.tensors} tensors, ${formatMB(e.bytesIn)} from ${e.input}${e.dryRun ? '' : ` → ${e.output} (${e.dtype})`}\n`,
+            `${e.dryRun ? 'Dry run: ' : ''}${e.architecture}${e.layout === 'huggingface' ? '' : ` (${e.layout} layout)`}, ${e.tensors} tensors, ${formatMB(e.bytesIn)} from ${e.input}${e.dryRun ? '' : ` → ${e.output} (${e.dtype})`}\n`,
           );
           if (mode === 'bar' && !e.dryRun) {
             bar = new cliProgress.SingleBar(

@@ -6,6 +6,7 @@ import { CheckpointError, ModelConfigError, shapeToString } from '@bminf/core';
 import type { CheckpointSource, TensorInfo, TensorSpec } from '@bminf/checkpoint';
 import { type Architecture, type ArchitectureName, detectArchitecture, scaleName, type TensorPlan } from '@bminf/models/plans';
 import type { OutputDType } from './convert.js';
+import { MappedSource } from './layouts.js';
 
 export interface Step {
   plan: TensorPlan;
@@ -60,13 +61,15 @@ export function matchSource(source: CheckpointSource, plans: TensorPlan[], arch:
   for (const plan of plans) {
     const name = [plan.source, ...(plan.aliases ?? [])].find((n) => names.has(n));
     if (!name) {
-      missing.push(`"${plan.source}" (for ${plan.name})`);
+      const stored = source instanceof MappedSource ? source.storedName(plan.source) : undefined;
+      missing.push(`"${stored ?? plan.source}" (for ${plan.name})`);
       continue;
     }
     const info = source.info(name);
     const expected = plan.transpose ? [...plan.shape].reverse() : plan.shape;
     if (!same(info.shape, expected)) {
-      wrong.push(`"${name}" has shape ${shapeToString(info.shape)} but ${configPath} implies ${shapeToString(expected)}`);
+      const stored = source instanceof MappedSource ? ` (from "${source.storedName(name)}")` : '';
+      wrong.push(`"${name}"${stored} has shape ${shapeToString(info.shape)} but ${configPath} implies ${shapeToString(expected)}`);
       continue;
     }
     steps.push({ plan, info });
