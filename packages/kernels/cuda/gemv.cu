@@ -1,8 +1,8 @@
-// Integer GEMM for a few rows of activations (decoding: 1 to 16 tokens): C[r, j] = sum_k A[r, k] B[j, k].
+// Integer GEMM for a few rows of activations (decoding: 1 to 8 tokens): C[r, j] = sum_k A[r, k] B[j, k].
 // A tensor-core GEMM wastes most of its tile on so few rows; this reads each weight row once, 16 bytes
 // per lane, and multiplies with dp4a (four int8 products summed into an int32, exact), so it runs at
-// the speed of reading the weights. Each warp computes four weight rows against every activation row;
-// the activation rows (at most 16 x k bytes) are re-read from L1/L2 by every warp.
+// the speed of reading the weights. Each block computes four weight rows against every activation row;
+// the activation rows (at most 8 x k bytes) are re-read from L2 by every block.
 // Needs k % 16 == 0 and 16-byte aligned rows; n % 4 == 0 (as cublasLt's path does).
 
 __device__ __forceinline__ int dp4a(unsigned a, unsigned b, int c) {
@@ -16,13 +16,15 @@ __device__ __forceinline__ int warpSumInt(int v) {
   return v;
 }
 
+// One block of 256 threads per group of 4 weight rows, the k dimension split over all its threads (so
+// that even 4096 output features make 1024 blocks with several 16-byte loads in flight per thread);
+// partial sums are reduced within each warp, then across the 8 warps in shared memory.
 template <int R>
 __device__ __forceinline__ void gemvI8(const signed char* __restrict__ A, const signed char* __restrict__ B,
                                        int* __restrict__ C, int rows, int n, int k) {
-  const int warp = (int)((blockIdx.x * (i64)blockDim.x + threadIdx.x) >> 5);
-  const int lane = threadIdx.x & 31;
-  const int j0 = warp * 4;
-  if (j0 >= n) return;
+  __shared__ int part[8][R * 4];
+  const int j0 = blockIdx.x * 4;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int kv = k >> 4;
   const u32x4* b0 = reinterpret_cast<const u32x4*>(B + (i64)j0 * k);
   int acc[R][4];
@@ -30,8 +32,7 @@ __device__ __forceinline__ void gemvI8(const signed char* __restrict__ A, const 
   for (int r = 0; r < R; r++)
 #pragma unroll
     for (int w = 0; w < 4; w++) acc[r][w] = 0;
-#pragma unroll 2
-  for (int i = lane; i < kv; i += 32) {
+  for (int i = threadIdx.x; i < kv; i += blockDim.x) {
     u32x4 wv[4];
 #pragma unroll
     for (int w = 0; w < 4; w++) wv[w] = b0[(i64)w * kv + i];
@@ -52,17 +53,23 @@ __device__ __forceinline__ void gemvI8(const signed char* __restrict__ A, const 
     }
   }
 #pragma unroll
-  for (int r = 0; r < R; r++) {
-    if (r < rows) {
+  for (int r = 0; r < R; r++)
 #pragma unroll
-      for (int w = 0; w < 4; w++) {
-        const int v = warpSumInt(acc[r][w]);
-        if (lane == w) C[(i64)r * n + j0 + w] = v;
-      }
+    for (int w = 0; w < 4; w++) {
+      const int v = warpSumInt(acc[r][w]);
+      if (lane == 0) part[warp][r * 4 + w] = v;
     }
+  __syncthreads();
+  if (threadIdx.x < R * 4) {
+    const int r = threadIdx.x >> 2, w = threadIdx.x & 3;
+    int v = 0;
+#pragma unroll
+    for (int q = 0; q < 8; q++) v += part[q][threadIdx.x];
+    if (r < rows) C[(i64)r * n + j0 + w] = v;
   }
 }
 
+// Launched with 256 threads per block and n / 4 blocks.
 #define GEMV_KERNEL(R)                                                                                            \
   extern "C" __global__ void igemv_r##R(const signed char* __restrict__ A, const signed char* __restrict__ B,    \
                                         int* __restrict__ C, int rows, int n, int k) {                            \
@@ -72,4 +79,3 @@ GEMV_KERNEL(1)
 GEMV_KERNEL(2)
 GEMV_KERNEL(4)
 GEMV_KERNEL(8)
-GEMV_KERNEL(16)

@@ -47,7 +47,7 @@ export interface CudaBackendOptions {
   igemmPath?: IgemmPath;
   /**
    * igemm with at most this many rows in A (tokens) runs bminf's dp4a GEMV kernel instead of cublasLt
-   * (when k % 16 == 0). Default 16; 0 always takes cublasLt.
+   * (when k % 16 == 0). Default and most 8; 0 always takes cublasLt.
    */
   gemvMaxRows?: number;
 }
@@ -78,7 +78,7 @@ export class CudaBackend implements Backend {
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
     this.lt = new CublasLt(native);
     this.igemmPath = options.igemmPath ?? 'auto';
-    this.gemvMaxRows = Math.min(16, options.gemvMaxRows ?? 16);
+    this.gemvMaxRows = Math.min(8, options.gemvMaxRows ?? 8);
     const mem = native.memInfo() as { free: number; total: number };
     const limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(512 * 2 ** 20, Math.floor(mem.free * 0.1)));
     if (!Number.isSafeInteger(limit) || limit < 4096) {
@@ -268,14 +268,30 @@ export class CudaBackend implements Backend {
     checkDType('quantizeRows', x, 'float16', 'float32');
     checkRank('quantizeRows', x, 2);
     const [rows, cols] = x.shape;
-    const xp = this.packed(x);
     const values = this.make([rows, cols], 'int8');
     const scales = this.make([rows], 'float16');
+    this.quantizeRowsInto(x, values, scales);
+    return { values, scales };
+  }
+
+  /** quantizeRows into tensors the caller owns (packed int8 [rows, cols] and float16 [rows]). */
+  quantizeRowsInto(x: Tensor, values: Tensor, scales: Tensor): void {
+    this.check('quantizeRows', x, values, scales);
+    checkDType('quantizeRows', x, 'float16', 'float32');
+    checkRank('quantizeRows', x, 2);
+    const [rows, cols] = x.shape;
+    checkDType('quantizeRows', values, 'int8');
+    checkDType('quantizeRows', scales, 'float16');
+    checkShape('quantizeRows', values, [rows, cols], 'values');
+    checkShape('quantizeRows', scales, [rows], 'scales');
+    checkContiguous('quantizeRows', values, 'values');
+    checkContiguous('quantizeRows', scales, 'scales');
+    if (rows === 0) return;
+    const xp = this.packed(x);
     try {
-      if (rows === 0) return { values, scales };
       const nvec = cols / 8;
       const xs = this.span(xp);
-      if (x.dtype === 'float16' && cols > 0 && cols % 8 === 0 && xs.byteOffset % 16 === 0 && nvec <= 8 * 1024) {
+      if (x.dtype === 'float16' && cols > 0 && cols % 8 === 0 && xs.byteOffset % 16 === 0 && this.span(values).byteOffset % 8 === 0 && nvec <= 8 * 1024) {
         // Up to 8 vectors per thread, issued back to back: small blocks with several loads in flight
         // each keep more bytes in flight per SM than one load per thread in a large block.
         const items = [1, 2, 4, 8].find((i) => i * 128 >= nvec) ?? 8;
@@ -286,7 +302,6 @@ export class CudaBackend implements Backend {
     } finally {
       if (xp !== x) xp.dispose();
     }
-    return { values, scales };
   }
 
   igemm(a: Tensor, b: Tensor): Tensor {
@@ -309,8 +324,8 @@ export class CudaBackend implements Backend {
     // A few rows (decoding): the GEMV kernel, at the speed of reading the weights.
     if (m > 0 && m <= this.gemvMaxRows && k % 16 === 0 && n > 0 && this.span(a).byteOffset % 16 === 0 && this.span(b).byteOffset % 16 === 0) {
       const out = this.make([m, n], 'int32');
-      const r = [1, 2, 4, 8, 16].find((x) => x >= m) as number;
-      this.launch(`igemv_r${r}`, Math.ceil(n / 4 / 8), 256, 'pppiii', [a, b, out, m, n, k]);
+      const r = [1, 2, 4, 8].find((x) => x >= m) as number;
+      this.launch(`igemv_r${r}`, n / 4, 256, 'pppiii', [a, b, out, m, n, k]);
       return out;
     }
     // cublasLt's int8 kernels want 4-byte aligned operands and (in places) rows in multiples of 4:
