@@ -49,6 +49,16 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+namespace {
+// y = a + b or a * b over n elements, in loops the compiler vectorises.
+void AddRow(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+void MulRow(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+}
+}  // namespace
+
 // binary(op, a, aOffset, n, b, bOffset, bn, out, outOffset): out[i] = a[i] op b[i % bn], op "add" or
 // "mul"; n must be a multiple of bn (b is a suffix shape of a's, repeated).
 Napi::Value Binary(const Napi::CallbackInfo& info) {
@@ -80,17 +90,20 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     if (bf != bAll.data()) bAll.assign(bf, bf + bn);
   }
   const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const bool direct = out.type == ElemType::kFloat32;  // float32 results are written in place
   ParallelFor(chunks, 8, [&](int64_t c0, int64_t c1) {
-    std::vector<float> in(kChunk), y(kChunk);
+    std::vector<float> in(kChunk), buf(direct ? 0 : kChunk);
     for (int64_t c = c0; c < c1; c++) {
       const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
       const float* v = LoadRow(a, ao + start, len, in.data());
-      int64_t j = start % bn;
-      for (int64_t i = 0; i < len; i++) {
-        y[i] = add ? v[i] + bAll[j] : v[i] * bAll[j];
-        if (++j == bn) j = 0;
+      float* y = direct ? out.as<float>() + oo + start : buf.data();
+      // Runs over which b is contiguous: from b[start % bn] to its end, then from b[0] again.
+      for (int64_t i = 0, j = start % bn; i < len; j = 0) {
+        const int64_t run = std::min(len - i, bn - j);
+        (add ? AddRow : MulRow)(v + i, bAll.data() + j, y + i, run);
+        i += run;
       }
-      StoreRow(out, oo + start, y.data(), len);
+      if (!direct) StoreRow(out, oo + start, y, len);
     }
   });
   return info.Env().Undefined();

@@ -25,6 +25,9 @@ void FloatToHalfNAvx2(const float* src, uint16_t* dst, size_t n);
 void GeluAvx2(const float* x, float* y, int64_t n);
 // v[i] = exp(v[i] - shift) in place; returns the sum.
 float ExpShiftSumAvx2(float* v, int64_t n, float shift);
+// y[i] = scale · x[i] (+ bias[i] when bias is not null); returns max y (NaN skipped; -inf for n = 0).
+float ScaleBiasMaxAvx2(const float* x, const float* bias, float scale, float* y, int64_t n);
+void ScaleInPlaceAvx2(float* y, float scale, int64_t n);
 
 // Row quantization (quantize_avx2.cc); call only when UseAvx2(). Max |x| skipping NaN; q = clamp(
 // nearbyint(x / scale), ±127) with NaN -> 0, for scale != 0.

@@ -78,5 +78,35 @@ float ExpShiftSumAvx2(float* v, int64_t n, float shift) {
   return sum;
 }
 
+float ScaleBiasMaxAvx2(const float* x, const float* bias, float scale, float* y, int64_t n) {
+  const __m256 s = _mm256_set1_ps(scale);
+  __m256 mx = _mm256_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_mul_ps(s, _mm256_loadu_ps(x + i));
+    if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + i));
+    _mm256_storeu_ps(y + i, v);
+    mx = _mm256_max_ps(v, mx);  // NaN skipped, as in the scalar loop
+  }
+  alignas(32) float t[8];
+  _mm256_store_ps(t, mx);
+  float m = t[0];
+  for (int u = 1; u < 8; u++) m = t[u] > m ? t[u] : m;
+  for (; i < n; i++) {
+    float v = scale * x[i];
+    if (bias) v += bias[i];
+    y[i] = v;
+    m = v > m ? v : m;
+  }
+  return m;
+}
+
+void ScaleInPlaceAvx2(float* y, float scale, int64_t n) {
+  const __m256 s = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), s));
+  for (; i < n; i++) y[i] *= scale;
+}
+
 }  // namespace cpu
 }  // namespace bminf

@@ -55,11 +55,15 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
         valid = last < 0 ? 0 : last + 1 < cols ? last + 1 : cols;
       }
       float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < valid; j++) {
-        float v = scale * xr[j];
-        if (br) v += br[j];
-        y[j] = v;
-        mx = v > mx ? v : mx;
+      if (avx2) {
+        mx = ScaleBiasMaxAvx2(xr, br, scale, y.data(), valid);
+      } else {
+        for (int64_t j = 0; j < valid; j++) {
+          float v = scale * xr[j];
+          if (br) v += br[j];
+          y[j] = v;
+          mx = v > mx ? v : mx;
+        }
       }
       if (mx == -std::numeric_limits<float>::infinity()) {
         for (int64_t j = 0; j < cols; j++) y[j] = 0.f;
@@ -67,14 +71,15 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
         float sum = 0.f;
         if (avx2) {
           sum = ExpShiftSumAvx2(y.data(), valid, mx);
+          ScaleInPlaceAvx2(y.data(), 1.f / sum, valid);
         } else {
           for (int64_t j = 0; j < valid; j++) {
             y[j] = std::exp(y[j] - mx);
             sum += y[j];
           }
+          const float inv = 1.f / sum;
+          for (int64_t j = 0; j < valid; j++) y[j] *= inv;
         }
-        const float inv = 1.f / sum;
-        for (int64_t j = 0; j < valid; j++) y[j] *= inv;
         for (int64_t j = valid; j < cols; j++) y[j] = 0.f;
       }
       StoreRow(out, oo + t * cols, y.data(), cols);
