@@ -66,6 +66,12 @@ void IgemmPackedRange(const IgemmPackedKernels& K, const int8_t* a, const int8_t
   }
 }
 
+// span / threads, rounded up to a multiple of unit.
+int64_t PerThread(int64_t span, int64_t unit) {
+  const int64_t t = NumThreads();
+  return ((span + t - 1) / t + unit - 1) / unit * unit;
+}
+
 }  // namespace
 
 // The largest k: beyond it int32 sums of products of int8 (up to 128² each) could overflow.
@@ -103,9 +109,10 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
     if (work < 1 << 18) {
       IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
     } else if (n >= m) {
-      ParallelFor(n, kIgemmNr * 4, [&](int64_t j0, int64_t j1) { IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, j0, j1); });
+      // One range per thread: each range packs all of A again, so fewer ranges repack less.
+      ParallelFor(n, PerThread(n, kIgemmNr), [&](int64_t j0, int64_t j1) { IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, j0, j1); });
     } else {
-      ParallelFor(m, kIgemmMr * 4, [&](int64_t i0, int64_t i1) { IgemmPackedRange(K, ap, bp, cp, n, k, i0, i1, 0, n); });
+      ParallelFor(m, PerThread(m, kIgemmMr), [&](int64_t i0, int64_t i1) { IgemmPackedRange(K, ap, bp, cp, n, k, i0, i1, 0, n); });
     }
   } else if (work < 1 << 16) {
     IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);
