@@ -1,6 +1,6 @@
-// CPM-2 / EVA on the GPU against the float32 transformers references of the fixtures: float16 within
-// 1e-2 (relative to the largest logit), int8 reported (top-1 agreement and relative logit error) and
-// held to loose bounds. Skips, saying why, where no usable GPU is present.
+// CPM-2 / EVA on the GPU against the float32 transformers references of the fixtures: float32 within
+// 1e-4 and float16 within 1e-2 (relative to the largest logit), int8 reported (top-1 agreement and
+// relative logit error) and held to loose bounds. Skips, saying why, where no usable GPU is present.
 import { join } from 'node:path';
 import type { ModelDType } from '@bminf/core';
 import { cudaAvailability, formatCudaInfo } from '@bminf/kernels';
@@ -16,7 +16,10 @@ describe.skipIf(!avail.available)('CPM-2 / EVA on CUDA', () => {
 
   for (const name of ['cpm2-tiny', 'eva-tiny']) {
     const cases = readCases(name);
+    // fp32, fp16, int8 in turn on the shared backend (each model disposed before the next), as the
+    // first device run did: that order once gave NaN int8 logits on an H100 (int8 alone was fine).
     for (const [dtype, bound, top1] of [
+      ['fp32', 1e-4, 1],
       ['fp16', 1e-2, 0.95],
       ['int8', 0.1, 0.8],
     ] as [ModelDType, number, number][]) {

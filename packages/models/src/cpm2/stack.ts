@@ -1,4 +1,4 @@
-import { type Backend, InvalidArgumentError, keep } from '@bminf/core';
+import { type Backend, InvalidArgumentError, keep, tidy } from '@bminf/core';
 import type { LinearParams } from '@bminf/layers';
 
 /**
@@ -14,16 +14,22 @@ export function stackLinears(backend: Backend, parts: LinearParams[]): LinearPar
     throw new InvalidArgumentError('stackLinears: the layers must share kind, dtype and input size, and have no bias.');
   }
   const rows = parts.reduce((s, p) => s + p.weight.shape[0], 0);
-  const weight = keep(backend.empty([rows, inFeatures], first.weight.dtype));
-  const scale = first.kind === 'int8' ? keep(backend.empty([rows], first.scale.dtype)) : null;
-  let row = 0;
-  for (const p of parts) {
-    const n = p.weight.shape[0];
-    backend.copy(p.weight, weight.narrow(0, row, n));
-    if (scale && p.kind === 'int8') backend.copy(p.scale, scale.narrow(0, row, n));
-    row += n;
-    p.weight.dispose();
-    if (p.kind === 'int8') p.scale.dispose();
-  }
+  // In a scope of its own: the row views written here hold references to the new storages.
+  const { weight, scale } = tidy(() => {
+    const weight = backend.empty([rows, inFeatures], first.weight.dtype);
+    const scale = first.kind === 'int8' ? backend.empty([rows], first.scale.dtype) : null;
+    let row = 0;
+    for (const p of parts) {
+      const n = p.weight.shape[0];
+      backend.copy(p.weight, weight.narrow(0, row, n));
+      if (scale && p.kind === 'int8') backend.copy(p.scale, scale.narrow(0, row, n));
+      row += n;
+      p.weight.dispose();
+      if (p.kind === 'int8') p.scale.dispose();
+    }
+    return { weight, scale };
+  });
+  keep(weight);
+  if (scale) keep(scale);
   return scale ? { kind: 'int8', weight, scale, bias: null } : { kind: 'float', weight, bias: null };
 }

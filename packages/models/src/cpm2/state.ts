@@ -1,4 +1,4 @@
-import { type Backend, type DType, keep } from '@bminf/core';
+import { type Backend, type DType, keep, tidy } from '@bminf/core';
 import { type CrossKV, KVCache } from '@bminf/layers';
 
 /** Decoder positions a state starts with; it doubles when full (copying the filled part). */
@@ -36,15 +36,18 @@ export class Cpm2State {
     if (need <= cap) return;
     let size = cap;
     while (size < need) size *= 2;
-    this.caches = this.caches.map((old) => {
-      const grown = newCache(this.backend, old.numHeads, size, old.headDim, this.dtype);
-      if (old.length > 0) {
-        const { keys, values } = old.view();
-        grown.append(keys, values);
-      }
-      old.dispose();
-      return grown;
-    });
+    // In a scope of its own: the views made while copying hold references to the storages.
+    this.caches = tidy(() =>
+      this.caches.map((old) => {
+        const grown = newCache(this.backend, old.numHeads, size, old.headDim, this.dtype);
+        if (old.length > 0) {
+          const { keys, values } = old.view();
+          grown.append(keys, values);
+        }
+        old.dispose();
+        return grown;
+      }),
+    );
   }
 
   dispose(): void {
