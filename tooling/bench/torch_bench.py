@@ -24,9 +24,12 @@ LINEAR = [(4096, 4096, 4096), (10240, 4096, 4096), (4096, 10240, 4096)]
 
 def timed(fn, target_s=0.05, min_iters=10, max_iters=2000):
     """Seconds per call: median of 5 runs of `iters` back-to-back calls, each timed with CUDA events."""
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
+    import time
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.02:  # warm-up: at least 20 ms of calls
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
     s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     s.record()
     for _ in range(3):

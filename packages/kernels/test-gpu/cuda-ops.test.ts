@@ -191,6 +191,11 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
     }
   });
 
+  it('every test above gave its device memory back to the pool', () => {
+    expect(gpu.memoryStats().bytesInUse).toBe(256); // the backend's own flag block
+    expect(gpu.memoryStats().peakBytesInUse).toBeGreaterThan(2 ** 20);
+  });
+
   it('embedding matches, and an id out of range is a clear error', () => {
     tidy(() => {
       for (const dtype of FLOATS) {
