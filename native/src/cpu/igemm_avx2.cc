@@ -1,8 +1,11 @@
-// The AVX2 int8 GEMM block: dot products along k, 16 elements at a time, sign-extended to int16
-// (vpmovsxbw) and multiplied with vpmaddwd, which adds pairs of products into int32 exactly
-// (|a·b + c·d| <= 2·128² fits easily). Not vpmaddubsw: it saturates at int16, and BMInf's results
-// must be exact. Tiles of 3 rows of A by 4 rows of B: 12 accumulators, 3 A vectors and 1 B vector
-// fill the 16 ymm registers.
+// The AVX2 int8 GEMMs. Both multiply int8 values sign-extended to int16 with vpmaddwd, which adds
+// pairs of products into int32 exactly (|a·b + c·d| <= 2·128² fits easily). Not vpmaddubsw: it
+// saturates at int16, and BMInf's results must be exact.
+// - The block kernel (a decode step's few rows): dot products along k straight from the operands,
+//   16 elements at a time; tiles of 3 rows of A by 4 rows of B (12 accumulators, 3 A vectors and
+//   1 B vector fill the 16 ymm registers).
+// - The packed kernel (more rows): operands widened and packed once into k pairs, then a 6 x 16
+//   register tile with one broadcast A pair per row, as the float GEMM does it.
 #include <immintrin.h>
 
 #include "cpu/gemm_kernels.h"
@@ -80,13 +83,7 @@ void IgemmBlockAvx2(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, 
   }
 }
 
-}  // namespace cpu
-}  // namespace bminf
-
-// ---- the packed kernel ------------------------------------------------------------------------------
-
-namespace bminf {
-namespace cpu {
+// ---- the packed kernel (more than a few rows) ------------------------------------------------------
 
 namespace {
 
