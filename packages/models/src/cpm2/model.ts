@@ -58,6 +58,10 @@ export class Cpm2Model {
   private readonly decoderNorm: LayerNorm;
   private disposed = false;
 
+  /**
+   * A model over weights already on the backend (load() and randomCpm2Model() make them); it takes
+   * ownership of them. Projections that read the same input are stacked here (stackLinears).
+   */
   constructor(
     readonly config: Cpm2Config,
     readonly tokenizer: Cpm2Tokenizer,
@@ -130,7 +134,12 @@ export class Cpm2Model {
     }
     const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
     const weights = await loadWeights(dir, raw, cpm2Plan(raw), { dtype, backend });
-    return new Cpm2Model(config, tokenizer, backend, dtype, weights);
+    try {
+      return new Cpm2Model(config, tokenizer, backend, dtype, weights);
+    } catch (e) {
+      weights.dispose();
+      throw e;
+    }
   }
 
   get vocabSize(): number {
