@@ -47,11 +47,11 @@ export function randomCpm2Model(config: Cpm2Config, options: { dtype?: ModelDTyp
       if (plan.quantize) weights.setLinear(plan.name, { kind: 'float', weight: t, bias: null });
       else weights.setTensor(plan.name, t);
     }
+    return new Cpm2Model(config, tokenizer, backend, dtype, weights);
   } catch (e) {
     weights.dispose();
     throw e;
   }
-  return new Cpm2Model(config, tokenizer, backend, dtype, weights);
 }
 
 /** A fast 32-bit xorshift: random bits for weights, not statistics. */
