@@ -3,6 +3,7 @@
 import { CheckpointError, float16BitsToFloat32, float32ToFloat16Bits, type HostArray } from '@bminf/core';
 import type { TensorData } from '@bminf/checkpoint';
 import { quantizationError, quantizeWeight, scaleName, type TensorPlan } from '@bminf/models/plans';
+import type { Accelerator } from './accel.js';
 import { Scratch } from './scratch.js';
 
 export type OutputDType = 'int8' | 'fp16';
@@ -47,7 +48,14 @@ function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, c
  * Converts one tensor. Outputs may be views over `scratch` buffers (or over the input): write them
  * before the next conversion.
  */
-export function convertTensor(plan: TensorPlan, t: TensorData, dtype: OutputDType, file: string, scratch = new Scratch()): Converted {
+export function convertTensor(
+  plan: TensorPlan,
+  t: TensorData,
+  dtype: OutputDType,
+  file: string,
+  scratch = new Scratch(),
+  accel: Accelerator | null = null,
+): Converted {
   if (t.dtype !== 'float32' && t.dtype !== 'float16') {
     throw new CheckpointError(`tensor "${plan.source}" is ${t.dtype}; a float tensor was expected for "${plan.name}".`, {
       file,
@@ -63,7 +71,13 @@ export function convertTensor(plan: TensorPlan, t: TensorData, dtype: OutputDTyp
   if (plan.quantize && dtype === 'int8') {
     const f32 = data instanceof Uint16Array ? halfToFloat(data, scratch.float32('float32', n)) : data;
     const [rows, cols] = plan.shape;
-    const q = quantizeWeight(f32, rows, cols);
+    let q: { values: Int8Array; scales: Uint16Array };
+    if (accel) {
+      q = { values: new Int8Array(scratch.get('int8', n), 0, n), scales: scratch.uint16('scales', rows) };
+      accel.quantize(f32, rows, cols, q.values, q.scales);
+    } else {
+      q = quantizeWeight(f32, rows, cols);
+    }
     return {
       outputs: [
         { name: plan.name, data: q.values },
@@ -72,5 +86,9 @@ export function convertTensor(plan: TensorPlan, t: TensorData, dtype: OutputDTyp
       error: quantizationError(f32, rows, cols, q),
     };
   }
-  return { outputs: [{ name: plan.name, data: data instanceof Uint16Array ? data : floatToHalf(data, scratch.uint16('float16', n)) }] };
+  if (data instanceof Uint16Array) return { outputs: [{ name: plan.name, data }] };
+  const half = scratch.uint16('float16', n);
+  if (accel) accel.toHalf(data, half);
+  else floatToHalf(data, half);
+  return { outputs: [{ name: plan.name, data: half }] };
 }

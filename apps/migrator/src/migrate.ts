@@ -8,6 +8,7 @@ import { type CheckpointSource, openCheckpoint, SafetensorsWriter, type TensorDa
 import type { ArchitectureName } from '@bminf/models/plans';
 import { type Converted, convertTensor, type OutputDType } from './convert.js';
 import { Scratch } from './scratch.js';
+import { loadAccelerator } from './accel.js';
 import { adaptLayout, MappedSource } from './layouts.js';
 import { findConfig, matchSource, outputSpecs, planFor, type Step } from './source-plan.js';
 
@@ -20,6 +21,8 @@ export interface MigrateOptions {
   shardSize?: number;
   dryRun?: boolean;
   force?: boolean;
+  /** Use the native addon's quantizer and float16 cast when it loads (default true; the bytes are the same). */
+  native?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: MigrateEvent) => void;
 }
@@ -45,6 +48,8 @@ export interface MigrateSummary {
   architecture: string;
   /** The source's naming: 'huggingface', or an original release's layout ('cpm1-original', 'cpm2-original'). */
   layout: string;
+  /** Which code quantized and cast: the native addon's kernels, or TypeScript (absent on a dry run). */
+  kernels?: 'native' | 'typescript';
   dtype: OutputDType;
   dryRun: boolean;
   /** Source tensors converted (planned ones, when dry). */
@@ -119,7 +124,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
       summary.linear.scaleBytes += dtype === 'int8' ? 2 * plan.shape[0] : 0;
     }
     if (!options.dryRun) {
-      const reports = await convertAll(source, steps, specs, { output, dtype, options, emit, bytesIn, configPath, config, arch: arch.name, layout: layoutName });
+      const { reports, kernels } = await convertAll(source, steps, specs, { output, dtype, options, emit, bytesIn, configPath, config, arch: arch.name, layout: layoutName });
+      summary.kernels = kernels;
       const q = reports.filter((r) => r.maxRelError !== undefined);
       if (q.length > 0) {
         summary.error = { max: Math.max(...q.map((r) => r.maxRelError!)), mean: q.reduce((a, r) => a + r.meanRelError!, 0) / q.length };
@@ -149,17 +155,25 @@ interface Context {
   layout: string;
 }
 
-async function convertAll(source: CheckpointSource, steps: Step[], specs: ReturnType<typeof outputSpecs>, ctx: Context): Promise<TensorReport[]> {
+async function convertAll(
+  source: CheckpointSource,
+  steps: Step[],
+  specs: ReturnType<typeof outputSpecs>,
+  ctx: Context,
+): Promise<{ reports: TensorReport[]; kernels: 'native' | 'typescript' }> {
   const writer = await SafetensorsWriter.create(ctx.output, specs, {
     maxShardBytes: ctx.options.shardSize,
     overwrite: ctx.options.force,
     metadata: { bminf_format: '1' },
   });
   const reports: TensorReport[] = [];
+  let kernels: 'native' | 'typescript' = 'typescript';
   try {
     // One input buffer and a few output buffers, reused for every tensor. The next tensor is read
     // (into the input buffer, free once converted) while the current one's output is written.
     const scratch = new Scratch();
+    const accel = ctx.options.native === false ? null : await loadAccelerator();
+    if (accel) kernels = 'native';
     const stored = (s: Step) => (source instanceof MappedSource ? source.storedByteLength(s.info.name) : s.info.byteLength);
     const largestInput = Math.max(0, ...steps.map(stored));
     const input = scratch.get('input', largestInput);
@@ -169,7 +183,7 @@ async function convertAll(source: CheckpointSource, steps: Step[], specs: Return
     for (let i = 0; i < steps.length; i++) {
       if (ctx.options.signal?.aborted) throw new AbortedError('The migration was interrupted; nothing was written.');
       const { plan, info } = steps[i];
-      const converted: Converted = convertTensor(plan, await pending!, ctx.dtype, source.path, scratch);
+      const converted: Converted = convertTensor(plan, await pending!, ctx.dtype, source.path, scratch, accel);
       const aliased = converted.outputs.some((o) => o.data.buffer === input);
       const next = () => (i + 1 < steps.length ? read(i + 1) : undefined);
       if (!aliased) {
@@ -202,7 +216,7 @@ async function convertAll(source: CheckpointSource, steps: Step[], specs: Return
     await writer.abort();
     throw e;
   }
-  return reports;
+  return { reports, kernels };
 }
 
 /** Copies the tokenizer and generation files that sit beside the weights. */

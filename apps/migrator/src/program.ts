@@ -14,6 +14,7 @@ interface Opts {
   dryRun?: boolean;
   force?: boolean;
   json?: boolean;
+  native: boolean;
 }
 
 /** Adds the migrate options and action to a command (bminf-migrate itself, or `bminf migrate`). */
@@ -28,6 +29,7 @@ export function configureMigrateCommand(cmd: Command): Command {
     .option('--dry-run', 'check the input and print what would be written, writing nothing')
     .option('--force', 'replace the output folder if it exists')
     .option('--json', 'progress and summary as JSON lines on stdout')
+    .option('--no-native', "convert in TypeScript only, without the native addon's kernels (same bytes, slower)")
     .action(async (opts: Opts) => {
       const mode: Mode = opts.json ? 'json' : process.stderr.isTTY ? 'bar' : 'lines';
       const reporter = createReporter(mode);
@@ -44,6 +46,7 @@ export function configureMigrateCommand(cmd: Command): Command {
           shardSize: opts.shardSize,
           dryRun: opts.dryRun,
           force: opts.force,
+          native: opts.native,
           signal: controller.signal,
           onEvent: (e) => reporter.onEvent(e),
         });

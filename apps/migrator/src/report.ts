@@ -73,7 +73,7 @@ export function formatSummary(s: MigrateSummary): string {
   } else {
     lines.push(`Migrated ${s.tensors} tensors (${s.outputTensors} written) of ${s.architecture} to ${s.output}`);
     lines.push(
-      `Bytes in ${formatMB(s.bytesIn)}, out ${formatMB(s.bytesOut)} in ${s.seconds.toFixed(1)} s (${(s.bytesIn / 1e6 / secs).toFixed(0)} MB/s read).`,
+      `Bytes in ${formatMB(s.bytesIn)}, out ${formatMB(s.bytesOut)} in ${s.seconds.toFixed(1)} s (${(s.bytesIn / 1e6 / secs).toFixed(0)} MB/s read, ${s.kernels} kernels).`,
     );
   }
   const l = s.linear;

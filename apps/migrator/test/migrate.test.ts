@@ -22,13 +22,15 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('migrate()', () => {
   it.each([
-    ['cpm1', demo, 52],
-    ['cpm2', join(root, 'models/fixtures/cpm2-tiny'), 52],
-    ['eva', join(root, 'models/fixtures/eva-tiny'), 66],
-  ] as const)('%s: writes the same int8 values and scales as quantize-on-load, and float16 for the rest', async (arch, input, count) => {
-    const out = join(tmp, `int8-${arch}`);
+    ['cpm1', demo, 52, true],
+    ['cpm1', demo, 52, false],
+    ['cpm2', join(root, 'models/fixtures/cpm2-tiny'), 52, true],
+    ['eva', join(root, 'models/fixtures/eva-tiny'), 66, true],
+  ] as const)('%s (native kernels: %s): writes the same int8 values and scales as quantize-on-load, and float16 for the rest', async (arch, input, count, native) => {
+    const out = join(tmp, `int8-${arch}-${native}`);
     const events: MigrateEvent[] = [];
-    const summary = await migrate({ input, output: out, onEvent: (e) => events.push(e) });
+    const summary = await migrate({ input, output: out, native, onEvent: (e) => events.push(e) });
+    expect(summary.kernels).toBe(native ? 'native' : 'typescript');
     expect(summary.architecture).toBe(arch);
     expect(summary.tensors).toBe(count);
     expect(events.filter((e) => e.event === 'tensor').map((e) => (e as { bytesDone: number }).bytesDone).at(-1)).toBe(summary.bytesIn);

@@ -51,6 +51,31 @@ function peakRss(pid) {
   }
 }
 
+const mb = (x) => x / 1e6;
+
+/** Runs bminf-migrate in a child process; its summary, wall time and peak RSS. */
+async function migrateChild(bin, src, out, native) {
+  const started = performance.now();
+  const args = [bin, '--input', src, '--output', out, '--json', ...(native ? [] : ['--no-native'])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let peak = 0;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, peakRss(child.pid));
+  }, 50);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    peak = Math.max(peak, peakRss(child.pid));
+  });
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearInterval(timer);
+  const wall = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`bminf-migrate exited with ${code}: ${stderr.trim()}`);
+  return { summary: JSON.parse(stdout.trim().split('\n').at(-1)), wall, peak };
+}
+
 export default {
   title: 'CPU: bminf-migrate throughput and peak memory (synthetic CPM-2-shaped checkpoint)',
   async run() {
@@ -72,44 +97,33 @@ export default {
       const total = plans.reduce((a, p) => a + 4 * p.shape.reduce((x, y) => x * y, 1), 0);
       const largest = Math.max(...plans.map((p) => 4 * p.shape.reduce((x, y) => x * y, 1)));
 
-      const out = join(tmp, 'out');
-      const started = performance.now();
-      const child = spawn(process.execPath, [bin, '--input', src, '--output', out, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let peak = 0;
-      const timer = setInterval(() => {
-        peak = Math.max(peak, peakRss(child.pid));
-      }, 50);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-        peak = Math.max(peak, peakRss(child.pid));
-      });
-      child.stderr.on('data', (d) => (stderr += d));
-      const code = await new Promise((resolve) => child.on('close', resolve));
-      clearInterval(timer);
-      const wall = (performance.now() - started) / 1000;
-      if (code !== 0) throw new Error(`bminf-migrate exited with ${code}: ${stderr.trim()}`);
-      const summary = JSON.parse(stdout.trim().split('\n').at(-1));
-      const mb = (x) => x / 1e6;
+      const rows = [];
+      let summary;
+      for (const native of [true, false]) {
+        const out = join(tmp, `out-${native}`);
+        const r = await migrateChild(bin, src, out, native);
+        summary = r.summary;
+        rows.push([
+          r.summary.kernels,
+          (total / 1e9).toFixed(2),
+          String(r.summary.tensors),
+          mb(largest),
+          (r.summary.bytesOut / 1e9).toFixed(2),
+          r.wall,
+          mb(total) / r.wall,
+          mb(r.peak),
+          (r.peak / largest).toFixed(2),
+        ]);
+        rmSync(out, { recursive: true, force: true });
+      }
       return {
-        columns: ['checkpoint (GB)', 'tensors', 'largest tensor (MB)', 'output (GB)', 'time (s)', 'MB/s', 'peak RSS (MB)', 'peak RSS / largest tensor'],
-        rows: [
-          [
-            (total / 1e9).toFixed(2),
-            summary.tensors,
-            mb(largest),
-            (summary.bytesOut / 1e9).toFixed(2),
-            wall,
-            mb(total) / wall,
-            mb(peak),
-            (peak / largest).toFixed(2),
-          ],
-        ],
+        columns: ['kernels', 'checkpoint (GB)', 'tensors', 'largest tensor (MB)', 'output (GB)', 'time (s)', 'MB/s', 'peak RSS (MB)', 'peak RSS / largest tensor'],
+        rows,
         notes:
           `float32 safetensors (${plans.length} tensors, T5 names, 2 encoder + 2 decoder layers at CPM-2's widths; generated in ${genSeconds.toFixed(0)} s, ` +
-          `read back from the page cache) → int8 weights + float16 scales and float16 embeddings, norms. MB/s = input bytes / wall time of the child ` +
-          `process (start-up included). Peak RSS is VmHWM of the child, polled from /proc every 50 ms; the goal is under ~2x the largest tensor plus a fixed overhead. ` +
+          `read back from the page cache) → int8 weights + float16 scales and float16 embeddings, norms; once with the native addon's quantize/cast kernels, ` +
+          `once with --no-native (TypeScript only; the same bytes). MB/s = input bytes / wall time of the child process (start-up included). ` +
+          `Peak RSS is VmHWM of the child, polled from /proc every 50 ms; the goal is under ~2x the largest tensor plus a fixed overhead. ` +
           `Max relative quantization error ${(100 * summary.error.max).toFixed(3)}%, mean ${(100 * summary.error.mean).toFixed(3)}%.`,
       };
     } finally {
