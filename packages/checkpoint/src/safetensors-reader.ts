@@ -48,6 +48,7 @@ class SafetensorsSource implements CheckpointSource {
   }
 
   async read(name: string, options?: ReadOptions): Promise<TensorData> {
+    if (this.handles.length === 0) throw new CheckpointError(`was closed; tensor "${name}" cannot be read.`, { file: this.path, hint: 'Open it again.' });
     const { entry, file, fh } = this.locate(name);
     const bytes = await readFresh(fh, entry.end - entry.begin, entry.begin, file, `tensor "${name}"`, options?.buffer);
     return toTensorData(entry.dtype, entry.shape, bytes, { name, file });

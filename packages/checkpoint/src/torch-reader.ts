@@ -21,6 +21,7 @@ class TorchSource implements CheckpointSource {
   private readonly entries: Map<string, ZipEntry>;
   private readonly tensors: Map<string, TensorRef>;
   private readonly starts = new Map<string, number>();
+  private closed = false;
 
   constructor(path: string, fh: FileHandle, size: number, prefix: string, entries: Map<string, ZipEntry>, tensors: Map<string, TensorRef>) {
     this.path = path;
@@ -52,6 +53,7 @@ class TorchSource implements CheckpointSource {
   }
 
   async read(name: string, options?: ReadOptions): Promise<TensorData> {
+    if (this.closed) throw new CheckpointError(`was closed; tensor "${name}" cannot be read.`, { file: this.path, hint: 'Open it again.' });
     const t = this.ref(name);
     const esize = sourceDTypeSize(t.dtype);
     const numel = numelOf(t.shape);
@@ -92,6 +94,8 @@ class TorchSource implements CheckpointSource {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.fh.close();
   }
 }

@@ -206,6 +206,8 @@ describe('safetensors reader: bad input', () => {
     expect(() => src.info('nope')).toThrow(/one\.safetensors.*"nope"/);
     await expectCheckpointError(src.read('nope'), '"nope"');
     await src.close();
+    await src.close(); // twice is harmless
+    await expectCheckpointError(src.read('x'), /one\.safetensors: was closed; tensor "x" cannot be read/);
   });
 
   it('refuses an I64 tensor whose values do not fit in int32', async () => {

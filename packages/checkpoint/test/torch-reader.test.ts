@@ -147,5 +147,7 @@ describe('PyTorch reader: hand-built archives', () => {
     expect((await rejection(src.read('lost'))).message).toMatch(/needs the storage "archive\/data\/9", which the archive lacks/);
     expect(() => src.info('nope')).toThrow(/m\.pt: has no tensor named "nope"/);
     await src.close();
+    await src.close();
+    expect((await rejection(src.read('big'))).message).toMatch(/m\.pt: was closed/);
   });
 });
