@@ -50,6 +50,13 @@ export function configureMigrateCommand(cmd: Command): Command {
           signal: controller.signal,
           onEvent: (e) => reporter.onEvent(e),
         });
+      } catch (e) {
+        // With --json the failure is also a JSON line, so a tool reading stdout sees how the run ended.
+        if (opts.json) {
+          const err = e as Error & { code?: string };
+          process.stdout.write(`${JSON.stringify({ event: 'error', code: err?.code ?? 'ERROR', message: err?.message ?? String(e) })}\n`);
+        }
+        throw e;
       } finally {
         reporter.stop();
         process.off('SIGINT', onSignal);

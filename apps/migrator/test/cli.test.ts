@@ -116,9 +116,15 @@ describe('bminf-migrate: bad input (clear error naming the file, non-zero exit, 
     return last;
   }
 
-  it('a truncated file', async () => {
+  it('a truncated file (with --json, also a JSON error line on stdout)', async () => {
     const file = writeTinyCheckpoint(join(tmp, 'trunc'), { cut: 100 });
     await expectFailure(['--input', file], file, /truncated/);
+    const r = await migrateCli(['--input', file, '--output', fresh(), '--json']);
+    expect(r.code).toBe(1);
+    const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(last.event).toBe('error');
+    expect(last.code).toBe('CHECKPOINT');
+    expect(last.message).toContain(file);
   });
 
   it('a header length beyond the file', async () => {
