@@ -26,7 +26,7 @@ template <typename S, typename D, typename F>
 void CopyRows(const S* src, const std::vector<int64_t>& ss, D* dst, const std::vector<int64_t>& ds,
               const std::vector<int64_t>& shape, F convert) {
   const int64_t d0 = shape[0], d1 = shape[1], d2 = shape[2], d3 = shape[3];
-  ParallelFor(d0 * d1 * d2, d3 >= 4096 ? 1 : 4096 / (d3 + 1) + 1, [&](int64_t begin, int64_t end) {
+  ParallelFor(d0 * d1 * d2, kGrainElements / (d3 + 1) + 1, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
       int64_t i2 = r % d2, i1 = (r / d2) % d1, i0 = r / (d1 * d2);
       const S* s = src + i0 * ss[0] + i1 * ss[1] + i2 * ss[2];

@@ -30,8 +30,9 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
   args.checkRange(out, "out", oo, n);
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const bool avx2 = UseAvx2();
-  ParallelFor(chunks, 4, [&](int64_t c0, int64_t c1) {
-    std::vector<float> in(kChunk), y(kChunk);
+  ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
+    const int64_t size = std::min(kChunk, n);  // small ops (a decode step) need small buffers
+    std::vector<float> in(x.type == ElemType::kFloat32 ? 0 : size), y(size);
     for (int64_t c = c0; c < c1; c++) {
       const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
       const float* v = LoadRow(x, xo + start, len, in.data());
@@ -91,8 +92,9 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   }
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const bool direct = out.type == ElemType::kFloat32;  // float32 results are written in place
-  ParallelFor(chunks, 8, [&](int64_t c0, int64_t c1) {
-    std::vector<float> in(kChunk), buf(direct ? 0 : kChunk);
+  ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
+    const int64_t size = std::min(kChunk, n);
+    std::vector<float> in(a.type == ElemType::kFloat32 ? 0 : size), buf(direct ? 0 : size);
     for (int64_t c = c0; c < c1; c++) {
       const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
       const float* v = LoadRow(a, ao + start, len, in.data());

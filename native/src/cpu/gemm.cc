@@ -155,7 +155,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   const int64_t threads = NumThreads();
   const double work = double(batch) * m * n * (k + 1);
   int64_t pieces = 1;
-  if (work > (1 << 18) && batch < threads) pieces = (threads + batch - 1) / batch;
+  if (work > 2 * kGrainMacs && batch < threads) pieces = (threads + batch - 1) / batch;
   const bool splitN = n >= m || P.small;
   const int64_t unit = splitN ? kGemmNr : kGemmMr;
   const int64_t span = splitN ? n : m;
@@ -171,14 +171,9 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
       else GemmTask(P, bi, lo, hi, 0, n);
     }
   };
-  if (work <= (1 << 18) * 2 && tasks > 1) {
-    // Small problems (attention over a short context): threads only pay when there is enough work
-    // per task.
-    int64_t grain = std::max<int64_t>(1, static_cast<int64_t>((1 << 18) / (work / tasks + 1)));
-    ParallelFor(tasks, grain, run);
-  } else {
-    ParallelFor(tasks, 1, run);
-  }
+  // Small problems (attention over a short context) run as few tasks per thread as keep each one
+  // worth a wake-up.
+  ParallelFor(tasks, std::max<int64_t>(1, static_cast<int64_t>(kGrainMacs / (work / tasks + 1))), run);
   return info.Env().Undefined();
 }
 

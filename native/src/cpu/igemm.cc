@@ -106,7 +106,7 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
   if (UseAvx2() && m > 4) {
     // Enough rows to repay widening and packing B: the packed kernel, threads over the longer side.
     const IgemmPackedKernels& K = kIgemmPackedAvx2;
-    if (work < 1 << 18) {
+    if (work < kGrainMacs) {
       IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
     } else if (n >= m) {
       // One range per thread: each range packs all of A again, so fewer ranges repack less.
@@ -114,14 +114,14 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
     } else {
       ParallelFor(m, PerThread(m, kIgemmMr), [&](int64_t i0, int64_t i1) { IgemmPackedRange(K, ap, bp, cp, n, k, i0, i1, 0, n); });
     }
-  } else if (work < 1 << 16) {
+  } else if (work < kGrainMacs) {
     IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);
   } else if (n >= m) {
     // Few rows (a decode step has one): split the columns, i.e. the weight rows.
-    int64_t grain = std::max<int64_t>(16, (1 << 16) / (m * k) + 1);
+    int64_t grain = std::max<int64_t>(16, kGrainMacs / (m * k) + 1);
     ParallelFor(n, grain, [&](int64_t j0, int64_t j1) { IgemmRange(block, ap, bp, cp, n, k, 0, m, j0, j1); });
   } else {
-    ParallelFor(m, 3, [&](int64_t i0, int64_t i1) { IgemmRange(block, ap, bp, cp, n, k, i0, i1, 0, n); });
+    ParallelFor(m, std::max<int64_t>(3, kGrainMacs / (n * k) + 1), [&](int64_t i0, int64_t i1) { IgemmRange(block, ap, bp, cp, n, k, i0, i1, 0, n); });
   }
   return info.Env().Undefined();
 }

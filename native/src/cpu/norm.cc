@@ -83,7 +83,7 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
     if (bf != bbuf.data()) bbuf.assign(bf, bf + cols);
   }
   const float e = static_cast<float>(eps);
-  ParallelFor(rows, 16384 / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+  ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
     const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
     std::vector<float> in(cols), buf(direct ? 0 : cols);
     for (int64_t r = begin; r < end; r++) {

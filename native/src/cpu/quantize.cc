@@ -34,7 +34,7 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
   int8_t* qv = q.as<int8_t>() + qo;
   uint16_t* sv = s.as<uint16_t>() + so;
   const bool avx2 = UseAvx2();
-  ParallelFor(rows, 65536 / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+  ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
     std::vector<float> buf(x.type == ElemType::kFloat16 ? cols : 0);
     for (int64_t r = begin; r < end; r++) {
       const float* xr = LoadRow(x, xo + r * cols, cols, buf.data());
@@ -119,7 +119,7 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   }
   const int32_t* a = acc.as<int32_t>() + ao;
   const uint16_t* r16 = rs.as<uint16_t>() + rso;
-  ParallelFor(m, 65536 / (n + 1) + 1, [&](int64_t begin, int64_t end) {
+  ParallelFor(m, kGrainElements / (n + 1) + 1, [&](int64_t begin, int64_t end) {
     const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
     std::vector<float> row(direct ? 0 : n);
     for (int64_t i = begin; i < end; i++) {

@@ -43,7 +43,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   if (batch == 0 || rows == 0 || cols == 0) return info.Env().Undefined();
 
   const bool avx2 = UseAvx2();
-  ParallelFor(batch * rows, 16384 / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+  ParallelFor(batch * rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
     std::vector<float> xb(cols), bb(cols), y(cols);
     for (int64_t t = begin; t < end; t++) {
       const int64_t bi = t / rows, r = t % rows;

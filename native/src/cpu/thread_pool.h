@@ -9,6 +9,12 @@ namespace cpu {
 
 int NumThreads();
 
+// The least work worth a parallel region: waking a thread costs tens of microseconds (far more on a
+// machine busy with other processes), so ops split their work only into pieces of at least this many
+// elements (elementwise ops) or multiply-adds (GEMMs). A decode step's ops mostly run inline.
+constexpr int64_t kGrainElements = int64_t(1) << 16;
+constexpr int64_t kGrainMacs = int64_t(1) << 21;
+
 // Calls fn(begin, end) on disjoint ranges covering [0, n), each at least `grain` long (but the last),
 // in parallel, and returns when all are done. Runs inline when the work is small, when called from
 // inside a parallel region, or when another JS thread (a worker) is using the pool.

@@ -212,3 +212,31 @@ describe('copies of higher rank', () => {
     expect(() => backend.contiguous(t)).toThrow(/more than 4 dimensions that cannot be merged/);
   });
 });
+
+describe('ops large enough to be split across threads', () => {
+  it('give the same results as the reference at every chunk boundary', () => {
+    const r = rng(29);
+    const [rows, cols] = [157, 1001]; // 157k elements: several pieces of at least 64k, odd boundaries
+    for (const dtype of DTYPES) {
+      const tol = dtype === 'float32' ? { rel: 1e-5, abs: 1e-6 } : { rel: 2e-3, abs: 4e-3 };
+      const x = randomValues(r, rows * cols, dtype, 3);
+      const xt = tensorOf(x, [rows, cols], dtype);
+      const w = randomValues(r, cols, dtype);
+      expectClose(valuesOf(backend.gelu(xt)), reference.gelu(x), tol, 'gelu');
+      expectClose(valuesOf(backend.add(xt, tensorOf(w, [cols], dtype))), reference.binary('add', x, w), tol, 'add');
+      expectClose(
+        valuesOf(backend.layerNorm(xt, tensorOf(w, [cols], dtype), null, { eps: 1e-5, subtractMean: true })),
+        reference.layerNorm(x, rows, cols, w, null, 1e-5, true),
+        dtype === 'float32' ? tol : { rel: 2e-3, abs: 2e-2 },
+        'layerNorm',
+      );
+      expectClose(valuesOf(backend.softmax(xt, { causalOffset: 900 })), reference.softmax(x, 1, rows, cols, { causalOffset: 900 }), { rel: tol.rel, abs: 1e-6 }, 'softmax');
+      const t = xt.transpose();
+      expect(valuesOf(backend.contiguous(t))).toEqual(reference.gather(x, 0, t.shape, t.strides));
+      const q = backend.quantizeRows(xt);
+      const want = reference.quantizeRows(x, rows, cols);
+      expect(backend.download(q.values)).toEqual(want.values);
+      expect(backend.download(q.scales)).toEqual(want.scales);
+    }
+  });
+});
