@@ -59,11 +59,11 @@ export interface MigrateSummary {
   bytesIn: number;
   bytesOut: number;
   seconds: number;
-  /** Linear weights: their float32 size, and what they became (int8 values + float16 scales). */
-  linear: { count: number; float32Bytes: number; int8Bytes: number; scaleBytes: number };
+  /** Linear weights: their float32 size, and what they became (int8 values, or float16 with dtype fp16, + float16 scales). */
+  linear: { count: number; float32Bytes: number; storedBytes: number; scaleBytes: number };
   /** Over every quantized weight: the largest max relative error and the mean of the means. */
   error?: { max: number; mean: number };
-  /** The quantized weights with the largest max relative error, worst first. */
+  /** The quantized weights with the largest max relative error (then mean), worst first. */
   worst: { name: string; maxRelError: number; meanRelError: number }[];
 }
 
@@ -112,7 +112,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
       bytesIn,
       bytesOut: specs.reduce((a, s) => a + numelOf(s.shape) * sourceDTypeSize(s.dtype as 'I8' | 'F16'), 0),
       seconds: 0,
-      linear: { count: 0, float32Bytes: 0, int8Bytes: 0, scaleBytes: 0 },
+      linear: { count: 0, float32Bytes: 0, storedBytes: 0, scaleBytes: 0 },
       worst: [],
     };
     for (const { plan } of steps) {
@@ -120,7 +120,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
       const n = numelOf(plan.shape);
       summary.linear.count++;
       summary.linear.float32Bytes += 4 * n;
-      summary.linear.int8Bytes += dtype === 'int8' ? n : 2 * n;
+      summary.linear.storedBytes += dtype === 'int8' ? n : 2 * n;
       summary.linear.scaleBytes += dtype === 'int8' ? 2 * plan.shape[0] : 0;
     }
     if (!options.dryRun) {
@@ -130,7 +130,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
       if (q.length > 0) {
         summary.error = { max: Math.max(...q.map((r) => r.maxRelError!)), mean: q.reduce((a, r) => a + r.meanRelError!, 0) / q.length };
         summary.worst = [...q]
-          .sort((a, b) => b.maxRelError! - a.maxRelError!)
+          .sort((a, b) => b.maxRelError! - a.maxRelError! || b.meanRelError! - a.meanRelError!)
           .slice(0, 5)
           .map((r) => ({ name: r.name, maxRelError: r.maxRelError!, meanRelError: r.meanRelError! }));
       }

@@ -78,9 +78,9 @@ export function formatSummary(s: MigrateSummary): string {
   }
   const l = s.linear;
   if (l.count > 0) {
-    const ratio = (l.int8Bytes + l.scaleBytes) / l.float32Bytes;
+    const ratio = (l.storedBytes + l.scaleBytes) / l.float32Bytes;
     lines.push(
-      `Linear weights: ${l.count}, ${formatMB(l.float32Bytes)} as float32 → ${formatMB(l.int8Bytes)} ${s.dtype === 'int8' ? 'int8' : 'float16'}${l.scaleBytes ? ` + ${formatMB(l.scaleBytes)} scales` : ''} (${(100 * ratio).toFixed(1)}%).`,
+      `Linear weights: ${l.count}, ${formatMB(l.float32Bytes)} as float32 → ${formatMB(l.storedBytes)} ${s.dtype === 'int8' ? 'int8' : 'float16'}${l.scaleBytes ? ` + ${formatMB(l.scaleBytes)} scales` : ''} (${(100 * ratio).toFixed(1)}%).`,
     );
   }
   if (s.error) {

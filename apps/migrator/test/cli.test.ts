@@ -30,7 +30,7 @@ describe('bminf-migrate: converting', () => {
     expect(s.event).toBe('summary');
     expect(s.outputTensors).toBe(52 + 16);
     // Linear weights: a quarter of their float32 size, plus one float16 scale per row.
-    expect(s.linear.int8Bytes * 4).toBe(s.linear.float32Bytes);
+    expect(s.linear.storedBytes * 4).toBe(s.linear.float32Bytes);
     expect(s.linear.scaleBytes).toBe(2 * 4 * (768 + 256 + 1024 + 256));
     expect(s.error.max).toBeGreaterThan(0);
     expect(s.error.max).toBeLessThanOrEqual(0.5 / 127 + 1e-6);
