@@ -155,7 +155,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   const int64_t threads = NumThreads();
   const double work = double(batch) * m * n * (k + 1);
   int64_t pieces = 1;
-  if (work > 2 * kGrainMacs && batch < threads) pieces = (threads + batch - 1) / batch;
+  if (work > kGrainMacs && batch < threads) pieces = (threads + batch - 1) / batch;
   const bool splitN = n >= m || P.small;
   const int64_t unit = splitN ? kGemmNr : kGemmMr;
   const int64_t span = splitN ? n : m;
