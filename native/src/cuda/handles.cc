@@ -20,8 +20,13 @@ void ThrowError(Napi::Env env, const std::string& msg, const char* code) {
 State& Ready(Napi::Env env) {
   State& s = Init();
   if (!s.available) ThrowError(env, "CUDA is unavailable: " + s.reason, "BMINF_CUDA_UNAVAILABLE");
-  Driver& d = s.drv;
-  d.cuCtxSetCurrent(s.ctx);  // cheap; keeps the primary context current on this thread
+  // Make the primary context current once per thread (JS calls come on the main thread; a worker
+  // thread that loads the addon gets it on its first call).
+  thread_local bool current = false;
+  if (!current) {
+    s.drv.cuCtxSetCurrent(s.ctx);
+    current = true;
+  }
   return s;
 }
 

@@ -111,6 +111,8 @@ describe.skipIf(!avail.available)('CUDA backend: bad input', () => {
     expect(() => n.copy(s.region, -1, 4, s.region, 0, 4)).toThrow(/non-negative integer/);
     expect(() => n.gemm('float16', false, false, 64, 64, 64, 1, s.region, s.byteOffset, 16, 64, 0, s.region, s.byteOffset, 16, 64, 0, s.region, s.byteOffset, 16, 1)).toThrow(/span is too short/);
     expect(() => gpu.upload(new Float32Array(5), [2, 2])).toThrow(ShapeMismatchError);
+    expect(() => gpu.upload(new Uint8Array(4) as unknown as Int8Array, [4])).toThrow(/not Uint8Array/);
+    expect(() => gpu.empty([2, -1], 'float32')).toThrow(InvalidArgumentError);
     expect(() => gpu.softmax(gpu.upload(randn(4), [2, 2]), { scale: Number.NaN })).toThrow(InvalidArgumentError);
   });
 });

@@ -48,16 +48,28 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
 
   it('quantizeRows is bit-exact (fast and generic paths, ties, zero rows, views)', () => {
     tidy(() => {
-      const shapes: [number, number][] = [[1, 8], [3, 17], [17, 4096], [5, 10240], [33, 1000], [2, 65536], [255, 24], [4, 1]];
+      const shapes: [number, number][] = [[1, 8], [3, 17], [17, 4096], [5, 10240], [33, 1000], [2, 65536], [255, 24], [4, 1], [3000, 4096], [700, 2048]];
       for (const dtype of FLOATS) {
         for (const [r, c] of shapes) {
+          // Both float16 kernels (one row per block; persistent and pipelined) against the CPU.
+          const variant = r % 2 === 0 ? 'block' : 'pipelined';
+          gpu.quantizeVariant = variant;
           const [xc, xg] = both(cpu, gpu, hostData(randn(r * c, 10 * random() + 0.01), dtype), [r, c]);
           const a = gpu.quantizeRows(xg);
           const b = cpu.quantizeRows(xc);
           const qa = gpu.download(a.values);
           const qb = cpu.download(b.values);
-          expect(firstDifference(qa, qb), `${dtype} [${r}, ${c}] values`).toBe('identical');
+          expect(firstDifference(qa, qb), `${dtype} [${r}, ${c}] values (${variant})`).toBe('identical');
           expect(firstDifference(gpu.download(a.scales), cpu.download(b.scales)), `${dtype} [${r}, ${c}] scales`).toBe('identical');
+        }
+        gpu.quantizeVariant = 'pipelined';
+        for (const r of [1, 500, 4097]) {
+          // the same input through both kernels
+          const [, xg] = both(cpu, gpu, hostData(randn(r * 4096), dtype), [r, 4096]);
+          gpu.quantizeVariant = 'block';
+          const a = gpu.download(gpu.quantizeRows(xg).values);
+          gpu.quantizeVariant = 'pipelined';
+          expect(firstDifference(gpu.download(gpu.quantizeRows(xg).values), a)).toBe('identical');
         }
         // Ties: absmax 127 gives scale 1, so x = k + 0.5 sits exactly between two integers.
         const ties = new Float32Array([127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, 0, 0, 0, 0, 0, 0, 0, 0]);

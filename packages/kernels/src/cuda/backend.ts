@@ -68,6 +68,12 @@ export class CudaBackend implements Backend {
   private readonly igemmPath: IgemmPath;
   private readonly gemvMaxRows: number;
   private _disposed = false;
+  /**
+   * Which float16 quantize kernel runs: one row per block ('block'), or a persistent grid that loads
+   * the next row while reducing the current one ('pipelined'). Both are bit-exact; the benchmark
+   * compares them. Not part of the Backend contract.
+   */
+  quantizeVariant: 'block' | 'pipelined' = 'pipelined';
 
   constructor(
     private readonly native: NativeCuda,
@@ -185,7 +191,11 @@ export class CudaBackend implements Backend {
   upload(data: HostArray, shape: Shape): Tensor {
     this.live();
     assertValidShape(shape);
-    if (!ArrayBuffer.isView(data)) throw new InvalidArgumentError('upload: data must be an Int8Array, Int32Array, Uint16Array (float16 bits) or Float32Array.');
+    if (!(data instanceof Int8Array || data instanceof Int32Array || data instanceof Uint16Array || data instanceof Float32Array)) {
+      throw new InvalidArgumentError(
+        `upload: data must be an Int8Array, Int32Array, Uint16Array (float16 bits) or Float32Array, not ${(data as object)?.constructor?.name ?? typeof data}.`,
+      );
+    }
     const dtype = dtypeOfArray(data);
     if (numelOf(shape) !== data.length) {
       throw new ShapeMismatchError(`upload: ${data.length} elements cannot fill shape ${shapeToString(shape)} (${numelOf(shape)} elements).`);
@@ -291,7 +301,16 @@ export class CudaBackend implements Backend {
     try {
       const nvec = cols / 8;
       const xs = this.span(xp);
-      if (x.dtype === 'float16' && cols > 0 && cols % 8 === 0 && xs.byteOffset % 16 === 0 && this.span(values).byteOffset % 8 === 0 && nvec <= 8 * 1024) {
+      const fast = x.dtype === 'float16' && cols > 0 && cols % 8 === 0 && xs.byteOffset % 16 === 0 && this.span(values).byteOffset % 8 === 0;
+      if (fast && this.quantizeVariant === 'pipelined' && nvec <= 8 * 256) {
+        // A persistent grid sized to what stays resident (registers per thread from ptxas, with room).
+        const items = [1, 2, 4, 8].find((i) => i * 256 >= nvec) as number;
+        const threads = up32(Math.ceil(nvec / items));
+        const regs = { 1: 40, 2: 48, 4: 72, 8: 104 }[items] as number;
+        const perSM = Math.max(1, Math.min(32, Math.floor(2048 / threads), Math.floor(65536 / (regs * threads))));
+        const grid = Math.min(rows, (this.info.multiprocessors ?? 1) * perSM);
+        this.launch(`quantize_f16_pipe${items}`, grid, threads, 'pppii', [xp, values, scales, rows, cols]);
+      } else if (fast && nvec <= 8 * 1024) {
         // Up to 8 vectors per thread, issued back to back: small blocks with several loads in flight
         // each keep more bytes in flight per SM than one load per thread in a large block.
         const items = [1, 2, 4, 8].find((i) => i * 128 >= nvec) ?? 8;
