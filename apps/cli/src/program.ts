@@ -1,7 +1,10 @@
 import { BminfError } from '@bminf/core';
 import { Command, CommanderError } from 'commander';
+import * as dialogue from './commands/dialogue.js';
+import * as fillBlank from './commands/fill-blank.js';
 import * as generate from './commands/generate.js';
 import * as info from './commands/info.js';
+import * as migrate from './commands/migrate.js';
 import * as perplexity from './commands/perplexity.js';
 import * as tokenize from './commands/tokenize.js';
 
@@ -12,7 +15,7 @@ export function createProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const cmd of [generate, tokenize, perplexity, info]) cmd.register(program);
+  for (const cmd of [generate, fillBlank, dialogue, tokenize, perplexity, migrate, info]) cmd.register(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }
