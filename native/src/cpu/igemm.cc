@@ -66,10 +66,10 @@ void IgemmPackedRange(const IgemmPackedKernels& K, const int8_t* a, const int8_t
   }
 }
 
-// span / threads, rounded up to a multiple of unit.
-int64_t PerThread(int64_t span, int64_t unit) {
+// span / threads, rounded up.
+int64_t PerThread(int64_t span) {
   const int64_t t = NumThreads();
-  return ((span + t - 1) / t + unit - 1) / unit * unit;
+  return (span + t - 1) / t;
 }
 
 }  // namespace
@@ -109,10 +109,17 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
     if (work < kGrainMacs) {
       IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
     } else if (n >= m) {
-      // One range per thread: each range packs all of A again, so fewer ranges repack less.
-      ParallelFor(n, PerThread(n, kIgemmNr), [&](int64_t j0, int64_t j1) { IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, j0, j1); });
+      // One range of whole slivers per thread: each range packs all of A again, so fewer ranges
+      // repack less.
+      const int64_t units = (n + kIgemmNr - 1) / kIgemmNr;
+      ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
+        IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, u0 * kIgemmNr, std::min(n, u1 * kIgemmNr));
+      });
     } else {
-      ParallelFor(m, PerThread(m, kIgemmMr), [&](int64_t i0, int64_t i1) { IgemmPackedRange(K, ap, bp, cp, n, k, i0, i1, 0, n); });
+      const int64_t units = (m + kIgemmMr - 1) / kIgemmMr;
+      ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
+        IgemmPackedRange(K, ap, bp, cp, n, k, u0 * kIgemmMr, std::min(m, u1 * kIgemmMr), 0, n);
+      });
     }
   } else if (work < kGrainMacs) {
     IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);

@@ -130,9 +130,8 @@ void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
     fn(0, n);
     return;
   }
-  // Equal chunks (rounded to the grain) so that threads finish together.
-  int64_t per = (n + chunks - 1) / chunks;
-  per = (per + grain - 1) / grain * grain;
+  // Equal chunks, so that threads finish together (a chunk may come out a little under the grain).
+  const int64_t per = (n + chunks - 1) / chunks;
   chunks = (n + per - 1) / per;
   std::function<void(int64_t)> body = [&](int64_t c) { fn(c * per, std::min(n, (c + 1) * per)); };
   pool.Run(chunks, &body);

@@ -15,8 +15,8 @@ int NumThreads();
 constexpr int64_t kGrainElements = int64_t(1) << 16;
 constexpr int64_t kGrainMacs = int64_t(1) << 21;
 
-// Calls fn(begin, end) on disjoint ranges covering [0, n), each at least `grain` long (but the last),
-// in parallel, and returns when all are done. Runs inline when the work is small, when called from
+// Calls fn(begin, end) on disjoint ranges of about equal length covering [0, n), in parallel, and
+// returns when all are done; there are at most ceil(n / grain) of them (and at most 4 per thread). Runs inline when the work is small, when called from
 // inside a parallel region, or when another JS thread (a worker) is using the pool.
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
