@@ -3,7 +3,7 @@
 import type { Tensor } from '@bminf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuBackend, reference } from '@bminf/kernels';
-import { backend, expectClose, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
+import { SEED_BASE, backend, expectClose, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
 
 afterEach(() => CpuBackend.setPlainKernels(false));
 
@@ -20,7 +20,7 @@ function check(got: Tensor, a: number[], b: number[], o: Parameters<typeof refer
   expect(y.length).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
     const err = Math.abs(y[i] - want[i]);
-    if (!(err <= rel * mag[i] + 1e-30)) expect.fail(`element ${i}: got ${y[i]}, want ${want[i]} (error ${err}, bound ${rel * mag[i]})`);
+    if (!(err <= rel * mag[i] + 1e-30)) expect.fail(`element ${i}: got ${y[i]}, want ${want[i]} (error ${err}, bound ${rel * mag[i]}; BMINF_TEST_SEED=${SEED_BASE})`);
   }
 }
 

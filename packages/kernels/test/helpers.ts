@@ -5,9 +5,15 @@ import { type CpuBackend, createCpuBackend } from '@bminf/kernels';
 
 export const backend: CpuBackend = createCpuBackend();
 
-/** A small deterministic generator (mulberry32), so failures can be reproduced. */
+/**
+ * Runs use fixed inputs so that failures reproduce; BMINF_TEST_SEED=<n> draws other ones (the
+ * tolerances are meant to hold for any inputs: try a few seeds after changing a kernel).
+ */
+export const SEED_BASE = Number(process.env.BMINF_TEST_SEED ?? 0) >>> 0;
+
+/** A small deterministic generator (mulberry32), seeded per test and by SEED_BASE. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
+  let a = (seed ^ Math.imul(SEED_BASE, 0x9e3779b1)) >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
@@ -47,7 +53,7 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
   for (let i = 0; i < want.length; i++) {
     const err = Math.abs(got[i] - want[i]);
     if (!(err <= tol.abs + tol.rel * Math.abs(want[i]))) {
-      expect.fail(`${what} element ${i}: got ${got[i]}, want ${want[i]} (error ${err})`);
+      expect.fail(`${what} element ${i}: got ${got[i]}, want ${want[i]} (error ${err}; BMINF_TEST_SEED=${SEED_BASE})`);
     }
   }
 }
