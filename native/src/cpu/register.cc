@@ -1,27 +1,50 @@
 // Registers the CPU ops on the addon's `cpu` object (see ops.h for what each takes).
 #include <napi.h>
 
+#include <new>
+#include <stdexcept>
+#include <string>
+
 #include "cpu/features.h"
 #include "cpu/ops.h"
 #include "cpu/thread_pool.h"
 
 namespace bminf {
 
+namespace {
+
+// Turns C++ exceptions other than Napi's (an op that cannot get memory for its scratch buffers)
+// into JS errors: left alone they would pass through N-API's C frames and end the process.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), "cpu: out of memory for an op's scratch buffers.");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("cpu: ") + e.what());
+  }
+}
+
+}  // namespace
+
 void RegisterCpu(Napi::Env env, Napi::Object exports) {
   using namespace cpu;
   auto fn = [&](const char* name, Napi::Value (*f)(const Napi::CallbackInfo&)) {
     exports.Set(name, Napi::Function::New(env, f, name));
   };
-  fn("copy", Copy);
-  fn("quantizeRows", QuantizeRows);
-  fn("dequantize", Dequantize);
-  fn("igemm", Igemm);
-  fn("gemm", Gemm);
-  fn("layerNorm", LayerNorm);
-  fn("softmax", Softmax);
-  fn("gelu", Gelu);
-  fn("binary", Binary);
-  fn("embedding", Embedding);
+  fn("copy", Guarded<Copy>);
+  fn("quantizeRows", Guarded<QuantizeRows>);
+  fn("dequantize", Guarded<Dequantize>);
+  fn("igemm", Guarded<Igemm>);
+  fn("gemm", Guarded<Gemm>);
+  fn("layerNorm", Guarded<LayerNorm>);
+  fn("softmax", Guarded<Softmax>);
+  fn("gelu", Guarded<Gelu>);
+  fn("binary", Guarded<Binary>);
+  fn("embedding", Guarded<Embedding>);
   // {avx2: the CPU has AVX2+FMA+F16C, usingAvx2: the AVX2 kernels are in use, threads}
   fn("info", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Object o = Napi::Object::New(info.Env());

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -46,6 +47,9 @@ class Pool {
     std::unique_lock<std::mutex> lock(mutex_);
     finished_.wait(lock, [&] { return job->done.load() == chunks; });
     job_.reset();
+    // A chunk that threw (out of memory for its scratch buffers) fails the whole call, on the
+    // calling thread, where the op turns it into a JS error.
+    if (job->error) std::rethrow_exception(job->error);
   }
 
  private:
@@ -55,6 +59,7 @@ class Pool {
     const std::function<void(int64_t)>* fn = nullptr;
     int64_t chunks = 0;
     std::atomic<int64_t> next{0}, done{0};
+    std::exception_ptr error;  // the first exception a chunk threw (guarded by the pool's mutex_)
   };
 
   void Drain(Job& job) {
@@ -63,7 +68,12 @@ class Pool {
     for (;;) {
       int64_t c = job.next.fetch_add(1);
       if (c >= job.chunks) break;
-      (*job.fn)(c);
+      try {
+        (*job.fn)(c);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!job.error) job.error = std::current_exception();
+      }
       if (job.done.fetch_add(1) + 1 == job.chunks) {
         std::lock_guard<std::mutex> lock(mutex_);
         finished_.notify_all();
