@@ -73,3 +73,16 @@ describe('bminf dialogue', () => {
     await expect(run(dialogueCmd.register, ['dialogue', '--model', model, '--device', 'cpu'])).rejects.toThrow(/conversation is empty/);
   });
 });
+
+describe('bminf generate with a CPM-2 model', () => {
+  it('continues the prompt through the encoder-decoder', async () => {
+    const generateCmd = await import('../src/commands/generate.js');
+    const model = join(fixtures, 'cpm2-tiny');
+    const r = await run(generateCmd.register, ['generate', '--model', model, '--prompt', '床前明月光', '--greedy', '--max-tokens', '6', '--dtype', 'fp32', '--device', 'cpu', '--json']);
+    const out = JSON.parse(r.stdout);
+    expect(out.ids.length).toBeGreaterThan(0);
+    expect(out.ids.length).toBeLessThanOrEqual(6);
+    expect(typeof out.text).toBe('string');
+    expect(out.promptIds.length).toBe(5);
+  });
+});

@@ -1,11 +1,19 @@
-import { Cpm1Model, streamGenerate, validateSamplingOptions } from '@bminf/models';
+import {
+  Cpm1Model,
+  Cpm2Model,
+  detectArchitecture,
+  readModelConfig,
+  streamCpm2Generate,
+  streamGenerate,
+  validateSamplingOptions,
+} from '@bminf/models';
 import type { Command } from 'commander';
 import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
 
 export function register(program: Command): void {
   const cmd = program
     .command('generate')
-    .description('continue a prompt with CPM-1 (streams the text; --json prints one object at the end)')
+    .description('continue a prompt with CPM-1 or CPM-2 (streams the text; --json prints one object at the end)')
     .requiredOption('--model <dir>', 'model directory (config.json, weights, tokenizer)')
     .requiredOption('--prompt <text>', 'the text to continue')
     .addOption(dtypeOption())
@@ -16,9 +24,12 @@ export function register(program: Command): void {
   cmd.action(async (opts: CommonOpts & { prompt: string; stop?: string[] }) => {
     const options = { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}) };
     validateSamplingOptions(options); // before the model loads, so a typo fails at once
-    const model = await Cpm1Model.load(opts.model, { dtype: opts.dtype, device: opts.device });
+    // CPM-2 / EVA (T5) directories continue the prompt through the encoder-decoder (BMInf's CPM2.generate).
+    const load = { dtype: opts.dtype, device: opts.device };
+    const model =
+      detectArchitecture(readModelConfig(opts.model)).name === 'cpm1' ? await Cpm1Model.load(opts.model, load) : await Cpm2Model.load(opts.model, load);
     try {
-      const it = streamGenerate(model, opts.prompt, options);
+      const it = model instanceof Cpm1Model ? streamGenerate(model, opts.prompt, options) : streamCpm2Generate(model, opts.prompt, options);
       if (!opts.json) process.stdout.write(opts.prompt);
       let r = await it.next();
       while (!r.done) {
