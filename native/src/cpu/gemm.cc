@@ -97,6 +97,8 @@ void GemmTask(const Problem& P, int64_t batch, int64_t i0, int64_t i1, int64_t j
   }
   if (!direct) {
     for (int64_t i = 0; i < rows; i++) StoreRow(P.out, base + (i0 + i) * P.n + j0, c + i * ldc, cols);
+    // The float32 tile of a large float16 product is not worth keeping for the next call.
+    if (s.c.capacity() > (size_t(1) << 22)) std::vector<float>().swap(s.c);
   }
 }
 
