@@ -4,14 +4,14 @@
 import { UnsupportedError, tidy } from '@bminf/core';
 import { describe, expect, it } from 'vitest';
 import { createCpuBackend, createCudaBackend, cudaAvailability, cudaInfo } from '@bminf/kernels';
-import { firstDifference, randInt8 } from './helpers.js';
+import { firstDifference, randInt8, testMemoryLimit } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
 
 describe.skipIf(!avail.available)('igemm through the COL32 transforms', () => {
   it('is bit-exact where cublasLt supports it, else a clear UnsupportedError', () => {
-    const gpu = createCudaBackend({ memoryLimit: 2 ** 28, igemmPath: 'col32', gemvMaxRows: 0 });
+    const gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 28), igemmPath: 'col32', gemvMaxRows: 0 });
     const cpu = createCpuBackend();
     const cc = cudaInfo().computeCapability ?? [0, 0];
     try {

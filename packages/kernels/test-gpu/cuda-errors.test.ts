@@ -12,7 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability, cudaInfo } from '@bminf/kernels';
 import { cublasLt } from '@bminf/cublaslt';
-import { randInt8, randn } from './helpers.js';
+import { randInt8, randn, testMemoryLimit } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -35,7 +35,7 @@ describe('CUDA availability', () => {
 describe.skipIf(!avail.available)('CUDA backend: bad input', () => {
   let gpu: CudaBackend;
   beforeAll(() => {
-    gpu = createCudaBackend({ memoryLimit: 2 ** 30 });
+    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 30) });
   });
   afterAll(() => gpu?.dispose());
 

@@ -3,7 +3,7 @@
 import { type Backend, type Tensor, float32ToFloat16Bits, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
-import { TOL, both, firstDifference, hostData, randInt8, randn, random, relErr, seedUsed } from './helpers.js';
+import { TOL, both, firstDifference, hostData, randInt8, randn, random, relErr, seedUsed, testMemoryLimit } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -16,7 +16,7 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
   beforeAll(() => {
     console.log(formatCudaInfo());
     console.log(`[gpu tests] random seed ${seedUsed}`);
-    gpu = createCudaBackend({ memoryLimit: 6 * 2 ** 30 });
+    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 * 2 ** 30) });
     cpu = createCpuBackend();
     console.log(`[gpu tests] kernels: ${gpu.kernels.origin} (${gpu.kernels.compileSeconds.toFixed(2)} s), cache ${gpu.kernels.cachePath}`);
   });
@@ -88,7 +88,7 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
 
   it('igemm is bit-exact against the CPU integer GEMM, extremes included, at awkward m (GEMV and cublasLt paths)', () => {
     // m <= 8 with k % 16 == 0 takes the dp4a GEMV kernel; `lt` (gemvMaxRows 0) runs the same on cublasLt.
-    const lt = createCudaBackend({ memoryLimit: 2 ** 30, gemvMaxRows: 0 });
+    const lt = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 30), gemvMaxRows: 0 });
     expect(lt.kernels.origin).toBe('cache'); // compiled once by the first backend, then read from disk
     const cases: [number, number, number][] = [
       [1, 4, 4], [3, 8, 16], [17, 256, 64], [255, 1000, 520], [64, 4096, 4096], [5, 12, 10240],

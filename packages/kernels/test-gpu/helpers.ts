@@ -1,6 +1,7 @@
 // Shared by the GPU tests: random inputs (seeded, fresh per call), uploads to both backends, and
 // comparisons with dtype-appropriate tolerances.
 import { type Backend, type DType, type HostArray, type Tensor, fromFloat16Array, toFloat16Array } from '@bminf/core';
+import { loadNativeCuda } from '@bminf/cublaslt';
 
 let seed = (Date.now() ^ 0x5bd1e995) >>> 0;
 export function random(): number {
@@ -59,4 +60,13 @@ export const TOL: Record<'float16' | 'float32', number> = { float16: 4e-3, float
 export function firstDifference(a: HostArray, b: HostArray): string {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return `first difference at ${i}: ${a[i]} vs ${b[i]}`;
   return a.length === b.length ? 'identical' : `lengths ${a.length} and ${b.length}`;
+}
+
+/**
+ * A memory limit for a test's own backend: `want` bytes, or a quarter of what is free now if that is
+ * less (other GPU test files may run at the same time and hold memory).
+ */
+export function testMemoryLimit(want: number): number {
+  const free = (loadNativeCuda()?.memInfo() as { free: number } | undefined)?.free ?? want;
+  return Math.max(64 * 2 ** 20, Math.min(want, Math.floor(free / 4)));
 }
