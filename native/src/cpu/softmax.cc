@@ -13,13 +13,13 @@ namespace bminf {
 namespace cpu {
 
 // softmax(x, xOffset, batch, rows, cols, out, outOffset, scale, causalOffset|null, bias|null, biasOffset,
-//         biasBatchStride)
-// x and out are packed [batch, rows, cols]; bias (x's type) is [rows, cols] at biasOffset + b ·
-// biasBatchStride (0 broadcasts one bias over the batch). y = softmax(scale · x + bias) where entries
+//         biasBatchStride, biasRowStride)
+// x and out are packed [batch, rows, cols]; bias (x's type) row r of batch b is at biasOffset +
+// b · biasBatchStride + r · biasRowStride (strides of 0 broadcast one bias over the batch or rows). y = softmax(scale · x + bias) where entries
 // with col > row + causalOffset are masked (0). A row with nothing left (all masked, or all -inf)
 // is all zeros rather than NaN.
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
-  Args args(info, "softmax", 12);
+  Args args(info, "softmax", 13);
   Array x = args.array(0, "x", kFloatTypes);
   int64_t xo = args.integer(1, "xOffset");
   int64_t batch = args.integer(2, "batch");
@@ -33,13 +33,14 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   Array bias = args.optionalArray(9, "bias", kFloatTypes);
   int64_t bo = args.integer(10, "biasOffset");
   int64_t bstride = args.integer(11, "biasBatchStride");
+  int64_t rstride = args.integer(12, "biasRowStride");
   args.checkSameType(x, "x", out, "out");
   if (bias.present) args.checkSameType(bias, "bias", out, "out");
   if (rows > 0 && cols > kMaxIndex / rows) args.rangeError("rows * cols is too large.");
   if (batch > 0 && rows * cols > kMaxIndex / batch) args.rangeError("batch * rows * cols is too large.");
   args.checkRange(x, "x", xo, batch * rows * cols);
   args.checkRange(out, "out", oo, batch * rows * cols);
-  if (bias.present) args.checkView(bias, "bias", bo, {batch, rows * cols}, {bstride, 1});
+  if (bias.present) args.checkView(bias, "bias", bo, {batch, rows, cols}, {bstride, rstride, 1});
   if (batch == 0 || rows == 0 || cols == 0) return info.Env().Undefined();
 
   const bool avx2 = UseAvx2();
@@ -48,7 +49,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
     for (int64_t t = begin; t < end; t++) {
       const int64_t bi = t / rows, r = t % rows;
       const float* xr = LoadRow(x, xo + t * cols, cols, xb.data());
-      const float* br = bias.present ? LoadRow(bias, bo + bi * bstride + r * cols, cols, bb.data()) : nullptr;
+      const float* br = bias.present ? LoadRow(bias, bo + bi * bstride + r * rstride, cols, bb.data()) : nullptr;
       int64_t valid = cols;
       if (causal) {
         int64_t last = r + causalOffset;  // the last visible column

@@ -95,6 +95,17 @@ describe('softmax', () => {
     });
   }
 
+  it('broadcasts a [cols] bias over the rows of a rank-2 input', () => {
+    const r = rng(30);
+    for (const dtype of DTYPES) {
+      const x = randomValues(r, 5 * 17, dtype, 3);
+      const bias = randomValues(r, 17, dtype, 2);
+      const rowBias = Array.from({ length: 5 }, () => bias).flat();
+      const out = backend.softmax(tensorOf(x, [5, 17], dtype), { bias: tensorOf(bias, [17], dtype), causalOffset: 10 });
+      expectClose(valuesOf(out), reference.softmax(x, 1, 5, 17, { bias: rowBias, causalOffset: 10 }), dtype === 'float32' ? { rel: 1e-5, abs: 1e-7 } : { rel: 2e-3, abs: 1e-4 });
+    }
+  });
+
   it('gives all-zero rows where everything is masked, not NaN', () => {
     const out = backend.softmax(tensorOf([1, 2, 3, 4, 5, 6], [2, 3], 'float32'), { causalOffset: -1 });
     const y = valuesOf(out);

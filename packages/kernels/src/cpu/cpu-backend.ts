@@ -304,16 +304,24 @@ export class CpuBackend implements Backend {
     const batch = x.rank === 3 ? x.shape[0] : 1;
     const [rows, cols] = x.shape.slice(-2);
     let biasBatchStride = 0;
+    let biasRowStride = 0;
     if (bias) {
+      // x's shape, or x's without its leading dimension (broadcast over it).
       checkSameDType('softmax', x, bias);
+      const inner = x.shape.slice(1);
       const full = bias.rank === x.rank && bias.shape.every((d, i) => d === x.shape[i]);
-      const perRow = bias.rank === 2 && bias.shape[0] === rows && bias.shape[1] === cols;
-      if (!full && !perRow) {
+      const broadcast = bias.rank === inner.length && bias.shape.every((d, i) => d === inner[i]);
+      if (!full && !broadcast) {
         throw new ShapeMismatchError(
-          `softmax: bias must have x's shape ${shapeToString(x.shape)} or ${shapeToString([rows, cols])} but has ${shapeToString(bias.shape)}.`,
+          `softmax: bias must have x's shape ${shapeToString(x.shape)} or ${shapeToString(inner)} but has ${shapeToString(bias.shape)}.`,
         );
       }
-      biasBatchStride = full && x.rank === 3 ? rows * cols : 0;
+      if (x.rank === 3) {
+        biasBatchStride = full ? rows * cols : 0;
+        biasRowStride = cols;
+      } else {
+        biasRowStride = full ? cols : 0;
+      }
     }
     const xc = this.packed(x);
     const bc = bias ? this.packed(bias) : null;
@@ -321,7 +329,7 @@ export class CpuBackend implements Backend {
     try {
       N.softmax(
         this.arr(xc) as FloatArray, xc.offset, batch, rows, cols, this.arr(out) as FloatArray, 0, scale, causal,
-        bc ? (this.arr(bc) as FloatArray) : null, bc ? bc.offset : 0, biasBatchStride,
+        bc ? (this.arr(bc) as FloatArray) : null, bc ? bc.offset : 0, biasBatchStride, biasRowStride,
       );
     } finally {
       if (xc !== x) xc.dispose();
