@@ -1,4 +1,4 @@
-import { type Backend, type DType, InvalidArgumentError, type Tensor } from '@bminf/core';
+import { type Backend, type DType, InvalidArgumentError, type Tensor, keep } from '@bminf/core';
 
 /**
  * Keys and values of one attention layer for the tokens seen so far: [heads, maxLength, headDim] each,
@@ -17,8 +17,9 @@ export class KVCache {
     readonly headDim: number,
     dtype: DType,
   ) {
-    this.keys = backend.zeros([numHeads, maxLength, headDim], dtype);
-    this.values = backend.zeros([numHeads, maxLength, headDim], dtype);
+    // The cache owns these until dispose(): keep them out of any enclosing tidy() scope.
+    this.keys = keep(backend.zeros([numHeads, maxLength, headDim], dtype));
+    this.values = keep(backend.zeros([numHeads, maxLength, headDim], dtype));
   }
 
   /** Writes k, v [heads, n, headDim] (views allowed) at positions length..length+n-1. */
