@@ -18,7 +18,7 @@ if not torch.cuda.is_available():
     sys.exit(0)
 
 dev = torch.device("cuda")
-SHAPES = [(8192, 8192, 8192)] + [(m, k, n) for m in (4096, 10240) for k in (4096, 10240) for n in (1, 16, 64, 256, 1024, 4096)]
+SHAPES = [(m, k, n) for m in (4096, 10240) for k in (4096, 10240) for n in (1, 16, 64, 256, 1024, 4096)] + [(8192, 8192, 8192)]
 LINEAR = [(4096, 4096, 4096), (10240, 4096, 4096), (4096, 10240, 4096)]
 
 

@@ -172,9 +172,10 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
                                      reinterpret_cast<void*>(c.ws), kWorkspaceBytes, s.stream);
         };
         if (run() != CUBLAS_STATUS_SUCCESS) continue;  // warm-up; a candidate that fails is skipped
-        // Keep the GPU busy (fills of the workspace, ~10 us each) while the host queues the timed calls,
-        // so that the events measure the GPU's time for them, not the host's time to issue them.
-        for (int r = 0; r < reps; r++) s.drv.cuMemsetD8Async(c.ws, 0, kWorkspaceBytes, s.stream);
+        // Timed back to back as the model calls it: for short GEMMs that includes the host's time to
+        // issue each call, which differs between algorithms (one kernel or two, cluster launches). An
+        // attempt to time the GPU alone (a blocker queued first) picked algorithms that were slower in
+        // use at 4096 x 4096 with 16-64 rows (H100, bench of 2026-11-24).
         s.drv.cuEventRecord(c.t0, s.stream);
         for (int r = 0; r < reps; r++) run();
         s.drv.cuEventRecord(c.t1, s.stream);
