@@ -3,7 +3,7 @@
 import type { Tensor } from '@bminf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuBackend, reference } from '@bminf/kernels';
-import { SEED_BASE, backend, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
+import { SEED_BASE, backend, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
 
 afterEach(() => CpuBackend.setPlainKernels(false));
 
@@ -44,6 +44,24 @@ describe('fuzz', () => {
           expect.fail(`iteration ${iter} (${dtype}, batch ${batch}, m ${m} n ${n} k ${k}, transA ${transA}, transB ${transB}, seed ${SEED_BASE}): element ${i} got ${got[i]}, want ${want[i]}`);
         }
       }
+    }
+  });
+
+  it('igemm and quantizeRows: 300 random problems, exact', () => {
+    const r = rng(43);
+    const pick = (n: number) => Math.floor(r() * n);
+    for (let iter = 0; iter < 300; iter++) {
+      CpuBackend.setPlainKernels(iter % 2 === 1);
+      const [m, n, k] = [1 + pick(r() < 0.5 ? 5 : 40), 1 + pick(40), pick(100)];
+      const a = randomInt8(r, m * k);
+      const b = randomInt8(r, n * k);
+      const c = backend.download(backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k])));
+      expect(c, `iteration ${iter}: m ${m} n ${n} k ${k}, seed ${SEED_BASE}`).toEqual(reference.igemm(a, b, m, n, k));
+      const x = randomValues(r, m * (k + 1), r() < 0.5 ? 'float32' : 'float16', 10 ** (r() * 4 - 2));
+      const q = backend.quantizeRows(tensorOf(x, [m, k + 1], 'float32'));
+      const want = reference.quantizeRows(x, m, k + 1);
+      expect(backend.download(q.values), `iteration ${iter} quantize`).toEqual(want.values);
+      expect(backend.download(q.scales), `iteration ${iter} scales`).toEqual(want.scales);
     }
   });
 
