@@ -1,8 +1,11 @@
 // F16C bulk conversions. (Compiled with -mavx2 -mfma -mf16c; only called when the CPU has them.)
-#include <immintrin.h>
+#include <cstdlib>
 
 #include "cpu/features.h"
 #include "cpu/half.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 namespace bminf {
 namespace cpu {
@@ -27,3 +30,16 @@ void FloatToHalfNAvx2(const float* src, uint16_t* dst, size_t n) {
 
 }  // namespace cpu
 }  // namespace bminf
+
+#else  // Not x86: these are never called (UseAvx2() is false) but must exist for the addon to link.
+
+namespace bminf {
+namespace cpu {
+
+void HalfToFloatNAvx2(const uint16_t*, float*, size_t) { std::abort(); }
+void FloatToHalfNAvx2(const float*, uint16_t*, size_t) { std::abort(); }
+
+}  // namespace cpu
+}  // namespace bminf
+
+#endif

@@ -1,9 +1,12 @@
 // The AVX2+FMA float GEMM kernels: a 6 x 16 micro-kernel (12 accumulators, 2 B vectors and one
 // broadcast A value: 15 of the 16 ymm registers) over panels packed to float32 (F16C converts float16
 // operands while packing, so one kernel serves both storage types).
-#include <immintrin.h>
+#include <cstdlib>
 
 #include "cpu/gemm_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 namespace bminf {
 namespace cpu {
@@ -212,3 +215,15 @@ const GemmKernels kGemmAvx2 = {PackA, PackB, Kernel, SmallDot, SmallAxpy};
 
 }  // namespace cpu
 }  // namespace bminf
+
+#else  // Not x86: these are never called (UseAvx2() is false) but must exist for the addon to link.
+
+namespace bminf {
+namespace cpu {
+
+const GemmKernels kGemmAvx2 = {nullptr, nullptr, nullptr, nullptr, nullptr};
+
+}  // namespace cpu
+}  // namespace bminf
+
+#endif

@@ -6,9 +6,12 @@
 //   1 B vector fill the 16 ymm registers).
 // - The packed kernel (more rows): operands widened and packed once into k pairs, then a 6 x 16
 //   register tile with one broadcast A pair per row, as the float GEMM does it.
-#include <immintrin.h>
+#include <cstdlib>
 
 #include "cpu/gemm_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 namespace bminf {
 namespace cpu {
@@ -170,3 +173,18 @@ const IgemmPackedKernels kIgemmPackedAvx2 = {PackA, PackB, Kernel};
 
 }  // namespace cpu
 }  // namespace bminf
+
+#else  // Not x86: these are never called (UseAvx2() is false) but must exist for the addon to link.
+
+namespace bminf {
+namespace cpu {
+
+void IgemmBlockAvx2(const int8_t*, int64_t, const int8_t*, int64_t, int32_t*, int64_t, int64_t, int64_t, int64_t, bool) {
+  std::abort();
+}
+const IgemmPackedKernels kIgemmPackedAvx2 = {nullptr, nullptr, nullptr};
+
+}  // namespace cpu
+}  // namespace bminf
+
+#endif

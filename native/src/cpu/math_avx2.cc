@@ -1,9 +1,12 @@
 // Vectorised exp for GELU and softmax (AVX2+FMA). exp is the Cephes single-precision scheme: n =
 // round(x·log2 e), r = x - n·ln 2 in two parts, a degree-6 polynomial, times 2^n; about 1 ulp over
 // the float range. Below -87.3 the result is 0 (softmax's masked -inf entries stay exactly 0).
-#include <immintrin.h>
+#include <cstdlib>
 
 #include "cpu/features.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 namespace bminf {
 namespace cpu {
@@ -110,3 +113,18 @@ void ScaleInPlaceAvx2(float* y, float scale, int64_t n) {
 
 }  // namespace cpu
 }  // namespace bminf
+
+#else  // Not x86: these are never called (UseAvx2() is false) but must exist for the addon to link.
+
+namespace bminf {
+namespace cpu {
+
+void GeluAvx2(const float*, float*, int64_t) { std::abort(); }
+float ExpShiftSumAvx2(float*, int64_t, float) { std::abort(); }
+float ScaleBiasMaxAvx2(const float*, const float*, float, float*, int64_t) { std::abort(); }
+void ScaleInPlaceAvx2(float*, float, int64_t) { std::abort(); }
+
+}  // namespace cpu
+}  // namespace bminf
+
+#endif

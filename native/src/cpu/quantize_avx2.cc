@@ -1,11 +1,13 @@
 // AVX2 row quantization: the same float32 division by the float16-rounded scale and the same
 // round-to-nearest-even as the scalar code (vdivps and vroundps are exact IEEE operations), so the
 // results are bit-identical.
-#include <immintrin.h>
-
 #include <cmath>
+#include <cstdlib>
 
 #include "cpu/features.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 namespace bminf {
 namespace cpu {
@@ -56,3 +58,16 @@ void QuantizeRowAvx2(const float* x, int64_t n, float scale, int8_t* q) {
 
 }  // namespace cpu
 }  // namespace bminf
+
+#else  // Not x86: these are never called (UseAvx2() is false) but must exist for the addon to link.
+
+namespace bminf {
+namespace cpu {
+
+float AbsMaxAvx2(const float*, int64_t) { std::abort(); }
+void QuantizeRowAvx2(const float*, int64_t, float, int8_t*) { std::abort(); }
+
+}  // namespace cpu
+}  // namespace bminf
+
+#endif
