@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -87,7 +88,11 @@ class Pool {
     for (;;) {
       // Spin a little before sleeping: ops come back to back (a decode step is hundreds of small
       // ones), and waking a sleeping thread costs tens of microseconds, as much as a small op.
-      for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen; i++) Pause();
+      const auto until = std::chrono::steady_clock::now() + kSpin;
+      for (int i = 1; generation_.load(std::memory_order_acquire) == seen; i++) {
+        Pause();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() > until) break;
+      }
       std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -104,7 +109,9 @@ class Pool {
     __builtin_ia32_pause();
 #endif
   }
-  static constexpr int kSpin = 20000;  // about 0.1 ms of pause instructions
+  // How long a worker spins: about the gap between the parallel ops of a decode step, short enough
+  // not to hold a core long after the work stops.
+  static constexpr std::chrono::microseconds kSpin{100};
 
   const int threads_;
   std::vector<std::thread> workers_;
