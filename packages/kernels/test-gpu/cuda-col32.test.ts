@@ -11,7 +11,7 @@ if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${a
 
 describe.skipIf(!avail.available)('igemm through the COL32 transforms', () => {
   it('is bit-exact where cublasLt supports it, else a clear UnsupportedError', () => {
-    const gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 28), igemmPath: 'col32', gemvMaxRows: 0 });
+    const gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 26), igemmPath: 'col32', gemvMaxRows: 0 });
     const cpu = createCpuBackend();
     const cc = cudaInfo().computeCapability ?? [0, 0];
     try {

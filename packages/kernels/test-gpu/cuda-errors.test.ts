@@ -35,7 +35,7 @@ describe('CUDA availability', () => {
 describe.skipIf(!avail.available)('CUDA backend: bad input', () => {
   let gpu: CudaBackend;
   beforeAll(() => {
-    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 30) });
+    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 28) });
   });
   afterAll(() => gpu?.dispose());
 

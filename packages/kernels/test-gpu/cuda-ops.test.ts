@@ -16,7 +16,7 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
   beforeAll(() => {
     console.log(formatCudaInfo());
     console.log(`[gpu tests] random seed ${seedUsed}`);
-    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 * 2 ** 30) });
+    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 29) });
     cpu = createCpuBackend();
     console.log(`[gpu tests] kernels: ${gpu.kernels.origin} (${gpu.kernels.compileSeconds.toFixed(2)} s), cache ${gpu.kernels.cachePath}`);
   });
@@ -88,7 +88,7 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
 
   it('igemm is bit-exact against the CPU integer GEMM, extremes included, at awkward m (GEMV and cublasLt paths)', () => {
     // m <= 8 with k % 16 == 0 takes the dp4a GEMV kernel; `lt` (gemvMaxRows 0) runs the same on cublasLt.
-    const lt = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 30), gemvMaxRows: 0 });
+    const lt = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 28), gemvMaxRows: 0 });
     expect(lt.kernels.origin).toBe('cache'); // compiled once by the first backend, then read from disk
     const cases: [number, number, number][] = [
       [1, 4, 4], [3, 8, 16], [17, 256, 64], [255, 1000, 520], [64, 4096, 4096], [5, 12, 10240],

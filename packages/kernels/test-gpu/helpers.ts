@@ -64,7 +64,8 @@ export function firstDifference(a: HostArray, b: HostArray): string {
 
 /**
  * A memory limit for a test's own backend: `want` bytes, or a quarter of what is free now if that is
- * less (other GPU test files may run at the same time and hold memory).
+ * less. GPU test files may run at the same time (the model tests take the default reservation, which
+ * leaves at least 2 GiB free), so these stay small: 512 MiB at most.
  */
 export function testMemoryLimit(want: number): number {
   const free = (loadNativeCuda()?.memInfo() as { free: number } | undefined)?.free ?? want;

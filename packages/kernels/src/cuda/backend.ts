@@ -40,7 +40,8 @@ import { CudaStorage } from './storage.js';
 export interface CudaBackendOptions {
   /**
    * Bytes of device memory to reserve for tensors, once, at creation. Default: the free memory less a
-   * margin (10 % of it, at least 512 MiB) left for cublasLt, the kernels and other processes.
+   * margin (10 % of it, at least 2 GiB) left for cublasLt's workspace, the kernels and other processes
+   * (halved until it fits, if another process took memory in between).
    */
   memoryLimit?: number;
   /** igemm layout path ('auto' picks by compute capability). For testing the other path. */
@@ -62,7 +63,7 @@ export class CudaBackend implements Backend {
   readonly pool: DevicePool;
   readonly lt: CublasLt;
   readonly kernels: CompiledModule;
-  private readonly region: unknown;
+  private readonly region!: unknown;
   private readonly fns = new Map<string, unknown>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
   private readonly igemmPath: IgemmPath;
@@ -87,16 +88,26 @@ export class CudaBackend implements Backend {
     this.igemmPath = options.igemmPath ?? 'auto';
     this.gemvMaxRows = Math.min(8, options.gemvMaxRows ?? 8);
     const mem = native.memInfo() as { free: number; total: number };
-    const limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(512 * 2 ** 20, Math.floor(mem.free * 0.1)));
+    let limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(2 * 2 ** 30, Math.floor(mem.free * 0.1)));
     if (!Number.isSafeInteger(limit) || limit < 4096) {
       throw new InvalidArgumentError(`The CUDA backend's memoryLimit must be an integer of at least 4096 bytes, but is ${limit}.`, {
         hint: `${formatBytes(mem.free)} of device memory is free.`,
       });
     }
-    try {
-      this.region = native.reserve(limit);
-    } catch (e) {
-      throw mapNativeError(e, `reserving ${formatBytes(limit)} of device memory (${formatBytes(mem.free)} free)`);
+    for (;;) {
+      try {
+        this.region = native.reserve(limit);
+        break;
+      } catch (e) {
+        // Without an explicit limit, another process may have taken memory since memInfo(): ask for
+        // half, down to 256 MiB. An explicit limit is what the caller needs; it fails at once.
+        const oom = (e as { code?: string }).code === 'BMINF_CUDA_OOM';
+        if (options.memoryLimit === undefined && oom && limit / 2 >= 256 * 2 ** 20) {
+          limit = Math.floor(limit / 2);
+          continue;
+        }
+        throw mapNativeError(e, `reserving ${formatBytes(limit)} of device memory (${formatBytes(mem.free)} free)`);
+      }
     }
     this.pool = new DevicePool(limit, { name: 'cuda:0' });
     this.flag = this.alloc(256);
