@@ -88,7 +88,7 @@ export default {
     for (const m of [4096, 10240]) for (const k of [4096, 10240]) for (const t of [1, 16, 64, 256, 1024, 4096]) shapes.push([m, k, t]);
     shapes.push([8192, 8192, 8192]);
     for (const [m, k, tok] of shapes) {
-      // The backend's op, as the model calls it: output allocated from the pool, padding, GEMV for n <= 16.
+      // The backend's op, as the model calls it: output allocated from the pool, padding, GEMV for n <= 8.
       const a = gpu.upload(randBytes(tok * k), [tok, k]);
       const w = gpu.upload(randBytes(m * k), [m, k]);
       const s = timed(n, () => gpu.igemm(a, w).dispose());
@@ -154,7 +154,7 @@ export default {
       rows,
       notes:
         `PyTorch ${torch.torch ?? '(not run)'} on ${torch.device ?? '?'}; ${torch.error ?? 'same GPU, same run'}. igemm: bminf's cublasLt int8 GEMM (heuristic candidates timed once per shape, 32 MiB workspace, ` +
-        'n padded to a multiple of 4; for n ≤ 16 bminf\'s dp4a GEMV kernel instead) vs torch._int_mm (n padded to 17 where it needs more than 16 rows; TOPS count the real n). ' +
+        'n padded to a multiple of 4; for n ≤ 8 bminf\'s dp4a GEMV kernel instead) vs torch._int_mm (n padded to 17 where it needs more than 16 rows; TOPS count the real n). ' +
         'quantize: row absmax + float16 scale + int8, one read and one write, into preallocated outputs (one row per block; a pipelined persistent-grid variant measured 0.53-0.67x of the copy on the H100 and is not the default), against cuMemcpyDtoD copies in the same run moving as many bytes, and moving 256 MiB (bytes read plus written). ' +
         'int8 Linear: quantizeRows + igemm + dequantize (float16 out) against torch.nn.functional.linear in float16 (cuBLAS). All timed with CUDA events, median of 5 runs after warm-up.',
     };
