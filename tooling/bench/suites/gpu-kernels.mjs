@@ -55,12 +55,12 @@ function randBytes(len) {
   return a;
 }
 
-function randHalf(len, scale) {
+function randHalf(len) {
   const a = new Uint16Array(len);
   let s = 777;
   for (let i = 0; i < len; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    // float16 bits of a value in about [-scale, scale]: random mantissa, exponents near 0
+    // float16 bits of a value of magnitude 0.25 to 2: random sign and mantissa, exponents 13 to 15
     const e = 13 + ((s >>> 8) % 3);
     a[i] = ((s & 1) << 15) | (e << 10) | ((s >>> 12) & 0x3ff);
   }
@@ -98,7 +98,8 @@ export default {
       const theirs = ref ? ops / ref.int_mm_s / 1e12 : undefined;
       const fp16 = ref ? ops / ref.fp16_s / 1e12 : undefined;
       rows.push(['igemm', `${m}×${k}, n=${tok}`, ours, tFmt(theirs), 'TOPS', theirs ? ours / theirs : 'n/a', m === 8192 ? '≥ 1.2×' : '≥ 1.0×', tFmt(fp16)]);
-      a.dispose(), w.dispose();
+      a.dispose();
+      w.dispose();
     }
 
     // ---- quantize vs device-to-device copy --------------------------------------------------------
@@ -109,7 +110,8 @@ export default {
         const dst = gpu.empty([bytes], 'int8');
         const ss = gpu.span(src), sd = gpu.span(dst);
         const t = timed(n, () => n.copy(ss.region, ss.byteOffset, ss.byteLength, sd.region, sd.byteOffset, sd.byteLength));
-        src.dispose(), dst.dispose();
+        src.dispose();
+        dst.dispose();
         return (2 * bytes) / t / 1e9;
       };
       const big = copyGBps(256 * 2 ** 20);
@@ -127,7 +129,8 @@ export default {
           rows.push([`quantize (${variant})`, `${r}×${cols} f16`, gbps, same, 'GB/s (read+written) vs a copy of as many bytes', gbps / same, '≥ 0.8× copy', '']);
           rows.push(['', '', gbps, big, 'GB/s vs a 256 MiB copy', gbps / big, '', '']);
         }
-        values.dispose(), scales.dispose();
+        values.dispose();
+        scales.dispose();
         x.dispose();
       }
       if (torch.copy) rows.push(['copy (PyTorch)', '256 MiB', big, torch.copy.GBps, 'GB/s', big / torch.copy.GBps, '', '']);
@@ -142,11 +145,16 @@ export default {
         const q = gpu.quantizeRows(x);
         const acc = gpu.igemm(q.values, w);
         const y = gpu.dequantize(acc, q.scales, ws, { dtype: 'float16' });
-        q.values.dispose(), q.scales.dispose(), acc.dispose(), y.dispose();
+        q.values.dispose();
+        q.scales.dispose();
+        acc.dispose();
+        y.dispose();
       });
       const ref = torch.linear?.find((r) => r.m === m && r.k === k && r.n === tok);
       rows.push(['int8 Linear', `${m}×${k}, n=${tok}`, t * 1e3, tFmt(ref ? ref.fp16_linear_s * 1e3 : undefined), 'ms (lower is better)', ref ? ref.fp16_linear_s / t : 'n/a', '≥ 1.3× fp16', '']);
-      x.dispose(), w.dispose(), ws.dispose();
+      x.dispose();
+      w.dispose();
+      ws.dispose();
     }
     gpu.dispose();
     return {
