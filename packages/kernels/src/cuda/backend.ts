@@ -54,6 +54,13 @@ export interface CudaBackendOptions {
 }
 
 type FloatDType = 'float16' | 'float32';
+
+/** Disposes the packed copies among `used` (those that are not the caller's own `given` tensors). */
+function disposeCopies(used: readonly (Tensor | null | undefined)[], given: readonly (Tensor | null | undefined)[]): void {
+  used.forEach((t, i) => {
+    if (t && t !== given[i]) t.dispose();
+  });
+}
 const sfx = (d: DType): string => (d === 'float16' ? 'f16' : 'f32');
 const up32 = (n: number): number => Math.max(32, Math.min(1024, Math.ceil(n / 32) * 32));
 
@@ -419,7 +426,7 @@ export class CudaBackend implements Backend {
         ]);
       }
     } finally {
-      ins.forEach((t, i) => t && t !== [acc, rowScale, colScale, bias][i] && t.dispose());
+      disposeCopies(ins, [acc, rowScale, colScale, bias]);
     }
     return out;
   }
@@ -477,6 +484,9 @@ export class CudaBackend implements Backend {
       const py = this.packed(y);
       try {
         run(px, py);
+      } catch (e2) {
+        out.dispose();
+        throw e2;
       } finally {
         if (px !== x) px.dispose();
         if (py !== y) py.dispose();
@@ -510,7 +520,7 @@ export class CudaBackend implements Backend {
         this.launch(`layernorm_${sfx(x.dtype)}`, rows, up32(Math.ceil(d / 4)), 'pppipifi', [xp, w, b ?? w, b ? 1 : 0, out, d, eps, options.subtractMean ? 1 : 0]);
       }
     } finally {
-      ins.forEach((t, i) => t && t !== [x, weight, bias][i] && t.dispose());
+      disposeCopies(ins, [x, weight, bias]);
     }
     return out;
   }
