@@ -100,6 +100,12 @@ void PackB(const Operand& b, int64_t p0, int64_t j0, int64_t kc, int64_t nc, flo
 }
 
 void Kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr, bool accumulate) {
+  // The C tile is read and written only after the k loop: ask for its lines now, so that they arrive
+  // (from L3, usually) while the loop runs.
+  for (int i = 0; i < mr; i++) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + kGemmNr - 1), _MM_HINT_T0);
+  }
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t p = 0; p < kc; p++) {

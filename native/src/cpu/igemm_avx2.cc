@@ -123,6 +123,11 @@ void PackB(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, int16_t* out) {
 
 // 6 rows x 16 columns: 12 int32 accumulators, 2 B vectors (8 columns of pairs each), 1 broadcast pair.
 void Kernel(int64_t pairs, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc, int mr, int nr, bool accumulate) {
+  // The C tile is touched only after the k loop: fetch its lines now (see the float kernel).
+  for (int i = 0; i < mr; i++) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + kIgemmNr - 1), _MM_HINT_T0);
+  }
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   const int32_t* ap = reinterpret_cast<const int32_t*>(a);
