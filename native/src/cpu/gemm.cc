@@ -155,7 +155,9 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   // Tasks: whole batches when there are enough of them, else each batch split along its longer side
   // into pieces of whole micro-tiles.
   const int64_t threads = NumThreads();
-  const double work = double(batch) * m * n * (k + 1);
+  // Work in packed-kernel multiply-adds: the unpacked kernels (one row against a weight, memory-bound)
+  // do about a quarter as many per cycle, so their problems are worth threads four times sooner.
+  const double work = double(batch) * m * n * (k + 1) * (P.small ? 4 : 1);
   int64_t pieces = 1;
   if (work > kGrainMacs && batch < threads) pieces = (threads + batch - 1) / batch;
   const bool splitN = n >= m || P.small;
