@@ -83,6 +83,15 @@ describe('getBackend', () => {
     if (!cudaAvailability().available) expect(getBackend('auto').name).toBe('cpu');
   });
 
+  it('replaces the shared CPU backend once it has been disposed', () => {
+    const first = getBackend('cpu');
+    expect(getBackend('cpu')).toBe(first);
+    first.dispose();
+    const second = getBackend('cpu');
+    expect(second).not.toBe(first);
+    expect(second.zeros([2], 'float32').shape).toEqual([2]);
+  });
+
   it('explains why cuda is unavailable and how to go on', () => {
     if (cudaAvailability().available) return;
     expect(() => getBackend('cuda')).toThrow(BackendUnavailableError);

@@ -42,10 +42,15 @@ export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   readonly device = Device.cpu;
   readonly pool: HostPool;
-  private disposed = false;
+  private _disposed = false;
 
   constructor(options: CpuBackendOptions = {}) {
     this.pool = options.pool ?? new HostPool(options.limitBytes !== undefined ? { limitBytes: options.limitBytes } : {});
+  }
+
+  /** True after dispose(). */
+  get disposed(): boolean {
+    return this._disposed;
   }
 
   /** Which kernels run: {avx2: the CPU has AVX2+FMA+F16C, usingAvx2, threads}. */
@@ -59,13 +64,13 @@ export class CpuBackend implements Backend {
   }
 
   private check(op: string, ...ts: (Tensor | null | undefined)[]): void {
-    checkInputs(op, this.disposed, ...ts);
+    checkInputs(op, this._disposed, ...ts);
   }
 
   // ---- memory -------------------------------------------------------------------------------------
 
   empty(shape: Shape, dtype: DType): Tensor {
-    if (this.disposed) checkInputs('empty', true);
+    if (this._disposed) checkInputs('empty', true);
     if (!isDType(dtype)) throw new InvalidArgumentError(`empty: unknown dtype "${String(dtype)}".`, { hint: 'Use int8, int32, float16 or float32.' });
     assertValidShape(shape);
     const storage = this.pool.allocate(numelOf(shape) * dtypeSize(dtype));
@@ -390,7 +395,7 @@ export class CpuBackend implements Backend {
   }
 
   dispose(): void {
-    this.disposed = true;
+    this._disposed = true;
     this.pool.dispose();
   }
 

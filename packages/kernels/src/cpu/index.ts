@@ -10,7 +10,8 @@ export function createCpuBackend(options?: CpuBackendOptions): CpuBackend {
 
 let shared: CpuBackend | null = null;
 
-/** The process-wide default CPU backend (created on first use). */
+/** The process-wide default CPU backend (created on first use, and again after it was disposed). */
 export function cpuBackend(): CpuBackend {
-  return (shared ??= new CpuBackend());
+  if (!shared || shared.disposed) shared = new CpuBackend();
+  return shared;
 }
