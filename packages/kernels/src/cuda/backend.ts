@@ -330,10 +330,10 @@ export class CudaBackend implements Backend {
         const grid = Math.min(rows, (this.info.multiprocessors ?? 1) * perSM);
         this.launch(`quantize_f16_pipe${items}`, grid, threads, 'pppii', [xp, values, scales, rows, cols]);
       } else if (fast && nvec <= 8 * 1024) {
-        // Up to 8 vectors per thread, issued back to back, in blocks of as few as 64 threads: more rows
-        // resident per SM (about 19 at 4096 columns against 13 with 128-thread blocks; registers are
-        // the limit), so fewer waves and a smaller tail. Measured: see packages/kernels/cuda/NOTES.md.
-        const items = [1, 2, 4, 8].find((i) => i * 64 >= nvec) ?? 8;
+        // Up to 8 vectors per thread, issued back to back: small blocks with several loads in flight
+        // each keep more bytes in flight per SM than one load per thread in a large block. (64-thread
+        // blocks with 8 vectors each measured slower: see packages/kernels/cuda/NOTES.md.)
+        const items = [1, 2, 4, 8].find((i) => i * 128 >= nvec) ?? 8;
         this.launch(`quantize_f16_vec${items}`, rows, up32(Math.ceil(nvec / items)), 'pppii', [xp, values, scales, rows, cols]);
       } else {
         this.launch(`quantize_${sfx(x.dtype)}`, rows, Math.min(256, up32(cols)), 'pppii', [xp, values, scales, rows, cols]);
