@@ -27,7 +27,8 @@ static std::atomic<bool> g_force_plain{EnvForcesPlain()};
 
 bool UseAvx2() { return CpuHasAvx2() && !g_force_plain.load(std::memory_order_relaxed); }
 
-void SetForcePlain(bool plain) { g_force_plain.store(plain, std::memory_order_relaxed); }
+// false restores the default, which BMINF_CPU_PLAIN may have set to plain.
+void SetForcePlain(bool plain) { g_force_plain.store(plain || EnvForcesPlain(), std::memory_order_relaxed); }
 
 void HalfToFloatN(const uint16_t* src, float* dst, size_t n) {
   if (UseAvx2()) return HalfToFloatNAvx2(src, dst, n);
