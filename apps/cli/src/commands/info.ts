@@ -1,4 +1,4 @@
-import { cudaAvailability } from '@bminf/kernels';
+import { cudaInfo, formatCudaInfo, nativeCpu } from '@bminf/kernels';
 import type { Command } from 'commander';
 
 export function register(program: Command): void {
@@ -8,10 +8,19 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
       const native = (await import('@bminf/native')).default as { path: string; version: string };
-      const kernels = (await import('@bminf/kernels')) as Record<string, unknown>;
-      const cudaInfo = typeof kernels.cudaInfo === 'function' ? (kernels.cudaInfo as () => unknown)() : cudaAvailability();
-      const info = { native: { path: native.path, version: native.version }, cuda: cudaInfo };
-      if (opts.json) process.stdout.write(`${JSON.stringify(info)}\n`);
-      else process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+      const cpu = nativeCpu.info() as { avx2: boolean; usingAvx2: boolean; threads: number };
+      const cuda = cudaInfo();
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ native: { path: native.path, version: native.version }, cpu, cuda })}\n`);
+        return;
+      }
+      process.stdout.write(
+        [
+          `bminf native addon ${native.version}: ${native.path}`,
+          `CPU: ${cpu.threads} threads, AVX2 ${cpu.avx2 ? (cpu.usingAvx2 ? 'in use' : 'present, disabled') : 'absent (plain C++ kernels)'}`,
+          formatCudaInfo(cuda),
+          cuda.available ? '--device auto will use CUDA.' : '--device auto will use the CPU.',
+        ].join('\n') + '\n',
+      );
     });
 }
