@@ -76,6 +76,16 @@ describe('bminf perplexity', () => {
   });
 });
 
+describe('--device cuda on a machine without a usable GPU', () => {
+  it('is a clear error that names the reason and the way out', async () => {
+    const { cudaAvailability } = await import('@bminf/kernels');
+    if (cudaAvailability().available) return; // this machine has a GPU: nothing to check here
+    const r = await bminf(['generate', '--model', model, '--prompt', 'x', '--device', 'cuda']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/CUDA is unavailable: .+\. Use --device cpu\./);
+  });
+});
+
 describe('bad input exits non-zero with one clear line', () => {
   it.each([
     [['generate', '--model', '/nonexistent/model', '--prompt', 'x'], /does not exist/],
