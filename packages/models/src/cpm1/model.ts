@@ -5,7 +5,6 @@ import {
   InvalidArgumentError,
   type ModelDType,
   type Tensor,
-  fromFloat16Array,
   tidy,
 } from '@bminf/core';
 import { getBackend } from '@bminf/kernels';
@@ -158,11 +157,11 @@ export class Cpm1Model implements CausalLM<Cpm1State> {
       }
       let h = this.lnFinal.forward(x);
       if (!options.allLogits) h = h.narrow(0, ids.length - 1, 1);
-      return b.gemm(b.contiguous(h), this.embed.table, { transB: true });
+      const out = b.gemm(b.contiguous(h), this.embed.table, { transB: true });
+      return out.dtype === 'float32' ? out : b.cast(out, 'float32'); // widened natively, not in JS
     });
     try {
-      const host = b.download(logits);
-      return host instanceof Uint16Array ? fromFloat16Array(host) : (host as Float32Array);
+      return b.download(logits) as Float32Array;
     } finally {
       logits.dispose();
     }
