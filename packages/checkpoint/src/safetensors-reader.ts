@@ -6,6 +6,7 @@ import { CheckpointError } from '@bminf/core';
 import { toTensorData } from './dtypes.js';
 import { readExactly, readFresh } from './io.js';
 import { type HeaderEntry, parseHeader, parseHeaderLength } from './safetensors-header.js';
+import { lookupTensor } from './lookup.js';
 import type { CheckpointSource, ReadOptions, TensorData, TensorInfo } from './types.js';
 
 interface Located {
@@ -32,14 +33,7 @@ class SafetensorsSource implements CheckpointSource {
   }
 
   private locate(name: string): Located {
-    const t = this.tensors.get(name);
-    if (!t) {
-      throw new CheckpointError(`has no tensor named "${name}" (it holds ${this.tensors.size} tensors).`, {
-        file: this.path,
-        hint: 'Check the name, or that this is the checkpoint of the model you meant.',
-      });
-    }
-    return t;
+    return lookupTensor(this.tensors, name, this.path);
   }
 
   info(name: string): TensorInfo {

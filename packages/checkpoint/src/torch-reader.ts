@@ -8,6 +8,7 @@ import { numelOf, sourceDTypeSize, toTensorData } from './dtypes.js';
 import { readExactly, readFresh } from './io.js';
 import { describe, unpickle } from './pickle.js';
 import { StorageRef, TensorRef, TorchDType, torchGlobals } from './torch-globals.js';
+import { lookupTensor } from './lookup.js';
 import type { CheckpointSource, ReadOptions, TensorData, TensorInfo } from './types.js';
 import { readZipDirectory, type ZipEntry, zipEntryDataStart } from './zip.js';
 
@@ -37,14 +38,7 @@ class TorchSource implements CheckpointSource {
   }
 
   private ref(name: string): TensorRef {
-    const t = this.tensors.get(name);
-    if (!t) {
-      throw new CheckpointError(`has no tensor named "${name}" (it holds ${this.tensors.size} tensors).`, {
-        file: this.path,
-        hint: 'Check the name, or that this is the checkpoint of the model you meant.',
-      });
-    }
-    return t;
+    return lookupTensor(this.tensors, name, this.path);
   }
 
   info(name: string): TensorInfo {

@@ -11,6 +11,7 @@ export * from './architecture.js';
 export * from './quantize.js';
 export * from './weights.js';
 export * from './model-dir.js';
+export * from './model-base.js';
 export * from './cpm1/index.js';
 export * from './cpm2/index.js';
 export * from './generation/causal-lm.js';

@@ -11,6 +11,7 @@ import { getBackend } from '@bminf/kernels';
 import { Embedding, FeedForward, KVCache, LayerNorm, Linear, PositionEmbedding, SelfAttention } from '@bminf/layers';
 import { SentencePieceTokenizer } from '@bminf/tokenizers';
 import type { CausalLM } from '../generation/causal-lm.js';
+import { ModelBase } from '../model-base.js';
 import { readModelConfig } from '../model-dir.js';
 import { type Weights, loadWeights } from '../weights.js';
 import { type Cpm1Config, parseCpm1Config } from './config.js';
@@ -48,20 +49,20 @@ export class Cpm1State {
  * CPM-1: a GPT-2 decoder (pre-LayerNorm blocks, tanh GELU, learned positions, output tied to the token
  * embedding). In int8 every linear layer is W8A8 and everything else runs in float16, as in BMInf.
  */
-export class Cpm1Model implements CausalLM<Cpm1State> {
+export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   private readonly embed: Embedding;
   private readonly pos: PositionEmbedding;
   private readonly blocks: Block[];
   private readonly lnFinal: LayerNorm;
-  private disposed = false;
 
   private constructor(
     readonly config: Cpm1Config,
     readonly tokenizer: SentencePieceTokenizer,
-    readonly backend: Backend,
-    readonly dtype: ModelDType,
+    backend: Backend,
+    dtype: ModelDType,
     private readonly weights: Weights,
   ) {
+    super(backend, dtype);
     const w = weights;
     const b = backend;
     this.embed = new Embedding(b, w.tensor('embed.weight'));
@@ -111,11 +112,6 @@ export class Cpm1Model implements CausalLM<Cpm1State> {
   get eosId(): number {
     return this.config.eosId;
   }
-  /** Activations are float32 in fp32 models and float16 otherwise. */
-  get activationDType(): 'float16' | 'float32' {
-    return this.dtype === 'fp32' ? 'float32' : 'float16';
-  }
-
   encode(text: string): number[] {
     return this.tokenizer.encode(text);
   }
@@ -167,20 +163,7 @@ export class Cpm1Model implements CausalLM<Cpm1State> {
     }
   }
 
-  private castIn(t: Tensor): Tensor {
-    return t.dtype === this.activationDType ? t : this.backend.cast(t, this.activationDType);
-  }
-
-  private assertAlive(): void {
-    if (this.disposed) throw new InvalidArgumentError('This model was disposed; load it again to use it.');
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected release(): void {
     this.weights.dispose();
-  }
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }

@@ -22,6 +22,7 @@ import {
   T5EncoderBlock,
 } from '@bminf/layers';
 import { Cpm2Tokenizer } from '@bminf/tokenizers';
+import { ModelBase } from '../model-base.js';
 import { readModelConfig } from '../model-dir.js';
 import { type Weights, loadWeights } from '../weights.js';
 import { type Cpm2Config, parseCpm2Config } from './config.js';
@@ -47,7 +48,7 @@ export const MAX_DECODER_TOKENS = 4096;
  * whose keys/values are projected once per input, and an output embedding of its own. In int8 every
  * linear layer is W8A8; embeddings, norms, softmax and the output projection run in float16.
  */
-export class Cpm2Model {
+export class Cpm2Model extends ModelBase {
   private readonly embed: Embedding;
   private readonly lmHead: Tensor;
   private readonly encoderBias: RelativePositionBias;
@@ -56,7 +57,6 @@ export class Cpm2Model {
   private readonly decoderBlocks: T5DecoderBlock[];
   private readonly encoderNorm: LayerNorm;
   private readonly decoderNorm: LayerNorm;
-  private disposed = false;
 
   /**
    * A model over weights already on the backend (load() and randomCpm2Model() make them); it takes
@@ -65,10 +65,11 @@ export class Cpm2Model {
   constructor(
     readonly config: Cpm2Config,
     readonly tokenizer: Cpm2Tokenizer,
-    readonly backend: Backend,
-    readonly dtype: ModelDType,
+    backend: Backend,
+    dtype: ModelDType,
     private readonly weights: Weights,
   ) {
+    super(backend, dtype);
     const w = weights;
     const b = backend;
     const c = config;
@@ -144,10 +145,6 @@ export class Cpm2Model {
 
   get vocabSize(): number {
     return this.config.vocabSize;
-  }
-  /** Activations are float32 in fp32 models and float16 otherwise. */
-  get activationDType(): 'float16' | 'float32' {
-    return this.dtype === 'fp32' ? 'float32' : 'float16';
   }
 
   encode(text: string): number[] {
@@ -242,22 +239,9 @@ export class Cpm2Model {
     return host instanceof Uint16Array ? fromFloat16Array(host) : (host as Float32Array);
   }
 
-  private castIn(t: Tensor): Tensor {
-    return t.dtype === this.activationDType ? t : this.backend.cast(t, this.activationDType);
-  }
-
-  private assertAlive(): void {
-    if (this.disposed) throw new InvalidArgumentError('This model was disposed; load it again to use it.');
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected release(): void {
     // The blocks own the stacked projections; the rest is in weights (disposing twice is a no-op).
     for (const blk of [...this.encoderBlocks, ...this.decoderBlocks]) blk.dispose();
     this.weights.dispose();
-  }
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
