@@ -1,10 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageConfig } from '../../tooling/tsup/config.js';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/bin.ts'],
-  format: ['esm'],
-  dts: { entry: 'src/index.ts' },
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-});
+// The bin is bundled but gets no .d.ts: only the library entry is typed.
+export default packageConfig({ entry: ['src/index.ts', 'src/bin.ts'], dts: { entry: 'src/index.ts' } });

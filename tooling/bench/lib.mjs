@@ -11,6 +11,18 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..');
 const benchFile = join(repoRoot, 'BENCHMARKS.md');
 
+/** Seconds per call of fn: one warm-up call, then as many calls as fit in minSeconds. */
+export function timeIt(fn, minSeconds = 2) {
+  fn();
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < minSeconds * 1000) {
+    fn();
+    n++;
+  }
+  return (performance.now() - t0) / 1000 / n;
+}
+
 export function machine(gpu) {
   const cpu = `${cpus()[0]?.model?.trim() ?? 'unknown CPU'} (${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB)`;
   if (!gpu) return cpu;

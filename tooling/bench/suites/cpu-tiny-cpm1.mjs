@@ -1,18 +1,8 @@
 // tiny-cpm1 on the CPU: prefill and decode tokens/s, fp32 against int8, in one run.
 import { join } from 'node:path';
 import { Cpm1Model } from '@bminf/models';
-import { repoRoot } from '../lib.mjs';
+import { repoRoot, timeIt } from '../lib.mjs';
 
-function time(fn, minSeconds = 2) {
-  fn(); // warm-up
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < minSeconds * 1000) {
-    fn();
-    n++;
-  }
-  return (performance.now() - t0) / 1000 / n;
-}
 
 export default {
   title: 'CPU: tiny-cpm1 prefill and decode',
@@ -23,7 +13,7 @@ export default {
     for (const dtype of ['fp32', 'int8']) {
       const model = await Cpm1Model.load(dir, { dtype, device: 'cpu' });
       const prompt = Array.from({ length: 128 }, (_, i) => 2000 + (i % 500));
-      const prefill = time(() => {
+      const prefill = timeIt(() => {
         const s = model.newState();
         model.forward(prompt, s);
         s.dispose();
@@ -32,7 +22,7 @@ export default {
       const state = model.newState();
       model.forward(prompt, state);
       const steps = 64;
-      const decode = time(() => {
+      const decode = timeIt(() => {
         for (const c of state.caches) c.truncate(128);
         for (let i = 0; i < steps; i++) model.forward([2000 + i], state);
       });

@@ -4,18 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SentencePieceTokenizer } from '@bminf/tokenizers';
 import { TokenCounts, createSampler } from '@bminf/models';
-import { repoRoot } from '../lib.mjs';
+import { repoRoot, timeIt } from '../lib.mjs';
 
-function time(fn, minSeconds = 1.5) {
-  fn(); // warm-up
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < minSeconds * 1000) {
-    fn();
-    n++;
-  }
-  return (performance.now() - t0) / 1000 / n;
-}
 
 export default {
   title: 'CPU: SentencePiece and sampling',
@@ -28,8 +18,8 @@ export default {
       : JSON.parse(readFileSync(join(model, 'tokenizer_cases.json'), 'utf8')).map((c) => c.text).join('\n');
     const text = source.repeat(Math.ceil(100_000 / source.length)).slice(0, 100_000);
     const ids = tok.encode(text);
-    const enc = time(() => tok.encode(text));
-    const dec = time(() => tok.decode(ids));
+    const enc = timeIt(() => tok.encode(text));
+    const dec = timeIt(() => tok.decode(ids));
     const rows = [
       [`encode 100 000 characters (${existsSync(corpus) ? 'corpus.txt' : 'tokenizer cases'})`, enc * 1e3, ids.length / enc],
       [`decode the ${ids.length} ids`, dec * 1e3, ids.length / dec],
@@ -53,7 +43,7 @@ export default {
     for (const [name, opts] of settings) {
       const sampler = createSampler({ ...opts, seed: 1 });
       const counts = new TokenCounts(prompt);
-      const t = time(() => sampler.sample(logits, counts), 1);
+      const t = timeIt(() => sampler.sample(logits, counts), 1);
       rows.push([`sample one token, vocab ${vocab}: ${name}`, t * 1e3, 1 / t]);
     }
     return {
