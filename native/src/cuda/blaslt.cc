@@ -160,28 +160,45 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
     }
     int best = 0;
     if (n > 1 && (alwaysTime || macs >= kTimeAboveMacs)) {
-      // Short GEMMs are timed over more repetitions; a later candidate must beat the heuristic's
-      // favourite by 3 % to be taken, so that noise does not pick a worse one.
-      const int reps = macs < (1 << 30) ? 20 : 3;
+      // Short GEMMs are timed over more repetitions and in 3 rounds that visit every candidate in turn,
+      // each keeping its best round: a GPU clock still ramping up, or a busy host, then slows every
+      // candidate alike instead of whichever came first (a single round picked algorithms 1.6x slower
+      // than the best at 4096 x 4096 with 64 rows in one of two runs, H100, 2026-11-24). A later candidate
+      // must beat the heuristic's favourite by 3 % to be taken, so that noise does not pick a worse one.
+      // (Up to 10240 x 10240 with 64 rows: ~45 us a call, ~30 ms once per shape for 12 candidates.)
+      const bool shortGemm = macs < 8.0 * (1 << 30);
+      const int reps = shortGemm ? 20 : 3;
+      const int rounds = shortGemm ? 3 : 1;
+      std::vector<float> ms(n, 1e30f);
+      auto run = [&](int i) {
+        return s.lt.cublasLtMatmul(c.h, p.desc, alpha, reinterpret_cast<void*>(pa), p.a, reinterpret_cast<void*>(pb), p.b, beta,
+                                   reinterpret_cast<void*>(pc), p.c, reinterpret_cast<void*>(pc), p.c, &res[i].algo,
+                                   reinterpret_cast<void*>(c.ws), kWorkspaceBytes, s.stream);
+      };
+      std::vector<char> usable(n, 0);
+      for (int i = 0; i < n; i++) {
+        // warm-up; a candidate that fails is skipped
+        usable[i] = res[i].state == CUBLAS_STATUS_SUCCESS && res[i].workspaceSize <= kWorkspaceBytes && run(i) == CUBLAS_STATUS_SUCCESS;
+      }
+      for (int round = 0; round < rounds; round++) {
+        for (int i = 0; i < n; i++) {
+          if (!usable[i]) continue;
+          // Timed back to back as the model calls it: for short GEMMs that includes the host's time to
+          // issue each call, which differs between algorithms (one kernel or two, cluster launches). An
+          // attempt to time the GPU alone (a blocker queued first) picked algorithms that were slower in
+          // use at 4096 x 4096 with 16-64 rows (H100, bench of 2026-11-24).
+          s.drv.cuEventRecord(c.t0, s.stream);
+          for (int r = 0; r < reps; r++) run(i);
+          s.drv.cuEventRecord(c.t1, s.stream);
+          float t = 0;
+          if (s.drv.cuEventSynchronize(c.t1) != CUDA_SUCCESS || s.drv.cuEventElapsedTime(&t, c.t0, c.t1) != CUDA_SUCCESS) continue;
+          if (t < ms[i]) ms[i] = t;
+        }
+      }
       float bestMs = 1e30f;
       for (int i = 0; i < n; i++) {
-        if (res[i].state != CUBLAS_STATUS_SUCCESS || res[i].workspaceSize > kWorkspaceBytes) continue;
-        auto run = [&]() {
-          return s.lt.cublasLtMatmul(c.h, p.desc, alpha, reinterpret_cast<void*>(pa), p.a, reinterpret_cast<void*>(pb), p.b, beta,
-                                     reinterpret_cast<void*>(pc), p.c, reinterpret_cast<void*>(pc), p.c, &res[i].algo,
-                                     reinterpret_cast<void*>(c.ws), kWorkspaceBytes, s.stream);
-        };
-        if (run() != CUBLAS_STATUS_SUCCESS) continue;  // warm-up; a candidate that fails is skipped
-        // Timed back to back as the model calls it: for short GEMMs that includes the host's time to
-        // issue each call, which differs between algorithms (one kernel or two, cluster launches). An
-        // attempt to time the GPU alone (a blocker queued first) picked algorithms that were slower in
-        // use at 4096 x 4096 with 16-64 rows (H100, bench of 2026-11-24).
-        s.drv.cuEventRecord(c.t0, s.stream);
-        for (int r = 0; r < reps; r++) run();
-        s.drv.cuEventRecord(c.t1, s.stream);
-        float ms = 0;
-        if (s.drv.cuEventSynchronize(c.t1) != CUDA_SUCCESS || s.drv.cuEventElapsedTime(&ms, c.t0, c.t1) != CUDA_SUCCESS) continue;
-        if (bestMs == 1e30f || ms < bestMs * 0.97f) bestMs = ms, best = i;
+        if (ms[i] == 1e30f) continue;
+        if (bestMs == 1e30f || ms[i] < bestMs * 0.97f) bestMs = ms[i], best = i;
       }
     }
     p.algo = res[best].algo;

@@ -128,6 +128,108 @@ QUANT_PIPE(2)
 QUANT_PIPE(4)
 QUANT_PIPE(8)
 
+// ---- The fast float16 path: the same results with about half the instructions per element ----------
+// The kernels above spend ~20 instructions per element (an IEEE division is a reciprocal, Newton steps
+// and a range check; rint, clamps, a NaN test and a float-to-int conversion at a quarter of the issue
+// rate), which on an H100 is as long as moving the element's 3 bytes: they are partly bound by issue,
+// not memory. Here each element is multiplied by r = 1/s (rounded once per row), rounded with the
+// 1.5 * 2^23 trick (an add that rounds to nearest even, whose low mantissa byte is the int8), and the
+// exact division is taken only where it could decide otherwise:
+//   for |x/s| < 256, t = RN(x * RN(1/s)) is within 2^-15 of x/s, and RN(x/s) (what the CPU rounds) within
+//   2^-16; so when t is more than 0.0005 away from a half-integer both round to the same integer.
+// Near a half-integer (ties such as x = 2.5 s), for NaN, and for s = inf, the exact quant1 decides.
+// |x/s| < 256 holds because s = half(absmax / 127) is at least absmax / 190.5 (float16 rounding, its
+// subnormals included; s = 0 is handled per row), so |x| <= absmax <= 190.5 s.
+#define QMAGIC 12582912.f  // 1.5 * 2^23: x + QMAGIC rounds x to an integer in the low mantissa bits
+
+// Max of |h| over the two halves of each word into m (two halves per instruction); NaN is skipped, as
+// fmaxf and the CPU do (max.f16x2 without .NaN returns the other operand).
+__device__ __forceinline__ unsigned absMax2(unsigned m, unsigned w) {
+#if __CUDA_ARCH__ >= 800
+  unsigned d;
+  asm("max.f16x2 %0, %1, %2;" : "=r"(d) : "r"(m), "r"(w & 0x7fff7fffu));
+  return d;
+#else
+  const float a = fmaxf(fmaxf(h2f((half_t)(m & 0xffff)), fabsf(h2f((half_t)(w & 0xffff)))),
+                        fmaxf(h2f((half_t)(m >> 16)), fabsf(h2f((half_t)(w >> 16)))));
+  const half_t ha = f2h(a);  // exact: a is one of the halves
+  return (unsigned)ha | ((unsigned)ha << 16);
+#endif
+}
+__device__ __forceinline__ float absMaxOf(unsigned m2) {
+  return fmaxf(h2f((half_t)(m2 & 0xffff)), h2f((half_t)(m2 >> 16)));
+}
+__device__ __forceinline__ unsigned absMax8(unsigned m, const u32x4& v) {
+  return absMax2(absMax2(absMax2(absMax2(m, v.x), v.y), v.z), v.w);
+}
+
+// Eight halves -> eight int8 (s > 0, r = RN(1/s)).
+__device__ __forceinline__ u32x2 quant8(const u32x4& v, float s, float r) {
+  const half_t* h = reinterpret_cast<const half_t*>(&v);
+  float t[8];
+  bool ok = true;
+#pragma unroll
+  for (int e = 0; e < 8; e++) {
+    t[e] = __fmul_rn(h2f(h[e]), r);  // _rn: never contracted into the add below
+    const float n = __fsub_rn(__fadd_rn(t[e], QMAGIC), QMAGIC);
+    ok = ok && fabsf(__fsub_rn(t[e], n)) < 0.4995f;  // false near a half-integer and for NaN
+  }
+  u32x2 out;
+  if (ok) {
+    unsigned b[8];
+#pragma unroll
+    for (int e = 0; e < 8; e++) b[e] = __float_as_uint(__fadd_rn(fminf(fmaxf(t[e], -127.f), 127.f), QMAGIC)) & 0xffu;
+    out.x = b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24);
+    out.y = b[4] | (b[5] << 8) | (b[6] << 16) | (b[7] << 24);
+  } else {
+    signed char* o = reinterpret_cast<signed char*>(&out);
+#pragma unroll
+    for (int e = 0; e < 8; e++) o[e] = quant1(h2f(h[e]), s);
+  }
+  return out;
+}
+
+// One block per row, as quantizeRowVec, with the fast arithmetic.
+template <int ITEMS>
+__device__ __forceinline__ void quantizeRowFast(const half_t* __restrict__ x, signed char* __restrict__ q,
+                                                half_t* __restrict__ scales, int cols) {
+  __shared__ float red[32];
+  const i64 row = blockIdx.x;
+  const u32x4* xr = reinterpret_cast<const u32x4*>(x + row * cols);
+  const int nvec = cols >> 3;
+  u32x4 v[ITEMS];
+  unsigned m2 = 0;
+#pragma unroll
+  for (int j = 0; j < ITEMS; j++) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < nvec) {
+      v[j] = xr[i];
+      m2 = absMax8(m2, v[j]);
+    }
+  }
+  const float m = blockMax(absMaxOf(m2), red);
+  const half_t sh = scaleOf(m);
+  const float s = h2f(sh);
+  if (threadIdx.x == 0) scales[row] = sh;
+  const float r = s == 0.f ? 0.f : __frcp_rn(s);
+  u32x2* qr = reinterpret_cast<u32x2*>(q + row * cols);
+#pragma unroll
+  for (int j = 0; j < ITEMS; j++) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < nvec) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(v[j], s, r);
+  }
+}
+
+#define QUANT_FAST(N)                                                                                        \
+  extern "C" __global__ void quantize_f16_fast##N(const half_t* __restrict__ x, signed char* __restrict__ q, \
+                                                  half_t* __restrict__ scales, int rows, int cols) {         \
+    quantizeRowFast<N>(x, q, scales, cols);                                                                  \
+  }
+QUANT_FAST(1)
+QUANT_FAST(2)
+QUANT_FAST(4)
+QUANT_FAST(8)
+
 // Any float row at any alignment: two passes over the row (the second mostly from cache).
 #define QUANT_GENERIC(NAME, T)                                                                                   \
   extern "C" __global__ void quantize_##NAME(const T* __restrict__ x, signed char* __restrict__ q,              \

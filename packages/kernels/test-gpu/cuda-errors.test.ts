@@ -66,6 +66,22 @@ describe.skipIf(!avail.available)('CUDA backend: bad input', () => {
     });
   });
 
+  it('igemmInto: an output of the wrong dtype, shape or layout', () => {
+    tidy(() => {
+      const a = gpu.upload(randInt8(16 * 64), [16, 64]);
+      const b = gpu.upload(randInt8(32 * 64), [32, 64]);
+      expect(() => gpu.igemmInto(a, b, gpu.empty([16, 32], 'float32'))).toThrow(DTypeMismatchError);
+      expect(() => gpu.igemmInto(a, b, gpu.empty([16, 32], 'float32'))).toThrow(/expected int32 but received float32/);
+      expect(() => gpu.igemmInto(a, b, gpu.empty([16, 31], 'int32'))).toThrow(ShapeMismatchError);
+      expect(() => gpu.igemmInto(a, b, gpu.empty([16, 31], 'int32'))).toThrow(/out/);
+      expect(() => gpu.igemmInto(a, b, gpu.empty([32, 16], 'int32').transpose())).toThrow(/out/);
+      const out = gpu.empty([16, 32], 'int32');
+      out.dispose();
+      expect(() => gpu.igemmInto(a, b, out)).toThrow(DisposedError);
+      gpu.igemmInto(a, b, gpu.empty([16, 32], 'int32')); // still usable
+    });
+  });
+
   it('tensors on different devices', () => {
     tidy(() => {
       const cpu = createCpuBackend();

@@ -9,6 +9,7 @@ const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
 
 const FLOATS = ['float32', 'float16'] as const;
+const VARIANTS = ['fast', 'block', 'pipelined'] as const;
 
 describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => {
   let gpu: CudaBackend;
@@ -51,8 +52,8 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
       const shapes: [number, number][] = [[1, 8], [3, 17], [17, 4096], [5, 10240], [33, 1000], [2, 65536], [255, 24], [4, 1], [3000, 4096], [700, 2048]];
       for (const dtype of FLOATS) {
         for (const [r, c] of shapes) {
-          // Both float16 kernels (one row per block; persistent and pipelined) against the CPU.
-          const variant = r % 2 === 0 ? 'block' : 'pipelined';
+          // Every float16 kernel (see QuantizeVariant) against the CPU, in turn.
+          const variant = VARIANTS[(r + c) % VARIANTS.length];
           gpu.quantizeVariant = variant;
           const [xc, xg] = both(cpu, gpu, hostData(randn(r * c, 10 * random() + 0.01), dtype), [r, c]);
           const a = gpu.quantizeRows(xg);
@@ -62,15 +63,17 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
           expect(firstDifference(qa, qb), `${dtype} [${r}, ${c}] values (${variant})`).toBe('identical');
           expect(firstDifference(gpu.download(a.scales), cpu.download(b.scales)), `${dtype} [${r}, ${c}] scales`).toBe('identical');
         }
-        gpu.quantizeVariant = 'pipelined';
-        for (const r of [1, 500, 4097]) {
-          // the same input through both kernels
-          const [, xg] = both(cpu, gpu, hostData(randn(r * 4096), dtype), [r, 4096]);
+        for (const [r, c] of [[1, 4096], [500, 4096], [4097, 4096], [37, 10240], [3, 65536]]) {
+          // the same input through every kernel, and the warp kernel's launch shapes
+          const [, xg] = both(cpu, gpu, hostData(randn(r * c), dtype), [r, c]);
           gpu.quantizeVariant = 'block';
           const a = gpu.download(gpu.quantizeRows(xg).values);
-          gpu.quantizeVariant = 'pipelined';
-          expect(firstDifference(gpu.download(gpu.quantizeRows(xg).values), a)).toBe('identical');
+          for (const variant of VARIANTS) {
+            gpu.quantizeVariant = variant;
+            expect(firstDifference(gpu.download(gpu.quantizeRows(xg).values), a), `[${r}, ${c}] ${variant}`).toBe('identical');
+          }
         }
+        gpu.quantizeVariant = 'fast';
         // Ties: absmax 127 gives scale 1, so x = k + 0.5 sits exactly between two integers.
         const ties = new Float32Array([127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, 0, 0, 0, 0, 0, 0, 0, 0]);
         const [tc, tg] = both(cpu, gpu, hostData(ties, dtype), [2, 8]);
@@ -78,6 +81,29 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
         expect(Array.from(qt)).toEqual([127, 0, 2, 2, 0, -2, -2, 126, 0, 0, 0, 0, 0, 0, 0, 0]);
         expect(qt).toEqual(cpu.download(cpu.quantizeRows(tc).values));
         expect(Array.from(gpu.download(gpu.quantizeRows(tg).scales))).toEqual([float32ToFloat16Bits(1), 0]);
+        // The fast kernels take the exact division near half-integers, for NaN and infinities: rows of
+        // ties at several scales (a subnormal one too), NaN, ±inf, -0 and values next to the ties.
+        if (dtype === 'float16') {
+          const rows: number[][] = [];
+          for (const s of [1, 0.25, 3, 2 ** -24, 2 ** -20, 100]) {
+            const row = [127 * s];
+            for (let j = 0; j < 63; j++) row.push(((j % 2 ? -1 : 1) * (Math.floor(j / 2) + 0.5) + (j % 5 === 0 ? 1e-3 : 0)) * s);
+            rows.push(row);
+          }
+          rows.push([Number.NaN, 1, -2.5, 3.5, Number.POSITIVE_INFINITY, -0, 0.1, ...Array(57).fill(0.5)]);
+          rows.push([Number.NaN, 1, -2.5, 3.5, 100, -0, 0.1, ...Array(57).fill(-7.5)]);
+          rows.push([Number.NEGATIVE_INFINITY, ...Array(63).fill(65504)]);
+          const data = Float32Array.from(rows.flat());
+          const [ec, eg] = both(cpu, gpu, hostData(data, dtype), [rows.length, 64]);
+          const want = cpu.quantizeRows(ec);
+          for (const variant of VARIANTS) {
+            gpu.quantizeVariant = variant;
+            const got = gpu.quantizeRows(eg);
+            expect(firstDifference(gpu.download(got.values), cpu.download(want.values)), `edge rows (${variant})`).toBe('identical');
+            expect(firstDifference(gpu.download(got.scales), cpu.download(want.scales)), `edge scales (${variant})`).toBe('identical');
+          }
+          gpu.quantizeVariant = 'fast';
+        }
         // A view at an odd offset (not 16-byte aligned) takes the generic path.
         const [vc, vg] = both(cpu, gpu, hostData(randn(9 * 24), dtype), [9, 24]);
         const sub = (t: Tensor) => t.narrow(0, 1, 7).narrow(1, 3, 16);
@@ -93,6 +119,7 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
     const cases: [number, number, number][] = [
       [1, 4, 4], [3, 8, 16], [17, 256, 64], [255, 1000, 520], [64, 4096, 4096], [5, 12, 10240],
       [1, 4096, 4096], [9, 1000, 4096], [8, 4096, 10240], [16, 64, 4096], [2, 36, 48],
+      [9, 48, 64], [13, 80, 640], [24, 4112, 192], [33, 16, 10240], [40, 272, 4096], [63, 1024, 1088], [64, 10240, 256],
     ];
     for (const [m, n, k] of cases) {
       tidy(() => {
@@ -112,6 +139,34 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
         const got = gpu.igemm(ag, bg);
         expect(got.shape).toEqual([m, n]);
         expect(firstDifference(gpu.download(got), cpu.download(cpu.igemm(ac, bc))), `igemm ${m}x${n}x${k}`).toBe('identical');
+      });
+    }
+    lt.dispose();
+  });
+
+  it('igemmInto matches igemm on each path: direct, GEMV, padded rows, views at an offset', () => {
+    const lt = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 26), gemvMaxRows: 0 });
+    for (const [m, n, k] of [[16, 4096, 4096], [64, 272, 640], [5, 64, 64], [3, 36, 48], [66, 128, 256], [9, 20, 12]] as const) {
+      tidy(() => {
+        const a8 = randInt8((m + 1) * k);
+        const b8 = randInt8(n * k);
+        const ref = cpu.download(cpu.igemm(cpu.upload(a8.subarray(0, m * k), [m, k]), cpu.upload(b8, [n, k])));
+        for (const be of [gpu, lt]) {
+          const a = be.upload(a8.subarray(0, m * k), [m, k]);
+          const b = be.upload(b8, [n, k]);
+          const out = be.upload(new Int32Array(m * n).fill(-1), [m, n]);
+          be.igemmInto(a, b, out);
+          const name = `${m}x${n}x${k} (${be === lt ? 'cublasLt' : 'default'})`;
+          expect(firstDifference(be.download(out), ref), `igemmInto ${name}`).toBe('identical');
+          expect(firstDifference(be.download(be.igemm(a, b)), ref), `igemm ${name}`).toBe('identical');
+          // A at an offset of k bytes into a bigger tensor (aligned to 4 only where k is), out inside one too.
+          const big = be.upload(Int8Array.from([...a8.subarray(m * k), ...a8.subarray(0, m * k)]).subarray(0, (m + 1) * k), [m + 1, k]);
+          const av = big.narrow(0, 1, m);
+          const outBig = be.upload(new Int32Array((m + 1) * n).fill(-1), [m + 1, n]);
+          be.igemmInto(av, b, outBig.narrow(0, 1, m));
+          expect(firstDifference(be.download(outBig.narrow(0, 1, m)), ref), `igemmInto views ${name}`).toBe('identical');
+          expect(Array.from(be.download(outBig.narrow(0, 0, 1)))).toEqual(Array(n).fill(-1));
+        }
       });
     }
     lt.dispose();

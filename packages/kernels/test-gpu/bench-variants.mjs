@@ -1,0 +1,187 @@
+// A quick benchmark behind issue 4's two open targets, cheaper than the whole gpu-kernels suite: the
+// host's time to issue one call, the quantize kernels against a device-to-device copy of as many bytes,
+// and igemm with 16 and 64 rows (through the backend with and without the output allocated per call,
+// and the addon's cublasLt call alone) against torch._int_mm (out= preallocated) in the same run.
+// Run on the GPU machine after `pnpm build`: node packages/kernels/test-gpu/bench-variants.mjs
+// Timing as the suite (tooling/bench/suites/gpu-kernels.mjs): CUDA events around back-to-back calls
+// after warm-up, median of 5; `host` is the host's time to issue one call (measured without waiting).
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const avail = cudaAvailability();
+if (!avail.available) {
+  console.log(`CUDA is unavailable: ${avail.reason}`);
+  process.exit(0);
+}
+let torch = {};
+try {
+  const out = execFileSync('python3', [join(here, '../../../tooling/bench/torch_bench.py'), '--tokens', '16,64'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  torch = JSON.parse(out.trim().split('\n').pop());
+} catch (e) {
+  console.log(`torch side failed: ${e.message}`);
+}
+console.log(formatCudaInfo());
+const gpu = createCudaBackend({ memoryLimit: 8 * 2 ** 30 });
+const lt = createCudaBackend({ memoryLimit: 2 * 2 ** 30, gemvMaxRows: 0 });
+const n = gpu.nativeCuda;
+
+function timed(fn, targetS = 0.05) {
+  const e0 = n.eventCreate();
+  const e1 = n.eventCreate();
+  const w0 = performance.now();
+  do {
+    for (let i = 0; i < 3; i++) fn();
+    n.synchronize();
+  } while (performance.now() - w0 < 20);
+  n.eventRecord(e0);
+  for (let i = 0; i < 3; i++) fn();
+  n.eventRecord(e1);
+  const est = n.eventElapsed(e0, e1) / 1000 / 3;
+  const iters = Math.max(10, Math.min(2000, Math.floor(targetS / Math.max(est, 1e-7))));
+  const runs = [];
+  const hosts = [];
+  for (let r = 0; r < 5; r++) {
+    n.synchronize();
+    const h0 = performance.now();
+    n.eventRecord(e0);
+    for (let i = 0; i < iters; i++) fn();
+    n.eventRecord(e1);
+    hosts.push((performance.now() - h0) / 1000 / iters);
+    runs.push(n.eventElapsed(e0, e1) / 1000 / iters);
+  }
+  runs.sort((a, b) => a - b);
+  hosts.sort((a, b) => a - b);
+  return { s: runs[2], host: hosts[2] };
+}
+const us = (x) => (x * 1e6).toFixed(2);
+function randBytes(len) {
+  const a = new Int8Array(len);
+  let s = 12345;
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    a[i] = ((s >>> 16) % 255) - 127;
+  }
+  return a;
+}
+function randHalf(len) {
+  const a = new Uint16Array(len);
+  let s = 777;
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const e = 13 + ((s >>> 8) % 3);
+    a[i] = ((s & 1) << 15) | (e << 10) | ((s >>> 12) & 0x3ff);
+  }
+  return a;
+}
+
+// ---- host cost of one call --------------------------------------------------------------------------
+// A tiny kernel (one row of 8 halves), so that the host's time to issue a call is what is measured.
+{
+  const hostOnly = (fn, iters = 3000) => {
+    for (let i = 0; i < 200; i++) fn();
+    n.synchronize();
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) fn();
+    const t = (performance.now() - t0) / 1000 / iters;
+    n.synchronize();
+    return t;
+  };
+  const x1 = gpu.upload(randHalf(8), [1, 8]);
+  const v1 = gpu.empty([1, 8], 'int8');
+  const s1 = gpu.empty([1], 'float16');
+  const fn = n.getFunction(gpu.kernels.module, 'quantize_f16_fast1');
+  const flat = [];
+  for (const t of [x1, v1, s1]) {
+    const sp = gpu.span(t);
+    flat.push(sp.region, sp.byteOffset, sp.byteLength);
+  }
+  flat.push(1, 8);
+  const a16 = gpu.upload(randBytes(16 * 64), [16, 64]);
+  const b16 = gpu.upload(randBytes(64 * 64), [64, 64]);
+  const c16 = gpu.empty([16, 64], 'int32');
+  const la = lt.upload(randBytes(16 * 64), [16, 64]);
+  const lb = lt.upload(randBytes(64 * 64), [64, 64]);
+  const lc = lt.empty([16, 64], 'int32');
+  const [as, bs, cs] = [la, lb, lc].map((t) => lt.span(t));
+  const rows = [
+    ['native launch, prebuilt args', hostOnly(() => n.launch(fn, [1, 1, 1], [32, 1, 1], 0, 'pppii', flat))],
+    ['quantizeRowsInto (1 x 8)', hostOnly(() => gpu.quantizeRowsInto(x1, v1, s1))],
+    ['quantizeRows + dispose (1 x 8)', hostOnly(() => { const q = gpu.quantizeRows(x1); q.values.dispose(); q.scales.dispose(); })],
+    ['native igemm 16x64x64 (cublasLt)', hostOnly(() => n.igemm(as.region, as.byteOffset, as.byteLength, bs.region, bs.byteOffset, bs.byteLength, cs.region, cs.byteOffset, cs.byteLength, 16, 64, 64))],
+    ['igemmInto 16x64x64', hostOnly(() => gpu.igemmInto(a16, b16, c16))],
+    ['igemm + dispose 16x64x64', hostOnly(() => gpu.igemm(a16, b16).dispose())],
+  ];
+  const real = gpu.nativeCuda;
+  gpu.native = { ...real, launch: () => {}, igemm: () => {} }; // the JS side alone
+  rows.push(['igemmInto 16x64x64, JS only', hostOnly(() => gpu.igemmInto(a16, b16, c16))]);
+  rows.push(['igemm + dispose 16x64x64, JS only', hostOnly(() => gpu.igemm(a16, b16).dispose())]);
+  rows.push(['quantizeRowsInto, JS only', hostOnly(() => gpu.quantizeRowsInto(x1, v1, s1))]);
+  gpu.native = real;
+  console.log('\n== host time per call (us), no waiting');
+  for (const [name, t] of rows) console.log(`${name}\t${us(t)}`);
+  for (const t of [x1, v1, s1, a16, b16, c16, la, lb, lc]) t.dispose();
+}
+
+// ---- quantize -------------------------------------------------------------------------------------
+const copyGBps = (bytes) => {
+  const src = gpu.empty([bytes], 'int8');
+  const dst = gpu.empty([bytes], 'int8');
+  const ss = gpu.span(src), sd = gpu.span(dst);
+  const t = timed(() => n.copy(ss.region, ss.byteOffset, ss.byteLength, sd.region, sd.byteOffset, sd.byteLength)).s;
+  src.dispose();
+  dst.dispose();
+  return (2 * bytes) / t / 1e9;
+};
+const qrows = [];
+for (const [r, cols] of [[4096, 4096]]) {
+  const x = gpu.upload(randHalf(r * cols), [r, cols]);
+  const values = gpu.empty([r, cols], 'int8');
+  const scales = gpu.empty([r], 'float16');
+  const moved = r * cols * 3 + r * 2;
+  const same = copyGBps(Math.round(moved / 2));
+  for (const variant of ['block', 'fast', 'block', 'fast']) {
+    gpu.quantizeVariant = variant;
+    const { s, host } = timed(() => gpu.quantizeRowsInto(x, values, scales));
+    const gbps = moved / s / 1e9;
+    qrows.push(`${r}x${cols}\t${variant}\t${us(s)} us\thost ${us(host)}\t${gbps.toFixed(0)} GB/s\tcopy ${same.toFixed(0)}\t${(gbps / same).toFixed(3)}x`);
+  }
+  x.dispose();
+  values.dispose();
+  scales.dispose();
+}
+gpu.quantizeVariant = 'fast';
+console.log('\n== quantize (GB/s = bytes read + written; x = vs a copy of as many bytes)');
+for (const l of qrows) console.log(l);
+
+// ---- igemm ----------------------------------------------------------------------------------------
+console.log('\n== igemm, us per call (GPU-timed back to back) [host issue time]; torch._int_mm with out=');
+const irows = [];
+for (const m of [4096, 10240]) {
+  for (const k of [4096, 10240]) {
+    for (const tok of [16, 64]) {
+      const a = gpu.upload(randBytes(tok * k), [tok, k]);
+      const w = gpu.upload(randBytes(m * k), [m, k]);
+      const out = gpu.empty([tok, m], 'int32');
+      const la = lt.upload(randBytes(tok * k), [tok, k]);
+      const lw = lt.upload(randBytes(m * k), [m, k]);
+      const lout = lt.empty([tok, m], 'int32');
+      const ref = torch.igemm?.find((r) => r.m === m && r.k === k && r.n === tok);
+      const theirs = ref ? ref.int_mm_s : NaN;
+      const res = [];
+      const add = (name, t) => res.push(`${name} ${us(t.s)} [${us(t.host)}] ${(theirs / t.s).toFixed(2)}x`);
+      add('default+alloc', timed(() => gpu.igemm(a, w).dispose()));
+      add('default-into', timed(() => gpu.igemmInto(a, w, out)));
+      const as = lt.span(la), bs = lt.span(lw), cs = lt.span(lout);
+      add('lt-raw', timed(() => n.igemm(as.region, as.byteOffset, as.byteLength, bs.region, bs.byteOffset, bs.byteLength, cs.region, cs.byteOffset, cs.byteLength, tok, m, k)));
+      irows.push(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\t${res.join('\t')}`);
+      console.log(irows[irows.length - 1]);
+      for (const t of [a, w, out, la, lw, lout]) t.dispose();
+    }
+  }
+}
+console.log(`torch copy 256 MiB: ${torch.copy?.GBps?.toFixed(0)} GB/s; ours ${copyGBps(256 * 2 ** 20).toFixed(0)} GB/s`);
+lt.dispose();
+gpu.dispose();
