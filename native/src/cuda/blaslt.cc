@@ -2,6 +2,8 @@
 // (gemm, batched and strided). Descriptors, layouts and the chosen algorithm are cached per shape; the
 // algorithm is picked from cublasLt's heuristic candidates by timing each once (large shapes only),
 // with a 32 MiB workspace (PyTorch's torch._int_mm passes none and takes the first candidate).
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -14,6 +16,8 @@ namespace bminf::cuda {
 namespace {
 
 constexpr size_t kWorkspaceBytes = 32u << 20;
+// BMINF_LT_LOG=1 prints each timed candidate and the one taken (stderr), to study the choice.
+const bool kLog = std::getenv("BMINF_LT_LOG") != nullptr;
 constexpr int kCandidates = 8;
 // Float GEMMs below this many multiply-adds take the first heuristic candidate as is: timing would cost
 // more than it saves (attention GEMMs change shape at every decoding step). igemm always times.
@@ -193,6 +197,9 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
           float t = 0;
           if (s.drv.cuEventSynchronize(c.t1) != CUDA_SUCCESS || s.drv.cuEventElapsedTime(&t, c.t0, c.t1) != CUDA_SUCCESS) continue;
           if (t < ms[i]) ms[i] = t;
+          if (kLog) std::fprintf(stderr, "[bminf cublasLt] %s m=%lu n=%lu k=%lld: round %d candidate %d (workspace %zu) %.2f us per call\n", what.c_str(),
+                                 static_cast<unsigned long>(lc.cols), static_cast<unsigned long>(lc.rows), static_cast<long long>(la.rows), round, i,
+                                 res[i].workspaceSize, 1000.0 * t / reps);
         }
       }
       float bestMs = 1e30f;
@@ -201,6 +208,7 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
         if (bestMs == 1e30f || ms[i] < bestMs * 0.97f) bestMs = ms[i], best = i;
       }
     }
+    if (kLog) std::fprintf(stderr, "[bminf cublasLt] %s: candidate %d of %d taken\n", what.c_str(), best, n);
     p.algo = res[best].algo;
     p.workspace = res[best].workspaceSize;
     it = c.plans.emplace(key, p).first;
