@@ -81,6 +81,18 @@ export default {
     const rows = [];
     const tFmt = (x) => (x === undefined ? 'n/a' : x);
 
+    // Large float16 GEMMs for half a second, so that the first shapes are not timed while the GPU's
+    // clocks are still rising from idle (torch_bench.py does the same before its first shape).
+    {
+      const x = gpu.upload(randHalf(4096 * 4096), [4096, 4096]);
+      const t0 = performance.now();
+      while (performance.now() - t0 < 500) {
+        for (let i = 0; i < 10; i++) gpu.gemm(x, x).dispose();
+        gpu.synchronize();
+      }
+      x.dispose();
+    }
+
     // ---- igemm -------------------------------------------------------------------------------------
     // CPM-2's shapes first, 8192³ last (as in torch_bench.py), so that the long square run does not
     // heat the GPU ahead of the short ones.
