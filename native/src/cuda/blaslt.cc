@@ -53,6 +53,30 @@ struct PlanKeyHash {
   }
 };
 
+struct GraphKey {
+  const Plan* plan;
+  CUdeviceptr a, b, c;
+  bool operator==(const GraphKey& o) const { return plan == o.plan && a == o.a && b == o.b && c == o.c; }
+};
+struct GraphKeyHash {
+  size_t operator()(const GraphKey& k) const {
+    uint64_t h = reinterpret_cast<uintptr_t>(k.plan) * 0x9E3779B97F4A7C15ULL;
+    for (uint64_t x : {k.a, k.b, k.c}) h = (h ^ x) * 1099511628211ULL;
+    return static_cast<size_t>(h);
+  }
+};
+
+// How igemm issues its cublasLt call; a switch for benchmarks (`igemmMode(m)`):
+// 0: cublasLtMatmul on each call. 1: no GEMM at all (every check and plan lookup runs, the product is
+//    NOT computed): what the addon's own host cost per call is. 2: the call captured once per plan
+//    and operand addresses into a CUDA graph, replayed with cuGraphLaunch.
+// BMINF_IGEMM_MODE=0|1|2 sets the starting mode (for benchmarks).
+int InitialIgemmMode() {
+  const char* v = std::getenv("BMINF_IGEMM_MODE");
+  return v && (v[0] == '1' || v[0] == '2') && !v[1] ? v[0] - '0' : 0;
+}
+int g_igemmMode = InitialIgemmMode();
+
 struct Ctx {
   bool ready = false;
   cublasLtHandle_t h = nullptr;
@@ -60,6 +84,16 @@ struct Ctx {
   cublasLtMatmulPreference_t pref = nullptr, pref0 = nullptr;  // 32 MiB workspace; none (as PyTorch asks)
   CUevent t0 = nullptr, t1 = nullptr;
   std::unordered_map<PlanKey, Plan, PlanKeyHash> plans;
+  // igemm's last shape and plan: a linear layer calls the same shape many times in a row, so most
+  // calls skip building and hashing the key (m, n, k and the operands' alignment classes decide it).
+  struct {
+    int64_t m = -1, n = 0, k = 0;
+    int align = 0;
+    Plan* plan = nullptr;
+  } lastIgemm;
+  // igemm mode 2 (see g_igemmMode): one CUDA graph per plan and operand addresses; null where the
+  // capture failed (that call then goes to cublasLt directly).
+  std::unordered_map<GraphKey, CUgraphExec, GraphKeyHash> graphs;
   // Scratch for the COL32 transform path (grown on demand).
   CUdeviceptr scratch = 0;
   size_t scratchSize = 0;
@@ -129,15 +163,26 @@ PlanKey Key(int compute, int opA, int opB, const Layout& a, const Layout& b, con
   return k;
 }
 
-// Runs D = alpha * op(A) * op(B) (+ 0 * C) with D = C, through the cached plan for this shape.
-void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int opB, const Layout& la, const Layout& lb,
-            const Layout& lc, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, const void* alpha, const void* beta, double macs,
-            const std::string& what, bool alwaysTime = false) {
-  Ctx& c = GetCtx(env, s);
+void ClearGraphs(State& s, Ctx& c) {
+  // An exec still in flight is freed by the driver when it completes.
+  for (auto& g : c.graphs) if (g.second) s.drv.cuGraphExecDestroy(g.second);
+  c.graphs.clear();
+  c.lastIgemm = {};
+}
+
+// The cached plan for this GEMM (made, and for large shapes timed, on first use; the timing runs the
+// GEMM on the given operands, which it may overwrite only in pc). Plans live until more than 4096
+// shapes were seen; a Plan& stays valid until then (unordered_map nodes do not move).
+Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int opA, int opB, const Layout& la, const Layout& lb,
+              const Layout& lc, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, const void* alpha, const void* beta, double macs,
+              const char* what, bool alwaysTime) {
   PlanKey key = Key(compute, opA, opB, la, lb, lc, pa, pb, pc);
   auto it = c.plans.find(key);
   if (it == c.plans.end()) {
-    if (c.plans.size() > 4096) c.plans.clear();  // bounded: shapes that come and go (growing contexts)
+    if (c.plans.size() > 4096) {  // bounded: shapes that come and go (growing contexts)
+      ClearGraphs(s, c);
+      c.plans.clear();
+    }
     Plan p;
     CheckLt(env, s, s.lt.cublasLtMatmulDescCreate(&p.desc, compute, scaleType), "cublasLtMatmulDescCreate");
     int32_t ta = opA, tb = opB;
@@ -159,7 +204,7 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
     if (st != CUBLAS_STATUS_SUCCESS || n == 0) {
       s.lt.cublasLtMatmulDescDestroy(p.desc);
       s.lt.cublasLtMatrixLayoutDestroy(p.a), s.lt.cublasLtMatrixLayoutDestroy(p.b), s.lt.cublasLtMatrixLayoutDestroy(p.c);
-      ThrowError(env, what + ": cublasLt has no algorithm for this shape and layout (" + LtError(s, st) + ", " + std::to_string(n) +
+      ThrowError(env, std::string(what) + ": cublasLt has no algorithm for this shape and layout (" + LtError(s, st) + ", " + std::to_string(n) +
                           " candidates).", "BMINF_CUBLASLT_UNSUPPORTED");
     }
     int best = 0;
@@ -197,7 +242,7 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
           float t = 0;
           if (s.drv.cuEventSynchronize(c.t1) != CUDA_SUCCESS || s.drv.cuEventElapsedTime(&t, c.t0, c.t1) != CUDA_SUCCESS) continue;
           if (t < ms[i]) ms[i] = t;
-          if (kLog) std::fprintf(stderr, "[bminf cublasLt] %s m=%lu n=%lu k=%lld: round %d candidate %d (workspace %zu) %.2f us per call\n", what.c_str(),
+          if (kLog) std::fprintf(stderr, "[bminf cublasLt] %s m=%lu n=%lu k=%lld: round %d candidate %d (workspace %zu) %.2f us per call\n", what,
                                  static_cast<unsigned long>(lc.cols), static_cast<unsigned long>(lc.rows), static_cast<long long>(la.rows), round, i,
                                  res[i].workspaceSize, 1000.0 * t / reps);
         }
@@ -208,17 +253,42 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
         if (bestMs == 1e30f || ms[i] < bestMs * 0.97f) bestMs = ms[i], best = i;
       }
     }
-    if (kLog) std::fprintf(stderr, "[bminf cublasLt] %s: candidate %d of %d taken\n", what.c_str(), best, n);
+    if (kLog) std::fprintf(stderr, "[bminf cublasLt] %s: candidate %d of %d taken\n", what, best, n);
     p.algo = res[best].algo;
     p.workspace = res[best].workspaceSize;
     it = c.plans.emplace(key, p).first;
   }
-  Plan& p = it->second;
-  CheckLt(env, s,
-          s.lt.cublasLtMatmul(c.h, p.desc, alpha, reinterpret_cast<void*>(pa), p.a, reinterpret_cast<void*>(pb), p.b, beta,
-                              reinterpret_cast<void*>(pc), p.c, reinterpret_cast<void*>(pc), p.c, &p.algo, reinterpret_cast<void*>(c.ws),
-                              kWorkspaceBytes, s.stream),
-          what + ": cublasLtMatmul");
+  return it->second;
+}
+
+cublasStatus_t Run(State& s, Ctx& c, const Plan& p, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, const void* alpha, const void* beta) {
+  return s.lt.cublasLtMatmul(c.h, p.desc, alpha, reinterpret_cast<void*>(pa), p.a, reinterpret_cast<void*>(pb), p.b, beta,
+                             reinterpret_cast<void*>(pc), p.c, reinterpret_cast<void*>(pc), p.c, &p.algo, reinterpret_cast<void*>(c.ws),
+                             kWorkspaceBytes, s.stream);
+}
+
+// The plan's cublasLt call captured into an executable graph (nullptr where that fails: the caller
+// then calls cublasLt directly). The plan has run before (GetPlan times it), so cublasLt's lazy set-up
+// is not captured.
+CUgraphExec Capture(State& s, Ctx& c, const Plan& p, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, const void* alpha, const void* beta) {
+  if (!s.drv.cuStreamBeginCapture || s.drv.cuStreamBeginCapture(s.stream, CU_STREAM_CAPTURE_MODE_RELAXED) != CUDA_SUCCESS) return nullptr;
+  cublasStatus_t st = Run(s, c, p, pa, pb, pc, alpha, beta);
+  CUgraph g = nullptr;
+  CUresult r = s.drv.cuStreamEndCapture(s.stream, &g);
+  CUgraphExec e = nullptr;
+  if (st == CUBLAS_STATUS_SUCCESS && r == CUDA_SUCCESS && g && s.drv.cuGraphInstantiateWithFlags(&e, g, 0) != CUDA_SUCCESS) e = nullptr;
+  if (g) s.drv.cuGraphDestroy(g);
+  return e;
+}
+
+// Runs D = alpha * op(A) * op(B) (+ 0 * C) with D = C, through the cached plan for this shape.
+void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int opB, const Layout& la, const Layout& lb,
+            const Layout& lc, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, const void* alpha, const void* beta, double macs,
+            const char* what, bool alwaysTime = false) {
+  Ctx& c = GetCtx(env, s);
+  Plan& p = GetPlan(env, s, c, compute, scaleType, opA, opB, la, lb, lc, pa, pb, pc, alpha, beta, macs, what, alwaysTime);
+  cublasStatus_t st = Run(s, c, p, pa, pb, pc, alpha, beta);
+  if (st != CUBLAS_STATUS_SUCCESS) CheckLt(env, s, st, std::string(what) + ": cublasLtMatmul");
 }
 
 uint64_t Need(uint64_t batch, int64_t batchStride, uint64_t rows, int64_t ld, uint64_t cols, uint64_t elem) {
@@ -297,45 +367,49 @@ void Transform(Napi::Env env, State& s, Ctx& c, CUdeviceptr src, const Layout& l
   CheckLt(env, s, st, "cublasLtMatrixTransform");
 }
 
-// igemm(A, B, C, m, n, k[, path]): C[m, n] (int32) = A[m, k] (int8) * B[n, k]ᵀ, all packed row-major.
-// path 'auto' picks by compute capability: sm_90 and later take the plain "TN" layouts that cublasLt
-// requires there; sm_75 to sm_89 take BMInf's path: A and C in COL32, B in COL4_4R2_8C (Turing) or
-// COL32_2R_4R4 (Ampere, Ada), transformed to and from row-major around the matmul.
-Napi::Value Igemm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  State& s = Ready(env);
-  size_t lenA, lenB, lenC;
-  CUdeviceptr pa = SpanAt(info, 0, "A", &lenA);
-  CUdeviceptr pb = SpanAt(info, 3, "B", &lenB);
-  CUdeviceptr pc = SpanAt(info, 6, "C", &lenC);
-  const int64_t kMax = 2147483647;
-  int64_t m = ToInt(info[9], "m", 0, kMax), n = ToInt(info[10], "n", 0, kMax), k = ToInt(info[11], "k", 0, kMax);
-  std::string path = info.Length() > 12 && info[12].IsString() ? info[12].As<Napi::String>().Utf8Value() : "auto";
-  if (path != "auto" && path != "tn" && path != "col32") ThrowType(env, "igemm: path must be 'auto', 'tn' or 'col32'.");
-  if (static_cast<uint64_t>(m * k) > lenA) ThrowRange(env, "igemm: A's span is shorter than m*k bytes.");
-  if (static_cast<uint64_t>(n * k) > lenB) ThrowRange(env, "igemm: B's span is shorter than n*k bytes.");
-  if (static_cast<uint64_t>(m * n) * 4 > lenC) ThrowRange(env, "igemm: C's span is shorter than m*n*4 bytes.");
-  if (k % 4 || n % 4) ThrowRange(env, "igemm: k (" + std::to_string(k) + ") and n (" + std::to_string(n) + ") must be multiples of 4 for cublasLt's int8 kernels.");
-  if (pa % 4 || pb % 4 || pc % 4) ThrowRange(env, "igemm: A, B and C must start at 4-byte aligned addresses.");
-  if (m == 0 || n == 0) return env.Undefined();
-  if (k == 0) {
-    CheckDrv(env, s.drv.cuMemsetD8Async(pc, 0, static_cast<size_t>(m * n * 4), s.stream), "cuMemsetD8Async");
-    return env.Undefined();
-  }
-  int cc = s.ccMajor * 10 + s.ccMinor;
-  bool col32 = path == "col32" || (path == "auto" && cc >= 75 && cc < 90);
-  int32_t one = 1, zero = 0;
-  double macs = static_cast<double>(m) * n * k;
-  if (!col32) {
-    // Column-major Cᵀ (n x m) = Bᵀᵀ... i.e. op(B-buffer, T) * op(A-buffer, N): the "TN" form.
+// C[m, n] (int32) = A[m, k] (int8) * B[n, k]ᵀ in cublasLt's "TN" form (sm_90 and later, or any
+// architecture that has it): column-major Cᵀ (n x m) = op(B-buffer, T) * op(A-buffer, N).
+void IgemmTn(Napi::Env env, State& s, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, int64_t m, int64_t n, int64_t k) {
+  static const int32_t one = 1, zero = 0;
+  Ctx& c = GetCtx(env, s);
+  const int align = AlignClass(pa) | AlignClass(pb) << 8 | AlignClass(pc) << 16;
+  auto& last = c.lastIgemm;
+  Plan* p = last.plan;
+  if (!p || last.m != m || last.n != n || last.k != k || last.align != align) {
     Layout lb{CUDA_R_8I, static_cast<uint64_t>(k), static_cast<uint64_t>(n), k};
     Layout la{CUDA_R_8I, static_cast<uint64_t>(k), static_cast<uint64_t>(m), k};
     Layout lc{CUDA_R_32I, static_cast<uint64_t>(n), static_cast<uint64_t>(m), n};
     // Linear layers have few, fixed shapes: their candidates are always timed.
-    Matmul(env, s, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUBLAS_OP_T, CUBLAS_OP_N, lb, la, lc, pb, pa, pc, &one, &zero, macs, "igemm", true);
-    return env.Undefined();
+    p = &GetPlan(env, s, c, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUBLAS_OP_T, CUBLAS_OP_N, lb, la, lc, pb, pa, pc, &one, &zero,
+                 static_cast<double>(m) * n * k, "igemm", true);
+    last.m = m, last.n = n, last.k = k, last.align = align, last.plan = p;
   }
+  if (g_igemmMode == 1) return;
+  if (g_igemmMode == 2 && s.drv.cuStreamBeginCapture) {
+    GraphKey gk{p, pb, pa, pc};
+    auto it = c.graphs.find(gk);
+    if (it == c.graphs.end()) {
+      if (c.graphs.size() >= 1024) {
+        for (auto& g : c.graphs) if (g.second) s.drv.cuGraphExecDestroy(g.second);
+        c.graphs.clear();
+      }
+      it = c.graphs.emplace(gk, Capture(s, c, *p, pb, pa, pc, &one, &zero)).first;
+    }
+    if (it->second) {
+      CheckDrv(env, s.drv.cuGraphLaunch(it->second, s.stream), "cuGraphLaunch (igemm)");
+      return;
+    }
+  }
+  cublasStatus_t st = Run(s, c, *p, pb, pa, pc, &one, &zero);
+  if (st != CUBLAS_STATUS_SUCCESS) CheckLt(env, s, st, "igemm: cublasLtMatmul");
+}
+
+// The same product through BMInf's layouts (sm_75 to sm_89): A and C in COL32, B in COL4_4R2_8C
+// (Turing) or COL32_2R_4R4 (Ampere, Ada), transformed to and from row-major around the matmul.
+void IgemmCol32(Napi::Env env, State& s, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, int64_t m, int64_t n, int64_t k) {
   Ctx& c = GetCtx(env, s);
+  int cc = s.ccMajor * 10 + s.ccMinor;
+  int32_t one = 1, zero = 0;
   bool turing = cc < 80;
   auto up = [](int64_t x, int64_t a) { return (x + a - 1) / a * a; };
   int64_t ldA = 32 * m, ldB = turing ? 32 * up(n, 8) : 32 * up(n, 32), ldC = 32 * m;
@@ -352,9 +426,88 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
   Layout tC{CUDA_R_32I, static_cast<uint64_t>(m), static_cast<uint64_t>(n), ldC, CUBLASLT_ORDER_COL32};
   Transform(env, s, c, pa, rowA, a32, tA);
   Transform(env, s, c, pb, rowB, b32, tB);
-  Matmul(env, s, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUBLAS_OP_N, CUBLAS_OP_T, tA, tB, tC, a32, b32, c32, &one, &zero, macs, "igemm (COL32)");
+  Matmul(env, s, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUBLAS_OP_N, CUBLAS_OP_T, tA, tB, tC, a32, b32, c32, &one, &zero,
+         static_cast<double>(m) * n * k, "igemm (COL32)");
   Transform(env, s, c, c32, tC, pc, rowC);
+}
+
+// The checks shared by both entry points, then the product (or nothing for an empty one).
+void IgemmChecked(Napi::Env env, State& s, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, int64_t m, int64_t n, int64_t k, bool col32) {
+  if (k % 4 || n % 4) ThrowRange(env, "igemm: k (" + std::to_string(k) + ") and n (" + std::to_string(n) + ") must be multiples of 4 for cublasLt's int8 kernels.");
+  if (pa % 4 || pb % 4 || pc % 4) ThrowRange(env, "igemm: A, B and C must start at 4-byte aligned addresses.");
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    CheckDrv(env, s.drv.cuMemsetD8Async(pc, 0, static_cast<size_t>(m * n * 4), s.stream), "cuMemsetD8Async");
+    return;
+  }
+  if (col32) IgemmCol32(env, s, pa, pb, pc, m, n, k);
+  else IgemmTn(env, s, pa, pb, pc, m, n, k);
+}
+
+bool AutoCol32(const State& s) {
+  int cc = s.ccMajor * 10 + s.ccMinor;
+  return cc >= 75 && cc < 90;
+}
+
+// igemm(A, B, C, m, n, k[, path]): C[m, n] (int32) = A[m, k] (int8) * B[n, k]ᵀ, all packed row-major;
+// A, B and C are (region, byteOffset, byteLength) triples. path 'auto' picks by compute capability:
+// sm_90 and later take the plain "TN" layouts that cublasLt requires there; sm_75 to sm_89 take
+// BMInf's COL32 path; 'tn' and 'col32' force one (for tests).
+Napi::Value Igemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = Ready(env);
+  size_t lenA, lenB, lenC;
+  CUdeviceptr pa = SpanAt(info, 0, "A", &lenA);
+  CUdeviceptr pb = SpanAt(info, 3, "B", &lenB);
+  CUdeviceptr pc = SpanAt(info, 6, "C", &lenC);
+  const int64_t kMax = 2147483647;
+  int64_t m = ToInt(info[9], "m", 0, kMax), n = ToInt(info[10], "n", 0, kMax), k = ToInt(info[11], "k", 0, kMax);
+  std::string path = info.Length() > 12 && info[12].IsString() ? info[12].As<Napi::String>().Utf8Value() : "auto";
+  if (path != "auto" && path != "tn" && path != "col32") ThrowType(env, "igemm: path must be 'auto', 'tn' or 'col32'.");
+  if (static_cast<uint64_t>(m * k) > lenA) ThrowRange(env, "igemm: A's span is shorter than m*k bytes.");
+  if (static_cast<uint64_t>(n * k) > lenB) ThrowRange(env, "igemm: B's span is shorter than n*k bytes.");
+  if (static_cast<uint64_t>(m * n) * 4 > lenC) ThrowRange(env, "igemm: C's span is shorter than m*n*4 bytes.");
+  IgemmChecked(env, s, pa, pb, pc, m, n, k, path == "col32" || (path == "auto" && AutoCol32(s)));
   return env.Undefined();
+}
+
+// An operand of igemmFast: (region, byteOffset) with `bytes` bytes from there inside the live region.
+CUdeviceptr Operand(const Napi::CallbackInfo& info, size_t i, const char* arg, uint64_t bytes) {
+  Napi::Env env = info.Env();
+  Region* r = Unwrap<Region>(info[i], kRegionTag, "device region", arg);
+  if (r->freed) ThrowError(env, std::string("igemm: ") + arg + ": the device region was already freed.", "BMINF_DISPOSED");
+  uint64_t off = static_cast<uint64_t>(ToIndex(info[i + 1], arg));
+  if (off > r->size || bytes > r->size - off) {
+    ThrowRange(env, std::string("igemm: ") + arg + ": bytes " + std::to_string(off) + ".." + std::to_string(off + bytes) +
+                        " lie outside the device region of " + std::to_string(r->size) + " bytes.");
+  }
+  return r->ptr + off;
+}
+
+// igemmFast(regionA, offsetA, regionB, offsetB, regionC, offsetC, m, n, k): igemm's lean entry for the
+// per-token calls of a linear layer (path 'auto'; every byte range still checked against its region).
+// The lengths follow from m, n and k, so the call reads 9 numbers and handles instead of 13 values and
+// a string, and the shape's plan is found by comparing it with the last one.
+Napi::Value IgemmFast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = Ready(env);
+  if (info.Length() < 9) ThrowType(env, "igemmFast(regionA, offsetA, regionB, offsetB, regionC, offsetC, m, n, k): 9 arguments expected.");
+  const int64_t kMax = 2147483647;
+  int64_t m = ToInt(info[6], "m", 0, kMax), n = ToInt(info[7], "n", 0, kMax), k = ToInt(info[8], "k", 0, kMax);
+  CUdeviceptr pa = Operand(info, 0, "A", static_cast<uint64_t>(m * k));
+  CUdeviceptr pb = Operand(info, 2, "B", static_cast<uint64_t>(n * k));
+  CUdeviceptr pc = Operand(info, 4, "C", static_cast<uint64_t>(m * n) * 4);
+  IgemmChecked(env, s, pa, pb, pc, m, n, k, AutoCol32(s));
+  return env.Undefined();
+}
+
+// igemmMode(mode): sets how igemm issues its call (see g_igemmMode; for benchmarks) and returns the
+// previous mode. Mode 2 falls back to mode 0 where the driver has no graph API.
+Napi::Value IgemmMode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int prev = g_igemmMode;
+  if (info.Length() > 0) g_igemmMode = static_cast<int>(ToInt(info[0], "mode", 0, 2));
+  return Napi::Number::New(env, prev);
 }
 
 }  // namespace
@@ -362,6 +515,8 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
 void RegisterBlasLt(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("igemm", Napi::Function::New(env, Igemm));
+  exports.Set("igemmFast", Napi::Function::New(env, IgemmFast));
+  exports.Set("igemmMode", Napi::Function::New(env, IgemmMode));
 }
 
 }  // namespace bminf::cuda

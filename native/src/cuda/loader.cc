@@ -96,6 +96,17 @@ bool LoadDriver(State& s) {
   Sym(lib, &d.cuModuleGetFunction, "cuModuleGetFunction", &miss);
   Sym(lib, &d.cuFuncSetAttribute, "cuFuncSetAttribute", &miss);
   Sym(lib, &d.cuLaunchKernel, "cuLaunchKernel", &miss);
+  {
+    // Optional: a missing one leaves its slot null and igemm calls cublasLt directly.
+    std::string optional;
+    Sym(lib, &d.cuStreamBeginCapture, "cuStreamBeginCapture_v2", &optional);
+    Sym(lib, &d.cuStreamEndCapture, "cuStreamEndCapture", &optional);
+    Sym(lib, &d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", &optional);
+    Sym(lib, &d.cuGraphLaunch, "cuGraphLaunch", &optional);
+    Sym(lib, &d.cuGraphExecDestroy, "cuGraphExecDestroy", &optional);
+    Sym(lib, &d.cuGraphDestroy, "cuGraphDestroy", &optional);
+    if (!optional.empty()) d.cuStreamBeginCapture = nullptr;
+  }
   if (!miss.empty()) {
     s.reason = "the CUDA driver at " + s.cudaPath + " lacks " + miss + " (the driver is too old; update it)";
     return false;

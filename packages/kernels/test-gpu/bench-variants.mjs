@@ -77,6 +77,16 @@ function randHalf(len) {
   return a;
 }
 
+// igemm's issue mode for the length of fn (0 cublasLt per call, 1 no GEMM, 2 graph replay; see blaslt.cc).
+function withMode(mode, fn) {
+  const prev = n.igemmMode(mode);
+  try {
+    return fn();
+  } finally {
+    n.igemmMode(prev);
+  }
+}
+
 // ---- host cost of one call --------------------------------------------------------------------------
 // A tiny kernel (one row of 8 halves), so that the host's time to issue a call is what is measured.
 {
@@ -111,7 +121,12 @@ function randHalf(len) {
     ['quantizeRowsInto (1 x 8)', hostOnly(() => gpu.quantizeRowsInto(x1, v1, s1))],
     ['quantizeRows + dispose (1 x 8)', hostOnly(() => { const q = gpu.quantizeRows(x1); q.values.dispose(); q.scales.dispose(); })],
     ['native igemm 16x64x64 (cublasLt)', hostOnly(() => n.igemm(as.region, as.byteOffset, as.byteLength, bs.region, bs.byteOffset, bs.byteLength, cs.region, cs.byteOffset, cs.byteLength, 16, 64, 64))],
+    ['native igemmFast 16x64x64 (cublasLt)', hostOnly(() => n.igemmFast(as.region, as.byteOffset, bs.region, bs.byteOffset, cs.region, cs.byteOffset, 16, 64, 64))],
+    ['native igemmFast, mode 1 (no GEMM: the addon alone)', withMode(1, () => hostOnly(() => n.igemmFast(as.region, as.byteOffset, bs.region, bs.byteOffset, cs.region, cs.byteOffset, 16, 64, 64)))],
+    ['native igemmFast, mode 2 (CUDA graph replay)', withMode(2, () => hostOnly(() => n.igemmFast(as.region, as.byteOffset, bs.region, bs.byteOffset, cs.region, cs.byteOffset, 16, 64, 64)))],
+    ['native igemm, mode 1 (no GEMM: the addon alone)', withMode(1, () => hostOnly(() => n.igemm(as.region, as.byteOffset, as.byteLength, bs.region, bs.byteOffset, bs.byteLength, cs.region, cs.byteOffset, cs.byteLength, 16, 64, 64)))],
     ['igemmInto 16x64x64', hostOnly(() => gpu.igemmInto(a16, b16, c16))],
+    ['igemmInto 16x64x64, mode 2 (graph)', withMode(2, () => hostOnly(() => gpu.igemmInto(a16, b16, c16)))],
     ['igemm + dispose 16x64x64', hostOnly(() => gpu.igemm(a16, b16).dispose())],
   ];
   const real = gpu.nativeCuda;
@@ -173,7 +188,10 @@ for (const m of [4096, 10240]) {
       const res = [];
       const add = (name, t) => res.push(`${name} ${us(t.s)} [${us(t.host)}] ${(theirs / t.s).toFixed(2)}x`);
       add('default+alloc', timed(() => gpu.igemm(a, w).dispose()));
-      add('default-into', timed(() => gpu.igemmInto(a, w, out)));
+      for (let rep = 0; rep < 2; rep++) {
+        add('into', timed(() => gpu.igemmInto(a, w, out)));
+        add('into-graph', withMode(2, () => timed(() => gpu.igemmInto(a, w, out))));
+      }
       const as = lt.span(la), bs = lt.span(lw), cs = lt.span(lout);
       add('lt-raw', timed(() => n.igemm(as.region, as.byteOffset, as.byteLength, bs.region, bs.byteOffset, bs.byteLength, cs.region, cs.byteOffset, cs.byteLength, tok, m, k)));
       irows.push(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\t${res.join('\t')}`);

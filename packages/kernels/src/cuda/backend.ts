@@ -423,7 +423,9 @@ export class CudaBackend implements Backend {
     const ob = (b.storage as CudaStorage).block.offset + b.byteOffset;
     const oc = (out.storage as CudaStorage).block.offset + out.byteOffset;
     try {
-      this.native.igemm(this.region, oa, m * k, this.region, ob, n * k, this.region, oc, m * n * 4, m, n, k, this.igemmPath);
+      // igemmFast: the addon's lean entry (lengths implied by m, n, k; path 'auto'), ~9 values to read.
+      if (this.igemmPath === 'auto' && this.native.igemmFast) this.native.igemmFast(this.region, oa, this.region, ob, this.region, oc, m, n, k);
+      else this.native.igemm(this.region, oa, m * k, this.region, ob, n * k, this.region, oc, m * n * 4, m, n, k, this.igemmPath);
     } catch (e) {
       throw mapNativeError(e, 'igemm');
     }

@@ -1,0 +1,67 @@
+// igemm's lean native entry (igemmFast: regions and offsets, lengths implied by m, n, k) and the
+// graph-replay mode (igemmMode(2)): bit-exact against the CPU integer GEMM, and every range still checked
+// against its region, so a JS caller cannot make the addon touch memory outside a live region.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
+import { randInt8, testMemoryLimit } from './helpers.js';
+
+const avail = cudaAvailability();
+if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
+
+describe.skipIf(!avail.available)('igemmFast and graph replay', () => {
+  let gpu: CudaBackend;
+  const cpu = createCpuBackend();
+  beforeAll(() => {
+    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 27), gemvMaxRows: 0 });
+  });
+  afterAll(() => {
+    gpu?.nativeCuda.igemmMode(0);
+    gpu?.dispose();
+  });
+
+  for (const mode of [0, 2]) {
+    it(`mode ${mode}: bit-exact against the CPU, repeated calls and a second shape included`, () => {
+      const n = gpu.nativeCuda;
+      n.igemmMode(mode);
+      try {
+        for (const [m, nn, k] of [[16, 64, 128], [64, 4096 / 16, 256], [16, 64, 128], [4, 8, 4]]) {
+          const a = randInt8(m * k);
+          const b = randInt8(nn * k);
+          const ref = cpu.download(cpu.igemm(cpu.upload(a, [m, k]), cpu.upload(b, [nn, k])));
+          const ga = gpu.upload(a, [m, k]);
+          const gb = gpu.upload(b, [nn, k]);
+          const out = gpu.empty([m, nn], 'int32');
+          for (let r = 0; r < 3; r++) {
+            const so = gpu.span(out);
+            n.fill(so.region, so.byteOffset, so.byteLength, 0x55); // a stale or skipped product shows
+            gpu.igemmInto(ga, gb, out);
+            expect(gpu.download(out)).toEqual(ref);
+          }
+          for (const t of [ga, gb, out]) t.dispose();
+        }
+      } finally {
+        n.igemmMode(0);
+      }
+    });
+  }
+
+  it('rejects ranges outside a region, freed regions and foreign handles', () => {
+    const n = gpu.nativeCuda;
+    const region = n.reserve(4096);
+    try {
+      expect(() => n.igemmFast(region, 0, region, 0, region, 0, 32, 64, 64)).toThrow(RangeError);
+      expect(() => n.igemmFast(region, 0, region, 0, region, 0, 32, 64, 64)).toThrow(/C: bytes 0\.\.8192 lie outside the device region of 4096 bytes/);
+      expect(() => n.igemmFast(region, 0, region, 1024, region, 0, 16, 64, 64)).toThrow(/B: bytes 1024\.\.5120 lie outside/);
+      expect(() => n.igemmFast(region, 4095, region, 0, region, 0, 4, 4, 4)).toThrow(/A: bytes 4095\.\.4111 lie outside the device region of 4096 bytes/);
+      expect(() => n.igemmFast(region, 0, region, 0, region, 0, 4, 4, 6)).toThrow(/multiples of 4/);
+      expect(() => n.igemmFast(region, 1, region, 0, region, 64, 4, 4, 4)).toThrow(/4-byte aligned/);
+      expect(() => n.igemmFast(region, -4, region, 0, region, 64, 4, 4, 4)).toThrow(/non-negative integer/);
+      expect(() => n.igemmFast({}, 0, region, 0, region, 64, 4, 4, 4)).toThrow(/A must be a device region handle/);
+      expect(() => n.igemmFast(region, 0, region, 0, region, 64, 4, 4)).toThrow(/9 arguments expected/);
+      expect(() => n.igemmMode(3)).toThrow(/mode must be an integer in \[0, 2\]/);
+    } finally {
+      n.release(region);
+    }
+    expect(() => n.igemmFast(region, 0, region, 0, region, 64, 4, 4, 4)).toThrow(/already freed/);
+  });
+});
