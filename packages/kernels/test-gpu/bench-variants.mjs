@@ -77,7 +77,7 @@ function randHalf(len) {
   return a;
 }
 
-// igemm's issue mode for the length of fn (0 cublasLt per call, 1 no GEMM, 2 graph replay; see blaslt.cc).
+// igemm's issue mode for the length of fn (0 cublasLt per call, 1 no GEMM, 2 graph replay, the default; see blaslt.cc).
 function withMode(mode, fn) {
   const prev = n.igemmMode(mode);
   try {
@@ -120,17 +120,17 @@ function withMode(mode, fn) {
     ['native launch, prebuilt args', hostOnly(() => n.launch(fn, [1, 1, 1], [32, 1, 1], 0, 'pppii', flat))],
     ['quantizeRowsInto (1 x 8)', hostOnly(() => gpu.quantizeRowsInto(x1, v1, s1))],
     ['quantizeRows + dispose (1 x 8)', hostOnly(() => { const q = gpu.quantizeRows(x1); q.values.dispose(); q.scales.dispose(); })],
-    ['native igemm 16x64x64 (cublasLt)', hostOnly(() => n.igemm(as.region, as.byteOffset, as.byteLength, bs.region, bs.byteOffset, bs.byteLength, cs.region, cs.byteOffset, cs.byteLength, 16, 64, 64))],
-    ['native igemmFast 16x64x64 (cublasLt)', hostOnly(() => n.igemmFast(as.region, as.byteOffset, bs.region, bs.byteOffset, cs.region, cs.byteOffset, 16, 64, 64))],
+    ['native igemm 16x64x64 (default mode)', hostOnly(() => n.igemm(as.region, as.byteOffset, as.byteLength, bs.region, bs.byteOffset, bs.byteLength, cs.region, cs.byteOffset, cs.byteLength, 16, 64, 64))],
+    ['native igemmFast 16x64x64, mode 0 (cublasLtMatmul)', withMode(0, () => hostOnly(() => n.igemmFast(as.region, as.byteOffset, bs.region, bs.byteOffset, cs.region, cs.byteOffset, 16, 64, 64)))],
     ['native igemmFast, mode 1 (no GEMM: the addon alone)', withMode(1, () => hostOnly(() => n.igemmFast(as.region, as.byteOffset, bs.region, bs.byteOffset, cs.region, cs.byteOffset, 16, 64, 64)))],
     ['native igemmFast, mode 2 (CUDA graph replay)', withMode(2, () => hostOnly(() => n.igemmFast(as.region, as.byteOffset, bs.region, bs.byteOffset, cs.region, cs.byteOffset, 16, 64, 64)))],
     ['native igemm, mode 1 (no GEMM: the addon alone)', withMode(1, () => hostOnly(() => n.igemm(as.region, as.byteOffset, as.byteLength, bs.region, bs.byteOffset, bs.byteLength, cs.region, cs.byteOffset, cs.byteLength, 16, 64, 64)))],
-    ['igemmInto 16x64x64', hostOnly(() => gpu.igemmInto(a16, b16, c16))],
-    ['igemmInto 16x64x64, mode 2 (graph)', withMode(2, () => hostOnly(() => gpu.igemmInto(a16, b16, c16)))],
+    ['igemmInto 16x64x64 (default mode)', hostOnly(() => gpu.igemmInto(a16, b16, c16))],
+    ['igemmInto 16x64x64, mode 0 (cublasLtMatmul)', withMode(0, () => hostOnly(() => gpu.igemmInto(a16, b16, c16)))],
     ['igemm + dispose 16x64x64', hostOnly(() => gpu.igemm(a16, b16).dispose())],
   ];
   const real = gpu.nativeCuda;
-  gpu.native = { ...real, launch: () => {}, igemm: () => {} }; // the JS side alone
+  gpu.native = { ...real, launch: () => {}, igemm: () => {}, igemmFast: () => {} }; // the JS side alone
   rows.push(['igemmInto 16x64x64, JS only', hostOnly(() => gpu.igemmInto(a16, b16, c16))]);
   rows.push(['igemm + dispose 16x64x64, JS only', hostOnly(() => gpu.igemm(a16, b16).dispose())]);
   rows.push(['quantizeRowsInto, JS only', hostOnly(() => gpu.quantizeRowsInto(x1, v1, s1))]);
@@ -189,7 +189,7 @@ for (const m of [4096, 10240]) {
       const add = (name, t) => res.push(`${name} ${us(t.s)} [${us(t.host)}] ${(theirs / t.s).toFixed(2)}x`);
       add('default+alloc', timed(() => gpu.igemm(a, w).dispose()));
       for (let rep = 0; rep < 2; rep++) {
-        add('into', timed(() => gpu.igemmInto(a, w, out)));
+        add('into-lt', withMode(0, () => timed(() => gpu.igemmInto(a, w, out))));
         add('into-graph', withMode(2, () => timed(() => gpu.igemmInto(a, w, out))));
       }
       const as = lt.span(la), bs = lt.span(lw), cs = lt.span(lout);

@@ -1,5 +1,5 @@
-// igemm's lean native entry (igemmFast: regions and offsets, lengths implied by m, n, k) and the
-// graph-replay mode (igemmMode(2)): bit-exact against the CPU integer GEMM, and every range still checked
+// igemm's lean native entry (igemmFast: regions and offsets, lengths implied by m, n, k) and its two
+// issue modes (0: cublasLtMatmul per call; 2, the default: a captured CUDA graph replayed): bit-exact against the CPU integer GEMM, and every range still checked
 // against its region, so a JS caller cannot make the addon touch memory outside a live region.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
@@ -14,15 +14,16 @@ describe.skipIf(!avail.available)('igemmFast and graph replay', () => {
   beforeAll(() => {
     gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 27), gemvMaxRows: 0 });
   });
-  afterAll(() => {
-    gpu?.nativeCuda.igemmMode(0);
-    gpu?.dispose();
-  });
+  afterAll(() => gpu?.dispose());
 
   for (const mode of [0, 2]) {
+    // Three calls per shape: in mode 2 the first runs cublasLt directly, the second captures the graph,
+    // the third replays it; the first shape comes back at the end on fresh data (and, from the pool,
+    // likely the same addresses), so a replay that read stale inputs would show.
     it(`mode ${mode}: bit-exact against the CPU, repeated calls and a second shape included`, () => {
       const n = gpu.nativeCuda;
-      n.igemmMode(mode);
+      const prev = n.igemmMode(mode);
+      expect(prev).toBe(2); // graph replay is the default
       try {
         for (const [m, nn, k] of [[16, 64, 128], [64, 4096 / 16, 256], [16, 64, 128], [4, 8, 4]]) {
           const a = randInt8(m * k);
@@ -40,7 +41,7 @@ describe.skipIf(!avail.available)('igemmFast and graph replay', () => {
           for (const t of [ga, gb, out]) t.dispose();
         }
       } finally {
-        n.igemmMode(0);
+        n.igemmMode(prev);
       }
     });
   }

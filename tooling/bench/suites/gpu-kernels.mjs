@@ -177,7 +177,7 @@ export default {
       rows,
       notes:
         `PyTorch ${torch.torch ?? '(not run)'} on ${torch.device ?? '?'}; ${torch.error ?? 'same GPU, same run'}. igemm: bminf's cublasLt int8 GEMM (heuristic candidates timed in 3 rounds once per shape, 32 MiB workspace, ` +
-        'n padded to a multiple of 4; for n ≤ 8 bminf\'s dp4a GEMV kernel instead) into a preallocated output (igemmInto), vs torch._int_mm(out=) into a preallocated output (n padded to 17 where it needs more than 16 rows; TOPS count the real n). ' +
+        'n padded to a multiple of 4; for n ≤ 8 bminf\'s dp4a GEMV kernel instead; the cublasLt call captured once per shape and operand addresses into a CUDA graph and replayed, the same kernel with ~2 us of host time per call instead of ~7) into a preallocated output (igemmInto), vs torch._int_mm(out=) into a preallocated output (n padded to 17 where it needs more than 16 rows; TOPS count the real n). ' +
         'quantize: row absmax + float16 scale + int8, one read and one write, into preallocated outputs (the default "fast" kernel: one row per block, x * (1/s) with the exact division only near ties; the first kernel, exact division everywhere, measured 0.72-0.89x of the copy), against cuMemcpyDtoD copies in the same run moving as many bytes, and moving 256 MiB (bytes read plus written). ' +
         'int8 Linear: quantizeRows + igemm + dequantize (float16 out) against torch.nn.functional.linear in float16 (cuBLAS). All timed with CUDA events, median of 5 runs after warm-up.',
     };
