@@ -18,7 +18,14 @@ namespace {
 constexpr size_t kWorkspaceBytes = 32u << 20;
 // BMINF_LT_LOG=1 prints each timed candidate and the one taken (stderr), to study the choice.
 const bool kLog = std::getenv("BMINF_LT_LOG") != nullptr;
-constexpr int kCandidates = 8;
+// Heuristic candidates asked for with the workspace (half as many without); BMINF_LT_CANDIDATES=N
+// (2-32) changes it, to study the choice.
+int CandidateCount() {
+  const char* v = std::getenv("BMINF_LT_CANDIDATES");
+  int n = v ? std::atoi(v) : 8;
+  return n < 2 ? 8 : n > 32 ? 32 : n;
+}
+const int kCandidates = CandidateCount();
 // Float GEMMs below this many multiply-adds take the first heuristic candidate as is: timing would cost
 // more than it saves (attention GEMMs change shape at every decoding step). igemm always times.
 constexpr double kTimeAboveMacs = 1 << 27;
@@ -200,8 +207,9 @@ Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int o
     p.c = MakeLayout(env, s, lc);
     // Candidates: the heuristic's best with the 32 MiB workspace, and (when timing) also its best with
     // none, which for small shapes avoids split-K kernels that cost a second launch.
-    cublasLtMatmulHeuristicResult_t res[2 * kCandidates];
-    std::memset(res, 0, sizeof(res));
+    std::vector<cublasLtMatmulHeuristicResult_t> resv(2 * kCandidates);
+    std::memset(resv.data(), 0, resv.size() * sizeof(resv[0]));
+    cublasLtMatmulHeuristicResult_t* res = resv.data();
     int n = 0;
     cublasStatus_t st = s.lt.cublasLtMatmulAlgoGetHeuristic(c.h, p.desc, p.a, p.b, p.c, p.c, c.pref, kCandidates, res, &n);
     if (st == CUBLAS_STATUS_SUCCESS && n > 0 && (alwaysTime || macs >= kTimeAboveMacs)) {
