@@ -14,6 +14,7 @@ export * from './model-dir.js';
 export * from './model-base.js';
 export * from './cpm1/index.js';
 export * from './cpm2/index.js';
+export * from './load.js';
 export * from './generation/causal-lm.js';
 export * from './generation/generate.js';
 export * from './generation/perplexity.js';

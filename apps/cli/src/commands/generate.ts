@@ -1,8 +1,6 @@
 import {
   Cpm1Model,
-  Cpm2Model,
-  detectArchitecture,
-  readModelConfig,
+  loadModel,
   streamCpm2Generate,
   streamGenerate,
   validateSamplingOptions,
@@ -25,9 +23,7 @@ export function register(program: Command): void {
     const options = { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}) };
     validateSamplingOptions(options); // before the model loads, so a typo fails at once
     // CPM-2 / EVA (T5) directories continue the prompt through the encoder-decoder (BMInf's CPM2.generate).
-    const load = { dtype: opts.dtype, device: opts.device };
-    const model =
-      detectArchitecture(readModelConfig(opts.model)).name === 'cpm1' ? await Cpm1Model.load(opts.model, load) : await Cpm2Model.load(opts.model, load);
+    const model = await loadModel(opts.model, { dtype: opts.dtype, device: opts.device });
     try {
       const it = model instanceof Cpm1Model ? streamGenerate(model, opts.prompt, options) : streamCpm2Generate(model, opts.prompt, options);
       if (!opts.json) process.stdout.write(opts.prompt);
