@@ -17,7 +17,11 @@ namespace {
 
 constexpr size_t kWorkspaceBytes = 32u << 20;
 // BMINF_LT_LOG=1 prints each timed candidate and the one taken (stderr), to study the choice.
-const bool kLog = std::getenv("BMINF_LT_LOG") != nullptr;
+// Unset, empty or "0" leaves it off.
+const bool kLog = [] {
+  const char* v = std::getenv("BMINF_LT_LOG");
+  return v != nullptr && v[0] != '\0' && !(v[0] == '0' && v[1] == '\0');
+}();
 // Heuristic candidates asked for with the workspace (half as many without); BMINF_LT_CANDIDATES=N
 // (2-32) changes it, to study the choice.
 int CandidateCount() {
