@@ -117,6 +117,15 @@ constexpr int CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4;
 constexpr int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1;
 // cublasLtMatrixTransformDescAttributes_t
 constexpr int CUBLASLT_MATRIX_TRANSFORM_DESC_TRANSA = 2;
+// cublasLtMatmulAlgoCapAttributes_t (what an algorithm id supports; igemm's search for skinny shapes)
+constexpr int CUBLASLT_ALGO_CAP_SPLITK_SUPPORT = 0, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK = 1,
+              CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT = 2, CUBLASLT_ALGO_CAP_TILE_IDS = 6, CUBLASLT_ALGO_CAP_STAGES_IDS = 13;
+// cublasLtMatmulAlgoConfigAttributes_t
+constexpr int CUBLASLT_ALGO_CONFIG_ID = 0, CUBLASLT_ALGO_CONFIG_TILE_ID = 1, CUBLASLT_ALGO_CONFIG_SPLITK_NUM = 2,
+              CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME = 3, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING = 4,
+              CUBLASLT_ALGO_CONFIG_STAGES_ID = 6;
+// cublasLtReductionScheme_t: NONE 0, INPLACE 1, COMPUTE_TYPE 2, OUTPUT_TYPE 4 (bits of the cap's mask)
+constexpr uint32_t CUBLASLT_REDUCTION_SCHEME_NONE = 0;
 
 struct Lt {
   cublasStatus_t (*cublasLtCreate)(cublasLtHandle_t*);
@@ -145,6 +154,19 @@ struct Lt {
   cublasStatus_t (*cublasLtMatrixTransform)(cublasLtHandle_t, cublasLtMatrixTransformDesc_t, const void* alpha,
                                             const void* A, cublasLtMatrixLayout_t, const void* beta, const void* B,
                                             cublasLtMatrixLayout_t, void* C, cublasLtMatrixLayout_t, CUstream);
+  // Optional (nullptr where missing): enumerating algorithms beyond the heuristic's few candidates.
+  cublasStatus_t (*cublasLtMatmulAlgoGetIds)(cublasLtHandle_t, int computeType, int scaleType, int Atype, int Btype, int Ctype,
+                                             int Dtype, int requestedAlgoCount, int algoIdsArray[], int* returnAlgoCount) = nullptr;
+  cublasStatus_t (*cublasLtMatmulAlgoInit)(cublasLtHandle_t, int computeType, int scaleType, int Atype, int Btype, int Ctype,
+                                           int Dtype, int algoId, cublasLtMatmulAlgo_t*) = nullptr;
+  cublasStatus_t (*cublasLtMatmulAlgoCheck)(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                            cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t*,
+                                            cublasLtMatmulHeuristicResult_t*) = nullptr;
+  cublasStatus_t (*cublasLtMatmulAlgoCapGetAttribute)(const cublasLtMatmulAlgo_t*, int attr, void* buf, size_t size,
+                                                      size_t* sizeWritten) = nullptr;
+  cublasStatus_t (*cublasLtMatmulAlgoConfigSetAttribute)(cublasLtMatmulAlgo_t*, int attr, const void* buf, size_t size) = nullptr;
+  cublasStatus_t (*cublasLtMatmulAlgoConfigGetAttribute)(const cublasLtMatmulAlgo_t*, int attr, void* buf, size_t size,
+                                                         size_t* sizeWritten) = nullptr;
 };
 
 // ---- NVRTC ----------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 // (gemm, batched and strided). Descriptors, layouts and the chosen algorithm are cached per shape; the
 // algorithm is picked from cublasLt's heuristic candidates by timing each once (large shapes only),
 // with a 32 MiB workspace (PyTorch's torch._int_mm passes none and takes the first candidate).
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -90,6 +92,13 @@ int InitialIgemmMode() {
   return v && (v[0] == '0' || v[0] == '1' || v[0] == '2') && !v[1] ? v[0] - '0' : 2;
 }
 int g_igemmMode = InitialIgemmMode();
+
+// igemm's algorithm search for skinny products (see SearchSkinny): on unless BMINF_LT_SEARCH=0;
+// `igemmSearch(on)` switches it at run time (and drops the plans made so far), for benchmarks.
+bool g_ltSearch = [] {
+  const char* v = std::getenv("BMINF_LT_SEARCH");
+  return !(v && v[0] == '0' && !v[1]);
+}();
 
 struct Ctx {
   bool ready = false;
@@ -188,6 +197,125 @@ void ClearGraphs(State& s, Ctx& c) {
   c.lastIgemm = {};
 }
 
+// Candidates beyond the heuristic's 7-8 for igemm with few rows (FasterTransformer's igemm search):
+// every algorithm id cublasLt has for int8 x int8 -> int32, each tile, up to 3 stage counts, CTA
+// swizzling and split-K (with each reduction scheme) that cublasLtMatmulAlgoCheck accepts for this
+// shape, each timed briefly on the real operands; the `keep` fastest go on to GetPlan's rounds
+// against the heuristic's candidates. Bounded: 40000 checks, 1500 valid configurations, 3 s of
+// timing, once per shape. Any valid algorithm gives the same bits (int32 sums are exact).
+std::vector<cublasLtMatmulHeuristicResult_t> SearchSkinny(State& s, Ctx& c, const Plan& p, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc,
+                                                          const void* alpha, const void* beta, int keep) {
+  std::vector<cublasLtMatmulHeuristicResult_t> found;
+  const Lt& lt = s.lt;
+  if (!lt.cublasLtMatmulAlgoGetIds) return found;
+  int ids[256];
+  int nIds = 0;
+  if (lt.cublasLtMatmulAlgoGetIds(c.h, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUDA_R_8I, CUDA_R_8I, CUDA_R_32I, CUDA_R_32I, 256, ids, &nIds) !=
+      CUBLAS_STATUS_SUCCESS)
+    return found;
+  auto capList = [&](const cublasLtMatmulAlgo_t& a, int attr) {
+    size_t w = 0;
+    std::vector<uint32_t> v;
+    if (lt.cublasLtMatmulAlgoCapGetAttribute(&a, attr, nullptr, 0, &w) == CUBLAS_STATUS_SUCCESS && w >= 4) {
+      v.resize(w / 4);
+      if (lt.cublasLtMatmulAlgoCapGetAttribute(&a, attr, v.data(), v.size() * 4, &w) != CUBLAS_STATUS_SUCCESS) v.clear();
+    }
+    if (v.empty()) v.push_back(0);  // UNDEFINED: the algorithm's own choice
+    return v;
+  };
+  auto capInt = [&](const cublasLtMatmulAlgo_t& a, int attr) {
+    uint32_t v = 0;
+    size_t w = 0;
+    return lt.cublasLtMatmulAlgoCapGetAttribute(&a, attr, &v, sizeof(v), &w) == CUBLAS_STATUS_SUCCESS ? v : 0u;
+  };
+  auto set = [&](cublasLtMatmulAlgo_t& a, int attr, uint32_t v) { lt.cublasLtMatmulAlgoConfigSetAttribute(&a, attr, &v, sizeof(v)); };
+  auto check = [&](const cublasLtMatmulAlgo_t& a, cublasLtMatmulHeuristicResult_t* r) {
+    std::memset(r, 0, sizeof(*r));
+    return lt.cublasLtMatmulAlgoCheck(c.h, p.desc, p.a, p.b, p.c, p.c, &a, r) == CUBLAS_STATUS_SUCCESS && r->workspaceSize <= kWorkspaceBytes;
+  };
+  const uint32_t splits[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+  int checks = 0;
+  const int kMaxChecks = 40000, kMaxValid = 1500;
+  for (int i = 0; i < nIds && checks < kMaxChecks && static_cast<int>(found.size()) < kMaxValid; i++) {
+    cublasLtMatmulAlgo_t base{};
+    if (lt.cublasLtMatmulAlgoInit(c.h, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUDA_R_8I, CUDA_R_8I, CUDA_R_32I, CUDA_R_32I, ids[i], &base) !=
+        CUBLAS_STATUS_SUCCESS)
+      continue;
+    const auto tiles = capList(base, CUBLASLT_ALGO_CAP_TILE_IDS), stages = capList(base, CUBLASLT_ALGO_CAP_STAGES_IDS);
+    const bool splitK = capInt(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
+    const uint32_t redMask = capInt(base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK);
+    const uint32_t swizzleMax = capInt(base, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT) ? 1 : 0;
+    for (uint32_t tile : tiles) {
+      // The stage counts this tile accepts (unsplit); at most 3 of them, spread over the list.
+      std::vector<uint32_t> okStages;
+      for (uint32_t st : stages) {
+        if (checks >= kMaxChecks) break;
+        cublasLtMatmulAlgo_t a = base;
+        cublasLtMatmulHeuristicResult_t r;
+        set(a, CUBLASLT_ALGO_CONFIG_TILE_ID, tile), set(a, CUBLASLT_ALGO_CONFIG_STAGES_ID, st);
+        checks++;
+        if (check(a, &r)) okStages.push_back(st);
+      }
+      std::vector<uint32_t> pick;
+      for (size_t j = 0; j < okStages.size() && pick.size() < 3; j += std::max<size_t>(1, okStages.size() / 3)) pick.push_back(okStages[j]);
+      for (uint32_t st : pick) {
+        for (uint32_t sw = 0; sw <= swizzleMax; sw++) {
+          for (uint32_t sk : splits) {
+            if (sk > 1 && !splitK) break;
+            for (uint32_t red = 0; red <= 4; red = red ? red * 2 : 1) {
+              if ((sk == 1) != (red == CUBLASLT_REDUCTION_SCHEME_NONE) || (red && !(redMask & red))) continue;
+              if (checks >= kMaxChecks || static_cast<int>(found.size()) >= kMaxValid) break;
+              cublasLtMatmulAlgo_t a = base;
+              set(a, CUBLASLT_ALGO_CONFIG_TILE_ID, tile), set(a, CUBLASLT_ALGO_CONFIG_STAGES_ID, st);
+              set(a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, sw), set(a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, sk);
+              set(a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, red);
+              cublasLtMatmulHeuristicResult_t r;
+              checks++;
+              if (check(a, &r)) r.algo = a, r.state = CUBLAS_STATUS_SUCCESS, found.push_back(r);
+            }
+          }
+        }
+      }
+    }
+  }
+  // Quick timing: a warm-up call, then 3 back to back; a configuration that fails to run is dropped.
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::pair<float, int>> timed;
+  for (int i = 0; i < static_cast<int>(found.size()); i++) {
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(3)) break;
+    auto run = [&] {
+      return lt.cublasLtMatmul(c.h, p.desc, alpha, reinterpret_cast<void*>(pa), p.a, reinterpret_cast<void*>(pb), p.b, beta,
+                               reinterpret_cast<void*>(pc), p.c, reinterpret_cast<void*>(pc), p.c, &found[i].algo,
+                               reinterpret_cast<void*>(c.ws), kWorkspaceBytes, s.stream);
+    };
+    if (run() != CUBLAS_STATUS_SUCCESS) continue;
+    s.drv.cuEventRecord(c.t0, s.stream);
+    bool ok = true;
+    for (int r = 0; r < 3 && ok; r++) ok = run() == CUBLAS_STATUS_SUCCESS;
+    s.drv.cuEventRecord(c.t1, s.stream);
+    float t = 0;
+    if (!ok || s.drv.cuEventSynchronize(c.t1) != CUDA_SUCCESS || s.drv.cuEventElapsedTime(&t, c.t0, c.t1) != CUDA_SUCCESS) continue;
+    timed.emplace_back(t, i);
+  }
+  std::sort(timed.begin(), timed.end());
+  if (kLog) {
+    std::fprintf(stderr, "[bminf cublasLt] igemm search: %d algorithm ids, %d checks, %zu valid, %zu timed in %.2f s\n", nIds, checks,
+                 found.size(), timed.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    for (size_t j = 0; j < timed.size() && j < static_cast<size_t>(keep); j++) {
+      uint32_t v[6] = {};
+      size_t w = 0;
+      const int attrs[6] = {CUBLASLT_ALGO_CONFIG_ID, CUBLASLT_ALGO_CONFIG_TILE_ID, CUBLASLT_ALGO_CONFIG_STAGES_ID, CUBLASLT_ALGO_CONFIG_SPLITK_NUM,
+                            CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING};
+      for (int q = 0; q < 6; q++) lt.cublasLtMatmulAlgoConfigGetAttribute(&found[timed[j].second].algo, attrs[q], &v[q], sizeof(v[q]), &w);
+      std::fprintf(stderr, "[bminf cublasLt]   #%zu id %u tile %u stages %u splitK %u reduction %u swizzle %u workspace %zu: %.2f us per call\n", j, v[0],
+                   v[1], v[2], v[3], v[4], v[5], found[timed[j].second].workspaceSize, 1000.0 * timed[j].first / 3);
+    }
+  }
+  std::vector<cublasLtMatmulHeuristicResult_t> best;
+  for (size_t j = 0; j < timed.size() && j < static_cast<size_t>(keep); j++) best.push_back(found[timed[j].second]);
+  return best;
+}
+
 // The cached plan for this GEMM (made, and for large shapes timed, on first use; the timing runs the
 // GEMM on the given operands, which it may overwrite only in pc). Plans live until more than 4096
 // shapes were seen; a Plan& stays valid until then (unordered_map nodes do not move).
@@ -225,6 +353,15 @@ Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int o
       s.lt.cublasLtMatrixLayoutDestroy(p.a), s.lt.cublasLtMatrixLayoutDestroy(p.b), s.lt.cublasLtMatrixLayoutDestroy(p.c);
       ThrowError(env, std::string(what) + ": cublasLt has no algorithm for this shape and layout (" + LtError(s, st) + ", " + std::to_string(n) +
                           " candidates).", "BMINF_CUBLASLT_UNSUPPORTED");
+    }
+    // igemm with up to 64 rows and at least 16 M weights (where the kernel, not the launch, takes the
+    // time): also the fastest configurations of an exhaustive search (SearchSkinny).
+    if (g_ltSearch && compute == CUBLAS_COMPUTE_32I && la.order == CUBLASLT_ORDER_COL && lc.cols <= 64 && la.batch == 1 &&
+        static_cast<double>(la.rows) * la.cols >= (1 << 24)) {
+      resv.resize(n);
+      for (const auto& r : SearchSkinny(s, c, p, pa, pb, pc, alpha, beta, 6)) resv.push_back(r);
+      res = resv.data();
+      n = static_cast<int>(resv.size());
     }
     int best = 0;
     if (n > 1 && (alwaysTime || macs >= kTimeAboveMacs)) {
@@ -534,6 +671,30 @@ Napi::Value IgemmMode(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, prev);
 }
 
+// igemmSearch(on): turns igemm's algorithm search for skinny shapes on or off (see g_ltSearch), drops
+// the plans made so far so that the next call of each shape picks again, and returns the previous
+// setting. For benchmarks comparing both in one process.
+Napi::Value IgemmSearch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool prev = g_ltSearch;
+  if (info.Length() > 0) {
+    if (!info[0].IsBoolean()) ThrowType(env, "igemmSearch: on must be a boolean.");
+    g_ltSearch = info[0].As<Napi::Boolean>().Value();
+    State& s = Ready(env);
+    Ctx& c = g_ctx;
+    if (c.ready) {
+      s.drv.cuStreamSynchronize(s.stream);
+      ClearGraphs(s, c);
+      for (auto& kv : c.plans) {
+        s.lt.cublasLtMatmulDescDestroy(kv.second.desc);
+        s.lt.cublasLtMatrixLayoutDestroy(kv.second.a), s.lt.cublasLtMatrixLayoutDestroy(kv.second.b), s.lt.cublasLtMatrixLayoutDestroy(kv.second.c);
+      }
+      c.plans.clear();
+    }
+  }
+  return Napi::Boolean::New(env, prev);
+}
+
 }  // namespace
 
 void RegisterBlasLt(Napi::Env env, Napi::Object exports) {
@@ -541,6 +702,7 @@ void RegisterBlasLt(Napi::Env env, Napi::Object exports) {
   exports.Set("igemm", Napi::Function::New(env, Igemm));
   exports.Set("igemmFast", Napi::Function::New(env, IgemmFast));
   exports.Set("igemmMode", Napi::Function::New(env, IgemmMode));
+  exports.Set("igemmSearch", Napi::Function::New(env, IgemmSearch));
 }
 
 }  // namespace bminf::cuda

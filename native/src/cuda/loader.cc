@@ -142,6 +142,17 @@ void LoadLt(State& s) {
   Sym(lib, &l.cublasLtMatrixTransformDescDestroy, "cublasLtMatrixTransformDescDestroy", &miss);
   Sym(lib, &l.cublasLtMatrixTransformDescSetAttribute, "cublasLtMatrixTransformDescSetAttribute", &miss);
   Sym(lib, &l.cublasLtMatrixTransform, "cublasLtMatrixTransform", &miss);
+  {
+    // Optional: without them igemm times the heuristic's candidates only.
+    std::string optional;
+    Sym(lib, &l.cublasLtMatmulAlgoGetIds, "cublasLtMatmulAlgoGetIds", &optional);
+    Sym(lib, &l.cublasLtMatmulAlgoInit, "cublasLtMatmulAlgoInit", &optional);
+    Sym(lib, &l.cublasLtMatmulAlgoCheck, "cublasLtMatmulAlgoCheck", &optional);
+    Sym(lib, &l.cublasLtMatmulAlgoCapGetAttribute, "cublasLtMatmulAlgoCapGetAttribute", &optional);
+    Sym(lib, &l.cublasLtMatmulAlgoConfigSetAttribute, "cublasLtMatmulAlgoConfigSetAttribute", &optional);
+    Sym(lib, &l.cublasLtMatmulAlgoConfigGetAttribute, "cublasLtMatmulAlgoConfigGetAttribute", &optional);
+    if (!optional.empty()) l.cublasLtMatmulAlgoGetIds = nullptr;
+  }
   if (!miss.empty()) {
     s.ltError = s.ltPath + " lacks " + miss;
     return;
