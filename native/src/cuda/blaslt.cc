@@ -1,7 +1,9 @@
 // GEMMs through cublasLt: int8 x int8 -> int32 (igemm) and float16/float32 with float32 accumulation
 // (gemm, batched and strided). Descriptors, layouts and the chosen algorithm are cached per shape; the
 // algorithm is picked from cublasLt's heuristic candidates by timing each once (large shapes only),
-// with a 32 MiB workspace (PyTorch's torch._int_mm passes none and takes the first candidate).
+// with a 32 MiB workspace (PyTorch's torch._int_mm passes none and takes the first candidate); igemm
+// with up to 64 rows also times the best of an exhaustive search over algorithm ids, tiles, stages,
+// split-K and swizzling (SearchSkinny).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
