@@ -32,7 +32,8 @@ describe.skipIf(!avail.available)('igemm algorithm search (skinny shapes)', () =
           for (let r = 0; r < 3; r++) {
             // fresh activations each time: a replayed graph must read them, not a stale copy
             const a = randInt8(m * k);
-            a[0] = -128, a[1] = -128; // extremes: int8 -128 products summed over all of k
+            a[0] = -128; // extremes: int8 -128 products summed over all of k
+            a[1] = -128;
             const ref = cpu.download(cpu.igemm(cpu.upload(a, [m, k]), cb));
             const ga = gpu.upload(a, [m, k]);
             const so = gpu.span(out);
