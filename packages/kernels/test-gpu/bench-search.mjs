@@ -3,62 +3,21 @@
 // one process, and torch._int_mm (out= preallocated) from tooling/bench/torch_bench.py in the same run.
 // Run on the GPU machine after `pnpm build`: BMINF_LT_LOG=1 node packages/kernels/test-gpu/bench-search.mjs
 // (the log, on stderr, lists the search's fastest configurations and the candidate taken).
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
-
-const here = dirname(fileURLToPath(import.meta.url));
+import { eventTimed, randBytes, runTorchBench } from '../../../tooling/bench/gpu-timing.mjs';
 const avail = cudaAvailability();
 if (!avail.available) {
   console.log(`CUDA is unavailable: ${avail.reason}`);
   process.exit(0);
 }
-let torch = {};
-try {
-  const out = execFileSync('python3', [join(here, '../../../tooling/bench/torch_bench.py'), '--tokens', '16,64'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  torch = JSON.parse(out.trim().split('\n').pop());
-} catch (e) {
-  console.log(`torch side failed: ${e.message}`);
-}
+const torch = runTorchBench(['--tokens', '16,64']);
+if (torch.error) console.log(`torch side failed: ${torch.error}`);
 console.log(formatCudaInfo());
 const gpu = createCudaBackend({ memoryLimit: 4 * 2 ** 30, gemvMaxRows: 0 });
 const n = gpu.nativeCuda;
+// As the suite, but each run starts on an empty queue; `host` is the time to issue one call.
+const timed = (fn) => eventTimed(n, fn, { syncEachRun: true }).s;
 
-// As the suite: CUDA events around back-to-back calls after warm-up, median of 5.
-function timed(fn, targetS = 0.05) {
-  const e0 = n.eventCreate();
-  const e1 = n.eventCreate();
-  const w0 = performance.now();
-  do {
-    for (let i = 0; i < 3; i++) fn();
-    n.synchronize();
-  } while (performance.now() - w0 < 20);
-  n.eventRecord(e0);
-  for (let i = 0; i < 3; i++) fn();
-  n.eventRecord(e1);
-  const est = n.eventElapsed(e0, e1) / 1000 / 3;
-  const iters = Math.max(10, Math.min(2000, Math.floor(targetS / Math.max(est, 1e-7))));
-  const runs = [];
-  for (let r = 0; r < 5; r++) {
-    n.synchronize();
-    n.eventRecord(e0);
-    for (let i = 0; i < iters; i++) fn();
-    n.eventRecord(e1);
-    runs.push(n.eventElapsed(e0, e1) / 1000 / iters);
-  }
-  runs.sort((a, b) => a - b);
-  return runs[2];
-}
-function randBytes(len, seed) {
-  const a = new Int8Array(len);
-  let s = seed;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = ((s >>> 16) % 255) - 127;
-  }
-  return a;
-}
 const us = (x) => (x * 1e6).toFixed(2);
 
 console.log('\n== igemm, us per call (GPU-timed back to back, graph replay); x = torch._int_mm time / ours');

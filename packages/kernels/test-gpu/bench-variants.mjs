@@ -5,77 +5,23 @@
 // Run on the GPU machine after `pnpm build`: node packages/kernels/test-gpu/bench-variants.mjs
 // Timing as the suite (tooling/bench/suites/gpu-kernels.mjs): CUDA events around back-to-back calls
 // after warm-up, median of 5; `host` is the host's time to issue one call (measured without waiting).
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
-
-const here = dirname(fileURLToPath(import.meta.url));
+import { eventTimed, randBytes, randHalf, runTorchBench } from '../../../tooling/bench/gpu-timing.mjs';
 const avail = cudaAvailability();
 if (!avail.available) {
   console.log(`CUDA is unavailable: ${avail.reason}`);
   process.exit(0);
 }
-let torch = {};
-try {
-  const out = execFileSync('python3', [join(here, '../../../tooling/bench/torch_bench.py'), '--tokens', '16,64'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  torch = JSON.parse(out.trim().split('\n').pop());
-} catch (e) {
-  console.log(`torch side failed: ${e.message}`);
-}
+const torch = runTorchBench(['--tokens', '16,64']);
+if (torch.error) console.log(`torch side failed: ${torch.error}`);
 console.log(formatCudaInfo());
 const gpu = createCudaBackend({ memoryLimit: 8 * 2 ** 30 });
 const lt = createCudaBackend({ memoryLimit: 2 * 2 ** 30, gemvMaxRows: 0 });
 const n = gpu.nativeCuda;
+// As the suite, but each run starts on an empty queue; `host` is the time to issue one call.
+const timed = (fn) => eventTimed(n, fn, { syncEachRun: true });
 
-function timed(fn, targetS = 0.05) {
-  const e0 = n.eventCreate();
-  const e1 = n.eventCreate();
-  const w0 = performance.now();
-  do {
-    for (let i = 0; i < 3; i++) fn();
-    n.synchronize();
-  } while (performance.now() - w0 < 20);
-  n.eventRecord(e0);
-  for (let i = 0; i < 3; i++) fn();
-  n.eventRecord(e1);
-  const est = n.eventElapsed(e0, e1) / 1000 / 3;
-  const iters = Math.max(10, Math.min(2000, Math.floor(targetS / Math.max(est, 1e-7))));
-  const runs = [];
-  const hosts = [];
-  for (let r = 0; r < 5; r++) {
-    n.synchronize();
-    const h0 = performance.now();
-    n.eventRecord(e0);
-    for (let i = 0; i < iters; i++) fn();
-    n.eventRecord(e1);
-    hosts.push((performance.now() - h0) / 1000 / iters);
-    runs.push(n.eventElapsed(e0, e1) / 1000 / iters);
-  }
-  runs.sort((a, b) => a - b);
-  hosts.sort((a, b) => a - b);
-  return { s: runs[2], host: hosts[2] };
-}
 const us = (x) => (x * 1e6).toFixed(2);
-function randBytes(len) {
-  const a = new Int8Array(len);
-  let s = 12345;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = ((s >>> 16) % 255) - 127;
-  }
-  return a;
-}
-function randHalf(len) {
-  const a = new Uint16Array(len);
-  let s = 777;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const e = 13 + ((s >>> 8) % 3);
-    a[i] = ((s & 1) << 15) | (e << 10) | ((s >>> 12) & 0x3ff);
-  }
-  return a;
-}
 
 // igemm's issue mode for the length of fn (0 cublasLt per call, 1 no GEMM, 2 graph replay, the default; see blaslt.cc).
 function withMode(mode, fn) {

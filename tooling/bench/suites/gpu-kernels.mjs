@@ -3,69 +3,15 @@
 // GPU in the same run (tooling/bench/torch_bench.py: torch._int_mm, float16 matmul and F.linear, and a
 // device-to-device copy). Both sides are timed with CUDA events around many back-to-back calls after
 // warm-up (median of 5). Shapes: m = output features, k = input features, n = tokens.
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
+import { eventTimed, randBytes, randHalf, runTorchBench } from '../gpu-timing.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
+/** Seconds per call of fn (see eventTimed). */
+const timed = (n, fn) => eventTimed(n, fn).s;
 
-function torchSide() {
-  try {
-    const out = execFileSync('python3', [join(here, '..', 'torch_bench.py')], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
-    return JSON.parse(out.trim().split('\n').pop());
-  } catch (e) {
-    return { error: `torch_bench.py failed: ${e.message}` };
-  }
-}
 
-/** Seconds per call of fn: median of 5 event-timed runs of back-to-back calls, after warm-up. */
-function timed(n, fn, targetS = 0.05) {
-  const e0 = n.eventCreate();
-  const e1 = n.eventCreate();
-  // Warm-up: at least 20 ms of calls, so that clocks and caches settle before anything is timed.
-  const w0 = performance.now();
-  do {
-    for (let i = 0; i < 3; i++) fn();
-    n.synchronize();
-  } while (performance.now() - w0 < 20);
-  n.eventRecord(e0);
-  for (let i = 0; i < 3; i++) fn();
-  n.eventRecord(e1);
-  const est = n.eventElapsed(e0, e1) / 1000 / 3;
-  const iters = Math.max(10, Math.min(2000, Math.floor(targetS / Math.max(est, 1e-7))));
-  const runs = [];
-  for (let r = 0; r < 5; r++) {
-    n.eventRecord(e0);
-    for (let i = 0; i < iters; i++) fn();
-    n.eventRecord(e1);
-    runs.push(n.eventElapsed(e0, e1) / 1000 / iters);
-  }
-  runs.sort((a, b) => a - b);
-  return runs[2];
-}
 
-function randBytes(len) {
-  const a = new Int8Array(len);
-  let s = 12345;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = ((s >>> 16) % 255) - 127;
-  }
-  return a;
-}
 
-function randHalf(len) {
-  const a = new Uint16Array(len);
-  let s = 777;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    // float16 bits of a value of magnitude 0.25 to 2: random sign and mantissa, exponents 13 to 15
-    const e = 13 + ((s >>> 8) % 3);
-    a[i] = ((s & 1) << 15) | (e << 10) | ((s >>> 12) & 0x3ff);
-  }
-  return a;
-}
 
 export default {
   title: 'GPU kernels (bminf vs PyTorch)',
@@ -73,7 +19,7 @@ export default {
     const avail = cudaAvailability();
     if (!avail.available) throw new Error(`CUDA is unavailable: ${avail.reason}`);
     // PyTorch first, in its own process, so that each side has the GPU's memory to itself.
-    const torch = torchSide();
+    const torch = runTorchBench();
     console.error(formatCudaInfo());
     if (torch.error) console.error(`bench: ${torch.error}`);
     const gpu = createCudaBackend({ memoryLimit: 16 * 2 ** 30 });
