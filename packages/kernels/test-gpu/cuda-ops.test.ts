@@ -174,7 +174,7 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
 
   it('dequantize (with and without bias) matches', () => {
     tidy(() => {
-      for (const [m, n] of [[1, 4], [3, 17], [64, 1000], [7, 4096]]) {
+      for (const [m, n] of [[1, 4], [3, 17], [64, 1000], [7, 4096], [5, 2056]]) {
         const acc = new Int32Array(m * n).map(() => Math.floor((random() * 2 - 1) * 2 ** 20));
         const [ac, ag] = both(cpu, gpu, acc, [m, n]);
         const [rc, rg] = both(cpu, gpu, hostData(randn(m, 0.01), 'float16'), [m]);
@@ -183,6 +183,12 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
           const [bc, bg] = both(cpu, gpu, hostData(randn(n), dtype), [n]);
           expect(cmp(gpu.dequantize(ag, rg, cg, { dtype }), cpu.dequantize(ac, rc, cc, { dtype }))).toBeLessThan(1e-6);
           expect(cmp(gpu.dequantize(ag, rg, cg, { dtype, bias: bg }), cpu.dequantize(ac, rc, cc, { dtype, bias: bc }))).toBeLessThan(1e-6);
+          // the 8-column float16 kernel (taken where n % 8 == 0) gives the 4-column kernel's bits
+          const v8 = gpu.download(gpu.dequantize(ag, rg, cg, { dtype, bias: bg }));
+          gpu.dequantizeVariant = 'vec4';
+          const v4 = gpu.download(gpu.dequantize(ag, rg, cg, { dtype, bias: bg }));
+          gpu.dequantizeVariant = 'vec8';
+          expect(Array.from(v8)).toEqual(Array.from(v4));
         }
       }
     });

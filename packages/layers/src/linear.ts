@@ -39,9 +39,11 @@ export class Linear {
     }
     return tidy(() => {
       const dtype = x.dtype === 'float32' ? 'float32' : 'float16';
+      const opts = { dtype, ...(p.bias ? { bias: p.bias } : {}) } as const;
+      if (b.linearInt8) return b.linearInt8(b.contiguous(x), p.weight, p.scale, opts);
       const q = b.quantizeRows(b.contiguous(x));
       const acc = b.igemm(q.values, p.weight);
-      return b.dequantize(acc, q.scales, p.scale, { dtype, ...(p.bias ? { bias: p.bias } : {}) });
+      return b.dequantize(acc, q.scales, p.scale, opts);
     });
   }
 

@@ -86,6 +86,12 @@ export class CudaBackend implements Backend {
    * registers cut the rows in flight), so it is kept only as an option. Not part of the Backend contract.
    */
   quantizeVariant: QuantizeVariant = 'fast';
+  /**
+   * The float16 dequantize kernel: 8 columns per thread, a block per row chunk ('vec8', the default
+   * where n % 8 == 0 and the operands are 16-byte aligned), or 4 per thread over a flat index ('vec4').
+   * Bit-identical. For benchmarks; not part of the Backend contract.
+   */
+  dequantizeVariant: 'vec8' | 'vec4' = 'vec8';
 
   constructor(
     private readonly native: NativeCuda,
@@ -517,18 +523,47 @@ export class CudaBackend implements Backend {
     const ins = [acc, rowScale, colScale, bias].map((t) => (t ? this.packed(t) : t)) as [Tensor, Tensor, Tensor, Tensor | undefined];
     const out = this.make([m, n], dtype);
     try {
-      if (m * n > 0) {
-        const [a, rs, cs, b] = ins;
-        const vec = n % 4 === 0 && this.span(a).byteOffset % 16 === 0;
-        const total = vec ? (m * n) / 4 : m * n;
-        this.launch(`dequantize${vec ? '4' : ''}_${sfx(dtype)}`, CudaBackend.gridFor(total), 256, 'ppppipii', [
-          a, rs, cs, b ?? a, b ? 1 : 0, out, m, n,
-        ]);
-      }
+      const [a, rs, cs, b] = ins;
+      this.dequantizeLaunch(a, rs, cs, b, out);
     } finally {
       disposeCopies(ins, [acc, rowScale, colScale, bias]);
     }
     return out;
+  }
+
+  /** The dequantize kernel on packed, checked operands, into out (packed [m, n] of the output dtype). */
+  private dequantizeLaunch(acc: Tensor, rowScale: Tensor, colScale: Tensor, bias: Tensor | undefined, out: Tensor): void {
+    const [m, n] = acc.shape;
+    if (m * n === 0) return;
+    const al16 = (t: Tensor | undefined) => !t || this.span(t).byteOffset % 16 === 0;
+    if (this.dequantizeVariant === 'vec8' && out.dtype === 'float16' && n % 8 === 0 && al16(acc) && al16(out) && al16(colScale) && al16(bias)) {
+      const threads = up32(Math.min(256, n / 8));
+      const chunks = Math.ceil(n / 8 / threads);
+      this.launch('dequantize8_f16', m * chunks, threads, 'ppppipii', [acc, rowScale, colScale, bias ?? colScale, bias ? 1 : 0, out, m, n]);
+      return;
+    }
+    const vec = n % 4 === 0 && this.span(acc).byteOffset % 16 === 0;
+    const total = vec ? (m * n) / 4 : m * n;
+    this.launch(`dequantize${vec ? '4' : ''}_${sfx(out.dtype)}`, CudaBackend.gridFor(total), 256, 'ppppipii', [
+      acc, rowScale, colScale, bias ?? acc, bias ? 1 : 0, out, m, n,
+    ]);
+  }
+
+  // ---- the int8 linear layer ----------------------------------------------------------------------
+  /** dequantize(igemm(quantizeRows(x), weight), scales, weightScale): the Backend's optional fused op. */
+  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor }): Tensor {
+    const q = this.quantizeRows(x);
+    try {
+      const acc = this.igemm(q.values, weight);
+      try {
+        return this.dequantize(acc, q.scales, weightScale, options);
+      } finally {
+        acc.dispose();
+      }
+    } finally {
+      q.values.dispose();
+      q.scales.dispose();
+    }
   }
 
   // ---- float ops --------------------------------------------------------------------------------
