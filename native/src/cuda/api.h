@@ -79,7 +79,21 @@ struct Driver {
   CUresult (*cuGraphLaunch)(CUgraphExec, CUstream) = nullptr;
   CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
   CUresult (*cuGraphDestroy)(CUgraph) = nullptr;
+  // Optional (CUDA 12+ drivers): TMA tensor maps, for the Hopper GEMM kernel.
+  CUresult (*cuTensorMapEncodeTiled)(struct CUtensorMap*, int dataType, unsigned rank, void* address, const unsigned long long* dims,
+                                     const unsigned long long* strides, const unsigned* box, const unsigned* elementStrides, int interleave,
+                                     int swizzle, int l2Promotion, int oobFill) = nullptr;
 };
+
+// cuda.h's CUtensorMap (128 opaque bytes, 64-byte aligned) and the enum values tensorMap2d uses.
+struct alignas(64) CUtensorMap {
+  unsigned long long opaque[16];
+};
+constexpr int CU_TENSOR_MAP_DATA_TYPE_UINT8 = 0;
+constexpr int CU_TENSOR_MAP_INTERLEAVE_NONE = 0;
+constexpr int CU_TENSOR_MAP_SWIZZLE_128B = 3;
+constexpr int CU_TENSOR_MAP_L2_PROMOTION_L2_128B = 2;
+constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;
 
 // ---- cublasLt -------------------------------------------------------------------------------------
 using cublasStatus_t = int;

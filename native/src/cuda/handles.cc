@@ -8,6 +8,7 @@ const napi_type_tag kRegionTag = {0x6b6d696e66726567ULL, 0x0000000000000001ULL};
 const napi_type_tag kModuleTag = {0x6b6d696e66726567ULL, 0x0000000000000002ULL};
 const napi_type_tag kFunctionTag = {0x6b6d696e66726567ULL, 0x0000000000000003ULL};
 const napi_type_tag kEventTag = {0x6b6d696e66726567ULL, 0x0000000000000004ULL};
+const napi_type_tag kTensorMapTag = {0x6b6d696e66726567ULL, 0x0000000000000005ULL};
 
 void ThrowType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
 void ThrowRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }

@@ -26,8 +26,15 @@ struct Function {
 struct Event {
   CUevent ev = nullptr;
 };
+// A TMA tensor map over bytes of a Region; keeps the Region's handle alive, and launch() refuses it
+// once the Region was freed.
+struct TensorMap {
+  CUtensorMap map{};
+  Region* region = nullptr;
+  Napi::Reference<Napi::Value> keep;
+};
 
-extern const napi_type_tag kRegionTag, kModuleTag, kFunctionTag, kEventTag;
+extern const napi_type_tag kRegionTag, kModuleTag, kFunctionTag, kEventTag, kTensorMapTag;
 
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& msg);
 [[noreturn]] void ThrowRange(Napi::Env env, const std::string& msg);

@@ -107,6 +107,10 @@ bool LoadDriver(State& s) {
     Sym(lib, &d.cuGraphDestroy, "cuGraphDestroy", &optional);
     if (!optional.empty()) d.cuStreamBeginCapture = nullptr;
   }
+  {
+    std::string optional;
+    Sym(lib, &d.cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", &optional);
+  }
   if (!miss.empty()) {
     s.reason = "the CUDA driver at " + s.cudaPath + " lacks " + miss + " (the driver is too old; update it)";
     return false;

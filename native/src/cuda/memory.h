@@ -5,4 +5,5 @@ namespace bminf::cuda {
 void RegisterMemory(Napi::Env env, Napi::Object exports);   // memory.cc
 void RegisterModules(Napi::Env env, Napi::Object exports);  // module.cc
 void RegisterBlasLt(Napi::Env env, Napi::Object exports);   // blaslt.cc
+void RegisterTensorMaps(Napi::Env env, Napi::Object exports);  // tensor_map.cc
 }  // namespace bminf::cuda

@@ -113,7 +113,8 @@ Napi::Value SetMaxDynamicShared(const Napi::CallbackInfo& info) {
 
 // launch(kernel, [gx, gy, gz], [bx, by, bz], sharedBytes, signature, args[]): queues a kernel on the
 // stream. signature has one letter per kernel parameter: p = a device span (three entries of args:
-// region, byteOffset, byteLength; checked against the region), i = int32, l = int64, f = float32.
+// region, byteOffset, byteLength; checked against the region), i = int32, l = int64, f = float32,
+// t = a tensor map made by tensorMap2d (passed by value; its region must still be live).
 // What a kernel touches within its spans is computed from its integer arguments by @bminf/kernels,
 // which sizes each span to cover it; this function checks that every span is inside live memory.
 Napi::Value Launch(const Napi::CallbackInfo& info) {
@@ -169,8 +170,14 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
         *static_cast<float*>(slot) = v.As<Napi::Number>().FloatValue();
         break;
       }
+      case 't': {
+        TensorMap* t = Unwrap<TensorMap>(next(), kTensorMapTag, "tensor map", "launch tensor map");
+        if (t->region->freed) ThrowError(env, "launch " + f->name + ": a tensor map's device region was already freed.", "BMINF_DISPOSED");
+        params[i] = &t->map;
+        continue;
+      }
       default:
-        ThrowType(env, "launch: unknown signature letter '" + std::string(1, sig[i]) + "' (use p, i, l, f).");
+        ThrowType(env, "launch: unknown signature letter '" + std::string(1, sig[i]) + "' (use p, i, l, f, t).");
     }
     params[i] = slot;
   }

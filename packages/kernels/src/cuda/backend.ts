@@ -34,6 +34,7 @@ import {
 import { DevicePool, type DevicePoolStats } from '@bminf/allocator';
 import { CublasLt, type DeviceSpan, type IgemmPath, type NativeCuda, igemmShapeProblem, mapNativeError, paddedRows } from '@bminf/cublaslt';
 import { compileKernels, type CompiledModule } from './compiler.js';
+import { Sm90Gemm } from './sm90-gemm.js';
 import type { CudaInfo } from './info.js';
 import { CudaStorage } from './storage.js';
 
@@ -92,6 +93,17 @@ export class CudaBackend implements Backend {
    * Bit-identical. For benchmarks; not part of the Backend contract.
    */
   dequantizeVariant: 'vec8' | 'vec4' = 'vec8';
+  /**
+   * The Hopper GEMM kernel (wgmma + TMA; sm_90 only, compiled on first use). `fusedLinear`: the int8
+   * linear layer with float16 output runs as quantize + one kernel with the dequantize in its epilogue
+   * (from `fusedLinearMinRows` rows), instead of quantize + cublasLt igemm + dequantize. `igemmKernel`:
+   * which kernel igemm's products with more than gemvMaxRows rows take. For benchmarks and tests; not
+   * part of the Backend contract.
+   */
+  readonly sm90: Sm90Gemm;
+  fusedLinear = true;
+  fusedLinearMinRows = 16;
+  igemmKernel: 'cublaslt' | 'sm90' = 'cublaslt';
 
   constructor(
     private readonly native: NativeCuda,
@@ -101,6 +113,8 @@ export class CudaBackend implements Backend {
     const cc = info.computeCapability ?? [0, 0];
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
     this.lt = new CublasLt(native);
+    this.sm90 = new Sm90Gemm(native, cc, info.nvrtcVersion ?? [0, 0], (t) => this.span(t));
+    this.sm90.smCount = info.multiprocessors ?? 132;
     this.igemmPath = options.igemmPath ?? 'auto';
     this.gemvMaxRows = Math.min(8, options.gemvMaxRows ?? 8);
     const mem = native.memInfo() as { free: number; total: number };
@@ -356,6 +370,11 @@ export class CudaBackend implements Backend {
   }
 
   igemm(a: Tensor, b: Tensor): Tensor {
+    if (this.igemmSm90Ok(a, b)) {
+      const out = this.make([a.shape[0], b.shape[0]], 'int32');
+      this.sm90.igemm(a, b, out);
+      return out;
+    }
     if (this.igemmDirectOk(a, b)) {
       const out = this.make([a.shape[0], b.shape[0]], 'int32');
       try {
@@ -384,6 +403,10 @@ export class CudaBackend implements Backend {
    * `torch._int_mm(a, b, out=c)`. Not part of the Backend contract.
    */
   igemmInto(a: Tensor, b: Tensor, out: Tensor): void {
+    if (this.igemmSm90Ok(a, b) && this.igemmDirectOutOk(out, a.shape[0], b.shape[0]) && this.span(out).byteOffset % 16 === 0) {
+      this.sm90.igemm(a, b, out);
+      return;
+    }
     if (this.igemmDirectOk(a, b) && this.igemmDirectOutOk(out, a.shape[0], b.shape[0])) {
       this.igemmDirect(a, b, out);
       return;
@@ -412,6 +435,11 @@ export class CudaBackend implements Backend {
     const n = b.shape[0];
     if (b.shape[1] !== k || m <= this.gemvMaxRows || m % 4 !== 0 || n % 4 !== 0 || k % 4 !== 0 || n === 0 || k === 0) return false;
     return a.isContiguous() && b.isContiguous() && (sa.block.offset + a.byteOffset) % 4 === 0 && (sb.block.offset + b.byteOffset) % 4 === 0;
+  }
+
+  /** igemm on the Hopper kernel: when chosen (igemmKernel 'sm90'), for operands igemmDirectOk takes. */
+  private igemmSm90Ok(a: Tensor, b: Tensor): boolean {
+    return this.igemmKernel === 'sm90' && !this.sm90.unavailable && this.igemmDirectOk(a, b) && this.sm90.fits(a, b) && this.sm90.ready();
   }
 
   private igemmDirectOutOk(out: Tensor, m: number, n: number): boolean {
@@ -552,8 +580,19 @@ export class CudaBackend implements Backend {
   // ---- the int8 linear layer ----------------------------------------------------------------------
   /** dequantize(igemm(quantizeRows(x), weight), scales, weightScale): the Backend's optional fused op. */
   linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor }): Tensor {
+    const fused = this.fusedLinearOk(x, weight, weightScale, options);
     const q = this.quantizeRows(x);
     try {
+      if (fused) {
+        const y = this.make([x.shape[0], weight.shape[0]], 'float16');
+        try {
+          this.sm90.linear(q.values, q.scales, weight, weightScale, options.bias, y);
+        } catch (e) {
+          y.dispose();
+          throw e;
+        }
+        return y;
+      }
       const acc = this.igemm(q.values, weight);
       try {
         return this.dequantize(acc, q.scales, weightScale, options);
@@ -564,6 +603,20 @@ export class CudaBackend implements Backend {
       q.values.dispose();
       q.scales.dispose();
     }
+  }
+
+  /** Whether linearInt8's operands suit the fused Hopper kernel (else the three plain calls run). */
+  private fusedLinearOk(x: Tensor, w: Tensor, ws: Tensor, options: { dtype: FloatDType; bias?: Tensor }): boolean {
+    if (!this.fusedLinear || options.dtype !== 'float16' || this.sm90.unavailable) return false;
+    const b = options.bias;
+    if (x.rank !== 2 || w.rank !== 2 || ws.rank !== 1 || x.dtype !== 'float16' || w.dtype !== 'int8' || ws.dtype !== 'float16') return false;
+    const [t, k] = x.shape;
+    const m = w.shape[0];
+    if (t < this.fusedLinearMinRows || w.shape[1] !== k || ws.shape[0] !== m) return false;
+    if (b && (b.dtype !== 'float16' || b.rank !== 1 || b.shape[0] !== m)) return false;
+    this.check('linearInt8', x, w, ws, b);
+    if (![x, w, ws, b].every((v) => !v || (v.isContiguous() && this.span(v).byteOffset % 16 === 0))) return false;
+    return this.sm90.fits(x, w) && this.sm90.ready();
   }
 
   // ---- float ops --------------------------------------------------------------------------------

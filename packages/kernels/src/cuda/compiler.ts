@@ -44,8 +44,20 @@ export interface CompiledModule {
 }
 
 export function compileKernels(native: NativeCuda, ccMajor: number, ccMinor: number, nvrtcVersion: readonly number[]): CompiledModule {
-  const source = kernelSource();
-  const arch = `sm_${ccMajor}${ccMinor}`;
+  return compileModule(native, kernelSource(), `sm_${ccMajor}${ccMinor}`, nvrtcVersion);
+}
+
+/**
+ * The Hopper GEMM (igemm_sm90.cu, with the prelude), compiled for sm_90a: wgmma and setmaxnreg exist
+ * only there, so it is its own module, built only on compute capability 9.0.
+ */
+export function compileSm90Kernels(native: NativeCuda, nvrtcVersion: readonly number[]): CompiledModule {
+  const dir = kernelSourceDir();
+  const source = ['prelude.cuh', 'igemm_sm90.cu'].map((f) => `// ---- ${f}\n${readFileSync(join(dir, f), 'utf8')}`).join('\n');
+  return compileModule(native, source, 'sm_90a', nvrtcVersion);
+}
+
+function compileModule(native: NativeCuda, source: string, arch: string, nvrtcVersion: readonly number[]): CompiledModule {
   // IEEE division and round-to-nearest conversions are required for bit-exact quantization: no fast math.
   const options = [`--gpu-architecture=${arch}`, '--std=c++17', '-DNDEBUG'];
   const key = createHash('sha256')

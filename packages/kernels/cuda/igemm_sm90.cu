@@ -1,0 +1,243 @@
+// int8 x int8 -> int32 GEMM for Hopper (sm_90a) with the int8 linear layer's dequantize fused into its
+// epilogue: y[t, o] = half(float(sum_k x[t, k] * w[o, k]) * xs[t] * ws[o] (+ bias[o])), with the CPU's
+// rounding (two float32 products, then the bias, then one rounding to float16); or the int32 sums
+// themselves (igemm). cublasLt has no int8 GEMM with per-row and per-column float scales on Hopper
+// (tooling/probe/lt_int8_scaled.py), so without this kernel the int32 product makes a round trip through
+// memory (4 bytes written and read per output) before a separate dequantize kernel.
+//
+// A block computes a BM (tokens) x BN (output features) tile. A producer warpgroup issues TMA loads of
+// 128-byte K slices of both operands (128-byte swizzle) into a ring of STAGES shared-memory stages; two
+// consumer warpgroups multiply with wgmma (m64 x WN x k32, 4 per stage), with full/empty mbarriers
+// between them and one wgmma group left in flight. Tile shapes: 'a' 128 x 256 (consumers split the
+// tokens; wgmma n256), for many tokens; 'b' 64 x 128 (consumers split the features; wgmma n64, 8
+// stages), for 64-512 tokens, where 'a' would leave most SMs idle. The epilogue stages the int32 tile
+// in shared memory and writes 16-byte vectors, dequantizing on the way out. The operands are K-major
+// (row-major x [T, K] and w [M, K]), the only layout wgmma takes for 8-bit types.
+// Compiled only for sm_90a (wgmma), as its own module (compiler.ts).
+
+typedef unsigned long long u64;
+typedef unsigned int u32;
+
+// The driver's CUtensorMap: 128 opaque bytes, 64-byte aligned, passed by value.
+struct alignas(64) TensorMap {
+  u64 opaque[16];
+};
+
+__device__ __forceinline__ u32 smemAddr(const void* p) {
+  u64 r;
+  asm("cvta.to.shared.u64 %0, %1;" : "=l"(r) : "l"((u64)p));
+  return (u32)r;
+}
+
+__device__ __forceinline__ void mbarInit(u64* bar, u32 count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smemAddr(bar)), "r"(count));
+}
+__device__ __forceinline__ void mbarExpectTx(u64* bar, u32 bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smemAddr(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbarArrive(u64* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smemAddr(bar)) : "memory");
+}
+__device__ __forceinline__ void mbarWait(u64* bar, u32 parity) {
+  u32 done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(smemAddr(bar)), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+
+// A box of the 2-D tensor map at (column c0 in bytes of K, row c1) into shared memory, completing on bar.
+__device__ __forceinline__ void tmaLoad(void* dst, const TensorMap* map, int c0, int c1, u64* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
+      ::"r"(smemAddr(dst)), "l"((u64)map), "r"(c0), "r"(c1), "r"(smemAddr(bar))
+      : "memory");
+}
+
+// wgmma's shared-memory matrix descriptor for a K-major operand stored as TMA's 128-byte swizzle writes
+// it: rows of 128 bytes, 8-row groups 1024 bytes apart (stride byte offset), swizzle mode 1 (128 B).
+__device__ __forceinline__ u64 smemDesc(const void* p) {
+  const u64 a = smemAddr(p);
+  return ((a & 0x3FFFF) >> 4) | ((u64)(16 >> 4) << 16) | ((u64)(1024 >> 4) << 32) | (1ull << 62);
+}
+
+__device__ __forceinline__ void wgmmaFence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmmaWait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory"); }
+// Named barriers among the consumer threads (id 0 is __syncthreads).
+__device__ __forceinline__ void namedBarrier(int id, int threads) { asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory"); }
+
+// d (64 x N int32 per warpgroup) += A (64 x 32 int8) * B (N x 32 int8)ᵀ.
+__device__ __forceinline__ void wgmmaN64(int* d, u64 descA, u64 descB) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1;\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+      : "l"(descA), "l"(descB));
+}
+__device__ __forceinline__ void wgmmaN128(int* d, u64 descA, u64 descB) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1;\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+      : "l"(descA), "l"(descB));
+}
+__device__ __forceinline__ void wgmmaN256(int* d, u64 descA, u64 descB) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1;\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63]), "+r"(d[64]), "+r"(d[65]), "+r"(d[66]), "+r"(d[67]), "+r"(d[68]), "+r"(d[69]), "+r"(d[70]), "+r"(d[71]), "+r"(d[72]), "+r"(d[73]), "+r"(d[74]), "+r"(d[75]), "+r"(d[76]), "+r"(d[77]), "+r"(d[78]), "+r"(d[79]), "+r"(d[80]), "+r"(d[81]), "+r"(d[82]), "+r"(d[83]), "+r"(d[84]), "+r"(d[85]), "+r"(d[86]), "+r"(d[87]), "+r"(d[88]), "+r"(d[89]), "+r"(d[90]), "+r"(d[91]), "+r"(d[92]), "+r"(d[93]), "+r"(d[94]), "+r"(d[95]), "+r"(d[96]), "+r"(d[97]), "+r"(d[98]), "+r"(d[99]), "+r"(d[100]), "+r"(d[101]), "+r"(d[102]), "+r"(d[103]), "+r"(d[104]), "+r"(d[105]), "+r"(d[106]), "+r"(d[107]), "+r"(d[108]), "+r"(d[109]), "+r"(d[110]), "+r"(d[111]), "+r"(d[112]), "+r"(d[113]), "+r"(d[114]), "+r"(d[115]), "+r"(d[116]), "+r"(d[117]), "+r"(d[118]), "+r"(d[119]), "+r"(d[120]), "+r"(d[121]), "+r"(d[122]), "+r"(d[123]), "+r"(d[124]), "+r"(d[125]), "+r"(d[126]), "+r"(d[127])
+      : "l"(descA), "l"(descB));
+}
+
+template <int WN>
+__device__ __forceinline__ void wgmma(int* d, u64 a, u64 b) {
+  if constexpr (WN == 256) wgmmaN256(d, a, b);
+  else if constexpr (WN == 128) wgmmaN128(d, a, b);
+  else wgmmaN64(d, a, b);
+}
+
+// out[T, M] from x [T, K] (mapX: boxes of 128 bytes x BM rows) and w [M, K] (mapW: 128 bytes x BN rows).
+// MODE 0: int32 sums (igemm); MODE 1: float16 y with xs [T], ws [M] float16 scales and optional bias.
+// WGM x WGN = 2 consumer warpgroups: WGM along the tokens (BM = 64 * WGM), WGN along the features.
+template <int MODE, int WGM, int BN, int STAGES>
+__device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap* mapW, const half_t* __restrict__ xs,
+                                         const half_t* __restrict__ ws, const half_t* __restrict__ bias, int hasBias,
+                                         void* __restrict__ out, int T, int M, int K) {
+  constexpr int BM = 64 * WGM, WGN = 2 / WGM, WN = BN / WGN, BK = 128;
+  constexpr int STAGE_A = BM * BK, STAGE_B = BN * BK;
+  extern __shared__ unsigned char smemRaw[];
+  // 1024-byte alignment for the swizzled stages (the descriptors assume it).
+  unsigned char* smem = (unsigned char*)(((u64)smemRaw + 1023) & ~(u64)1023);
+  unsigned char* sA = smem;
+  unsigned char* sB = smem + STAGES * STAGE_A;
+  u64* full = (u64*)(sB + STAGES * STAGE_B);
+  u64* empty = full + STAGES;
+
+  const int tilesT = (T + BM - 1) / BM;
+  const int t0 = (blockIdx.x % tilesT) * BM;
+  const int o0 = (blockIdx.x / tilesT) * BN;
+  const int nk = (K + BK - 1) / BK;
+  const int wg = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      mbarInit(&full[s], 1);
+      mbarInit(&empty[s], 2);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    // Producer: one thread issues every load. (No setmaxnreg: if ptxas gave the kernel fewer than 168
+    // registers a thread, the consumers' increase could never be granted and the block would hang.)
+    if (threadIdx.x == 0) {
+      for (int i = 0; i < nk; i++) {
+        const int s = i % STAGES;
+        if (i >= STAGES) mbarWait(&empty[s], ((i / STAGES) - 1) & 1);
+        mbarExpectTx(&full[s], STAGE_A + STAGE_B);
+        tmaLoad(sA + s * STAGE_A, mapX, i * BK, t0, &full[s]);
+        tmaLoad(sB + s * STAGE_B, mapW, i * BK, o0, &full[s]);
+      }
+    }
+    return;
+  }
+
+  const int c = wg - 1;
+  const int cm = WGM == 2 ? c : 0, cn = WGM == 2 ? 0 : c;
+  int d[WN / 2];
+#pragma unroll
+  for (int j = 0; j < WN / 2; j++) d[j] = 0;
+  for (int i = 0; i < nk; i++) {
+    const int s = i % STAGES;
+    mbarWait(&full[s], (i / STAGES) & 1);
+    wgmmaFence();
+    const unsigned char* a = sA + s * STAGE_A + cm * 64 * BK;
+    const unsigned char* b = sB + s * STAGE_B + cn * WN * BK;
+#pragma unroll
+    for (int kk = 0; kk < BK / 32; kk++) wgmma<WN>(d, smemDesc(a + kk * 32), smemDesc(b + kk * 32));
+    wgmmaCommit();
+    // One group stays in flight: the previous stage's products are done, so its buffers go back.
+    wgmmaWait<1>();
+    if (i > 0 && threadIdx.x % 128 == 0) mbarArrive(&empty[(i - 1) % STAGES]);
+  }
+  wgmmaWait<0>();
+
+  // Epilogue: both consumers are done with every stage (the producer issued exactly nk loads), so the
+  // stages hold each consumer's 64 x WN int32 tile, rows padded by 32 bytes (so that each half-warp's
+  // 8-byte fragment stores fall in distinct banks). Fragment layout of wgmma m64nN: thread (warp w, lane l) holds,
+  // for each 8-column group j, rows w * 16 + l / 4 and + 8, columns j * 8 + (l % 4) * 2 and + 1.
+  namedBarrier(1, 256);
+  constexpr int STRIDE = WN * 4 + 32;
+  unsigned char* tile = smem + c * 64 * STRIDE;
+  const int tid = threadIdx.x % 128, lane = tid % 32, warp = tid / 32;
+#pragma unroll
+  for (int j = 0; j < WN / 8; j++) {
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      const int r = warp * 16 + lane / 4 + h * 8, col = j * 8 + (lane % 4) * 2;
+      const u32x2 pair = {(u32)d[j * 4 + h * 2], (u32)d[j * 4 + h * 2 + 1]};
+      *(u32x2*)(tile + r * STRIDE + col * 4) = pair;
+    }
+  }
+  namedBarrier(2 + c, 128);
+  const int rowBase = t0 + cm * 64, colBase = o0 + cn * WN;
+  if (MODE == 0) {
+    // 4 int32 (16 bytes) per thread and step; a warp writes 512 contiguous bytes of a row.
+    constexpr int CPR = WN / 4;
+    for (int q = tid; q < 64 * CPR; q += 128) {
+      const int r = q / CPR, ch = q % CPR;
+      const int t = rowBase + r, o = colBase + ch * 4;
+      if (t < T && o < M) *(u32x4*)((int*)out + (i64)t * M + o) = *(const u32x4*)(tile + r * STRIDE + ch * 16);
+    }
+  } else {
+    // 8 outputs per thread and step: two 16-byte reads of the tile, the 8 weight scales (and biases)
+    // as one 16-byte load each, one 16-byte store of float16.
+    constexpr int CPR = WN / 8;
+    for (int q = tid; q < 64 * CPR; q += 128) {
+      const int r = q / CPR, ch = q % CPR;
+      const int t = rowBase + r, o = colBase + ch * 8;
+      if (t >= T || o >= M) continue;
+      const i32x4 a0 = *(const i32x4*)(tile + r * STRIDE + ch * 32);
+      const i32x4 a1 = *(const i32x4*)(tile + r * STRIDE + ch * 32 + 16);
+      const u32x4 cv = *(const u32x4*)(ws + o);
+      u32x4 bv = {0u, 0u, 0u, 0u};
+      if (hasBias) bv = *(const u32x4*)(bias + o);
+      const float sx = h2f(xs[t]);
+      const int av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      const u32 cw[4] = {cv.x, cv.y, cv.z, cv.w}, bw[4] = {bv.x, bv.y, bv.z, bv.w};
+      u32 res[4];
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        float v0 = __fmul_rn(__fmul_rn((float)av[2 * e], sx), h2f((half_t)(cw[e] & 0xffffu)));
+        float v1 = __fmul_rn(__fmul_rn((float)av[2 * e + 1], sx), h2f((half_t)(cw[e] >> 16)));
+        if (hasBias) {
+          v0 = __fadd_rn(v0, h2f((half_t)(bw[e] & 0xffffu)));
+          v1 = __fadd_rn(v1, h2f((half_t)(bw[e] >> 16)));
+        }
+        res[e] = (u32)f2h(v0) | ((u32)f2h(v1) << 16);
+      }
+      const u32x4 ov = {res[0], res[1], res[2], res[3]};
+      *(u32x4*)((half_t*)out + (i64)t * M + o) = ov;
+    }
+  }
+}
+
+// Tile shapes (see the header): a = 128 x 256, 4 stages; b = 64 x 128, 8 stages. Shared memory per
+// block (the backend's SMEM table must match): STAGES * (BM + BN) * 128 + 16 * STAGES + 1024.
+#define SM90_KERNELS(CFG, WGM, BN, STAGES)                                                                               \
+  extern "C" __global__ void __launch_bounds__(384, 1)                                                                 \
+      igemm_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW, int* __restrict__ out, \
+                       int T, int M, int K) {                                                                          \
+    gemmSm90<0, WGM, BN, STAGES>(&mapX, &mapW, nullptr, nullptr, nullptr, 0, out, T, M, K);                            \
+  }                                                                                                                    \
+  extern "C" __global__ void __launch_bounds__(384, 1)                                                                 \
+      linear_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW,               \
+                        const half_t* __restrict__ xs, const half_t* __restrict__ ws, const half_t* __restrict__ bias,  \
+                        int hasBias, half_t* __restrict__ out, int T, int M, int K) {                                  \
+    gemmSm90<1, WGM, BN, STAGES>(&mapX, &mapW, xs, ws, bias, hasBias, out, T, M, K);                                   \
+  }
+SM90_KERNELS(a, 2, 256, 4)
+SM90_KERNELS(b, 1, 128, 8)

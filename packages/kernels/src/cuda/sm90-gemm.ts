@@ -1,0 +1,138 @@
+// The Hopper GEMM kernel (packages/kernels/cuda/igemm_sm90.cu): wgmma + TMA, int8 x int8 with either
+// the int32 sums or the int8 linear layer's dequantize fused into the epilogue (float16 out). Compiled
+// on first use, for compute capability 9.0 only; where it cannot be built (another GPU, an NVRTC or
+// driver without sm_90a / tensor maps) `unavailable` says why and the backend keeps cublasLt.
+import type { Tensor } from '@bminf/core';
+import { type DeviceSpan, mapNativeError, type NativeCuda } from '@bminf/cublaslt';
+import { compileSm90Kernels, type CompiledModule } from './compiler.js';
+
+/** The kernel's tile shapes (SM90_KERNELS in igemm_sm90.cu): token rows and features per block, stages. */
+export type Sm90Tile = 'a' | 'b';
+const TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number }> = {
+  a: { bm: 128, bn: 256, stages: 4 },
+  b: { bm: 64, bn: 128, stages: 8 },
+};
+/** Shared memory per block: the stages, the barriers, 1 KiB to align the stages. */
+const smemOf = (t: Sm90Tile): number => TILES[t].stages * (TILES[t].bm + TILES[t].bn) * 128 + 16 * TILES[t].stages + 1024;
+
+export class Sm90Gemm {
+  private module: CompiledModule | null = null;
+  private reason: string | null = null;
+  private readonly fns = new Map<string, unknown>();
+  /** Tensor maps of weights, made once per weight tensor. */
+  private readonly weightMaps = new WeakMap<Tensor, Map<number, unknown>>();
+
+  constructor(
+    private readonly native: NativeCuda,
+    private readonly computeCapability: readonly number[],
+    private readonly nvrtcVersion: readonly number[],
+    private readonly span: (t: Tensor) => DeviceSpan,
+  ) {
+    if (computeCapability[0] !== 9 || computeCapability[1] !== 0) this.reason = `the GPU is sm_${computeCapability.join('')}, not sm_90`;
+    else if (!native.tensorMap2d) this.reason = 'the addon has no tensorMap2d';
+    else if (process.env.BMINF_SM90 === '0') this.reason = 'BMINF_SM90=0';
+  }
+
+  /** Why the kernel cannot run here (null once it compiled, or before the first try on sm_90). */
+  get unavailable(): string | null {
+    return this.reason;
+  }
+
+  /** True when the kernel is (or can be) built; compiles it on the first call. */
+  ready(): boolean {
+    if (this.reason) return false;
+    if (!this.module) {
+      try {
+        this.module = compileSm90Kernels(this.native, this.nvrtcVersion);
+      } catch (e) {
+        this.reason = `compiling igemm_sm90.cu failed: ${(e as Error).message.split('\n')[0]}`;
+        if (process.env.BMINF_LT_LOG) console.error(`[bminf] ${this.reason}\n${(e as Error).message}`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Whether x [T, K] and w [M, K] (packed int8, 16-byte aligned) suit the kernel: K a multiple of 16
+   * (TMA's row stride), M a multiple of 8 (16-byte stores of 8 float16 or 4 int32 outputs).
+   */
+  fits(x: Tensor, w: Tensor): boolean {
+    const [, k] = x.shape;
+    const m = w.shape[0];
+    return k % 16 === 0 && m % 8 === 0 && k > 0 && this.span(x).byteOffset % 16 === 0 && this.span(w).byteOffset % 16 === 0;
+  }
+
+  private fn(name: string, tile: Sm90Tile): unknown {
+    let f = this.fns.get(name);
+    if (!f) {
+      f = this.native.getFunction((this.module as CompiledModule).module, name);
+      this.native.setMaxDynamicShared(f, smemOf(tile));
+      this.fns.set(name, f);
+    }
+    return f;
+  }
+
+  /**
+   * The tile shape for T tokens and M features: 'a' (128 x 256) unless its blocks would fill fewer than
+   * `smFill` of the GPU's SMs, then 'b' (64 x 128). `tile` overrides (benchmarks).
+   */
+  tileFor(t: number, m: number): Sm90Tile {
+    if (this.tile) return this.tile;
+    return Math.ceil(t / 128) * Math.ceil(m / 256) >= this.smCount * this.smFill ? 'a' : 'b';
+  }
+  tile: Sm90Tile | null = null;
+  smFill = 0.5;
+  smCount = 132;
+
+  private map(t: Tensor, boxRows: number): unknown {
+    const s = this.span(t);
+    const [rows, k] = t.shape;
+    return this.native.tensorMap2d(s.region, s.byteOffset, rows, k, k, boxRows, 128);
+  }
+
+  private weightMap(w: Tensor, rows: number): unknown {
+    let maps = this.weightMaps.get(w);
+    if (!maps) {
+      maps = new Map();
+      this.weightMaps.set(w, maps);
+    }
+    let m = maps.get(rows);
+    if (!m) {
+      m = this.map(w, rows);
+      maps.set(rows, m);
+    }
+    return m;
+  }
+
+  private launch(kind: 'igemm' | 'linear', x: Tensor, w: Tensor, sig: string, args: unknown[]): void {
+    const t = x.shape[0];
+    const m = w.shape[0];
+    const tile = this.tileFor(t, m);
+    const { bm, bn } = TILES[tile];
+    const name = `${kind}_sm90_${tile}`;
+    const grid = Math.ceil(t / bm) * Math.ceil(m / bn);
+    try {
+      this.native.launch(this.fn(name, tile), [grid, 1, 1], [384, 1, 1], smemOf(tile), sig, [this.map(x, bm), this.weightMap(w, bn), ...args]);
+    } catch (e) {
+      throw mapNativeError(e, name);
+    }
+  }
+
+  /** out [T, M] int32 = x [T, K] · w [M, K]ᵀ (all packed; the caller checked fits()). */
+  igemm(x: Tensor, w: Tensor, out: Tensor): void {
+    const o = this.span(out);
+    this.launch('igemm', x, w, 'ttpiii', [o.region, o.byteOffset, o.byteLength, x.shape[0], w.shape[0], x.shape[1]]);
+  }
+
+  /** y [T, M] float16 = dequantize(x · wᵀ, xs [T], ws [M], bias [M] float16 or none). */
+  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor): void {
+    const sp = (t: Tensor) => {
+      const s = this.span(t);
+      return [s.region, s.byteOffset, s.byteLength];
+    };
+    this.launch('linear', x, w, 'ttpppipiii', [
+      ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(y), x.shape[0], w.shape[0], x.shape[1],
+    ]);
+  }
+}

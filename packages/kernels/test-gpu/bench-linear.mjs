@@ -1,0 +1,107 @@
+// The int8 linear layer (float16 in and out) and igemm, bminf's kernels side by side in one process:
+// - int8 Linear at CPM-2's shapes: quantize + cublasLt igemm + dequantize ("plain") against quantize +
+//   the Hopper kernel with the dequantize in its epilogue ("fused"), interleaved, against
+//   torch.nn.functional.linear in float16 from tooling/bench/torch_bench.py in the same run; then the
+//   fused and plain layer over token counts 16-4096;
+// - igemm: cublasLt against the Hopper kernel (int32 out) at CPM-2's shapes, against torch._int_mm.
+// Every fused output is checked bit for bit against the plain one. Run on the GPU machine after
+// `pnpm build`: node packages/kernels/test-gpu/bench-linear.mjs
+import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
+import { eventTimed, randBytes, randHalf, runTorchBench } from '../../../tooling/bench/gpu-timing.mjs';
+
+const avail = cudaAvailability();
+if (!avail.available) {
+  console.log(`CUDA is unavailable: ${avail.reason}`);
+  process.exit(0);
+}
+const torch = runTorchBench(['--tokens', process.env.BENCH_TOKENS ?? '16,64,256,1024,4096', '--linear']);
+if (torch.error) console.log(`torch side failed: ${torch.error}`);
+console.log(formatCudaInfo());
+const gpu = createCudaBackend({ memoryLimit: 8 * 2 ** 30 });
+const n = gpu.nativeCuda;
+console.log(`Hopper kernel: ${gpu.sm90.ready() ? 'compiled' : gpu.sm90.unavailable}`);
+const timed = (fn) => eventTimed(n, fn).s;
+const us = (x) => (x * 1e6).toFixed(1);
+
+const linear = (x, w, ws) => gpu.linearInt8(x, w, ws, { dtype: 'float16' });
+function check(x, w, ws, what) {
+  gpu.fusedLinear = false;
+  const a = gpu.download(linear(x, w, ws));
+  gpu.fusedLinear = true;
+  const b = gpu.download(linear(x, w, ws));
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diff++;
+  if (diff) console.log(`MISMATCH ${what}: ${diff} of ${a.length} elements differ`);
+}
+
+console.log('\n== int8 Linear, 4096 tokens, us per call; x = torch F.linear fp16 time / ours');
+for (const [m, k, tok] of [[4096, 4096, 4096], [10240, 4096, 4096], [4096, 10240, 4096]]) {
+  const x = gpu.upload(randHalf(tok * k), [tok, k]);
+  const w = gpu.upload(randBytes(m * k), [m, k]);
+  const ws = gpu.upload(randHalf(m, 99), [m]);
+  for (const tile of ['a', 'b']) {
+    gpu.sm90.tile = tile;
+    check(x, w, ws, `${m}x${k} tile ${tile}`);
+  }
+  gpu.sm90.tile = null;
+  const ref = torch.linear?.find((r) => r.m === m && r.k === k && r.n === tok);
+  const theirs = ref ? ref.fp16_linear_s : NaN;
+  const res = [];
+  for (const fused of [false, true, false, true]) {
+    gpu.fusedLinear = fused;
+    const t = timed(() => linear(x, w, ws).dispose());
+    res.push(`${fused ? 'fused' : 'plain'} ${us(t)} ${(theirs / t).toFixed(3)}x`);
+  }
+  gpu.fusedLinear = true;
+  console.log(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\t${res.join('\t')}`);
+  for (const t of [x, w, ws]) t.dispose();
+}
+
+console.log('\n== int8 Linear 4096x4096 by token count, us per call (plain / fused)');
+for (const tok of [16, 64, 256, 1024]) {
+  const [m, k] = [4096, 4096];
+  const x = gpu.upload(randHalf(tok * k), [tok, k]);
+  const w = gpu.upload(randBytes(m * k), [m, k]);
+  const ws = gpu.upload(randHalf(m, 99), [m]);
+  for (const tile of ['a', 'b']) {
+    gpu.sm90.tile = tile;
+    gpu.fusedLinearMinRows = 1;
+    check(x, w, ws, `n=${tok} tile ${tile}`);
+  }
+  gpu.sm90.tile = null;
+  const res = [];
+  for (const [fused, tile] of [[false, null], [true, 'a'], [true, 'b'], [false, null], [true, 'a'], [true, 'b']]) {
+    gpu.fusedLinear = fused;
+    gpu.fusedLinearMinRows = 1;
+    gpu.sm90.tile = tile;
+    res.push(`${fused ? `fused ${tile}` : 'plain'} ${us(timed(() => linear(x, w, ws).dispose()))}`);
+  }
+  gpu.sm90.tile = null;
+  gpu.fusedLinear = true;
+  gpu.fusedLinearMinRows = 16;
+  console.log(`n=${tok}\t${res.join('\t')}`);
+  for (const t of [x, w, ws]) t.dispose();
+}
+
+console.log('\n== igemm, us per call; x = torch._int_mm time / ours (cublasLt / Hopper kernel)');
+const shapes = [];
+for (const m of [4096, 10240]) for (const k of [4096, 10240]) for (const t of [16, 64, 256, 1024, 4096]) shapes.push([m, k, t]);
+for (const [m, k, tok] of shapes) {
+  const a = gpu.upload(randBytes(tok * k, 12345), [tok, k]);
+  const w = gpu.upload(randBytes(m * k, 777), [m, k]);
+  const out = gpu.empty([tok, m], 'int32');
+  const ref = torch.igemm?.find((r) => r.m === m && r.k === k && r.n === tok);
+  const theirs = ref ? ref.int_mm_s : NaN;
+  const res = [];
+  for (const [kern, tile] of [['cublaslt'], ['sm90', 'a'], ['sm90', 'b'], ['cublaslt'], ['sm90', 'a'], ['sm90', 'b']]) {
+    gpu.igemmKernel = kern;
+    gpu.sm90.tile = tile ?? null;
+    const t = timed(() => gpu.igemmInto(a, w, out));
+    res.push(`${kern}${tile ? ` ${tile}` : ''} ${us(t)} ${(theirs / t).toFixed(2)}x`);
+  }
+  gpu.sm90.tile = null;
+  gpu.igemmKernel = 'cublaslt';
+  console.log(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\t${res.join('\t')}`);
+  for (const t of [a, w, out]) t.dispose();
+}
+gpu.dispose();

@@ -1,0 +1,106 @@
+// The Hopper GEMM kernel (igemm_sm90.cu: TMA loads, wgmma, int8 x int8): its int32 sums must be the CPU
+// integer GEMM's bits, and the int8 linear layer with the dequantize fused into its epilogue must give
+// the bits of quantize + igemm + dequantize, at awkward sizes (partial tiles in every dimension, K not a
+// multiple of the 128-byte stage, -128 extremes, bias). Skips, saying why, on GPUs other than sm_90.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toFloat16Array } from '@bminf/core';
+import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
+import { randInt8, randn, testMemoryLimit } from './helpers.js';
+
+const avail = cudaAvailability();
+if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
+
+describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
+  let gpu: CudaBackend;
+  const cpu = createCpuBackend();
+  let why: string | null = null;
+  beforeAll(() => {
+    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 29) });
+    why = gpu.sm90.ready() ? null : gpu.sm90.unavailable;
+    if (why) console.log(`[gpu tests] Hopper kernel not tested: ${why}`);
+  });
+  afterAll(() => gpu?.dispose());
+
+  const shapes: [number, number, number][] = [
+    [9, 16, 8],
+    [130, 272, 264],
+    [300, 4112, 520],
+    [256, 128, 256],
+    [1037, 1024, 1032],
+  ];
+
+  for (const [t, k, m, tile] of shapes.flatMap(([t, k, m]) => (['a', 'b'] as const).map((tile) => [t, k, m, tile] as const))) {
+    it(`igemm ${t} x ${k} · (${m} x ${k})ᵀ, tile ${tile}: the CPU's int32 sums`, (ctx) => {
+      if (why) ctx.skip();
+      const a = randInt8(t * k);
+      const w = randInt8(m * k);
+      a[0] = -128;
+      a[1] = -128;
+      w[0] = -128;
+      w[1] = -128;
+      const ref = cpu.download(cpu.igemm(cpu.upload(a, [t, k]), cpu.upload(w, [m, k]))) as Int32Array;
+      const ga = gpu.upload(a, [t, k]);
+      const gw = gpu.upload(w, [m, k]);
+      const out = gpu.empty([t, m], 'int32');
+      const so = gpu.span(out);
+      gpu.nativeCuda.fill(so.region, so.byteOffset, so.byteLength, 0x55); // no stale zeros
+      gpu.sm90.tile = tile;
+      gpu.sm90.igemm(ga, gw, out);
+      gpu.sm90.tile = null;
+      const got = gpu.download(out) as Int32Array;
+      let diff = 0;
+      for (let i = 0; i < ref.length; i++) if (got[i] !== ref[i]) diff++;
+      expect(diff).toBe(0);
+      for (const x of [ga, gw, out]) x.dispose();
+    });
+  }
+
+  for (const [t, k, m, bias] of [
+    [17, 144, 136, false],
+    [130, 272, 264, true],
+    [1037, 1024, 1032, true],
+    [4096, 512, 768, false],
+  ] as [number, number, number, boolean][]) {
+    it(`int8 linear ${t} x ${k} -> ${m}${bias ? ' with bias' : ''}, both tiles: fused epilogue = quantize + igemm + dequantize, bit for bit`, (ctx) => {
+      if (why) ctx.skip();
+      const x = gpu.upload(toFloat16Array(randn(t * k, 3)), [t, k]);
+      const w = gpu.upload(randInt8(m * k), [m, k]);
+      const ws = gpu.upload(toFloat16Array(randn(m, 0.01)), [m]);
+      const b = bias ? gpu.upload(toFloat16Array(randn(m)), [m]) : undefined;
+      const opts = { dtype: 'float16' as const, ...(b ? { bias: b } : {}) };
+      gpu.fusedLinear = false;
+      const plain = gpu.download(gpu.linearInt8(x, w, ws, opts)) as Uint16Array;
+      gpu.fusedLinear = true;
+      for (const tile of ['a', 'b'] as const) {
+        gpu.sm90.tile = tile;
+        const fused = gpu.download(gpu.linearInt8(x, w, ws, opts)) as Uint16Array;
+        let diff = 0;
+        for (let i = 0; i < plain.length; i++) if (plain[i] !== fused[i]) diff++;
+        expect(fused.length).toBe(t * m);
+        expect(diff).toBe(0);
+      }
+      gpu.sm90.tile = null;
+      for (const v of [x, w, ws, b]) v?.dispose();
+    });
+  }
+
+  it('igemm through the backend with igemmKernel = sm90 (replayed on fresh data)', (ctx) => {
+    if (why) ctx.skip();
+    const [t, k, m] = [64, 4096, 1024];
+    const w = randInt8(m * k);
+    const gw = gpu.upload(w, [m, k]);
+    const cw = cpu.upload(w, [m, k]);
+    const out = gpu.empty([t, m], 'int32');
+    gpu.igemmKernel = 'sm90';
+    try {
+      for (let r = 0; r < 3; r++) {
+        const a = randInt8(t * k);
+        gpu.igemmInto(gpu.upload(a, [t, k]), gw, out);
+        const ref = cpu.download(cpu.igemm(cpu.upload(a, [t, k]), cw));
+        expect(Array.from(gpu.download(out) as Int32Array)).toEqual(Array.from(ref as Int32Array));
+      }
+    } finally {
+      gpu.igemmKernel = 'cublaslt';
+    }
+  });
+});
