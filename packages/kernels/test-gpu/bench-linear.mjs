@@ -78,7 +78,7 @@ for (const tok of [16, 64, 256, 1024]) {
   }
   gpu.sm90.tile = null;
   gpu.fusedLinear = true;
-  gpu.fusedLinearMinRows = 16;
+  gpu.fusedLinearMinRows = 512;
   console.log(`n=${tok}\t${res.join('\t')}`);
   for (const t of [x, w, ws]) t.dispose();
 }

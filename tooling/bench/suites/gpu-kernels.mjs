@@ -1,5 +1,6 @@
 // GPU kernels: bminf's int8 GEMM (cublasLt, heuristic search, 32 MiB workspace), its quantize kernel and
-// its whole int8 Linear (quantize + igemm + dequantize, float16 in and out), against PyTorch on the same
+// its whole int8 Linear (float16 in and out: as the Linear layer runs it, on sm_90 with the dequantize
+// fused into bminf's Hopper GEMM, and as quantize + igemm + dequantize), against PyTorch on the same
 // GPU in the same run (tooling/bench/torch_bench.py: torch._int_mm, float16 matmul and F.linear, and a
 // device-to-device copy). Both sides are timed with CUDA events around many back-to-back calls after
 // warm-up (median of 5). Shapes: m = output features, k = input features, n = tokens.
@@ -98,21 +99,21 @@ export default {
     }
 
     // ---- the int8 Linear, float16 in and out --------------------------------------------------------
+    // As the Linear layer runs it (backend.linearInt8: on sm_90 quantize + the Hopper kernel with the
+    // dequantize in its epilogue), and as three calls (quantize, cublasLt igemm, dequantize).
+    const fused = gpu.sm90.ready();
     for (const [m, k, tok] of [[4096, 4096, 4096], [10240, 4096, 4096], [4096, 10240, 4096]]) {
       const x = gpu.upload(randHalf(tok * k), [tok, k]);
       const w = gpu.upload(randBytes(m * k), [m, k]);
       const ws = gpu.upload(randHalf(m), [m]);
-      const t = timed(n, () => {
-        const q = gpu.quantizeRows(x);
-        const acc = gpu.igemm(q.values, w);
-        const y = gpu.dequantize(acc, q.scales, ws, { dtype: 'float16' });
-        q.values.dispose();
-        q.scales.dispose();
-        acc.dispose();
-        y.dispose();
-      });
       const ref = torch.linear?.find((r) => r.m === m && r.k === k && r.n === tok);
-      rows.push(['int8 Linear', `${m}×${k}, n=${tok}`, t * 1e3, tFmt(ref ? ref.fp16_linear_s * 1e3 : undefined), 'ms (lower is better)', ref ? ref.fp16_linear_s / t : 'n/a', '≥ 1.3× fp16', '']);
+      for (const mode of fused ? ['layer', 'calls'] : ['calls']) {
+        gpu.fusedLinear = mode === 'layer';
+        const t = timed(n, () => gpu.linearInt8(x, w, ws, { dtype: 'float16' }).dispose());
+        const label = mode === 'layer' ? 'int8 Linear (fused kernel)' : 'int8 Linear (3 calls)';
+        rows.push([label, `${m}×${k}, n=${tok}`, t * 1e3, tFmt(ref ? ref.fp16_linear_s * 1e3 : undefined), 'ms (lower is better)', ref ? ref.fp16_linear_s / t : 'n/a', mode === 'layer' || !fused ? '≥ 1.3× fp16' : '', '']);
+      }
+      gpu.fusedLinear = true;
       x.dispose();
       w.dispose();
       ws.dispose();
@@ -125,7 +126,7 @@ export default {
         `PyTorch ${torch.torch ?? '(not run)'} on ${torch.device ?? '?'}; ${torch.error ?? 'same GPU, same run'}. igemm: bminf's cublasLt int8 GEMM (heuristic candidates timed in 3 rounds once per shape, 32 MiB workspace, ` +
         'n padded to a multiple of 4; for n ≤ 8 bminf\'s dp4a GEMV kernel instead; the cublasLt call captured once per shape and operand addresses into a CUDA graph and replayed, the same kernel with ~2 us of host time per call instead of ~7) into a preallocated output (igemmInto), vs torch._int_mm(out=) into a preallocated output (n padded to 17 where it needs more than 16 rows; TOPS count the real n). ' +
         'quantize: row absmax + float16 scale + int8, one read and one write, into preallocated outputs (the default "fast" kernel: one row per block, x * (1/s) with the exact division only near ties; the first kernel, exact division everywhere, measured 0.72-0.89x of the copy), against cuMemcpyDtoD copies in the same run moving as many bytes, and moving 256 MiB (bytes read plus written). ' +
-        'int8 Linear: quantizeRows + igemm + dequantize (float16 out) against torch.nn.functional.linear in float16 (cuBLAS). All timed with CUDA events, median of 5 runs after warm-up.',
+        `int8 Linear (float16 in and out) against torch.nn.functional.linear in float16 (cuBLAS): "fused kernel" is what the Linear layer runs (backend.linearInt8; on sm_90 quantizeRows + bminf's Hopper int8 GEMM, wgmma + TMA, with the dequantize in its epilogue: ${gpu.sm90.unavailable ?? 'built'}), "3 calls" is quantizeRows + cublasLt igemm + dequantize. All timed with CUDA events, median of 5 runs after warm-up.`,
     };
   },
 };

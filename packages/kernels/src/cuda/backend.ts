@@ -96,13 +96,15 @@ export class CudaBackend implements Backend {
   /**
    * The Hopper GEMM kernel (wgmma + TMA; sm_90 only, compiled on first use). `fusedLinear`: the int8
    * linear layer with float16 output runs as quantize + one kernel with the dequantize in its epilogue
-   * (from `fusedLinearMinRows` rows), instead of quantize + cublasLt igemm + dequantize. `igemmKernel`:
-   * which kernel igemm's products with more than gemvMaxRows rows take. For benchmarks and tests; not
-   * part of the Backend contract.
+   * (from `fusedLinearMinRows` rows), instead of quantize + cublasLt igemm + dequantize. Below 512 rows
+   * the three calls measured as fast (~25-45 us either way at 4096 x 4096, host-bound and noisy); from
+   * 1024 rows the fused kernel is 1.1-1.5x faster (H100, NOTES.md). `igemmKernel`: which kernel igemm's
+   * products with more than gemvMaxRows rows take (cublasLt was faster at most shapes). For benchmarks
+   * and tests; not part of the Backend contract.
    */
   readonly sm90: Sm90Gemm;
   fusedLinear = true;
-  fusedLinearMinRows = 16;
+  fusedLinearMinRows = 512;
   igemmKernel: 'cublaslt' | 'sm90' = 'cublaslt';
 
   constructor(
