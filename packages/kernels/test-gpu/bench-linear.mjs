@@ -58,7 +58,7 @@ for (const [m, k, tok] of [[4096, 4096, 4096], [10240, 4096, 4096], [4096, 10240
 }
 
 console.log('\n== int8 Linear 4096x4096 by token count, us per call (plain / fused)');
-for (const tok of [16, 64, 256, 1024]) {
+for (const tok of [16, 64, 256, 512, 1024]) {
   const [m, k] = [4096, 4096];
   const x = gpu.upload(randHalf(tok * k), [tok, k]);
   const w = gpu.upload(randBytes(m * k), [m, k]);
