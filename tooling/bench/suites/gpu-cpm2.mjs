@@ -42,6 +42,7 @@ function measure(dtype, fused = true) {
       model.decoderForward(Array.from({ length: CACHED }, (_, i) => 100 + i), state);
       // each timed step appends one token; the cache grows by 9 over warm-ups and runs, which is noise
       const step = time(b, () => model.decoderForward([200], state));
+      if (dtype === 'int8' && fused && b.fusedChoice) console.error(`bench: fused linear kernel chosen per shape (tokens/256:out:in:bias): ${JSON.stringify([...b.fusedChoice])}`);
       return { encoder, step };
     } finally {
       state.dispose();

@@ -110,7 +110,9 @@ export default {
       for (const mode of fused ? ['layer', 'calls'] : ['calls']) {
         gpu.fusedLinear = mode === 'layer';
         const t = timed(n, () => gpu.linearInt8(x, w, ws, { dtype: 'float16' }).dispose());
-        const label = mode === 'layer' ? 'int8 Linear (fused kernel)' : 'int8 Linear (3 calls)';
+        // the layer times the fused kernel against the three calls once per shape and keeps the faster
+        const choice = gpu.fusedChoice.get(`${Math.ceil(tok / 256)}:${m}:${k}:0`);
+        const label = mode === 'layer' ? `int8 Linear (layer: ${choice === false ? '3 calls' : 'fused kernel'})` : 'int8 Linear (3 calls)';
         rows.push([label, `${m}×${k}, n=${tok}`, t * 1e3, tFmt(ref ? ref.fp16_linear_s * 1e3 : undefined), 'ms (lower is better)', ref ? ref.fp16_linear_s / t : 'n/a', mode === 'layer' || !fused ? '≥ 1.3× fp16' : '', '']);
       }
       gpu.fusedLinear = true;
@@ -126,7 +128,7 @@ export default {
         `PyTorch ${torch.torch ?? '(not run)'} on ${torch.device ?? '?'}; ${torch.error ?? 'same GPU, same run'}. igemm: bminf's cublasLt int8 GEMM (heuristic candidates timed in 3 rounds once per shape, 32 MiB workspace, ` +
         'n padded to a multiple of 4; for n ≤ 8 bminf\'s dp4a GEMV kernel instead; the cublasLt call captured once per shape and operand addresses into a CUDA graph and replayed, the same kernel with ~2 us of host time per call instead of ~7) into a preallocated output (igemmInto), vs torch._int_mm(out=) into a preallocated output (n padded to 17 where it needs more than 16 rows; TOPS count the real n). ' +
         'quantize: row absmax + float16 scale + int8, one read and one write, into preallocated outputs (the default "fast" kernel: one row per block, x * (1/s) with the exact division only near ties; the first kernel, exact division everywhere, measured 0.72-0.89x of the copy), against cuMemcpyDtoD copies in the same run moving as many bytes, and moving 256 MiB (bytes read plus written). ' +
-        `int8 Linear (float16 in and out) against torch.nn.functional.linear in float16 (cuBLAS): "fused kernel" is what the Linear layer runs (backend.linearInt8; on sm_90 quantizeRows + bminf's Hopper int8 GEMM, wgmma + TMA, with the dequantize in its epilogue: ${gpu.sm90.unavailable ?? 'built'}), "3 calls" is quantizeRows + cublasLt igemm + dequantize. All timed with CUDA events, median of 5 runs after warm-up.`,
+        `int8 Linear (float16 in and out) against torch.nn.functional.linear in float16 (cuBLAS): "layer" is what the Linear layer runs (backend.linearInt8: on sm_90, quantizeRows + bminf's Hopper int8 GEMM, wgmma + TMA, with the dequantize in its epilogue, where that timed faster than the three calls at the shape: ${gpu.sm90.unavailable ?? 'built'}), "3 calls" is quantizeRows + cublasLt igemm + dequantize. All timed with CUDA events, median of 5 runs after warm-up.`,
     };
   },
 };

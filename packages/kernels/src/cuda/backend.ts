@@ -96,15 +96,18 @@ export class CudaBackend implements Backend {
   /**
    * The Hopper GEMM kernel (wgmma + TMA; sm_90 only, compiled on first use). `fusedLinear`: the int8
    * linear layer with float16 output runs as quantize + one kernel with the dequantize in its epilogue
-   * (from `fusedLinearMinRows` rows), instead of quantize + cublasLt igemm + dequantize. Below 512 rows
-   * the three calls measured as fast (~25-45 us either way at 4096 x 4096, host-bound and noisy); from
-   * 1024 rows the fused kernel is 1.1-1.5x faster (H100, NOTES.md). `igemmKernel`: which kernel igemm's
+   * (from `fusedLinearMinRows` rows, and where it timed faster: fusedLinearFaster), instead of quantize +
+   * cublasLt igemm + dequantize. Below 512 rows the three calls measured as fast (~25-45 us either way at
+   * 4096 x 4096, host-bound and noisy); from 1024 rows the fused kernel is 1.1-1.5x faster (H100,
+   * NOTES.md). `igemmKernel`: which kernel igemm's
    * products with more than gemvMaxRows rows take (cublasLt was faster at most shapes). For benchmarks
    * and tests; not part of the Backend contract.
    */
   readonly sm90: Sm90Gemm;
   fusedLinear = true;
   fusedLinearMinRows = 512;
+  /** false: the fused kernel wherever it fits, without timing it against the three calls (tests). */
+  fusedLinearTune = true;
   igemmKernel: 'cublaslt' | 'sm90' = 'cublaslt';
 
   constructor(
@@ -582,10 +585,10 @@ export class CudaBackend implements Backend {
   // ---- the int8 linear layer ----------------------------------------------------------------------
   /** dequantize(igemm(quantizeRows(x), weight), scales, weightScale): the Backend's optional fused op. */
   linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor }): Tensor {
-    const fused = this.fusedLinearOk(x, weight, weightScale, options);
+    const fusedOk = this.fusedLinearOk(x, weight, weightScale, options);
     const q = this.quantizeRows(x);
     try {
-      if (fused) {
+      if (fusedOk && (!this.fusedLinearTune || this.fusedLinearFaster(q.values, q.scales, weight, weightScale, options.bias))) {
         const y = this.make([x.shape[0], weight.shape[0]], 'float16');
         try {
           this.sm90.linear(q.values, q.scales, weight, weightScale, options.bias, y);
@@ -605,6 +608,51 @@ export class CudaBackend implements Backend {
       q.values.dispose();
       q.scales.dispose();
     }
+  }
+
+  /**
+   * Whether the fused kernel beat the three calls at this shape: timed once per shape (tokens rounded up
+   * to 256), each way warmed up once and then run 3 times between events, as cublasLt's plans are
+   * chosen. Which is faster depends on how the kernel's 128 x 256 blocks fill the GPU: at 4096 tokens it
+   * won everywhere on the H100, at 512 tokens it lost where only 64 blocks ran long K loops (NOTES.md).
+   * Both give the same bits, so the timing runs' outputs are simply dropped.
+   */
+  private fusedLinearFaster(qx: Tensor, qs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined): boolean {
+    const [t, k] = qx.shape;
+    const m = w.shape[0];
+    const key = `${Math.ceil(t / 256)}:${m}:${k}:${bias ? 1 : 0}`;
+    let faster = this.fusedChoice.get(key);
+    if (faster === undefined) {
+      const y = this.make([t, m], 'float16');
+      try {
+        const fused = () => this.sm90.linear(qx, qs, w, ws, bias, y);
+        const calls = () => {
+          const acc = this.igemm(qx, w);
+          this.dequantizeLaunch(acc, qs, ws, bias, y);
+          acc.dispose();
+        };
+        const timeOf = (fn: () => void): number => {
+          fn();
+          const [e0, e1] = this.timingEvents();
+          this.native.eventRecord(e0);
+          for (let i = 0; i < 3; i++) fn();
+          this.native.eventRecord(e1);
+          return this.native.eventElapsed(e0, e1) as number;
+        };
+        faster = timeOf(fused) < timeOf(calls);
+      } finally {
+        y.dispose();
+      }
+      this.fusedChoice.set(key, faster);
+    }
+    return faster;
+  }
+  /** Per shape: whether the fused linear kernel was the faster (fusedLinearFaster). */
+  readonly fusedChoice = new Map<string, boolean>();
+  private events: [unknown, unknown] | null = null;
+  private timingEvents(): [unknown, unknown] {
+    if (!this.events) this.events = [this.native.eventCreate(), this.native.eventCreate()];
+    return this.events;
   }
 
   /** Whether linearInt8's operands suit the fused Hopper kernel (else the three plain calls run). */
