@@ -84,6 +84,23 @@ for (const tok of [16, 64, 256, 512, 1024]) {
   for (const t of [x, w, ws]) t.dispose();
 }
 
+console.log('\n== int8 Linear at CPM-2 encoder shapes, 512 tokens, 8 weight copies in turn (cold L2), us per call (plain / fused)');
+for (const [m, k] of [[12288, 4096], [4096, 4096], [20480, 4096], [4096, 10240], [8192, 4096]]) {
+  const tok = 512;
+  const x = gpu.upload(randHalf(tok * k), [tok, k]);
+  const ws = gpu.upload(randHalf(m, 99), [m]);
+  const wl = Array.from({ length: 8 }, (_, i) => gpu.upload(randBytes(m * k, 777 + i), [m, k]));
+  let j = 0;
+  const res = [];
+  for (const fused of [false, true, false, true]) {
+    gpu.fusedLinear = fused;
+    res.push(`${fused ? 'fused' : 'plain'} ${us(timed(() => linear(x, wl[j++ % 8], ws).dispose()))}`);
+  }
+  gpu.fusedLinear = true;
+  console.log(`${m}x${k} n=${tok}\t${res.join('\t')}`);
+  for (const t of [x, ws, ...wl]) t.dispose();
+}
+
 console.log('\n== igemm, us per call; x = torch._int_mm time / ours (cublasLt / Hopper kernel)');
 const shapes = [];
 for (const m of [4096, 10240]) for (const k of [4096, 10240]) for (const t of [16, 64, 256, 1024, 4096]) shapes.push([m, k, t]);

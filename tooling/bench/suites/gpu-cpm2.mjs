@@ -2,9 +2,9 @@
 // weights, on the GPU: the encoder's prefill of 512 tokens and one decoder step (after that encoder
 // input, with 32 decoder tokens already cached), int8 (W8A8) against float16. Wall time around
 // synchronized calls, median of 10 after 2 warm-ups; the decoder step includes the logits' download.
-// The GPU is warmed up first and each configuration is measured twice, interleaved with the others,
-// keeping its faster round: measured once each in a fixed order, whichever came first was up to 1.6x
-// slower (clocks still rising; H100, 2026-11-24).
+// The GPU is warmed up first; each model is timed twice and int8 alternates between the fused linear
+// kernel and the three calls on the same model, keeping each one's faster round (measured once each,
+// on fresh models in a fixed order, the order alone moved results by up to 1.6x; H100, 2026-11-24).
 import { CPM2_CONFIG, randomCpm2Model } from '@bminf/models';
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
 
@@ -31,28 +31,39 @@ function time(backend, fn, runs = 10) {
   return median(out);
 }
 
-function measure(dtype, fused = true) {
+/**
+ * Encoder and decoder-step times of one model. int8 runs each twice with the fused linear kernel and
+ * twice with the three-call linear layers, alternating on the same model (so that both see the same
+ * weights, clocks and caches), keeping the faster round of each.
+ */
+function measure(dtype) {
   const config = { ...CPM2_CONFIG, numEncoderLayers: LAYERS, numDecoderLayers: LAYERS };
   const model = randomCpm2Model(config, { dtype, device: 'cuda', seed: 11 });
   const b = model.backend;
-  // int8 linear layers from 512 tokens: the fused Hopper kernel (sm_90), or the three calls
-  if ('fusedLinear' in b) b.fusedLinear = fused;
   const ids = Array.from({ length: ENCODER_TOKENS }, (_, i) => 10 + ((i * 7919) % 26000));
+  const modes = dtype === 'int8' && 'fusedLinear' in b ? [true, false, true, false] : [true, true];
+  const res = new Map();
   try {
-    const encoder = time(b, () => model.runEncoder(ids).dispose());
     const state = model.newState(ids);
     try {
       model.decoderForward(Array.from({ length: CACHED }, (_, i) => 100 + i), state);
-      // each timed step appends one token; the cache grows by 9 over warm-ups and runs, which is noise
-      const step = time(b, () => model.decoderForward([200], state));
-      if (dtype === 'int8' && fused && b.fusedChoice) console.error(`bench: fused linear kernel chosen per shape (tokens/256:out:in:bias): ${JSON.stringify([...b.fusedChoice])}`);
-      return { encoder, step };
+      for (const fused of modes) {
+        if ('fusedLinear' in b) b.fusedLinear = fused;
+        const encoder = time(b, () => model.runEncoder(ids).dispose());
+        // each timed step appends one token; the cache grows by 12 per round, which is noise
+        const step = time(b, () => model.decoderForward([200], state));
+        const prev = res.get(fused);
+        res.set(fused, prev ? { encoder: Math.min(prev.encoder, encoder), step: Math.min(prev.step, step) } : { encoder, step });
+      }
+      if (dtype === 'int8' && b.fusedChoice) console.error(`bench: fused linear kernel chosen per shape (tokens/256:out:in:bias): ${JSON.stringify([...b.fusedChoice])}`);
     } finally {
       state.dispose();
     }
   } finally {
+    if ('fusedLinear' in b) b.fusedLinear = true;
     model.dispose();
   }
+  return { fused: res.get(true), calls: res.get(false) ?? res.get(true) };
 }
 
 export default {
@@ -72,12 +83,10 @@ export default {
       }
       x.dispose();
     }
-    const best = (a, b) => ({ encoder: Math.min(a.encoder, b.encoder), step: Math.min(a.step, b.step) });
-    const round = () => [measure('fp16'), measure('int8'), measure('int8', false)];
-    const [r1, r2] = [round(), round()];
-    const fp16 = best(r1[0], r2[0]);
-    const int8 = best(r1[1], r2[1]);
-    const int8calls = best(r1[2], r2[2]);
+    const fp16 = measure('fp16').fused;
+    const m8 = measure('int8');
+    const int8 = m8.fused;
+    const int8calls = m8.calls;
     // The models ran on the shared CUDA backend, which reserves most of the device's memory: give it
     // back, so that a suite after this one can reserve its own.
     createCudaBackend().dispose();
