@@ -612,10 +612,12 @@ export class CudaBackend implements Backend {
 
   /**
    * Whether the fused kernel beat the three calls at this shape: timed once per shape (tokens rounded up
-   * to 256), each way warmed up once and then run 3 times between events, as cublasLt's plans are
-   * chosen. Which is faster depends on how the kernel's 128 x 256 blocks fill the GPU: at 4096 tokens it
-   * won everywhere on the H100, at 512 tokens it lost where only 64 blocks ran long K loops (NOTES.md).
-   * Both give the same bits, so the timing runs' outputs are simply dropped.
+   * to 256), each way warmed up once and then run 3 times, each run timed alone between events after a
+   * 64 MiB fill has pushed the operands out of L2 (in a model every layer's weights come from memory;
+   * timed back to back with warm weights, the choice was wrong at 4096 x 10240 with 512 tokens). Which
+   * is faster depends on how the kernel's 128 x 256 blocks fill the GPU: at 4096 tokens it won at every
+   * CPM-2 shape on the H100, at 512 tokens at 4 of 5 (NOTES.md). Both give the same bits, so the timing
+   * runs' outputs are simply dropped.
    */
   private fusedLinearFaster(qx: Tensor, qs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined): boolean {
     const [t, k] = qx.shape;
@@ -624,7 +626,9 @@ export class CudaBackend implements Backend {
     let faster = this.fusedChoice.get(key);
     if (faster === undefined) {
       const y = this.make([t, m], 'float16');
+      const flush = this.make([64 * 2 ** 20], 'int8');
       try {
+        const fs = this.span(flush);
         const fused = () => this.sm90.linear(qx, qs, w, ws, bias, y);
         const calls = () => {
           const acc = this.igemm(qx, w);
@@ -634,13 +638,19 @@ export class CudaBackend implements Backend {
         const timeOf = (fn: () => void): number => {
           fn();
           const [e0, e1] = this.timingEvents();
-          this.native.eventRecord(e0);
-          for (let i = 0; i < 3; i++) fn();
-          this.native.eventRecord(e1);
-          return this.native.eventElapsed(e0, e1) as number;
+          let ms = 0;
+          for (let i = 0; i < 3; i++) {
+            this.native.fill(fs.region, fs.byteOffset, fs.byteLength, i);
+            this.native.eventRecord(e0);
+            fn();
+            this.native.eventRecord(e1);
+            ms += this.native.eventElapsed(e0, e1) as number;
+          }
+          return ms;
         };
         faster = timeOf(fused) < timeOf(calls);
       } finally {
+        flush.dispose();
         y.dispose();
       }
       this.fusedChoice.set(key, faster);
