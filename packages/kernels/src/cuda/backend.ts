@@ -635,17 +635,19 @@ export class CudaBackend implements Backend {
           this.dequantizeLaunch(acc, qs, ws, bias, y);
           acc.dispose();
         };
+        // All 3 runs queued before any is read back: the fill ahead of each gives the host time to
+        // queue the run, so the events time the GPU's work, not the host's latency to start it.
         const timeOf = (fn: () => void): number => {
           fn();
-          const [e0, e1] = this.timingEvents();
-          let ms = 0;
+          const ev = this.timingEvents();
           for (let i = 0; i < 3; i++) {
             this.native.fill(fs.region, fs.byteOffset, fs.byteLength, i);
-            this.native.eventRecord(e0);
+            this.native.eventRecord(ev[2 * i]);
             fn();
-            this.native.eventRecord(e1);
-            ms += this.native.eventElapsed(e0, e1) as number;
+            this.native.eventRecord(ev[2 * i + 1]);
           }
+          let ms = 0;
+          for (let i = 0; i < 3; i++) ms += this.native.eventElapsed(ev[2 * i], ev[2 * i + 1]) as number;
           return ms;
         };
         faster = timeOf(fused) < timeOf(calls);
@@ -659,9 +661,9 @@ export class CudaBackend implements Backend {
   }
   /** Per shape: whether the fused linear kernel was the faster (fusedLinearFaster). */
   readonly fusedChoice = new Map<string, boolean>();
-  private events: [unknown, unknown] | null = null;
-  private timingEvents(): [unknown, unknown] {
-    if (!this.events) this.events = [this.native.eventCreate(), this.native.eventCreate()];
+  private events: unknown[] | null = null;
+  private timingEvents(): unknown[] {
+    if (!this.events) this.events = Array.from({ length: 6 }, () => this.native.eventCreate());
     return this.events;
   }
 
