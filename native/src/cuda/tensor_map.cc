@@ -2,7 +2,9 @@
 // device Region (rows of rowBytes, strideBytes apart) read in boxes of boxRows x boxBytes with the
 // 128-byte swizzle that wgmma's shared-memory descriptors expect. Everything the hardware may touch
 // through the map is checked to lie inside the live Region here, and launch() refuses a map whose
-// Region was freed since.
+// Region was freed since. The box must be the one the kernel expects (its barriers wait for that
+// many bytes): @bminf/kernels makes the maps for its own kernels (src/cuda/sm90-gemm.ts), as it sizes
+// the spans of every launch.
 #include <napi.h>
 
 #include <string>

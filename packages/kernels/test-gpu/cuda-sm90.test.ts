@@ -86,6 +86,27 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
     });
   }
 
+  it('tensorMap2d refuses maps outside their region, misaligned or oversized, and launch refuses a freed one', () => {
+    const n = gpu.nativeCuda;
+    if (!n.tensorMap2d) return;
+    const region = n.reserve(4096);
+    try {
+      expect(() => n.tensorMap2d(region, 0, 64, 64, 64, 64, 64)).toThrow(/outside the region of 4096 bytes/);
+      expect(() => n.tensorMap2d(region, 8, 4, 64, 64, 4, 64)).toThrow(/multiples of 16/);
+      expect(() => n.tensorMap2d(region, 0, 4, 64, 32, 4, 64)).toThrow(/strideBytes is less than rowBytes/);
+      expect(() => n.tensorMap2d(region, 0, 4, 64, 64, 4, 256)).toThrow(RangeError);
+      expect(() => n.tensorMap2d({}, 0, 4, 64, 64, 4, 64)).toThrow(TypeError);
+      const map = n.tensorMap2d(region, 0, 4, 64, 64, 4, 64);
+      expect(map).toBeTruthy();
+      n.release(region);
+      expect(() => n.tensorMap2d(region, 0, 4, 64, 64, 4, 64)).toThrow(/already freed/);
+      const f = n.getFunction(gpu.kernels.module, 'dequantize8_f16');
+      expect(() => n.launch(f, [1, 1, 1], [32, 1, 1], 0, 't', [map])).toThrow(/already freed/);
+    } finally {
+      n.release(region);
+    }
+  });
+
   it('igemm through the backend with igemmKernel = sm90 (replayed on fresh data)', (ctx) => {
     if (why) ctx.skip();
     const [t, k, m] = [64, 4096, 1024];
