@@ -195,8 +195,8 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
       if (t < T && o < M) *(u32x4*)((int*)out + (i64)t * M + o) = *(const u32x4*)(tile + r * STRIDE + ch * 16);
     }
   } else {
-    // 8 outputs per thread and step: two 16-byte reads of the tile, the 8 weight scales (and biases)
-    // as one 16-byte load each, one 16-byte store of float16.
+    // 8 outputs per thread and step: two 16-byte reads of the tile, then the dequantize kernel's own
+    // arithmetic (dequant8Store in prelude.cuh: 16-byte loads of the scales and biases, one store).
     constexpr int CPR = WN / 8;
     for (int q = tid; q < 64 * CPR; q += 128) {
       const int r = q / CPR, ch = q % CPR;
@@ -204,25 +204,7 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
       if (t >= T || o >= M) continue;
       const i32x4 a0 = *(const i32x4*)(tile + r * STRIDE + ch * 32);
       const i32x4 a1 = *(const i32x4*)(tile + r * STRIDE + ch * 32 + 16);
-      const u32x4 cv = *(const u32x4*)(ws + o);
-      u32x4 bv = {0u, 0u, 0u, 0u};
-      if (hasBias) bv = *(const u32x4*)(bias + o);
-      const float sx = h2f(xs[t]);
-      const int av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-      const u32 cw[4] = {cv.x, cv.y, cv.z, cv.w}, bw[4] = {bv.x, bv.y, bv.z, bv.w};
-      u32 res[4];
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        float v0 = __fmul_rn(__fmul_rn((float)av[2 * e], sx), h2f((half_t)(cw[e] & 0xffffu)));
-        float v1 = __fmul_rn(__fmul_rn((float)av[2 * e + 1], sx), h2f((half_t)(cw[e] >> 16)));
-        if (hasBias) {
-          v0 = __fadd_rn(v0, h2f((half_t)(bw[e] & 0xffffu)));
-          v1 = __fadd_rn(v1, h2f((half_t)(bw[e] >> 16)));
-        }
-        res[e] = (u32)f2h(v0) | ((u32)f2h(v1) << 16);
-      }
-      const u32x4 ov = {res[0], res[1], res[2], res[3]};
-      *(u32x4*)((half_t*)out + (i64)t * M + o) = ov;
+      dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr);
     }
   }
 }

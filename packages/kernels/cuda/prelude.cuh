@@ -26,6 +26,32 @@ __device__ __forceinline__ float ld(const half_t* p, i64 i) { return h2f(p[i]); 
 __device__ __forceinline__ void st(float* p, i64 i, float v) { p[i] = v; }
 __device__ __forceinline__ void st(half_t* p, i64 i, float v) { p[i] = f2h(v); }
 
+// The int8 linear layer's dequantize of 8 consecutive outputs of one row: (float(acc) * rowScale) *
+// colScale[j] (+ bias[j]), each product rounded to float32 as the CPU does (no FMA), then once to
+// float16, written with one 16-byte store. colScale, bias and dst 16-byte aligned; bias may be null.
+// Shared by the dequantize kernel (quantize.cu) and the Hopper GEMM's fused epilogue (igemm_sm90.cu).
+__device__ __forceinline__ void dequant8Store(half_t* dst, i32x4 a0, i32x4 a1, float rowScale, const half_t* colScale,
+                                             const half_t* bias) {
+  const u32x4 cv = *reinterpret_cast<const u32x4*>(colScale);
+  u32x4 bv = {0u, 0u, 0u, 0u};
+  if (bias) bv = *reinterpret_cast<const u32x4*>(bias);
+  const int av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+  const unsigned cw[4] = {cv.x, cv.y, cv.z, cv.w}, bw[4] = {bv.x, bv.y, bv.z, bv.w};
+  unsigned o[4];
+#pragma unroll
+  for (int e = 0; e < 4; e++) {
+    float v0 = __fmul_rn(__fmul_rn((float)av[2 * e], rowScale), h2f((half_t)(cw[e] & 0xffffu)));
+    float v1 = __fmul_rn(__fmul_rn((float)av[2 * e + 1], rowScale), h2f((half_t)(cw[e] >> 16)));
+    if (bias) {
+      v0 = __fadd_rn(v0, h2f((half_t)(bw[e] & 0xffffu)));
+      v1 = __fadd_rn(v1, h2f((half_t)(bw[e] >> 16)));
+    }
+    o[e] = (unsigned)f2h(v0) | ((unsigned)f2h(v1) << 16);
+  }
+  const u32x4 ov = {o[0], o[1], o[2], o[3]};
+  *reinterpret_cast<u32x4*>(dst) = ov;
+}
+
 __device__ __forceinline__ float warpMax(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;

@@ -310,23 +310,5 @@ extern "C" __global__ void dequantize8_f16(const int* __restrict__ acc, const ha
   const i64 base = (i64)r * n + c;
   const i32x4 a0 = *reinterpret_cast<const i32x4*>(acc + base);
   const i32x4 a1 = *reinterpret_cast<const i32x4*>(acc + base + 4);
-  const u32x4 cv = *reinterpret_cast<const u32x4*>(cs + c);
-  u32x4 bv = {0u, 0u, 0u, 0u};
-  if (hasBias) bv = *reinterpret_cast<const u32x4*>(bias + c);
-  const float s = h2f(rs[r]);
-  const int av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-  const unsigned cw[4] = {cv.x, cv.y, cv.z, cv.w}, bw[4] = {bv.x, bv.y, bv.z, bv.w};
-  unsigned o[4];
-#pragma unroll
-  for (int e = 0; e < 4; e++) {
-    float v0 = __fmul_rn(__fmul_rn((float)av[2 * e], s), h2f((half_t)(cw[e] & 0xffffu)));
-    float v1 = __fmul_rn(__fmul_rn((float)av[2 * e + 1], s), h2f((half_t)(cw[e] >> 16)));
-    if (hasBias) {
-      v0 = __fadd_rn(v0, h2f((half_t)(bw[e] & 0xffffu)));
-      v1 = __fadd_rn(v1, h2f((half_t)(bw[e] >> 16)));
-    }
-    o[e] = (unsigned)f2h(v0) | ((unsigned)f2h(v1) << 16);
-  }
-  const u32x4 ov = {o[0], o[1], o[2], o[3]};
-  *reinterpret_cast<u32x4*>(out + base) = ov;
+  dequant8Store(out + base, a0, a1, h2f(rs[r]), cs + c, hasBias ? bias + c : nullptr);
 }
