@@ -1,6 +1,7 @@
 import { Cpm2Model, streamDialogue, validateSamplingOptions } from '@bminf/models';
 import type { Command } from 'commander';
 import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+import { drain } from '../stream.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -24,13 +25,9 @@ export function register(program: Command): void {
     const model = await Cpm2Model.load(opts.model, { dtype: opts.dtype, device: opts.device });
     try {
       const t0 = performance.now();
-      const it = streamDialogue(model, opts.context, options);
-      let r = await it.next();
-      while (!r.done) {
-        if (!opts.json) process.stdout.write(r.value.text);
-        r = await it.next();
-      }
-      const res = r.value;
+      const res = await drain(streamDialogue(model, opts.context, options), (chunk) => {
+        if (!opts.json) process.stdout.write(chunk.text);
+      });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ ids: res.ids, reply: res.reply })}\n`);
       } else {

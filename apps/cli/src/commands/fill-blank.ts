@@ -1,6 +1,7 @@
 import { Cpm2Model, SPAN_TOKEN, fillBlankInput, streamFillBlank, validateSamplingOptions } from '@bminf/models';
 import type { Command } from 'commander';
 import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+import { drain } from '../stream.js';
 
 /** `bminf fill-blank`: CPM-2's fill-in-the-blank, printed blank by blank as the model closes each. */
 export function register(program: Command): void {
@@ -20,13 +21,9 @@ export function register(program: Command): void {
     try {
       fillBlankInput(model, opts.text); // no or too many <span>: fail before the encoder runs
       const t0 = performance.now();
-      const it = streamFillBlank(model, opts.text, options);
-      let r = await it.next();
-      while (!r.done) {
-        if (!opts.json) process.stdout.write(`[${r.value.blank}] ${r.value.text}${r.value.complete ? '' : ' …'}\n`);
-        r = await it.next();
-      }
-      const res = r.value;
+      const res = await drain(streamFillBlank(model, opts.text, options), (chunk) => {
+        if (!opts.json) process.stdout.write(`[${chunk.blank}] ${chunk.text}${chunk.complete ? '' : ' …'}\n`);
+      });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ ids: res.ids, fills: res.fills })}\n`);
       } else {

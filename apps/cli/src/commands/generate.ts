@@ -7,6 +7,7 @@ import {
 } from '@bminf/models';
 import type { Command } from 'commander';
 import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+import { drain } from '../stream.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -27,12 +28,9 @@ export function register(program: Command): void {
     try {
       const it = model instanceof Cpm1Model ? streamGenerate(model, opts.prompt, options) : streamCpm2Generate(model, opts.prompt, options);
       if (!opts.json) process.stdout.write(opts.prompt);
-      let r = await it.next();
-      while (!r.done) {
-        if (!opts.json) process.stdout.write(r.value.text);
-        r = await it.next();
-      }
-      const res = r.value;
+      const res = await drain(it, (chunk) => {
+        if (!opts.json) process.stdout.write(chunk.text);
+      });
       if (opts.json) {
         process.stdout.write(
           `${JSON.stringify({ promptIds: res.promptIds, ids: res.ids, text: res.text, tokensPerSecond: res.tokensPerSecond })}\n`,
