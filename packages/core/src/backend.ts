@@ -55,7 +55,7 @@ export interface Backend {
   /**
    * Optional: the whole int8 linear layer, dequantize(igemm(quantizeRows(x), weight), …, weightScale),
    * with the same result bit for bit, where a backend can do better than the three calls (the CUDA
-   * backend overlaps them on two streams). x float [n, k] contiguous; weight int8 [m, k]; weightScale
+   * backend fuses the dequantize into its Hopper GEMM). x float [n, k] contiguous; weight int8 [m, k]; weightScale
    * float16 [m]; bias float [m] of the output dtype.
    */
   linearInt8?(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor }): Tensor;

@@ -118,8 +118,7 @@ export class CudaBackend implements Backend {
     const cc = info.computeCapability ?? [0, 0];
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
     this.lt = new CublasLt(native);
-    this.sm90 = new Sm90Gemm(native, cc, info.nvrtcVersion ?? [0, 0], (t) => this.span(t));
-    this.sm90.smCount = info.multiprocessors ?? 132;
+    this.sm90 = new Sm90Gemm(native, cc, info.nvrtcVersion ?? [0, 0], info.multiprocessors ?? 132, (t) => this.span(t));
     this.igemmPath = options.igemmPath ?? 'auto';
     this.gemvMaxRows = Math.min(8, options.gemvMaxRows ?? 8);
     const mem = native.memInfo() as { free: number; total: number };
@@ -620,7 +619,7 @@ export class CudaBackend implements Backend {
    * timed back to back with warm weights, the choice was wrong at 4096 x 10240 with 512 tokens). Which
    * is faster depends on how the kernel's 128 x 256 blocks fill the GPU: at 4096 tokens it won at every
    * CPM-2 shape on the H100, at 512 tokens at 4 of 5 (NOTES.md). Both give the same bits, so the timing
-   * runs' outputs are simply dropped.
+   * runs write into the call's own output y, which the chosen way then writes again.
    */
   private fusedLinearFaster(qx: Tensor, qs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor): boolean {
     const [t, k] = qx.shape;
@@ -628,8 +627,8 @@ export class CudaBackend implements Backend {
     const key = `${Math.ceil(t / 256)}:${m}:${k}:${bias ? 1 : 0}`;
     let faster = this.fusedChoice.get(key);
     if (faster === undefined) {
-      // The timing runs write into the call's own output (each way gives the same bits). The L2 flush
-      // is skipped where 64 MiB of device memory is not free: tuning must not make the layer fail.
+      // The L2 flush is skipped where 64 MiB of device memory is not free: tuning must not make the
+      // layer fail.
       let flush: Tensor | null = null;
       try {
         flush = this.make([64 * 2 ** 20], 'int8');

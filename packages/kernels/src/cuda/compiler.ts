@@ -48,8 +48,8 @@ export function compileKernels(native: NativeCuda, ccMajor: number, ccMinor: num
 }
 
 /**
- * The Hopper GEMM (igemm_sm90.cu, with the prelude), compiled for sm_90a: wgmma and setmaxnreg exist
- * only there, so it is its own module, built only on compute capability 9.0.
+ * The Hopper GEMM (igemm_sm90.cu, with the prelude), compiled for sm_90a: wgmma exists only
+ * there, so it is its own module, built only on compute capability 9.0.
  */
 export function compileSm90Kernels(native: NativeCuda, nvrtcVersion: readonly number[]): CompiledModule {
   const dir = kernelSourceDir();

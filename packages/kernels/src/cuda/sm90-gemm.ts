@@ -12,6 +12,8 @@ const TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number }> = {
   a: { bm: 128, bn: 256, stages: 4 },
   b: { bm: 64, bn: 128, stages: 8 },
 };
+/** Below 512 tokens, tile 'a' where its blocks fill at least this share of the SMs (else 'b'). */
+const SM_FILL = 0.5;
 /** Shared memory per block: the stages, the barriers, 1 KiB to align the stages. */
 const smemOf = (t: Sm90Tile): number => TILES[t].stages * (TILES[t].bm + TILES[t].bn) * 128 + 16 * TILES[t].stages + 1024;
 
@@ -26,6 +28,7 @@ export class Sm90Gemm {
     private readonly native: NativeCuda,
     private readonly computeCapability: readonly number[],
     private readonly nvrtcVersion: readonly number[],
+    private readonly smCount: number,
     private readonly span: (t: Tensor) => DeviceSpan,
   ) {
     if (computeCapability[0] !== 9 || computeCapability[1] !== 0) this.reason = `the GPU is sm_${computeCapability.join('')}, not sm_90`;
@@ -75,18 +78,16 @@ export class Sm90Gemm {
 
   /**
    * The tile shape for T tokens and M features: 'a' (128 x 256) from 512 tokens, or where its blocks
-   * fill at least `smFill` of the GPU's SMs; else 'b' (64 x 128). `tile` overrides (benchmarks).
+   * fill at least SM_FILL of the GPU's SMs; else 'b' (64 x 128). `tile` overrides (benchmarks).
    */
   tileFor(t: number, m: number): Sm90Tile {
     if (this.tile) return this.tile;
     // From 512 tokens 'a' was the faster one at every CPM-2 shape measured (H100), whatever the count
     // of blocks: 'b' reads the weights from L2 twice as often.
     if (t >= 512) return 'a';
-    return Math.ceil(t / 128) * Math.ceil(m / 256) >= this.smCount * this.smFill ? 'a' : 'b';
+    return Math.ceil(t / 128) * Math.ceil(m / 256) >= this.smCount * SM_FILL ? 'a' : 'b';
   }
   tile: Sm90Tile | null = null;
-  smFill = 0.5;
-  smCount = 132;
 
   private map(t: Tensor, boxRows: number): unknown {
     const s = this.span(t);
