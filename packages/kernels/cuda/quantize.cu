@@ -13,56 +13,6 @@ __device__ __forceinline__ signed char quant1(float x, float s) {
 
 __device__ __forceinline__ half_t scaleOf(float absmax) { return f2h(__fdiv_rn(absmax, 127.f)); }
 
-// Fast path for float16 rows whose length is a multiple of 8 and which start 16-byte aligned: one block
-// per row, each thread keeps ITEMS vectors of 8 halves in registers, so the row is read from memory
-// once and written once (3 bytes moved per element, as a copy of the same data would).
-template <int ITEMS>
-__device__ __forceinline__ void quantizeRowVec(const half_t* __restrict__ x, signed char* __restrict__ q,
-                                               half_t* __restrict__ scales, int cols) {
-  __shared__ float red[32];
-  const i64 row = blockIdx.x;
-  const u32x4* xr = reinterpret_cast<const u32x4*>(x + row * cols);
-  const int nvec = cols >> 3;
-  u32x4 v[ITEMS];
-  float m = 0.f;
-#pragma unroll
-  for (int j = 0; j < ITEMS; j++) {
-    const int i = threadIdx.x + j * blockDim.x;
-    if (i < nvec) {
-      v[j] = xr[i];
-      const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
-#pragma unroll
-      for (int e = 0; e < 8; e++) m = fmaxf(m, fabsf(h2f(h[e])));
-    }
-  }
-  m = blockMax(m, red);
-  const half_t sh = scaleOf(m);
-  const float s = h2f(sh);
-  if (threadIdx.x == 0) scales[row] = sh;
-  u32x2* qr = reinterpret_cast<u32x2*>(q + row * cols);
-#pragma unroll
-  for (int j = 0; j < ITEMS; j++) {
-    const int i = threadIdx.x + j * blockDim.x;
-    if (i < nvec) {
-      const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
-      u32x2 out;
-      signed char* o = reinterpret_cast<signed char*>(&out);
-#pragma unroll
-      for (int e = 0; e < 8; e++) o[e] = quant1(h2f(h[e]), s);
-      qr[i] = out;
-    }
-  }
-}
-
-#define QUANT_VEC(N)                                                                                         \
-  extern "C" __global__ void quantize_f16_vec##N(const half_t* __restrict__ x, signed char* __restrict__ q,  \
-                                                 half_t* __restrict__ scales, int rows, int cols) {          \
-    quantizeRowVec<N>(x, q, scales, cols);                                                                   \
-  }
-QUANT_VEC(1)
-QUANT_VEC(2)
-QUANT_VEC(4)
-QUANT_VEC(8)
 
 // The same computation in a persistent grid (a few blocks per SM, each looping over rows) with the next
 // row's loads issued before the current row's reduction: loads keep flowing while other rows are being
@@ -189,25 +139,37 @@ __device__ __forceinline__ u32x2 quant8(const u32x4& v, float s, float r) {
   return out;
 }
 
-// One block per row, as quantizeRowVec, with the fast arithmetic.
-template <int ITEMS>
-__device__ __forceinline__ void quantizeRowFast(const half_t* __restrict__ x, signed char* __restrict__ q,
-                                                half_t* __restrict__ scales, int cols) {
+// float16 rows whose length is a multiple of 8 and which start 16-byte aligned: one block per row,
+// each thread keeps ITEMS vectors of 8 halves in registers, so the row is read from memory once and
+// written once (3 bytes moved per element, as a copy of the same data would). FAST: the absmax with
+// max.f16x2 (absMax8) and x * RN(1/s) with the exact division only near ties (quant8), the default;
+// otherwise float absmax and the exact division everywhere (quant1), the first version, kept as a
+// measured alternative (quantizeVariant 'block'; NOTES.md). Both give the same bits.
+template <int ITEMS, bool FAST>
+__device__ __forceinline__ void quantizeRowVec(const half_t* __restrict__ x, signed char* __restrict__ q,
+                                               half_t* __restrict__ scales, int cols) {
   __shared__ float red[32];
   const i64 row = blockIdx.x;
   const u32x4* xr = reinterpret_cast<const u32x4*>(x + row * cols);
   const int nvec = cols >> 3;
   u32x4 v[ITEMS];
-  unsigned m2 = 0;
+  unsigned m2 = 0;  // FAST: packed half2 absmax
+  float mf = 0.f;
 #pragma unroll
   for (int j = 0; j < ITEMS; j++) {
     const int i = threadIdx.x + j * blockDim.x;
     if (i < nvec) {
       v[j] = xr[i];
-      m2 = absMax8(m2, v[j]);
+      if (FAST) {
+        m2 = absMax8(m2, v[j]);
+      } else {
+        const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+#pragma unroll
+        for (int e = 0; e < 8; e++) mf = fmaxf(mf, fabsf(h2f(h[e])));
+      }
     }
   }
-  const float m = blockMax(absMaxOf(m2), red);
+  const float m = blockMax(FAST ? absMaxOf(m2) : mf, red);
   const half_t sh = scaleOf(m);
   const float s = h2f(sh);
   if (threadIdx.x == 0) scales[row] = sh;
@@ -216,19 +178,33 @@ __device__ __forceinline__ void quantizeRowFast(const half_t* __restrict__ x, si
 #pragma unroll
   for (int j = 0; j < ITEMS; j++) {
     const int i = threadIdx.x + j * blockDim.x;
-    if (i < nvec) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(v[j], s, r);
+    if (i >= nvec) continue;
+    if (FAST) {
+      qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(v[j], s, r);
+    } else {
+      const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+      u32x2 out;
+      signed char* o = reinterpret_cast<signed char*>(&out);
+#pragma unroll
+      for (int e = 0; e < 8; e++) o[e] = quant1(h2f(h[e]), s);
+      qr[i] = out;
+    }
   }
 }
 
-#define QUANT_FAST(N)                                                                                        \
-  extern "C" __global__ void quantize_f16_fast##N(const half_t* __restrict__ x, signed char* __restrict__ q, \
-                                                  half_t* __restrict__ scales, int rows, int cols) {         \
-    quantizeRowFast<N>(x, q, scales, cols);                                                                  \
+#define QUANT_VEC(N, NAME, FAST)                                                                              \
+  extern "C" __global__ void quantize_f16_##NAME##N(const half_t* __restrict__ x, signed char* __restrict__ q, \
+                                                    half_t* __restrict__ scales, int rows, int cols) {         \
+    quantizeRowVec<N, FAST>(x, q, scales, cols);                                                               \
   }
-QUANT_FAST(1)
-QUANT_FAST(2)
-QUANT_FAST(4)
-QUANT_FAST(8)
+QUANT_VEC(1, vec, false)
+QUANT_VEC(2, vec, false)
+QUANT_VEC(4, vec, false)
+QUANT_VEC(8, vec, false)
+QUANT_VEC(1, fast, true)
+QUANT_VEC(2, fast, true)
+QUANT_VEC(4, fast, true)
+QUANT_VEC(8, fast, true)
 
 // Any float row at any alignment: two passes over the row (the second mostly from cache).
 #define QUANT_GENERIC(NAME, T)                                                                                   \
