@@ -73,6 +73,34 @@ __device__ __forceinline__ void wgmmaWait() { asm volatile("wgmma.wait_group.syn
 // Named barriers among the consumer threads (id 0 is __syncthreads).
 __device__ __forceinline__ void namedBarrier(int id, int threads) { asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory"); }
 
+// Thread-block clusters (split-K): a barrier over every thread of the cluster, with release/acquire
+// ordering of shared memory; the block's rank in its cluster; the address of the same shared-memory
+// byte in another block of the cluster; and a 16-byte load from such an address.
+__device__ __forceinline__ void clusterSync() {
+  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
+}
+__device__ __forceinline__ u32 clusterRank() {
+  u32 r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ u32 clusterMap(u32 addr, u32 rank) {
+  u32 r;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(addr), "r"(rank));
+  return r;
+}
+__device__ __forceinline__ i32x4 clusterLoad4(u32 addr) {
+  i32x4 v;
+  asm volatile("ld.shared::cluster.v4.s32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
+  return v;
+}
+__device__ __forceinline__ void add4(i32x4& a, const i32x4 b) {
+  a.x += b.x;
+  a.y += b.y;
+  a.z += b.z;
+  a.w += b.w;
+}
+
 // d (64 x N int32 per warpgroup) += A (64 x 32 int8) * B (N x 32 int8)ᵀ.
 __device__ __forceinline__ void wgmmaN64(int* d, u64 descA, u64 descB) {
   asm volatile(
@@ -100,10 +128,40 @@ __device__ __forceinline__ void wgmma(int* d, u64 a, u64 b) {
   else wgmmaN64(d, a, b);
 }
 
+// Split-K's end: the SPLIT blocks of a cluster each hold a BM x BN int32 partial tile in shared memory
+// (row r at r * (BN * 4 + 32) bytes). Block `rank` sums rows [rank * BM / SPLIT, (rank + 1) * BM / SPLIT)
+// of all of them (its own and its peers', read through distributed shared memory) and writes them out
+// as the single-block epilogue does: int32 sums (MODE 0) or dequantized float16 (MODE 1). Integer
+// sums, so the result does not depend on the split.
+template <int MODE, int BM, int BN, int SPLIT>
+__device__ __forceinline__ void splitReduce(unsigned char* smem, int rank, const half_t* __restrict__ xs,
+                                            const half_t* __restrict__ ws, const half_t* __restrict__ bias, int hasBias,
+                                            void* __restrict__ out, int t0, int o0, int T, int M) {
+  constexpr int STRIDE = BN * 4 + 32, RB = BM / SPLIT, VEC = MODE == 0 ? 4 : 8, CPR = BN / VEC;
+  const u32 base = smemAddr(smem);
+  u32 peer[SPLIT];
+#pragma unroll
+  for (int p = 0; p < SPLIT; p++) peer[p] = clusterMap(base, (u32)((rank + p) % SPLIT));
+  for (int q = threadIdx.x; q < RB * CPR; q += blockDim.x) {
+    const int r = rank * RB + q / CPR, ch = q % CPR;
+    const int t = t0 + r, o = o0 + ch * VEC;
+    if (t >= T || o >= M) continue;
+    const u32 off = (u32)(r * STRIDE + ch * VEC * 4);
+    i32x4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0};
+#pragma unroll
+    for (int p = 0; p < SPLIT; p++) {
+      add4(a0, clusterLoad4(peer[p] + off));
+      if (MODE == 1) add4(a1, clusterLoad4(peer[p] + off + 16));
+    }
+    if (MODE == 0) *(i32x4*)((int*)out + (i64)t * M + o) = a0;
+    else dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr);
+  }
+}
+
 // out[T, M] from x [T, K] (mapX: boxes of 128 bytes x BM rows) and w [M, K] (mapW: 128 bytes x BN rows).
 // MODE 0: int32 sums (igemm); MODE 1: float16 y with xs [T], ws [M] float16 scales and optional bias.
 // WGM x WGN = 2 consumer warpgroups: WGM along the tokens (BM = 64 * WGM), WGN along the features.
-template <int MODE, int WGM, int BN, int STAGES>
+template <int MODE, int WGM, int BN, int STAGES, int SPLIT>
 __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap* mapW, const half_t* __restrict__ xs,
                                          const half_t* __restrict__ ws, const half_t* __restrict__ bias, int hasBias,
                                          void* __restrict__ out, int T, int M, int K) {
@@ -117,10 +175,18 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
   u64* full = (u64*)(sB + STAGES * STAGE_B);
   u64* empty = full + STAGES;
 
+  static_assert(SPLIT == 1 || WGM == 2, "split-K tiles have the consumers split the tokens (one row-major tile)");
   const int tilesT = (T + BM - 1) / BM;
-  const int t0 = (blockIdx.x % tilesT) * BM;
-  const int o0 = (blockIdx.x / tilesT) * BN;
-  const int nk = (K + BK - 1) / BK;
+  // With SPLIT > 1 the SPLIT blocks of a cluster (consecutive block indices) share one output tile and
+  // each runs its own share of the K steps; the partial tiles are summed through distributed shared
+  // memory at the end. Otherwise a block is a tile.
+  const int tileIdx = blockIdx.x / SPLIT;
+  const int rank = SPLIT > 1 ? (int)clusterRank() : 0;
+  const int t0 = (tileIdx % tilesT) * BM;
+  const int o0 = (tileIdx / tilesT) * BN;
+  const int nkAll = (K + BK - 1) / BK;
+  const int kBegin = (int)((i64)nkAll * rank / SPLIT);
+  const int nk = (int)((i64)nkAll * (rank + 1) / SPLIT) - kBegin;
   const int wg = threadIdx.x / 128;
 
   if (threadIdx.x == 0) {
@@ -140,9 +206,15 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
         const int s = i % STAGES;
         if (i >= STAGES) mbarWait(&empty[s], ((i / STAGES) - 1) & 1);
         mbarExpectTx(&full[s], STAGE_A + STAGE_B);
-        tmaLoad(sA + s * STAGE_A, mapX, i * BK, t0, &full[s]);
-        tmaLoad(sB + s * STAGE_B, mapW, i * BK, o0, &full[s]);
+        tmaLoad(sA + s * STAGE_A, mapX, (kBegin + i) * BK, t0, &full[s]);
+        tmaLoad(sB + s * STAGE_B, mapW, (kBegin + i) * BK, o0, &full[s]);
       }
+    }
+    if constexpr (SPLIT > 1) {
+      // The producer's threads join the cluster's barriers of the reduction (they share its work too).
+      clusterSync();
+      splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, out, t0, o0, T, M);
+      clusterSync();
     }
     return;
   }
@@ -184,6 +256,14 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
       *(u32x2*)(tile + r * STRIDE + col * 4) = pair;
     }
   }
+  if constexpr (SPLIT > 1) {
+    // Every block of the cluster has its partial tile in shared memory after the first barrier; the
+    // second keeps each block's tile alive until the others have read it.
+    clusterSync();
+    splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, out, t0, o0, T, M);
+    clusterSync();
+    return;
+  }
   namedBarrier(2 + c, 128);
   const int rowBase = t0 + cm * 64, colBase = o0 + cn * WN;
   if (MODE == 0) {
@@ -209,19 +289,23 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
   }
 }
 
-// Tile shapes (see the header): a = 128 x 256, 4 stages; b = 64 x 128, 8 stages. Shared memory per
-// block (the backend's SMEM table must match): STAGES * (BM + BN) * 128 + 16 * STAGES + 1024.
-#define SM90_KERNELS(CFG, WGM, BN, STAGES)                                                                               \
-  extern "C" __global__ void __launch_bounds__(384, 1)                                                                 \
+// Tile shapes (see the header): a = 128 x 256, 4 stages; b = 64 x 128, 8 stages; the split-K tiles
+// s = 128 x 256 over clusters of 4 blocks, t = 128 x 128 over clusters of 2. Shared memory per block
+// (the backend's SMEM table must match): STAGES * (BM + BN) * 128 + 16 * STAGES + 1024.
+#define SM90_KERNELS(CFG, WGM, BN, STAGES, SPLIT, ATTR)                                                                  \
+  extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
       igemm_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW, int* __restrict__ out, \
                        int T, int M, int K) {                                                                          \
-    gemmSm90<0, WGM, BN, STAGES>(&mapX, &mapW, nullptr, nullptr, nullptr, 0, out, T, M, K);                            \
+    gemmSm90<0, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, nullptr, nullptr, nullptr, 0, out, T, M, K);                     \
   }                                                                                                                    \
-  extern "C" __global__ void __launch_bounds__(384, 1)                                                                 \
+  extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
       linear_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW,               \
                         const half_t* __restrict__ xs, const half_t* __restrict__ ws, const half_t* __restrict__ bias,  \
                         int hasBias, half_t* __restrict__ out, int T, int M, int K) {                                  \
-    gemmSm90<1, WGM, BN, STAGES>(&mapX, &mapW, xs, ws, bias, hasBias, out, T, M, K);                                   \
+    gemmSm90<1, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, xs, ws, bias, hasBias, out, T, M, K);                            \
   }
-SM90_KERNELS(a, 2, 256, 4)
-SM90_KERNELS(b, 1, 128, 8)
+#define NO_CLUSTER
+SM90_KERNELS(a, 2, 256, 4, 1, NO_CLUSTER)
+SM90_KERNELS(b, 1, 128, 8, 1, NO_CLUSTER)
+SM90_KERNELS(s, 2, 256, 4, 4, __cluster_dims__(4, 1, 1))
+SM90_KERNELS(t, 2, 128, 6, 2, __cluster_dims__(2, 1, 1))

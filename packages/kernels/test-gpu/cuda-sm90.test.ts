@@ -31,7 +31,9 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
     [1037, 1024, 1032],
   ];
 
-  for (const [t, k, m, tile] of shapes.flatMap(([t, k, m]) => (['a', 'b'] as const).map((tile) => [t, k, m, tile] as const))) {
+  // 's' and 't' split K over clusters of 4 and 2 blocks (at K = 16 and 128 some blocks get no K step).
+  const tiles = ['a', 'b', 's', 't'] as const;
+  for (const [t, k, m, tile] of shapes.flatMap(([t, k, m]) => tiles.map((tile) => [t, k, m, tile] as const))) {
     it(`igemm ${t} x ${k} · (${m} x ${k})ᵀ, tile ${tile}: the CPU's int32 sums`, (ctx) => {
       if (why) ctx.skip();
       const a = randInt8(t * k);
@@ -63,7 +65,7 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
     [1037, 1024, 1032, true],
     [4096, 512, 768, false],
   ] as [number, number, number, boolean][]) {
-    it(`int8 linear ${t} x ${k} -> ${m}${bias ? ' with bias' : ''}, both tiles: fused epilogue = quantize + igemm + dequantize, bit for bit`, (ctx) => {
+    it(`int8 linear ${t} x ${k} -> ${m}${bias ? ' with bias' : ''}, every tile: fused epilogue = quantize + igemm + dequantize, bit for bit`, (ctx) => {
       if (why) ctx.skip();
       const x = gpu.upload(toFloat16Array(randn(t * k, 3)), [t, k]);
       const w = gpu.upload(randInt8(m * k), [m, k]);
@@ -73,7 +75,7 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
       gpu.fusedLinear = false;
       const plain = gpu.download(gpu.linearInt8(x, w, ws, opts)) as Uint16Array;
       gpu.fusedLinear = true;
-      for (const tile of ['a', 'b'] as const) {
+      for (const tile of tiles) {
         gpu.sm90.tile = tile;
         const fused = gpu.download(gpu.linearInt8(x, w, ws, opts)) as Uint16Array;
         let diff = 0;
@@ -124,7 +126,32 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
         expect(Array.from(gpu.download(out) as Int32Array)).toEqual(Array.from(ref as Int32Array));
       }
     } finally {
-      gpu.igemmKernel = 'cublaslt';
+      gpu.igemmKernel = 'auto';
+    }
+  });
+
+  it("igemm with igemmKernel = 'auto': one timed choice per shape, the CPU's sums for it on fresh data at a reused address", (ctx) => {
+    if (why) ctx.skip();
+    const [t, k, m] = [256, 4096, 4096];
+    const w = randInt8(m * k);
+    const gw = gpu.upload(w, [m, k]);
+    const cw = cpu.upload(w, [m, k]);
+    const out = gpu.empty([t, m], 'int32');
+    gpu.igemmKernel = 'auto';
+    try {
+      for (let r = 0; r < 3; r++) {
+        const a = randInt8(t * k);
+        a[r] = -128;
+        const ga = gpu.upload(a, [t, k]);
+        gpu.igemmInto(ga, gw, out);
+        ga.dispose(); // the next upload takes the same pool block: the cached tensor map must still be right
+        const ref = cpu.download(cpu.igemm(cpu.upload(a, [t, k]), cw));
+        expect(Array.from(gpu.download(out) as Int32Array)).toEqual(Array.from(ref as Int32Array));
+      }
+      expect(['cublaslt', 'a', 'b', 's', 't']).toContain(gpu.igemmChoice.get(`${t}:${m}:${k}`));
+      console.log(`[gpu tests] igemm ${t} x ${k} x ${m}: 'auto' took ${gpu.igemmChoice.get(`${t}:${m}:${k}`)}`);
+    } finally {
+      for (const v of [gw, out]) v.dispose();
     }
   });
 });

@@ -11,9 +11,6 @@ import { eventTimed, randBytes, randHalf, runTorchBench } from '../gpu-timing.mj
 const timed = (n, fn) => eventTimed(n, fn).s;
 
 
-
-
-
 export default {
   title: 'GPU kernels (bminf vs PyTorch)',
   async run() {
@@ -58,7 +55,9 @@ export default {
       const ours = ops / s / 1e12;
       const theirs = ref ? ops / ref.int_mm_s / 1e12 : undefined;
       const fp16 = ref ? ops / ref.fp16_s / 1e12 : undefined;
-      rows.push(['igemm', `${m}×${k}, n=${tok}`, ours, tFmt(theirs), 'TOPS', theirs ? ours / theirs : 'n/a', m === 8192 ? '≥ 1.2×' : '≥ 1.0×', tFmt(fp16)]);
+      // Which kernel the backend's per-shape choice took (igemmKernel 'auto': cublasLt or a Hopper tile).
+      const pick = gpu.igemmChoice.get(`${tok}:${m}:${k}`);
+      rows.push(['igemm', `${m}×${k}, n=${tok}${pick && pick !== 'cublaslt' ? ` (sm90 '${pick}')` : ''}`, ours, tFmt(theirs), 'TOPS', theirs ? ours / theirs : 'n/a', m === 8192 ? '≥ 1.2×' : '≥ 1.0×', tFmt(fp16)]);
       a.dispose();
       w.dispose();
       c.dispose();
@@ -126,7 +125,7 @@ export default {
       rows,
       notes:
         `PyTorch ${torch.torch ?? '(not run)'} on ${torch.device ?? '?'}; ${torch.error ?? 'same GPU, same run'}. igemm: bminf's cublasLt int8 GEMM (heuristic candidates timed in 3 rounds once per shape, 32 MiB workspace, ` +
-        'n padded to a multiple of 4; for n ≤ 8 bminf\'s dp4a GEMV kernel instead; the cublasLt call captured once per shape and operand addresses into a CUDA graph and replayed, the same kernel with ~2 us of host time per call instead of ~7) into a preallocated output (igemmInto), vs torch._int_mm(out=) into a preallocated output (n padded to 17 where it needs more than 16 rows; TOPS count the real n). ' +
+        'n padded to a multiple of 4; from 128 to 1024 rows timed once per shape against bminf\'s Hopper kernel (wgmma + TMA; tile \'s\' splits K over a cluster of 4 blocks summed through distributed shared memory, \'t\' over 2) and the faster kept, marked "sm90" where it won; for n ≤ 8 bminf\'s dp4a GEMV kernel instead; the cublasLt call captured once per shape and operand addresses into a CUDA graph and replayed, the same kernel with ~2 us of host time per call instead of ~7) into a preallocated output (igemmInto), vs torch._int_mm(out=) into a preallocated output (n padded to 17 where it needs more than 16 rows; TOPS count the real n). ' +
         'quantize: row absmax + float16 scale + int8, one read and one write, into preallocated outputs (the default "fast" kernel: one row per block, x * (1/s) with the exact division only near ties; the first kernel, exact division everywhere, measured 0.72-0.89x of the copy), against cuMemcpyDtoD copies in the same run moving as many bytes, and moving 256 MiB (bytes read plus written). ' +
         `int8 Linear (float16 in and out) against torch.nn.functional.linear in float16 (cuBLAS): "layer" is what the Linear layer runs (backend.linearInt8: on sm_90, quantizeRows + bminf's Hopper int8 GEMM, wgmma + TMA, with the dequantize in its epilogue, where that timed faster than the three calls at the shape: ${gpu.sm90.unavailable ?? 'built'}), "3 calls" is quantizeRows + cublasLt igemm + dequantize. All timed with CUDA events, median of 5 runs after warm-up.`,
     };

@@ -34,7 +34,7 @@ import {
 import { DevicePool, type DevicePoolStats } from '@bminf/allocator';
 import { CublasLt, type DeviceSpan, type IgemmPath, type NativeCuda, igemmShapeProblem, mapNativeError, paddedRows } from '@bminf/cublaslt';
 import { compileKernels, type CompiledModule } from './compiler.js';
-import { Sm90Gemm } from './sm90-gemm.js';
+import { Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
 import type { CudaInfo } from './info.js';
 import { CudaStorage } from './storage.js';
 
@@ -99,16 +99,27 @@ export class CudaBackend implements Backend {
    * (from `fusedLinearMinRows` rows, and where it timed faster: fusedLinearFaster), instead of quantize +
    * cublasLt igemm + dequantize. Below 512 rows the three calls measured as fast (~25-45 us either way at
    * 4096 x 4096, host-bound and noisy); from 1024 rows the fused kernel is 1.1-1.5x faster (H100,
-   * NOTES.md). `igemmKernel`: which kernel igemm's
-   * products with more than gemvMaxRows rows take (cublasLt was faster at most shapes). For benchmarks
-   * and tests; not part of the Backend contract.
+   * NOTES.md). `igemmKernel`: which kernel igemm's products with more than gemvMaxRows rows take:
+   * 'auto' (the default) times cublasLt against the Hopper kernel's tiles once per shape from
+   * igemmSm90MinRows to igemmSm90MaxRows rows (igemmChoice holds the picks) and takes cublasLt elsewhere,
+   * where it was faster at every shape measured; 'sm90' and 'cublaslt' force one. For benchmarks and
+   * tests; not part of the Backend contract.
    */
   readonly sm90: Sm90Gemm;
   fusedLinear = true;
   fusedLinearMinRows = 512;
   /** false: the fused kernel wherever it fits, without timing it against the three calls (tests). */
   fusedLinearTune = true;
-  igemmKernel: 'cublaslt' | 'sm90' = 'cublaslt';
+  igemmKernel: 'auto' | 'cublaslt' | 'sm90' = 'auto';
+  /**
+   * The rows for which 'auto' times the Hopper kernel: from 128 (below, a product is a few us of GPU
+   * work and its host time decides; cublasLt's graph replay costs less of it) to 1024 (above, cublasLt's
+   * persistent kernels were 5-15 % faster than the Hopper tiles at every CPM-2 shape, NOTES.md).
+   */
+  igemmSm90MinRows = 128;
+  igemmSm90MaxRows = 1024;
+  /** Per shape (`rows:features:k`): the kernel 'auto' took, a Hopper tile or 'cublaslt'. */
+  readonly igemmChoice = new Map<string, Sm90Tile | 'cublaslt'>();
 
   constructor(
     private readonly native: NativeCuda,
@@ -374,15 +385,12 @@ export class CudaBackend implements Backend {
   }
 
   igemm(a: Tensor, b: Tensor): Tensor {
-    if (this.igemmSm90Ok(a, b)) {
-      const out = this.make([a.shape[0], b.shape[0]], 'int32');
-      this.sm90.igemm(a, b, out);
-      return out;
-    }
     if (this.igemmDirectOk(a, b)) {
       const out = this.make([a.shape[0], b.shape[0]], 'int32');
       try {
-        this.igemmDirect(a, b, out);
+        const tile = this.igemmSm90Tile(a, b, out);
+        if (tile) this.sm90.igemm(a, b, out, tile);
+        else this.igemmDirect(a, b, out);
       } catch (e) {
         out.dispose();
         throw e;
@@ -407,12 +415,10 @@ export class CudaBackend implements Backend {
    * `torch._int_mm(a, b, out=c)`. Not part of the Backend contract.
    */
   igemmInto(a: Tensor, b: Tensor, out: Tensor): void {
-    if (this.igemmSm90Ok(a, b) && this.igemmDirectOutOk(out, a.shape[0], b.shape[0]) && this.span(out).byteOffset % 16 === 0) {
-      this.sm90.igemm(a, b, out);
-      return;
-    }
     if (this.igemmDirectOk(a, b) && this.igemmDirectOutOk(out, a.shape[0], b.shape[0])) {
-      this.igemmDirect(a, b, out);
+      const tile = this.igemmSm90Tile(a, b, out);
+      if (tile) this.sm90.igemm(a, b, out, tile);
+      else this.igemmDirect(a, b, out);
       return;
     }
     const [m, n, k] = this.igemmCheck('igemm', a, b);
@@ -441,9 +447,31 @@ export class CudaBackend implements Backend {
     return a.isContiguous() && b.isContiguous() && (sa.block.offset + a.byteOffset) % 4 === 0 && (sb.block.offset + b.byteOffset) % 4 === 0;
   }
 
-  /** igemm on the Hopper kernel: when chosen (igemmKernel 'sm90'), for operands igemmDirectOk takes. */
-  private igemmSm90Ok(a: Tensor, b: Tensor): boolean {
-    return this.igemmKernel === 'sm90' && !this.sm90.unavailable && this.igemmDirectOk(a, b) && this.sm90.fits(a, b) && this.sm90.ready();
+  /**
+   * The Hopper tile igemm takes for operands igemmDirectOk accepted (into out, packed and checked by the
+   * caller), or null for cublasLt: with igemmKernel 'sm90' tileFor's tile; with 'auto', from
+   * igemmSm90MinRows to igemmSm90MaxRows rows, whichever of cublasLt and the Hopper tiles timed fastest
+   * at this shape (once per shape; each candidate run after an L2 flush, as fusedLinearFaster does).
+   * Every candidate computes the same exact int32 sums, so the timing runs write into out.
+   */
+  private igemmSm90Tile(a: Tensor, b: Tensor, out: Tensor): Sm90Tile | null {
+    if (this.igemmKernel === 'cublaslt' || this.sm90.unavailable) return null;
+    const rows = a.shape[0];
+    if (this.igemmKernel === 'auto' && (rows < this.igemmSm90MinRows || rows > this.igemmSm90MaxRows)) return null;
+    if (this.span(out).byteOffset % 16 !== 0 || !this.sm90.fits(a, b) || !this.sm90.ready()) return null;
+    if (this.igemmKernel === 'sm90') return this.sm90.tileFor(rows, b.shape[0]);
+    const key = `${rows}:${b.shape[0]}:${a.shape[1]}`;
+    let choice = this.igemmChoice.get(key);
+    if (choice === undefined) {
+      let best = this.timeCold(() => this.igemmDirect(a, b, out));
+      choice = 'cublaslt';
+      for (const tile of ['s', 't', 'b', 'a'] as const) {
+        const ms = this.timeCold(() => this.sm90.igemm(a, b, out, tile));
+        if (ms < best) [best, choice] = [ms, tile];
+      }
+      this.igemmChoice.set(key, choice);
+    }
+    return choice === 'cublaslt' ? null : choice;
   }
 
   private igemmDirectOutOk(out: Tensor, m: number, n: number): boolean {
@@ -627,44 +655,47 @@ export class CudaBackend implements Backend {
     const key = `${Math.ceil(t / 256)}:${m}:${k}:${bias ? 1 : 0}`;
     let faster = this.fusedChoice.get(key);
     if (faster === undefined) {
-      // The L2 flush is skipped where 64 MiB of device memory is not free: tuning must not make the
-      // layer fail.
-      let flush: Tensor | null = null;
-      try {
-        flush = this.make([64 * 2 ** 20], 'int8');
-      } catch {
-        flush = null;
-      }
-      try {
-        const fs = flush ? this.span(flush) : null;
-        const fused = () => this.sm90.linear(qx, qs, w, ws, bias, y);
-        const calls = () => {
-          const acc = this.igemm(qx, w);
-          this.dequantizeLaunch(acc, qs, ws, bias, y);
-          acc.dispose();
-        };
-        // All 3 runs queued before any is read back: the fill ahead of each gives the host time to
-        // queue the run, so the events time the GPU's work, not the host's latency to start it.
-        const timeOf = (fn: () => void): number => {
-          fn();
-          const ev = this.timingEvents();
-          for (let i = 0; i < 3; i++) {
-            if (fs) this.native.fill(fs.region, fs.byteOffset, fs.byteLength, i);
-            this.native.eventRecord(ev[2 * i]);
-            fn();
-            this.native.eventRecord(ev[2 * i + 1]);
-          }
-          let ms = 0;
-          for (let i = 0; i < 3; i++) ms += this.native.eventElapsed(ev[2 * i], ev[2 * i + 1]) as number;
-          return ms;
-        };
-        faster = timeOf(fused) < timeOf(calls);
-      } finally {
-        flush?.dispose();
-      }
+      const fused = () => this.sm90.linear(qx, qs, w, ws, bias, y);
+      const calls = () => {
+        const acc = this.igemm(qx, w);
+        this.dequantizeLaunch(acc, qs, ws, bias, y);
+        acc.dispose();
+      };
+      faster = this.timeCold(fused) < this.timeCold(calls);
       this.fusedChoice.set(key, faster);
     }
     return faster;
+  }
+  /**
+   * Milliseconds for 3 runs of fn, after one to warm up, each run timed alone between events after a
+   * 64 MiB fill has pushed the operands out of L2 (skipped where 64 MiB of device memory is not free:
+   * tuning must not make an op fail). All 3 runs are queued before any is read back: the fill ahead of
+   * each gives the host time to queue the run, so the events time the GPU's work, not the host's latency
+   * to start it.
+   */
+  private timeCold(fn: () => void): number {
+    let flush: Tensor | null = null;
+    try {
+      flush = this.make([64 * 2 ** 20], 'int8');
+    } catch {
+      flush = null;
+    }
+    try {
+      const fs = flush ? this.span(flush) : null;
+      fn();
+      const ev = this.timingEvents();
+      for (let i = 0; i < 3; i++) {
+        if (fs) this.native.fill(fs.region, fs.byteOffset, fs.byteLength, i);
+        this.native.eventRecord(ev[2 * i]);
+        fn();
+        this.native.eventRecord(ev[2 * i + 1]);
+      }
+      let ms = 0;
+      for (let i = 0; i < 3; i++) ms += this.native.eventElapsed(ev[2 * i], ev[2 * i + 1]) as number;
+      return ms;
+    } finally {
+      flush?.dispose();
+    }
   }
   /** Per shape: whether the fused linear kernel was the faster (fusedLinearFaster). */
   readonly fusedChoice = new Map<string, boolean>();

@@ -6,16 +6,26 @@ import type { Tensor } from '@bminf/core';
 import { type DeviceSpan, mapNativeError, type NativeCuda } from '@bminf/cublaslt';
 import { compileSm90Kernels, type CompiledModule } from './compiler.js';
 
-/** The kernel's tile shapes (SM90_KERNELS in igemm_sm90.cu): token rows and features per block, stages. */
-export type Sm90Tile = 'a' | 'b';
-const TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number }> = {
-  a: { bm: 128, bn: 256, stages: 4 },
-  b: { bm: 64, bn: 128, stages: 8 },
+/**
+ * The kernel's tile shapes (SM90_KERNELS in igemm_sm90.cu): token rows and features per block, stages,
+ * and split: the blocks of a thread-block cluster that share one tile, each running 1/split of the K
+ * steps, the partial tiles summed through distributed shared memory ('s' and 't', for 128-512 tokens,
+ * where one block per tile leaves most SMs idle or reads the operands from L2 too often).
+ */
+export type Sm90Tile = 'a' | 'b' | 's' | 't';
+export const SM90_TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number; split: number }> = {
+  a: { bm: 128, bn: 256, stages: 4, split: 1 },
+  b: { bm: 64, bn: 128, stages: 8, split: 1 },
+  s: { bm: 128, bn: 256, stages: 4, split: 4 },
+  t: { bm: 128, bn: 128, stages: 6, split: 2 },
 };
+const TILES = SM90_TILES;
 /** Below 512 tokens, tile 'a' where its blocks fill at least this share of the SMs (else 'b'). */
 const SM_FILL = 0.5;
 /** Shared memory per block: the stages, the barriers, 1 KiB to align the stages. */
 const smemOf = (t: Sm90Tile): number => TILES[t].stages * (TILES[t].bm + TILES[t].bn) * 128 + 16 * TILES[t].stages + 1024;
+/** Activation tensor maps kept (keyed by address and shape; a model reuses a few pool addresses). */
+const ACTIVATION_MAPS = 256;
 
 export class Sm90Gemm {
   private module: CompiledModule | null = null;
@@ -95,6 +105,25 @@ export class Sm90Gemm {
     return this.native.tensorMap2d(s.region, s.byteOffset, rows, k, k, boxRows, 128);
   }
 
+  /**
+   * The activations' map, reused while the same address, shape and box come again (a map depends on
+   * nothing else, and keeps its region alive; encoding one costs host time on every call otherwise).
+   */
+  private activationMap(x: Tensor, boxRows: number): unknown {
+    const s = this.span(x);
+    const key = `${s.byteOffset}:${x.shape[0]}:${x.shape[1]}:${boxRows}`;
+    let m = this.activationMaps.get(key);
+    if (!m || this.activationRegion !== s.region) {
+      if (this.activationMaps.size >= ACTIVATION_MAPS || this.activationRegion !== s.region) this.activationMaps.clear();
+      this.activationRegion = s.region;
+      m = this.map(x, boxRows);
+      this.activationMaps.set(key, m);
+    }
+    return m;
+  }
+  private readonly activationMaps = new Map<string, unknown>();
+  private activationRegion: unknown = null;
+
   private weightMap(w: Tensor, rows: number): unknown {
     let maps = this.weightMaps.get(w);
     if (!maps) {
@@ -109,33 +138,35 @@ export class Sm90Gemm {
     return m;
   }
 
-  private launch(kind: 'igemm' | 'linear', x: Tensor, w: Tensor, sig: string, args: unknown[]): void {
+  private launch(kind: 'igemm' | 'linear', x: Tensor, w: Tensor, tileAsked: Sm90Tile | undefined, sig: string, args: unknown[]): void {
     const t = x.shape[0];
     const m = w.shape[0];
-    const tile = this.tileFor(t, m);
-    const { bm, bn } = TILES[tile];
+    const tile = tileAsked ?? this.tileFor(t, m);
+    const { bm, bn, split } = TILES[tile];
     const name = `${kind}_sm90_${tile}`;
-    const grid = Math.ceil(t / bm) * Math.ceil(m / bn);
+    const grid = Math.ceil(t / bm) * Math.ceil(m / bn) * split;
     try {
-      this.native.launch(this.fn(name, tile), [grid, 1, 1], [384, 1, 1], smemOf(tile), sig, [this.map(x, bm), this.weightMap(w, bn), ...args]);
+      this.native.launch(this.fn(name, tile), [grid, 1, 1], [384, 1, 1], smemOf(tile), sig, [
+        this.activationMap(x, bm), this.weightMap(w, bn), ...args,
+      ]);
     } catch (e) {
       throw mapNativeError(e, name);
     }
   }
 
-  /** out [T, M] int32 = x [T, K] · w [M, K]ᵀ (all packed; the caller checked fits()). */
-  igemm(x: Tensor, w: Tensor, out: Tensor): void {
+  /** out [T, M] int32 = x [T, K] · w [M, K]ᵀ (all packed; the caller checked fits()); tileFor's tile unless given. */
+  igemm(x: Tensor, w: Tensor, out: Tensor, tile?: Sm90Tile): void {
     const o = this.span(out);
-    this.launch('igemm', x, w, 'ttpiii', [o.region, o.byteOffset, o.byteLength, x.shape[0], w.shape[0], x.shape[1]]);
+    this.launch('igemm', x, w, tile, 'ttpiii', [o.region, o.byteOffset, o.byteLength, x.shape[0], w.shape[0], x.shape[1]]);
   }
 
   /** y [T, M] float16 = dequantize(x · wᵀ, xs [T], ws [M], bias [M] float16 or none). */
-  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor): void {
+  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, tile?: Sm90Tile): void {
     const sp = (t: Tensor) => {
       const s = this.span(t);
       return [s.region, s.byteOffset, s.byteLength];
     };
-    this.launch('linear', x, w, 'ttpppipiii', [
+    this.launch('linear', x, w, tile, 'ttpppipiii', [
       ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(y), x.shape[0], w.shape[0], x.shape[1],
     ]);
   }
