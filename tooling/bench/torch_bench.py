@@ -20,11 +20,11 @@ if not torch.cuda.is_available():
 dev = torch.device("cuda")
 SHAPES = [(m, k, n) for m in (4096, 10240) for k in (4096, 10240) for n in (1, 16, 64, 256, 1024, 4096)] + [(8192, 8192, 8192)]
 LINEAR = [(4096, 4096, 4096), (10240, 4096, 4096), (4096, 10240, 4096)]
-# `torch_bench.py --tokens 16,64`: only the igemm shapes with those n, no linear layers unless
+# `torch_bench.py --tokens 16,64`: only CPM-2's igemm shapes with those n (any n), no linear layers unless
 # `--linear` is given too (quick runs beside packages/kernels/test-gpu/bench-*.mjs).
 if "--tokens" in sys.argv:
     only = {int(x) for x in sys.argv[sys.argv.index("--tokens") + 1].split(",")}
-    SHAPES = [s for s in SHAPES if s[2] in only]
+    SHAPES = [(m, k, n) for m in (4096, 10240) for k in (4096, 10240) for n in sorted(only)]
     if "--linear" not in sys.argv:  # `--linear` keeps the linear layers
         LINEAR = []
 

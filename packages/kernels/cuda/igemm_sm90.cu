@@ -289,9 +289,9 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
   }
 }
 
-// Tile shapes (see the header): a = 128 x 256, 4 stages; b = 64 x 128, 8 stages; the split-K tiles
-// s = 128 x 256 over clusters of 4 blocks, t = 128 x 128 over clusters of 2. Shared memory per block
-// (the backend's SMEM table must match): STAGES * (BM + BN) * 128 + 16 * STAGES + 1024.
+// Tile shapes (see the header): a = 128 x 256, 4 stages; b = 64 x 128, 8 stages; t = 128 x 128, 6
+// stages, split-K over clusters of 2 blocks. Shared memory per block (the backend's SMEM table must
+// match): STAGES * (BM + BN) * 128 + 16 * STAGES + 1024.
 #define SM90_KERNELS(CFG, WGM, BN, STAGES, SPLIT, ATTR)                                                                  \
   extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
       igemm_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW, int* __restrict__ out, \
@@ -307,5 +307,4 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
 #define NO_CLUSTER
 SM90_KERNELS(a, 2, 256, 4, 1, NO_CLUSTER)
 SM90_KERNELS(b, 1, 128, 8, 1, NO_CLUSTER)
-SM90_KERNELS(s, 2, 256, 4, 4, __cluster_dims__(4, 1, 1))
 SM90_KERNELS(t, 2, 128, 6, 2, __cluster_dims__(2, 1, 1))

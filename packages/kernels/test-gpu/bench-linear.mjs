@@ -2,8 +2,9 @@
 // - int8 Linear at CPM-2's shapes: quantize + cublasLt igemm + dequantize ("plain") against quantize +
 //   the Hopper kernel with the dequantize in its epilogue ("fused"), interleaved, against
 //   torch.nn.functional.linear in float16 from tooling/bench/torch_bench.py in the same run; then the
-//   fused and plain layer over token counts 16-4096;
-// - igemm: cublasLt against the Hopper kernel (int32 out) at CPM-2's shapes, against torch._int_mm.
+//   fused (each tile) and plain layer over token counts 16-1024;
+// - igemm: cublasLt against each tile of the Hopper kernel (int32 out) and igemmKernel 'auto' at
+//   CPM-2's shapes, against torch._int_mm.
 // Every fused output is checked bit for bit against the plain one. Run on the GPU machine after
 // `pnpm build`: node packages/kernels/test-gpu/bench-linear.mjs
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
@@ -14,12 +15,13 @@ if (!avail.available) {
   console.log(`CUDA is unavailable: ${avail.reason}`);
   process.exit(0);
 }
-const torch = runTorchBench(['--tokens', process.env.BENCH_TOKENS ?? '16,64,256,1024,4096', '--linear']);
+const torch = runTorchBench(['--tokens', process.env.BENCH_TOKENS ?? '16,64,128,256,512,1024,4096', '--linear']);
 if (torch.error) console.log(`torch side failed: ${torch.error}`);
 console.log(formatCudaInfo());
 const gpu = createCudaBackend({ memoryLimit: 8 * 2 ** 30 });
 gpu.fusedLinearTune = false; // 'fused' below always means the fused kernel
 const n = gpu.nativeCuda;
+const fusedMinRows = gpu.fusedLinearMinRows;
 console.log(`Hopper kernel: ${gpu.sm90.ready() ? 'compiled' : gpu.sm90.unavailable}`);
 const timed = (fn) => eventTimed(n, fn).s;
 const us = (x) => (x * 1e6).toFixed(1);
@@ -58,20 +60,19 @@ for (const [m, k, tok] of [[4096, 4096, 4096], [10240, 4096, 4096], [4096, 10240
   for (const t of [x, w, ws]) t.dispose();
 }
 
-console.log('\n== int8 Linear 4096x4096 by token count, us per call (plain / fused)');
-for (const tok of [16, 64, 256, 512, 1024]) {
-  const [m, k] = [4096, 4096];
+console.log('\n== int8 Linear by token count, us per call (plain: three calls, igemm as igemmKernel "auto" picks / fused, each tile)');
+for (const [m, k, tok] of [[4096, 4096, 16], [4096, 4096, 64], [4096, 4096, 128], [4096, 4096, 256], [4096, 4096, 512], [4096, 4096, 1024], [10240, 4096, 256], [4096, 10240, 256]]) {
   const x = gpu.upload(randHalf(tok * k), [tok, k]);
   const w = gpu.upload(randBytes(m * k), [m, k]);
   const ws = gpu.upload(randHalf(m, 99), [m]);
-  for (const tile of ['a', 'b']) {
+  for (const tile of ['a', 'b', 't']) {
     gpu.sm90.tile = tile;
     gpu.fusedLinearMinRows = 1;
     check(x, w, ws, `n=${tok} tile ${tile}`);
   }
   gpu.sm90.tile = null;
   const res = [];
-  for (const [fused, tile] of [[false, null], [true, 'a'], [true, 'b'], [false, null], [true, 'a'], [true, 'b']]) {
+  for (const [fused, tile] of [[false, null], [true, 'a'], [true, 'b'], [true, 't'], [false, null], [true, 'a'], [true, 'b'], [true, 't']]) {
     gpu.fusedLinear = fused;
     gpu.fusedLinearMinRows = 1;
     gpu.sm90.tile = tile;
@@ -79,8 +80,8 @@ for (const tok of [16, 64, 256, 512, 1024]) {
   }
   gpu.sm90.tile = null;
   gpu.fusedLinear = true;
-  gpu.fusedLinearMinRows = 512;
-  console.log(`n=${tok}\t${res.join('\t')}`);
+  gpu.fusedLinearMinRows = fusedMinRows;
+  console.log(`${m}x${k} n=${tok}\t${res.join('\t')}`);
   for (const t of [x, w, ws]) t.dispose();
 }
 
@@ -101,9 +102,9 @@ for (const [m, k] of [[12288, 4096], [4096, 4096], [20480, 4096], [4096, 10240],
   for (const t of [x, ws, ...wl]) t.dispose();
 }
 
-console.log('\n== igemm, us per call; x = torch._int_mm time / ours (cublasLt / Hopper kernel)');
+console.log('\n== igemm, us per call (GPU) / host us per call; x = torch._int_mm time / ours (cublasLt, each Hopper tile forced, and "auto", the per-shape timed choice)');
 const shapes = [];
-for (const m of [4096, 10240]) for (const k of [4096, 10240]) for (const t of [16, 64, 256, 1024, 4096]) shapes.push([m, k, t]);
+for (const m of [4096, 10240]) for (const k of [4096, 10240]) for (const t of [16, 64, 128, 256, 512, 1024, 4096]) shapes.push([m, k, t]);
 for (const [m, k, tok] of shapes) {
   const a = gpu.upload(randBytes(tok * k, 12345), [tok, k]);
   const w = gpu.upload(randBytes(m * k, 777), [m, k]);
@@ -111,15 +112,16 @@ for (const [m, k, tok] of shapes) {
   const ref = torch.igemm?.find((r) => r.m === m && r.k === k && r.n === tok);
   const theirs = ref ? ref.int_mm_s : NaN;
   const res = [];
-  for (const [kern, tile] of [['cublaslt'], ['sm90', 'a'], ['sm90', 'b'], ['cublaslt'], ['sm90', 'a'], ['sm90', 'b']]) {
+  const ways = [['cublaslt'], ['sm90', 'a'], ['sm90', 'b'], ['sm90', 't'], ['auto']];
+  for (const [kern, tile] of [...ways, ...ways]) {
     gpu.igemmKernel = kern;
     gpu.sm90.tile = tile ?? null;
-    const t = timed(() => gpu.igemmInto(a, w, out));
-    res.push(`${kern}${tile ? ` ${tile}` : ''} ${us(t)} ${(theirs / t).toFixed(2)}x`);
+    const { s, host } = eventTimed(n, () => gpu.igemmInto(a, w, out));
+    res.push(`${kern}${tile ? ` ${tile}` : ''} ${us(s)}/${us(host)} ${(theirs / s).toFixed(2)}x`);
   }
   gpu.sm90.tile = null;
-  gpu.igemmKernel = 'cublaslt';
-  console.log(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\t${res.join('\t')}`);
+  gpu.igemmKernel = 'auto';
+  console.log(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\tauto took ${gpu.igemmChoice.get(`${tok}:${m}:${k}`) ?? 'cublaslt'}\t${res.join('\t')}`);
   for (const t of [a, w, out]) t.dispose();
 }
 gpu.dispose();

@@ -31,8 +31,8 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
     [1037, 1024, 1032],
   ];
 
-  // 's' and 't' split K over clusters of 4 and 2 blocks (at K = 16 and 128 some blocks get no K step).
-  const tiles = ['a', 'b', 's', 't'] as const;
+  // 't' splits K over clusters of 2 blocks (at K = 16 and 128 one of them gets no K step).
+  const tiles = ['a', 'b', 't'] as const;
   for (const [t, k, m, tile] of shapes.flatMap(([t, k, m]) => tiles.map((tile) => [t, k, m, tile] as const))) {
     it(`igemm ${t} x ${k} · (${m} x ${k})ᵀ, tile ${tile}: the CPU's int32 sums`, (ctx) => {
       if (why) ctx.skip();
@@ -148,7 +148,7 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
         const ref = cpu.download(cpu.igemm(cpu.upload(a, [t, k]), cw));
         expect(Array.from(gpu.download(out) as Int32Array)).toEqual(Array.from(ref as Int32Array));
       }
-      expect(['cublaslt', 'a', 'b', 's', 't']).toContain(gpu.igemmChoice.get(`${t}:${m}:${k}`));
+      expect(['cublaslt', 'a', 'b', 't']).toContain(gpu.igemmChoice.get(`${t}:${m}:${k}`));
       console.log(`[gpu tests] igemm ${t} x ${k} x ${m}: 'auto' took ${gpu.igemmChoice.get(`${t}:${m}:${k}`)}`);
     } finally {
       for (const v of [gw, out]) v.dispose();

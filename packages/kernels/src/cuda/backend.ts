@@ -97,9 +97,9 @@ export class CudaBackend implements Backend {
    * The Hopper GEMM kernel (wgmma + TMA; sm_90 only, compiled on first use). `fusedLinear`: the int8
    * linear layer with float16 output runs as quantize + one kernel with the dequantize in its epilogue
    * (from `fusedLinearMinRows` rows, and where it timed faster: fusedLinearFaster), instead of quantize +
-   * cublasLt igemm + dequantize. Below 512 rows the three calls measured as fast (~25-45 us either way at
-   * 4096 x 4096, host-bound and noisy); from 1024 rows the fused kernel is 1.1-1.5x faster (H100,
-   * NOTES.md). `igemmKernel`: which kernel igemm's products with more than gemvMaxRows rows take:
+   * cublasLt igemm + dequantize. From 128 rows (where the split-K tile 't' fills the GPU at 4096-wide
+   * outputs; below, a product is a few us of GPU work, host-bound, and the three calls measured as fast);
+   * from 1024 rows the fused kernel is 1.1-1.5x faster (H100, NOTES.md). `igemmKernel`: which kernel igemm's products with more than gemvMaxRows rows take:
    * 'auto' (the default) times cublasLt against the Hopper kernel's tiles once per shape from
    * igemmSm90MinRows to igemmSm90MaxRows rows (igemmChoice holds the picks) and takes cublasLt elsewhere,
    * where it was faster at every shape measured; 'sm90' and 'cublaslt' force one. For benchmarks and
@@ -107,7 +107,7 @@ export class CudaBackend implements Backend {
    */
   readonly sm90: Sm90Gemm;
   fusedLinear = true;
-  fusedLinearMinRows = 512;
+  fusedLinearMinRows = 128;
   /** false: the fused kernel wherever it fits, without timing it against the three calls (tests). */
   fusedLinearTune = true;
   igemmKernel: 'auto' | 'cublaslt' | 'sm90' = 'auto';
@@ -465,7 +465,7 @@ export class CudaBackend implements Backend {
     if (choice === undefined) {
       let best = this.timeCold(() => this.igemmDirect(a, b, out));
       choice = 'cublaslt';
-      for (const tile of ['s', 't', 'b', 'a'] as const) {
+      for (const tile of ['t', 'b', 'a'] as const) {
         const ms = this.timeCold(() => this.sm90.igemm(a, b, out, tile));
         if (ms < best) [best, choice] = [ms, tile];
       }

@@ -9,14 +9,14 @@ import { compileSm90Kernels, type CompiledModule } from './compiler.js';
 /**
  * The kernel's tile shapes (SM90_KERNELS in igemm_sm90.cu): token rows and features per block, stages,
  * and split: the blocks of a thread-block cluster that share one tile, each running 1/split of the K
- * steps, the partial tiles summed through distributed shared memory ('s' and 't', for 128-512 tokens,
- * where one block per tile leaves most SMs idle or reads the operands from L2 too often).
+ * steps, the partial tiles summed through distributed shared memory. 't' is for 128-511 tokens at
+ * products that give 'a' too few blocks: one block per 128 x 256 tile leaves most SMs idle there, and
+ * 'b' reads the operands from L2 too often (NOTES.md).
  */
-export type Sm90Tile = 'a' | 'b' | 's' | 't';
+export type Sm90Tile = 'a' | 'b' | 't';
 export const SM90_TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number; split: number }> = {
   a: { bm: 128, bn: 256, stages: 4, split: 1 },
   b: { bm: 64, bn: 128, stages: 8, split: 1 },
-  s: { bm: 128, bn: 256, stages: 4, split: 4 },
   t: { bm: 128, bn: 128, stages: 6, split: 2 },
 };
 const TILES = SM90_TILES;
@@ -88,14 +88,17 @@ export class Sm90Gemm {
 
   /**
    * The tile shape for T tokens and M features: 'a' (128 x 256) from 512 tokens, or where its blocks
-   * fill at least SM_FILL of the GPU's SMs; else 'b' (64 x 128). `tile` overrides (benchmarks).
+   * fill at least SM_FILL of the GPU's SMs; else 't' (128 x 128, split-K over 2 blocks) from 128 tokens,
+   * 'b' (64 x 128) below. `tile` overrides (benchmarks, tests).
    */
   tileFor(t: number, m: number): Sm90Tile {
     if (this.tile) return this.tile;
     // From 512 tokens 'a' was the faster one at every CPM-2 shape measured (H100), whatever the count
     // of blocks: 'b' reads the weights from L2 twice as often.
     if (t >= 512) return 'a';
-    return Math.ceil(t / 128) * Math.ceil(m / 256) >= this.smCount * SM_FILL ? 'a' : 'b';
+    if (Math.ceil(t / 128) * Math.ceil(m / 256) >= this.smCount * SM_FILL) return 'a';
+    // 4096 x 4096 with 128 and 256 tokens (H200): 't' 12.9 and 13.2 us, 'b' 16.1 and 16.3, 'a' 27.
+    return t >= 128 ? 't' : 'b';
   }
   tile: Sm90Tile | null = null;
 
