@@ -110,48 +110,36 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
     }
   });
 
-  it('igemm through the backend with igemmKernel = sm90 (replayed on fresh data)', (ctx) => {
-    if (why) ctx.skip();
-    const [t, k, m] = [64, 4096, 1024];
-    const w = randInt8(m * k);
-    const gw = gpu.upload(w, [m, k]);
-    const cw = cpu.upload(w, [m, k]);
-    const out = gpu.empty([t, m], 'int32');
-    gpu.igemmKernel = 'sm90';
-    try {
-      for (let r = 0; r < 3; r++) {
-        const a = randInt8(t * k);
-        gpu.igemmInto(gpu.upload(a, [t, k]), gw, out);
-        const ref = cpu.download(cpu.igemm(cpu.upload(a, [t, k]), cw));
-        expect(Array.from(gpu.download(out) as Int32Array)).toEqual(Array.from(ref as Int32Array));
+  // Through the backend: 'sm90' forces the kernel (tileFor's tile), 'auto' times it against cublasLt
+  // once per shape. Each round uploads fresh activations into the block the last round freed, so a
+  // stale cached tensor map (or a stale choice) would show.
+  for (const [kernel, t, k, m] of [['sm90', 64, 4096, 1024], ['auto', 256, 4096, 4096]] as const) {
+    it(`igemm through the backend with igemmKernel = ${kernel}, ${t} x ${k} x ${m}: the CPU's sums on fresh data at a reused address`, (ctx) => {
+      if (why) ctx.skip();
+      const w = randInt8(m * k);
+      const gw = gpu.upload(w, [m, k]);
+      const cw = cpu.upload(w, [m, k]);
+      const out = gpu.empty([t, m], 'int32');
+      gpu.igemmKernel = kernel;
+      try {
+        for (let r = 0; r < 3; r++) {
+          const a = randInt8(t * k);
+          a[r] = -128;
+          const ga = gpu.upload(a, [t, k]);
+          gpu.igemmInto(ga, gw, out);
+          ga.dispose();
+          const ref = cpu.download(cpu.igemm(cpu.upload(a, [t, k]), cw));
+          expect(Array.from(gpu.download(out) as Int32Array)).toEqual(Array.from(ref as Int32Array));
+        }
+        if (kernel === 'auto') {
+          const pick = gpu.igemmChoice.get(`${t}:${m}:${k}`);
+          expect(['cublaslt', 'a', 'b', 't']).toContain(pick);
+          console.log(`[gpu tests] igemm ${t} x ${k} x ${m}: 'auto' took ${pick}`);
+        }
+      } finally {
+        gpu.igemmKernel = 'auto';
+        for (const v of [gw, out]) v.dispose();
       }
-    } finally {
-      gpu.igemmKernel = 'auto';
-    }
-  });
-
-  it("igemm with igemmKernel = 'auto': one timed choice per shape, the CPU's sums for it on fresh data at a reused address", (ctx) => {
-    if (why) ctx.skip();
-    const [t, k, m] = [256, 4096, 4096];
-    const w = randInt8(m * k);
-    const gw = gpu.upload(w, [m, k]);
-    const cw = cpu.upload(w, [m, k]);
-    const out = gpu.empty([t, m], 'int32');
-    gpu.igemmKernel = 'auto';
-    try {
-      for (let r = 0; r < 3; r++) {
-        const a = randInt8(t * k);
-        a[r] = -128;
-        const ga = gpu.upload(a, [t, k]);
-        gpu.igemmInto(ga, gw, out);
-        ga.dispose(); // the next upload takes the same pool block: the cached tensor map must still be right
-        const ref = cpu.download(cpu.igemm(cpu.upload(a, [t, k]), cw));
-        expect(Array.from(gpu.download(out) as Int32Array)).toEqual(Array.from(ref as Int32Array));
-      }
-      expect(['cublaslt', 'a', 'b', 't']).toContain(gpu.igemmChoice.get(`${t}:${m}:${k}`));
-      console.log(`[gpu tests] igemm ${t} x ${k} x ${m}: 'auto' took ${gpu.igemmChoice.get(`${t}:${m}:${k}`)}`);
-    } finally {
-      for (const v of [gw, out]) v.dispose();
-    }
-  });
+    });
+  }
 });
