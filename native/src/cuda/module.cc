@@ -1,5 +1,8 @@
 // Run-time compilation (NVRTC) of bminf's CUDA C sources, module loading and kernel launches.
+#include <cstdlib>
+#include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cuda/handles.h"
@@ -111,12 +114,74 @@ Napi::Value SetMaxDynamicShared(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// launch(kernel, [gx, gy, gz], [bx, by, bz], sharedBytes, signature, args[]): queues a kernel on the
+// Launches replayed from CUDA graphs (launch's `graph` flag). On the GPU machines' VMs a cuGraphLaunch
+// costs the host a fraction of a cuLaunchKernel (2.3 against 6.3 us on the H100 VM, NOTES.md), which
+// decides the speed of products that are a few us of GPU work. A launch is keyed by its kernel, grid,
+// block, shared memory and the bytes of every parameter (a tensor map's 128 bytes, not its address); on
+// a key's second sighting it is captured into a graph, replayed from then on. The same kernel with the
+// same parameter bytes, so the same work; the spans were checked on this call as on any other, and a
+// tensor map's region is checked live before its bytes are used. Modules are never unloaded, so a
+// CUfunction is never reused for another kernel. Keys seen once cost a map entry; at 1024 entries all
+// are dropped (a graph still in flight is freed by the driver when done). BMINF_LAUNCH_GRAPHS=0 turns
+// it off.
+struct LaunchGraph {
+  CUgraphExec exec = nullptr;
+  bool tried = false;
+};
+std::unordered_map<std::string, LaunchGraph> g_launchGraphs;
+
+bool LaunchGraphsOn(const State& s) {
+  static const bool off = [] {
+    const char* v = std::getenv("BMINF_LAUNCH_GRAPHS");
+    return v && std::strcmp(v, "0") == 0;
+  }();
+  return !off && s.drv.cuStreamBeginCapture && s.drv.cuGraphLaunch;
+}
+
+// The launch captured into an executable graph, or nullptr where capture or instantiation fails (the
+// caller then launches directly, which reports any error of the launch itself).
+CUgraphExec CaptureLaunch(State& s, CUfunction fn, const unsigned* g, const unsigned* b, unsigned shared, void** params) {
+  if (s.drv.cuStreamBeginCapture(s.stream, CU_STREAM_CAPTURE_MODE_RELAXED) != CUDA_SUCCESS) return nullptr;
+  CUresult lr = s.drv.cuLaunchKernel(fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params, nullptr);
+  CUgraph graph = nullptr;
+  CUresult er = s.drv.cuStreamEndCapture(s.stream, &graph);
+  CUgraphExec e = nullptr;
+  if (lr == CUDA_SUCCESS && er == CUDA_SUCCESS && graph && s.drv.cuGraphInstantiateWithFlags(&e, graph, 0) != CUDA_SUCCESS) e = nullptr;
+  if (graph) s.drv.cuGraphDestroy(graph);
+  return e;
+}
+
+// The graph to replay for this launch (nullptr: launch directly this time).
+CUgraphExec LaunchGraphFor(State& s, CUfunction fn, const unsigned* g, const unsigned* b, unsigned shared, const std::string& sig,
+                           std::vector<void*>& params) {
+  std::string key(reinterpret_cast<const char*>(&fn), sizeof fn);
+  key.append(reinterpret_cast<const char*>(g), 3 * sizeof(unsigned));
+  key.append(reinterpret_cast<const char*>(b), 3 * sizeof(unsigned));
+  key.append(reinterpret_cast<const char*>(&shared), sizeof shared);
+  for (size_t i = 0; i < sig.size(); i++) {
+    key.append(reinterpret_cast<const char*>(params[i]), sig[i] == 't' ? sizeof(CUtensorMap) : sizeof(uint64_t));
+  }
+  auto it = g_launchGraphs.find(key);
+  if (it == g_launchGraphs.end()) {
+    if (g_launchGraphs.size() >= 1024) {
+      for (auto& e : g_launchGraphs) if (e.second.exec) s.drv.cuGraphExecDestroy(e.second.exec);
+      g_launchGraphs.clear();
+    }
+    g_launchGraphs.emplace(std::move(key), LaunchGraph{});
+    return nullptr;
+  }
+  LaunchGraph& lg = it->second;
+  if (!lg.tried) lg.exec = CaptureLaunch(s, fn, g, b, shared, params.data()), lg.tried = true;
+  return lg.exec;
+}
+
+// launch(kernel, [gx, gy, gz], [bx, by, bz], sharedBytes, signature, args[], graph?): queues a kernel on the
 // stream. signature has one letter per kernel parameter: p = a device span (three entries of args:
 // region, byteOffset, byteLength; checked against the region), i = int32, l = int64, f = float32,
 // t = a tensor map made by tensorMap2d (passed by value; its region must still be live).
 // What a kernel touches within its spans is computed from its integer arguments by @bminf/kernels,
 // which sizes each span to cover it; this function checks that every span is inside live memory.
+// graph (optional, default false): replay the launch from a CUDA graph once it repeats (see above).
 Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State& s = Ready(env);
@@ -135,6 +200,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   unsigned shared = static_cast<unsigned>(ToInt(info[3], "sharedBytes", 0, 1 << 20));
   std::string sig = info[4].As<Napi::String>();
   Napi::Array args = info[5].As<Napi::Array>();
+  const bool graph = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
   std::vector<uint64_t> slots(sig.size());
   std::vector<void*> params(sig.size());
   uint32_t a = 0;
@@ -182,6 +248,12 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
     params[i] = slot;
   }
   if (a != args.Length()) ThrowType(env, "launch " + f->name + ": more arguments than the signature " + sig + " takes.");
+  if (graph && LaunchGraphsOn(s)) {
+    if (CUgraphExec e = LaunchGraphFor(s, f->fn, g, b, shared, sig, params)) {
+      CheckDrv(env, s.drv.cuGraphLaunch(e, s.stream), ("cuGraphLaunch(" + f->name + ")").c_str());
+      return env.Undefined();
+    }
+  }
   CheckDrv(env, s.drv.cuLaunchKernel(f->fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params.data(), nullptr),
            ("cuLaunchKernel(" + f->name + ")").c_str());
   return env.Undefined();

@@ -172,6 +172,33 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
     lt.dispose();
   });
 
+  it('the GEMV replayed from a launch graph: fresh data at the same addresses, and a second shape between, stay exact', () => {
+    // The same launch (kernel, grid, parameter bytes) is captured on its second call and replayed from
+    // the third on: each round writes new activations into the same tensor, so a replay that ran the
+    // captured call on stale inputs, or on another shape's parameters, would show.
+    const [n, k] = [1024, 4096];
+    const w8 = randInt8(n * k);
+    const w = gpu.upload(w8, [n, k]);
+    const cw = cpu.upload(w8, [n, k]);
+    for (const m of [1, 3]) {
+      const a = gpu.empty([m, k], 'int8');
+      const out = gpu.empty([m, n], 'int32');
+      for (let r = 0; r < 4; r++) {
+        const a8 = randInt8(m * k);
+        a8[r] = -128;
+        const fresh = gpu.upload(a8, [m, k]);
+        gpu.copy(fresh, a);
+        fresh.dispose();
+        gpu.igemmInto(a, w, out);
+        const ref = cpu.download(cpu.igemm(cpu.upload(a8, [m, k]), cw));
+        expect(firstDifference(gpu.download(out), ref), `GEMV ${m} rows, round ${r}`).toBe('identical');
+      }
+      a.dispose();
+      out.dispose();
+    }
+    w.dispose();
+  });
+
   it('dequantize (with and without bias) matches', () => {
     tidy(() => {
       for (const [m, n] of [[1, 4], [3, 17], [64, 1000], [7, 4096], [5, 2056]]) {

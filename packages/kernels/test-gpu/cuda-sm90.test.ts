@@ -105,6 +105,7 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
       expect(() => n.tensorMap2d(region, 0, 4, 64, 64, 4, 64)).toThrow(/already freed/);
       const f = n.getFunction(gpu.kernels.module, 'dequantize8_f16');
       expect(() => n.launch(f, [1, 1, 1], [32, 1, 1], 0, 't', [map])).toThrow(/already freed/);
+      expect(() => n.launch(f, [1, 1, 1], [32, 1, 1], 0, 't', [map], true)).toThrow(/already freed/); // graph or not
     } finally {
       n.release(region);
     }
