@@ -110,7 +110,7 @@ export default {
         `Cpm2Model at CPM-2's width with ${LAYERS} encoder and ${LAYERS} decoder layers (randomCpm2Model: random weights, int8 with per-row scales). ` +
         `Encoder: runEncoder over ${ENCODER_TOKENS} tokens (embedding, position bias, ${LAYERS} blocks, final norm). Decoder step: one token after ${CACHED} cached, ` +
         'self-attention over the cache, cross-attention over the 512 projected encoder positions, the 26240-way output projection and the logits download. ' +
-        'int8 linear layers with 512 tokens or more run the fused Hopper kernel (quantize + one GEMM with the dequantize in its epilogue) on sm_90; the "3-call" column runs them as quantize + cublasLt igemm + dequantize (the decoder step is the same either way: 1 token). ' +
+        'int8 linear layers with 128 tokens or more run the fused Hopper kernel (quantize + one GEMM with the dequantize in its epilogue) on sm_90 where that timed faster per shape; the "3-call" column runs them as quantize + cublasLt igemm + dequantize (the decoder step is the same either way: 1 token). ' +
         'The last column scales the int8 time by 24/2 layers, ignoring the embeddings and output projection (so it is an upper bound on time for the step). ' +
         "BMInf's README: CPM-2 on an A100, encoder 4365 tokens/s, decoder 26 tokens/s.",
     };
