@@ -188,8 +188,14 @@ export class CudaBackend implements Backend {
   }
 
   /** Queues a kernel; spans are given as tensors (their whole extent) or DeviceSpans. */
-  /** graph: replay from a CUDA graph once the same launch repeats (the addon's launch graphs). */
-  private launch(name: string, grid: number, block: number, sig: string, args: (Tensor | DeviceSpan | number)[], graph = false): void {
+  /**
+   * Every kernel of this backend is launched with the addon's launch graphs: replayed from a CUDA graph
+   * once the same launch (kernel, grid, parameters) repeats, which costs the host less than a launch on
+   * the GPU machines' VMs (NOTES.md). Decoding repeats most launches each step (fixed weights, pool
+   * addresses that come back); a launch that does not repeat costs a map entry. BMINF_LAUNCH_GRAPHS=0
+   * turns it off in the addon.
+   */
+  private launch(name: string, grid: number, block: number, sig: string, args: (Tensor | DeviceSpan | number)[]): void {
     const flat: unknown[] = [];
     for (const a of args) {
       if (typeof a === 'number') flat.push(a);
@@ -199,7 +205,7 @@ export class CudaBackend implements Backend {
       }
     }
     try {
-      this.native.launch(this.fn(name), [grid, 1, 1], [block, 1, 1], 0, sig, flat, graph);
+      this.native.launch(this.fn(name), [grid, 1, 1], [block, 1, 1], 0, sig, flat, true);
     } catch (e) {
       throw mapNativeError(e, name);
     }
@@ -523,11 +529,10 @@ export class CudaBackend implements Backend {
     if (m === 0 || n === 0) return;
     const as = this.span(a);
     const bs = this.span(b);
-    // A few rows (decoding): the GEMV kernel, at the speed of reading the weights. A few us of GPU work,
-    // so the host's time to launch it counts: replayed from a graph where the same call repeats.
+    // A few rows (decoding): the GEMV kernel, at the speed of reading the weights.
     if (m <= this.gemvMaxRows && k % 16 === 0 && as.byteOffset % 16 === 0 && bs.byteOffset % 16 === 0) {
       const r = [1, 2, 4, 8].find((x) => x >= m) as number;
-      this.launch(`igemv_r${r}`, n / 4, 256, 'pppiii', [as, bs, out, m, n, k], true);
+      this.launch(`igemv_r${r}`, n / 4, 256, 'pppiii', [as, bs, out, m, n, k]);
       return;
     }
     // cublasLt's int8 kernels want 4-byte aligned operands and (in places) rows in multiples of 4:
