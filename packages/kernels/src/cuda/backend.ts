@@ -188,14 +188,8 @@ export class CudaBackend implements Backend {
   }
 
   /** Queues a kernel; spans are given as tensors (their whole extent) or DeviceSpans. */
-  /**
-   * Every kernel of this backend is launched with the addon's launch graphs: replayed from a CUDA graph
-   * once the same launch (kernel, grid, parameters) repeats, which costs the host less than a launch on
-   * the GPU machines' VMs (NOTES.md). Decoding repeats most launches each step (fixed weights, pool
-   * addresses that come back); a launch that does not repeat costs a map entry. BMINF_LAUNCH_GRAPHS=0
-   * turns it off in the addon.
-   */
-  private launch(name: string, grid: number, block: number, sig: string, args: (Tensor | DeviceSpan | number)[]): void {
+  /** graph: replay from a CUDA graph once the same launch repeats (the addon's launch graphs). */
+  private launch(name: string, grid: number, block: number, sig: string, args: (Tensor | DeviceSpan | number)[], graph = false): void {
     const flat: unknown[] = [];
     for (const a of args) {
       if (typeof a === 'number') flat.push(a);
@@ -205,7 +199,7 @@ export class CudaBackend implements Backend {
       }
     }
     try {
-      this.native.launch(this.fn(name), [grid, 1, 1], [block, 1, 1], 0, sig, flat, true);
+      this.native.launch(this.fn(name), [grid, 1, 1], [block, 1, 1], 0, sig, flat, graph);
     } catch (e) {
       throw mapNativeError(e, name);
     }
@@ -529,10 +523,11 @@ export class CudaBackend implements Backend {
     if (m === 0 || n === 0) return;
     const as = this.span(a);
     const bs = this.span(b);
-    // A few rows (decoding): the GEMV kernel, at the speed of reading the weights.
+    // A few rows (decoding): the GEMV kernel, at the speed of reading the weights. A few us of GPU work,
+    // so the host's time to launch it counts: replayed from a graph where the same call repeats.
     if (m <= this.gemvMaxRows && k % 16 === 0 && as.byteOffset % 16 === 0 && bs.byteOffset % 16 === 0) {
       const r = [1, 2, 4, 8].find((x) => x >= m) as number;
-      this.launch(`igemv_r${r}`, n / 4, 256, 'pppiii', [as, bs, out, m, n, k]);
+      this.launch(`igemv_r${r}`, n / 4, 256, 'pppiii', [as, bs, out, m, n, k], true);
       return;
     }
     // cublasLt's int8 kernels want 4-byte aligned operands and (in places) rows in multiples of 4:
