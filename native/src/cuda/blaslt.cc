@@ -429,14 +429,8 @@ cublasStatus_t Run(State& s, Ctx& c, const Plan& p, CUdeviceptr pa, CUdeviceptr 
 // then calls cublasLt directly). The plan has run before (GetPlan times it), so cublasLt's lazy set-up
 // is not captured.
 CUgraphExec Capture(State& s, Ctx& c, const Plan& p, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, const void* alpha, const void* beta) {
-  if (!s.drv.cuStreamBeginCapture || s.drv.cuStreamBeginCapture(s.stream, CU_STREAM_CAPTURE_MODE_RELAXED) != CUDA_SUCCESS) return nullptr;
-  cublasStatus_t st = Run(s, c, p, pa, pb, pc, alpha, beta);
-  CUgraph g = nullptr;
-  CUresult r = s.drv.cuStreamEndCapture(s.stream, &g);
-  CUgraphExec e = nullptr;
-  if (st == CUBLAS_STATUS_SUCCESS && r == CUDA_SUCCESS && g && s.drv.cuGraphInstantiateWithFlags(&e, g, 0) != CUDA_SUCCESS) e = nullptr;
-  if (g) s.drv.cuGraphDestroy(g);
-  return e;
+  if (!s.drv.cuStreamBeginCapture) return nullptr;
+  return CaptureGraph(s, [&] { return Run(s, c, p, pa, pb, pc, alpha, beta) == CUBLAS_STATUS_SUCCESS; });
 }
 
 // Runs D = alpha * op(A) * op(B) (+ 0 * C) with D = C, through the cached plan for this shape.

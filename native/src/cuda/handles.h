@@ -53,6 +53,22 @@ T* Unwrap(const Napi::Value& v, const napi_type_tag& tag, const char* what, cons
   return v.As<Napi::External<T>>().Data();
 }
 
+// The work `issue` queues on the state's stream, captured (relaxed stream capture) into an executable
+// graph for cuGraphLaunch; nullptr where `issue` reports failure, or capture or instantiation fails
+// (the caller then runs the work directly, which reports its own error). Shared by cublasLt's igemm
+// graphs (blaslt.cc) and the launch graphs (module.cc); the caller checks the capture API is loaded.
+template <typename Issue>
+CUgraphExec CaptureGraph(State& s, Issue&& issue) {
+  if (s.drv.cuStreamBeginCapture(s.stream, CU_STREAM_CAPTURE_MODE_RELAXED) != CUDA_SUCCESS) return nullptr;
+  const bool issued = issue();
+  CUgraph g = nullptr;
+  const CUresult r = s.drv.cuStreamEndCapture(s.stream, &g);
+  CUgraphExec e = nullptr;
+  if (issued && r == CUDA_SUCCESS && g && s.drv.cuGraphInstantiateWithFlags(&e, g, 0) != CUDA_SUCCESS) e = nullptr;
+  if (g) s.drv.cuGraphDestroy(g);
+  return e;
+}
+
 // A non-negative integer that fits a double exactly.
 int64_t ToIndex(const Napi::Value& v, const char* arg);
 // An integer in [lo, hi].

@@ -138,19 +138,6 @@ bool LaunchGraphsOn(const State& s) {
   return !off && s.drv.cuStreamBeginCapture && s.drv.cuGraphLaunch;
 }
 
-// The launch captured into an executable graph, or nullptr where capture or instantiation fails (the
-// caller then launches directly, which reports any error of the launch itself).
-CUgraphExec CaptureLaunch(State& s, CUfunction fn, const unsigned* g, const unsigned* b, unsigned shared, void** params) {
-  if (s.drv.cuStreamBeginCapture(s.stream, CU_STREAM_CAPTURE_MODE_RELAXED) != CUDA_SUCCESS) return nullptr;
-  CUresult lr = s.drv.cuLaunchKernel(fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params, nullptr);
-  CUgraph graph = nullptr;
-  CUresult er = s.drv.cuStreamEndCapture(s.stream, &graph);
-  CUgraphExec e = nullptr;
-  if (lr == CUDA_SUCCESS && er == CUDA_SUCCESS && graph && s.drv.cuGraphInstantiateWithFlags(&e, graph, 0) != CUDA_SUCCESS) e = nullptr;
-  if (graph) s.drv.cuGraphDestroy(graph);
-  return e;
-}
-
 // The graph to replay for this launch (nullptr: launch directly this time).
 CUgraphExec LaunchGraphFor(State& s, CUfunction fn, const unsigned* g, const unsigned* b, unsigned shared, const std::string& sig,
                            std::vector<void*>& params) {
@@ -171,7 +158,13 @@ CUgraphExec LaunchGraphFor(State& s, CUfunction fn, const unsigned* g, const uns
     return nullptr;
   }
   LaunchGraph& lg = it->second;
-  if (!lg.tried) lg.exec = CaptureLaunch(s, fn, g, b, shared, params.data()), lg.tried = true;
+  if (!lg.tried) {
+    // A failed capture leaves exec null: the caller launches directly, which reports the launch's error.
+    lg.exec = CaptureGraph(s, [&] {
+      return s.drv.cuLaunchKernel(fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params.data(), nullptr) == CUDA_SUCCESS;
+    });
+    lg.tried = true;
+  }
   return lg.exec;
 }
 
