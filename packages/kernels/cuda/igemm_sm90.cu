@@ -10,7 +10,9 @@
 // consumer warpgroups multiply with wgmma (m64 x WN x k32, 4 per stage), with full/empty mbarriers
 // between them and one wgmma group left in flight. Tile shapes: 'a' 128 x 256 (consumers split the
 // tokens; wgmma n256), for many tokens; 'b' 64 x 128 (consumers split the features; wgmma n64, 8
-// stages), for products that would give 'a' fewer blocks than half the SMs. Measurements, and the
+// stages), for products that would give 'a' fewer blocks than half the SMs; 't' 128 x 128 split-K over
+// the 2 blocks of a thread-block cluster (each runs half the K steps; the partial tiles are summed
+// through distributed shared memory, splitReduce), from 128 tokens there. Measurements, and the
 // variants tried and removed (clusters of two multicasting the weight tile: correct but 8-16 % slower; a
 // 256 x 128 tile with split-K for 128-512 tokens: slower than cublasLt), are in NOTES.md. The epilogue stages the int32 tile
 // in shared memory and writes 16-byte vectors, dequantizing on the way out. The operands are K-major

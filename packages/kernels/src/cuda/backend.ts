@@ -389,9 +389,7 @@ export class CudaBackend implements Backend {
     if (this.igemmDirectOk(a, b)) {
       const out = this.make([a.shape[0], b.shape[0]], 'int32');
       try {
-        const tile = this.igemmSm90Tile(a, b, out);
-        if (tile) this.sm90.igemm(a, b, out, tile);
-        else this.igemmDirect(a, b, out);
+        this.igemmDirectOrSm90(a, b, out);
       } catch (e) {
         out.dispose();
         throw e;
@@ -417,9 +415,7 @@ export class CudaBackend implements Backend {
    */
   igemmInto(a: Tensor, b: Tensor, out: Tensor): void {
     if (this.igemmDirectOk(a, b) && this.igemmDirectOutOk(out, a.shape[0], b.shape[0])) {
-      const tile = this.igemmSm90Tile(a, b, out);
-      if (tile) this.sm90.igemm(a, b, out, tile);
-      else this.igemmDirect(a, b, out);
+      this.igemmDirectOrSm90(a, b, out);
       return;
     }
     const [m, n, k] = this.igemmCheck('igemm', a, b);
@@ -446,6 +442,13 @@ export class CudaBackend implements Backend {
     const n = b.shape[0];
     if (b.shape[1] !== k || m <= this.gemvMaxRows || m % 4 !== 0 || n % 4 !== 0 || k % 4 !== 0 || n === 0 || k === 0) return false;
     return a.isContiguous() && b.isContiguous() && (sa.block.offset + a.byteOffset) % 4 === 0 && (sb.block.offset + b.byteOffset) % 4 === 0;
+  }
+
+  /** igemm for operands igemmDirectOk and igemmDirectOutOk accepted: the Hopper tile where chosen, else cublasLt. */
+  private igemmDirectOrSm90(a: Tensor, b: Tensor, out: Tensor): void {
+    const tile = this.igemmSm90Tile(a, b, out);
+    if (tile) this.sm90.igemm(a, b, out, tile);
+    else this.igemmDirect(a, b, out);
   }
 
   /**

@@ -14,13 +14,12 @@ import { compileSm90Kernels, type CompiledModule } from './compiler.js';
  * 'b' reads the operands from L2 too often (NOTES.md).
  */
 export type Sm90Tile = 'a' | 'b' | 't';
-export const SM90_TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number; split: number }> = {
+const TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number; split: number }> = {
   a: { bm: 128, bn: 256, stages: 4, split: 1 },
   b: { bm: 64, bn: 128, stages: 8, split: 1 },
   t: { bm: 128, bn: 128, stages: 6, split: 2 },
 };
-const TILES = SM90_TILES;
-/** Below 512 tokens, tile 'a' where its blocks fill at least this share of the SMs (else 'b'). */
+/** Below 512 tokens, tile 'a' where its blocks fill at least this share of the SMs (else 't' or 'b'). */
 const SM_FILL = 0.5;
 /** Shared memory per block: the stages, the barriers, 1 KiB to align the stages. */
 const smemOf = (t: Sm90Tile): number => TILES[t].stages * (TILES[t].bm + TILES[t].bn) * 128 + 16 * TILES[t].stages + 1024;
@@ -114,18 +113,22 @@ export class Sm90Gemm {
    */
   private activationMap(x: Tensor, boxRows: number): unknown {
     const s = this.span(x);
+    let maps = this.activationMaps.get(s.region as object);
+    if (!maps) {
+      maps = new Map();
+      this.activationMaps.set(s.region as object, maps);
+    }
     const key = `${s.byteOffset}:${x.shape[0]}:${x.shape[1]}:${boxRows}`;
-    let m = this.activationMaps.get(key);
-    if (!m || this.activationRegion !== s.region) {
-      if (this.activationMaps.size >= ACTIVATION_MAPS || this.activationRegion !== s.region) this.activationMaps.clear();
-      this.activationRegion = s.region;
+    let m = maps.get(key);
+    if (!m) {
+      if (maps.size >= ACTIVATION_MAPS) maps.clear();
       m = this.map(x, boxRows);
-      this.activationMaps.set(key, m);
+      maps.set(key, m);
     }
     return m;
   }
-  private readonly activationMaps = new Map<string, unknown>();
-  private activationRegion: unknown = null;
+  /** Per device region (the backend's reservation): activation maps by offset, shape and box. */
+  private readonly activationMaps = new WeakMap<object, Map<string, unknown>>();
 
   private weightMap(w: Tensor, rows: number): unknown {
     let maps = this.weightMaps.get(w);
@@ -166,12 +169,12 @@ export class Sm90Gemm {
   }
 
   /** y [T, M] float16 = dequantize(x · wᵀ, xs [T], ws [M], bias [M] float16 or none). */
-  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, tile?: Sm90Tile): void {
+  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor): void {
     const sp = (t: Tensor) => {
       const s = this.span(t);
       return [s.region, s.byteOffset, s.byteLength];
     };
-    this.launch('linear', x, w, tile, 'ttpppipiii', [
+    this.launch('linear', x, w, undefined, 'ttpppipiii', [
       ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(y), x.shape[0], w.shape[0], x.shape[1],
     ]);
   }
