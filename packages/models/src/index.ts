@@ -20,3 +20,4 @@ export * from './generation/generate.js';
 export * from './generation/perplexity.js';
 export * from './generation/sampling.js';
 export * from './generation/stop-strings.js';
+export * from './engine/index.js';

@@ -1,6 +1,8 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { TokenCounts, createSampler } from '../generation/sampling.js';
+import type { EngineSequence } from '../engine/engine.js';
 import type { Cpm2Model } from './model.js';
+import { soloCpm2Sequence } from './solo-sequence.js';
 import { type Cpm2TaskOptions, checkAborted, filterLogits, nextTick, resolveTaskOptions } from './task-options.js';
 
 /** EVA keeps the last 256 tokens of the context, as BMInf does. */
@@ -49,8 +51,18 @@ export function dialogueInput(model: Cpm2Model, context: readonly string[], trun
  * EVA's dialogue (BMInf's EVA.dialogue), streamed token by token: the decoder starts from <s_0> and
  * the reply ends at <sep> (or maxTokens). The iterator's return value is the whole DialogueResult.
  */
-export async function* streamDialogue(
+export function streamDialogue(
   model: Cpm2Model,
+  context: readonly string[],
+  options: DialogueOptions = {},
+): AsyncGenerator<DialogueChunk, DialogueResult, void> {
+  return streamDialogueOn(model, async (ids) => soloCpm2Sequence(model, ids), context, options);
+}
+
+/** streamDialogue over any source of sequences (an engine's, for batched decoding). */
+export async function* streamDialogueOn(
+  model: Cpm2Model,
+  open: (encoderIds: readonly number[]) => Promise<EngineSequence>,
   context: readonly string[],
   options: DialogueOptions = {},
 ): AsyncGenerator<DialogueChunk, DialogueResult, void> {
@@ -63,11 +75,11 @@ export async function* streamDialogue(
   const reply: number[] = [];
   let finishReason: DialogueResult['finishReason'] = 'length';
   checkAborted(options.signal);
-  const state = model.newState(encoderIds);
+  const state = await open(encoderIds);
   try {
     let input = [tok.sentinelId(0)];
     for (let step = 0; step < maxTokens; step++) {
-      const logits = filterLogits(model.decoderForward(input, state), filter);
+      const logits = filterLogits(await state.forward(input), filter);
       const id = sampler.sample(logits, counts);
       ids.push(id);
       counts.add(id);
@@ -82,7 +94,7 @@ export async function* streamDialogue(
       checkAborted(options.signal);
     }
   } finally {
-    state.dispose();
+    state.close();
   }
   return { ids, reply: tok.decode(reply), finishReason, encoderIds };
 }

@@ -1,6 +1,8 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { TokenCounts, createSampler } from '../generation/sampling.js';
+import type { EngineSequence } from '../engine/engine.js';
 import type { Cpm2Model } from './model.js';
+import { soloCpm2Sequence } from './solo-sequence.js';
 import { type Cpm2TaskOptions, checkAborted, filterLogits, nextTick, resolveTaskOptions } from './task-options.js';
 
 export const SPAN_TOKEN = '<span>';
@@ -59,8 +61,18 @@ export function fillBlankInput(model: Cpm2Model, text: string): { encoderIds: nu
  * did; a trained CPM-2 emits it anyway), then generates fill₀ <s_1> fill₁ … until the sentinel after
  * the last blank, <eod>, or maxTokens. The iterator's return value is the whole FillBlankResult.
  */
-export async function* streamFillBlank(
+export function streamFillBlank(
   model: Cpm2Model,
+  text: string,
+  options: Cpm2TaskOptions = {},
+): AsyncGenerator<FillBlankChunk, FillBlankResult, void> {
+  return streamFillBlankOn(model, async (ids) => soloCpm2Sequence(model, ids), text, options);
+}
+
+/** streamFillBlank over any source of sequences (an engine's, for batched decoding). */
+export async function* streamFillBlankOn(
+  model: Cpm2Model,
+  open: (encoderIds: readonly number[]) => Promise<EngineSequence>,
   text: string,
   options: Cpm2TaskOptions = {},
 ): AsyncGenerator<FillBlankChunk, FillBlankResult, void> {
@@ -75,11 +87,11 @@ export async function* streamFillBlank(
   let current: number[] = [];
   let finishReason: FillBlankResult['finishReason'] = 'length';
   checkAborted(options.signal);
-  const state = model.newState(encoderIds);
+  const state = await open(encoderIds);
   try {
     let input = [tok.sodId, tok.sentinelId(0)];
     for (let step = 0; step < maxTokens; step++) {
-      const logits = filterLogits(model.decoderForward(input, state), filter);
+      const logits = filterLogits(await state.forward(input), filter);
       const id = sampler.sample(logits, counts);
       ids.push(id);
       counts.add(id);
@@ -107,7 +119,7 @@ export async function* streamFillBlank(
       yield { blank, text: fills[blank], ids: current, complete: false };
     }
   } finally {
-    state.dispose();
+    state.close();
   }
   return { ids, fills, finishReason, encoderIds };
 }

@@ -7,6 +7,7 @@ export type { Cpm2TaskOptions } from './task-options.js';
 export {
   fillBlank,
   streamFillBlank,
+  streamFillBlankOn,
   fillBlankInput,
   SPAN_TOKEN,
   MAX_SPANS,
@@ -16,10 +17,11 @@ export {
 export {
   dialogue,
   streamDialogue,
+  streamDialogueOn,
   dialogueInput,
   DIALOGUE_TRUNCATION,
   type DialogueOptions,
   type DialogueChunk,
   type DialogueResult,
 } from './dialogue.js';
-export { Cpm2PrefixLM, Cpm2PrefixState, cpm2Generate, streamCpm2Generate, GENERATE_SENTINEL } from './prefix-lm.js';
+export { Cpm2PrefixLM, Cpm2PrefixState, cpm2Generate, streamCpm2Generate, streamCpm2GenerateOn, prefixSequence, GENERATE_SENTINEL } from './prefix-lm.js';

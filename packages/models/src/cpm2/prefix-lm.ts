@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '@bminf/core';
+import type { EngineSequence } from '../engine/engine.js';
 import type { CausalLM } from '../generation/causal-lm.js';
-import { type GenerateChunk, type GenerateOptions, type GenerateResult, streamGenerate } from '../generation/generate.js';
+import { type GenerateChunk, type GenerateOptions, type GenerateResult, streamGenerate, streamGenerateOn } from '../generation/generate.js';
 import { MAX_DECODER_TOKENS, type Cpm2Model } from './model.js';
 import type { Cpm2State } from './state.js';
 
@@ -65,6 +66,49 @@ export class Cpm2PrefixLM implements CausalLM<Cpm2PrefixState> {
     logits[tok.unkId] = -Infinity;
     return logits;
   }
+}
+
+/**
+ * A prefix continuation's sequence over `open` (an engine's): the first forward opens it with the
+ * prefix (and <s_189>) as the encoder input and feeds <s> <s_189> to the decoder, as Cpm2PrefixLM does.
+ */
+export function prefixSequence(model: Cpm2Model, open: (encoderIds: readonly number[]) => Promise<EngineSequence>): EngineSequence {
+  const tok = model.tokenizer;
+  const sentinel = tok.sentinelId(GENERATE_SENTINEL);
+  let inner: EngineSequence | null = null;
+  let closed = false;
+  return {
+    async forward(ids) {
+      let logits: Float32Array;
+      if (inner === null) {
+        inner = await open([...ids, sentinel]);
+        if (closed) inner.close();
+        logits = await inner.forward([tok.sodId, sentinel]);
+      } else {
+        logits = await inner.forward(ids);
+      }
+      logits[tok.unkId] = -Infinity;
+      return logits;
+    },
+    get length() {
+      return inner?.length ?? 0;
+    },
+    close() {
+      closed = true;
+      inner?.close();
+    },
+  };
+}
+
+/** streamCpm2Generate over any source of sequences (an engine's, for batched decoding). */
+export function streamCpm2GenerateOn(
+  model: Cpm2Model,
+  open: (encoderIds: readonly number[]) => Promise<EngineSequence>,
+  prefix: string | readonly number[],
+  options: GenerateOptions = {},
+): AsyncGenerator<GenerateChunk, GenerateResult, void> {
+  const lm = new Cpm2PrefixLM(model);
+  return streamGenerateOn(lm, async () => prefixSequence(model, open), prefix, { stopTokens: lm.stopTokens, ...options });
 }
 
 /** Streams CPM-2's continuation of `prefix` until <eod> (or a sentinel, a stop string, maxTokens). */

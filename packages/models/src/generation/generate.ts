@@ -1,4 +1,5 @@
 import { AbortedError, InvalidArgumentError } from '@bminf/core';
+import type { EngineSequence } from '../engine/engine.js';
 import type { CausalLM } from './causal-lm.js';
 import { type SamplingOptions, TokenCounts, createSampler, validateSamplingOptions } from './sampling.js';
 import { StopStringMatcher } from './stop-strings.js';
@@ -49,13 +50,41 @@ type AnyCausalLM = CausalLM<any>;
 
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
 
+/** What the generation loop needs to know of a model besides its forward pass. */
+export type GenerationModel = Pick<AnyCausalLM, 'contextLength' | 'vocabSize' | 'eosId' | 'encode' | 'decode'>;
+
+/** A sequence over a causal LM's own state, one forward after another (no engine). */
+export function soloSequence(model: AnyCausalLM): EngineSequence {
+  const state = model.newState();
+  return {
+    forward: async (ids) => model.forward(ids, state),
+    get length() {
+      return state.length;
+    },
+    close: () => state.dispose(),
+  };
+}
+
 /**
  * Streams a continuation of `prompt` token by token as an async iterator; its return value (the
  * `value` of the final `done` result) is the whole GenerateResult. The loop yields to the event loop
  * between tokens, so an AbortSignal (or a server's other requests) gets its turn.
  */
-export async function* streamGenerate(
+export function streamGenerate(
   model: AnyCausalLM,
+  prompt: string | readonly number[],
+  options: GenerateOptions = {},
+): AsyncGenerator<GenerateChunk, GenerateResult, void> {
+  return streamGenerateOn(model, async () => soloSequence(model), prompt, options);
+}
+
+/**
+ * The generation loop over any source of sequences: `open` gives the sequence the prompt is fed to
+ * (an engine's, for batched decoding, or soloSequence).
+ */
+export async function* streamGenerateOn(
+  model: GenerationModel,
+  open: () => Promise<EngineSequence>,
   prompt: string | readonly number[],
   options: GenerateOptions = {},
 ): AsyncGenerator<GenerateChunk, GenerateResult, void> {
@@ -84,12 +113,13 @@ export async function* streamGenerate(
   let finishReason: FinishReason = 'length';
   const t0 = performance.now();
   let prefillSeconds = 0;
-  const state = model.newState();
+  if (options.signal?.aborted) throw new AbortedError('Generation was aborted.');
+  const state = await open();
   try {
     let input: readonly number[] = promptIds;
     for (;;) {
       if (options.signal?.aborted) throw new AbortedError('Generation was aborted.');
-      const logits = model.forward(input, state);
+      const logits = await state.forward(input);
       if (ids.length === 0) prefillSeconds = (performance.now() - t0) / 1000;
       const id = sampler.sample(logits, counts);
       ids.push(id);
@@ -123,7 +153,7 @@ export async function* streamGenerate(
       await nextTick();
     }
   } finally {
-    state.dispose();
+    state.close();
   }
   const seconds = (performance.now() - t0) / 1000;
   return { promptIds, ids, text, finishReason, tokensPerSecond: seconds > 0 ? ids.length / seconds : 0, prefillSeconds };

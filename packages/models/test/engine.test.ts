@@ -1,0 +1,59 @@
+// The engine batches independent sequences into shared steps: every sequence must get the ids it
+// would get decoded alone, whatever joins or leaves the batch around it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cpm1Model, Engine, generate } from '../src/index.js';
+import { tinyDir } from './helpers.js';
+
+const prompts = ['床前明月光，', '春眠不觉晓，处处闻啼鸟。', '白日', '人生得意须尽欢，莫使金樽空对月。天生我材必有用，', '海上生明月'];
+
+describe.each(['int8', 'fp32'] as const)('Engine on tiny-cpm1 (%s, CPU)', (dtype) => {
+  let model: Cpm1Model;
+  beforeAll(async () => {
+    model = await Cpm1Model.load(tinyDir, { dtype, device: 'cpu' });
+  });
+  afterAll(() => model.dispose());
+
+  it('gives each batched sequence the greedy ids it gets alone, with sequences joining and leaving mid-batch', async () => {
+    // Different prompt lengths and max tokens: short requests leave while long ones go on, and the
+    // late requests join a batch that is already decoding.
+    const maxTokens = [24, 7, 31, 12, 18];
+    const alone = [];
+    for (let i = 0; i < prompts.length; i++) alone.push(await generate(model, prompts[i], { greedy: true, maxTokens: maxTokens[i] }));
+    const engine = new Engine(model, { maxBatch: 3 });
+    const sizes: number[] = [];
+    const run = async (i: number, delaySteps: number) => {
+      for (let s = 0; s < delaySteps; s++) await new Promise((r) => setImmediate(r));
+      const it = engine.generate(prompts[i], { greedy: true, maxTokens: maxTokens[i] });
+      for (;;) {
+        const r = await it.next();
+        sizes.push(engine.stats.lastBatchSize);
+        if (r.done) return r.value;
+      }
+    };
+    const batched = await Promise.all(prompts.map((_, i) => run(i, i * 3)));
+    batched.forEach((r, i) => {
+      expect(r.ids, `prompt ${i}`).toEqual(alone[i].ids);
+      expect(r.text).toBe(alone[i].text);
+    });
+    expect(Math.max(...sizes)).toBe(3); // sequences really shared steps
+    expect(engine.stats.waiting).toBe(0);
+    await engine.close();
+    expect(engine.stats.running).toBe(0);
+  });
+
+  it('frees the slot of an iterator that is returned early, and aborts waiting requests', async () => {
+    const engine = new Engine(model, { maxBatch: 1 });
+    const it = engine.generate(prompts[0], { greedy: true, maxTokens: 20 });
+    await it.next();
+    expect(engine.stats.running).toBe(1);
+    const ac = new AbortController();
+    const waiting = engine.generate(prompts[1], { greedy: true, maxTokens: 5, signal: ac.signal }).next();
+    await new Promise((r) => setImmediate(r));
+    expect(engine.stats.waiting).toBe(1);
+    ac.abort();
+    await expect(waiting).rejects.toThrow(/aborted/);
+    await it.return(undefined as never);
+    expect(engine.stats.running).toBe(0);
+    await engine.close();
+  });
+});
