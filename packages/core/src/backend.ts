@@ -90,6 +90,58 @@ export interface Backend {
   /** a * b, broadcasting as add does. */
   mul(a: Tensor, b: Tensor): Tensor;
 
+  // ---- planned steps -------------------------------------------------------------------------------
+  // A model's step (a decode step of several sequences, a prefill, an encoder pass) is planned once:
+  // its buffers at fixed addresses, its ops recorded by captureStep, and then run again and again with
+  // new inputs written into the same tensors. These ops read what changes from step to step (token
+  // positions, cache lengths) from tensors, never from their arguments, so one recording serves every step.
+
+  /** Copies host data into an existing packed tensor of the same dtype and element count. */
+  write(dst: Tensor, data: HostArray): void;
+  /**
+   * dst[index[i], :] = src[i, :], for src [n, w] (last dimension contiguous; rows may be strided, e.g.
+   * a column block of a wider tensor), dst [R, w] packed of src's dtype, index int32 [n] packed.
+   * Indices outside [0, R) are skipped: the host checks them before it writes them, and no op of a
+   * step reads data back to the host.
+   */
+  scatterRows(src: Tensor, dst: Tensor, index: Tensor): void;
+  /**
+   * One query per sequence attending over its cached keys and values (a decode step). q [B, H*D]
+   * (last dimension contiguous; rows may be strided), keys and values [B * slotRows, H*D] packed, where
+   * sequence b's cached positions are rows b*slotRows … b*slotRows + L_b - 1, L_b = clamp(lengths[b], 0,
+   * slotRows); lengths int32 [B]. For each b and head h:
+   *   out[b, h*D + e] = Σ_{j<L_b} p_j · values[b*slotRows + j, h*D + e],
+   *   p = softmax_j(scale · q[b, h*D:(h+1)*D] · keys[b*slotRows + j, h*D:(h+1)*D] + bias[h, L_b - 1 - j]),
+   * with bias = distanceBias [H, slotRows] (q's dtype; T5's relative position bias by distance from the
+   * query) or 0. A sequence with L_b = 0 gets zeros. Computed in float32; out [B, H*D] packed, q's dtype.
+   */
+  attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor;
+  /**
+   * Records the ops `fn` issues as a step that run() replays off the JS thread (a CUDA graph on the
+   * GPU; a tape of native calls on the CPU), with every tensor made while fn runs kept alive by the
+   * step until it is disposed. fn's ops may or may not also run now: read results only after run().
+   * Inside fn no op may read data back to the host (download throws).
+   */
+  captureStep(fn: () => void): StepGraph;
+
   /** Frees what the backend holds (pools, handles). Tensors it made must not be used afterwards. */
+  dispose(): void;
+}
+
+export interface AttendCacheOptions {
+  scale: number;
+  /** Rows of keys/values per sequence (the cache's length). */
+  slotRows: number;
+  distanceBias?: Tensor;
+}
+
+/**
+ * A recorded step (Backend.captureStep). run() resolves when the step's ops are done; until then the
+ * caller must not write the step's inputs or read its outputs. Runs of one step never overlap.
+ */
+export interface StepGraph {
+  run(): Promise<void>;
+  readonly disposed: boolean;
+  /** Frees the recording and the tensors it keeps alive. */
   dispose(): void;
 }

@@ -48,6 +48,37 @@ export interface TensorInit {
 
 // How many live tensors (owners and views) reference each storage: it is freed when the last goes.
 const refs = new WeakMap<Storage, number>();
+// The storages of the tensors made inside each open retainStorages() call.
+const retaining: Set<Storage>[] = [];
+
+/**
+ * Runs fn and keeps alive the storage of every tensor made while it runs (its temporaries too) until
+ * release() is called, whatever fn or an enclosing tidy() disposes: a recorded step (Backend.captureStep)
+ * replays its ops on those addresses.
+ */
+export function retainStorages(fn: () => void): { release(): void } {
+  const storages = new Set<Storage>();
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    for (const storage of storages) {
+      const n = (refs.get(storage) ?? 1) - 1;
+      refs.set(storage, n);
+      if (n <= 0) storage.dispose();
+    }
+  };
+  retaining.push(storages);
+  try {
+    fn();
+  } catch (e) {
+    release();
+    throw e;
+  } finally {
+    retaining.pop();
+  }
+  return { release };
+}
 
 /**
  * An n-dimensional view of typed elements in a storage on some device. Views made by `reshape`,
@@ -83,6 +114,12 @@ export class Tensor {
     }
     if (init.storage.disposed) throw new DisposedError('A storage');
     refs.set(init.storage, (refs.get(init.storage) ?? 0) + 1);
+    const r = retaining[retaining.length - 1];
+    if (r && !r.has(init.storage)) {
+      // Held from its first tensor on, so that a temporary freed inside fn is not reused behind the step.
+      r.add(init.storage);
+      refs.set(init.storage, (refs.get(init.storage) ?? 0) + 1);
+    }
     trackInScope(this);
   }
 

@@ -2,7 +2,10 @@
 // and a host memory pool. Each op checks its inputs (typed errors) before native code runs.
 import { HostPool } from '@bminf/allocator';
 import {
+  type AttendCacheOptions,
   type Backend,
+  type StepGraph,
+  UnsupportedError,
   type DType,
   Device,
   type HostArray,
@@ -392,6 +395,23 @@ export class CpuBackend implements Backend {
       if (bc !== b) bc.dispose();
     }
     return out;
+  }
+
+  // ---- planned steps (see Backend) -----------------------------------------------------------------
+  write(_dst: Tensor, _data: HostArray): void {
+    throw new UnsupportedError('write: not implemented on this backend yet.');
+  }
+
+  scatterRows(_src: Tensor, _dst: Tensor, _index: Tensor): void {
+    throw new UnsupportedError('scatterRows: not implemented on this backend yet.');
+  }
+
+  attendCache(_q: Tensor, _keys: Tensor, _values: Tensor, _lengths: Tensor, _options: AttendCacheOptions): Tensor {
+    throw new UnsupportedError('attendCache: not implemented on this backend yet.');
+  }
+
+  captureStep(_fn: () => void): StepGraph {
+    throw new UnsupportedError('captureStep: not implemented on this backend yet.');
   }
 
   dispose(): void {

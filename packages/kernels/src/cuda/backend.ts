@@ -3,7 +3,9 @@
 // addon's one stream. Arguments are checked here with @bminf/core's checks (the same words as the CPU
 // backend); the addon checks again that every device span lies inside live memory.
 import {
+  type AttendCacheOptions,
   type Backend,
+  type StepGraph,
   type DType,
   Device,
   DisposedError,
@@ -931,6 +933,23 @@ export class CudaBackend implements Backend {
   /** Raw access for benchmarks: the addon's CUDA bindings. */
   get nativeCuda(): NativeCuda {
     return this.native;
+  }
+
+  // ---- planned steps (see Backend) -----------------------------------------------------------------
+  write(_dst: Tensor, _data: HostArray): void {
+    throw new UnsupportedError('write: not implemented on this backend yet.');
+  }
+
+  scatterRows(_src: Tensor, _dst: Tensor, _index: Tensor): void {
+    throw new UnsupportedError('scatterRows: not implemented on this backend yet.');
+  }
+
+  attendCache(_q: Tensor, _keys: Tensor, _values: Tensor, _lengths: Tensor, _options: AttendCacheOptions): Tensor {
+    throw new UnsupportedError('attendCache: not implemented on this backend yet.');
+  }
+
+  captureStep(_fn: () => void): StepGraph {
+    throw new UnsupportedError('captureStep: not implemented on this backend yet.');
   }
 
   dispose(): void {
