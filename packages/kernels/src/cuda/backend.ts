@@ -31,7 +31,9 @@ import {
   isDType,
   isFloatDType,
   numelOf,
+  retainStorages,
   shapeToString,
+  tidy,
 } from '@bminf/core';
 import { DevicePool, type DevicePoolStats } from '@bminf/allocator';
 import { CublasLt, type DeviceSpan, type IgemmPath, type NativeCuda, igemmShapeProblem, mapNativeError, paddedRows } from '@bminf/cublaslt';
@@ -250,6 +252,7 @@ export class CudaBackend implements Backend {
 
   upload(data: HostArray, shape: Shape): Tensor {
     this.live();
+    if (this.capturing) throw new InvalidArgumentError('upload: a step being captured cannot copy from the host; make its tensors before capturing.');
     assertValidShape(shape);
     if (!(data instanceof Int8Array || data instanceof Int32Array || data instanceof Uint16Array || data instanceof Float32Array)) {
       throw new InvalidArgumentError(
@@ -275,6 +278,7 @@ export class CudaBackend implements Backend {
 
   download(t: Tensor): HostArray {
     this.check('download', t);
+    if (this.capturing) throw new InvalidArgumentError('download: a step being captured cannot read back to the host; read its outputs after run().');
     const p = this.packed(t);
     const out = hostArray(t.dtype, new ArrayBuffer(t.byteLength), 0, t.numel);
     const s = this.span(p);
@@ -468,6 +472,7 @@ export class CudaBackend implements Backend {
     if (this.igemmKernel === 'sm90') return this.sm90.tileFor(rows, b.shape[0]);
     const key = `${rows}:${b.shape[0]}:${a.shape[1]}`;
     let choice = this.igemmChoice.get(key);
+    if (choice === undefined && this.capturing) return null; // no timing inside a step's capture
     if (choice === undefined) {
       let best = this.timeCold(() => this.igemmDirect(a, b, out));
       choice = 'cublaslt';
@@ -661,6 +666,7 @@ export class CudaBackend implements Backend {
     const m = w.shape[0];
     const key = `${Math.ceil(t / 256)}:${m}:${k}:${bias ? 1 : 0}`;
     let faster = this.fusedChoice.get(key);
+    if (faster === undefined && this.capturing) return false; // no timing inside a step's capture
     if (faster === undefined) {
       const fused = () => this.sm90.linear(qx, qs, w, ws, bias, y);
       const calls = () => {
@@ -881,7 +887,11 @@ export class CudaBackend implements Backend {
     const tp = this.packed(table);
     const out = this.make([n, d], table.dtype);
     try {
-      if (n > 0) {
+      if (n > 0 && this.capturing) {
+        // Inside a step the host checked the ids before writing them; an id out of range gives zeros.
+        const flag = this.flag.span(4, 4);
+        this.launch(`embedding_${sfx(table.dtype)}`, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
+      } else if (n > 0) {
         const flag = this.flag.span(0, 4);
         this.native.fill(flag.region, flag.byteOffset, 4, 0);
         this.launch(`embedding_${sfx(table.dtype)}`, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
@@ -936,20 +946,155 @@ export class CudaBackend implements Backend {
   }
 
   // ---- planned steps (see Backend) -----------------------------------------------------------------
-  write(_dst: Tensor, _data: HostArray): void {
-    throw new UnsupportedError('write: not implemented on this backend yet.');
+  /** True while captureStep records a step: no host reads, no tuning, no launch graphs. */
+  private capturing = false;
+
+  write(dst: Tensor, data: HostArray): void {
+    this.check('write', dst);
+    checkContiguous('write', dst, 'dst');
+    if (this.capturing) throw new InvalidArgumentError('write: a step being captured cannot copy from the host; write its inputs before run().');
+    if (!(data instanceof Int8Array || data instanceof Int32Array || data instanceof Uint16Array || data instanceof Float32Array) || dtypeOfArray(data) !== dst.dtype) {
+      throw new InvalidArgumentError(`write: the data must be a typed array of the tensor's dtype (${dst.dtype}).`);
+    }
+    if (data.length !== dst.numel) throw new ShapeMismatchError(`write: ${data.length} elements cannot fill a tensor of ${dst.numel}.`);
+    const s = this.span(dst);
+    if (!s.byteLength) return;
+    try {
+      this.native.upload(s.region, s.byteOffset, s.byteLength, data);
+    } catch (e) {
+      throw mapNativeError(e, 'write');
+    }
   }
 
-  scatterRows(_src: Tensor, _dst: Tensor, _index: Tensor): void {
-    throw new UnsupportedError('scatterRows: not implemented on this backend yet.');
+  scatterRows(src: Tensor, dst: Tensor, index: Tensor): void {
+    this.check('scatterRows', src, dst, index);
+    checkSameDType('scatterRows', src, dst);
+    checkRank('scatterRows', src, 2);
+    checkRank('scatterRows', dst, 2);
+    checkDType('scatterRows', index, 'int32');
+    checkShape('scatterRows', index, [src.shape[0]], 'index');
+    checkContiguous('scatterRows', dst, 'dst');
+    checkContiguous('scatterRows', index, 'index');
+    const [n, w] = src.shape;
+    if (dst.shape[1] !== w) throw new ShapeMismatchError(`scatterRows: src rows of ${w} do not fit dst ${shapeToString(dst.shape)}.`);
+    if (src.dtype === 'int8') throw new UnsupportedError('scatterRows: int8 rows are not supported on CUDA.', { hint: 'Scatter float16 or float32 rows.' });
+    if (n === 0 || w === 0) return;
+    const sp = src.strides[1] === 1 ? src : this.contiguous(src);
+    try {
+      this.launch(`scatter_rows_b${dtypeSize(src.dtype) * 8}`, n, Math.min(256, up32(w)), 'plppil', [sp, sp.strides[0], dst, index, w, dst.shape[0]]);
+    } finally {
+      if (sp !== src) sp.dispose();
+    }
   }
 
-  attendCache(_q: Tensor, _keys: Tensor, _values: Tensor, _lengths: Tensor, _options: AttendCacheOptions): Tensor {
-    throw new UnsupportedError('attendCache: not implemented on this backend yet.');
+  attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
+    const bias = options.distanceBias;
+    this.check('attendCache', q, keys, values, lengths, bias);
+    checkDType('attendCache', q, 'float16', 'float32');
+    checkSameDType('attendCache', q, keys);
+    checkSameDType('attendCache', q, values);
+    checkRank('attendCache', q, 2);
+    checkDType('attendCache', lengths, 'int32');
+    const [B, width] = q.shape;
+    const { slotRows, scale } = options;
+    if (!Number.isInteger(slotRows) || slotRows < 1 || slotRows > 12288) {
+      throw new InvalidArgumentError(`attendCache: slotRows must be an integer from 1 to 12288 on CUDA, not ${String(slotRows)}.`);
+    }
+    if (!Number.isFinite(scale)) throw new InvalidArgumentError(`attendCache: scale must be a finite number, not ${String(scale)}.`);
+    checkShape('attendCache', keys, [B * slotRows, width], 'keys');
+    checkShape('attendCache', values, [B * slotRows, width], 'values');
+    checkShape('attendCache', lengths, [B], 'lengths');
+    for (const [t, name] of [[keys, 'keys'], [values, 'values'], [lengths, 'lengths']] as const) checkContiguous('attendCache', t, name);
+    if (bias) {
+      checkSameDType('attendCache', q, bias);
+      checkContiguous('attendCache', bias, 'distanceBias');
+      checkShape('attendCache', bias, [options.heads, slotRows], 'distanceBias');
+    }
+    const numHeads = options.heads;
+    if (!Number.isInteger(numHeads) || numHeads < 1 || width % numHeads !== 0) {
+      throw new ShapeMismatchError(`attendCache: ${String(numHeads)} heads do not divide q's width ${width}.`);
+    }
+    const headDim = width / numHeads;
+    if (headDim > 1024) throw new UnsupportedError(`attendCache: heads of ${headDim} dimensions are not supported on CUDA (at most 1024).`);
+    const qp = q.strides[1] === 1 || width === 1 ? q : this.contiguous(q);
+    const out = this.make([B, width], q.dtype);
+    try {
+      if (B > 0 && width > 0) {
+        this.native.launch(this.fn(`attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [128, 1, 1], slotRows * 4, 'plpppipiiiif', [
+          ...this.flat([qp]), qp.strides[0], ...this.flat([keys, values, lengths, bias ?? keys]), bias ? 1 : 0, ...this.flat([out]),
+          numHeads, headDim, slotRows, scale,
+        ]);
+      }
+    } catch (e) {
+      out.dispose();
+      throw mapNativeError(e, 'attendCache');
+    } finally {
+      if (qp !== q) qp.dispose();
+    }
+    return out;
   }
 
-  captureStep(_fn: () => void): StepGraph {
-    throw new UnsupportedError('captureStep: not implemented on this backend yet.');
+  /** A tensor's span as launch() takes it: region, byteOffset, byteLength. */
+  private flat(ts: Tensor[]): unknown[] {
+    return ts.flatMap((t) => {
+      const s = this.span(t);
+      return [s.region, s.byteOffset, s.byteLength];
+    });
+  }
+
+  /**
+   * Runs fn once as usual (kernels compiled, shapes tuned and planned, with the step's current inputs:
+   * a step must be safe to run twice), then again under stream capture into one CUDA graph, whose
+   * tensors the StepGraph keeps alive. run() launches the graph and resolves when it is done, waiting
+   * on a worker thread.
+   */
+  captureStep(fn: () => void): StepGraph {
+    this.live();
+    if (this.capturing) throw new InvalidArgumentError('captureStep: a step is already being captured.');
+    tidy(fn);
+    let handle: unknown;
+    const held = retainStorages(() => {
+      try {
+        this.native.beginStepCapture();
+      } catch (e) {
+        throw mapNativeError(e, 'captureStep');
+      }
+      this.capturing = true;
+      try {
+        tidy(fn);
+      } catch (e) {
+        this.capturing = false;
+        this.native.endStepCapture(false);
+        throw e;
+      }
+      this.capturing = false;
+      try {
+        handle = this.native.endStepCapture(true);
+      } catch (e) {
+        throw mapNativeError(e, 'captureStep');
+      }
+    });
+    const native = this.native;
+    let disposed = false;
+    return {
+      run: async () => {
+        if (disposed) throw new DisposedError('A captured step');
+        try {
+          await native.runStepGraph(handle);
+        } catch (e) {
+          throw mapNativeError(e, 'a captured step');
+        }
+      },
+      get disposed() {
+        return disposed;
+      },
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        native.disposeStepGraph(handle);
+        held.release();
+      },
+    };
   }
 
   dispose(): void {
