@@ -26,6 +26,8 @@ import {
   isDType,
   numelOf,
   shapeToString,
+  tidy,
+  float16BitsToFloat32,
 } from '@bminf/core';
 import { collapseDims } from './collapse.js';
 import { storageArray } from './host-arrays.js';
@@ -398,20 +400,87 @@ export class CpuBackend implements Backend {
   }
 
   // ---- planned steps (see Backend) -----------------------------------------------------------------
-  write(_dst: Tensor, _data: HostArray): void {
-    throw new UnsupportedError('write: not implemented on this backend yet.');
+  // Interim versions in TypeScript (the native ones are being written): correct, not fast, and a
+  // "captured" step re-runs fn on the JS thread.
+  write(dst: Tensor, data: HostArray): void {
+    this.check('write', dst);
+    if (!dst.isContiguous() || dtypeOfArray(data) !== dst.dtype || data.length !== dst.numel) {
+      throw new InvalidArgumentError(`write: expected ${dst.numel} elements of ${dst.dtype} for a packed tensor.`);
+    }
+    (storageArray(dst) as HostArray).set(data as never, dst.offset);
   }
 
-  scatterRows(_src: Tensor, _dst: Tensor, _index: Tensor): void {
-    throw new UnsupportedError('scatterRows: not implemented on this backend yet.');
+  scatterRows(src: Tensor, dst: Tensor, index: Tensor): void {
+    this.check('scatterRows', src, dst, index);
+    const [n, w] = src.shape;
+    const s = storageArray(src);
+    const d = storageArray(dst);
+    const ix = storageArray(index);
+    for (let i = 0; i < n; i++) {
+      const to = ix[index.offset + i];
+      if (to < 0 || to >= dst.shape[0]) continue;
+      for (let c = 0; c < w; c++) d[dst.offset + to * w + c] = s[src.offset + i * src.strides[0] + c * src.strides[1]];
+    }
   }
 
-  attendCache(_q: Tensor, _keys: Tensor, _values: Tensor, _lengths: Tensor, _options: AttendCacheOptions): Tensor {
-    throw new UnsupportedError('attendCache: not implemented on this backend yet.');
+  attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
+    this.check('attendCache', q, keys, values, lengths, options.distanceBias);
+    const [B, width] = q.shape;
+    const { heads, slotRows, scale, distanceBias } = options;
+    const D = width / heads;
+    const rd = (t: Tensor) => {
+      const a = storageArray(t);
+      return t.dtype === 'float16' ? (i: number) => float16BitsToFloat32(a[i]) : (i: number) => a[i];
+    };
+    const qa = rd(q);
+    const ka = rd(keys);
+    const va = rd(values);
+    const ba = distanceBias ? rd(distanceBias) : null;
+    const la = storageArray(lengths);
+    const out = new Float32Array(B * width);
+    for (let b = 0; b < B; b++) {
+      const L = Math.min(Math.max(la[lengths.offset + b], 0), slotRows);
+      for (let h = 0; h < heads; h++) {
+        const sc = new Float64Array(L);
+        let m = -Infinity;
+        for (let j = 0; j < L; j++) {
+          let acc = 0;
+          for (let e = 0; e < D; e++) acc += qa(q.offset + b * q.strides[0] + h * D + e) * ka(keys.offset + (b * slotRows + j) * width + h * D + e);
+          sc[j] = acc * scale + (ba && distanceBias ? ba(distanceBias.offset + h * slotRows + (L - 1 - j)) : 0);
+          m = Math.max(m, sc[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j < L; j++) sum += (sc[j] = Math.exp(sc[j] - m));
+        for (let e = 0; e < D; e++) {
+          let acc = 0;
+          for (let j = 0; j < L; j++) acc += sc[j] * va(values.offset + (b * slotRows + j) * width + h * D + e);
+          out[b * width + h * D + e] = L > 0 ? acc / sum : 0;
+        }
+      }
+    }
+    const t = this.upload(out, [B, width]);
+    if (q.dtype === 'float32') return t;
+    try {
+      return this.cast(t, 'float16');
+    } finally {
+      t.dispose();
+    }
   }
 
-  captureStep(_fn: () => void): StepGraph {
-    throw new UnsupportedError('captureStep: not implemented on this backend yet.');
+  captureStep(fn: () => void): StepGraph {
+    let disposed = false;
+    return {
+      run: async () => {
+        if (disposed) throw new InvalidArgumentError('This step was disposed.');
+        tidy(fn);
+      },
+      get disposed() {
+        return disposed;
+      },
+      dispose: () => {
+        disposed = true;
+      },
+    };
   }
 
   dispose(): void {

@@ -1,5 +1,6 @@
 import { AbortedError, InvalidArgumentError } from '@bminf/core';
 import { Cpm1Model } from '../cpm1/model.js';
+import { Cpm1PlannedRunner } from '../cpm1/planned-runner.js';
 import { type DialogueChunk, type DialogueOptions, type DialogueResult, streamDialogueOn } from '../cpm2/dialogue.js';
 import { type FillBlankChunk, type FillBlankResult, streamFillBlankOn } from '../cpm2/fill-blank.js';
 import { streamCpm2GenerateOn } from '../cpm2/prefix-lm.js';
@@ -72,7 +73,7 @@ export class Engine {
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 256) {
       throw new InvalidArgumentError(`maxBatch must be an integer from 1 to 256, but is ${String(maxBatch)}.`);
     }
-    this.runner = options.runner ?? new EagerRunner(model, maxBatch);
+    this.runner = options.runner ?? (model instanceof Cpm1Model ? new Cpm1PlannedRunner(model, maxBatch) : new EagerRunner(model, maxBatch));
     this.free = Array.from({ length: this.runner.slots }, (_, i) => this.runner.slots - 1 - i);
   }
 
