@@ -2,6 +2,7 @@ import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, 
 import { attend } from '@bminf/layers';
 import type { ModelRunner, StepItem } from '../engine/runner.js';
 import { StepInputs, lengthBucket } from '../engine/step-inputs.js';
+import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
 import type { Cpm1Model } from './model.js';
 
 /** Prompts are padded to a power of two from this many tokens: few prefill steps to plan. */
@@ -51,42 +52,21 @@ export class Cpm1PlannedRunner implements ModelRunner {
 
   async step(items: readonly StepItem[]): Promise<Float32Array[]> {
     const out: Float32Array[] = Array(items.length);
-    // Fresh prompts of several tokens: a prefill each.
-    const decoding: { item: number; ids: readonly number[] }[] = [];
+    const decoding: { index: number; slot: number; ids: readonly number[] }[] = [];
     for (let i = 0; i < items.length; i++) {
       const { slot, ids } = items[i];
-      this.checkItem(slot, ids);
+      checkStepItem(items[i], this.model.vocabSize, this.lengths[slot], this.maxLength, 'CPM-1');
+      // A fresh prompt of several tokens: a prefill. Everything else: one token per decode step, every
+      // slot together.
       if (this.lengths[slot] === 0 && ids.length > 1) out[i] = await this.prefill(slot, ids);
-      else decoding.push({ item: i, ids });
+      else decoding.push({ index: i, slot, ids });
     }
-    // Everything else one token per decode step, all slots together (a rare multi-token continuation
-    // takes several steps).
-    let next = decoding.map(() => 0);
-    while (decoding.some((d, k) => next[k] < d.ids.length)) {
-      const batch = decoding.map((d, k) => (next[k] < d.ids.length ? { ...d, id: d.ids[next[k]] } : null));
-      const logits = await this.decode(batch.map((b) => (b ? { slot: items[b.item].slot, id: b.id } : null)));
-      batch.forEach((b, k) => {
-        if (b && next[k] === b.ids.length - 1) out[b.item] = logits[k] as Float32Array;
-      });
-      next = next.map((v, k) => v + (batch[k] ? 1 : 0));
-    }
+    await decodeTokenByToken(decoding, out, (entries) => this.decode(entries));
     return out;
   }
 
-  private checkItem(slot: number, ids: readonly number[]): void {
-    const vocab = this.model.vocabSize;
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new InvalidArgumentError(`Token id ${id} is out of range (vocabulary: 0..${vocab - 1}).`);
-    }
-    if (this.lengths[slot] + ids.length > this.maxLength) {
-      throw new InvalidArgumentError(`${this.lengths[slot] + ids.length} tokens exceed the ${this.maxLength} this runner holds per sequence.`, {
-        hint: 'Shorten the prompt or lower max tokens.',
-      });
-    }
-  }
-
   /** One decode step: entries are (slot, token) or null for slots that sit this step out. */
-  private async decode(entries: ({ slot: number; id: number } | null)[]): Promise<(Float32Array | null)[]> {
+  private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
     const plan = (this.decodePlan ??= this.planDecode());
     const h = plan.inputs.host;
     h.lens.fill(0);
