@@ -940,6 +940,24 @@ export class CudaBackend implements Backend {
     return this.binary('mul', a, b);
   }
 
+  /**
+   * Fills a packed int8 or float16 tensor with random bits on the GPU (benchmark weights; see
+   * random_i8/random_f16 in elementwise.cu): int8 uniform in [-127, 127]; float16 with a random sign
+   * and mantissa and the exponent of `magnitude`. Not part of the Backend contract.
+   */
+  fillRandom(t: Tensor, seed: number, magnitude = 1): void {
+    this.check('fillRandom', t);
+    checkDType('fillRandom', t, 'int8', 'float16');
+    checkContiguous('fillRandom', t, 't');
+    if (t.numel === 0) return;
+    const grid = Math.min(CudaBackend.gridFor(t.numel), 65536);
+    if (t.dtype === 'int8') this.launch('random_i8', grid, 256, 'pli', [t, t.numel, seed & 0x7fffffff]);
+    else {
+      const exp = Math.max(1, Math.min(30, Math.floor(Math.log2(magnitude)) + 15)) << 10;
+      this.launch('random_f16', grid, 256, 'plii', [t, t.numel, seed & 0x7fffffff, exp]);
+    }
+  }
+
   /** Raw access for benchmarks: the addon's CUDA bindings. */
   get nativeCuda(): NativeCuda {
     return this.native;

@@ -55,7 +55,8 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   private readonly blocks: Cpm1Block[];
   private readonly lnFinal: LayerNorm;
 
-  private constructor(
+  /** A model over weights already on the backend (load() and randomCpm1Model() make them); it takes ownership of them. */
+  constructor(
     readonly config: Cpm1Config,
     readonly tokenizer: SentencePieceTokenizer,
     backend: Backend,

@@ -1,7 +1,7 @@
 import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy } from '@bminf/core';
 import { attend } from '@bminf/layers';
 import type { ModelRunner, StepItem } from '../engine/runner.js';
-import { StepInputs, lengthBucket } from '../engine/step-inputs.js';
+import { StepInputs, lengthBucket, planStep } from '../engine/step-inputs.js';
 import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
 import type { Cpm1Model } from './model.js';
 
@@ -29,6 +29,8 @@ export class Cpm1PlannedRunner implements ModelRunner {
     readonly model: Cpm1Model,
     readonly slots: number,
     maxLength = model.contextLength,
+    /** false: steps run op by op instead of recorded (the reference for tests). */
+    private readonly record = true,
   ) {
     if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > model.contextLength) {
       throw new InvalidArgumentError(`maxLength must be an integer from 1 to the model's context (${model.contextLength}), not ${String(maxLength)}.`);
@@ -123,7 +125,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
     inputs.upload();
     const logits = keep(this.backend.zeros([this.slots, this.model.vocabSize], 'float32'));
     const t = inputs.tensors;
-    const graph = this.backend.captureStep(() => {
+    const graph = planStep(this.backend, () => {
       const { cfg, b, embedIn, blocks, head } = this.parts();
       let x = embedIn(t.ids, t.pos);
       blocks.forEach((blk, i) => {
@@ -140,14 +142,14 @@ export class Cpm1PlannedRunner implements ModelRunner {
         x = b.add(x, blk.ffn.forward(blk.lnFF.forward(x)));
       });
       b.copy(head(x), logits);
-    });
+    }, this.record);
     return { graph, inputs, logits };
   }
 
   private planPrefill(P: number, inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>) {
     const logits = keep(this.backend.zeros([1, this.model.vocabSize], 'float32'));
     const t = inputs.tensors;
-    const graph = this.backend.captureStep(() => {
+    const graph = planStep(this.backend, () => {
       const { cfg, b, embedIn, blocks, head } = this.parts();
       const d = cfg.numHeads * cfg.headDim;
       let x = embedIn(t.ids, t.pos);
@@ -161,7 +163,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
         x = b.add(x, blk.ffn.forward(blk.lnFF.forward(x)));
       });
       b.copy(head(b.embedding(t.last, b.contiguous(x))), logits);
-    });
+    }, this.record);
     return { graph, inputs, logits };
   }
 

@@ -1,6 +1,6 @@
 import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy, toFloat16Array } from '@bminf/core';
 import type { ModelRunner, StepItem } from '../engine/runner.js';
-import { StepInputs, lengthBucket } from '../engine/step-inputs.js';
+import { StepInputs, lengthBucket, planStep } from '../engine/step-inputs.js';
 import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
 import { MAX_DECODER_TOKENS, MAX_ENCODER_TOKENS, type Cpm2Model } from './model.js';
 
@@ -8,6 +8,8 @@ import { MAX_DECODER_TOKENS, MAX_ENCODER_TOKENS, type Cpm2Model } from './model.
 const MIN_ENCODER_BUCKET = 16;
 
 export interface Cpm2RunnerLimits {
+  /** false: steps run op by op instead of recorded (the reference for tests). */
+  record?: boolean;
   /** Encoder tokens a sequence may have (default 512; its cross-attention cache is this long). */
   maxEncoderLength?: number;
   /** Decoder tokens a sequence may have (default 256). */
@@ -38,6 +40,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
   private readonly distanceBias: Tensor;
   private readonly lengths: Int32Array;
   private readonly encoderLengths: Int32Array;
+  private readonly record: boolean;
   private decodePlan: { graph: StepGraph; inputs: DecoderInputs; logits: Tensor } | null = null;
   private readonly encoderPlans = new Map<number, { graph: StepGraph; inputs: EncoderInputs; mask: Tensor; maskHost: Float32Array; positionBias: Tensor }>();
 
@@ -46,6 +49,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
     readonly slots: number,
     limits: Cpm2RunnerLimits = {},
   ) {
+    this.record = limits.record ?? true;
     this.maxEncoderLength = limit(limits.maxEncoderLength ?? 512, MAX_ENCODER_TOKENS, 'maxEncoderLength');
     this.maxDecoderLength = limit(limits.maxDecoderLength ?? 256, MAX_DECODER_TOKENS, 'maxDecoderLength');
     const b = (this.backend = model.backend);
@@ -141,7 +145,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
     const L = m.layers;
     const d = m.config.numHeads * m.config.headDim;
     const t = inputs.tensors;
-    return b.captureStep(() => {
+    return planStep(b, () => {
       let x = this.castIn(b.embedding(t.ids, L.embed.table));
       const bias = b.add(positionBias, mask); // padded keys masked out for every query
       for (const blk of L.encoderBlocks) x = blk.forward(x, bias);
@@ -151,7 +155,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
         b.scatterRows(kv.narrow(1, 0, d), this.crossKeys[i], t.rows);
         b.scatterRows(kv.narrow(1, d, d), this.crossValues[i], t.rows);
       });
-    });
+    }, this.record);
   }
 
   private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
@@ -190,7 +194,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
     inputs.upload();
     const logits = keep(b.zeros([this.slots, m.vocabSize], 'float32'));
     const t = inputs.tensors;
-    const graph = b.captureStep(() => {
+    const graph = planStep(b, () => {
       let x = this.castIn(b.embedding(t.ids, L.embed.table));
       L.decoderBlocks.forEach((blk, i) => {
         const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
@@ -214,7 +218,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
       });
       const y = b.gemm(b.contiguous(L.decoderNorm.forward(x)), L.lmHead, { transB: true });
       b.copy(y.dtype === 'float32' ? y : b.cast(y, 'float32'), logits);
-    });
+    }, this.record);
     return { graph, inputs, logits };
   }
 

@@ -1,4 +1,4 @@
-import { type Backend, type Tensor, keep } from '@bminf/core';
+import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy } from '@bminf/core';
 
 /**
  * The int32 inputs of a planned step (token ids, positions, cache rows, lengths): device tensors at
@@ -32,4 +32,26 @@ export function lengthBucket(n: number, min: number, max: number): number {
   let p = min;
   while (p < n) p *= 2;
   return Math.min(p, max);
+}
+
+/**
+ * How a runner turns a step function into a StepGraph: recorded by the backend (the default: a CUDA
+ * graph, a native tape), or run op by op on every run() (the reference a recorded step must equal bit
+ * for bit).
+ */
+export function planStep(backend: Backend, fn: () => void, record: boolean): StepGraph {
+  if (record) return backend.captureStep(fn);
+  let disposed = false;
+  return {
+    run: async () => {
+      if (disposed) throw new InvalidArgumentError('This step was disposed.');
+      tidy(fn);
+    },
+    get disposed() {
+      return disposed;
+    },
+    dispose: () => {
+      disposed = true;
+    },
+  };
 }
