@@ -5,7 +5,6 @@ import {
   type AttendCacheOptions,
   type Backend,
   type StepGraph,
-  UnsupportedError,
   type DType,
   Device,
   type HostArray,
