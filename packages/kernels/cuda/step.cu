@@ -88,3 +88,72 @@ SCATTER_ROWS_KERNEL(32, unsigned int)
     }                                                                                                             \
   }
 FOR_FLOAT_TYPES(ATTEND_CACHE_KERNEL)
+
+// attendCache for float16 heads of a multiple of 8 dimensions (at most 256), keys and values 16-byte
+// aligned: the same function with the work spread for latency, since a decode step has few blocks and
+// short caches. Each thread scores whole keys (16-byte loads, all in flight at once) instead of a warp
+// per key; then each thread sums p_j·v_j for one 8-wide column chunk over every G-th key (G = 256 /
+// (D/8) groups), and the groups are added in shared memory. 256 threads per block.
+extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
+                                              const half_t* __restrict__ values, const int* __restrict__ lengths,
+                                              const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,
+                                              int heads, int headDim, int slotRows, float scale) {
+  extern __shared__ float sc[];
+  __shared__ float red[32];
+  __shared__ float qs[256];
+  __shared__ float part[2048];
+  const int b = blockIdx.x / heads, h = blockIdx.x % heads;
+  const int width = heads * headDim, chunks = headDim >> 3;
+  const int L = min(max(lengths[b], 0), slotRows);
+  const half_t* qrow = q + (i64)b * qStride + (i64)h * headDim;
+  half_t* orow = out + (i64)b * width + (i64)h * headDim;
+  if (L == 0) {
+    for (int e = threadIdx.x; e < headDim; e += blockDim.x) orow[e] = 0;
+    return;
+  }
+  for (int e = threadIdx.x; e < headDim; e += blockDim.x) qs[e] = h2f(qrow[e]);
+  __syncthreads();
+  const i64 base = (i64)b * slotRows * width + (i64)h * headDim;
+  float m = -3.402823466e38f;
+  for (int j = threadIdx.x; j < L; j += blockDim.x) {
+    const u32x4* k = reinterpret_cast<const u32x4*>(keys + base + (i64)j * width);
+    float s = 0.f;
+    for (int c = 0; c < chunks; c++) {
+      const u32x4 v = k[c];
+      const half_t* hv = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+      for (int e = 0; e < 8; e++) s += qs[c * 8 + e] * h2f(hv[e]);
+    }
+    s = s * scale + (hasBias ? h2f(bias[(i64)h * slotRows + (L - 1 - j)]) : 0.f);
+    sc[j] = s;
+    m = fmaxf(m, s);
+  }
+  m = blockMax(m, red);
+  float sum = 0.f;
+  for (int j = threadIdx.x; j < L; j += blockDim.x) {
+    const float p = expf(sc[j] - m);
+    sc[j] = p;
+    sum += p;
+  }
+  sum = blockSum(sum, red);  // its barriers also order the sc writes before the reads below
+  const int groups = blockDim.x / chunks, g = threadIdx.x / chunks, c = threadIdx.x % chunks;
+  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  if (g < groups) {
+    for (int j = g; j < L; j += groups) {
+      const u32x4 v = reinterpret_cast<const u32x4*>(values + base + (i64)j * width)[c];
+      const half_t* hv = reinterpret_cast<const half_t*>(&v);
+      const float p = sc[j];
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[e] += p * h2f(hv[e]);
+    }
+#pragma unroll
+    for (int e = 0; e < 8; e++) part[g * headDim + c * 8 + e] = acc[e];
+  }
+  __syncthreads();
+  const float inv = 1.f / sum;
+  for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
+    float t = 0.f;
+    for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
+    orow[e] = f2h(t * inv);
+  }
+}

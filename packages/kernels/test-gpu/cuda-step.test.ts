@@ -24,7 +24,9 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
       for (const [n, w, R] of [[1, 3, 4], [5, 33, 9], [7, 64, 40]]) {
         const src = randn(n * (w + 5));
         const [sc, sg] = both(cpu, gpu, hostData(src, dtype), [n, w + 5]);
-        const idx = Int32Array.from({ length: n }, (_, i) => (i === 1 ? -1 : i === 2 ? R : Math.floor(random() * R)));
+        // distinct targets (two rows scattered to one place would race), two of them out of range
+        const perm = Array.from({ length: R }, (_, i) => i).sort(() => random() - 0.5);
+        const idx = Int32Array.from({ length: n }, (_, i) => (i === 1 ? -1 : i === 2 ? R : perm[i]));
         const [ic, ig] = both(cpu, gpu, idx, [n]);
         const [dc, dg] = both(cpu, gpu, hostData(randn(R * w), dtype), [R, w]);
         cpu.scatterRows(sc.narrow(1, 2, w), dc, ic);
@@ -87,7 +89,23 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     } finally {
       graph.dispose();
     }
-    await expect(graph.run()).rejects.toThrow(/disposed/);
+    await expect(graph.run()).rejects.toThrow(/dispose/);
+  });
+
+  it('the one-kernel int8 linear for a few rows equals quantize + igemm + dequantize (+ add) bit for bit', () => {
+    tidy(() => {
+      for (const [rows, m, k] of [[1, 4, 16], [3, 36, 208], [5, 1028, 4096], [8, 256, 10240], [2, 20480, 4096]]) {
+        const x = gpu.upload(hostData(randn(rows * k), 'float16'), [rows, k]);
+        const w = gpu.upload(randInt8(m * k), [m, k]);
+        const ws = gpu.upload(hostData(Float32Array.from({ length: m }, () => 0.001 + random() * 0.01), 'float16'), [m]);
+        const bias = gpu.upload(hostData(randn(m), 'float16'), [m]);
+        const res = gpu.upload(hostData(randn(rows * m, 4), 'float16'), [rows, m]);
+        const q = gpu.quantizeRows(x);
+        const threeCalls = gpu.dequantize(gpu.igemm(q.values, w), q.scales, ws, { dtype: 'float16', bias });
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', bias })), `${rows}x${m}x${k}`).toEqual(gpu.download(threeCalls));
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', bias, residual: res }))).toEqual(gpu.download(gpu.add(res, threeCalls)));
+      }
+    });
   });
 
   it('refuses host reads inside a capture and leaves no capture behind', () => {

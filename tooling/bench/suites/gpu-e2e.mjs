@@ -38,7 +38,7 @@ function copyBandwidth(b) {
   for (let i = 0; i < 12; i++) {
     b.synchronize();
     const t0 = performance.now();
-    n.copyDtoD(s.region, s.byteOffset, s.byteLength, d.region, d.byteOffset, d.byteLength);
+    n.copy(s.region, s.byteOffset, s.byteLength, d.region, d.byteOffset, d.byteLength);
     b.synchronize();
     if (i >= 2) times.push((performance.now() - t0) / 1000);
   }

@@ -623,7 +623,16 @@ export class CudaBackend implements Backend {
 
   // ---- the int8 linear layer ----------------------------------------------------------------------
   /** dequantize(igemm(quantizeRows(x), weight), scales, weightScale): the Backend's optional fused op. */
-  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor }): Tensor {
+  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor; residual?: Tensor }): Tensor {
+    if (this.linearGemvOk(x, weight, weightScale, options)) return this.linearGemv(x, weight, weightScale, options.bias, options.residual);
+    if (options.residual) {
+      const y = this.linearInt8(x, weight, weightScale, { dtype: options.dtype, ...(options.bias ? { bias: options.bias } : {}) });
+      try {
+        return this.add(options.residual, y);
+      } finally {
+        y.dispose();
+      }
+    }
     const fusedOk = this.fusedLinearOk(x, weight, weightScale, options);
     const q = this.quantizeRows(x);
     try {
@@ -716,6 +725,47 @@ export class CudaBackend implements Backend {
   private timingEvents(): unknown[] {
     if (!this.events) this.events = Array.from({ length: 6 }, () => this.native.eventCreate());
     return this.events;
+  }
+
+  /**
+   * Whether linearInt8 runs as one kernel for a few rows (linear_gemv in gemv.cu: quantize, dp4a GEMV,
+   * dequantize and the residual add, bit for bit the separate ops): float16 in and out, at most
+   * gemvMaxRows rows, k % 16 == 0, m % 4 == 0, operands packed and 16-byte aligned.
+   */
+  private linearGemvOk(x: Tensor, w: Tensor, ws: Tensor, options: { dtype: FloatDType; bias?: Tensor; residual?: Tensor }): boolean {
+    const { bias, residual } = options;
+    if (options.dtype !== 'float16' || x.rank !== 2 || w.rank !== 2 || x.dtype !== 'float16' || w.dtype !== 'int8' || ws.dtype !== 'float16' || ws.rank !== 1) return false;
+    const [rows, k] = x.shape;
+    const m = w.shape[0];
+    if (rows < 1 || rows > this.gemvMaxRows || w.shape[1] !== k || ws.shape[0] !== m || k % 16 !== 0 || m % 4 !== 0 || rows * k > 96 * 1024) return false;
+    if (bias && (bias.dtype !== 'float16' || bias.rank !== 1 || bias.shape[0] !== m)) return false;
+    if (residual && (residual.dtype !== 'float16' || residual.rank !== 2 || residual.shape[0] !== rows || residual.shape[1] !== m)) return false;
+    this.check('linearInt8', x, w, ws, bias, residual);
+    return [x, w, ws, bias, residual].every((t) => !t || (t.isContiguous() && this.span(t).byteOffset % 16 === 0));
+  }
+
+  private readonly gemvShared = new Map<string, number>();
+  private linearGemv(x: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
+    const [rows, k] = x.shape;
+    const m = w.shape[0];
+    const R = [1, 2, 4, 8].find((r) => r >= rows) as number;
+    const name = `linear_gemv_r${R}`;
+    const shared = R * k;
+    if (shared > 48 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
+      this.native.setMaxDynamicShared(this.fn(name), shared);
+      this.gemvShared.set(name, shared);
+    }
+    const out = this.make([rows, m], 'float16');
+    try {
+      const grid = Math.min(m / 4, (this.info.multiprocessors ?? 132) * 4);
+      this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiii', [
+        ...this.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? x]), residual ? 1 : 0, ...this.flat([out]), rows, m, k,
+      ]);
+    } catch (e) {
+      out.dispose();
+      throw mapNativeError(e, 'linearInt8');
+    }
+    return out;
   }
 
   /** Whether linearInt8's operands suit the fused Hopper kernel (else the three plain calls run). */
@@ -1038,7 +1088,9 @@ export class CudaBackend implements Backend {
     const out = this.make([B, width], q.dtype);
     try {
       if (B > 0 && width > 0) {
-        this.native.launch(this.fn(`attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [128, 1, 1], slotRows * 4, 'plpppipiiiif', [
+        // float16 heads of 8k ≤ 256 dimensions with 16-byte aligned caches: the kernel spread for latency
+        const v8 = q.dtype === 'float16' && headDim % 8 === 0 && headDim <= 256 && this.span(keys).byteOffset % 16 === 0 && this.span(values).byteOffset % 16 === 0;
+        this.native.launch(this.fn(v8 ? 'attend_cache_f16v8' : `attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [v8 ? 256 : 128, 1, 1], slotRows * 4, 'plppppipiiif', [
           ...this.flat([qp]), qp.strides[0], ...this.flat([keys, values, lengths, bias ?? keys]), bias ? 1 : 0, ...this.flat([out]),
           numHeads, headDim, slotRows, scale,
         ]);

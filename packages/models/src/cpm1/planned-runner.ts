@@ -22,7 +22,8 @@ export class Cpm1PlannedRunner implements ModelRunner {
   private readonly keys: Tensor[];
   private readonly values: Tensor[];
   private readonly lengths: Int32Array;
-  private decodePlan: { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'lens'>; logits: Tensor } | null = null;
+  /** Decode steps by the number of leading slots they cover (powers of two): a step computes only those rows. */
+  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'lens'>; logits: Tensor }>();
   private readonly prefillPlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>; logits: Tensor }>();
 
   constructor(
@@ -69,7 +70,9 @@ export class Cpm1PlannedRunner implements ModelRunner {
 
   /** One decode step: entries are (slot, token) or null for slots that sit this step out. */
   private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
-    const plan = (this.decodePlan ??= this.planDecode());
+    const k = lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots);
+    let plan = this.decodePlans.get(k);
+    if (!plan) this.decodePlans.set(k, (plan = this.planDecode(k)));
     const h = plan.inputs.host;
     h.lens.fill(0);
     h.rows.fill(-1);
@@ -119,11 +122,13 @@ export class Cpm1PlannedRunner implements ModelRunner {
     return this.backend.download(plan.logits) as Float32Array;
   }
 
-  private planDecode() {
-    const inputs = new StepInputs(this.backend, { ids: this.slots, pos: this.slots, rows: this.slots, lens: this.slots });
+  /** The decode step of slots 0..k-1. */
+  private planDecode(k: number) {
+    const inputs = new StepInputs(this.backend, { ids: k, pos: k, rows: k, lens: k });
     inputs.host.rows.fill(-1);
     inputs.upload();
-    const logits = keep(this.backend.zeros([this.slots, this.model.vocabSize], 'float32'));
+    const logits = keep(this.backend.zeros([k, this.model.vocabSize], 'float32'));
+    const rows = k * this.maxLength;
     const t = inputs.tensors;
     const graph = planStep(this.backend, () => {
       const { cfg, b, embedIn, blocks, head } = this.parts();
@@ -131,15 +136,17 @@ export class Cpm1PlannedRunner implements ModelRunner {
       blocks.forEach((blk, i) => {
         const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
         const d = cfg.numHeads * cfg.headDim;
-        b.scatterRows(qkv.narrow(1, d, d), this.keys[i], t.rows);
-        b.scatterRows(qkv.narrow(1, 2 * d, d), this.values[i], t.rows);
-        const ctx = b.attendCache(qkv.narrow(1, 0, d), this.keys[i], this.values[i], t.lens, {
+        const keys = this.keys[i].narrow(0, 0, rows);
+        const values = this.values[i].narrow(0, 0, rows);
+        b.scatterRows(qkv.narrow(1, d, d), keys, t.rows);
+        b.scatterRows(qkv.narrow(1, 2 * d, d), values, t.rows);
+        const ctx = b.attendCache(qkv.narrow(1, 0, d), keys, values, t.lens, {
           heads: cfg.numHeads,
           scale: blk.attn.params.scale,
           slotRows: this.maxLength,
         });
-        x = b.add(x, blk.attn.params.out.forward(ctx));
-        x = b.add(x, blk.ffn.forward(blk.lnFF.forward(x)));
+        x = blk.attn.params.out.forwardAdd(ctx, x);
+        x = blk.ffn.forward(blk.lnFF.forward(x), x);
       });
       b.copy(head(x), logits);
     }, this.record);
@@ -159,8 +166,8 @@ export class Cpm1PlannedRunner implements ModelRunner {
         b.scatterRows(qkv.narrow(1, d, d), this.keys[i], t.rows);
         b.scatterRows(qkv.narrow(1, 2 * d, d), this.values[i], t.rows);
         const ctx = attend(b, parts.select(0, 0), parts.select(0, 1), parts.select(0, 2), { scale: blk.attn.params.scale, causalOffset: 0 });
-        x = b.add(x, blk.attn.params.out.forward(ctx));
-        x = b.add(x, blk.ffn.forward(blk.lnFF.forward(x)));
+        x = blk.attn.params.out.forwardAdd(ctx, x);
+        x = blk.ffn.forward(blk.lnFF.forward(x), x);
       });
       b.copy(head(b.embedding(t.last, b.contiguous(x))), logits);
     }, this.record);
@@ -188,17 +195,14 @@ export class Cpm1PlannedRunner implements ModelRunner {
 
   dispose(): void {
     tidy(() => {
-      this.decodePlan?.graph.dispose();
-      this.decodePlan?.inputs.dispose();
-      this.decodePlan?.logits.dispose();
-      for (const p of this.prefillPlans.values()) {
+      for (const p of [...this.decodePlans.values(), ...this.prefillPlans.values()]) {
         p.graph.dispose();
         p.inputs.dispose();
         p.logits.dispose();
       }
       for (const t of [...this.keys, ...this.values]) t.dispose();
     });
-    this.decodePlan = null;
+    this.decodePlans.clear();
     this.prefillPlans.clear();
   }
 }

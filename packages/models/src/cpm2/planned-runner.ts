@@ -41,7 +41,8 @@ export class Cpm2PlannedRunner implements ModelRunner {
   private readonly lengths: Int32Array;
   private readonly encoderLengths: Int32Array;
   private readonly record: boolean;
-  private decodePlan: { graph: StepGraph; inputs: DecoderInputs; logits: Tensor } | null = null;
+  /** Decode steps by the number of leading slots they cover (powers of two): a step computes only those rows. */
+  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: DecoderInputs; logits: Tensor }>();
   private readonly encoderPlans = new Map<number, { graph: StepGraph; inputs: EncoderInputs; mask: Tensor; maskHost: Float32Array; positionBias: Tensor }>();
 
   constructor(
@@ -159,7 +160,9 @@ export class Cpm2PlannedRunner implements ModelRunner {
   }
 
   private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
-    const plan = (this.decodePlan ??= this.planDecoder());
+    const k = lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots);
+    let plan = this.decodePlans.get(k);
+    if (!plan) this.decodePlans.set(k, (plan = this.planDecoder(k)));
     const h = plan.inputs.host;
     h.lens.fill(0);
     h.encLens.fill(0);
@@ -183,38 +186,42 @@ export class Cpm2PlannedRunner implements ModelRunner {
     });
   }
 
-  private planDecoder() {
+  /** The decoder step of slots 0..k-1. */
+  private planDecoder(k: number) {
     const m = this.model;
     const b = this.backend;
     const L = m.layers;
     const c = m.config;
     const d = c.numHeads * c.headDim;
-    const inputs = new StepInputs(this.backend, { ids: this.slots, rows: this.slots, lens: this.slots, encLens: this.slots });
+    const inputs = new StepInputs(this.backend, { ids: k, rows: k, lens: k, encLens: k });
     inputs.host.rows.fill(-1);
     inputs.upload();
-    const logits = keep(b.zeros([this.slots, m.vocabSize], 'float32'));
+    const logits = keep(b.zeros([k, m.vocabSize], 'float32'));
+    const part = (t: Tensor, rowsPerSlot: number) => t.narrow(0, 0, k * rowsPerSlot);
     const t = inputs.tensors;
     const graph = planStep(b, () => {
       let x = this.castIn(b.embedding(t.ids, L.embed.table));
       L.decoderBlocks.forEach((blk, i) => {
         const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
-        b.scatterRows(qkv.narrow(1, d, d), this.selfKeys[i], t.rows);
-        b.scatterRows(qkv.narrow(1, 2 * d, d), this.selfValues[i], t.rows);
-        const self = b.attendCache(qkv.narrow(1, 0, d), this.selfKeys[i], this.selfValues[i], t.lens, {
+        const selfKeys = part(this.selfKeys[i], this.maxDecoderLength);
+        const selfValues = part(this.selfValues[i], this.maxDecoderLength);
+        b.scatterRows(qkv.narrow(1, d, d), selfKeys, t.rows);
+        b.scatterRows(qkv.narrow(1, 2 * d, d), selfValues, t.rows);
+        const self = b.attendCache(qkv.narrow(1, 0, d), selfKeys, selfValues, t.lens, {
           heads: c.numHeads,
           scale: 1,
           slotRows: this.maxDecoderLength,
           distanceBias: this.distanceBias,
         });
-        x = b.add(x, blk.attn.params.out.forward(self));
+        x = blk.attn.params.out.forwardAdd(self, x);
         const q = blk.cross.params.q.forward(blk.lnCross.forward(x));
-        const cross = b.attendCache(q, this.crossKeys[i], this.crossValues[i], t.encLens, {
+        const cross = b.attendCache(q, part(this.crossKeys[i], this.maxEncoderLength), part(this.crossValues[i], this.maxEncoderLength), t.encLens, {
           heads: c.numHeads,
           scale: 1,
           slotRows: this.maxEncoderLength,
         });
-        x = b.add(x, blk.cross.params.out.forward(cross));
-        x = b.add(x, blk.ffn.forward(blk.lnFF.forward(x)));
+        x = blk.cross.params.out.forwardAdd(cross, x);
+        x = blk.ffn.forward(blk.lnFF.forward(x), x);
       });
       const y = b.gemm(b.contiguous(L.decoderNorm.forward(x)), L.lmHead, { transB: true });
       b.copy(y.dtype === 'float32' ? y : b.cast(y, 'float32'), logits);
@@ -229,10 +236,10 @@ export class Cpm2PlannedRunner implements ModelRunner {
 
   dispose(): void {
     tidy(() => {
-      if (this.decodePlan) {
-        this.decodePlan.graph.dispose();
-        this.decodePlan.inputs.dispose();
-        this.decodePlan.logits.dispose();
+      for (const p of this.decodePlans.values()) {
+        p.graph.dispose();
+        p.inputs.dispose();
+        p.logits.dispose();
       }
       for (const p of this.encoderPlans.values()) {
         p.graph.dispose();
@@ -242,7 +249,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
       }
       for (const x of [...this.selfKeys, ...this.selfValues, ...this.crossKeys, ...this.crossValues, this.distanceBias]) x.dispose();
     });
-    this.decodePlan = null;
+    this.decodePlans.clear();
     this.encoderPlans.clear();
   }
 }

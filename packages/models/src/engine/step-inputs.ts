@@ -1,29 +1,44 @@
 import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy } from '@bminf/core';
 
 /**
- * The int32 inputs of a planned step (token ids, positions, cache rows, lengths): device tensors at
- * fixed addresses that the step's ops read, with host arrays the runner fills before each run.
+ * The int32 inputs of a planned step (token ids, positions, cache rows, lengths): parts of one tensor
+ * at a fixed address that the step's ops read, with host arrays (views of one array) that the runner
+ * fills before each run and upload() copies up in one transfer.
  */
 export class StepInputs<K extends string> {
   readonly host: Record<K, Int32Array>;
   readonly tensors: Record<K, Tensor>;
+  private readonly all: Int32Array;
+  private readonly tensor: Tensor;
 
   constructor(
     private readonly backend: Backend,
     sizes: Record<K, number>,
   ) {
     const names = Object.keys(sizes) as K[];
-    this.host = Object.fromEntries(names.map((k) => [k, new Int32Array(sizes[k])])) as Record<K, Int32Array>;
-    this.tensors = Object.fromEntries(names.map((k) => [k, keep(backend.zeros([sizes[k]], 'int32'))])) as Record<K, Tensor>;
+    const total = names.reduce((n, k) => n + sizes[k], 0);
+    this.all = new Int32Array(total);
+    this.tensor = keep(backend.zeros([total], 'int32'));
+    const host = {} as Record<K, Int32Array>;
+    const tensors = {} as Record<K, Tensor>;
+    let at = 0;
+    for (const k of names) {
+      host[k] = this.all.subarray(at, at + sizes[k]);
+      tensors[k] = keep(this.tensor.narrow(0, at, sizes[k]));
+      at += sizes[k];
+    }
+    this.host = host;
+    this.tensors = tensors;
   }
 
-  /** Copies every host array into its tensor (before the step runs). */
+  /** Copies the host arrays into the tensor (before the step runs). */
   upload(): void {
-    for (const k of Object.keys(this.host) as K[]) this.backend.write(this.tensors[k], this.host[k]);
+    this.backend.write(this.tensor, this.all);
   }
 
   dispose(): void {
     for (const t of Object.values(this.tensors) as Tensor[]) t.dispose();
+    this.tensor.dispose();
   }
 }
 
