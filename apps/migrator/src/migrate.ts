@@ -1,8 +1,8 @@
 // The migration itself: open, check, then stream tensor by tensor (read → transpose → quantize or
 // cast → write) into a staging folder that becomes the output only when everything is written.
 import { chmod, copyFile, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { AbortedError, CheckpointError, InvalidArgumentError } from '@bminf/core';
 import { type CheckpointSource, openCheckpoint, SafetensorsWriter, type TensorData, numelOf, sourceDTypeSize } from '@bminf/checkpoint';
 import type { ArchitectureName } from '@bminf/models/plans';
@@ -71,9 +71,36 @@ export interface MigrateSummary {
 const TOKENIZER_FILE =
   /^(tokenizer\.(json|model|vocab)|tokenizer_config\.json|vocab\.(txt|json)|spiece\.model|merges\.txt|special_tokens_map\.json|added_tokens\.json|generation_config\.json)$/;
 
+/**
+ * The real path of `p` (symlinks resolved), for a path that may not exist yet: the nearest existing
+ * ancestor is resolved and the rest appended. Comparing resolve()d paths alone would miss an input
+ * reached through a symlink, and --force would then replace the input with the output.
+ */
+function realPathOf(p: string): string {
+  const rest: string[] = [];
+  let at = p;
+  for (;;) {
+    try {
+      return join(realpathSync(at), ...rest.reverse());
+    } catch {
+      const up = dirname(at);
+      if (up === at) return p;
+      rest.push(basename(at));
+      at = up;
+    }
+  }
+}
+
 function checkPaths(input: string, output: string): void {
-  if (output === input || input.startsWith(output + sep)) {
-    throw new InvalidArgumentError(`The output ${output} would replace the input ${input}.`, { hint: 'Choose an output folder outside the input.' });
+  const realIn = realPathOf(input);
+  const realOut = realPathOf(output);
+  // Replacing the output (--force) removes it: it may not be the input or a folder that holds it.
+  const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith(sep) ? b : b + sep);
+  if (within(input, output) || within(realIn, realOut)) {
+    throw new InvalidArgumentError(
+      `The output ${output} would replace the input ${input}${realIn !== input || realOut !== output ? ` (through symbolic links: ${realOut} and ${realIn})` : ''}.`,
+      { hint: 'Choose an output folder outside the input.' },
+    );
   }
   if (existsSync(output) && !statSync(output).isDirectory()) {
     throw new InvalidArgumentError(`The output ${output} is a file; an output folder was expected.`, { hint: 'Choose a folder path for --output.' });
