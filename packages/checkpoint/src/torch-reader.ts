@@ -1,11 +1,11 @@
 // PyTorch checkpoints in torch.save's zip format: <archive>/data.pkl (a pickle holding the state dict)
 // and <archive>/data/<key> (raw little-endian storages). The pickle is read by the restricted
 // unpickler; tensors are read later, one at a time, from their storage entries.
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CheckpointError } from '@bminf/core';
 import { numelOf, sourceDTypeSize, toTensorData } from './dtypes.js';
-import { readExactly, readFresh } from './io.js';
+import { openRegular, readExactly, readFresh } from './io.js';
 import { describe, unpickle } from './pickle.js';
 import { StorageRef, TensorRef, TorchDType, torchGlobals } from './torch-globals.js';
 import { lookupTensor } from './lookup.js';
@@ -190,16 +190,7 @@ function checkViews(tensors: Map<string, TensorRef>, entries: Map<string, ZipEnt
 
 export async function openTorch(file: string): Promise<CheckpointSource> {
   const path = resolve(file);
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (cause) {
-    throw new CheckpointError(`cannot be opened (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}).`, {
-      file: path,
-      hint: 'Check the path and its permissions.',
-      cause,
-    });
-  }
+  const fh = await openRegular(path);
   try {
     const { size } = await fh.stat();
     const magic = new Uint8Array(Math.min(4, size));

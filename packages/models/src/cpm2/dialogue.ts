@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { TokenCounts, createSampler } from '../generation/sampling.js';
-import type { Cpm2Model } from './model.js';
+import { disposedWhenAbandoned } from '../generation/abandoned.js';
+import { type Cpm2Model, MAX_DECODER_TOKENS } from './model.js';
 import { type Cpm2TaskOptions, checkAborted, filterLogits, nextTick, resolveTaskOptions } from './task-options.js';
 
 /** EVA keeps the last 256 tokens of the context, as BMInf does. */
@@ -49,13 +50,23 @@ export function dialogueInput(model: Cpm2Model, context: readonly string[], trun
  * EVA's dialogue (BMInf's EVA.dialogue), streamed token by token: the decoder starts from <s_0> and
  * the reply ends at <sep> (or maxTokens). The iterator's return value is the whole DialogueResult.
  */
-export async function* streamDialogue(
+export function streamDialogue(
   model: Cpm2Model,
   context: readonly string[],
   options: DialogueOptions = {},
 ): AsyncGenerator<DialogueChunk, DialogueResult, void> {
+  return disposedWhenAbandoned((hold) => dialogueLoop(model, context, options, hold));
+}
+
+async function* dialogueLoop(
+  model: Cpm2Model,
+  context: readonly string[],
+  options: DialogueOptions,
+  hold: <D extends { dispose(): void }>(d: D) => D,
+): AsyncGenerator<DialogueChunk, DialogueResult, void> {
   const tok = model.tokenizer;
-  const { maxTokens, filter } = resolveTaskOptions(options, model.vocabSize, tok.unkId);
+  // The decoder starts from <s_0>; the last token sampled is never fed back.
+  const { maxTokens, filter } = resolveTaskOptions(options, model.vocabSize, tok.unkId, MAX_DECODER_TOKENS - 1 + 1);
   const encoderIds = dialogueInput(model, context, options.truncation ?? DIALOGUE_TRUNCATION);
   const sampler = createSampler(options);
   const counts = new TokenCounts(encoderIds);
@@ -63,7 +74,7 @@ export async function* streamDialogue(
   const reply: number[] = [];
   let finishReason: DialogueResult['finishReason'] = 'length';
   checkAborted(options.signal);
-  const state = model.newState(encoderIds);
+  const state = hold(model.newState(encoderIds));
   try {
     let input = [tok.sentinelId(0)];
     for (let step = 0; step < maxTokens; step++) {

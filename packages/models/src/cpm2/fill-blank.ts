@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { TokenCounts, createSampler } from '../generation/sampling.js';
-import type { Cpm2Model } from './model.js';
+import { disposedWhenAbandoned } from '../generation/abandoned.js';
+import { type Cpm2Model, MAX_DECODER_TOKENS } from './model.js';
 import { type Cpm2TaskOptions, checkAborted, filterLogits, nextTick, resolveTaskOptions } from './task-options.js';
 
 export const SPAN_TOKEN = '<span>';
@@ -59,13 +60,23 @@ export function fillBlankInput(model: Cpm2Model, text: string): { encoderIds: nu
  * did; a trained CPM-2 emits it anyway), then generates fill₀ <s_1> fill₁ … until the sentinel after
  * the last blank, <eod>, or maxTokens. The iterator's return value is the whole FillBlankResult.
  */
-export async function* streamFillBlank(
+export function streamFillBlank(
   model: Cpm2Model,
   text: string,
   options: Cpm2TaskOptions = {},
 ): AsyncGenerator<FillBlankChunk, FillBlankResult, void> {
+  return disposedWhenAbandoned((hold) => fillBlankLoop(model, text, options, hold));
+}
+
+async function* fillBlankLoop(
+  model: Cpm2Model,
+  text: string,
+  options: Cpm2TaskOptions,
+  hold: <D extends { dispose(): void }>(d: D) => D,
+): AsyncGenerator<FillBlankChunk, FillBlankResult, void> {
   const tok = model.tokenizer;
-  const { maxTokens, filter } = resolveTaskOptions(options, model.vocabSize, tok.unkId);
+  // The decoder starts from <s> <s_0>; the last token sampled is never fed back.
+  const { maxTokens, filter } = resolveTaskOptions(options, model.vocabSize, tok.unkId, MAX_DECODER_TOKENS - 2 + 1);
   const { encoderIds, spans } = fillBlankInput(model, text);
   const sampler = createSampler(options);
   const counts = new TokenCounts(encoderIds);
@@ -75,7 +86,7 @@ export async function* streamFillBlank(
   let current: number[] = [];
   let finishReason: FillBlankResult['finishReason'] = 'length';
   checkAborted(options.signal);
-  const state = model.newState(encoderIds);
+  const state = hold(model.newState(encoderIds));
   try {
     let input = [tok.sodId, tok.sentinelId(0)];
     for (let step = 0; step < maxTokens; step++) {
