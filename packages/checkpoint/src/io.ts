@@ -8,7 +8,7 @@ import { checkRegularFile, CheckpointError } from '@bminf/core';
  */
 export async function openRegular(file: string): Promise<FileHandle> {
   try {
-    checkRegularFile(file, await stat(file), { what: 'a checkpoint file', maxBytes: Number.MAX_SAFE_INTEGER, error: (m, hint) => new CheckpointError(m, { hint }) });
+    checkRegularFile(file, await stat(file), { what: 'a checkpoint', maxBytes: Number.MAX_SAFE_INTEGER, error: (m, hint) => new CheckpointError(m, { hint }) });
     return await open(file, 'r');
   } catch (cause) {
     if (cause instanceof CheckpointError) throw cause;

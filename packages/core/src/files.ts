@@ -18,11 +18,11 @@ export interface RegularFileLimits {
 export function checkRegularFile(path: string, st: Stats, limits: RegularFileLimits): void {
   if (!st.isFile()) {
     const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
-    throw limits.error(`${path} (${limits.what}) is ${kind}; bminf reads only regular files.`, `Point it at the ${limits.what} file itself.`);
+    throw limits.error(`${path}: it is ${kind}, not ${limits.what}; bminf reads only regular files.`, `Give the path of ${limits.what} itself, a regular file.`);
   }
   if (st.size > limits.maxBytes) {
     throw limits.error(
-      `${path} (${limits.what}) is ${formatBytes(st.size)}, over the ${formatBytes(limits.maxBytes)} such a file can reasonably take.`,
+      `${path}: it is ${formatBytes(st.size)}, over the ${formatBytes(limits.maxBytes)} that ${limits.what} can reasonably take.`,
       `Check that it is the ${limits.what} that came with the model.`,
     );
   }
@@ -30,8 +30,8 @@ export function checkRegularFile(path: string, st: Stats, limits: RegularFileLim
 
 function statError(path: string, cause: unknown, limits: RegularFileLimits): Error {
   const code = (cause as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (cause as Error).message})`;
-  const e = limits.error(`${path} (${limits.what}) ${why}.`, 'Check the path and its permissions.');
+  const why = code === 'ENOENT' ? 'no such file' : `it cannot be read (${code ?? (cause as Error).message})`;
+  const e = limits.error(`${path}: ${why}.`, 'Check the path and its permissions.');
   return Object.assign(e, { cause });
 }
 

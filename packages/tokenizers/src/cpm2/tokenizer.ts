@@ -74,7 +74,7 @@ export class Cpm2Tokenizer {
     const text = readRegularFileSync(path, {
       what: 'the vocabulary',
       maxBytes: MAX_VOCAB_FILE_BYTES,
-      error: (m, hint) => new TokenizerError(`Cannot read the vocabulary: ${m}`, { hint: `${hint} Pass the model directory that holds vocab.txt.` }),
+      error: (m, hint) => new TokenizerError(`Cannot read the vocabulary ${m}`, { hint: `${hint} Pass the model directory that holds vocab.txt.` }),
     }).toString('utf8');
     return new Cpm2Tokenizer(parseVocab(text, path), { source: path, ...options });
   }

@@ -71,7 +71,7 @@ export class SentencePieceTokenizer {
     const bytes = await readRegularFile(path, {
       what: 'the SentencePiece model',
       maxBytes: MAX_MODEL_FILE_BYTES,
-      error: (m, hint) => new TokenizerError(`Cannot read the SentencePiece model: ${m}`, { hint: `${hint} It should be a tokenizer.model file.` }),
+      error: (m, hint) => new TokenizerError(`Cannot read the SentencePiece model ${m}`, { hint: `${hint} It should be a tokenizer.model file.` }),
     });
     return SentencePieceTokenizer.fromBytes(bytes, path);
   }
