@@ -91,7 +91,9 @@ describe('item 5: streamed text keeps its end', () => {
   it('--max-tokens 7 --seed 6 --stop "。X" streams what --json reports (once the held "。" was lost)', async () => {
     const args = [...gen, '--prompt', '床前明月光，', '--max-tokens', '7', '--seed', '6', '--stop', '。X'];
     const json = JSON.parse((await bminf([...args, '--json'])).stdout);
-    expect(json.text).toBe('三三月挂珠舞。');
+    // The case this seed makes: the length limit is reached while the text ends in "。", the start of
+    // the stop string, which the stream holds back until it knows whether "X" follows.
+    expect(json.text.endsWith('。')).toBe(true);
     const streamed = await bminf(args);
     expect(streamed.code).toBe(0);
     expect(streamed.stdout).toBe(`床前明月光，${json.text}\n`);
@@ -113,10 +115,17 @@ describe('item 8: strict options', () => {
     expect(r.stderr).toMatch(/--max-tokens must be an integer ≥ 1 written in decimal digits/);
   });
 
-  it('a repeated --prompt is refused as not supported yet (once the last one was kept)', async () => {
-    const r = await bminf([...gen, '--prompt', '床', '--prompt', '春']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/generate got 2 --prompt values; generating for several prompts at once is not supported yet/);
+  it('a repeated --prompt decodes every prompt, as one batch, instead of keeping the last', async () => {
+    const both = await bminf([...gen, '--prompt', '床前', '--prompt', '春眠不觉晓，', '--greedy', '--max-tokens', '12', '--json']);
+    expect(both.code).toBe(0);
+    const results = JSON.parse(both.stdout) as { promptIds: number[]; ids: number[]; text: string; tokensPerSecond: number }[];
+    expect(results).toHaveLength(2);
+    for (const [i, prompt] of ['床前', '春眠不觉晓，'].entries()) {
+      const alone = JSON.parse((await bminf([...gen, '--prompt', prompt, '--greedy', '--max-tokens', '12', '--json'])).stdout);
+      expect(results[i].promptIds).toEqual(alone.promptIds);
+      expect(results[i].ids).toEqual(alone.ids);
+      expect(results[i].text).toBe(alone.text);
+    }
   });
 
   it('fill-blank and dialogue refuse a --max-tokens their decoder cannot hold, at once (once "at most 0 fit" after thousands of tokens)', async () => {
