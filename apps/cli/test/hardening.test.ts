@@ -88,8 +88,8 @@ describe('item 4: a closed stdout', () => {
 });
 
 describe('item 5: streamed text keeps its end', () => {
-  it('--max-tokens 7 --seed 6 --stop "。X" streams what --json reports (once the held "。" was lost)', async () => {
-    const args = [...gen, '--prompt', '床前明月光，', '--max-tokens', '7', '--seed', '6', '--stop', '。X'];
+  it('--max-tokens 7 --seed 3 --stop "。X" streams what --json reports (once the held "。" was lost)', async () => {
+    const args = [...gen, '--prompt', '床前明月光，', '--max-tokens', '7', '--seed', '3', '--stop', '。X'];
     const json = JSON.parse((await bminf([...args, '--json'])).stdout);
     // The case this seed makes: the length limit is reached while the text ends in "。", the start of
     // the stop string, which the stream holds back until it knows whether "X" follows.
