@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pnpm } from './manifest.mjs';
 
@@ -54,7 +54,11 @@ function project(name, { leaveOut = [], manager = 'npm' } = {}) {
   const dependencies = Object.fromEntries(Object.entries(files).filter(([pkg]) => !leaveOut.includes(pkg)));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, dependencies, ...(manager === 'npm' ? { overrides: files } : {}) }, null, 2));
   if (manager === 'pnpm') {
-    writeFileSync(join(dir, 'pnpm-workspace.yaml'), `overrides:\n${Object.entries(files).map(([p, f]) => `  '${p}': '${f}'`).join('\n')}\n`);
+    // pnpm stops at a dependency's install script until it is allowed, as the README tells users to do
+    // (a registry user writes the bare name; a tarball needs pnpm's exact selector).
+    const native = `@bminf/native@file:${relative(dir, ours()['@bminf/native'])}`;
+    const overrides = Object.entries(files).map(([p, f]) => `  '${p}': '${f}'`).join('\n');
+    writeFileSync(join(dir, 'pnpm-workspace.yaml'), `allowBuilds:\n  '${native}': true\noverrides:\n${overrides}\n`);
   }
   return dir;
 }
