@@ -1,14 +1,25 @@
 'use strict';
 // Which prebuilt addon package fits this machine, and what to tell a user for whom none does. Shared by
 // the loader (index.cjs) and the install script (install.cjs).
+const fs = require('node:fs');
 const path = require('node:path');
+
+/**
+ * Whether this Linux runs musl rather than glibc. Reading ldd, as detect-libc does first, costs nothing;
+ * process.report (tens of milliseconds at every start) is only the fallback.
+ */
+function isMusl() {
+  try {
+    return fs.readFileSync('/usr/bin/ldd', 'latin1').includes('musl');
+  } catch {
+    return !process.report.getReport().header.glibcVersionRuntime;
+  }
+}
 
 /** This machine as the platform packages name it: linux-x64-gnu, linux-arm64-gnu, darwin-arm64, ... */
 function platformKey() {
   const base = `${process.platform}-${process.arch}`;
-  if (process.platform !== 'linux') return base;
-  const header = process.report.getReport().header;
-  return `${base}-${header.glibcVersionRuntime ? 'gnu' : 'musl'}`;
+  return process.platform === 'linux' ? `${base}-${isMusl() ? 'musl' : 'gnu'}` : base;
 }
 
 /** The glibc this process runs on ('2.36'), or null (not Linux, or musl). */
