@@ -10,4 +10,5 @@ exec ../shared/device/bundle \
   --exclude 'node_modules/.pnpm/*esbuild*0.27.*' --exclude 'node_modules/.pnpm/tsup@*' --exclude 'node_modules/.pnpm/cmake-js*' \
   --exclude 'node_modules/.pnpm/@arethetypeswrong*' --exclude 'node_modules/.pnpm/highlight.js@*' \
   --exclude 'node_modules/.pnpm/marked*' --exclude 'node_modules/.pnpm/cli-highlight@*' --exclude 'node_modules/.pnpm/emojilib@*' \
+  --exclude 'node_modules/.pnpm/parse5*' --exclude 'node_modules/.pnpm/node-emoji@*' \
   --exclude '*/jieba-wasm/pkg/web' --exclude '*/jieba-wasm/pkg/bundler' --exclude '*/jieba-wasm/pkg/deno' "$@"
