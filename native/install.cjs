@@ -33,7 +33,10 @@ if (!inRepository && !localBuilds.some((p) => fs.existsSync(p)) && !prebuiltLoad
     !runs('cmake') && 'cmake',
     !compilers.some(runs) && `a C++ compiler (looked for ${compilers.join(', ')})`,
   ].filter(Boolean);
-  if (lacking.length) fail(`no prebuilt addon loads on ${platformKey()}, and ${lacking.join(' and ')} was not found on PATH`);
+  if (lacking.length) {
+    const verb = lacking.length > 1 ? 'were' : 'was';
+    fail(`no prebuilt addon loads on ${platformKey()}, and ${lacking.join(' and ')} ${verb} not found on PATH`);
+  }
 
   console.error(`@bminf/native: no prebuilt addon loads on ${platformKey()}; building it from source with cmake-js (a minute or two).`);
   const cmakeJs = path.join(path.dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');

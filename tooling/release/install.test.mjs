@@ -188,7 +188,7 @@ describe('npm without the platform package: the addon from source', () => {
     symlinkSync('/bin/sh', join(path, 'sh'));
     const r = run(process.execPath, [npmCli, 'rebuild', '@bminf/native'], { cwd: dir, env: { ...process.env, PATH: path, CXX: '' } });
     assert.notEqual(r.status, 0, r.out);
-    assert.match(r.out, /cmake and a C\+\+ compiler \(looked for c\+\+, g\+\+, clang\+\+\) was not found on PATH/);
+    assert.match(r.out, /cmake and a C\+\+ compiler \(looked for c\+\+, g\+\+, clang\+\+\) were not found on PATH/);
     assert.match(r.out, /apt-get install cmake g\+\+[\s\S]*npm rebuild @bminf\/native/);
   });
   test('npm rebuild builds it from source with cmake-js, and it generates what the prebuilt does', () => {
