@@ -3,7 +3,7 @@
 // files its manifest points at (dist/, the platform package's addon), LICENSE and README, a manifest
 // ready for the registry, and @arethetypeswrong/cli's verdict on its types. Exits 1 naming every problem.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { promisedFiles, pnpm, workspacePackages } from './manifest.mjs';
 
@@ -14,12 +14,14 @@ if (!dir) {
   process.exit(2);
 }
 
-/** The problems of one packed tarball: [] when it is ready to publish. */
-function checkTarball(file, privateNames) {
+/** The problems of one packed tarball: [] when it is ready to publish. `scripts` are the workspace
+ * manifest's (pnpm leaves the lifecycle scripts out of the packed one). */
+function checkTarball(file, privateNames, scripts) {
   const tar = (args) => spawnSync('tar', args, { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
   const entries = new Set(tar(['-tzf', file]).split('\n').filter(Boolean).map((e) => e.replace(/^package\//, '')));
   const pkg = JSON.parse(tar(['-xzOf', file, 'package/package.json']));
   const problems = [];
+  if (!scripts?.prepack) problems.push('no prepack script: `pnpm publish` would pack it unbuilt (see tooling/release/check-files.mjs)');
   for (const f of [...promisedFiles(pkg), 'LICENSE', 'README.md']) if (!entries.has(f)) problems.push(`${f} is not in the tarball`);
   if (pkg.os && !entries.has('bminf.node')) problems.push('the platform package holds no bminf.node');
   for (const field of ['license', 'engines', 'repository', 'homepage', 'publishConfig']) {
@@ -51,7 +53,8 @@ mkdirSync(dir, { recursive: true });
 let failed = false;
 for (const p of packages.filter((p) => !p.private)) {
   const file = resolve(p.path, JSON.parse(pnpm(['pack', '--json', '--pack-destination', dir], { cwd: p.path })).filename);
-  const { problems, entries } = checkTarball(file, privateNames);
+  const { scripts } = JSON.parse(readFileSync(join(p.path, 'package.json'), 'utf8'));
+  const { problems, entries } = checkTarball(file, privateNames, scripts);
   const size = `${(statSync(file).size / 1024).toFixed(0)} KiB`;
   console.log(`${problems.length ? '✗' : '✓'} ${basename(file).padEnd(40)} ${size.padStart(9)} ${String(entries).padStart(4)} files`);
   for (const problem of problems) console.log(`    ${problem}`);
