@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Packs the build for the workplace's GPU machine (../shared/device/bundle), leaving out what runs only
-# here: the esbuild that tsup uses (vite's own esbuild stays), tsup, cmake-js, and jieba-wasm's builds
-# for browsers, bundlers and Deno (Node loads pkg/nodejs). With them the checkout and .device/ come to
+# here: the esbuild that tsup uses (vite's own esbuild stays), tsup, cmake-js, @arethetypeswrong/cli with
+# what only it uses (release:pack's type check), and jieba-wasm's builds for browsers, bundlers and Deno
+# (Node loads pkg/nodejs). With them the checkout and .device/ come to
 # just over the 64 MiB that may travel. Extra arguments go to the bundle script (--shared PATH, ...).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 exec ../shared/device/bundle \
   --exclude 'node_modules/.pnpm/*esbuild*0.27.*' --exclude 'node_modules/.pnpm/tsup@*' --exclude 'node_modules/.pnpm/cmake-js*' \
+  --exclude 'node_modules/.pnpm/@arethetypeswrong*' --exclude 'node_modules/.pnpm/highlight.js@*' \
+  --exclude 'node_modules/.pnpm/marked*' --exclude 'node_modules/.pnpm/cli-highlight@*' --exclude 'node_modules/.pnpm/emojilib@*' \
+  --exclude 'node_modules/.pnpm/parse5*' --exclude 'node_modules/.pnpm/node-emoji@*' \
   --exclude '*/jieba-wasm/pkg/web' --exclude '*/jieba-wasm/pkg/bundler' --exclude '*/jieba-wasm/pkg/deno' "$@"

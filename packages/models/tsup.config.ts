@@ -1,3 +1,3 @@
-import { packageConfig } from '../../tooling/tsup/config.js';
+import { nodeTypesDts, packageConfig } from '../../tooling/tsup/config.js';
 
-export default packageConfig({ entry: ['src/index.ts', 'src/plans.ts'] });
+export default packageConfig({ entry: ['src/index.ts', 'src/plans.ts'], dts: nodeTypesDts });

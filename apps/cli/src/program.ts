@@ -7,12 +7,13 @@ import * as info from './commands/info.js';
 import * as migrate from './commands/migrate.js';
 import * as perplexity from './commands/perplexity.js';
 import * as tokenize from './commands/tokenize.js';
+import pkg from '../package.json' with { type: 'json' };
 
 /** The `bminf` command and its subcommands. */
 export function createProgram(): Command {
   const program = new Command('bminf')
     .description('Big-model inference for Node.js: CPM-1, CPM-2 and EVA in int8 on one GPU or the CPU.')
-    .version('0.1.0')
+    .version(pkg.version)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   for (const cmd of [generate, fillBlank, dialogue, tokenize, perplexity, migrate, info]) cmd.register(program);

@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { migrate } from './migrate.js';
 import { createReporter, type Mode } from './report.js';
 import { parseSize } from './size.js';
+import pkg from '../package.json' with { type: 'json' };
 
 interface Opts {
   input: string;
@@ -90,7 +91,7 @@ export function configureMigrateCommand(cmd: Command): Command {
 
 export function createProgram(): Command {
   const program = configureMigrateCommand(new Command('bminf-migrate'))
-    .version('0.1.0')
+    .version(pkg.version)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   return program;

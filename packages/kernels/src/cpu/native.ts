@@ -1,6 +1,6 @@
 // Typed signatures of the addon's CPU functions (native/src/cpu/ops.h says what each computes). They
 // check their own arguments and throw TypeError/RangeError; the backend checks first, with typed errors.
-import native from '@bminf/native';
+import { createRequire } from 'node:module';
 import type { HostArray } from '@bminf/core';
 
 type FloatArray = Float32Array | Uint16Array;
@@ -37,4 +37,14 @@ export interface NativeCpu {
   setPlainKernels(plain: boolean): void;
 }
 
-export const nativeCpu: NativeCpu = native.cpu as NativeCpu;
+const require = createRequire(import.meta.url);
+let cpu: NativeCpu | undefined;
+
+/**
+ * The addon's CPU functions, loaded on first use: importing bminf works where the addon is missing (so
+ * `bminf --help` and `bminf info` do), and the first op throws @bminf/native's BMINF_NATIVE_MISSING error,
+ * which says what to install and run.
+ */
+export const nativeCpu: NativeCpu = new Proxy({} as NativeCpu, {
+  get: (_, key) => (cpu ??= (require('@bminf/native') as { cpu: NativeCpu }).cpu)[key as keyof NativeCpu],
+});
