@@ -129,6 +129,8 @@ export interface Backend {
 }
 
 export interface AttendCacheOptions {
+  /** H: q's width is H * D. */
+  heads: number;
   scale: number;
   /** Rows of keys/values per sequence (the cache's length). */
   slotRows: number;
