@@ -28,7 +28,11 @@ Napi::Value Rejected(Napi::Env env, const std::string& message, const char* kind
 }
 }  // namespace
 
-Tape* CapturingTape() { return t_capturing; }
+namespace detail {
+std::atomic<int> g_recording{0};
+std::atomic<int> g_replaying{0};
+Tape* CapturingTapeOfThisThread() { return t_capturing; }
+}  // namespace detail
 
 std::mutex& WorkMutex() {
   static std::mutex* m = new std::mutex();  // leaked: outlives every thread that may still lock it
@@ -86,8 +90,14 @@ Tape::Tape(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tape>(info) {
 }
 
 Tape::~Tape() {
-  // Collected while recording (its JS object dropped without endCapture()): stop recording into it.
+  // Unreachable while recording (BeginCapture() holds a reference), but never leave a dangling pointer.
+  if (recording_) StopRecording();
+}
+
+void Tape::StopRecording() {
   if (t_capturing == this) t_capturing = nullptr;
+  recording_ = false;
+  detail::g_recording.fetch_sub(1);
 }
 
 void Tape::Append(const Args& args, std::function<void()> work) {
@@ -118,6 +128,7 @@ void Tape::Replay() {
 
 void Tape::Finished() {
   running_ = false;
+  detail::g_replaying.fetch_sub(1);
   if (disposed_) Free();
   Unref();  // taken by Run()
 }
@@ -148,6 +159,7 @@ Napi::Value Tape::Run(const Napi::CallbackInfo& info) {
     }
   }
   running_ = true;
+  detail::g_replaying.fetch_add(1);
   Ref();  // the tape, and so the buffers it references, outlive the run even if JS drops it
   auto* w = new ReplayWorker(env, this);
   Napi::Promise p = w->Promise();
@@ -159,9 +171,8 @@ Napi::Value Tape::Run(const Napi::CallbackInfo& info) {
 Napi::Value Tape::Dispose(const Napi::CallbackInfo& info) {
   if (disposed_) return info.Env().Undefined();
   disposed_ = true;
-  if (t_capturing == this) t_capturing = nullptr;
   if (recording_) {
-    recording_ = false;
+    StopRecording();
     Unref();  // taken by BeginCapture()
   }
   if (!running_) Free();
@@ -188,6 +199,7 @@ Napi::Value Tape::BeginCapture(const Napi::CallbackInfo& info) {
   tape->recording_ = true;
   tape->Ref();  // kept alive while recording, whatever JS holds
   t_capturing = tape;
+  detail::g_recording.fetch_add(1);
   return env.Undefined();
 }
 
@@ -195,8 +207,7 @@ Napi::Value Tape::BeginCapture(const Napi::CallbackInfo& info) {
 Napi::Value Tape::EndCapture(const Napi::CallbackInfo& info) {
   Tape* tape = t_capturing;
   if (!tape) return info.Env().Undefined();
-  t_capturing = nullptr;
-  tape->recording_ = false;
+  tape->StopRecording();
   tape->recorded_ = true;
   tape->Unref();
   return info.Env().Undefined();

@@ -6,6 +6,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -21,12 +22,25 @@ namespace cpu {
 
 class Tape;
 
-// The tape this JS thread is recording into, or null when ops run at once.
-Tape* CapturingTape();
+namespace detail {
+// Tapes being recorded and replays in flight, on any thread: the eager path reads only these two
+// counters (relaxed loads), no thread-local lookup and no lock, unless one is non-zero.
+extern std::atomic<int> g_recording;
+extern std::atomic<int> g_replaying;
+Tape* CapturingTapeOfThisThread();
+}  // namespace detail
 
-// Held while CPU ops do their work: by an eager op for its own duration and by a replay for the
-// whole tape. So an eager op issued while a replay runs waits for the replay to finish (blocking the
-// JS thread that issued it), and the two never compete for the thread pool.
+// The tape this JS thread is recording into, or null when ops run at once.
+inline Tape* CapturingTape() {
+  return detail::g_recording.load(std::memory_order_relaxed) ? detail::CapturingTapeOfThisThread() : nullptr;
+}
+
+// Held by a replay for the whole tape, and by an eager op while a replay is in flight. So an eager op
+// issued while a replay runs waits for the replay to finish (blocking the JS thread that issued it),
+// and the two never compete for the thread pool. (g_replaying is raised by run() on the JS thread
+// before the replay is queued, and lowered there after it ended, so an op on that thread always sees
+// it; an op on another JS thread (a worker_thread) that misses it only shares the pool, which is
+// safe: the pool runs a second caller's work inline.)
 std::mutex& WorkMutex();
 
 class Tape : public Napi::ObjectWrap<Tape> {
@@ -65,6 +79,7 @@ class Tape : public Napi::ObjectWrap<Tape> {
   void Replay();
   void Free();
   void Finished();
+  void StopRecording();
 
   std::vector<Op> ops_;
   std::vector<Buffer> buffers_;
@@ -81,6 +96,8 @@ template <typename F>
 Napi::Value Launch(const Args& args, F&& work) {
   if (Tape* tape = CapturingTape()) {
     tape->Append(args, std::function<void()>(std::forward<F>(work)));
+  } else if (detail::g_replaying.load(std::memory_order_acquire) == 0) {
+    work();
   } else {
     std::lock_guard<std::mutex> lock(WorkMutex());
     work();
