@@ -218,6 +218,9 @@ struct State {
   CUdevice device = 0;
   CUcontext ctx = nullptr;
   CUstream stream = nullptr;
+  // A planned step is being captured into a CUDA graph (step_graph.cc): launches go straight into the
+  // capture, not through the per-launch and per-igemm graphs.
+  bool capturing = false;
   int ccMajor = 0, ccMinor = 0, smCount = 0, driverVersion = 0;
   std::string deviceName;
   size_t totalMem = 0;

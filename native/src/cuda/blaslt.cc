@@ -192,6 +192,13 @@ PlanKey Key(int compute, int opA, int opB, const Layout& a, const Layout& b, con
   return k;
 }
 
+// Frees a plan's descriptors (cublasLt handles them out of host memory; dropping the Plan leaks them).
+void DestroyPlan(State& s, Plan& p) {
+  if (p.desc) s.lt.cublasLtMatmulDescDestroy(p.desc);
+  for (cublasLtMatrixLayout_t l : {p.a, p.b, p.c}) if (l) s.lt.cublasLtMatrixLayoutDestroy(l);
+  p = Plan{};
+}
+
 void ClearGraphs(State& s, Ctx& c) {
   // An exec still in flight is freed by the driver when it completes.
   for (auto& g : c.graphs) if (g.second.exec) s.drv.cuGraphExecDestroy(g.second.exec);
@@ -329,6 +336,7 @@ Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int o
   if (it == c.plans.end()) {
     if (c.plans.size() > 4096) {  // bounded: shapes that come and go (growing contexts)
       ClearGraphs(s, c);
+      for (auto& e : c.plans) DestroyPlan(s, e.second);
       c.plans.clear();
     }
     Plan p;
@@ -358,7 +366,10 @@ Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int o
     }
     // igemm with up to 64 rows and at least 16 M weights (where the kernel, not the launch, takes the
     // time): also the fastest configurations of an exhaustive search (SearchSkinny).
-    if (g_ltSearch && compute == CUBLAS_COMPUTE_32I && la.order == CUBLASLT_ORDER_COL && lc.cols <= 64 && la.batch == 1 &&
+    // No timing while a step is being captured (it would synchronise the capturing stream): a step's
+    // shapes are planned in its warm-up run before capture, so this only meets shapes new to it.
+    const bool timing = !s.capturing;
+    if (timing && g_ltSearch && compute == CUBLAS_COMPUTE_32I && la.order == CUBLASLT_ORDER_COL && lc.cols <= 64 && la.batch == 1 &&
         static_cast<double>(la.rows) * la.cols >= (1 << 24)) {
       resv.resize(n);
       for (const auto& r : SearchSkinny(s, c, p, pa, pb, pc, alpha, beta, 6)) resv.push_back(r);
@@ -366,7 +377,7 @@ Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int o
       n = static_cast<int>(resv.size());
     }
     int best = 0;
-    if (n > 1 && (alwaysTime || macs >= kTimeAboveMacs)) {
+    if (timing && n > 1 && (alwaysTime || macs >= kTimeAboveMacs)) {
       // Short GEMMs are timed over more repetitions and in 3 rounds that visit every candidate in turn,
       // each keeping its best round: a GPU clock still ramping up, or a busy host, then slows every
       // candidate alike instead of whichever came first (a single round picked algorithms 1.6x slower
@@ -537,7 +548,7 @@ void IgemmTn(Napi::Env env, State& s, CUdeviceptr pa, CUdeviceptr pb, CUdevicept
     last.m = m, last.n = n, last.k = k, last.align = align, last.plan = p;
   }
   if (g_igemmMode == 1) return;
-  if (g_igemmMode == 2 && s.drv.cuStreamBeginCapture) {
+  if (g_igemmMode == 2 && s.drv.cuStreamBeginCapture && !s.capturing) {
     // Captured on an address triple's second use: operands that never repeat (a buffer at a new place
     // each call) then cost a map entry, not a capture and instantiation (tens of us) per call.
     GraphKey gk{p, pb, pa, pc};

@@ -6,4 +6,5 @@ void RegisterMemory(Napi::Env env, Napi::Object exports);   // memory.cc
 void RegisterModules(Napi::Env env, Napi::Object exports);  // module.cc
 void RegisterBlasLt(Napi::Env env, Napi::Object exports);   // blaslt.cc
 void RegisterTensorMaps(Napi::Env env, Napi::Object exports);  // tensor_map.cc
+void RegisterStepGraphs(Napi::Env env, Napi::Object exports);  // step_graph.cc
 }  // namespace bminf::cuda

@@ -135,7 +135,7 @@ bool LaunchGraphsOn(const State& s) {
     const char* v = std::getenv("BMINF_LAUNCH_GRAPHS");
     return v && std::strcmp(v, "0") == 0;
   }();
-  return !off && s.drv.cuStreamBeginCapture && s.drv.cuGraphLaunch;
+  return !off && !s.capturing && s.drv.cuStreamBeginCapture && s.drv.cuGraphLaunch;
 }
 
 // The graph to replay for this launch (nullptr: launch directly this time).

@@ -58,6 +58,7 @@ void RegisterCuda(Napi::Env env, Napi::Object exports) {
   cuda::RegisterMemory(env, exports);
   cuda::RegisterModules(env, exports);
   cuda::RegisterBlasLt(env, exports);
+  cuda::RegisterStepGraphs(env, exports);
   cuda::RegisterTensorMaps(env, exports);
 }
 

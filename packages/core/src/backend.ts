@@ -56,9 +56,10 @@ export interface Backend {
    * Optional: the whole int8 linear layer, dequantize(igemm(quantizeRows(x), weight), …, weightScale),
    * with the same result bit for bit, where a backend can do better than the three calls (the CUDA
    * backend fuses the dequantize into its Hopper GEMM). x float [n, k] contiguous; weight int8 [m, k]; weightScale
-   * float16 [m]; bias float [m] of the output dtype.
+   * float16 [m]; bias float [m] of the output dtype. With residual ([n, m], the output dtype) the result
+   * is add(residual, linear), rounded as the two ops would round it (a decode step fuses the two).
    */
-  linearInt8?(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor }): Tensor;
+  linearInt8?(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor; residual?: Tensor }): Tensor;
 
   // ---- float ops ---------------------------------------------------------------------------------
   /**

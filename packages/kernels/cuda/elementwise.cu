@@ -73,3 +73,23 @@ FOR_FLOAT_TYPES(BINARY_KERNEL)
     for (int c = threadIdx.x; c < d; c += blockDim.x) out[(i64)r * d + c] = ok ? table[(i64)id * d + c] : (T)0;   \
   }
 FOR_FLOAT_TYPES(EMBEDDING_KERNEL)
+
+// Random bits for benchmark weights, drawn where they are used (a full-size CPM-2 is ~11 GB: drawn on
+// the host in JavaScript that took minutes). A counter-based hash of (seed, index), so any grid gives
+// the same values. int8: uniform in [-127, 127]; float16: a random sign and mantissa with the exponent
+// bits `exp` (magnitudes in [2^e, 2^(e+1))), as randomCpm2Model draws them on the host.
+__device__ __forceinline__ unsigned hashIndex(unsigned long long i, unsigned seed) {
+  unsigned long long z = i * 0x9E3779B97F4A7C15ULL + seed * 0xBF58476D1CE4E5B9ULL + 1;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return (unsigned)(z ^ (z >> 31));
+}
+extern "C" __global__ void random_i8(signed char* __restrict__ dst, i64 n, unsigned seed) {
+  GRID_LOOP(i, n) dst[i] = (signed char)((int)(hashIndex(i, seed) % 255u) - 127);
+}
+extern "C" __global__ void random_f16(half_t* __restrict__ dst, i64 n, unsigned seed, int exp) {
+  GRID_LOOP(i, n) {
+    const unsigned r = hashIndex(i, seed);
+    dst[i] = (half_t)((r & 0x8000u) | (unsigned)exp | ((r >> 16) & 0x3ffu));
+  }
+}

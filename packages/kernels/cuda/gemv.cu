@@ -79,3 +79,98 @@ GEMV_KERNEL(1)
 GEMV_KERNEL(2)
 GEMV_KERNEL(4)
 GEMV_KERNEL(8)
+
+// The whole int8 linear layer for a few rows (a decode step) in one kernel, bit for bit what
+// quantizeRows + igemv + dequantize (+ add) compute: every block quantizes the activation rows into
+// shared memory itself (they are a few KB, read from L2; each block then owns a strip of weight rows, so
+// the grid stays about four blocks per SM and the re-quantization costs little), multiplies them with
+// its weight rows by dp4a, and writes float16 outputs: half(acc·rowScale·colScale (+ bias)), then
+// half(residual + that) where a residual is given (as add() rounds it). x [rows, k] float16 packed and
+// 16-byte aligned, k % 16 == 0, n % 4 == 0; dynamic shared memory rows·k bytes.
+template <int R>
+__device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const signed char* __restrict__ W,
+                                           const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
+                                           const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
+                                           int n, int k) {
+  extern __shared__ u32x4 xq[];  // R rows of k int8
+  __shared__ float red[32];
+  __shared__ float rowScale[R];
+  __shared__ int part[8][R * 4];
+  const int kv = k >> 4, nvec = k >> 3;
+  for (int r = 0; r < rows; r++) {
+    const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
+    unsigned m2 = 0;
+    for (int i = threadIdx.x; i < nvec; i += blockDim.x) m2 = absMax8(m2, xr[i]);
+    const half_t sh = scaleOf(blockMax(absMaxOf(m2), red));
+    const float s = h2f(sh);
+    const float rc = s == 0.f ? 0.f : __frcp_rn(s);
+    u32x2* qr = reinterpret_cast<u32x2*>(reinterpret_cast<signed char*>(xq) + (i64)r * k);
+    for (int i = threadIdx.x; i < nvec; i += blockDim.x) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(xr[i], s, rc);
+    if (threadIdx.x == 0) rowScale[r] = s;
+  }
+  __syncthreads();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int j0 = blockIdx.x * 4; j0 < n; j0 += gridDim.x * 4) {
+    const u32x4* b0 = reinterpret_cast<const u32x4*>(W + (i64)j0 * k);
+    int acc[R][4];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+      for (int w = 0; w < 4; w++) acc[r][w] = 0;
+    for (int i = threadIdx.x; i < kv; i += blockDim.x) {
+      u32x4 wv[4];
+#pragma unroll
+      for (int w = 0; w < 4; w++) wv[w] = b0[(i64)w * kv + i];
+#pragma unroll
+      for (int r = 0; r < R; r++) {
+        if (r < rows) {
+          const u32x4 x = xq[(i64)r * kv + i];
+#pragma unroll
+          for (int w = 0; w < 4; w++) {
+            int a = acc[r][w];
+            a = dp4a(x.x, wv[w].x, a);
+            a = dp4a(x.y, wv[w].y, a);
+            a = dp4a(x.z, wv[w].z, a);
+            a = dp4a(x.w, wv[w].w, a);
+            acc[r][w] = a;
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+      for (int w = 0; w < 4; w++) {
+        const int v = warpSumInt(acc[r][w]);
+        if (lane == 0) part[warp][r * 4 + w] = v;
+      }
+    __syncthreads();
+    if (threadIdx.x < R * 4) {
+      const int r = threadIdx.x >> 2, j = j0 + (threadIdx.x & 3);
+      int v = 0;
+#pragma unroll
+      for (int q = 0; q < 8; q++) v += part[q][threadIdx.x];
+      if (r < rows) {
+        float y = __fmul_rn(__fmul_rn((float)v, rowScale[r]), h2f(wScale[j]));
+        if (bias) y = __fadd_rn(y, h2f(bias[j]));
+        half_t h = f2h(y);
+        if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
+        out[(i64)r * n + j] = h;
+      }
+    }
+    __syncthreads();
+  }
+}
+
+// Launched with 256 threads per block and at most n / 4 blocks.
+#define LINEAR_GEMV_KERNEL(R)                                                                                       \
+  extern "C" __global__ void linear_gemv_r##R(const half_t* __restrict__ X, const signed char* __restrict__ W,      \
+                                              const half_t* __restrict__ wScale, const half_t* __restrict__ bias,   \
+                                              int hasBias, const half_t* __restrict__ residual, int hasResidual,    \
+                                              half_t* __restrict__ out, int rows, int n, int k) {                   \
+    linearGemv<R>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, k);       \
+  }
+LINEAR_GEMV_KERNEL(1)
+LINEAR_GEMV_KERNEL(2)
+LINEAR_GEMV_KERNEL(4)
+LINEAR_GEMV_KERNEL(8)

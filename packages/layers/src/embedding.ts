@@ -42,6 +42,11 @@ export class PositionEmbedding {
     return this.inner.vocabSize;
   }
 
+  /** The [maxPositions, d] table. */
+  get table(): Tensor {
+    return this.inner.table;
+  }
+
   forward(start: number, n: number): Tensor {
     if (start + n > this.maxPositions) {
       throw new InvalidArgumentError(

@@ -9,8 +9,12 @@ export class FeedForward {
     readonly output: Linear,
   ) {}
 
-  forward(x: Tensor): Tensor {
-    return tidy(() => this.output.forward(this.backend.gelu(this.input.forward(x))));
+  /** out(gelu(in(x))), plus residual (fused where the backend can) when given. */
+  forward(x: Tensor, residual?: Tensor): Tensor {
+    return tidy(() => {
+      const h = this.backend.gelu(this.input.forward(x));
+      return residual ? this.output.forwardAdd(h, residual) : this.output.forward(h);
+    });
   }
 
   dispose(): void {

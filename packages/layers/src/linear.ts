@@ -47,6 +47,20 @@ export class Linear {
     });
   }
 
+  /**
+   * residual + forward(x), rounded as add(residual, forward(x)) would round it; one kernel where the
+   * backend fuses the add into its int8 linear (a decode step's residual connections).
+   */
+  forwardAdd(x: Tensor, residual: Tensor): Tensor {
+    const b = this.backend;
+    const p = this.params;
+    if (p.kind === 'int8' && b.linearInt8 && x.rank === 2 && x.shape[1] === this.inFeatures && residual.dtype === x.dtype) {
+      const opts = { dtype: x.dtype === 'float32' ? 'float32' : 'float16', residual, ...(p.bias ? { bias: p.bias } : {}) } as const;
+      return tidy(() => (b.linearInt8 as NonNullable<Backend['linearInt8']>)(b.contiguous(x), p.weight, p.scale, opts));
+    }
+    return tidy(() => b.add(residual, this.forward(x)));
+  }
+
   dispose(): void {
     this.params.weight.dispose();
     if (this.params.kind === 'int8') this.params.scale.dispose();

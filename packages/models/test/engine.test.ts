@@ -1,8 +1,16 @@
 // The engine batches independent sequences into shared steps: every sequence must get the ids it
 // would get decoded alone, whatever joins or leaves the batch around it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cpm1Model, Engine, generate } from '../src/index.js';
-import { tinyDir } from './helpers.js';
+import { Cpm1Model, Engine, type GenerateOptions } from '../src/index.js';
+import { reference, tinyDir } from './helpers.js';
+
+async function generate(engine: Engine, prompt: string | number[], options: GenerateOptions) {
+  const it = engine.generate(prompt, options);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
 
 const prompts = ['床前明月光，', '春眠不觉晓，处处闻啼鸟。', '白日', '人生得意须尽欢，莫使金樽空对月。天生我材必有用，', '海上生明月'];
 
@@ -17,8 +25,11 @@ describe.each(['int8', 'fp32'] as const)('Engine on tiny-cpm1 (%s, CPU)', (dtype
     // Different prompt lengths and max tokens: short requests leave while long ones go on, and the
     // late requests join a batch that is already decoding.
     const maxTokens = [24, 7, 31, 12, 18];
+    // Alone: the same runner with one sequence at a time.
+    const solo = new Engine(model, { maxBatch: 1 });
     const alone = [];
-    for (let i = 0; i < prompts.length; i++) alone.push(await generate(model, prompts[i], { greedy: true, maxTokens: maxTokens[i] }));
+    for (let i = 0; i < prompts.length; i++) alone.push(await generate(solo, prompts[i], { greedy: true, maxTokens: maxTokens[i] }));
+    await solo.close();
     const engine = new Engine(model, { maxBatch: 3 });
     const sizes: number[] = [];
     const run = async (i: number, delaySteps: number) => {
@@ -39,6 +50,13 @@ describe.each(['int8', 'fp32'] as const)('Engine on tiny-cpm1 (%s, CPU)', (dtype
     expect(engine.stats.waiting).toBe(0);
     await engine.close();
     expect(engine.stats.running).toBe(0);
+  });
+
+  it.runIf(dtype === 'fp32')('decodes the reference prompts to transformers\' greedy ids, all in one batch', async () => {
+    const engine = new Engine(model, { maxBatch: reference.length });
+    const results = await Promise.all(reference.map((c) => generate(engine, c.prompt_ids, { greedy: true, maxTokens: 48 })));
+    results.forEach((r, i) => expect(r.ids, `prompt ${i}`).toEqual(reference[i].greedy_ids));
+    await engine.close();
   });
 
   it('frees the slot of an iterator that is returned early, and aborts waiting requests', async () => {

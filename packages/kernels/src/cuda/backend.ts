@@ -31,7 +31,9 @@ import {
   isDType,
   isFloatDType,
   numelOf,
+  retainStorages,
   shapeToString,
+  tidy,
 } from '@bminf/core';
 import { DevicePool, type DevicePoolStats } from '@bminf/allocator';
 import { CublasLt, type DeviceSpan, type IgemmPath, type NativeCuda, igemmShapeProblem, mapNativeError, paddedRows } from '@bminf/cublaslt';
@@ -250,6 +252,7 @@ export class CudaBackend implements Backend {
 
   upload(data: HostArray, shape: Shape): Tensor {
     this.live();
+    if (this.capturing) throw new InvalidArgumentError('upload: a step being captured cannot copy from the host; make its tensors before capturing.');
     assertValidShape(shape);
     if (!(data instanceof Int8Array || data instanceof Int32Array || data instanceof Uint16Array || data instanceof Float32Array)) {
       throw new InvalidArgumentError(
@@ -275,6 +278,7 @@ export class CudaBackend implements Backend {
 
   download(t: Tensor): HostArray {
     this.check('download', t);
+    if (this.capturing) throw new InvalidArgumentError('download: a step being captured cannot read back to the host; read its outputs after run().');
     const p = this.packed(t);
     const out = hostArray(t.dtype, new ArrayBuffer(t.byteLength), 0, t.numel);
     const s = this.span(p);
@@ -468,6 +472,7 @@ export class CudaBackend implements Backend {
     if (this.igemmKernel === 'sm90') return this.sm90.tileFor(rows, b.shape[0]);
     const key = `${rows}:${b.shape[0]}:${a.shape[1]}`;
     let choice = this.igemmChoice.get(key);
+    if (choice === undefined && this.capturing) return null; // no timing inside a step's capture
     if (choice === undefined) {
       let best = this.timeCold(() => this.igemmDirect(a, b, out));
       choice = 'cublaslt';
@@ -618,7 +623,16 @@ export class CudaBackend implements Backend {
 
   // ---- the int8 linear layer ----------------------------------------------------------------------
   /** dequantize(igemm(quantizeRows(x), weight), scales, weightScale): the Backend's optional fused op. */
-  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor }): Tensor {
+  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor; residual?: Tensor }): Tensor {
+    if (this.linearGemvOk(x, weight, weightScale, options)) return this.linearGemv(x, weight, weightScale, options.bias, options.residual);
+    if (options.residual) {
+      const y = this.linearInt8(x, weight, weightScale, { dtype: options.dtype, ...(options.bias ? { bias: options.bias } : {}) });
+      try {
+        return this.add(options.residual, y);
+      } finally {
+        y.dispose();
+      }
+    }
     const fusedOk = this.fusedLinearOk(x, weight, weightScale, options);
     const q = this.quantizeRows(x);
     try {
@@ -661,6 +675,7 @@ export class CudaBackend implements Backend {
     const m = w.shape[0];
     const key = `${Math.ceil(t / 256)}:${m}:${k}:${bias ? 1 : 0}`;
     let faster = this.fusedChoice.get(key);
+    if (faster === undefined && this.capturing) return false; // no timing inside a step's capture
     if (faster === undefined) {
       const fused = () => this.sm90.linear(qx, qs, w, ws, bias, y);
       const calls = () => {
@@ -710,6 +725,47 @@ export class CudaBackend implements Backend {
   private timingEvents(): unknown[] {
     if (!this.events) this.events = Array.from({ length: 6 }, () => this.native.eventCreate());
     return this.events;
+  }
+
+  /**
+   * Whether linearInt8 runs as one kernel for a few rows (linear_gemv in gemv.cu: quantize, dp4a GEMV,
+   * dequantize and the residual add, bit for bit the separate ops): float16 in and out, at most
+   * gemvMaxRows rows, k % 16 == 0, m % 4 == 0, operands packed and 16-byte aligned.
+   */
+  private linearGemvOk(x: Tensor, w: Tensor, ws: Tensor, options: { dtype: FloatDType; bias?: Tensor; residual?: Tensor }): boolean {
+    const { bias, residual } = options;
+    if (options.dtype !== 'float16' || x.rank !== 2 || w.rank !== 2 || x.dtype !== 'float16' || w.dtype !== 'int8' || ws.dtype !== 'float16' || ws.rank !== 1) return false;
+    const [rows, k] = x.shape;
+    const m = w.shape[0];
+    if (rows < 1 || rows > this.gemvMaxRows || w.shape[1] !== k || ws.shape[0] !== m || k % 16 !== 0 || m % 4 !== 0 || rows * k > 96 * 1024) return false;
+    if (bias && (bias.dtype !== 'float16' || bias.rank !== 1 || bias.shape[0] !== m)) return false;
+    if (residual && (residual.dtype !== 'float16' || residual.rank !== 2 || residual.shape[0] !== rows || residual.shape[1] !== m)) return false;
+    this.check('linearInt8', x, w, ws, bias, residual);
+    return [x, w, ws, bias, residual].every((t) => !t || (t.isContiguous() && this.span(t).byteOffset % 16 === 0));
+  }
+
+  private readonly gemvShared = new Map<string, number>();
+  private linearGemv(x: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
+    const [rows, k] = x.shape;
+    const m = w.shape[0];
+    const R = [1, 2, 4, 8].find((r) => r >= rows) as number;
+    const name = `linear_gemv_r${R}`;
+    const shared = R * k;
+    if (shared > 48 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
+      this.native.setMaxDynamicShared(this.fn(name), shared);
+      this.gemvShared.set(name, shared);
+    }
+    const out = this.make([rows, m], 'float16');
+    try {
+      const grid = Math.min(m / 4, (this.info.multiprocessors ?? 132) * 4);
+      this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiii', [
+        ...this.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? x]), residual ? 1 : 0, ...this.flat([out]), rows, m, k,
+      ]);
+    } catch (e) {
+      out.dispose();
+      throw mapNativeError(e, 'linearInt8');
+    }
+    return out;
   }
 
   /** Whether linearInt8's operands suit the fused Hopper kernel (else the three plain calls run). */
@@ -881,7 +937,11 @@ export class CudaBackend implements Backend {
     const tp = this.packed(table);
     const out = this.make([n, d], table.dtype);
     try {
-      if (n > 0) {
+      if (n > 0 && this.capturing) {
+        // Inside a step the host checked the ids before writing them; an id out of range gives zeros.
+        const flag = this.flag.span(4, 4);
+        this.launch(`embedding_${sfx(table.dtype)}`, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
+      } else if (n > 0) {
         const flag = this.flag.span(0, 4);
         this.native.fill(flag.region, flag.byteOffset, 4, 0);
         this.launch(`embedding_${sfx(table.dtype)}`, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
@@ -930,26 +990,181 @@ export class CudaBackend implements Backend {
     return this.binary('mul', a, b);
   }
 
+  /**
+   * Fills a packed int8 or float16 tensor with random bits on the GPU (benchmark weights; see
+   * random_i8/random_f16 in elementwise.cu): int8 uniform in [-127, 127]; float16 with a random sign
+   * and mantissa and the exponent of `magnitude`. Not part of the Backend contract.
+   */
+  fillRandom(t: Tensor, seed: number, magnitude = 1): void {
+    this.check('fillRandom', t);
+    checkDType('fillRandom', t, 'int8', 'float16');
+    checkContiguous('fillRandom', t, 't');
+    if (t.numel === 0) return;
+    const grid = Math.min(CudaBackend.gridFor(t.numel), 65536);
+    if (t.dtype === 'int8') this.launch('random_i8', grid, 256, 'pli', [t, t.numel, seed & 0x7fffffff]);
+    else {
+      const exp = Math.max(1, Math.min(30, Math.floor(Math.log2(magnitude)) + 15)) << 10;
+      this.launch('random_f16', grid, 256, 'plii', [t, t.numel, seed & 0x7fffffff, exp]);
+    }
+  }
+
   /** Raw access for benchmarks: the addon's CUDA bindings. */
   get nativeCuda(): NativeCuda {
     return this.native;
   }
 
   // ---- planned steps (see Backend) -----------------------------------------------------------------
-  write(_dst: Tensor, _data: HostArray): void {
-    throw new UnsupportedError('write: not implemented on this backend yet.');
+  /** True while captureStep records a step: no host reads, no tuning, no launch graphs. */
+  private capturing = false;
+
+  write(dst: Tensor, data: HostArray): void {
+    this.check('write', dst);
+    checkContiguous('write', dst, 'dst');
+    if (this.capturing) throw new InvalidArgumentError('write: a step being captured cannot copy from the host; write its inputs before run().');
+    if (!(data instanceof Int8Array || data instanceof Int32Array || data instanceof Uint16Array || data instanceof Float32Array) || dtypeOfArray(data) !== dst.dtype) {
+      throw new InvalidArgumentError(`write: the data must be a typed array of the tensor's dtype (${dst.dtype}).`);
+    }
+    if (data.length !== dst.numel) throw new ShapeMismatchError(`write: ${data.length} elements cannot fill a tensor of ${dst.numel}.`);
+    const s = this.span(dst);
+    if (!s.byteLength) return;
+    try {
+      this.native.upload(s.region, s.byteOffset, s.byteLength, data);
+    } catch (e) {
+      throw mapNativeError(e, 'write');
+    }
   }
 
-  scatterRows(_src: Tensor, _dst: Tensor, _index: Tensor): void {
-    throw new UnsupportedError('scatterRows: not implemented on this backend yet.');
+  scatterRows(src: Tensor, dst: Tensor, index: Tensor): void {
+    this.check('scatterRows', src, dst, index);
+    checkSameDType('scatterRows', src, dst);
+    checkRank('scatterRows', src, 2);
+    checkRank('scatterRows', dst, 2);
+    checkDType('scatterRows', index, 'int32');
+    checkShape('scatterRows', index, [src.shape[0]], 'index');
+    checkContiguous('scatterRows', dst, 'dst');
+    checkContiguous('scatterRows', index, 'index');
+    const [n, w] = src.shape;
+    if (dst.shape[1] !== w) throw new ShapeMismatchError(`scatterRows: src rows of ${w} do not fit dst ${shapeToString(dst.shape)}.`);
+    if (src.dtype === 'int8') throw new UnsupportedError('scatterRows: int8 rows are not supported on CUDA.', { hint: 'Scatter float16 or float32 rows.' });
+    if (n === 0 || w === 0) return;
+    const sp = src.strides[1] === 1 ? src : this.contiguous(src);
+    try {
+      this.launch(`scatter_rows_b${dtypeSize(src.dtype) * 8}`, n, Math.min(256, up32(w)), 'plppil', [sp, sp.strides[0], dst, index, w, dst.shape[0]]);
+    } finally {
+      if (sp !== src) sp.dispose();
+    }
   }
 
-  attendCache(_q: Tensor, _keys: Tensor, _values: Tensor, _lengths: Tensor, _options: AttendCacheOptions): Tensor {
-    throw new UnsupportedError('attendCache: not implemented on this backend yet.');
+  attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
+    const bias = options.distanceBias;
+    this.check('attendCache', q, keys, values, lengths, bias);
+    checkDType('attendCache', q, 'float16', 'float32');
+    checkSameDType('attendCache', q, keys);
+    checkSameDType('attendCache', q, values);
+    checkRank('attendCache', q, 2);
+    checkDType('attendCache', lengths, 'int32');
+    const [B, width] = q.shape;
+    const { slotRows, scale } = options;
+    if (!Number.isInteger(slotRows) || slotRows < 1 || slotRows > 12288) {
+      throw new InvalidArgumentError(`attendCache: slotRows must be an integer from 1 to 12288 on CUDA, not ${String(slotRows)}.`);
+    }
+    if (!Number.isFinite(scale)) throw new InvalidArgumentError(`attendCache: scale must be a finite number, not ${String(scale)}.`);
+    checkShape('attendCache', keys, [B * slotRows, width], 'keys');
+    checkShape('attendCache', values, [B * slotRows, width], 'values');
+    checkShape('attendCache', lengths, [B], 'lengths');
+    for (const [t, name] of [[keys, 'keys'], [values, 'values'], [lengths, 'lengths']] as const) checkContiguous('attendCache', t, name);
+    if (bias) {
+      checkSameDType('attendCache', q, bias);
+      checkContiguous('attendCache', bias, 'distanceBias');
+      checkShape('attendCache', bias, [options.heads, slotRows], 'distanceBias');
+    }
+    const numHeads = options.heads;
+    if (!Number.isInteger(numHeads) || numHeads < 1 || width % numHeads !== 0) {
+      throw new ShapeMismatchError(`attendCache: ${String(numHeads)} heads do not divide q's width ${width}.`);
+    }
+    const headDim = width / numHeads;
+    if (headDim > 1024) throw new UnsupportedError(`attendCache: heads of ${headDim} dimensions are not supported on CUDA (at most 1024).`);
+    const qp = q.strides[1] === 1 || width === 1 ? q : this.contiguous(q);
+    const out = this.make([B, width], q.dtype);
+    try {
+      if (B > 0 && width > 0) {
+        // float16 heads of 8k ≤ 256 dimensions with 16-byte aligned caches: the kernel spread for latency
+        const v8 = q.dtype === 'float16' && headDim % 8 === 0 && headDim <= 256 && this.span(keys).byteOffset % 16 === 0 && this.span(values).byteOffset % 16 === 0;
+        this.native.launch(this.fn(v8 ? 'attend_cache_f16v8' : `attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [v8 ? 256 : 128, 1, 1], slotRows * 4, 'plppppipiiif', [
+          ...this.flat([qp]), qp.strides[0], ...this.flat([keys, values, lengths, bias ?? keys]), bias ? 1 : 0, ...this.flat([out]),
+          numHeads, headDim, slotRows, scale,
+        ]);
+      }
+    } catch (e) {
+      out.dispose();
+      throw mapNativeError(e, 'attendCache');
+    } finally {
+      if (qp !== q) qp.dispose();
+    }
+    return out;
   }
 
-  captureStep(_fn: () => void): StepGraph {
-    throw new UnsupportedError('captureStep: not implemented on this backend yet.');
+  /** A tensor's span as launch() takes it: region, byteOffset, byteLength. */
+  private flat(ts: Tensor[]): unknown[] {
+    return ts.flatMap((t) => {
+      const s = this.span(t);
+      return [s.region, s.byteOffset, s.byteLength];
+    });
+  }
+
+  /**
+   * Runs fn once as usual (kernels compiled, shapes tuned and planned, with the step's current inputs:
+   * a step must be safe to run twice), then again under stream capture into one CUDA graph, whose
+   * tensors the StepGraph keeps alive. run() launches the graph and resolves when it is done, waiting
+   * on a worker thread.
+   */
+  captureStep(fn: () => void): StepGraph {
+    this.live();
+    if (this.capturing) throw new InvalidArgumentError('captureStep: a step is already being captured.');
+    tidy(fn);
+    let handle: unknown;
+    const held = retainStorages(() => {
+      try {
+        this.native.beginStepCapture();
+      } catch (e) {
+        throw mapNativeError(e, 'captureStep');
+      }
+      this.capturing = true;
+      try {
+        tidy(fn);
+      } catch (e) {
+        this.capturing = false;
+        this.native.endStepCapture(false);
+        throw e;
+      }
+      this.capturing = false;
+      try {
+        handle = this.native.endStepCapture(true);
+      } catch (e) {
+        throw mapNativeError(e, 'captureStep');
+      }
+    });
+    const native = this.native;
+    let disposed = false;
+    return {
+      run: async () => {
+        if (disposed) throw new DisposedError('A captured step');
+        try {
+          await native.runStepGraph(handle);
+        } catch (e) {
+          throw mapNativeError(e, 'a captured step');
+        }
+      },
+      get disposed() {
+        return disposed;
+      },
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        native.disposeStepGraph(handle);
+        held.release();
+      },
+    };
   }
 
   dispose(): void {

@@ -24,16 +24,20 @@ export class GatedFeedForward {
     }
   }
 
-  forward(x: Tensor): Tensor {
+  /** out(gelu(in(x)) ⊙ gate(x)), plus residual (fused where the backend can) when given. */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     const b = this.backend;
     const inputs = this.inputs;
     return tidy(() => {
+      let h: Tensor;
       if ('stacked' in inputs) {
         const y = inputs.stacked.forward(x); // [n, 2·dFF]: in | gate
         const dff = this.output.inFeatures;
-        return this.output.forward(b.mul(b.gelu(y.narrow(1, 0, dff)), y.narrow(1, dff, dff)));
+        h = b.mul(b.gelu(y.narrow(1, 0, dff)), y.narrow(1, dff, dff));
+      } else {
+        h = b.mul(b.gelu(inputs.input.forward(x)), inputs.gate.forward(x));
       }
-      return this.output.forward(b.mul(b.gelu(inputs.input.forward(x)), inputs.gate.forward(x)));
+      return residual ? this.output.forwardAdd(h, residual) : this.output.forward(h);
     });
   }
 

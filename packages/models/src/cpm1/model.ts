@@ -24,7 +24,7 @@ export interface LoadOptions {
   device?: DeviceRequest | Backend;
 }
 
-interface Block {
+export interface Cpm1Block {
   lnAttn: LayerNorm;
   attn: SelfAttention;
   lnFF: LayerNorm;
@@ -52,10 +52,11 @@ export class Cpm1State {
 export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   private readonly embed: Embedding;
   private readonly pos: PositionEmbedding;
-  private readonly blocks: Block[];
+  private readonly blocks: Cpm1Block[];
   private readonly lnFinal: LayerNorm;
 
-  private constructor(
+  /** A model over weights already on the backend (load() and randomCpm1Model() make them); it takes ownership of them. */
+  constructor(
     readonly config: Cpm1Config,
     readonly tokenizer: SentencePieceTokenizer,
     backend: Backend,
@@ -161,6 +162,12 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
     } finally {
       logits.dispose();
     }
+  }
+
+  /** The model's layers, for runners that plan their own steps over them (Cpm1PlannedRunner). */
+  get layers(): { embed: Embedding; pos: PositionEmbedding; blocks: readonly Cpm1Block[]; lnFinal: LayerNorm } {
+    this.assertAlive();
+    return { embed: this.embed, pos: this.pos, blocks: this.blocks, lnFinal: this.lnFinal };
   }
 
   protected release(): void {

@@ -25,3 +25,4 @@ export {
   type DialogueResult,
 } from './dialogue.js';
 export { Cpm2PrefixLM, Cpm2PrefixState, cpm2Generate, streamCpm2Generate, streamCpm2GenerateOn, prefixSequence, GENERATE_SENTINEL } from './prefix-lm.js';
+export { Cpm2PlannedRunner, type Cpm2RunnerLimits } from './planned-runner.js';

@@ -223,6 +223,21 @@ export class Cpm2Model extends ModelBase {
     }
   }
 
+  /** The model's layers, for runners that plan their own steps over them (Cpm2PlannedRunner). */
+  get layers() {
+    this.assertAlive();
+    return {
+      embed: this.embed,
+      lmHead: this.lmHead,
+      encoderBias: this.encoderBias,
+      decoderBias: this.decoderBias,
+      encoderBlocks: this.encoderBlocks as readonly T5EncoderBlock[],
+      decoderBlocks: this.decoderBlocks as readonly T5DecoderBlock[],
+      encoderNorm: this.encoderNorm,
+      decoderNorm: this.decoderNorm,
+    };
+  }
+
   private checkIds(ids: readonly number[], what: 'encoder' | 'decoder', max: number): void {
     if (!Array.isArray(ids) || ids.length === 0) {
       throw new InvalidArgumentError(`The ${what} input is empty; it needs at least one token id.`);

@@ -1,7 +1,8 @@
-import type { Backend, DeviceRequest, ModelDType } from '@bminf/core';
+import type { Backend, DeviceRequest, ModelDType, Tensor } from '@bminf/core';
 import { InvalidArgumentError, float32ToFloat16Bits } from '@bminf/core';
 import { getBackend } from '@bminf/kernels';
 import { CPM2_REQUIRED_TOKENS, CPM2_SENTINELS, Cpm2Tokenizer } from '@bminf/tokenizers';
+import type { TensorPlan } from '../plans.js';
 import { Weights } from '../weights.js';
 import { type Cpm2Config, toT5ConfigJson } from './config.js';
 import { Cpm2Model } from './model.js';
@@ -23,31 +24,56 @@ export function randomCpm2Model(config: Cpm2Config, options: { dtype?: ModelDTyp
   }
   const tokens = [...specials, ...Array.from({ length: fillers }, (_, i) => `w${i}`), ...Array.from({ length: CPM2_SENTINELS }, (_, i) => `<s_${i}>`)];
   const tokenizer = new Cpm2Tokenizer(tokens, { source: 'random vocabulary' });
-  const rand = xorshift(options.seed ?? 1);
-  const weights = new Weights();
+  const weights = randomWeights(cpm2Plan(toT5ConfigJson(config)), backend, dtype, options.seed ?? 1, (name) => (name.includes('pos_bias') ? 0.1 : 1));
   try {
-    for (const plan of cpm2Plan(toT5ConfigJson(config))) {
+    return new Cpm2Model(config, tokenizer, backend, dtype, weights);
+  } catch (e) {
+    weights.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Random weights for every tensor of a plan: linear weights of magnitude ~1/√in (int8 with per-row
+ * scales in int8 models), norms of ones, other tensors of magnitude `std(name)`. Large tensors are
+ * drawn on the GPU where the backend can (fillRandom), so a full-size model is ready in seconds.
+ */
+export function randomWeights(plans: readonly TensorPlan[], backend: Backend, dtype: ModelDType, seed: number, std: (name: string) => number): Weights {
+  const rand = xorshift(seed);
+  const weights = new Weights();
+  const device = 'fillRandom' in backend ? (backend as Backend & { fillRandom(t: Tensor, seed: number, magnitude?: number): void }) : null;
+  try {
+    plans.forEach((plan, index) => {
       const n = plan.shape.reduce((a, b) => a * b, 1);
-      const isNorm = plan.name.includes('.ln_');
-      const std = plan.quantize ? 1 / Math.sqrt(plan.shape[1]) : plan.name.includes('pos_bias') ? 0.1 : 1;
+      const isBias = plan.name.endsWith('.bias');
+      const isNorm = !isBias && (plan.name.includes('.ln_') || plan.name.startsWith('ln_'));
+      const sd = plan.quantize ? 1 / Math.sqrt(plan.shape[1]) : isBias ? 0.02 : std(plan.name);
       if (plan.quantize && dtype === 'int8') {
-        const values = new Int8Array(n);
-        for (let i = 0; i < n; i++) values[i] = (rand() % 255) - 127;
+        let weight: Tensor;
+        if (device) {
+          weight = backend.empty(plan.shape, 'int8');
+          device.fillRandom(weight, seed * 1000 + index);
+        } else {
+          const values = new Int8Array(n);
+          for (let i = 0; i < n; i++) values[i] = (rand() % 255) - 127;
+          weight = backend.upload(values, plan.shape);
+        }
         // uniform in [-127, 127]·s has std 73·s: s = std/73 gives the weights their std
-        const scales = new Uint16Array(plan.shape[0]).fill(float32ToFloat16Bits(std / 73));
-        weights.setLinear(plan.name, {
-          kind: 'int8',
-          weight: backend.upload(values, plan.shape),
-          scale: backend.upload(scales, [plan.shape[0]]),
-          bias: null,
-        });
-        continue;
+        const scales = new Uint16Array(plan.shape[0]).fill(float32ToFloat16Bits(sd / 73));
+        weights.setLinear(plan.name, { kind: 'int8', weight, scale: backend.upload(scales, [plan.shape[0]]), bias: null });
+        return;
       }
-      const t = backend.upload(dtype === 'fp32' ? floats32(n, std, isNorm, rand) : halves(n, std, isNorm, rand), plan.shape);
+      let t: Tensor;
+      if (device && dtype !== 'fp32' && !isNorm && n >= 1 << 20) {
+        t = backend.empty(plan.shape, 'float16');
+        device.fillRandom(t, seed * 1000 + index, sd);
+      } else {
+        t = backend.upload(dtype === 'fp32' ? floats32(n, sd, isNorm, rand) : halves(n, sd, isNorm, rand), plan.shape);
+      }
       if (plan.quantize) weights.setLinear(plan.name, { kind: 'float', weight: t, bias: null });
       else weights.setTensor(plan.name, t);
-    }
-    return new Cpm2Model(config, tokenizer, backend, dtype, weights);
+    });
+    return weights;
   } catch (e) {
     weights.dispose();
     throw e;

@@ -1,16 +1,20 @@
 import { AbortedError, InvalidArgumentError } from '@bminf/core';
 import { Cpm1Model } from '../cpm1/model.js';
+import { Cpm1PlannedRunner } from '../cpm1/planned-runner.js';
+import { type Cpm2RunnerLimits, Cpm2PlannedRunner } from '../cpm2/planned-runner.js';
 import { type DialogueChunk, type DialogueOptions, type DialogueResult, streamDialogueOn } from '../cpm2/dialogue.js';
 import { type FillBlankChunk, type FillBlankResult, streamFillBlankOn } from '../cpm2/fill-blank.js';
 import { streamCpm2GenerateOn } from '../cpm2/prefix-lm.js';
 import type { Cpm2TaskOptions } from '../cpm2/task-options.js';
 import { type GenerateChunk, type GenerateOptions, type GenerateResult, streamGenerateOn } from '../generation/generate.js';
-import { EagerRunner, type EngineModel, type ModelRunner } from './runner.js';
+import type { EngineModel, ModelRunner } from './runner.js';
 
-export interface EngineOptions {
+export interface EngineOptions extends Cpm2RunnerLimits {
   /** Sequences decoded together at most, and open at once (default 8). */
   maxBatch?: number;
-  /** The runner (default: the model's planned runner where one exists, else EagerRunner). */
+  /** CPM-1: tokens a sequence may have, prompt included (default: the model's context). */
+  maxLength?: number;
+  /** The runner (default: the model's planned runner, Cpm1PlannedRunner or Cpm2PlannedRunner; EagerRunner is the reference). */
   runner?: ModelRunner;
 }
 
@@ -72,7 +76,9 @@ export class Engine {
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 256) {
       throw new InvalidArgumentError(`maxBatch must be an integer from 1 to 256, but is ${String(maxBatch)}.`);
     }
-    this.runner = options.runner ?? new EagerRunner(model, maxBatch);
+    this.runner =
+      options.runner ??
+      (model instanceof Cpm1Model ? new Cpm1PlannedRunner(model, maxBatch, options.maxLength) : new Cpm2PlannedRunner(model, maxBatch, options));
     this.free = Array.from({ length: this.runner.slots }, (_, i) => this.runner.slots - 1 - i);
   }
 

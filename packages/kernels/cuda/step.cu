@@ -1,0 +1,159 @@
+// The ops a planned step reads its changing state through (Backend.scatterRows, Backend.attendCache):
+// where a token goes in a KV cache and how much of the cache a query sees come from tensors, so one
+// captured graph serves every decode step.
+
+// dst[index[i], :] = src[i, :] for src rows `srcStride` elements apart; indices outside [0, rowsDst)
+// are skipped (the host checked them).
+#define SCATTER_ROWS_KERNEL(BITS, T)                                                                             \
+  extern "C" __global__ void scatter_rows_b##BITS(const T* __restrict__ src, i64 srcStride, T* __restrict__ dst, \
+                                                  const int* __restrict__ index, int w, i64 rowsDst) {            \
+    const int r = blockIdx.x;                                                                                     \
+    const i64 to = index[r];                                                                                      \
+    if (to < 0 || to >= rowsDst) return;                                                                          \
+    for (int c = threadIdx.x; c < w; c += blockDim.x) dst[to * w + c] = src[(i64)r * srcStride + c];              \
+  }
+SCATTER_ROWS_KERNEL(16, unsigned short)
+SCATTER_ROWS_KERNEL(32, unsigned int)
+
+// One query per sequence over its cached keys and values: one block per (sequence b, head h). The
+// scores of the L_b cached positions live in dynamic shared memory (slotRows floats); a warp scores one
+// key at a time (lanes over the head dimension), the block takes max and sum, then thread groups of
+// headDim threads each sum p_j v_j over every G-th key and the groups are added in shared memory.
+// float32 throughout; bias[h, L-1-j] by distance from the query when hasBias.
+#define ATTEND_CACHE_KERNEL(NAME, T)                                                                              \
+  extern "C" __global__ void attend_cache_##NAME(const T* __restrict__ q, i64 qStride, const T* __restrict__ keys, \
+                                                 const T* __restrict__ values, const int* __restrict__ lengths,    \
+                                                 const T* __restrict__ bias, int hasBias, T* __restrict__ out,     \
+                                                 int heads, int headDim, int slotRows, float scale) {              \
+    extern __shared__ float smem[];                                                                               \
+    __shared__ float red[32];                                                                                     \
+    __shared__ float qs[1024];                                                                                    \
+    const int b = blockIdx.x / heads, h = blockIdx.x % heads;                                                     \
+    const int width = heads * headDim;                                                                            \
+    const int L = min(max(lengths[b], 0), slotRows);                                                              \
+    const T* qrow = q + (i64)b * qStride + (i64)h * headDim;                                                      \
+    T* orow = out + (i64)b * width + (i64)h * headDim;                                                            \
+    if (L == 0) {                                                                                                 \
+      for (int e = threadIdx.x; e < headDim; e += blockDim.x) st(orow, e, 0.f);                                   \
+      return;                                                                                                     \
+    }                                                                                                             \
+    for (int e = threadIdx.x; e < headDim; e += blockDim.x) qs[e] = ld(qrow, e);                                  \
+    __syncthreads();                                                                                              \
+    const i64 base = (i64)b * slotRows * width + (i64)h * headDim;                                                \
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;                          \
+    for (int j = warp; j < L; j += warps) {                                                                       \
+      const T* k = keys + base + (i64)j * width;                                                                  \
+      float s = 0.f;                                                                                              \
+      for (int e = lane; e < headDim; e += 32) s += qs[e] * ld(k, e);                                             \
+      s = warpSum(s);                                                                                             \
+      if (lane == 0) smem[j] = s * scale + (hasBias ? ld(bias, (i64)h * slotRows + (L - 1 - j)) : 0.f);           \
+    }                                                                                                             \
+    __syncthreads();                                                                                              \
+    float m = -3.402823466e38f;                                                                                   \
+    for (int j = threadIdx.x; j < L; j += blockDim.x) m = fmaxf(m, smem[j]);                                      \
+    m = blockMax(m, red);                                                                                         \
+    float sum = 0.f;                                                                                              \
+    for (int j = threadIdx.x; j < L; j += blockDim.x) {                                                           \
+      const float p = expf(smem[j] - m);                                                                          \
+      smem[j] = p;                                                                                                \
+      sum += p;                                                                                                   \
+    }                                                                                                             \
+    sum = blockSum(sum, red);                                                                                     \
+    const float inv = 1.f / sum;                                                                                  \
+    const int groups = headDim <= (int)blockDim.x ? (int)blockDim.x / headDim : 1;                                \
+    const int g = threadIdx.x / headDim;                                                                          \
+    float* part = qs; /* q is no longer needed: reused for the groups' partial sums */                           \
+    __syncthreads();                                                                                              \
+    for (int e0 = groups > 1 ? (int)threadIdx.x % headDim : (int)threadIdx.x; e0 < headDim;                       \
+         e0 += groups > 1 ? headDim : blockDim.x) {                                                               \
+      float acc = 0.f;                                                                                            \
+      if (g < groups || groups == 1) {                                                                            \
+        const int gg = groups > 1 ? g : 0;                                                                        \
+        for (int j = gg; j < L; j += groups) acc += smem[j] * ld(values + base + (i64)j * width, e0);             \
+      }                                                                                                           \
+      if (groups == 1) {                                                                                          \
+        st(orow, e0, acc * inv);                                                                                  \
+      } else if (g < groups && g * headDim + e0 < 1024) {                                                         \
+        part[g * headDim + e0] = acc;                                                                             \
+      }                                                                                                           \
+      if (groups > 1) break;                                                                                      \
+    }                                                                                                             \
+    if (groups > 1) {                                                                                             \
+      __syncthreads();                                                                                            \
+      for (int e = threadIdx.x; e < headDim; e += blockDim.x) {                                                   \
+        float acc = 0.f;                                                                                          \
+        for (int gg = 0; gg < groups; gg++) acc += part[gg * headDim + e];                                        \
+        st(orow, e, acc * inv);                                                                                   \
+      }                                                                                                           \
+    }                                                                                                             \
+  }
+FOR_FLOAT_TYPES(ATTEND_CACHE_KERNEL)
+
+// attendCache for float16 heads of a multiple of 8 dimensions (at most 256), keys and values 16-byte
+// aligned: the same function with the work spread for latency, since a decode step has few blocks and
+// short caches. Each thread scores whole keys (16-byte loads, all in flight at once) instead of a warp
+// per key; then each thread sums p_j·v_j for one 8-wide column chunk over every G-th key (G = 256 /
+// (D/8) groups), and the groups are added in shared memory. 256 threads per block.
+extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
+                                              const half_t* __restrict__ values, const int* __restrict__ lengths,
+                                              const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,
+                                              int heads, int headDim, int slotRows, float scale) {
+  extern __shared__ float sc[];
+  __shared__ float red[32];
+  __shared__ float qs[256];
+  __shared__ float part[2048];
+  const int b = blockIdx.x / heads, h = blockIdx.x % heads;
+  const int width = heads * headDim, chunks = headDim >> 3;
+  const int L = min(max(lengths[b], 0), slotRows);
+  const half_t* qrow = q + (i64)b * qStride + (i64)h * headDim;
+  half_t* orow = out + (i64)b * width + (i64)h * headDim;
+  if (L == 0) {
+    for (int e = threadIdx.x; e < headDim; e += blockDim.x) orow[e] = 0;
+    return;
+  }
+  for (int e = threadIdx.x; e < headDim; e += blockDim.x) qs[e] = h2f(qrow[e]);
+  __syncthreads();
+  const i64 base = (i64)b * slotRows * width + (i64)h * headDim;
+  float m = -3.402823466e38f;
+  for (int j = threadIdx.x; j < L; j += blockDim.x) {
+    const u32x4* k = reinterpret_cast<const u32x4*>(keys + base + (i64)j * width);
+    float s = 0.f;
+    for (int c = 0; c < chunks; c++) {
+      const u32x4 v = k[c];
+      const half_t* hv = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+      for (int e = 0; e < 8; e++) s += qs[c * 8 + e] * h2f(hv[e]);
+    }
+    s = s * scale + (hasBias ? h2f(bias[(i64)h * slotRows + (L - 1 - j)]) : 0.f);
+    sc[j] = s;
+    m = fmaxf(m, s);
+  }
+  m = blockMax(m, red);
+  float sum = 0.f;
+  for (int j = threadIdx.x; j < L; j += blockDim.x) {
+    const float p = expf(sc[j] - m);
+    sc[j] = p;
+    sum += p;
+  }
+  sum = blockSum(sum, red);  // its barriers also order the sc writes before the reads below
+  const int groups = blockDim.x / chunks, g = threadIdx.x / chunks, c = threadIdx.x % chunks;
+  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  if (g < groups) {
+    for (int j = g; j < L; j += groups) {
+      const u32x4 v = reinterpret_cast<const u32x4*>(values + base + (i64)j * width)[c];
+      const half_t* hv = reinterpret_cast<const half_t*>(&v);
+      const float p = sc[j];
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[e] += p * h2f(hv[e]);
+    }
+#pragma unroll
+    for (int e = 0; e < 8; e++) part[g * headDim + c * 8 + e] = acc[e];
+  }
+  __syncthreads();
+  const float inv = 1.f / sum;
+  for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
+    float t = 0.f;
+    for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
+    orow[e] = f2h(t * inv);
+  }
+}

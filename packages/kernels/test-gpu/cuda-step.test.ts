@@ -1,0 +1,133 @@
+// The planned-step ops on CUDA against the CPU backend (fresh random data at awkward sizes), and a
+// step recorded as one CUDA graph against the same ops run one by one: bit for bit, over several
+// runs with fresh inputs. Skips, saying why, where no usable GPU is present.
+import { type Backend, type Tensor, tidy } from '@bminf/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
+import { TOL, both, hostData, randInt8, randn, random, relErr, seedUsed, testMemoryLimit } from './helpers.js';
+
+const avail = cudaAvailability();
+if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
+
+describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA', () => {
+  let gpu: CudaBackend;
+  let cpu: Backend;
+  beforeAll(() => {
+    console.log(`[gpu tests] random seed ${seedUsed}`);
+    gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 29) });
+    cpu = createCpuBackend();
+  });
+  afterAll(() => gpu?.dispose());
+
+  it.each(['float16', 'float32'] as const)('scatterRows (%s): strided rows, indices out of range skipped', (dtype) => {
+    tidy(() => {
+      for (const [n, w, R] of [[1, 3, 4], [5, 33, 9], [7, 64, 40]]) {
+        const src = randn(n * (w + 5));
+        const [sc, sg] = both(cpu, gpu, hostData(src, dtype), [n, w + 5]);
+        // distinct targets (two rows scattered to one place would race), two of them out of range
+        const perm = Array.from({ length: R }, (_, i) => i).sort(() => random() - 0.5);
+        const idx = Int32Array.from({ length: n }, (_, i) => (i === 1 ? -1 : i === 2 ? R : perm[i]));
+        const [ic, ig] = both(cpu, gpu, idx, [n]);
+        const [dc, dg] = both(cpu, gpu, hostData(randn(R * w), dtype), [R, w]);
+        cpu.scatterRows(sc.narrow(1, 2, w), dc, ic);
+        gpu.scatterRows(sg.narrow(1, 2, w), dg, ig);
+        expect(gpu.download(dg)).toEqual(cpu.download(dc));
+      }
+    });
+  });
+
+  it.each(['float16', 'float32'] as const)('attendCache (%s) against the CPU: lengths 0, 1, partial, full and beyond; with and without a distance bias', (dtype) => {
+    tidy(() => {
+      for (const [B, H, D, S] of [[1, 1, 7, 1], [3, 2, 64, 37], [5, 3, 80, 19], [2, 4, 33, 130]]) {
+        const width = H * D;
+        const [qc, qg] = both(cpu, gpu, hostData(randn(B * (width + 8)), dtype), [B, width + 8]);
+        const [kc, kg] = both(cpu, gpu, hostData(randn(B * S * width), dtype), [B * S, width]);
+        const [vc, vg] = both(cpu, gpu, hostData(randn(B * S * width), dtype), [B * S, width]);
+        const lens = Int32Array.from({ length: B }, (_, b) => [0, 1, S, S + 5, Math.floor(random() * S)][b % 5]);
+        const [lc, lg] = both(cpu, gpu, lens, [B]);
+        const [bc, bg] = both(cpu, gpu, hostData(randn(H * S, 0.5), dtype), [H, S]);
+        for (const bias of [false, true]) {
+          const o = { heads: H, scale: 1 / Math.sqrt(D), slotRows: S };
+          const c = cpu.attendCache(qc.narrow(1, 4, width), kc, vc, lc, bias ? { ...o, distanceBias: bc } : o);
+          const g = gpu.attendCache(qg.narrow(1, 4, width), kg, vg, lg, bias ? { ...o, distanceBias: bg } : o);
+          expect(relErr(gpu.download(g), cpu.download(c)), `B ${B} H ${H} D ${D} S ${S} bias ${bias}`).toBeLessThan(TOL[dtype]);
+        }
+      }
+    });
+  });
+
+  it('a captured step equals the same ops run one by one, bit for bit, over runs with fresh inputs', async () => {
+    const B = 3, H = 4, D = 64, S = 24, V = 50, d = H * D;
+    const table = gpu.upload(hostData(randn(V * d), 'float16'), [V, d]);
+    const lnw = gpu.upload(hostData(randn(d), 'float16'), [d]);
+    const w = gpu.upload(randInt8(3 * d * d), [3 * d, d]);
+    const ws = gpu.upload(hostData(Float32Array.from({ length: 3 * d }, () => 0.01 + random() * 0.01), 'float16'), [3 * d]);
+    const ids = gpu.zeros([B], 'int32');
+    const rows = gpu.zeros([B], 'int32');
+    const lens = gpu.zeros([B], 'int32');
+    const step = (keys: Tensor, values: Tensor, out: Tensor) => () => {
+      const x = gpu.layerNorm(gpu.embedding(ids, table), lnw, null, { eps: 1e-6, subtractMean: false });
+      const qkv = gpu.linearInt8(x, w, ws, { dtype: 'float16' });
+      gpu.scatterRows(qkv.narrow(1, d, d), keys, rows);
+      gpu.scatterRows(qkv.narrow(1, 2 * d, d), values, rows);
+      gpu.copy(gpu.gelu(gpu.attendCache(qkv.narrow(1, 0, d), keys, values, lens, { heads: H, scale: 0.125, slotRows: S })), out);
+    };
+    const caches = () => [gpu.zeros([B * S, d], 'float16'), gpu.zeros([B * S, d], 'float16'), gpu.zeros([B, d], 'float16')] as const;
+    const [k1, v1, o1] = caches();
+    const [k2, v2, o2] = caches();
+    const graph = gpu.captureStep(step(k1, v1, o1));
+    try {
+      for (let t = 0; t < 6; t++) {
+        gpu.write(ids, Int32Array.from({ length: B }, () => Math.floor(random() * V)));
+        gpu.write(rows, Int32Array.from({ length: B }, (_, b) => b * S + t));
+        gpu.write(lens, Int32Array.from({ length: B }, () => t + 1));
+        await graph.run();
+        tidy(step(k2, v2, o2));
+        expect(gpu.download(o1)).toEqual(gpu.download(o2));
+        expect(gpu.download(k1)).toEqual(gpu.download(k2));
+      }
+    } finally {
+      graph.dispose();
+    }
+    await expect(graph.run()).rejects.toThrow(/dispose/);
+  });
+
+  it('the one-kernel int8 linear for a few rows equals quantize + igemm + dequantize (+ add) bit for bit', () => {
+    tidy(() => {
+      for (const [rows, m, k] of [[1, 4, 16], [3, 36, 208], [5, 1028, 4096], [8, 256, 10240], [2, 20480, 4096]]) {
+        const x = gpu.upload(hostData(randn(rows * k), 'float16'), [rows, k]);
+        const w = gpu.upload(randInt8(m * k), [m, k]);
+        const ws = gpu.upload(hostData(Float32Array.from({ length: m }, () => 0.001 + random() * 0.01), 'float16'), [m]);
+        const bias = gpu.upload(hostData(randn(m), 'float16'), [m]);
+        const res = gpu.upload(hostData(randn(rows * m, 4), 'float16'), [rows, m]);
+        const q = gpu.quantizeRows(x);
+        const threeCalls = gpu.dequantize(gpu.igemm(q.values, w), q.scales, ws, { dtype: 'float16', bias });
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', bias })), `${rows}x${m}x${k}`).toEqual(gpu.download(threeCalls));
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', bias, residual: res }))).toEqual(gpu.download(gpu.add(res, threeCalls)));
+      }
+    });
+  });
+
+  it('refuses host reads inside a capture and leaves no capture behind', () => {
+    const t = gpu.zeros([4], 'float32');
+    expect(() => gpu.captureStep(() => void gpu.download(gpu.add(t, t)))).toThrow(/cannot read back/);
+    // the backend is usable afterwards, and a fresh capture works
+    expect(gpu.download(gpu.add(t, t))).toEqual(new Float32Array(4));
+    gpu.captureStep(() => void gpu.add(t, t)).dispose();
+  });
+
+  it('fillRandom draws int8 over [-127, 127] and float16 of the asked magnitude on the GPU', () => {
+    tidy(() => {
+      const a = gpu.empty([1 << 16], 'int8');
+      gpu.fillRandom(a, 7);
+      const h = gpu.download(a) as Int8Array;
+      expect(Math.min(...h)).toBe(-127);
+      expect(Math.max(...h)).toBe(127);
+      expect(Math.abs(h.reduce((s, v) => s + v, 0) / h.length)).toBeLessThan(2);
+      const f = gpu.empty([4096], 'float16');
+      gpu.fillRandom(f, 7, 0.01);
+      const fv = gpu.download(gpu.cast(f, 'float32')) as Float32Array;
+      for (const v of fv) expect(Math.abs(v) >= 2 ** -7 && Math.abs(v) < 2 ** -6).toBe(true);
+    });
+  });
+});

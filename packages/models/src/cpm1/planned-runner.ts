@@ -1,0 +1,208 @@
+import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy } from '@bminf/core';
+import { attend } from '@bminf/layers';
+import type { ModelRunner, StepItem } from '../engine/runner.js';
+import { StepInputs, lengthBucket, planStep } from '../engine/step-inputs.js';
+import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
+import type { Cpm1Model } from './model.js';
+
+/** Prompts are padded to a power of two from this many tokens: few prefill steps to plan. */
+const MIN_PREFILL_BUCKET = 16;
+
+/**
+ * CPM-1 on planned steps. Every slot owns rows slot·maxLength … of one KV cache per layer, allocated
+ * once; a decode step advances all slots at once (inactive ones compute and write nothing that is
+ * read), reading each slot's position and cache length from its inputs, so one recorded step (a CUDA
+ * graph on the GPU) serves every token. A fresh prompt runs through a prefill step planned for its
+ * length bucket (padded positions write no cache rows and the causal mask hides them). The steps run
+ * off the JS thread; only their inputs and the logits cross to the host.
+ */
+export class Cpm1PlannedRunner implements ModelRunner {
+  readonly maxLength: number;
+  private readonly backend: Backend;
+  private readonly keys: Tensor[];
+  private readonly values: Tensor[];
+  private readonly lengths: Int32Array;
+  /** Decode steps by the number of leading slots they cover (powers of two): a step computes only those rows. */
+  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'lens'>; logits: Tensor }>();
+  private readonly prefillPlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>; logits: Tensor }>();
+
+  constructor(
+    readonly model: Cpm1Model,
+    readonly slots: number,
+    maxLength = model.contextLength,
+    /** false: steps run op by op instead of recorded (the reference for tests). */
+    private readonly record = true,
+  ) {
+    if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > model.contextLength) {
+      throw new InvalidArgumentError(`maxLength must be an integer from 1 to the model's context (${model.contextLength}), not ${String(maxLength)}.`);
+    }
+    this.maxLength = maxLength;
+    this.backend = model.backend;
+    const d = model.config.numHeads * model.config.headDim;
+    const cache = () => keep(this.backend.zeros([slots * maxLength, d], model.activationDType));
+    this.keys = Array.from({ length: model.config.numLayers }, cache);
+    this.values = Array.from({ length: model.config.numLayers }, cache);
+    this.lengths = new Int32Array(slots);
+  }
+
+  async open(slot: number): Promise<void> {
+    this.lengths[slot] = 0;
+  }
+
+  close(slot: number): void {
+    this.lengths[slot] = 0;
+  }
+
+  async step(items: readonly StepItem[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = Array(items.length);
+    const decoding: { index: number; slot: number; ids: readonly number[] }[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const { slot, ids } = items[i];
+      checkStepItem(items[i], this.model.vocabSize, this.lengths[slot], this.maxLength, 'CPM-1');
+      // A fresh prompt of several tokens: a prefill. Everything else: one token per decode step, every
+      // slot together.
+      if (this.lengths[slot] === 0 && ids.length > 1) out[i] = await this.prefill(slot, ids);
+      else decoding.push({ index: i, slot, ids });
+    }
+    await decodeTokenByToken(decoding, out, (entries) => this.decode(entries));
+    return out;
+  }
+
+  /** One decode step: entries are (slot, token) or null for slots that sit this step out. */
+  private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
+    const k = lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots);
+    let plan = this.decodePlans.get(k);
+    if (!plan) this.decodePlans.set(k, (plan = this.planDecode(k)));
+    const h = plan.inputs.host;
+    h.lens.fill(0);
+    h.rows.fill(-1);
+    for (const e of entries) {
+      if (!e) continue;
+      const pos = this.lengths[e.slot];
+      h.ids[e.slot] = e.id;
+      h.pos[e.slot] = pos;
+      h.rows[e.slot] = e.slot * this.maxLength + pos;
+      h.lens[e.slot] = pos + 1;
+    }
+    plan.inputs.upload();
+    await plan.graph.run();
+    const all = this.backend.download(plan.logits) as Float32Array;
+    const vocab = this.model.vocabSize;
+    return entries.map((e) => {
+      if (!e) return null;
+      this.lengths[e.slot]++;
+      return all.slice(e.slot * vocab, (e.slot + 1) * vocab);
+    });
+  }
+
+  private async prefill(slot: number, ids: readonly number[]): Promise<Float32Array> {
+    const n = ids.length;
+    const P = lengthBucket(n, MIN_PREFILL_BUCKET, this.maxLength);
+    let plan = this.prefillPlans.get(P);
+    const fill = (inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>) => {
+      const h = inputs.host;
+      for (let i = 0; i < P; i++) {
+        h.ids[i] = i < n ? ids[i] : 0;
+        h.pos[i] = i;
+        h.rows[i] = i < n ? slot * this.maxLength + i : -1;
+      }
+      h.last[0] = n - 1;
+      inputs.upload();
+    };
+    if (!plan) {
+      const inputs = new StepInputs(this.backend, { ids: P, pos: P, rows: P, last: 1 });
+      fill(inputs); // a step may run while it is recorded (CUDA's warm-up): with this prompt's inputs
+      plan = this.planPrefill(P, inputs);
+      this.prefillPlans.set(P, plan);
+    } else {
+      fill(plan.inputs);
+    }
+    await plan.graph.run();
+    this.lengths[slot] = n;
+    return this.backend.download(plan.logits) as Float32Array;
+  }
+
+  /** The decode step of slots 0..k-1. */
+  private planDecode(k: number) {
+    const inputs = new StepInputs(this.backend, { ids: k, pos: k, rows: k, lens: k });
+    inputs.host.rows.fill(-1);
+    inputs.upload();
+    const logits = keep(this.backend.zeros([k, this.model.vocabSize], 'float32'));
+    const rows = k * this.maxLength;
+    const t = inputs.tensors;
+    const graph = planStep(this.backend, () => {
+      const { cfg, b, embedIn, blocks, head } = this.parts();
+      let x = embedIn(t.ids, t.pos);
+      blocks.forEach((blk, i) => {
+        const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
+        const d = cfg.numHeads * cfg.headDim;
+        const keys = this.keys[i].narrow(0, 0, rows);
+        const values = this.values[i].narrow(0, 0, rows);
+        b.scatterRows(qkv.narrow(1, d, d), keys, t.rows);
+        b.scatterRows(qkv.narrow(1, 2 * d, d), values, t.rows);
+        const ctx = b.attendCache(qkv.narrow(1, 0, d), keys, values, t.lens, {
+          heads: cfg.numHeads,
+          scale: blk.attn.params.scale,
+          slotRows: this.maxLength,
+        });
+        x = blk.attn.params.out.forwardAdd(ctx, x);
+        x = blk.ffn.forward(blk.lnFF.forward(x), x);
+      });
+      b.copy(head(x), logits);
+    }, this.record);
+    return { graph, inputs, logits };
+  }
+
+  private planPrefill(P: number, inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>) {
+    const logits = keep(this.backend.zeros([1, this.model.vocabSize], 'float32'));
+    const t = inputs.tensors;
+    const graph = planStep(this.backend, () => {
+      const { cfg, b, embedIn, blocks, head } = this.parts();
+      const d = cfg.numHeads * cfg.headDim;
+      let x = embedIn(t.ids, t.pos);
+      blocks.forEach((blk, i) => {
+        const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
+        const parts = qkv.reshape([P, 3, cfg.numHeads, cfg.headDim]).permute([1, 2, 0, 3]); // [3, h, P, dh]
+        b.scatterRows(qkv.narrow(1, d, d), this.keys[i], t.rows);
+        b.scatterRows(qkv.narrow(1, 2 * d, d), this.values[i], t.rows);
+        const ctx = attend(b, parts.select(0, 0), parts.select(0, 1), parts.select(0, 2), { scale: blk.attn.params.scale, causalOffset: 0 });
+        x = blk.attn.params.out.forwardAdd(ctx, x);
+        x = blk.ffn.forward(blk.lnFF.forward(x), x);
+      });
+      b.copy(head(b.embedding(t.last, b.contiguous(x))), logits);
+    }, this.record);
+    return { graph, inputs, logits };
+  }
+
+  /** What both steps are made of: token + position embeddings in, final norm and tied head out. */
+  private parts() {
+    const m = this.model;
+    const b = this.backend;
+    const { embed, pos, blocks, lnFinal } = m.layers;
+    const act = m.activationDType;
+    const castIn = (x: Tensor) => (x.dtype === act ? x : b.cast(x, act));
+    return {
+      cfg: m.config,
+      b,
+      blocks,
+      embedIn: (ids: Tensor, positions: Tensor) => b.add(castIn(b.embedding(ids, embed.table)), castIn(b.embedding(positions, pos.table))),
+      head: (x: Tensor) => {
+        const y = b.gemm(b.contiguous(lnFinal.forward(x)), embed.table, { transB: true });
+        return y.dtype === 'float32' ? y : b.cast(y, 'float32');
+      },
+    };
+  }
+
+  dispose(): void {
+    tidy(() => {
+      for (const p of [...this.decodePlans.values(), ...this.prefillPlans.values()]) {
+        p.graph.dispose();
+        p.inputs.dispose();
+        p.logits.dispose();
+      }
+      for (const t of [...this.keys, ...this.values]) t.dispose();
+    });
+    this.decodePlans.clear();
+    this.prefillPlans.clear();
+  }
+}

@@ -1,0 +1,261 @@
+import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy, toFloat16Array } from '@bminf/core';
+import type { ModelRunner, StepItem } from '../engine/runner.js';
+import { StepInputs, lengthBucket, planStep } from '../engine/step-inputs.js';
+import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
+import { MAX_DECODER_TOKENS, MAX_ENCODER_TOKENS, type Cpm2Model } from './model.js';
+
+/** Encoder inputs are padded to a power of two from this many tokens: few encoder steps to plan. */
+const MIN_ENCODER_BUCKET = 16;
+
+export interface Cpm2RunnerLimits {
+  /** false: steps run op by op instead of recorded (the reference for tests). */
+  record?: boolean;
+  /** Encoder tokens a sequence may have (default 512; its cross-attention cache is this long). */
+  maxEncoderLength?: number;
+  /** Decoder tokens a sequence may have (default 256). */
+  maxDecoderLength?: number;
+}
+
+type EncoderInputs = StepInputs<'ids' | 'rows'>;
+type DecoderInputs = StepInputs<'ids' | 'rows' | 'lens' | 'encLens'>;
+
+/**
+ * CPM-2 and EVA on planned steps. Each slot owns rows of a cross-attention cache (the encoder output's
+ * keys and values for every decoder layer, written once per sequence by the encoder step planned for
+ * its length bucket) and of a self-attention cache. One decode step advances every slot: the
+ * self-attention reads each slot's length and the decoder's relative position bias by distance, the
+ * cross-attention each slot's encoder length, all from the step's inputs, so one recorded step (a
+ * CUDA graph) serves every token. Padded encoder positions are masked out of the encoder's attention
+ * and write no cache rows.
+ */
+export class Cpm2PlannedRunner implements ModelRunner {
+  readonly maxEncoderLength: number;
+  readonly maxDecoderLength: number;
+  private readonly backend: Backend;
+  private readonly selfKeys: Tensor[];
+  private readonly selfValues: Tensor[];
+  private readonly crossKeys: Tensor[];
+  private readonly crossValues: Tensor[];
+  /** The decoder's position bias by distance from the query, [heads, maxDecoderLength]. */
+  private readonly distanceBias: Tensor;
+  private readonly lengths: Int32Array;
+  private readonly encoderLengths: Int32Array;
+  private readonly record: boolean;
+  /** Decode steps by the number of leading slots they cover (powers of two): a step computes only those rows. */
+  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: DecoderInputs; logits: Tensor }>();
+  private readonly encoderPlans = new Map<number, { graph: StepGraph; inputs: EncoderInputs; mask: Tensor; maskHost: Float32Array; positionBias: Tensor }>();
+
+  constructor(
+    readonly model: Cpm2Model,
+    readonly slots: number,
+    limits: Cpm2RunnerLimits = {},
+  ) {
+    this.record = limits.record ?? true;
+    this.maxEncoderLength = limit(limits.maxEncoderLength ?? 512, MAX_ENCODER_TOKENS, 'maxEncoderLength');
+    this.maxDecoderLength = limit(limits.maxDecoderLength ?? 256, MAX_DECODER_TOKENS, 'maxDecoderLength');
+    const b = (this.backend = model.backend);
+    const c = model.config;
+    const d = c.numHeads * c.headDim;
+    const act = model.activationDType;
+    const cache = (rows: number) => () => keep(b.zeros([slots * rows, d], act));
+    this.selfKeys = Array.from({ length: c.numDecoderLayers }, cache(this.maxDecoderLength));
+    this.selfValues = Array.from({ length: c.numDecoderLayers }, cache(this.maxDecoderLength));
+    this.crossKeys = Array.from({ length: c.numDecoderLayers }, cache(this.maxEncoderLength));
+    this.crossValues = Array.from({ length: c.numDecoderLayers }, cache(this.maxEncoderLength));
+    this.distanceBias = keep(this.makeDistanceBias());
+    this.lengths = new Int32Array(slots);
+    this.encoderLengths = new Int32Array(slots);
+  }
+
+  /** bias[h, δ] for a query δ positions after the key: the decoder's bias for its last position, reversed. */
+  private makeDistanceBias(): Tensor {
+    const L = this.maxDecoderLength;
+    const H = this.model.config.numHeads;
+    const b = this.backend;
+    const row = this.model.layers.decoderBias.forward(L - 1, 1, L); // [H, 1, L]: keys 0..L-1
+    try {
+      const host = b.download(row);
+      const out = host instanceof Uint16Array ? new Uint16Array(H * L) : new Float32Array(H * L);
+      for (let h = 0; h < H; h++) for (let j = 0; j < L; j++) out[h * L + (L - 1 - j)] = host[h * L + j];
+      return b.upload(out, [H, L]);
+    } finally {
+      row.dispose();
+    }
+  }
+
+  async open(slot: number, encoderIds: readonly number[] | null): Promise<void> {
+    if (!encoderIds || encoderIds.length === 0) throw new InvalidArgumentError('CPM-2 and EVA sequences need at least one encoder token.');
+    checkStepItem({ slot, ids: encoderIds }, this.model.vocabSize, 0, this.maxEncoderLength, 'encoder');
+    this.lengths[slot] = 0;
+    this.encoderLengths[slot] = 0;
+    await this.encode(slot, encoderIds);
+    this.encoderLengths[slot] = encoderIds.length;
+  }
+
+  close(slot: number): void {
+    this.lengths[slot] = 0;
+    this.encoderLengths[slot] = 0;
+  }
+
+  async step(items: readonly StepItem[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = Array(items.length);
+    items.forEach((it) => {
+      if (this.encoderLengths[it.slot] === 0) throw new InvalidArgumentError(`Slot ${it.slot} is not open.`);
+      checkStepItem(it, this.model.vocabSize, this.lengths[it.slot], this.maxDecoderLength, 'decoder');
+    });
+    await decodeTokenByToken(
+      items.map((it, index) => ({ index, ...it })),
+      out,
+      (entries) => this.decode(entries),
+    );
+    return out;
+  }
+
+  private async encode(slot: number, ids: readonly number[]): Promise<void> {
+    const n = ids.length;
+    const P = lengthBucket(n, MIN_ENCODER_BUCKET, this.maxEncoderLength);
+    let plan = this.encoderPlans.get(P);
+    const fill = (p: { inputs: EncoderInputs; mask: Tensor; maskHost: Float32Array }) => {
+      const h = p.inputs.host;
+      for (let i = 0; i < P; i++) {
+        h.ids[i] = i < n ? ids[i] : 0;
+        h.rows[i] = i < n ? slot * this.maxEncoderLength + i : -1;
+        p.maskHost[i] = i < n ? 0 : -Infinity;
+      }
+      p.inputs.upload();
+      this.backend.write(p.mask, p.mask.dtype === 'float32' ? p.maskHost : toFloat16Array(p.maskHost));
+    };
+    if (!plan) {
+      const inputs = new StepInputs(this.backend, { ids: P, rows: P });
+      const mask = keep(this.backend.zeros([P], this.model.activationDType));
+      // The relative position bias of P positions is the same for every input of the bucket.
+      const positionBias = keep(this.model.layers.encoderBias.forward(0, P, P)); // [H, P, P]
+      const partial = { inputs, mask, maskHost: new Float32Array(P), positionBias };
+      fill(partial); // a step may run while it is recorded (CUDA's warm-up): with this input
+      plan = { ...partial, graph: this.planEncoder(inputs, mask, positionBias) };
+      this.encoderPlans.set(P, plan);
+    } else {
+      fill(plan);
+    }
+    await plan.graph.run();
+  }
+
+  private planEncoder(inputs: EncoderInputs, mask: Tensor, positionBias: Tensor): StepGraph {
+    const m = this.model;
+    const b = this.backend;
+    const L = m.layers;
+    const d = m.config.numHeads * m.config.headDim;
+    const t = inputs.tensors;
+    return planStep(b, () => {
+      let x = this.castIn(b.embedding(t.ids, L.embed.table));
+      const bias = b.add(positionBias, mask); // padded keys masked out for every query
+      for (const blk of L.encoderBlocks) x = blk.forward(x, bias);
+      const enc = L.encoderNorm.forward(x);
+      L.decoderBlocks.forEach((blk, i) => {
+        const kv = blk.cross.params.kv?.forward(enc) as Tensor; // [P, 2d]: k | v
+        b.scatterRows(kv.narrow(1, 0, d), this.crossKeys[i], t.rows);
+        b.scatterRows(kv.narrow(1, d, d), this.crossValues[i], t.rows);
+      });
+    }, this.record);
+  }
+
+  private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
+    const k = lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots);
+    let plan = this.decodePlans.get(k);
+    if (!plan) this.decodePlans.set(k, (plan = this.planDecoder(k)));
+    const h = plan.inputs.host;
+    h.lens.fill(0);
+    h.encLens.fill(0);
+    h.rows.fill(-1);
+    for (const e of entries) {
+      if (!e) continue;
+      const pos = this.lengths[e.slot];
+      h.ids[e.slot] = e.id;
+      h.rows[e.slot] = e.slot * this.maxDecoderLength + pos;
+      h.lens[e.slot] = pos + 1;
+      h.encLens[e.slot] = this.encoderLengths[e.slot];
+    }
+    plan.inputs.upload();
+    await plan.graph.run();
+    const all = this.backend.download(plan.logits) as Float32Array;
+    const vocab = this.model.vocabSize;
+    return entries.map((e) => {
+      if (!e) return null;
+      this.lengths[e.slot]++;
+      return all.slice(e.slot * vocab, (e.slot + 1) * vocab);
+    });
+  }
+
+  /** The decoder step of slots 0..k-1. */
+  private planDecoder(k: number) {
+    const m = this.model;
+    const b = this.backend;
+    const L = m.layers;
+    const c = m.config;
+    const d = c.numHeads * c.headDim;
+    const inputs = new StepInputs(this.backend, { ids: k, rows: k, lens: k, encLens: k });
+    inputs.host.rows.fill(-1);
+    inputs.upload();
+    const logits = keep(b.zeros([k, m.vocabSize], 'float32'));
+    const part = (t: Tensor, rowsPerSlot: number) => t.narrow(0, 0, k * rowsPerSlot);
+    const t = inputs.tensors;
+    const graph = planStep(b, () => {
+      let x = this.castIn(b.embedding(t.ids, L.embed.table));
+      L.decoderBlocks.forEach((blk, i) => {
+        const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
+        const selfKeys = part(this.selfKeys[i], this.maxDecoderLength);
+        const selfValues = part(this.selfValues[i], this.maxDecoderLength);
+        b.scatterRows(qkv.narrow(1, d, d), selfKeys, t.rows);
+        b.scatterRows(qkv.narrow(1, 2 * d, d), selfValues, t.rows);
+        const self = b.attendCache(qkv.narrow(1, 0, d), selfKeys, selfValues, t.lens, {
+          heads: c.numHeads,
+          scale: 1,
+          slotRows: this.maxDecoderLength,
+          distanceBias: this.distanceBias,
+        });
+        x = blk.attn.params.out.forwardAdd(self, x);
+        const q = blk.cross.params.q.forward(blk.lnCross.forward(x));
+        const cross = b.attendCache(q, part(this.crossKeys[i], this.maxEncoderLength), part(this.crossValues[i], this.maxEncoderLength), t.encLens, {
+          heads: c.numHeads,
+          scale: 1,
+          slotRows: this.maxEncoderLength,
+        });
+        x = blk.cross.params.out.forwardAdd(cross, x);
+        x = blk.ffn.forward(blk.lnFF.forward(x), x);
+      });
+      const y = b.gemm(b.contiguous(L.decoderNorm.forward(x)), L.lmHead, { transB: true });
+      b.copy(y.dtype === 'float32' ? y : b.cast(y, 'float32'), logits);
+    }, this.record);
+    return { graph, inputs, logits };
+  }
+
+  private castIn(x: Tensor): Tensor {
+    const act = this.model.activationDType;
+    return x.dtype === act ? x : this.backend.cast(x, act);
+  }
+
+  dispose(): void {
+    tidy(() => {
+      for (const p of this.decodePlans.values()) {
+        p.graph.dispose();
+        p.inputs.dispose();
+        p.logits.dispose();
+      }
+      for (const p of this.encoderPlans.values()) {
+        p.graph.dispose();
+        p.inputs.dispose();
+        p.mask.dispose();
+        p.positionBias.dispose();
+      }
+      for (const x of [...this.selfKeys, ...this.selfValues, ...this.crossKeys, ...this.crossValues, this.distanceBias]) x.dispose();
+    });
+    this.decodePlans.clear();
+    this.encoderPlans.clear();
+  }
+}
+
+function limit(v: number, max: number, name: string): number {
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}, not ${String(v)}.`);
+  return v;
+}
+
