@@ -11,8 +11,11 @@ import { Option } from 'commander';
 /** Parsers that turn bad option values into errors naming the option and the allowed values. */
 export function intOption(name: string, min: number) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, but is "${value}".`);
+    // Decimal digits only: Number() would also take 1e3, 0x10 and 99999999999999999999 (rounded).
+    const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min} written in decimal digits (at most ${Number.MAX_SAFE_INTEGER}), but is "${value}".`);
+    }
     return n;
   };
 }
@@ -34,7 +37,8 @@ export const deviceOption = () =>
 export function samplingOptions() {
   return [
     new Option('--max-tokens <n>', 'new tokens at most').default(64).argParser(intOption('--max-tokens', 1)),
-    new Option('--greedy', 'always take the most likely token'),
+    // greedy ignores what shapes the distribution: given together, one of them is a mistake.
+    new Option('--greedy', 'always take the most likely token').conflicts(['temperature', 'topP', 'topK']),
     new Option('--temperature <t>', 'sampling temperature (> 0)').argParser(numberOption('--temperature')),
     new Option('--top-p <p>', 'nucleus sampling: keep the most likely tokens up to this probability (0 < p ≤ 1)').argParser(numberOption('--top-p')),
     new Option('--top-k <k>', 'keep only the k most likely tokens (0 = all)').argParser(intOption('--top-k', 0)),

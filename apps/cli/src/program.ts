@@ -1,4 +1,4 @@
-import { BminfError } from '@bminf/core';
+import { BminfError, STDOUT_CLOSED_EXIT_CODE, stdoutClosed, stdoutClosedSignal } from '@bminf/core';
 import { Command, CommanderError } from 'commander';
 import * as dialogue from './commands/dialogue.js';
 import * as fillBlank from './commands/fill-blank.js';
@@ -23,14 +23,17 @@ export function createProgram(): Command {
 /** Runs the CLI; returns the exit code. Errors print one line that says what was wrong and what to do. */
 export async function main(argv: string[]): Promise<number> {
   const program = createProgram();
+  stdoutClosedSignal(); // a reader that goes away (| head) ends the command quietly, not with an EPIPE trace
   try {
     await program.parseAsync(argv);
-    return 0;
+    return stdoutClosed() ? STDOUT_CLOSED_EXIT_CODE : 0;
   } catch (e) {
+    if (stdoutClosed()) return STDOUT_CLOSED_EXIT_CODE;
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander printed the message
     if (e instanceof BminfError) {
       process.stderr.write(`bminf: error: ${e.message}\n`);
-      return 1;
+      const { exitCode } = e as BminfError & { exitCode?: number }; // an interrupted migration: 130 / 143
+      return exitCode ?? 1;
     }
     const err = e as Error & { code?: string };
     process.stderr.write(`bminf: error: ${err?.message ?? String(e)}\n`);

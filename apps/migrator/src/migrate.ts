@@ -1,11 +1,11 @@
 // The migration itself: open, check, then stream tensor by tensor (read → transpose → quantize or
 // cast → write) into a staging folder that becomes the output only when everything is written.
 import { chmod, copyFile, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
-import { AbortedError, CheckpointError, InvalidArgumentError } from '@bminf/core';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { AbortedError, CheckpointError, countNonFinite, InvalidArgumentError } from '@bminf/core';
 import { type CheckpointSource, openCheckpoint, SafetensorsWriter, type TensorData, numelOf, sourceDTypeSize } from '@bminf/checkpoint';
-import type { ArchitectureName } from '@bminf/models/plans';
+import { type ArchitectureName, checkTies } from '@bminf/models/plans';
 import { type Converted, convertTensor, type OutputDType } from './convert.js';
 import { Scratch } from './scratch.js';
 import { loadAccelerator } from './accel.js';
@@ -23,6 +23,8 @@ export interface MigrateOptions {
   force?: boolean;
   /** Use the native addon's quantizer and float16 cast when it loads (default true; the bytes are the same). */
   native?: boolean;
+  /** Convert tensors holding NaN or infinity instead of refusing them (each is named in the summary's `nonFinite`). */
+  allowNonFinite?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: MigrateEvent) => void;
 }
@@ -35,6 +37,8 @@ export interface TensorReport {
   bytesOut: number;
   maxRelError?: number;
   meanRelError?: number;
+  /** NaN and infinite values in the source tensor (converted only with allowNonFinite). */
+  nonFinite?: number;
 }
 
 export type MigrateEvent =
@@ -65,15 +69,46 @@ export interface MigrateSummary {
   error?: { max: number; mean: number };
   /** The quantized weights with the largest max relative error (then mean), worst first. */
   worst: { name: string; maxRelError: number; meanRelError: number }[];
+  /** Source tensors that no output uses (a config.json with fewer layers than the checkpoint, say). */
+  unused: string[];
+  /** Tensors converted with NaN or infinite values (allowNonFinite), by name; they are left out of `error` and `worst`. */
+  nonFinite: { name: string; count: number }[];
 }
 
 // Files that travel with the weights: tokenizers (SentencePiece, WordPiece vocab.txt, HF tokenizer.json) and generation defaults.
 const TOKENIZER_FILE =
   /^(tokenizer\.(json|model|vocab)|tokenizer_config\.json|vocab\.(txt|json)|spiece\.model|merges\.txt|special_tokens_map\.json|added_tokens\.json|generation_config\.json)$/;
 
+/**
+ * The real path of `p` (symlinks resolved), for a path that may not exist yet: the nearest existing
+ * ancestor is resolved and the rest appended. Comparing resolve()d paths alone would miss an input
+ * reached through a symlink, and --force would then replace the input with the output.
+ */
+function realPathOf(p: string): string {
+  const rest: string[] = [];
+  let at = p;
+  for (;;) {
+    try {
+      return join(realpathSync(at), ...rest.reverse());
+    } catch {
+      const up = dirname(at);
+      if (up === at) return p;
+      rest.push(basename(at));
+      at = up;
+    }
+  }
+}
+
 function checkPaths(input: string, output: string): void {
-  if (output === input || input.startsWith(output + sep)) {
-    throw new InvalidArgumentError(`The output ${output} would replace the input ${input}.`, { hint: 'Choose an output folder outside the input.' });
+  const realIn = realPathOf(input);
+  const realOut = realPathOf(output);
+  // Replacing the output (--force) removes it: it may not be the input or a folder that holds it.
+  const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith(sep) ? b : b + sep);
+  if (within(input, output) || within(realIn, realOut)) {
+    throw new InvalidArgumentError(
+      `The output ${output} would replace the input ${input}${realIn !== input || realOut !== output ? ` (through symbolic links: ${realOut} and ${realIn})` : ''}.`,
+      { hint: 'Choose an output folder outside the input.' },
+    );
   }
   if (existsSync(output) && !statSync(output).isDirectory()) {
     throw new InvalidArgumentError(`The output ${output} is a file; an output folder was expected.`, { hint: 'Choose a folder path for --output.' });
@@ -96,6 +131,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
   const { source, layout } = adaptLayout(opened);
   try {
     const steps = matchSource(source, plans, arch.name, configPath);
+    const unused = unusedTensors(source, steps);
     const specs = outputSpecs(steps, dtype);
     const bytesIn = steps.reduce((a, s) => a + s.info.byteLength, 0);
     const layoutName = layout?.name ?? 'huggingface';
@@ -114,6 +150,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
       seconds: 0,
       linear: { count: 0, float32Bytes: 0, storedBytes: 0, scaleBytes: 0 },
       worst: [],
+      unused,
+      nonFinite: [],
     };
     for (const { plan } of steps) {
       if (!plan.quantize) continue;
@@ -126,7 +164,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrateSummary> 
     if (!options.dryRun) {
       const { reports, kernels } = await convertAll(source, steps, specs, { output, dtype, options, emit, bytesIn, configPath, config, arch: arch.name, layout: layoutName });
       summary.kernels = kernels;
-      const q = reports.filter((r) => r.maxRelError !== undefined);
+      summary.nonFinite = reports.filter((r) => r.nonFinite).map((r) => ({ name: r.name, count: r.nonFinite! }));
+      const q = reports.filter((r) => r.maxRelError !== undefined && !r.nonFinite);
       if (q.length > 0) {
         summary.error = { max: Math.max(...q.map((r) => r.maxRelError!)), mean: q.reduce((a, r) => a + r.meanRelError!, 0) / q.length };
         summary.worst = [...q]
@@ -183,7 +222,10 @@ async function convertAll(
     for (let i = 0; i < steps.length; i++) {
       if (ctx.options.signal?.aborted) throw new AbortedError('The migration was interrupted; nothing was written.');
       const { plan, info } = steps[i];
-      const converted: Converted = convertTensor(plan, await pending!, ctx.dtype, source.path, scratch, accel);
+      const data = await pending!;
+      await checkTies(source, plan, info.name, data.data);
+      const nonFinite = checkFinite(data, info.name, source.path, !!ctx.options.allowNonFinite);
+      const converted: Converted = convertTensor(plan, data, ctx.dtype, source.path, scratch, accel);
       const aliased = converted.outputs.some((o) => o.data.buffer === input);
       const next = () => (i + 1 < steps.length ? read(i + 1) : undefined);
       if (!aliased) {
@@ -202,6 +244,7 @@ async function convertAll(
         report.maxRelError = converted.error.max;
         report.meanRelError = converted.error.mean;
       }
+      if (nonFinite > 0) report.nonFinite = nonFinite;
       reports.push(report);
       ctx.emit({ event: 'tensor', index: i + 1, total: steps.length, bytesDone: done, bytesTotal: ctx.bytesIn, ...report });
     }
@@ -217,6 +260,25 @@ async function convertAll(
     throw e;
   }
   return { reports, kernels };
+}
+
+/** The source's tensors that no step reads (tied copies count as read: they are compared). */
+function unusedTensors(source: CheckpointSource, steps: Step[]): string[] {
+  const used = new Set(steps.flatMap((s) => [s.info.name, ...(s.plan.ties ?? [])]));
+  return source.names().filter((n) => !used.has(n));
+}
+
+/** NaN and infinite values of a float tensor: refused unless allowed (then counted for the summary). */
+function checkFinite(t: TensorData, name: string, file: string, allow: boolean): number {
+  if (t.dtype !== 'float32' && t.dtype !== 'float16') return 0; // convertTensor refuses other dtypes
+  const bad = countNonFinite(t.data as Float32Array | Uint16Array);
+  if (bad > 0 && !allow) {
+    throw new CheckpointError(`tensor "${name}" holds ${bad} NaN or infinite value(s) of ${t.data.length}: the weights are damaged; nothing was written.`, {
+      file,
+      hint: 'Re-download the checkpoint, or pass --allow-nonfinite to convert it anyway (each such tensor is named in the summary).',
+    });
+  }
+  return bad;
 }
 
 /** Copies the tokenizer and generation files that sit beside the weights. */

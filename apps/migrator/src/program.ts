@@ -1,5 +1,6 @@
 // The bminf-migrate command line (also `bminf migrate`, which registers the same options).
-import { BminfError, InvalidArgumentError } from '@bminf/core';
+import { constants } from 'node:os';
+import { AbortedError, BminfError, InvalidArgumentError, STDOUT_CLOSED_EXIT_CODE, stdoutClosed, stdoutClosedSignal } from '@bminf/core';
 import { Command, CommanderError, Option } from 'commander';
 import { migrate } from './migrate.js';
 import { createReporter, type Mode } from './report.js';
@@ -15,7 +16,25 @@ interface Opts {
   force?: boolean;
   json?: boolean;
   native: boolean;
+  allowNonfinite?: boolean;
 }
+
+/** A migration stopped by SIGINT or SIGTERM: the process exits 128 + the signal's number, as if killed by it. */
+export class InterruptedError extends AbortedError {
+  readonly exitCode: number;
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super(`The migration was interrupted (${signal}); nothing was written.`);
+    this.exitCode = 128 + constants.signals[signal];
+  }
+}
+
+/** The JSON line that ends a --json run that failed, so a tool reading stdout sees how it ended. */
+function jsonError(e: unknown, code?: string): string {
+  const err = e as Error & { code?: string };
+  return `${JSON.stringify({ event: 'error', code: code ?? err?.code ?? 'ERROR', message: err?.message ?? String(e) })}\n`;
+}
+
+let jsonErrorWritten = false;
 
 /** Adds the migrate options and action to a command (bminf-migrate itself, or `bminf migrate`). */
 export function configureMigrateCommand(cmd: Command): Command {
@@ -29,12 +48,13 @@ export function configureMigrateCommand(cmd: Command): Command {
     .option('--dry-run', 'check the input and print what would be written, writing nothing')
     .option('--force', 'replace the output folder if it exists')
     .option('--json', 'progress and summary as JSON lines on stdout')
+    .option('--allow-nonfinite', 'convert tensors that hold NaN or infinity instead of refusing them (each is named in the summary)')
     .option('--no-native', "convert in TypeScript only, without the native addon's kernels (same bytes, slower)")
     .action(async (opts: Opts) => {
       const mode: Mode = opts.json ? 'json' : process.stderr.isTTY ? 'bar' : 'lines';
       const reporter = createReporter(mode);
       const controller = new AbortController();
-      const onSignal = () => controller.abort();
+      const onSignal = (signal: 'SIGINT' | 'SIGTERM') => controller.abort(new InterruptedError(signal));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
@@ -47,16 +67,19 @@ export function configureMigrateCommand(cmd: Command): Command {
           dryRun: opts.dryRun,
           force: opts.force,
           native: opts.native,
-          signal: controller.signal,
+          allowNonFinite: opts.allowNonfinite,
+          // A closed stdout stops the run as a signal does (the staging folder is removed).
+          signal: AbortSignal.any([controller.signal, stdoutClosedSignal()]),
           onEvent: (e) => reporter.onEvent(e),
         });
       } catch (e) {
-        // With --json the failure is also a JSON line, so a tool reading stdout sees how the run ended.
-        if (opts.json) {
-          const err = e as Error & { code?: string };
-          process.stdout.write(`${JSON.stringify({ event: 'error', code: err?.code ?? 'ERROR', message: err?.message ?? String(e) })}\n`);
+        const reason: unknown = controller.signal.reason;
+        const err = e instanceof AbortedError && reason instanceof InterruptedError ? reason : e;
+        if (opts.json && !stdoutClosed()) {
+          process.stdout.write(jsonError(err));
+          jsonErrorWritten = true;
         }
-        throw e;
+        throw err;
       } finally {
         reporter.stop();
         process.off('SIGINT', onSignal);
@@ -73,17 +96,25 @@ export function createProgram(): Command {
   return program;
 }
 
-/** Runs bminf-migrate; returns the exit code (0 ok, 1 error, 2 usage). One line per error on stderr. */
+/**
+ * Runs bminf-migrate; returns the exit code (0 ok, 1 error, 2 usage, 130/143 interrupted, 141 stdout
+ * closed). One line per error on stderr; with --json, a usage error is a JSON line on stdout too.
+ */
 export async function main(argv: string[]): Promise<number> {
   try {
     await createProgram().parseAsync(argv);
-    return 0;
+    return stdoutClosed() ? STDOUT_CLOSED_EXIT_CODE : 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (stdoutClosed()) return STDOUT_CLOSED_EXIT_CODE; // the reader is gone: nothing to tell it
+    const usage = e instanceof CommanderError || e instanceof InvalidArgumentError;
+    if (usage && e instanceof CommanderError && e.exitCode === 0) return 0; // --help, --version
+    if (argv.includes('--json') && !jsonErrorWritten) process.stdout.write(jsonError(e, usage ? 'USAGE' : undefined));
+    if (e instanceof CommanderError) return 2; // commander printed the message
     const err = e as Error;
     const message = e instanceof BminfError ? err.message : `${err?.message ?? String(e)}`;
     process.stderr.write(`bminf-migrate: error: ${message}\n`);
     if (!(e instanceof BminfError) && process.env.BMINF_LOG === 'debug') process.stderr.write(`${err?.stack}\n`);
-    return e instanceof InvalidArgumentError ? 2 : 1;
+    if (e instanceof InterruptedError) return e.exitCode;
+    return usage ? 2 : 1;
   }
 }

@@ -87,5 +87,13 @@ export function formatSummary(s: MigrateSummary): string {
     lines.push(`Quantization error (|w - q·s| / row max): max ${pct(s.error.max)}, mean ${pct(s.error.mean)}. Worst tensors:`);
     for (const w of s.worst) lines.push(`  ${w.name}: max ${pct(w.maxRelError)}, mean ${pct(w.meanRelError)}`);
   }
+  if (s.nonFinite.length > 0) {
+    lines.push(`Converted with NaN or infinite values (--allow-nonfinite), left out of the error figures:`);
+    for (const t of s.nonFinite) lines.push(`  ${t.name}: ${t.count} value(s)`);
+  }
+  if (s.unused.length > 0) {
+    const shown = s.unused.slice(0, 8).join(', ');
+    lines.push(`Not used by the model config.json describes (${s.unused.length} tensor(s)): ${shown}${s.unused.length > 8 ? ', …' : ''}. Check n_layer / num_layers in config.json.`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -1,10 +1,10 @@
 // Everything that can be checked before a byte is written: the config beside the input, the
 // architecture, and every planned tensor's presence and shape in the source checkpoint.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { CheckpointError, ModelConfigError, shapeToString } from '@bminf/core';
+import { CheckpointError, ModelConfigError, readRegularFileSync, shapeToString } from '@bminf/core';
 import type { CheckpointSource, TensorInfo, TensorSpec } from '@bminf/checkpoint';
-import { type Architecture, type ArchitectureName, detectArchitecture, scaleName, type TensorPlan } from '@bminf/models/plans';
+import { type Architecture, type ArchitectureName, detectArchitecture, MAX_CONFIG_BYTES, scaleName, type TensorPlan } from '@bminf/models/plans';
 import type { OutputDType } from './convert.js';
 import { MappedSource } from './layouts.js';
 
@@ -23,9 +23,10 @@ export function findConfig(input: string): { path: string; config: Record<string
       hint: 'Put the config.json that came with the checkpoint next to it.',
     });
   }
+  const text = readRegularFileSync(path, { what: 'config.json', maxBytes: MAX_CONFIG_BYTES, error: (m, hint) => new ModelConfigError(m, { hint }) }).toString('utf8');
   let config: unknown;
   try {
-    config = JSON.parse(readFileSync(path, 'utf8'));
+    config = JSON.parse(text);
   } catch (cause) {
     throw new ModelConfigError(`${path} is not valid JSON: ${(cause as Error).message}.`, { cause });
   }

@@ -107,13 +107,13 @@ export function writeTinyCheckpoint(
 
 const run = promisify(execFile);
 
-export async function migrateCli(args: string[], opts: { ulimitFileKB?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function migrateCli(args: string[], opts: { ulimitFileKB?: number; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const [cmd, argv] =
     opts.ulimitFileKB === undefined
       ? [process.execPath, [bin, ...args]]
       : ['bash', ['-c', `ulimit -f ${opts.ulimitFileKB}; exec "$0" "$@"`, process.execPath, bin, ...args]];
   try {
-    const { stdout, stderr } = await run(cmd, argv, { maxBuffer: 1 << 26 });
+    const { stdout, stderr } = await run(cmd, argv, { maxBuffer: 1 << 26, timeout: opts.timeoutMs ?? 0 });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };

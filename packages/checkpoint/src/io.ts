@@ -1,6 +1,24 @@
 // Positional reads that either fill the whole buffer or say the file is truncated.
-import type { FileHandle } from 'node:fs/promises';
-import { CheckpointError } from '@bminf/core';
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { checkRegularFile, CheckpointError } from '@bminf/core';
+
+/**
+ * Opens a checkpoint file for reading, after checking that it is a regular file: opening a FIFO
+ * blocks until a writer appears, and a device has no end.
+ */
+export async function openRegular(file: string): Promise<FileHandle> {
+  try {
+    checkRegularFile(file, await stat(file), { what: 'a checkpoint', maxBytes: Number.MAX_SAFE_INTEGER, error: (m, hint) => new CheckpointError(m, { hint }) });
+    return await open(file, 'r');
+  } catch (cause) {
+    if (cause instanceof CheckpointError) throw cause;
+    throw new CheckpointError(`cannot be opened (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}).`, {
+      file,
+      hint: 'Check the path and its permissions.',
+      cause,
+    });
+  }
+}
 
 // fs reads are capped near 2 GiB per call; large tensors are read in slices.
 const MAX_READ = 1 << 30;

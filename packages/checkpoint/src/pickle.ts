@@ -25,6 +25,12 @@ export interface UnpickleHooks {
 
 const MARK = Symbol('mark');
 
+/**
+ * Values one pickle may create (every push counts). A state dict needs a few dozen per tensor; the
+ * limit bounds the memory a crafted pickle can take (DUP is one byte and pushes a value).
+ */
+export const MAX_PICKLE_OBJECTS = 16_000_000;
+
 function opName(op: number): string {
   return `0x${op.toString(16).padStart(2, '0')}${op >= 0x20 && op < 0x7f ? ` ('${String.fromCharCode(op)}')` : ''}`;
 }
@@ -56,7 +62,9 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file: string, 
     return s;
   };
   // `stack` is reassigned by MARK handling: read it only when pushing (never `stack.push(popMark())`).
+  let created = 0;
   const push = (v: unknown): void => {
+    if (++created > MAX_PICKLE_OBJECTS) fail(`creates more than ${MAX_PICKLE_OBJECTS} values (the object-count limit); a state dict needs far fewer`);
     stack.push(v);
   };
   const pop = (): unknown => {
@@ -113,7 +121,7 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file: string, 
   };
   const append = (l: unknown, items: unknown[]): void => {
     if (!Array.isArray(l)) fail(`appends to ${describe(l)}, which is not a list`);
-    (l as unknown[]).push(...items);
+    for (const item of items) (l as unknown[]).push(item); // not push(...items): a long MARK would overflow the call stack
   };
   const global = (module: string, name: string): unknown => hooks.resolveGlobal(module, name);
 

@@ -3,6 +3,7 @@
 import { CheckpointError } from '@bminf/core';
 import { isSourceDType, numelOf, SOURCE_DTYPES, sourceDTypeSize } from './dtypes.js';
 import type { SourceDType } from './types.js';
+import { findDuplicateKey } from './json-keys.js';
 
 /** Largest header we accept; real headers are kilobytes to a few megabytes. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -87,6 +88,13 @@ export function parseHeader(bytes: Uint8Array, fileSize: number, file: string): 
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new CheckpointError('the header is not a JSON object: the file is not a valid safetensors file.', { file, hint: REDOWNLOAD });
+  }
+  const dup = findDuplicateKey(text);
+  if (dup) {
+    throw new CheckpointError(`the header names ${JSON.stringify(dup.key)}${dup.path.length ? ` (in ${dup.path.map((k) => JSON.stringify(k)).join(' → ')})` : ''} twice; which one holds the tensor is ambiguous.`, {
+      file,
+      hint: 'The header is corrupt or crafted: re-download or re-convert the file.',
+    });
   }
   let metadata: Record<string, string> | undefined;
   const entries: HeaderEntry[] = [];

@@ -1,13 +1,16 @@
 // safetensors reading: one file or a sharded set through its *.index.json. Only the headers are read
 // at open; each tensor is read later by one positional read of its byte range.
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { CheckpointError } from '@bminf/core';
+import { CheckpointError, readRegularFile } from '@bminf/core';
 import { toTensorData } from './dtypes.js';
-import { readExactly, readFresh } from './io.js';
+import { openRegular, readExactly, readFresh } from './io.js';
 import { type HeaderEntry, parseHeader, parseHeaderLength } from './safetensors-header.js';
 import { lookupTensor } from './lookup.js';
 import type { CheckpointSource, ReadOptions, TensorData, TensorInfo } from './types.js';
+
+/** Shard indexes hold one line per tensor: kilobytes to a few megabytes. */
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
 interface Located {
   entry: HeaderEntry;
@@ -55,16 +58,7 @@ class SafetensorsSource implements CheckpointSource {
 
 /** Opens one safetensors file and validates its header; the handle stays open for reads. */
 async function openShard(file: string): Promise<{ fh: FileHandle; entries: HeaderEntry[]; metadata?: Record<string, string> }> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, 'r');
-  } catch (cause) {
-    throw new CheckpointError(`cannot be opened (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}).`, {
-      file,
-      hint: 'Check the path and its permissions.',
-      cause,
-    });
-  }
+  const fh = await openRegular(file);
   try {
     const { size } = await fh.stat();
     const first8 = new Uint8Array(8);
@@ -91,9 +85,10 @@ export async function openSafetensors(file: string): Promise<CheckpointSource> {
 export async function openSafetensorsIndex(indexFile: string): Promise<CheckpointSource> {
   const path = resolve(indexFile);
   const dir = dirname(path);
+  const text = (await readRegularFile(path, { what: 'the shard index', maxBytes: MAX_INDEX_BYTES, error: (m, hint) => new CheckpointError(m, { hint }) })).toString('utf8');
   let index: unknown;
   try {
-    index = JSON.parse(await readFile(path, 'utf8'));
+    index = JSON.parse(text);
   } catch (cause) {
     throw new CheckpointError(`cannot be read as JSON (${(cause as Error).message}).`, {
       file: path,

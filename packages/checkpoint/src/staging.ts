@@ -1,6 +1,6 @@
 // A temporary folder beside the target that is renamed into place only when complete, so a failure
 // (or a crash) never leaves partial output at the target.
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CheckpointError } from '@bminf/core';
@@ -11,6 +11,37 @@ async function exists(p: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, but another user's
+  }
+}
+
+/**
+ * Removes the staging folders of `target` (`.<name>.tmp-<pid>-<hex>`, and their `.old` during a
+ * replace) left by processes that no longer run: a migration killed with SIGKILL cannot clean up,
+ * and would otherwise leave hundreds of megabytes beside the output for good. A folder whose process
+ * still runs (a concurrent run) is left alone.
+ */
+async function removeStale(abs: string): Promise<void> {
+  const prefix = `.${basename(abs)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(abs));
+  } catch {
+    return; // a missing parent is reported by mkdir below
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{8}(\.old)?$/.exec(name.slice(prefix.length));
+    if (!m || isAlive(Number(m[1]))) continue;
+    await rm(join(dirname(abs), name), { recursive: true, force: true });
   }
 }
 
@@ -36,6 +67,7 @@ export class StagingDir {
         hint: 'Choose another output folder, or pass --force (overwrite: true) to replace it.',
       });
     }
+    await removeStale(abs);
     const dir = join(dirname(abs), `.${basename(abs)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
       await mkdir(dir, { recursive: false });

@@ -97,6 +97,9 @@ function rebuildTensor(args: unknown[], dtypeArg: unknown, fail: (m: string) => 
   return new TensorRef(s, dtype, offset as number, [...shape], [...strides]);
 }
 
+/** The functions _rebuild_from_type_v2 may call. */
+const REBUILDERS = new Set(['torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor_v3', 'torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state']);
+
 /** Builds the resolver for one file; errors name that file. */
 export function torchGlobals(file: string): (module: string, name: string) => unknown {
   const fail = (m: string): never => {
@@ -124,7 +127,8 @@ export function torchGlobals(file: string): (module: string, name: string) => un
     if (module === 'torch._tensor' && name === '_rebuild_from_type_v2') {
       // (func, new_type, args, state): the subclass only changes the Python type, so call func(*args).
       return new PyCallable(q, ([func, type, args]) => {
-        if (!(func instanceof PyCallable)) fail(`_rebuild_from_type_v2 gets ${describe(func)} as its function`);
+        // Only a tensor rebuild function: a _rebuild_from_type_v2 nested in itself would recurse once per level.
+        if (!(func instanceof PyCallable) || !REBUILDERS.has(func.qualname)) fail(`_rebuild_from_type_v2 gets ${describe(func)} as its function`);
         if (!(type instanceof TensorType)) fail(`_rebuild_from_type_v2 gets ${describe(type)} as its type`);
         if (!Array.isArray(args)) fail('_rebuild_from_type_v2 gets arguments that are not a tuple');
         return (func as PyCallable).call(args as unknown[]);

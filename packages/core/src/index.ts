@@ -8,3 +8,6 @@ export * from './scope.js';
 export * from './backend.js';
 export * from './checks.js';
 export * from './logger.js';
+export * from './finite.js';
+export * from './stdout.js';
+export * from './files.js';

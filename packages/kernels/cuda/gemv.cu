@@ -95,29 +95,40 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
   __shared__ float rowScale[R];
-  __shared__ int part[8][R * 4];
   const int kv = k >> 4, nvec = k >> 3;
-  for (int r = 0; r < rows; r++) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  {
+    // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
+    const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
     const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
     unsigned m2 = 0;
-    for (int i = threadIdx.x; i < nvec; i += blockDim.x) m2 = absMax8(m2, xr[i]);
-    const half_t sh = scaleOf(blockMax(absMaxOf(m2), red));
-    const float s = h2f(sh);
-    const float rc = s == 0.f ? 0.f : __frcp_rn(s);
-    u32x2* qr = reinterpret_cast<u32x2*>(reinterpret_cast<signed char*>(xq) + (i64)r * k);
-    for (int i = threadIdx.x; i < nvec; i += blockDim.x) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(xr[i], s, rc);
-    if (threadIdx.x == 0) rowScale[r] = s;
+    if (r < rows)
+      for (int i = t; i < nvec; i += stride) m2 = absMax8(m2, xr[i]);
+    const float wm = warpMax(absMaxOf(m2));
+    if (lane == 0) red[warp] = wm;
+    __syncthreads();
+    float m = 0.f;
+    for (int w = r * wpr; w < (r + 1) * wpr; w++) m = fmaxf(m, red[w]);
+    if (r < rows) {
+      const float s = h2f(scaleOf(m));
+      const float rc = s == 0.f ? 0.f : __frcp_rn(s);
+      u32x2* qr = reinterpret_cast<u32x2*>(reinterpret_cast<signed char*>(xq) + (i64)r * k);
+      for (int i = t; i < nvec; i += stride) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(xr[i], s, rc);
+      if (t == 0) rowScale[r] = s;
+    }
   }
   __syncthreads();
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  for (int j0 = blockIdx.x * 4; j0 < n; j0 += gridDim.x * 4) {
+  // Each warp owns 4 weight rows at a time, its lanes striding over k: the sums are reduced inside the
+  // warp alone (no shared memory, no block barrier per row group).
+  for (int j0 = (blockIdx.x * 8 + warp) * 4; j0 < n; j0 += gridDim.x * 32) {
     const u32x4* b0 = reinterpret_cast<const u32x4*>(W + (i64)j0 * k);
     int acc[R][4];
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
       for (int w = 0; w < 4; w++) acc[r][w] = 0;
-    for (int i = threadIdx.x; i < kv; i += blockDim.x) {
+#pragma unroll 4
+    for (int i = lane; i < kv; i += 32) {
       u32x4 wv[4];
 #pragma unroll
       for (int w = 0; w < 4; w++) wv[w] = b0[(i64)w * kv + i];
@@ -137,32 +148,26 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
         }
       }
     }
+    int mine = 0;  // lane r * 4 + w keeps the sum of row r, weight row j0 + w
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
       for (int w = 0; w < 4; w++) {
         const int v = warpSumInt(acc[r][w]);
-        if (lane == 0) part[warp][r * 4 + w] = v;
+        if (lane == r * 4 + w) mine = v;
       }
-    __syncthreads();
-    if (threadIdx.x < R * 4) {
-      const int r = threadIdx.x >> 2, j = j0 + (threadIdx.x & 3);
-      int v = 0;
-#pragma unroll
-      for (int q = 0; q < 8; q++) v += part[q][threadIdx.x];
-      if (r < rows) {
-        float y = __fmul_rn(__fmul_rn((float)v, rowScale[r]), h2f(wScale[j]));
-        if (bias) y = __fadd_rn(y, h2f(bias[j]));
-        half_t h = f2h(y);
-        if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
-        out[(i64)r * n + j] = h;
-      }
+    const int r = lane >> 2, j = j0 + (lane & 3);
+    if (lane < R * 4 && r < rows) {
+      float y = __fmul_rn(__fmul_rn((float)mine, rowScale[r]), h2f(wScale[j]));
+      if (bias) y = __fadd_rn(y, h2f(bias[j]));
+      half_t h = f2h(y);
+      if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
+      out[(i64)r * n + j] = h;
     }
-    __syncthreads();
   }
 }
 
-// Launched with 256 threads per block and at most n / 4 blocks.
+// Launched with 256 threads per block and at most n / 32 blocks.
 #define LINEAR_GEMV_KERNEL(R)                                                                                       \
   extern "C" __global__ void linear_gemv_r##R(const half_t* __restrict__ X, const signed char* __restrict__ W,      \
                                               const half_t* __restrict__ wScale, const half_t* __restrict__ bias,   \

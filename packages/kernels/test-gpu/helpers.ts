@@ -2,8 +2,26 @@
 // comparisons with dtype-appropriate tolerances.
 import { type Backend, type DType, type HostArray, type Tensor, fromFloat16Array, toFloat16Array } from '@bminf/core';
 import { loadNativeCuda } from '@bminf/cublaslt';
+import { beforeEach } from 'vitest';
 
-let seed = (Date.now() ^ 0x5bd1e995) >>> 0;
+/**
+ * The seed of this file's random inputs: BMINF_TEST_SEED when set (to replay a failure), else fresh.
+ * A failing test prints it; running the same file again with BMINF_TEST_SEED=<seed> draws the same inputs.
+ */
+export const seedUsed = testSeed();
+let seed = seedUsed;
+
+function testSeed(): number {
+  const v = process.env.BMINF_TEST_SEED;
+  if (v === undefined || v === '') return (Date.now() ^ 0x5bd1e995) >>> 0;
+  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new Error(`BMINF_TEST_SEED must be an integer in [0, 2^32), but is "${v}".`);
+  return Number(v);
+}
+
+beforeEach((ctx) => {
+  ctx.onTestFailed(() => console.log(`[gpu tests] "${ctx.task.name}" failed with random seed ${seedUsed}: rerun the file with BMINF_TEST_SEED=${seedUsed} to replay it.`));
+});
+
 export function random(): number {
   seed = (seed + 0x6d2b79f5) >>> 0;
   let t = seed;
@@ -11,7 +29,6 @@ export function random(): number {
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
-export const seedUsed = seed;
 
 export function randn(n: number, scale = 1): Float32Array {
   const out = new Float32Array(n);

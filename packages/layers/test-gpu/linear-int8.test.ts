@@ -5,15 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toFloat16Array } from '@bminf/core';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
 import { Linear } from '../src/index.js';
+import { random } from '../../kernels/test-gpu/helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
 
-let seed = (Date.now() ^ 0x2545f491) >>> 0;
-const rnd = () => {
-  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-  return seed / 4294967296;
-};
+// Seeded from BMINF_TEST_SEED when set; a failing test prints the seed to replay it with.
+const rnd = random;
 const randn = (n: number, scale: number) => Float32Array.from({ length: n }, () => (rnd() + rnd() - 1) * scale);
 const randInt8 = (n: number) => Int8Array.from({ length: n }, () => Math.floor(rnd() * 255) - 127);
 

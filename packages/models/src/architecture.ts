@@ -18,6 +18,12 @@ export interface TensorPlan {
   transpose?: boolean;
   /** A linear weight: int8 per output row, with '<name>_scale' float16 [out], in int8 models. */
   quantize: boolean;
+  /**
+   * Other names under which a checkpoint may store a tied copy of this tensor (T5's per-stack
+   * embed_tokens beside `shared`, GPT-2's lm_head beside wte). bminf runs one table; a copy that
+   * holds different values would be used by transformers and is refused rather than ignored.
+   */
+  ties?: string[];
 }
 
 export type ArchitectureName = 'cpm1' | 'cpm2' | 'eva';

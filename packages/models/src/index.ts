@@ -9,6 +9,7 @@ registerArchitecture(cpm2Architecture);
 
 export * from './architecture.js';
 export * from './quantize.js';
+export * from './ties.js';
 export * from './weights.js';
 export * from './model-dir.js';
 export * from './model-base.js';

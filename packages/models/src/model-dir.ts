@@ -1,6 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, ModelConfigError } from '@bminf/core';
+import { InvalidArgumentError, ModelConfigError, readRegularFileSync } from '@bminf/core';
+
+/** config.json files are kilobytes; anything near this is not one. */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 /** Reads DIR/config.json, with errors that say what is missing and how to get it. */
 export function readModelConfig(dir: string): unknown {
@@ -21,8 +24,9 @@ export function readModelConfig(dir: string): unknown {
       hint: 'A model directory holds config.json, the weights (safetensors or a PyTorch .bin) and the tokenizer.',
     });
   }
+  const text = readRegularFileSync(path, { what: 'config.json', maxBytes: MAX_CONFIG_BYTES, error: (m, hint) => new ModelConfigError(m, { hint }) }).toString('utf8');
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(text);
   } catch (e) {
     throw new ModelConfigError(`${path} is not valid JSON: ${(e as Error).message}.`, { cause: e });
   }

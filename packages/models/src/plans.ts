@@ -12,5 +12,7 @@ registerArchitecture(cpm2Architecture);
 
 export * from './architecture.js';
 export * from './quantize.js';
+export * from './ties.js';
+export { MAX_CONFIG_BYTES } from './model-dir.js';
 export { cpm1Architecture, cpm1Plan } from './cpm1/plan.js';
 export { cpm2Architecture, cpm2Plan, evaArchitecture } from './cpm2/plan.js';

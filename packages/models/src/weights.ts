@@ -1,6 +1,9 @@
 import { type CheckpointSource, openCheckpoint } from '@bminf/checkpoint';
 import {
   type Backend,
+  CheckpointError,
+  countNonFinite,
+  createLogger,
   type ModelDType,
   ModelConfigError,
   type Tensor,
@@ -10,6 +13,7 @@ import {
 import { nativeCpu } from '@bminf/kernels';
 import type { LinearParams } from '@bminf/layers';
 import { type TensorPlan, scaleName } from './architecture.js';
+import { checkTies } from './ties.js';
 
 /** Is this config.json the migrator's int8 output (weights already quantized)? */
 export function isPrequantized(rawConfig: unknown): boolean {
@@ -70,30 +74,88 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Finds the source tensor for a plan, checks its shape, and reads it as float32 in canonical layout. */
-export async function readPlanned(source: CheckpointSource, plan: TensorPlan, canonical: boolean): Promise<Float32Array | Uint16Array> {
+const log = createLogger('models');
+
+/** The checkpoint name a plan reads (undefined when absent). */
+function sourceName(names: ReadonlySet<string>, plan: TensorPlan, canonical: boolean): string | undefined {
+  return (canonical ? [plan.name] : [plan.source, ...(plan.aliases ?? [])]).find((n) => names.has(n));
+}
+
+/** The shape a plan's source tensor must have, or an error message. */
+function shapeProblem(source: CheckpointSource, name: string, plan: TensorPlan, canonical: boolean): string | undefined {
+  const info = source.info(name);
+  const expected = plan.transpose && !canonical ? [...plan.shape].reverse() : plan.shape;
+  return sameShape(info.shape, expected) ? undefined : `tensor "${name}" has shape ${shapeToString(info.shape)}, but config.json implies ${shapeToString(expected)}`;
+}
+
+/**
+ * Checks every plan against the checkpoint before a tensor is read or allocated: all missing tensors
+ * and wrong shapes are reported at once (a config.json that declares more layers than the checkpoint
+ * holds fails here, in one message). Returns the checkpoint's tensors that no plan uses, which the
+ * caller reports: a config with fewer layers than the weights loads, but should not do so silently.
+ */
+export function checkPlans(source: CheckpointSource, plans: TensorPlan[], options: { canonical: boolean; prequantized: boolean }): string[] {
   const names = new Set(source.names());
-  const candidates = canonical ? [plan.name] : [plan.source, ...(plan.aliases ?? [])];
-  const name = candidates.find((n) => names.has(n));
+  const used = new Set<string>();
+  const missing: string[] = [];
+  const wrong: string[] = [];
+  for (const plan of plans) {
+    const name = sourceName(names, plan, options.canonical);
+    if (!name) {
+      missing.push(`"${options.canonical ? plan.name : plan.source}"`);
+      continue;
+    }
+    used.add(name);
+    for (const tie of plan.ties ?? []) if (names.has(tie)) used.add(tie);
+    if (plan.quantize && options.prequantized) {
+      used.add(scaleName(plan.name));
+      continue; // checked as int8 when read
+    }
+    const problem = shapeProblem(source, name, plan, options.canonical);
+    if (problem) wrong.push(problem);
+  }
+  const list = (xs: string[]) => (xs.length > 6 ? `${xs.slice(0, 6).join(', ')} and ${xs.length - 6} more` : xs.join(', '));
+  if (missing.length > 0) {
+    throw new ModelConfigError(
+      `${source.path}: the checkpoint holds ${names.size} tensors and lacks ${missing.length} of the ${plans.length} that config.json implies: ${list(missing)}.`,
+      { hint: 'Check that the checkpoint matches config.json (same architecture and layer count), or re-convert it.' },
+    );
+  }
+  if (wrong.length > 0) {
+    throw new ModelConfigError(`${source.path}: ${list(wrong)}.`, {
+      hint: 'The checkpoint and config.json disagree: use the config.json that came with these weights.',
+    });
+  }
+  return [...names].filter((n) => !used.has(n));
+}
+
+/** Refuses a tensor holding NaN or infinity: it would silently change every output that reads it. */
+function checkFinite(source: CheckpointSource, name: string, data: Float32Array | Uint16Array): void {
+  const bad = countNonFinite(data);
+  if (bad > 0) {
+    throw new CheckpointError(`tensor "${name}" holds ${bad} NaN or infinite value(s) of ${data.length}: the weights are damaged.`, {
+      file: source.path,
+      hint: 'Re-download or re-convert the checkpoint; bminf-migrate --allow-nonfinite converts such a tensor anyway, naming it.',
+    });
+  }
+}
+
+/** Finds the source tensor for a plan, checks its shape and values, and reads it as float32 in canonical layout. */
+export async function readPlanned(source: CheckpointSource, plan: TensorPlan, canonical: boolean): Promise<Float32Array | Uint16Array> {
+  const name = sourceName(new Set(source.names()), plan, canonical);
   if (!name) {
-    throw new ModelConfigError(`${source.path}: the checkpoint has no tensor "${candidates[0]}", which the model needs for "${plan.name}".`, {
+    throw new ModelConfigError(`${source.path}: the checkpoint has no tensor "${canonical ? plan.name : plan.source}", which the model needs for "${plan.name}".`, {
       hint: 'Check that the checkpoint matches config.json (same architecture and layer count), or re-convert it.',
     });
   }
-  const info = source.info(name);
-  const expected = plan.transpose && !canonical ? [...plan.shape].reverse() : plan.shape;
-  if (!sameShape(info.shape, expected)) {
-    throw new ModelConfigError(
-      `${source.path}: tensor "${name}" has shape ${shapeToString(info.shape)}, but config.json implies ${shapeToString(expected)}.`,
-      { hint: 'The checkpoint and config.json disagree: use the config.json that came with these weights.' },
-    );
-  }
+  const problem = shapeProblem(source, name, plan, canonical);
+  if (problem) throw new ModelConfigError(`${source.path}: ${problem}.`, { hint: 'The checkpoint and config.json disagree: use the config.json that came with these weights.' });
   const t = await source.read(name);
+  if (t.dtype !== 'float16' && t.dtype !== 'float32') throw new ModelConfigError(`${source.path}: tensor "${name}" is ${t.dtype}; a float tensor was expected.`);
+  checkFinite(source, name, t.data as Float32Array | Uint16Array);
+  if (!canonical) await checkTies(source, plan, name, t.data);
   if (t.dtype === 'float16' && !(plan.transpose && !canonical)) return t.data as Uint16Array;
-  let data: Float32Array;
-  if (t.dtype === 'float16') data = fromFloat16Array(t.data as Uint16Array);
-  else if (t.dtype === 'float32') data = t.data as Float32Array;
-  else throw new ModelConfigError(`${source.path}: tensor "${name}" is ${t.dtype}; a float tensor was expected.`);
+  let data = t.dtype === 'float16' ? fromFloat16Array(t.data as Uint16Array) : (t.data as Float32Array);
   if (plan.transpose && !canonical) data = transpose2d(data, plan.shape[1], plan.shape[0]);
   return data;
 }
@@ -141,6 +203,12 @@ export async function loadWeights(
   const source = await openCheckpoint(dir);
   const weights = new Weights();
   try {
+    const unused = checkPlans(source, plans, { canonical, prequantized });
+    if (unused.length > 0) {
+      log.warn(
+        `${source.path}: ${unused.length} tensor(s) of the checkpoint are not used by the model config.json describes (${unused.slice(0, 4).join(', ')}${unused.length > 4 ? ', …' : ''}); check n_layer / num_layers and the other sizes in config.json.`,
+      );
+    }
     for (const plan of plans) {
       if (plan.quantize && prequantized) {
         const values = await source.read(plan.name);
@@ -150,6 +218,7 @@ export async function loadWeights(
             `${source.path}: "${plan.name}" must be int8 ${shapeToString(plan.shape)} with float16 scales [${plan.shape[0]}], but is ${values.dtype} ${shapeToString(values.shape)} with ${scales.dtype} ${shapeToString(scales.shape)}.`,
           );
         }
+        checkFinite(source, scaleName(plan.name), scales.data as Uint16Array);
         weights.setLinear(plan.name, {
           kind: 'int8',
           weight: backend.upload(values.data, plan.shape),

@@ -101,6 +101,8 @@ export const P = {
 };
 
 export const pickle = (...parts: Uint8Array[]) => cat(parts);
+/** pickle() for more parts than a call's arguments can hold. */
+export const pickleOf = (parts: Uint8Array[]) => cat(parts);
 
 export interface TensorDesc {
   name: string;
@@ -149,4 +151,16 @@ export function torchArchive(pkl: Uint8Array, storages: Record<string, Uint8Arra
     ],
     opts,
   );
+}
+
+/** A LONG_BINPUT / LONG_BINGET pair (4-byte memo index). */
+const longPut = (i: number) => P.raw(0x72, i & 0xff, (i >> 8) & 0xff, 0, 0);
+const longGet = (i: number) => P.raw(0x6a, i & 0xff, (i >> 8) & 0xff, 0, 0);
+
+/** {x: d, y: d} nested `levels` deep, every d the same object through the memo (2^levels paths, a few bytes each level). */
+export function sharedDicts(levels: number): Uint8Array {
+  const parts = [P.proto(2), P.emptyDict(), longPut(0)];
+  for (let i = 1; i <= levels; i++) parts.push(P.emptyDict(), P.mark(), P.shortStr('x'), longGet(i - 1), P.shortStr('y'), longGet(i - 1), P.setitems(), longPut(i));
+  parts.push(P.stop());
+  return cat(parts);
 }

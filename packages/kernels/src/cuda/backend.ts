@@ -757,7 +757,7 @@ export class CudaBackend implements Backend {
     }
     const out = this.make([rows, m], 'float16');
     try {
-      const grid = Math.min(m / 4, (this.info.multiprocessors ?? 132) * 4);
+      const grid = Math.min(Math.ceil(m / 32), (this.info.multiprocessors ?? 132) * 4);
       this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiii', [
         ...this.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? x]), residual ? 1 : 0, ...this.flat([out]), rows, m, k,
       ]);

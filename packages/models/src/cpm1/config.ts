@@ -1,15 +1,16 @@
 import { ModelConfigError } from '@bminf/core';
 import { z } from 'zod';
+import { LIMITS } from '../limits.js';
 
-/** The parts of a Hugging Face GPT-2 config.json that CPM-1 uses. */
+/** The parts of a Hugging Face GPT-2 config.json that CPM-1 uses (sizes bounded: see LIMITS). */
 const Gpt2ConfigSchema = z.object({
   model_type: z.literal('gpt2'),
-  n_embd: z.number().int().positive(),
-  n_head: z.number().int().positive(),
-  n_layer: z.number().int().positive(),
-  n_positions: z.number().int().positive(),
-  n_inner: z.number().int().positive().nullish(),
-  vocab_size: z.number().int().positive(),
+  n_embd: z.number().int().positive().max(LIMITS.width),
+  n_head: z.number().int().positive().max(LIMITS.heads),
+  n_layer: z.number().int().positive().max(LIMITS.layers),
+  n_positions: z.number().int().positive().max(LIMITS.positions),
+  n_inner: z.number().int().positive().max(LIMITS.width * 8).nullish(),
+  vocab_size: z.number().int().positive().max(LIMITS.vocab),
   layer_norm_epsilon: z.number().positive().default(1e-5),
   activation_function: z.enum(['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast']).default('gelu_new'),
   bos_token_id: z.number().int().nonnegative().nullish(),

@@ -16,7 +16,8 @@ export function cpm1Plan(rawConfig: unknown): TensorPlan[] {
     add(`${name}.weight`, `${source}.weight`, [out, inp], { transpose: true, quantize: true });
     add(`${name}.bias`, `${source}.bias`, [out]);
   };
-  add('embed.weight', 'wte.weight', [c.vocabSize, d]);
+  // GPT-2 ties its output projection to wte; torch.save may store the tie as lm_head.weight too.
+  add('embed.weight', 'wte.weight', [c.vocabSize, d], { ties: ['lm_head.weight'] });
   add('pos_embed.weight', 'wpe.weight', [c.maxPositions, d]);
   for (let i = 0; i < c.numLayers; i++) {
     const p = `layers.${i}`;

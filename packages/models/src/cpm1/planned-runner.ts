@@ -70,9 +70,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
 
   /** One decode step: entries are (slot, token) or null for slots that sit this step out. */
   private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
-    const k = lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots);
-    let plan = this.decodePlans.get(k);
-    if (!plan) this.decodePlans.set(k, (plan = this.planDecode(k)));
+    const plan = this.decodePlan(lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots));
     const h = plan.inputs.host;
     h.lens.fill(0);
     h.rows.fill(-1);
@@ -97,29 +95,54 @@ export class Cpm1PlannedRunner implements ModelRunner {
 
   private async prefill(slot: number, ids: readonly number[]): Promise<Float32Array> {
     const n = ids.length;
-    const P = lengthBucket(n, MIN_PREFILL_BUCKET, this.maxLength);
-    let plan = this.prefillPlans.get(P);
-    const fill = (inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>) => {
-      const h = inputs.host;
-      for (let i = 0; i < P; i++) {
-        h.ids[i] = i < n ? ids[i] : 0;
-        h.pos[i] = i;
-        h.rows[i] = i < n ? slot * this.maxLength + i : -1;
-      }
-      h.last[0] = n - 1;
-      inputs.upload();
-    };
-    if (!plan) {
-      const inputs = new StepInputs(this.backend, { ids: P, pos: P, rows: P, last: 1 });
-      fill(inputs); // a step may run while it is recorded (CUDA's warm-up): with this prompt's inputs
-      plan = this.planPrefill(P, inputs);
-      this.prefillPlans.set(P, plan);
-    } else {
-      fill(plan.inputs);
+    const plan = this.prefillPlan(lengthBucket(n, MIN_PREFILL_BUCKET, this.maxLength));
+    const h = plan.inputs.host;
+    for (let i = 0; i < h.ids.length; i++) {
+      h.ids[i] = i < n ? ids[i] : 0;
+      h.pos[i] = i;
+      h.rows[i] = i < n ? slot * this.maxLength + i : -1;
     }
+    h.last[0] = n - 1;
+    plan.inputs.upload();
     await plan.graph.run();
     this.lengths[slot] = n;
     return this.backend.download(plan.logits) as Float32Array;
+  }
+
+  /**
+   * Plans, ahead of traffic, every decode step (each power-of-two count of slots) and the prefill steps
+   * of prompts up to maxPrompt tokens, so that no request waits for planning (or on the GPU for the
+   * tuning and capture that planning does) and memory stays flat from here on.
+   */
+  async prepare(maxPrompt = this.maxLength): Promise<void> {
+    for (let k = 1; ; k *= 2) {
+      this.decodePlan(Math.min(k, this.slots));
+      if (k >= this.slots) break;
+    }
+    const top = lengthBucket(Math.min(maxPrompt, this.maxLength), MIN_PREFILL_BUCKET, this.maxLength);
+    for (let P = MIN_PREFILL_BUCKET; ; P *= 2) {
+      this.prefillPlan(Math.min(P, top));
+      if (P >= top) break;
+    }
+  }
+
+  // Plans are made with no cache rows to write (rows -1): on CUDA the step runs once while it is recorded.
+  private prefillPlan(P: number) {
+    let plan = this.prefillPlans.get(P);
+    if (!plan) {
+      const inputs = new StepInputs(this.backend, { ids: P, pos: P, rows: P, last: 1 });
+      inputs.host.rows.fill(-1);
+      inputs.upload();
+      plan = this.planPrefill(P, inputs);
+      this.prefillPlans.set(P, plan);
+    }
+    return plan;
+  }
+
+  private decodePlan(k: number) {
+    let plan = this.decodePlans.get(k);
+    if (!plan) this.decodePlans.set(k, (plan = this.planDecode(k)));
+    return plan;
   }
 
   /** The decode step of slots 0..k-1. */

@@ -1,5 +1,6 @@
 import { ModelConfigError } from '@bminf/core';
 import { z } from 'zod';
+import { LIMITS } from '../limits.js';
 
 /**
  * The parts of a Hugging Face T5 config.json that CPM-2 and EVA use. transformers spells the gated
@@ -7,15 +8,15 @@ import { z } from 'zod';
  */
 const T5ConfigSchema = z.object({
   model_type: z.literal('t5'),
-  d_model: z.number().int().positive(),
-  d_kv: z.number().int().positive(),
-  d_ff: z.number().int().positive(),
-  num_layers: z.number().int().positive(),
-  num_decoder_layers: z.number().int().positive().nullish(),
-  num_heads: z.number().int().positive(),
-  relative_attention_num_buckets: z.number().int().min(2).default(32),
-  relative_attention_max_distance: z.number().int().positive().default(128),
-  vocab_size: z.number().int().positive(),
+  d_model: z.number().int().positive().max(LIMITS.width),
+  d_kv: z.number().int().positive().max(LIMITS.width),
+  d_ff: z.number().int().positive().max(LIMITS.width * 8),
+  num_layers: z.number().int().positive().max(LIMITS.layers),
+  num_decoder_layers: z.number().int().positive().max(LIMITS.layers).nullish(),
+  num_heads: z.number().int().positive().max(LIMITS.heads),
+  relative_attention_num_buckets: z.number().int().min(2).max(LIMITS.buckets).default(32),
+  relative_attention_max_distance: z.number().int().positive().max(LIMITS.positions).default(128),
+  vocab_size: z.number().int().positive().max(LIMITS.vocab),
   layer_norm_epsilon: z.number().positive().default(1e-6),
   feed_forward_proj: z.string().default('relu'),
   dense_act_fn: z.string().nullish(),

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { TokenCounts, createSampler } from '../generation/sampling.js';
 import type { EngineSequence } from '../engine/engine.js';
-import type { Cpm2Model } from './model.js';
+import { disposedWhenAbandoned } from '../generation/abandoned.js';
+import { type Cpm2Model, MAX_DECODER_TOKENS } from './model.js';
 import { soloCpm2Sequence } from './solo-sequence.js';
 import { type Cpm2TaskOptions, checkAborted, filterLogits, nextTick, resolveTaskOptions } from './task-options.js';
 
@@ -60,14 +61,25 @@ export function streamDialogue(
 }
 
 /** streamDialogue over any source of sequences (an engine's, for batched decoding). */
-export async function* streamDialogueOn(
+export function streamDialogueOn(
   model: Cpm2Model,
   open: (encoderIds: readonly number[]) => Promise<EngineSequence>,
   context: readonly string[],
   options: DialogueOptions = {},
 ): AsyncGenerator<DialogueChunk, DialogueResult, void> {
+  return disposedWhenAbandoned((hold) => dialogueLoop(model, open, context, options, hold));
+}
+
+async function* dialogueLoop(
+  model: Cpm2Model,
+  open: (encoderIds: readonly number[]) => Promise<EngineSequence>,
+  context: readonly string[],
+  options: DialogueOptions,
+  hold: <D extends { dispose(): void }>(d: D) => D,
+): AsyncGenerator<DialogueChunk, DialogueResult, void> {
   const tok = model.tokenizer;
-  const { maxTokens, filter } = resolveTaskOptions(options, model.vocabSize, tok.unkId);
+  // The decoder starts from <s_0>; the last token sampled is never fed back.
+  const { maxTokens, filter } = resolveTaskOptions(options, model.vocabSize, tok.unkId, MAX_DECODER_TOKENS - 1 + 1);
   const encoderIds = dialogueInput(model, context, options.truncation ?? DIALOGUE_TRUNCATION);
   const sampler = createSampler(options);
   const counts = new TokenCounts(encoderIds);
@@ -76,6 +88,7 @@ export async function* streamDialogueOn(
   let finishReason: DialogueResult['finishReason'] = 'length';
   checkAborted(options.signal);
   const state = await open(encoderIds);
+  hold({ dispose: () => state.close() });
   try {
     let input = [tok.sentinelId(0)];
     for (let step = 0; step < maxTokens; step++) {

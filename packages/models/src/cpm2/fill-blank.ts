@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { TokenCounts, createSampler } from '../generation/sampling.js';
 import type { EngineSequence } from '../engine/engine.js';
-import type { Cpm2Model } from './model.js';
+import { disposedWhenAbandoned } from '../generation/abandoned.js';
+import { type Cpm2Model, MAX_DECODER_TOKENS } from './model.js';
 import { soloCpm2Sequence } from './solo-sequence.js';
 import { type Cpm2TaskOptions, checkAborted, filterLogits, nextTick, resolveTaskOptions } from './task-options.js';
 
@@ -70,14 +71,25 @@ export function streamFillBlank(
 }
 
 /** streamFillBlank over any source of sequences (an engine's, for batched decoding). */
-export async function* streamFillBlankOn(
+export function streamFillBlankOn(
   model: Cpm2Model,
   open: (encoderIds: readonly number[]) => Promise<EngineSequence>,
   text: string,
   options: Cpm2TaskOptions = {},
 ): AsyncGenerator<FillBlankChunk, FillBlankResult, void> {
+  return disposedWhenAbandoned((hold) => fillBlankLoop(model, open, text, options, hold));
+}
+
+async function* fillBlankLoop(
+  model: Cpm2Model,
+  open: (encoderIds: readonly number[]) => Promise<EngineSequence>,
+  text: string,
+  options: Cpm2TaskOptions,
+  hold: <D extends { dispose(): void }>(d: D) => D,
+): AsyncGenerator<FillBlankChunk, FillBlankResult, void> {
   const tok = model.tokenizer;
-  const { maxTokens, filter } = resolveTaskOptions(options, model.vocabSize, tok.unkId);
+  // The decoder starts from <s> <s_0>; the last token sampled is never fed back.
+  const { maxTokens, filter } = resolveTaskOptions(options, model.vocabSize, tok.unkId, MAX_DECODER_TOKENS - 2 + 1);
   const { encoderIds, spans } = fillBlankInput(model, text);
   const sampler = createSampler(options);
   const counts = new TokenCounts(encoderIds);
@@ -88,6 +100,7 @@ export async function* streamFillBlankOn(
   let finishReason: FillBlankResult['finishReason'] = 'length';
   checkAborted(options.signal);
   const state = await open(encoderIds);
+  hold({ dispose: () => state.close() });
   try {
     let input = [tok.sodId, tok.sentinelId(0)];
     for (let step = 0; step < maxTokens; step++) {

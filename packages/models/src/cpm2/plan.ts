@@ -32,8 +32,10 @@ export function cpm2Plan(rawConfig: unknown): TensorPlan[] {
     linear(`${name}.gate`, `${source}.wi_1`, c.dFF, d);
     linear(`${name}.out`, `${source}.wo`, d, c.dFF);
   };
-  // transformers saves the shared embedding once, under one of these names (the others are ties).
-  add('embed.weight', 'shared.weight', [c.vocabSize, d], { aliases: ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'] });
+  // transformers saves the shared embedding once, under one of these names (the others are ties);
+  // a checkpoint that stores several must hold the same table in each (see TensorPlan.ties).
+  const stacks = ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'];
+  add('embed.weight', 'shared.weight', [c.vocabSize, d], { aliases: stacks, ties: stacks });
   add('lm_head.weight', 'lm_head.weight', [c.vocabSize, d]);
   for (const stack of ['encoder', 'decoder'] as const) {
     add(`${stack}.pos_bias.weight`, `${stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight`, [c.numBuckets, c.numHeads]);

@@ -113,31 +113,55 @@ export class Cpm2PlannedRunner implements ModelRunner {
 
   private async encode(slot: number, ids: readonly number[]): Promise<void> {
     const n = ids.length;
-    const P = lengthBucket(n, MIN_ENCODER_BUCKET, this.maxEncoderLength);
+    const plan = this.encoderPlan(lengthBucket(n, MIN_ENCODER_BUCKET, this.maxEncoderLength));
+    const h = plan.inputs.host;
+    for (let i = 0; i < h.ids.length; i++) {
+      h.ids[i] = i < n ? ids[i] : 0;
+      h.rows[i] = i < n ? slot * this.maxEncoderLength + i : -1;
+      plan.maskHost[i] = i < n ? 0 : -Infinity;
+    }
+    plan.inputs.upload();
+    this.backend.write(plan.mask, plan.mask.dtype === 'float32' ? plan.maskHost : toFloat16Array(plan.maskHost));
+    await plan.graph.run();
+  }
+
+  /**
+   * Plans, ahead of traffic, every decoder step (each power-of-two count of slots) and the encoder
+   * steps of inputs up to maxEncoder tokens, so that no request waits for planning and memory stays
+   * flat from here on.
+   */
+  async prepare(maxEncoder = this.maxEncoderLength): Promise<void> {
+    for (let k = 1; ; k *= 2) {
+      this.decoderPlan(Math.min(k, this.slots));
+      if (k >= this.slots) break;
+    }
+    const top = lengthBucket(Math.min(maxEncoder, this.maxEncoderLength), MIN_ENCODER_BUCKET, this.maxEncoderLength);
+    for (let P = MIN_ENCODER_BUCKET; ; P *= 2) {
+      this.encoderPlan(Math.min(P, top));
+      if (P >= top) break;
+    }
+  }
+
+  // Plans are made with no cache rows to write (rows -1): on CUDA the step runs once while it is recorded.
+  private encoderPlan(P: number) {
     let plan = this.encoderPlans.get(P);
-    const fill = (p: { inputs: EncoderInputs; mask: Tensor; maskHost: Float32Array }) => {
-      const h = p.inputs.host;
-      for (let i = 0; i < P; i++) {
-        h.ids[i] = i < n ? ids[i] : 0;
-        h.rows[i] = i < n ? slot * this.maxEncoderLength + i : -1;
-        p.maskHost[i] = i < n ? 0 : -Infinity;
-      }
-      p.inputs.upload();
-      this.backend.write(p.mask, p.mask.dtype === 'float32' ? p.maskHost : toFloat16Array(p.maskHost));
-    };
     if (!plan) {
       const inputs = new StepInputs(this.backend, { ids: P, rows: P });
+      inputs.host.rows.fill(-1);
+      inputs.upload();
       const mask = keep(this.backend.zeros([P], this.model.activationDType));
       // The relative position bias of P positions is the same for every input of the bucket.
       const positionBias = keep(this.model.layers.encoderBias.forward(0, P, P)); // [H, P, P]
-      const partial = { inputs, mask, maskHost: new Float32Array(P), positionBias };
-      fill(partial); // a step may run while it is recorded (CUDA's warm-up): with this input
-      plan = { ...partial, graph: this.planEncoder(inputs, mask, positionBias) };
+      plan = { inputs, mask, maskHost: new Float32Array(P), positionBias, graph: this.planEncoder(inputs, mask, positionBias) };
       this.encoderPlans.set(P, plan);
-    } else {
-      fill(plan);
     }
-    await plan.graph.run();
+    return plan;
+  }
+
+  private decoderPlan(k: number) {
+    let plan = this.decodePlans.get(k);
+    if (!plan) this.decodePlans.set(k, (plan = this.planDecoder(k)));
+    return plan;
   }
 
   private planEncoder(inputs: EncoderInputs, mask: Tensor, positionBias: Tensor): StepGraph {
@@ -160,9 +184,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
   }
 
   private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
-    const k = lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots);
-    let plan = this.decodePlans.get(k);
-    if (!plan) this.decodePlans.set(k, (plan = this.planDecoder(k)));
+    const plan = this.decoderPlan(lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots));
     const h = plan.inputs.host;
     h.lens.fill(0);
     h.encLens.fill(0);

@@ -10,12 +10,22 @@ export interface Cpm2TaskOptions extends SamplingOptions {
   signal?: AbortSignal;
 }
 
-export function resolveTaskOptions(o: Cpm2TaskOptions, vocabSize: number, unkId: number): { maxTokens: number; filter: number[] } {
+/**
+ * The options with defaults; `room` is how many tokens the task's decoder can still generate (its
+ * 4096 positions less the tokens it starts from), so a maxTokens that cannot fit fails here, at once,
+ * rather than thousands of tokens later.
+ */
+export function resolveTaskOptions(o: Cpm2TaskOptions, vocabSize: number, unkId: number, room: number): { maxTokens: number; filter: number[] } {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError('Expected the options to be an object.');
   validateSamplingOptions(o);
   const maxTokens = o.maxTokens ?? 128;
   if (!Number.isInteger(maxTokens) || maxTokens < 1) {
     throw new InvalidArgumentError(`Expected maxTokens to be a positive integer but received ${String(o.maxTokens)}.`);
+  }
+  if (maxTokens > room) {
+    throw new InvalidArgumentError(`Expected maxTokens to be at most ${room}, the tokens this task's decoder can generate, but received ${maxTokens}.`, {
+      hint: `Lower max tokens to ${room} or less.`,
+    });
   }
   const filter = o.filterTokens ?? [unkId];
   if (!Array.isArray(filter) || filter.some((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)) {

@@ -88,6 +88,16 @@ export class Engine {
     return { ...this._stats, running: this.runner.slots - this.free.length, waiting: this.waiters.length };
   }
 
+  /**
+   * Plans every step that prompts (CPM-1) or encoder inputs (CPM-2, EVA) of up to maxInput tokens can
+   * need, ahead of traffic: a server calls this before it takes requests, so the first ones do not wait
+   * for planning and device memory stays flat from then on. Optional; steps are otherwise planned on
+   * first use.
+   */
+  async prepare(maxInput?: number): Promise<void> {
+    await this.runner.prepare?.(maxInput);
+  }
+
   /** Opens a sequence (for CPM-2/EVA over encoderIds), waiting for a free slot if all are taken. */
   async open(encoderIds: readonly number[] | null = null, signal?: AbortSignal): Promise<EngineSequence> {
     if (this.closed) throw new InvalidArgumentError('This engine is closed.');

@@ -26,6 +26,11 @@ export interface ModelRunner {
   open(slot: number, encoderIds: readonly number[] | null): Promise<void>;
   /** Appends each item's ids to its slot and resolves to the logits after each item's last id, in order. */
   step(items: readonly StepItem[]): Promise<Float32Array[]>;
+  /**
+   * Optional: plans ahead of traffic every step that inputs up to maxInput tokens can need (planned
+   * runners), so that no request waits for planning and memory stays flat from then on.
+   */
+  prepare?(maxInput?: number): Promise<void>;
   /** Frees what `slot` holds; it can be opened again. */
   close(slot: number): void;
   dispose(): void;

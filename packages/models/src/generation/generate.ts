@@ -3,6 +3,7 @@ import type { EngineSequence } from '../engine/engine.js';
 import type { CausalLM } from './causal-lm.js';
 import { type SamplingOptions, TokenCounts, createSampler, validateSamplingOptions } from './sampling.js';
 import { StopStringMatcher } from './stop-strings.js';
+import { disposedWhenAbandoned } from './abandoned.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** New tokens at most (default 64); generation also ends at the context's end. */
@@ -67,8 +68,10 @@ export function soloSequence(model: AnyCausalLM): EngineSequence {
 
 /**
  * Streams a continuation of `prompt` token by token as an async iterator; its return value (the
- * `value` of the final `done` result) is the whole GenerateResult. The loop yields to the event loop
- * between tokens, so an AbortSignal (or a server's other requests) gets its turn.
+ * `value` of the final `done` result) is the whole GenerateResult, and the chunks' texts joined equal
+ * its `text`. The loop yields to the event loop between tokens, so an AbortSignal (or a server's other
+ * requests) gets its turn. Stop early with `return()` (or `break` out of `for await`): that frees the
+ * model state at once; an iterator merely dropped frees it only when garbage-collected.
  */
 export function streamGenerate(
   model: AnyCausalLM,
@@ -80,15 +83,29 @@ export function streamGenerate(
 
 /**
  * The generation loop over any source of sequences: `open` gives the sequence the prompt is fed to
- * (an engine's, for batched decoding, or soloSequence).
+ * (an engine's, for batched decoding, or soloSequence). Abandoned iterators close their sequence when
+ * collected (see streamGenerate).
  */
-export async function* streamGenerateOn(
+export function streamGenerateOn(
   model: GenerationModel,
   open: () => Promise<EngineSequence>,
   prompt: string | readonly number[],
   options: GenerateOptions = {},
 ): AsyncGenerator<GenerateChunk, GenerateResult, void> {
+  return disposedWhenAbandoned((hold) => generateLoop(model, open, prompt, options, hold));
+}
+
+async function* generateLoop(
+  model: GenerationModel,
+  open: () => Promise<EngineSequence>,
+  prompt: string | readonly number[],
+  options: GenerateOptions,
+  hold: <D extends { dispose(): void }>(d: D) => D,
+): AsyncGenerator<GenerateChunk, GenerateResult, void> {
   checkOptions(options);
+  if (typeof prompt !== 'string' && !Array.isArray(prompt)) {
+    throw new InvalidArgumentError(`Expected the prompt to be a string or an array of token ids but received ${prompt === null ? 'null' : typeof prompt}.`);
+  }
   const promptIds = typeof prompt === 'string' ? model.encode(prompt) : [...prompt];
   if (promptIds.length === 0) throw new InvalidArgumentError('The prompt is empty.', { hint: 'Give at least one character of text.' });
   for (const id of promptIds) {
@@ -115,6 +132,7 @@ export async function* streamGenerateOn(
   let prefillSeconds = 0;
   if (options.signal?.aborted) throw new AbortedError('Generation was aborted.');
   const state = await open();
+  hold({ dispose: () => state.close() });
   try {
     let input: readonly number[] = promptIds;
     for (;;) {
@@ -124,31 +142,29 @@ export async function* streamGenerateOn(
       const id = sampler.sample(logits, counts);
       ids.push(id);
       counts.add(id);
+      let last = true;
       if (stopTokens.has(id)) {
-        finishReason = 'eos';
-        yield { id, text: '' };
-        break;
-      }
-      const full = model.decode(ids);
-      const hit = stops.find(full);
-      if (hit >= 0) {
-        text = full.slice(0, hit);
-        finishReason = 'stop';
+        finishReason = 'eos'; // the stop token adds no text
       } else {
-        text = full;
+        const full = model.decode(ids);
+        const hit = stops.find(full);
+        if (hit >= 0) {
+          text = full.slice(0, hit);
+          finishReason = 'stop';
+        } else {
+          text = full;
+          if (state.length + 1 > model.contextLength) finishReason = 'context';
+          else last = ids.length >= maxTokens;
+        }
       }
-      // Hold back an incomplete character (byte pieces) and a tail that may begin a stop string.
-      let safe = finishReason === 'stop' ? text.length : stops.safeLength(text);
-      while (safe > emitted && text.charCodeAt(safe - 1) === 0xfffd) safe--;
+      // Hold back an incomplete character (byte pieces) and a tail that may begin a stop string, while
+      // more tokens may follow; the last chunk sends everything still held, so the chunks add up to `text`.
+      let safe = last ? text.length : stops.safeLength(text);
+      while (!last && safe > emitted && text.charCodeAt(safe - 1) === 0xfffd) safe--;
       const delta = safe > emitted ? text.slice(emitted, safe) : '';
       emitted = Math.max(emitted, safe);
       yield { id, text: delta };
-      if (finishReason === 'stop') break;
-      if (ids.length >= maxTokens) break;
-      if (state.length + 1 > model.contextLength) {
-        finishReason = 'context';
-        break;
-      }
+      if (last) break;
       input = [id];
       await nextTick();
     }

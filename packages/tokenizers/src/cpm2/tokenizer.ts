@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { TokenizerError } from '@bminf/core';
+import { readRegularFileSync, TokenizerError } from '@bminf/core';
 import { jiebaCut } from './jieba.js';
 import { decodeWhitespace, encodeWhitespace, fullWidthToHalfWidth } from './normalize.js';
 import { parseVocab } from './vocab.js';
 import { wordpiece } from './wordpiece.js';
+
+/** vocab.txt files are hundreds of kilobytes (CPM-2's: 0.2 MB). */
+const MAX_VOCAB_FILE_BYTES = 64 * 1024 * 1024;
 
 /** How many sentinels <s_0> … <s_189> CPM-2 and EVA vocabularies hold. */
 export const CPM2_SENTINELS = 190;
@@ -69,15 +71,11 @@ export class Cpm2Tokenizer {
 
   /** Reads vocab.txt (UTF-8, one token a line). */
   static fromFile(path: string, options: { sentinels?: number } = {}): Cpm2Tokenizer {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (cause) {
-      throw new TokenizerError(`Cannot read the vocabulary ${path}.`, {
-        hint: 'Pass the model directory that holds vocab.txt.',
-        cause,
-      });
-    }
+    const text = readRegularFileSync(path, {
+      what: 'the vocabulary',
+      maxBytes: MAX_VOCAB_FILE_BYTES,
+      error: (m, hint) => new TokenizerError(`Cannot read the vocabulary ${m}`, { hint: `${hint} Pass the model directory that holds vocab.txt.` }),
+    }).toString('utf8');
     return new Cpm2Tokenizer(parseVocab(text, path), { source: path, ...options });
   }
 

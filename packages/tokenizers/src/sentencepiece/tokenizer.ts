@@ -3,8 +3,7 @@
 // normalization or a precompiled normalization map (nmt_nfkc etc.). No native code and no protobuf
 // dependency.
 
-import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError, TokenizerError } from '@bminf/core';
+import { InvalidArgumentError, readRegularFile, TokenizerError } from '@bminf/core';
 import { bpeEncode } from './bpe.js';
 import { CharsMapError, PrecompiledCharsMap } from './charsmap.js';
 import { byteToPiece, decodeBytesLeniently } from './byte-pieces.js';
@@ -14,6 +13,9 @@ import { Normalizer, SPACE_SYMBOL } from './normalizer.js';
 import { ProtobufError } from './protobuf.js';
 import { PrefixMatcher, toWellFormed } from './text-units.js';
 import { SOURCE_HINT, Vocab } from './vocab.js';
+
+/** SentencePiece models are a few megabytes (CPM-1's: 0.7 MB); the cap keeps a wrong path (a device, a huge file) from being read whole. */
+const MAX_MODEL_FILE_BYTES = 128 * 1024 * 1024;
 
 const MODEL_TYPE_NAMES: Record<number, string> = { 1: 'UNIGRAM', 2: 'BPE', 3: 'WORD', 4: 'CHAR' };
 const utf8 = new TextEncoder();
@@ -66,17 +68,11 @@ export class SentencePieceTokenizer {
         `Expected a SentencePiece model file path (a non-empty string) but received ${describe(path)}.`,
       );
     }
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(path);
-    } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(cause);
-      throw new TokenizerError(`Cannot read the SentencePiece model ${path}: ${why}.`, {
-        hint: 'Check the path; it should point at a tokenizer.model file.',
-        cause,
-      });
-    }
+    const bytes = await readRegularFile(path, {
+      what: 'the SentencePiece model',
+      maxBytes: MAX_MODEL_FILE_BYTES,
+      error: (m, hint) => new TokenizerError(`Cannot read the SentencePiece model ${m}`, { hint: `${hint} It should be a tokenizer.model file.` }),
+    });
     return SentencePieceTokenizer.fromBytes(bytes, path);
   }
 

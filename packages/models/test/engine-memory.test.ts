@@ -1,0 +1,41 @@
+// Many batched requests leave the memory pool where it started: steps are planned once (prepare) and
+// every request's slot is given back, whether it ends by eos, by its limit or by being returned early.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CpuBackend } from '@bminf/kernels';
+import { Cpm1Model, Engine } from '../src/index.js';
+import { tinyDir } from './helpers.js';
+
+async function drain<C, R>(it: AsyncGenerator<C, R, void>): Promise<R> {
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
+
+describe('the engine on the CPU', () => {
+  let model: Cpm1Model;
+  beforeAll(async () => {
+    model = await Cpm1Model.load(tinyDir, { dtype: 'int8', device: 'cpu' });
+  });
+  afterAll(() => model.dispose());
+
+  it('1000 batched requests of random lengths (some abandoned early) leave the host pool at its starting level', async () => {
+    const pool = (model.backend as CpuBackend).pool;
+    const engine = new Engine(model, { maxBatch: 16 });
+    await engine.prepare(40);
+    const start = pool.stats.bytesInUse;
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    await Promise.all(
+      Array.from({ length: 1000 }, async (_, i) => {
+        const it = engine.generate(Array.from({ length: 1 + rnd(40) }, () => 10 + rnd(7000)), { maxTokens: 1 + rnd(8), seed: rnd(1000) });
+        if (i % 7 !== 3) return drain(it);
+        await it.next();
+        return it.return(undefined as never); // a client that went away
+      }),
+    );
+    expect(engine.stats.running).toBe(0);
+    expect(pool.stats.bytesInUse).toBe(start);
+    await engine.close();
+  });
+});
