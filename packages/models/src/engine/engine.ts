@@ -95,7 +95,7 @@ export class Engine {
    * first use.
    */
   async prepare(maxInput?: number): Promise<void> {
-    await this.runner.prepare?.(maxInput);
+    await this.exclusive(async () => this.runner.prepare?.(maxInput));
   }
 
   /** Opens a sequence (for CPM-2/EVA over encoderIds), waiting for a free slot if all are taken. */
