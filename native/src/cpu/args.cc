@@ -1,5 +1,7 @@
 #include "cpu/args.h"
 
+#include "cpu/tape.h"
+
 namespace bminf {
 namespace cpu {
 
@@ -70,6 +72,7 @@ Array Args::array(size_t i, const char* name, unsigned allowed) const {
   a.data = data;
   a.length = static_cast<int64_t>(length);
   a.present = true;
+  if (CapturingTape()) buffers_.push_back(buffer);
   return a;
 }
 

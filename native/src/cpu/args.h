@@ -38,6 +38,10 @@ class Args {
   Args(const Napi::CallbackInfo& info, const char* op, size_t count);
 
   Napi::Env env() const { return info_.Env(); }
+  const std::string& op() const { return op_; }
+  // The ArrayBuffers under the arrays read so far, gathered only while a tape records (tape.h), which
+  // keeps them alive as long as it may replay the op.
+  const std::vector<napi_value>& buffers() const { return buffers_; }
 
   // A typed array whose element type is one of `allowed` (a bit set of 1 << ElemType).
   Array array(size_t i, const char* name, unsigned allowed) const;
@@ -65,6 +69,7 @@ class Args {
  private:
   const Napi::CallbackInfo& info_;
   std::string op_;
+  mutable std::vector<napi_value> buffers_;
 };
 
 constexpr unsigned Bit(ElemType t) { return 1u << static_cast<unsigned>(t); }

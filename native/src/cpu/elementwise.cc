@@ -8,6 +8,7 @@
 #include "cpu/features.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
+#include "cpu/tape.h"
 #include "cpu/thread_pool.h"
 
 namespace bminf {
@@ -28,26 +29,27 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
   args.checkSameType(x, "x", out, "out");
   args.checkRange(x, "x", xo, n);
   args.checkRange(out, "out", oo, n);
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  const bool avx2 = UseAvx2();
-  ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
-    const int64_t size = std::min(kChunk, n);  // small ops (a decode step) need small buffers
-    std::vector<float> in(x.type == ElemType::kFloat32 ? 0 : size), y(size);
-    for (int64_t c = c0; c < c1; c++) {
-      const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
-      const float* v = LoadRow(x, xo + start, len, in.data());
-      if (avx2) {
-        GeluAvx2(v, y.data(), len);
-      } else {
-        for (int64_t i = 0; i < len; i++) {
-          const float t = v[i];
-          y[i] = 0.5f * t * (1.0f + std::tanh(0.7978845608028654f * (t + 0.044715f * t * t * t)));
+  return Launch(args, [=] {
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    const bool avx2 = UseAvx2();
+    ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
+      const int64_t size = std::min(kChunk, n);  // small ops (a decode step) need small buffers
+      std::vector<float> in(x.type == ElemType::kFloat32 ? 0 : size), y(size);
+      for (int64_t c = c0; c < c1; c++) {
+        const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
+        const float* v = LoadRow(x, xo + start, len, in.data());
+        if (avx2) {
+          GeluAvx2(v, y.data(), len);
+        } else {
+          for (int64_t i = 0; i < len; i++) {
+            const float t = v[i];
+            y[i] = 0.5f * t * (1.0f + std::tanh(0.7978845608028654f * (t + 0.044715f * t * t * t)));
+          }
         }
+        StoreRow(out, oo + start, y.data(), len);
       }
-      StoreRow(out, oo + start, y.data(), len);
-    }
+    });
   });
-  return info.Env().Undefined();
 }
 
 namespace {
@@ -85,35 +87,36 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   args.checkRange(b, "b", bo, bn);
   args.checkRange(out, "out", oo, n);
   if (n == 0) return info.Env().Undefined();
-  std::vector<float> bAll(bn);
-  {
-    const float* bf = LoadRow(b, bo, bn, bAll.data());
-    if (bf != bAll.data()) bAll.assign(bf, bf + bn);
-  }
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  const bool direct = out.type == ElemType::kFloat32;  // float32 results are written in place
-  ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
-    const int64_t size = std::min(kChunk, n);
-    std::vector<float> in(a.type == ElemType::kFloat32 ? 0 : size), buf(direct ? 0 : size);
-    for (int64_t c = c0; c < c1; c++) {
-      const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
-      const float* v = LoadRow(a, ao + start, len, in.data());
-      float* y = direct ? out.as<float>() + oo + start : buf.data();
-      // Runs over which b is contiguous: from b[start % bn] to its end, then from b[0] again.
-      for (int64_t i = 0, j = start % bn; i < len; j = 0) {
-        const int64_t run = std::min(len - i, bn - j);
-        (add ? AddRow : MulRow)(v + i, bAll.data() + j, y + i, run);
-        i += run;
-      }
-      if (!direct) StoreRow(out, oo + start, y, len);
+  return Launch(args, [=] {
+    std::vector<float> bAll(bn);
+    {
+      const float* bf = LoadRow(b, bo, bn, bAll.data());
+      if (bf != bAll.data()) bAll.assign(bf, bf + bn);
     }
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    const bool direct = out.type == ElemType::kFloat32;  // float32 results are written in place
+    ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
+      const int64_t size = std::min(kChunk, n);
+      std::vector<float> in(a.type == ElemType::kFloat32 ? 0 : size), buf(direct ? 0 : size);
+      for (int64_t c = c0; c < c1; c++) {
+        const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
+        const float* v = LoadRow(a, ao + start, len, in.data());
+        float* y = direct ? out.as<float>() + oo + start : buf.data();
+        // Runs over which b is contiguous: from b[start % bn] to its end, then from b[0] again.
+        for (int64_t i = 0, j = start % bn; i < len; j = 0) {
+          const int64_t run = std::min(len - i, bn - j);
+          (add ? AddRow : MulRow)(v + i, bAll.data() + j, y + i, run);
+          i += run;
+        }
+        if (!direct) StoreRow(out, oo + start, y, len);
+      }
+    });
   });
-  return info.Env().Undefined();
 }
 
 // embedding(ids, idsOffset, n, table, tableOffset, vocab, dim, out, outOffset): out[i] =
 // table[ids[i]] for a packed table [vocab, dim] of any element type. Every id is checked before
-// anything is copied.
+// anything is copied (except in a recorded op: see below).
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
   Args args(info, "embedding", 9);
   Array ids = args.array(0, "ids", Bit(ElemType::kInt32));
@@ -131,7 +134,9 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   args.checkRange(table, "table", to, vocab * dim);
   args.checkRange(out, "out", oo, n * dim);
   const int32_t* id = ids.as<int32_t>() + io;
-  for (int64_t i = 0; i < n; i++) {
+  // An eager call checks the ids now. A recorded one cannot (they are written between runs, after the
+  // host checked them): it gives a row of zeros for an id out of range, as the CUDA kernel does.
+  for (int64_t i = 0; i < n && !CapturingTape(); i++) {
     if (id[i] < 0 || id[i] >= vocab) {
       args.rangeError("ids[" + std::to_string(i) + "] = " + std::to_string(id[i]) + " is out of range for a table of " +
                       std::to_string(vocab) + " rows.");
@@ -140,8 +145,12 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   const size_t es = ElemSize(table.type);
   const char* src = static_cast<const char*>(table.data) + to * es;
   char* dst = static_cast<char*>(out.data) + oo * es;
-  for (int64_t i = 0; i < n; i++) std::memcpy(dst + i * dim * es, src + int64_t(id[i]) * dim * es, dim * es);
-  return info.Env().Undefined();
+  return Launch(args, [=] {
+    for (int64_t i = 0; i < n; i++) {
+      if (id[i] < 0 || id[i] >= vocab) std::memset(dst + i * dim * es, 0, dim * es);
+      else std::memcpy(dst + i * dim * es, src + int64_t(id[i]) * dim * es, dim * es);
+    }
+  });
 }
 
 }  // namespace cpu

@@ -10,6 +10,7 @@
 #include "cpu/gemm_kernels.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
+#include "cpu/tape.h"
 #include "cpu/thread_pool.h"
 
 namespace bminf {
@@ -136,49 +137,50 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   args.checkRange(out, "out", oo, batch * m * n);
   if (batch == 0 || m == 0 || n == 0) return info.Env().Undefined();
 
-  const bool half = a.type == ElemType::kFloat16;
-  Problem P;
-  P.kernels = UseAvx2() ? &kGemmAvx2 : &kGemmPlain;
-  P.a = {static_cast<const char*>(a.data) + ao * (half ? 2 : 4), half, ta ? 1 : lda, ta ? lda : 1};
-  P.b = {static_cast<const char*>(b.data) + bo * (half ? 2 : 4), half, tb ? 1 : ldb, tb ? ldb : 1};
-  P.strideA = sa;
-  P.strideB = sb;
-  P.out = out;
-  P.outOffset = oo;
-  P.m = m;
-  P.n = n;
-  P.k = k;
-  P.alpha = static_cast<float>(alpha);
-  // The unpacked kernels need op(A)'s rows along k and op(B) unit-strided along k (dot) or n (axpy).
-  P.small = m <= kGemmSmallM && k > 0 && P.a.cs == 1 && (P.b.rs == 1 || P.b.cs == 1);
+  return Launch(args, [=] {
+    const bool half = a.type == ElemType::kFloat16;
+    Problem P;
+    P.kernels = UseAvx2() ? &kGemmAvx2 : &kGemmPlain;
+    P.a = {static_cast<const char*>(a.data) + ao * (half ? 2 : 4), half, ta ? 1 : lda, ta ? lda : 1};
+    P.b = {static_cast<const char*>(b.data) + bo * (half ? 2 : 4), half, tb ? 1 : ldb, tb ? ldb : 1};
+    P.strideA = sa;
+    P.strideB = sb;
+    P.out = out;
+    P.outOffset = oo;
+    P.m = m;
+    P.n = n;
+    P.k = k;
+    P.alpha = static_cast<float>(alpha);
+    // The unpacked kernels need op(A)'s rows along k and op(B) unit-strided along k (dot) or n (axpy).
+    P.small = m <= kGemmSmallM && k > 0 && P.a.cs == 1 && (P.b.rs == 1 || P.b.cs == 1);
 
-  // Tasks: whole batches when there are enough of them, else each batch split along its longer side
-  // into pieces of whole micro-tiles.
-  const int64_t threads = NumThreads();
-  // Work in packed-kernel multiply-adds: the unpacked kernels (one row against a weight, memory-bound)
-  // do about a quarter as many per cycle, so their problems are worth threads four times sooner.
-  const double work = double(batch) * m * n * (k + 1) * (P.small ? 4 : 1);
-  int64_t pieces = 1;
-  if (work > kGrainMacs && batch < threads) pieces = (threads + batch - 1) / batch;
-  const bool splitN = n >= m || P.small;
-  const int64_t unit = splitN ? kGemmNr : kGemmMr;
-  const int64_t span = splitN ? n : m;
-  int64_t per = (span + pieces - 1) / pieces;
-  per = (per + unit - 1) / unit * unit;
-  pieces = (span + per - 1) / per;
-  const int64_t tasks = batch * pieces;
-  auto run = [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      int64_t bi = t / pieces, piece = t % pieces;
-      int64_t lo = piece * per, hi = std::min(span, lo + per);
-      if (splitN) GemmTask(P, bi, 0, m, lo, hi);
-      else GemmTask(P, bi, lo, hi, 0, n);
-    }
-  };
-  // Small problems (attention over a short context) run as few tasks per thread as keep each one
-  // worth a wake-up.
-  ParallelFor(tasks, std::max<int64_t>(1, static_cast<int64_t>(kGrainMacs / (work / tasks + 1))), run);
-  return info.Env().Undefined();
+    // Tasks: whole batches when there are enough of them, else each batch split along its longer side
+    // into pieces of whole micro-tiles.
+    const int64_t threads = NumThreads();
+    // Work in packed-kernel multiply-adds: the unpacked kernels (one row against a weight, memory-bound)
+    // do about a quarter as many per cycle, so their problems are worth threads four times sooner.
+    const double work = double(batch) * m * n * (k + 1) * (P.small ? 4 : 1);
+    int64_t pieces = 1;
+    if (work > kGrainMacs && batch < threads) pieces = (threads + batch - 1) / batch;
+    const bool splitN = n >= m || P.small;
+    const int64_t unit = splitN ? kGemmNr : kGemmMr;
+    const int64_t span = splitN ? n : m;
+    int64_t per = (span + pieces - 1) / pieces;
+    per = (per + unit - 1) / unit * unit;
+    pieces = (span + per - 1) / per;
+    const int64_t tasks = batch * pieces;
+    auto run = [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; t++) {
+        int64_t bi = t / pieces, piece = t % pieces;
+        int64_t lo = piece * per, hi = std::min(span, lo + per);
+        if (splitN) GemmTask(P, bi, 0, m, lo, hi);
+        else GemmTask(P, bi, lo, hi, 0, n);
+      }
+    };
+    // Small problems (attention over a short context) run as few tasks per thread as keep each one
+    // worth a wake-up.
+    ParallelFor(tasks, std::max<int64_t>(1, static_cast<int64_t>(kGrainMacs / (work / tasks + 1))), run);
+  });
 }
 
 }  // namespace cpu

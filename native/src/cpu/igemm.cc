@@ -6,6 +6,7 @@
 #include "cpu/features.h"
 #include "cpu/gemm_kernels.h"
 #include "cpu/ops.h"
+#include "cpu/tape.h"
 #include "cpu/thread_pool.h"
 
 namespace bminf {
@@ -93,44 +94,45 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
   args.checkRange(a, "a", ao, m * k);
   args.checkRange(b, "b", bo, n * k);
   args.checkRange(c, "c", co, m * n);
-  const int8_t* ap = a.as<int8_t>() + ao;
-  const int8_t* bp = b.as<int8_t>() + bo;
-  int32_t* cp = c.as<int32_t>() + co;
-  if (m == 0 || n == 0) return info.Env().Undefined();
-  if (k == 0) {
-    std::fill(cp, cp + m * n, 0);
-    return info.Env().Undefined();
-  }
-  IgemmBlockFn block = UseAvx2() ? IgemmBlockAvx2 : IgemmBlockPlain;
-  const double work = double(m) * double(n) * double(k);
-  if (UseAvx2() && m > 4) {
-    // Enough rows to repay widening and packing B: the packed kernel, threads over the longer side.
-    const IgemmPackedKernels& K = kIgemmPackedAvx2;
-    if (work < kGrainMacs) {
-      IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
-    } else if (n >= m) {
-      // One range of whole slivers per thread: each range packs all of A again, so fewer ranges
-      // repack less.
-      const int64_t units = (n + kIgemmNr - 1) / kIgemmNr;
-      ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
-        IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, u0 * kIgemmNr, std::min(n, u1 * kIgemmNr));
-      });
-    } else {
-      const int64_t units = (m + kIgemmMr - 1) / kIgemmMr;
-      ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
-        IgemmPackedRange(K, ap, bp, cp, n, k, u0 * kIgemmMr, std::min(m, u1 * kIgemmMr), 0, n);
-      });
+  return Launch(args, [=] {
+    const int8_t* ap = a.as<int8_t>() + ao;
+    const int8_t* bp = b.as<int8_t>() + bo;
+    int32_t* cp = c.as<int32_t>() + co;
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+      std::fill(cp, cp + m * n, 0);
+      return;
     }
-  } else if (work < kGrainMacs) {
-    IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);
-  } else if (n >= m) {
-    // Few rows (a decode step has one): split the columns, i.e. the weight rows.
-    int64_t grain = std::max<int64_t>(16, kGrainMacs / (m * k) + 1);
-    ParallelFor(n, grain, [&](int64_t j0, int64_t j1) { IgemmRange(block, ap, bp, cp, n, k, 0, m, j0, j1); });
-  } else {
-    ParallelFor(m, std::max<int64_t>(3, kGrainMacs / (n * k) + 1), [&](int64_t i0, int64_t i1) { IgemmRange(block, ap, bp, cp, n, k, i0, i1, 0, n); });
-  }
-  return info.Env().Undefined();
+    IgemmBlockFn block = UseAvx2() ? IgemmBlockAvx2 : IgemmBlockPlain;
+    const double work = double(m) * double(n) * double(k);
+    if (UseAvx2() && m > 4) {
+      // Enough rows to repay widening and packing B: the packed kernel, threads over the longer side.
+      const IgemmPackedKernels& K = kIgemmPackedAvx2;
+      if (work < kGrainMacs) {
+        IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
+      } else if (n >= m) {
+        // One range of whole slivers per thread: each range packs all of A again, so fewer ranges
+        // repack less.
+        const int64_t units = (n + kIgemmNr - 1) / kIgemmNr;
+        ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
+          IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, u0 * kIgemmNr, std::min(n, u1 * kIgemmNr));
+        });
+      } else {
+        const int64_t units = (m + kIgemmMr - 1) / kIgemmMr;
+        ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
+          IgemmPackedRange(K, ap, bp, cp, n, k, u0 * kIgemmMr, std::min(m, u1 * kIgemmMr), 0, n);
+        });
+      }
+    } else if (work < kGrainMacs) {
+      IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);
+    } else if (n >= m) {
+      // Few rows (a decode step has one): split the columns, i.e. the weight rows.
+      int64_t grain = std::max<int64_t>(16, kGrainMacs / (m * k) + 1);
+      ParallelFor(n, grain, [&](int64_t j0, int64_t j1) { IgemmRange(block, ap, bp, cp, n, k, 0, m, j0, j1); });
+    } else {
+      ParallelFor(m, std::max<int64_t>(3, kGrainMacs / (n * k) + 1), [&](int64_t i0, int64_t i1) { IgemmRange(block, ap, bp, cp, n, k, i0, i1, 0, n); });
+    }
+  });
 }
 
 }  // namespace cpu

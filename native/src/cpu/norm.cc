@@ -5,6 +5,7 @@
 #include "cpu/args.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
+#include "cpu/tape.h"
 #include "cpu/thread_pool.h"
 
 namespace bminf {
@@ -75,29 +76,30 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   args.checkRange(out, "out", oo, rows * cols);
   if (rows == 0 || cols == 0) return info.Env().Undefined();
 
-  std::vector<float> wbuf(cols), bbuf(cols, 0.f);
-  const float* wf = LoadRow(w, wo, cols, wbuf.data());
-  if (wf != wbuf.data()) wbuf.assign(wf, wf + cols);
-  if (bias.present) {
-    const float* bf = LoadRow(bias, bo, cols, bbuf.data());
-    if (bf != bbuf.data()) bbuf.assign(bf, bf + cols);
-  }
-  const float e = static_cast<float>(eps);
-  ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
-    const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
-    std::vector<float> in(cols), buf(direct ? 0 : cols);
-    for (int64_t r = begin; r < end; r++) {
-      const float* xr = LoadRow(x, xo + r * cols, cols, in.data());
-      float* y = direct ? out.as<float>() + oo + r * cols : buf.data();
-      // RMS norm is the same formula without the mean (and, in CPM-2, without bias: zeros here).
-      const float mean = subtractMean ? static_cast<float>(Sum(xr, cols) / cols) : 0.f;
-      const double sq = SumSquares(xr, mean, cols);
-      const float inv = 1.0f / std::sqrt(static_cast<float>(sq / cols) + e);
-      Normalize(xr, mean, inv, wbuf.data(), bbuf.data(), y, cols);
-      if (!direct) StoreRow(out, oo + r * cols, y, cols);
+  return Launch(args, [=] {
+    std::vector<float> wbuf(cols), bbuf(cols, 0.f);
+    const float* wf = LoadRow(w, wo, cols, wbuf.data());
+    if (wf != wbuf.data()) wbuf.assign(wf, wf + cols);
+    if (bias.present) {
+      const float* bf = LoadRow(bias, bo, cols, bbuf.data());
+      if (bf != bbuf.data()) bbuf.assign(bf, bf + cols);
     }
+    const float e = static_cast<float>(eps);
+    ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+      const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
+      std::vector<float> in(cols), buf(direct ? 0 : cols);
+      for (int64_t r = begin; r < end; r++) {
+        const float* xr = LoadRow(x, xo + r * cols, cols, in.data());
+        float* y = direct ? out.as<float>() + oo + r * cols : buf.data();
+        // RMS norm is the same formula without the mean (and, in CPM-2, without bias: zeros here).
+        const float mean = subtractMean ? static_cast<float>(Sum(xr, cols) / cols) : 0.f;
+        const double sq = SumSquares(xr, mean, cols);
+        const float inv = 1.0f / std::sqrt(static_cast<float>(sq / cols) + e);
+        Normalize(xr, mean, inv, wbuf.data(), bbuf.data(), y, cols);
+        if (!direct) StoreRow(out, oo + r * cols, y, cols);
+      }
+    });
   });
-  return info.Env().Undefined();
 }
 
 }  // namespace cpu

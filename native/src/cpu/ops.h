@@ -1,5 +1,6 @@
 // The CPU ops exported to JavaScript (registered in register.cc). Each validates its arguments with
-// Args before touching any memory. Offsets, strides and sizes are in elements.
+// Args before touching any memory, then runs its work through Launch() (tape.h): at once, or recorded
+// on a tape. Offsets, strides and sizes are in elements.
 #pragma once
 #include <napi.h>
 
@@ -16,6 +17,9 @@ Napi::Value Softmax(const Napi::CallbackInfo& info);      // softmax.cc
 Napi::Value Gelu(const Napi::CallbackInfo& info);         // elementwise.cc
 Napi::Value Binary(const Napi::CallbackInfo& info);       // elementwise.cc
 Napi::Value Embedding(const Napi::CallbackInfo& info);    // elementwise.cc
+Napi::Value Zero(const Napi::CallbackInfo& info);         // copy.cc
+Napi::Value ScatterRows(const Napi::CallbackInfo& info);  // step_ops.cc
+Napi::Value AttendCache(const Napi::CallbackInfo& info);  // step_ops.cc
 
 }  // namespace cpu
 }  // namespace bminf

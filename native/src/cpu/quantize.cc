@@ -7,6 +7,7 @@
 #include "cpu/half.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
+#include "cpu/tape.h"
 #include "cpu/thread_pool.h"
 
 namespace bminf {
@@ -33,40 +34,41 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
   args.checkRange(s, "scales", so, rows);
   int8_t* qv = q.as<int8_t>() + qo;
   uint16_t* sv = s.as<uint16_t>() + so;
-  const bool avx2 = UseAvx2();
-  ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> buf(x.type == ElemType::kFloat16 ? cols : 0);
-    for (int64_t r = begin; r < end; r++) {
-      const float* xr = LoadRow(x, xo + r * cols, cols, buf.data());
-      float amax = 0.f;
-      if (avx2) {
-        amax = AbsMaxAvx2(xr, cols);
-      } else {
+  return Launch(args, [=] {
+    const bool avx2 = UseAvx2();
+    ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> buf(x.type == ElemType::kFloat16 ? cols : 0);
+      for (int64_t r = begin; r < end; r++) {
+        const float* xr = LoadRow(x, xo + r * cols, cols, buf.data());
+        float amax = 0.f;
+        if (avx2) {
+          amax = AbsMaxAvx2(xr, cols);
+        } else {
+          for (int64_t j = 0; j < cols; j++) {
+            float a = std::fabs(xr[j]);
+            amax = a > amax ? a : amax;
+          }
+        }
+        uint16_t s16 = FloatToHalf(amax / 127.0f);
+        float scale = HalfToFloat(s16);
+        sv[r] = s16;
+        int8_t* qr = qv + r * cols;
+        if (scale == 0.f) {
+          for (int64_t j = 0; j < cols; j++) qr[j] = 0;
+          continue;
+        }
+        if (avx2) {
+          QuantizeRowAvx2(xr, cols, scale, qr);
+          continue;
+        }
         for (int64_t j = 0; j < cols; j++) {
-          float a = std::fabs(xr[j]);
-          amax = a > amax ? a : amax;
+          float v = std::nearbyint(xr[j] / scale);  // the default rounding mode: to nearest, ties to even
+          v = v > 127.f ? 127.f : v < -127.f ? -127.f : v;
+          qr[j] = v == v ? static_cast<int8_t>(v) : 0;
         }
       }
-      uint16_t s16 = FloatToHalf(amax / 127.0f);
-      float scale = HalfToFloat(s16);
-      sv[r] = s16;
-      int8_t* qr = qv + r * cols;
-      if (scale == 0.f) {
-        for (int64_t j = 0; j < cols; j++) qr[j] = 0;
-        continue;
-      }
-      if (avx2) {
-        QuantizeRowAvx2(xr, cols, scale, qr);
-        continue;
-      }
-      for (int64_t j = 0; j < cols; j++) {
-        float v = std::nearbyint(xr[j] / scale);  // the default rounding mode: to nearest, ties to even
-        v = v > 127.f ? 127.f : v < -127.f ? -127.f : v;
-        qr[j] = v == v ? static_cast<int8_t>(v) : 0;
-      }
-    }
+    });
   });
-  return info.Env().Undefined();
 }
 
 namespace {
@@ -109,26 +111,26 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   }
   args.checkRange(out, "out", oo, m * n);
   if (m == 0 || n == 0) return info.Env().Undefined();
-
-  std::vector<float> colScale(n), biasF;
-  for (int64_t j = 0; j < n; j++) colScale[j] = HalfToFloat(cs.as<uint16_t>()[cso + j]);
-  if (bias.present) {
-    biasF.resize(n);
-    const float* b = LoadRow(bias, bo, n, biasF.data());
-    if (b != biasF.data()) biasF.assign(b, b + n);
-  }
-  const int32_t* a = acc.as<int32_t>() + ao;
-  const uint16_t* r16 = rs.as<uint16_t>() + rso;
-  ParallelFor(m, kGrainElements / (n + 1) + 1, [&](int64_t begin, int64_t end) {
-    const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
-    std::vector<float> row(direct ? 0 : n);
-    for (int64_t i = begin; i < end; i++) {
-      float* y = direct ? out.as<float>() + oo + i * n : row.data();
-      DequantizeRow(a + i * n, HalfToFloat(r16[i]), colScale.data(), bias.present ? biasF.data() : nullptr, y, n);
-      if (!direct) StoreRow(out, oo + i * n, y, n);
+  return Launch(args, [=] {
+    std::vector<float> colScale(n), biasF;
+    for (int64_t j = 0; j < n; j++) colScale[j] = HalfToFloat(cs.as<uint16_t>()[cso + j]);
+    if (bias.present) {
+      biasF.resize(n);
+      const float* b = LoadRow(bias, bo, n, biasF.data());
+      if (b != biasF.data()) biasF.assign(b, b + n);
     }
+    const int32_t* a = acc.as<int32_t>() + ao;
+    const uint16_t* r16 = rs.as<uint16_t>() + rso;
+    ParallelFor(m, kGrainElements / (n + 1) + 1, [&](int64_t begin, int64_t end) {
+      const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
+      std::vector<float> row(direct ? 0 : n);
+      for (int64_t i = begin; i < end; i++) {
+        float* y = direct ? out.as<float>() + oo + i * n : row.data();
+        DequantizeRow(a + i * n, HalfToFloat(r16[i]), colScale.data(), bias.present ? biasF.data() : nullptr, y, n);
+        if (!direct) StoreRow(out, oo + i * n, y, n);
+      }
+    });
   });
-  return info.Env().Undefined();
 }
 
 }  // namespace cpu

@@ -7,6 +7,7 @@
 
 #include "cpu/features.h"
 #include "cpu/ops.h"
+#include "cpu/tape.h"
 #include "cpu/thread_pool.h"
 
 namespace bminf {
@@ -45,6 +46,13 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
   fn("gelu", Guarded<Gelu>);
   fn("binary", Guarded<Binary>);
   fn("embedding", Guarded<Embedding>);
+  fn("zero", Guarded<Zero>);
+  fn("scatterRows", Guarded<ScatterRows>);
+  fn("attendCache", Guarded<AttendCache>);
+  // Recorded steps (tape.h): new Tape(), beginCapture(tape), endCapture(), tape.run() -> Promise.
+  exports.Set("Tape", Tape::Define(env));
+  fn("beginCapture", Tape::BeginCapture);
+  fn("endCapture", Tape::EndCapture);
   // {avx2: the CPU has AVX2+FMA+F16C, usingAvx2: the AVX2 kernels are in use, threads}
   fn("info", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Object o = Napi::Object::New(info.Env());

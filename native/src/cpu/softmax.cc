@@ -7,6 +7,7 @@
 #include "cpu/features.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
+#include "cpu/tape.h"
 #include "cpu/thread_pool.h"
 
 namespace bminf {
@@ -43,50 +44,51 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   if (bias.present) args.checkView(bias, "bias", bo, {batch, rows, cols}, {bstride, rstride, 1});
   if (batch == 0 || rows == 0 || cols == 0) return info.Env().Undefined();
 
-  const bool avx2 = UseAvx2();
-  ParallelFor(batch * rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> xb(cols), bb(cols), y(cols);
-    for (int64_t t = begin; t < end; t++) {
-      const int64_t bi = t / rows, r = t % rows;
-      const float* xr = LoadRow(x, xo + t * cols, cols, xb.data());
-      const float* br = bias.present ? LoadRow(bias, bo + bi * bstride + r * rstride, cols, bb.data()) : nullptr;
-      int64_t valid = cols;
-      if (causal) {
-        int64_t last = r + causalOffset;  // the last visible column
-        valid = last < 0 ? 0 : last + 1 < cols ? last + 1 : cols;
-      }
-      float mx = -std::numeric_limits<float>::infinity();
-      if (avx2) {
-        mx = ScaleBiasMaxAvx2(xr, br, scale, y.data(), valid);
-      } else {
-        for (int64_t j = 0; j < valid; j++) {
-          float v = scale * xr[j];
-          if (br) v += br[j];
-          y[j] = v;
-          mx = v > mx ? v : mx;
+  return Launch(args, [=] {
+    const bool avx2 = UseAvx2();
+    ParallelFor(batch * rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> xb(cols), bb(cols), y(cols);
+      for (int64_t t = begin; t < end; t++) {
+        const int64_t bi = t / rows, r = t % rows;
+        const float* xr = LoadRow(x, xo + t * cols, cols, xb.data());
+        const float* br = bias.present ? LoadRow(bias, bo + bi * bstride + r * rstride, cols, bb.data()) : nullptr;
+        int64_t valid = cols;
+        if (causal) {
+          int64_t last = r + causalOffset;  // the last visible column
+          valid = last < 0 ? 0 : last + 1 < cols ? last + 1 : cols;
         }
-      }
-      if (mx == -std::numeric_limits<float>::infinity()) {
-        for (int64_t j = 0; j < cols; j++) y[j] = 0.f;
-      } else {
-        float sum = 0.f;
+        float mx = -std::numeric_limits<float>::infinity();
         if (avx2) {
-          sum = ExpShiftSumAvx2(y.data(), valid, mx);
-          ScaleInPlaceAvx2(y.data(), 1.f / sum, valid);
+          mx = ScaleBiasMaxAvx2(xr, br, scale, y.data(), valid);
         } else {
           for (int64_t j = 0; j < valid; j++) {
-            y[j] = std::exp(y[j] - mx);
-            sum += y[j];
+            float v = scale * xr[j];
+            if (br) v += br[j];
+            y[j] = v;
+            mx = v > mx ? v : mx;
           }
-          const float inv = 1.f / sum;
-          for (int64_t j = 0; j < valid; j++) y[j] *= inv;
         }
-        for (int64_t j = valid; j < cols; j++) y[j] = 0.f;
+        if (mx == -std::numeric_limits<float>::infinity()) {
+          for (int64_t j = 0; j < cols; j++) y[j] = 0.f;
+        } else {
+          float sum = 0.f;
+          if (avx2) {
+            sum = ExpShiftSumAvx2(y.data(), valid, mx);
+            ScaleInPlaceAvx2(y.data(), 1.f / sum, valid);
+          } else {
+            for (int64_t j = 0; j < valid; j++) {
+              y[j] = std::exp(y[j] - mx);
+              sum += y[j];
+            }
+            const float inv = 1.f / sum;
+            for (int64_t j = 0; j < valid; j++) y[j] *= inv;
+          }
+          for (int64_t j = valid; j < cols; j++) y[j] = 0.f;
+        }
+        StoreRow(out, oo + t * cols, y.data(), cols);
       }
-      StoreRow(out, oo + t * cols, y.data(), cols);
-    }
+    });
   });
-  return info.Env().Undefined();
 }
 
 }  // namespace cpu

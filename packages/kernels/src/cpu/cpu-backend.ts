@@ -14,6 +14,7 @@ import {
   Tensor,
   assertValidShape,
   checkBroadcastSuffix,
+  checkContiguous,
   checkDType,
   checkRank,
   checkSameDType,
@@ -24,16 +25,21 @@ import {
   hostArray,
   isDType,
   numelOf,
+  retainStorages,
   shapeToString,
   tidy,
-  float16BitsToFloat32,
 } from '@bminf/core';
 import { collapseDims } from './collapse.js';
 import { storageArray } from './host-arrays.js';
 import { nativeCpu as N } from './native.js';
+import { CpuStepGraph } from './step-graph.js';
 import { checkFiniteNumber, checkFloat, checkInputs, checkInteger, checkLength } from './validate.js';
 
 type FloatArray = Float32Array | Uint16Array;
+
+// True while captureStep records on this thread. Module-wide, as the native recording is per thread:
+// ops of every CpuBackend are recorded, so every one must refuse host reads meanwhile.
+let capturing = false;
 
 export interface CpuBackendOptions {
   /** The pool tensors are allocated from (default: a new unlimited pool). */
@@ -83,7 +89,8 @@ export class CpuBackend implements Backend {
 
   zeros(shape: Shape, dtype: DType): Tensor {
     const t = this.empty(shape, dtype);
-    this.view(t).fill(0);
+    // Natively, so that a recorded step zeroes it again on every run, as an eager one does.
+    N.zero(this.arr(t), 0, t.numel);
     return t;
   }
 
@@ -92,6 +99,7 @@ export class CpuBackend implements Backend {
       throw new InvalidArgumentError('upload: data must be an Int8Array, Int32Array, Uint16Array (float16 bits) or Float32Array.');
     }
     assertValidShape(shape);
+    this.noHostCopy('upload');
     if (data.length !== numelOf(shape)) {
       throw new ShapeMismatchError(`upload: ${data.length} elements cannot fill shape ${shapeToString(shape)} (${numelOf(shape)} elements).`);
     }
@@ -102,6 +110,11 @@ export class CpuBackend implements Backend {
 
   download(t: Tensor): HostArray {
     this.check('download', t);
+    if (capturing) {
+      throw new InvalidArgumentError('download: a step being captured cannot read back to the host.', {
+        hint: "Read the step's outputs after its run() resolves.",
+      });
+    }
     if (t.isContiguous()) return this.view(t).slice();
     const out = hostArray(t.dtype, new ArrayBuffer(t.byteLength), 0, t.numel);
     this.stridedCopy('download', t, out, 0, contiguousStrides(t.shape));
@@ -356,7 +369,9 @@ export class CpuBackend implements Backend {
     const tc = this.packed(table);
     try {
       const idArr = this.arr(idc) as Int32Array;
-      for (let i = 0; i < ids.numel; i++) {
+      // A recorded step's ids are written (and checked by the host) before each run, not now; an id out
+      // of range gives a row of zeros there.
+      for (let i = 0; i < ids.numel && !capturing; i++) {
         const id = idArr[idc.offset + i];
         if (id < 0 || id >= vocab) {
           throw new InvalidArgumentError(`embedding: id ${id} (at position ${i}) is out of range for a table of ${vocab} rows.`, {
@@ -399,87 +414,114 @@ export class CpuBackend implements Backend {
   }
 
   // ---- planned steps (see Backend) -----------------------------------------------------------------
-  // Interim versions in TypeScript (the native ones are being written): correct, not fast, and a
-  // "captured" step re-runs fn on the JS thread.
+
+  /** Copies data into dst now (never recorded: a step's inputs are written between its runs). */
   write(dst: Tensor, data: HostArray): void {
     this.check('write', dst);
-    if (!dst.isContiguous() || dtypeOfArray(data) !== dst.dtype || data.length !== dst.numel) {
-      throw new InvalidArgumentError(`write: expected ${dst.numel} elements of ${dst.dtype} for a packed tensor.`);
+    checkContiguous('write', dst, 'dst');
+    this.noHostCopy('write');
+    if (!(data instanceof Int8Array || data instanceof Int32Array || data instanceof Uint16Array || data instanceof Float32Array)) {
+      throw new InvalidArgumentError('write: data must be an Int8Array, Int32Array, Uint16Array (float16 bits) or Float32Array.');
     }
-    (storageArray(dst) as HostArray).set(data as never, dst.offset);
+    if (dtypeOfArray(data) !== dst.dtype) {
+      throw new InvalidArgumentError(`write: the data (${dtypeOfArray(data)}) must be of the tensor's dtype (${dst.dtype}).`, {
+        hint: 'float16 data is given as Uint16Array bits (toFloat16Array).',
+      });
+    }
+    if (data.length !== dst.numel) {
+      throw new ShapeMismatchError(`write: ${data.length} elements cannot fill a tensor of shape ${shapeToString(dst.shape)} (${dst.numel} elements).`);
+    }
+    (this.view(dst) as Float32Array).set(data as Float32Array);
   }
 
   scatterRows(src: Tensor, dst: Tensor, index: Tensor): void {
     this.check('scatterRows', src, dst, index);
+    checkSameDType('scatterRows', src, dst);
+    checkRank('scatterRows', src, 2);
+    checkRank('scatterRows', dst, 2);
+    checkDType('scatterRows', index, 'int32');
+    checkShape('scatterRows', index, [src.shape[0]], 'index');
+    checkContiguous('scatterRows', dst, 'dst');
+    checkContiguous('scatterRows', index, 'index');
     const [n, w] = src.shape;
-    const s = storageArray(src);
-    const d = storageArray(dst);
-    const ix = storageArray(index);
-    for (let i = 0; i < n; i++) {
-      const to = ix[index.offset + i];
-      if (to < 0 || to >= dst.shape[0]) continue;
-      for (let c = 0; c < w; c++) d[dst.offset + to * w + c] = s[src.offset + i * src.strides[0] + c * src.strides[1]];
+    if (dst.shape[1] !== w) {
+      throw new ShapeMismatchError(`scatterRows: src rows of ${w} elements do not fit dst ${shapeToString(dst.shape)}.`);
+    }
+    if (n === 0 || w === 0) return;
+    const sp = w === 1 || src.strides[1] === 1 ? src : this.contiguousCopy(src);
+    try {
+      N.scatterRows(this.arr(sp), sp.offset, n === 1 ? w : sp.strides[0], n, w, this.arr(dst), dst.offset, dst.shape[0], this.arr(index) as Int32Array, index.offset);
+    } finally {
+      if (sp !== src) sp.dispose();
     }
   }
 
   attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
-    this.check('attendCache', q, keys, values, lengths, options.distanceBias);
-    const [B, width] = q.shape;
-    const { heads, slotRows, scale, distanceBias } = options;
-    const D = width / heads;
-    const rd = (t: Tensor) => {
-      const a = storageArray(t);
-      return t.dtype === 'float16' ? (i: number) => float16BitsToFloat32(a[i]) : (i: number) => a[i];
-    };
-    const qa = rd(q);
-    const ka = rd(keys);
-    const va = rd(values);
-    const ba = distanceBias ? rd(distanceBias) : null;
-    const la = storageArray(lengths);
-    const out = new Float32Array(B * width);
-    for (let b = 0; b < B; b++) {
-      const L = Math.min(Math.max(la[lengths.offset + b], 0), slotRows);
-      for (let h = 0; h < heads; h++) {
-        const sc = new Float64Array(L);
-        let m = -Infinity;
-        for (let j = 0; j < L; j++) {
-          let acc = 0;
-          for (let e = 0; e < D; e++) acc += qa(q.offset + b * q.strides[0] + h * D + e) * ka(keys.offset + (b * slotRows + j) * width + h * D + e);
-          sc[j] = acc * scale + (ba && distanceBias ? ba(distanceBias.offset + h * slotRows + (L - 1 - j)) : 0);
-          m = Math.max(m, sc[j]);
-        }
-        let sum = 0;
-        for (let j = 0; j < L; j++) sum += (sc[j] = Math.exp(sc[j] - m));
-        for (let e = 0; e < D; e++) {
-          let acc = 0;
-          for (let j = 0; j < L; j++) acc += sc[j] * va(values.offset + (b * slotRows + j) * width + h * D + e);
-          out[b * width + h * D + e] = L > 0 ? acc / sum : 0;
-        }
-      }
+    const bias = options?.distanceBias;
+    this.check('attendCache', q, keys, values, lengths, bias);
+    checkFloat('attendCache', q);
+    checkSameDType('attendCache', q, keys);
+    checkSameDType('attendCache', q, values);
+    checkRank('attendCache', q, 2);
+    checkDType('attendCache', lengths, 'int32');
+    const [batch, width] = q.shape;
+    const heads = checkInteger('attendCache', 'heads', options.heads);
+    const slotRows = checkInteger('attendCache', 'slotRows', options.slotRows);
+    const scale = checkFiniteNumber('attendCache', 'scale', options.scale);
+    if (slotRows < 1) throw new InvalidArgumentError(`attendCache: slotRows must be at least 1 but is ${slotRows}.`);
+    if (heads < 1 || width % heads !== 0) {
+      throw new ShapeMismatchError(`attendCache: ${heads} heads do not divide q's width ${width} (q is [B, heads * headDim]).`);
     }
-    const t = this.upload(out, [B, width]);
-    if (q.dtype === 'float32') return t;
+    checkShape('attendCache', keys, [batch * slotRows, width], 'keys');
+    checkShape('attendCache', values, [batch * slotRows, width], 'values');
+    checkShape('attendCache', lengths, [batch], 'lengths');
+    for (const [t, name] of [[keys, 'keys'], [values, 'values'], [lengths, 'lengths']] as const) checkContiguous('attendCache', t, name);
+    if (bias) {
+      checkSameDType('attendCache', q, bias);
+      checkShape('attendCache', bias, [heads, slotRows], 'distanceBias');
+      checkContiguous('attendCache', bias, 'distanceBias');
+    }
+    const qp = width <= 1 || q.strides[1] === 1 ? q : this.contiguousCopy(q);
+    const out = this.empty([batch, width], q.dtype);
     try {
-      return this.cast(t, 'float16');
+      N.attendCache(
+        this.arr(qp) as FloatArray, qp.offset, batch <= 1 ? width : qp.strides[0], batch, heads, width / heads,
+        this.arr(keys) as FloatArray, keys.offset, this.arr(values) as FloatArray, values.offset,
+        this.arr(lengths) as Int32Array, lengths.offset, slotRows, scale,
+        bias ? (this.arr(bias) as FloatArray) : null, bias ? bias.offset : 0, this.arr(out) as FloatArray, 0,
+      );
     } finally {
-      t.dispose();
+      if (qp !== q) qp.dispose();
     }
+    return out;
   }
 
+  /**
+   * Records the native calls of fn's ops on a tape, without running them, and returns a step that
+   * replays them on a worker thread (run()). Inside fn, tensors come and go as usual (fn runs in a
+   * tidy() scope: keep() what it makes for later use), but every storage made while it runs stays
+   * allocated until the step is disposed, as the tape writes to it on every run. No host reads inside
+   * fn: download() and upload() throw, write() too (write a step's inputs between runs). An eager op
+   * called while a replay runs waits for the replay to finish.
+   */
   captureStep(fn: () => void): StepGraph {
-    let disposed = false;
-    return {
-      run: async () => {
-        if (disposed) throw new InvalidArgumentError('This step was disposed.');
-        tidy(fn);
-      },
-      get disposed() {
-        return disposed;
-      },
-      dispose: () => {
-        disposed = true;
-      },
-    };
+    if (this._disposed) checkInputs('captureStep', true);
+    if (typeof fn !== 'function') throw new InvalidArgumentError('captureStep: fn must be a function.');
+    if (capturing) throw new InvalidArgumentError('captureStep: a step is already being captured.');
+    const tape = new N.Tape();
+    N.beginCapture(tape);
+    capturing = true;
+    let held: { release(): void };
+    try {
+      held = retainStorages(() => tidy(fn));
+    } catch (e) {
+      tape.dispose();
+      throw e;
+    } finally {
+      capturing = false;
+      N.endCapture();
+    }
+    return new CpuStepGraph(tape, held);
   }
 
   dispose(): void {
@@ -488,6 +530,15 @@ export class CpuBackend implements Backend {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------------
+
+  /** Host data cannot be copied in while a step is captured (it would be the data of the capture only). */
+  private noHostCopy(op: string): void {
+    if (capturing) {
+      throw new InvalidArgumentError(`${op}: a step being captured cannot copy from the host.`, {
+        hint: "Make its tensors before capturing, and write a step's inputs between its runs.",
+      });
+    }
+  }
 
   /** The storage array under t (ops pass it with t.offset). */
   private arr(t: Tensor): HostArray {

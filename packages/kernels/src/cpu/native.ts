@@ -32,9 +32,39 @@ export interface NativeCpu {
   gelu(x: FloatArray, xOffset: number, out: FloatArray, outOffset: number, n: number): void;
   binary(op: 'add' | 'mul', a: FloatArray, aOffset: number, n: number, b: FloatArray, bOffset: number, bn: number, out: FloatArray, outOffset: number): void;
   embedding(ids: Int32Array, idsOffset: number, n: number, table: HostArray, tableOffset: number, vocab: number, dim: number, out: HostArray, outOffset: number): void;
+  zero(dst: HostArray, dstOffset: number, n: number): void;
+  scatterRows(
+    src: HostArray, srcOffset: number, srcRowStride: number, n: number, w: number,
+    dst: HostArray, dstOffset: number, dstRows: number, index: Int32Array, indexOffset: number,
+  ): void;
+  attendCache(
+    q: FloatArray, qOffset: number, qRowStride: number, batch: number, heads: number, headDim: number,
+    keys: FloatArray, keysOffset: number, values: FloatArray, valuesOffset: number, lengths: Int32Array, lengthsOffset: number,
+    slotRows: number, scale: number, bias: FloatArray | null, biasOffset: number, out: FloatArray, outOffset: number,
+  ): void;
+  /** A recorded sequence of ops (native/src/cpu/tape.h). */
+  Tape: new () => NativeTape;
+  /** From now on, ops called on this thread are appended to `tape` instead of run, until endCapture(). */
+  beginCapture(tape: NativeTape): void;
+  /** Stops recording (a no-op when nothing is being recorded); the tape can run from now on. */
+  endCapture(): void;
   info(): { avx2: boolean; usingAvx2: boolean; threads: number };
   /** Forces the plain C++ kernels (true) or restores the default choice (false), process-wide. */
   setPlainKernels(plain: boolean): void;
+}
+
+export interface NativeTape {
+  /**
+   * Replays the recorded ops in order on a worker thread. Rejects, with an Error whose `kind` is
+   * "busy" (still recording, or a run in flight), "disposed", "detached" (a buffer it uses was
+   * detached), "memory" or "failed" (an op threw; its index and name are in the message).
+   */
+  run(): Promise<void>;
+  /** Frees the ops and the buffer references (when a run in flight ends, if one is). */
+  dispose(): void;
+  /** The number of recorded ops. */
+  readonly length: number;
+  readonly running: boolean;
 }
 
 const require = createRequire(import.meta.url);

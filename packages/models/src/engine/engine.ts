@@ -66,6 +66,8 @@ export class Engine {
   private running = false;
   private closed = false;
   private idle: (() => void)[] = [];
+  /** The runner's last call: its calls run one at a time (see exclusive). */
+  private serial: Promise<unknown> = Promise.resolve();
   private readonly _stats: EngineStats = { running: 0, waiting: 0, lastBatchSize: 0, steps: 0, tokensIn: 0 };
 
   constructor(
@@ -93,7 +95,7 @@ export class Engine {
    * first use.
    */
   async prepare(maxInput?: number): Promise<void> {
-    await this.runner.prepare?.(maxInput);
+    await this.exclusive(async () => this.runner.prepare?.(maxInput));
   }
 
   /** Opens a sequence (for CPM-2/EVA over encoderIds), waiting for a free slot if all are taken. */
@@ -102,7 +104,7 @@ export class Engine {
     const slot = this.free.length > 0 ? (this.free.pop() as number) : await this.waitForSlot(signal);
     try {
       if (encoderIds) this._stats.tokensIn += encoderIds.length;
-      await this.runner.open(slot, encoderIds);
+      await this.exclusive(() => this.runner.open(slot, encoderIds));
     } catch (e) {
       this.release(slot);
       throw e;
@@ -157,6 +159,17 @@ export class Engine {
     });
   }
 
+  /**
+   * Runs fn after the runner's previous call has settled. A planned runner writes a step's inputs and
+   * then awaits its run, and runs of one step must not overlap (StepGraph): an open() (an encoder
+   * step) arriving while a step runs, or two opens of one length bucket, would otherwise do both.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const call = this.serial.then(fn);
+    this.serial = call.catch(() => undefined);
+    return call;
+  }
+
   /** Runs a step on the next turn of the event loop, so that every sequence ready by then joins it. */
   private schedule(): void {
     if (this.scheduled || this.running || this.pending.length === 0) return;
@@ -172,7 +185,7 @@ export class Engine {
     const batch = this.pending;
     this.pending = [];
     try {
-      const logits = await this.runner.step(batch.map(({ slot, ids }) => ({ slot, ids })));
+      const logits = await this.exclusive(() => this.runner.step(batch.map(({ slot, ids }) => ({ slot, ids }))));
       this._stats.steps++;
       this._stats.lastBatchSize = batch.length;
       for (const p of batch) this._stats.tokensIn += p.ids.length;
