@@ -1,0 +1,81 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { ServerContext } from './context.js';
+import { HttpError, errorBody, toHttpError } from './errors.js';
+import { pageRoute } from './page.js';
+import { chatRoute } from './routes/chat.js';
+import { completionsRoute } from './routes/completions.js';
+import { fillBlankRoute } from './routes/fill-blank.js';
+import { infoRoutes } from './routes/info.js';
+import { zodValidatorCompiler } from './validation.js';
+
+/** Request bodies larger than this get 413. */
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  /** Bearer token the /v1/ endpoints require. */
+  apiKey?: string;
+  /** Where the one log line per request goes: false for none, true for stdout (default), or a stream. */
+  log?: boolean | Writable;
+}
+
+function sameKey(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Fastify's two log lines per request (incoming, completed) become one, with the token counts. */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null, request: FastifyRequest, reply: FastifyReply): void {
+    const fields = { status: reply.statusCode, ms: Math.round(reply.elapsedTime), ...(request.usage ? { usage: request.usage } : {}) };
+    const line = `${request.method} ${request.url} ${reply.statusCode}`;
+    if (error) request.log.error({ ...fields, err: error }, line);
+    else request.log.info(fields, line);
+  }
+}
+
+/** The Fastify app: hooks (API key, metrics), one log line per request, error shapes, routes. */
+export function buildApp(ctx: ServerContext, options: AppOptions): FastifyInstance {
+  const log = options.log ?? true;
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT,
+    logger: log === false ? false : log === true ? { level: 'info' } : { level: 'info', stream: log },
+    logController: new OneLinePerRequest(),
+  });
+  app.setValidatorCompiler(zodValidatorCompiler);
+
+  if (options.apiKey !== undefined) {
+    const key = options.apiKey;
+    app.addHook('onRequest', async (request) => {
+      if (!request.url.startsWith('/v1/')) return;
+      const auth = request.headers.authorization ?? '';
+      if (!auth.startsWith('Bearer ') || !sameKey(auth.slice(7), key)) {
+        throw new HttpError(401, 'Missing or wrong API key: send the header "Authorization: Bearer <key>".', 'invalid_request_error', 'invalid_api_key');
+      }
+    });
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    ctx.metrics.request(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const e = toHttpError(error);
+    if (e.statusCode >= 500) request.log.error(error);
+    return reply.code(e.statusCode).send(errorBody(e));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(new HttpError(404, `No such endpoint: ${request.method} ${request.url}.`, 'invalid_request_error', 'not_found'))),
+  );
+
+  pageRoute(app);
+  infoRoutes(app, ctx);
+  completionsRoute(app, ctx);
+  chatRoute(app, ctx);
+  fillBlankRoute(app, ctx);
+  return app;
+}
