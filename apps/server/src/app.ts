@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { ServerContext } from './context.js';
-import { HttpError, errorBody, toHttpError } from './errors.js';
+import { CLIENT_CLOSED, HttpError, errorBody, toHttpError } from './errors.js';
 import { pageRoute } from './page.js';
 import { chatRoute } from './routes/chat.js';
 import { completionsRoute } from './routes/completions.js';
@@ -26,25 +26,14 @@ function sameKey(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Fastify's two log lines per request (incoming, completed) become one, with the token counts. */
-class OneLinePerRequest extends LogController {
-  override incomingRequest(): void {}
-
-  override requestCompleted(error: Error | null, request: FastifyRequest, reply: FastifyReply): void {
-    const fields = { status: reply.statusCode, ms: Math.round(reply.elapsedTime), ...(request.usage ? { usage: request.usage } : {}) };
-    const line = `${request.method} ${request.url} ${reply.statusCode}`;
-    if (error) request.log.error({ ...fields, err: error }, line);
-    else request.log.info(fields, line);
-  }
-}
-
 /** The Fastify app: hooks (API key, metrics), one log line per request, error shapes, routes. */
 export function buildApp(ctx: ServerContext, options: AppOptions): FastifyInstance {
   const log = options.log ?? true;
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
     logger: log === false ? false : log === true ? { level: 'info' } : { level: 'info', stream: log },
-    logController: new OneLinePerRequest(),
+    // Fastify's two lines per request (incoming, completed) give way to the one of onRequest below.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.setValidatorCompiler(zodValidatorCompiler);
 
@@ -59,8 +48,17 @@ export function buildApp(ctx: ServerContext, options: AppOptions): FastifyInstan
     });
   }
 
-  app.addHook('onResponse', async (request, reply) => {
-    ctx.metrics.request(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+  // One log line and one count per request, when its connection is done with it: after the last byte,
+  // or when the client went away first (499; Fastify's onResponse does not run then).
+  app.addHook('onRequest', async (request, reply) => {
+    ctx.opened();
+    reply.raw.once('close', () => {
+      const status = reply.raw.writableFinished ? reply.statusCode : CLIENT_CLOSED;
+      ctx.metrics.request(request.routeOptions.url ?? 'unmatched', status);
+      const fields = { status, ms: Math.round(reply.elapsedTime), ...(request.usage ? { usage: request.usage } : {}) };
+      request.log.info(fields, `${request.method} ${request.url} ${status}`);
+      ctx.closed();
+    });
   });
 
   app.setErrorHandler((error, request, reply) => {

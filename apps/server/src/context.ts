@@ -16,7 +16,25 @@ export class ServerContext {
   served: ServedModel | null = null;
   readonly metrics = new ServerMetrics(() => this.served);
 
+  private open = 0;
+  private idle: (() => void)[] = [];
+
   constructor(readonly admission: Admission) {}
+
+  /** A request came in (its response is open until closed()). */
+  opened(): void {
+    this.open++;
+  }
+
+  closed(): void {
+    this.open--;
+    if (this.open === 0) for (const f of this.idle.splice(0)) f();
+  }
+
+  /** Resolves when no response is open. */
+  responsesDone(): Promise<void> {
+    return this.open === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
+  }
 
   /** The model, or a 503 while it loads. */
   ready(): ServedModel {

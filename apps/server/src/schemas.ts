@@ -20,11 +20,16 @@ const sampling = {
 
 export type SamplingFields = z.infer<z.ZodObject<typeof sampling>>;
 
-const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullish();
+/** A union's issue says what the field should be, not zod's bare "Invalid input". */
+const expected = (what: string) => ({
+  error: (issue: { input?: unknown }) => (issue.input === undefined ? `required (${what})` : `expected ${what}`),
+});
+
+const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(4)], expected('a string or an array of at most 4 strings')).nullish();
 
 export const CompletionBody = z.object({
   ...sampling,
-  prompt: z.union([z.string().min(1), z.array(z.string().min(1)).length(1, { message: 'one prompt per request (n = 1)' })]),
+  prompt: z.union([z.string().min(1), z.array(z.string().min(1)).length(1, { message: 'one prompt per request (n = 1)' })], expected('a string')),
   stop,
 });
 export type CompletionBody = z.infer<typeof CompletionBody>;

@@ -49,7 +49,12 @@ export async function startServer(options: ServerOptions): Promise<BminfServer> 
   const ready = openServedModel(options.model, maxBatch).then((served) => (ctx.served = served));
   ready.catch(() => {}); // the caller sees a load failure through `ready`; close() must not throw it again
   const close = async () => {
-    await app.close();
+    // Fastify stops listening and closes idle keep-alive connections; once the responses in flight are
+    // done, connections that never sent a request (clients open spare ones) are closed too.
+    const closing = app.close();
+    await ctx.responsesDone();
+    app.server.closeAllConnections();
+    await closing;
     const served = await ready.catch(() => null);
     if (!served) return;
     await served.engine.close();
