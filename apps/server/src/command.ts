@@ -31,7 +31,7 @@ export function serveCommand(name: string): Command {
     .requiredOption('--model <dir>', 'model directory (CPM-1, CPM-2 or EVA)')
     .addOption(new Option('--device <device>', 'auto (CUDA when a usable GPU is present), cpu, or cuda').default('auto').argParser(parseDeviceRequest))
     .addOption(new Option('--dtype <dtype>', 'weights: fp32, fp16, or int8 (W8A8, float16 activations)').default('int8').argParser(parseModelDType))
-    .option('--host <host>', 'address to bind (0.0.0.0 for every interface)', '127.0.0.1')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
     .addOption(new Option('--port <port>', 'port (0: a free one)').default(8080).argParser(intOption('--port', 0, 65535)))
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on /v1/ requests')
     .addOption(new Option('--max-queue <n>', 'requests waiting for a slot at most; more get 429').default(32).argParser(intOption('--max-queue', 0, 1_000_000)))
