@@ -2,6 +2,7 @@
 // goes away, metrics, and the answer as one JSON body or as server-sent events in OpenAI's chunk format
 // ending with `data: [DONE]`. The routes only say how to start their task and how to shape its output.
 import { Readable } from 'node:stream';
+import { AbortedError } from '@bminf/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
 import type { ServerContext } from './context.js';
@@ -134,8 +135,7 @@ async function* events<C, R>(
     yield sse('[DONE]');
   } catch (e) {
     // Headers are sent: an error can only be reported in the stream (OpenAI clients raise it).
-    const err = e as Error & { name?: string };
-    if (err?.name !== 'AbortedError') yield sse({ error: { message: err?.message ?? String(e), type: 'server_error', param: null, code: null } });
+    if (!(e instanceof AbortedError)) yield sse({ error: { message: e instanceof Error ? e.message : String(e), type: 'server_error', param: null, code: null } });
   } finally {
     await finish();
   }

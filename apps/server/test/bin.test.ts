@@ -1,38 +1,18 @@
 // The real programs (built by `pnpm build`): bminf-server and `bminf serve`, in child processes.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { models, post, root } from './helpers.js';
+import { cliBin, models, post, serverBin, startProgram } from './helpers.js';
 
-const serverBin = join(root, 'apps', 'server', 'dist', 'bin.js');
-const cliBin = join(root, 'apps', 'cli', 'dist', 'bin.js');
 beforeAll(() => {
   for (const bin of [serverBin, cliBin]) if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`pnpm build\` first.`);
 });
 
-/** Starts a server program and resolves with its URL once it says the model is served. */
-async function start(args: string[]): Promise<{ child: ChildProcess; url: string; stdout: () => string; stderr: () => string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /serving .* at (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${err}`)));
-  });
-  return { child, url, stdout: () => out, stderr: () => err };
-}
-
 describe('bminf-server', () => {
   it('binds 127.0.0.1, logs one line per request, and on SIGTERM finishes the request in flight, then exits 0', async () => {
-    const s = await start([serverBin, '--model', models.tinyCpm1, '--device', 'cpu', '--port', '0', '--max-batch', '2']);
+    const s = await startProgram([serverBin, '--model', models.tinyCpm1, '--device', 'cpu', '--port', '0', '--max-batch', '2']);
     expect((await fetch(`${s.url}/health`)).status).toBe(200);
     const res = await post(`${s.url}/v1/completions`, { prompt: '床前明月光，', max_tokens: 400, stop: [], temperature: 1, stream: true });
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
@@ -62,7 +42,7 @@ describe('bminf serve', () => {
   });
 
   it('serves a model', async () => {
-    const s = await start([cliBin, 'serve', '--model', models.tinyCpm1, '--device', 'cpu', '--port', '0']);
+    const s = await startProgram([cliBin, 'serve', '--model', models.tinyCpm1, '--device', 'cpu', '--port', '0']);
     try {
       const models = (await (await fetch(`${s.url}/v1/models`)).json()) as { data: { id: string }[] };
       expect(models.data[0].id).toBe('tiny-cpm1');

@@ -1,4 +1,5 @@
 // Shared by the server's tests: a real server on 127.0.0.1 (a free port) over a real model on the CPU.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { type BminfServer, type ServerOptions, startServer } from '../src/index.js';
@@ -9,6 +10,10 @@ export const models = {
   cpm2: join(root, 'models', 'fixtures', 'cpm2-tiny'),
   eva: join(root, 'models', 'fixtures', 'eva-tiny'),
 };
+
+/** The programs, as `pnpm build` leaves them. */
+export const serverBin = join(root, 'apps', 'server', 'dist', 'bin.js');
+export const cliBin = join(root, 'apps', 'cli', 'dist', 'bin.js');
 
 export interface TestServer {
   server: BminfServer;
@@ -35,3 +40,20 @@ export async function waitFor(cond: () => boolean, timeoutMs = 20_000): Promise<
 
 export const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+/** Starts a server program and resolves with its URL once it says the model is served. */
+export async function startProgram(args: string[]): Promise<{ child: ChildProcess; url: string; stdout: () => string; stderr: () => string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /serving .* at (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${err}`)));
+  });
+  return { child, url, stdout: () => out, stderr: () => err };
+}
