@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Packs the build for the workplace's GPU machine (../shared/device/bundle), leaving out what runs only
 # here: the esbuild that tsup uses (vite's own esbuild stays), tsup, cmake-js, and jieba-wasm's builds
-# for browsers, bundlers and Deno (Node loads pkg/nodejs). With them the checkout and .device/ come to
-# just over the 64 MiB that may travel. Extra arguments go to the bundle script (--shared PATH, ...).
+# for browsers, bundlers and Deno (Node loads pkg/nodejs), and the server tests' openai client and
+# playwright-core (50 MB unpacked; the GPU machine runs the server, not its tests). With them the
+# checkout and .device/ come to just over the 64 MiB that may travel. Extra arguments go to the bundle
+# script (--shared PATH, ...).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 exec ../shared/device/bundle \
   --exclude 'node_modules/.pnpm/*esbuild*0.27.*' --exclude 'node_modules/.pnpm/tsup@*' --exclude 'node_modules/.pnpm/cmake-js*' \
-  --exclude '*/jieba-wasm/pkg/web' --exclude '*/jieba-wasm/pkg/bundler' --exclude '*/jieba-wasm/pkg/deno' "$@"
+  --exclude '*/jieba-wasm/pkg/web' --exclude '*/jieba-wasm/pkg/bundler' --exclude '*/jieba-wasm/pkg/deno' \
+  --exclude 'node_modules/.pnpm/openai@*' --exclude 'node_modules/.pnpm/playwright-core@*' "$@"
