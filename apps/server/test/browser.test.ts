@@ -22,7 +22,7 @@ afterAll(async () => {
 it('type a prompt, see the text stream in, with tokens/s and the model', async () => {
   const page = await browser.newPage();
   await page.goto(t.url);
-  await expect.poll(() => page.textContent('#model')).toBe('tiny-cpm1 · cpm1 · cpu · int8');
+  await expect.poll(() => page.textContent('#model'), { timeout: 30_000 }).toBe('tiny-cpm1 · cpm1 · cpu · int8');
   await page.fill('#prompt', '春眠不觉晓，');
   await page.fill('#max_tokens', '48');
   await page.click('#go');
@@ -32,7 +32,7 @@ it('type a prompt, see the text stream in, with tokens/s and the model', async (
     .poll(async () => {
       seen.add((await page.textContent('#generated')) ?? '');
       return page.isEnabled('#go');
-    }, { interval: 5 })
+    }, { interval: 5, timeout: 60_000 })
     .toBe(true);
   const text = (await page.textContent('#generated')) ?? '';
   expect(text.length).toBeGreaterThan(0);
