@@ -34,12 +34,12 @@ export function machine(gpu) {
   }
 }
 
-function table({ columns, rows }) {
+export function table({ columns, rows }) {
   const fmt = (v) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : String(v));
   return [`| ${columns.join(' | ')} |`, `| ${columns.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(fmt).join(' | ')} |`)].join('\n');
 }
 
-function writeSection(title, body) {
+export function writeSection(title, body) {
   let md = existsSync(benchFile)
     ? readFileSync(benchFile, 'utf8')
     : '# Benchmarks\n\nWritten by `pnpm bench` (CPU) and `pnpm bench:gpu` (GPU machine). Each section is replaced when its suite runs again; ratios are measured within one run, on one machine.\n';

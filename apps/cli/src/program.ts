@@ -6,6 +6,7 @@ import * as generate from './commands/generate.js';
 import * as info from './commands/info.js';
 import * as migrate from './commands/migrate.js';
 import * as perplexity from './commands/perplexity.js';
+import * as serve from './commands/serve.js';
 import * as tokenize from './commands/tokenize.js';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -16,7 +17,7 @@ export function createProgram(): Command {
     .version(pkg.version)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const cmd of [generate, fillBlank, dialogue, tokenize, perplexity, migrate, info]) cmd.register(program);
+  for (const cmd of [generate, fillBlank, dialogue, tokenize, perplexity, migrate, serve, info]) cmd.register(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }

@@ -1,0 +1,59 @@
+import { basename, resolve } from 'node:path';
+import type { DeviceRequest, ModelDType } from '@bminf/core';
+import { Cpm1Model, type Cpm2Model, Engine, detectArchitecture, loadModel, readModelConfig } from '@bminf/models';
+
+export type ServedArchitecture = 'cpm1' | 'cpm2' | 'eva';
+
+/** A loaded model, the engine that batches its requests, and what the API reports about it. */
+export interface ServedModel {
+  /** The id in /v1/models and in every response. */
+  id: string;
+  architecture: ServedArchitecture;
+  model: Cpm1Model | Cpm2Model;
+  engine: Engine;
+  /** 'cpu' or 'cuda'. */
+  device: string;
+  dtype: ModelDType;
+  created: number;
+}
+
+/** What a server can be given: a model directory to load, or a model already loaded (benchmarks, tests). */
+export type ModelSource =
+  | { dir: string; dtype?: ModelDType; device?: DeviceRequest }
+  | { model: Cpm1Model | Cpm2Model; id: string; architecture?: ServedArchitecture };
+
+/** Loads the model (EVA is a CPM-2-structured model whose config says EVA) and opens its engine. */
+export async function openServedModel(source: ModelSource, maxBatch: number): Promise<ServedModel> {
+  let model: Cpm1Model | Cpm2Model;
+  let id: string;
+  let architecture: ServedArchitecture;
+  if ('dir' in source) {
+    const dir = resolve(source.dir);
+    architecture = detectArchitecture(readModelConfig(dir)).name;
+    model = await loadModel(dir, { dtype: source.dtype ?? 'int8', device: source.device ?? 'auto' });
+    id = basename(dir);
+  } else {
+    model = source.model;
+    id = source.id;
+    architecture = source.architecture ?? (model instanceof Cpm1Model ? 'cpm1' : 'cpm2');
+  }
+  try {
+    const engine = new Engine(model, { maxBatch });
+    // Every step planned now, while /health still answers 503: no request waits for planning.
+    await engine.prepare();
+    return { id, architecture, model, engine, device: model.backend.name, dtype: model.dtype, created: Math.floor(Date.now() / 1000) };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/** Bytes of device memory the model's backend has in use: the CUDA device pool, or the CPU host pool. */
+export function deviceBytesInUse(served: ServedModel): number {
+  const backend = served.model.backend as unknown as {
+    memoryStats?: () => { bytesInUse: number };
+    pool?: { stats?: { bytesInUse: number } };
+  };
+  if (typeof backend.memoryStats === 'function') return backend.memoryStats().bytesInUse;
+  return backend.pool?.stats?.bytesInUse ?? 0;
+}
