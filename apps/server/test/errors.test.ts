@@ -117,7 +117,8 @@ it('a client that disconnects aborts its generation, and the memory returns to i
   const reader = await firstEvent(res);
   await reader.read();
   expect(served?.engine.stats.running).toBe(1);
-  expect(pool.stats.bytesInUse).toBeGreaterThan(before); // the sequence's caches
+  // The engine's slots and steps were allocated when the model was served, so the level does not rise.
+  expect(pool.stats.bytesInUse).toBe(before);
   ac.abort();
   await waitFor(() => served?.engine.stats.running === 0);
   const steps = served?.engine.stats.steps;

@@ -1,4 +1,5 @@
 // Shared by the server's tests: a real server on 127.0.0.1 (a free port) over a real model on the CPU.
+import { type Cpm1Model, Engine, type GenerateOptions, type GenerateResult } from '@bminf/models';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -56,4 +57,21 @@ export async function startProgram(args: string[]): Promise<{ child: ChildProces
     child.once('exit', (code) => reject(new Error(`exited with ${code}: ${err}`)));
   });
   return { child, url, stdout: () => out, stderr: () => err };
+}
+
+/**
+ * What the model generates for a prompt decoded alone, by the same kind of runner the server uses (an
+ * engine of one slot): the reference a server response is compared with.
+ */
+export async function alone(model: Cpm1Model, prompt: string, options: GenerateOptions): Promise<GenerateResult> {
+  const engine = new Engine(model, { maxBatch: 1 });
+  try {
+    const it = engine.generate(prompt, options);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+    }
+  } finally {
+    await engine.close();
+  }
 }

@@ -1,11 +1,11 @@
 // The API as OpenAI's own client sees it, against tiny-cpm1 on the CPU (int8): completions and chat,
-// streamed and not; greedy text equal to the model's own (and the CLI's), one at a time and 8 at once.
+// streamed and not; greedy text equal to the prompt decoded alone (and to the CLI's), one at a time and 8 at once.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { type Cpm1Model, generate } from '@bminf/models';
+import type { Cpm1Model } from '@bminf/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatPrompt } from '../src/index.js';
-import { type TestServer, cliBin, models, testServer } from './helpers.js';
+import { type TestServer, alone, cliBin, models, testServer } from './helpers.js';
 
 let t: TestServer;
 let model: Cpm1Model;
@@ -30,10 +30,10 @@ describe('completions', () => {
     expect(r.usage?.total_tokens).toBe((r.usage?.prompt_tokens ?? 0) + (r.usage?.completion_tokens ?? 0));
   });
 
-  it('with temperature 0 gives the greedy text of generate() and of `bminf generate --greedy`', async () => {
+  it('with temperature 0 gives the greedy text of the prompt decoded alone and of `bminf generate --greedy`', async () => {
     const prompt = prompts[1];
     const r = await t.client.completions.create({ model: 'x', prompt, max_tokens: 24, temperature: 0 });
-    const solo = await generate(model, prompt, { greedy: true, maxTokens: 24 });
+    const solo = await alone(model, prompt, { greedy: true, maxTokens: 24 });
     expect(r.choices[0].text).toBe(solo.text);
     expect(r.usage?.completion_tokens).toBe(solo.ids.length);
     const args = ['generate', '--model', models.tinyCpm1, '--prompt', prompt, '--greedy', '--max-tokens', '24', '--device', 'cpu', '--json'];
@@ -43,7 +43,7 @@ describe('completions', () => {
 
   it('with 8 requests in flight, each temperature-0 text is the greedy one', async () => {
     const solo = [];
-    for (const p of prompts) solo.push((await generate(model, p, { greedy: true, maxTokens: 32 })).text);
+    for (const p of prompts) solo.push((await alone(model, p, { greedy: true, maxTokens: 32 })).text);
     const steps = t.server.context.served?.engine.stats.steps ?? 0;
     const answers = await Promise.all(prompts.map((prompt) => t.client.completions.create({ model: 'x', prompt, max_tokens: 32, temperature: 0 })));
     expect(answers.map((a) => a.choices[0].text)).toEqual(solo);
@@ -62,7 +62,7 @@ describe('completions', () => {
       chunks++;
       last = c;
     }
-    const solo = await generate(model, prompt, { greedy: true, maxTokens: 24 });
+    const solo = await alone(model, prompt, { greedy: true, maxTokens: 24 });
     expect(text).toBe(solo.text);
     expect(chunks).toBeGreaterThan(2);
     expect(last?.choices[0].finish_reason).toMatch(/^(stop|length)$/);
@@ -91,7 +91,7 @@ describe('chat completions', () => {
 
   it('continues the documented transcript for CPM-1', async () => {
     const r = await t.client.chat.completions.create({ model: 'x', messages, max_tokens: 16, temperature: 0 });
-    const solo = await generate(model, chatPrompt(messages), { greedy: true, maxTokens: 16, stop: ['\n用户：'] });
+    const solo = await alone(model, chatPrompt(messages), { greedy: true, maxTokens: 16, stop: ['\n用户：'] });
     expect(r.object).toBe('chat.completion');
     expect(r.choices[0].message).toMatchObject({ role: 'assistant', content: solo.text });
     expect(r.usage?.prompt_tokens).toBe(solo.promptIds.length);
@@ -107,7 +107,7 @@ describe('chat completions', () => {
       roles.push(c.choices[0]?.delta.role);
       finish ??= c.choices[0]?.finish_reason;
     }
-    const solo = await generate(model, chatPrompt(messages), { greedy: true, maxTokens: 16, stop: ['\n用户：'] });
+    const solo = await alone(model, chatPrompt(messages), { greedy: true, maxTokens: 16, stop: ['\n用户：'] });
     expect(text).toBe(solo.text);
     expect(roles[0]).toBe('assistant');
     expect(finish).toMatch(/^(stop|length)$/);
