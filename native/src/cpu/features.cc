@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #include "cpu/half.h"
 
@@ -18,17 +19,59 @@ bool CpuHasAvx2() {
 #endif
 }
 
-static bool EnvForcesPlain() {
-  const char* v = std::getenv("BMINF_CPU_PLAIN");
-  return v && *v && std::strcmp(v, "0") != 0;
+Isa CpuIsa() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const Isa isa = !CpuHasAvx2() ? Isa::kPlain
+                         : __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                                   __builtin_cpu_supports("avx512vnni")
+                             ? Isa::kAvx512
+                             : Isa::kAvx2;
+  return isa;
+#else
+  return Isa::kPlain;
+#endif
 }
 
-static std::atomic<bool> g_force_plain{EnvForcesPlain()};
+const char* IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kPlain: return "plain";
+    case Isa::kAvx2: return "avx2";
+    default: return "avx512";
+  }
+}
 
-bool UseAvx2() { return CpuHasAvx2() && !g_force_plain.load(std::memory_order_relaxed); }
+bool ParseIsa(const char* name, Isa* out) {
+  for (Isa isa : {Isa::kPlain, Isa::kAvx2, Isa::kAvx512}) {
+    if (std::strcmp(name, IsaName(isa)) == 0) {
+      *out = isa;
+      return true;
+    }
+  }
+  return false;
+}
 
-// false restores the default, which BMINF_CPU_PLAIN may have set to plain.
-void SetForcePlain(bool plain) { g_force_plain.store(plain || EnvForcesPlain(), std::memory_order_relaxed); }
+// BMINF_CPU_ISA names a path (an unknown name is ignored: the best path runs); BMINF_CPU_PLAIN=1,
+// the older switch, means plain.
+static Isa EnvIsa() {
+  const char* plain = std::getenv("BMINF_CPU_PLAIN");
+  if (plain && *plain && std::strcmp(plain, "0") != 0) return Isa::kPlain;
+  Isa isa = Isa::kAvx512;
+  const char* v = std::getenv("BMINF_CPU_ISA");
+  if (v && *v && !ParseIsa(v, &isa)) isa = Isa::kAvx512;
+  return isa;
+}
+
+static std::atomic<int> g_forced{static_cast<int>(EnvIsa())};
+
+Isa ActiveIsa() {
+  const int forced = g_forced.load(std::memory_order_relaxed);
+  const Isa best = CpuIsa();
+  return forced < static_cast<int>(best) ? static_cast<Isa>(forced) : best;
+}
+
+void SetIsa(Isa isa) { g_forced.store(static_cast<int>(isa), std::memory_order_relaxed); }
+void SetIsaDefault() { g_forced.store(static_cast<int>(EnvIsa()), std::memory_order_relaxed); }
 
 void HalfToFloatN(const uint16_t* src, float* dst, size_t n) {
   if (UseAvx2()) return HalfToFloatNAvx2(src, dst, n);

@@ -45,21 +45,41 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
   fn("gelu", Guarded<Gelu>);
   fn("binary", Guarded<Binary>);
   fn("embedding", Guarded<Embedding>);
-  // {avx2: the CPU has AVX2+FMA+F16C, usingAvx2: the AVX2 kernels are in use, threads}
+  // {avx2: the CPU has AVX2+FMA+F16C, usingAvx2: the AVX2 (or AVX-512) kernels are in use, isa: the
+  // path in use, isas: every path this CPU can run, best last; threads}
   fn("info", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    Napi::Object o = Napi::Object::New(info.Env());
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
     o.Set("avx2", CpuHasAvx2());
     o.Set("usingAvx2", UseAvx2());
+    o.Set("isa", IsaName(ActiveIsa()));
+    Napi::Array isas = Napi::Array::New(env);
+    for (int i = 0; i <= static_cast<int>(CpuIsa()); i++) isas.Set(uint32_t(i), IsaName(static_cast<Isa>(i)));
+    o.Set("isas", isas);
     o.Set("threads", NumThreads());
     return o;
   });
-  // setPlainKernels(true) forces the plain C++ kernels (tests compare both paths); false restores the
+  // setPlainKernels(true) forces the plain C++ kernels (tests compare the paths); false restores the
   // default. Process-wide.
   fn("setPlainKernels", [](const Napi::CallbackInfo& info) -> Napi::Value {
     if (info.Length() != 1 || !info[0].IsBoolean()) {
       throw Napi::TypeError::New(info.Env(), "cpu.setPlainKernels: expected one boolean argument.");
     }
-    SetForcePlain(info[0].As<Napi::Boolean>().Value());
+    if (info[0].As<Napi::Boolean>().Value()) SetIsa(Isa::kPlain);
+    else SetIsaDefault();
+    return info.Env().Undefined();
+  });
+  // setIsa('plain' | 'avx2' | 'avx512') forces a path (a path the CPU lacks runs the best it has);
+  // setIsa(null) restores the default. Process-wide.
+  fn("setIsa", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Isa isa = Isa::kPlain;
+    if (info.Length() == 1 && info[0].IsNull()) {
+      SetIsaDefault();
+    } else if (info.Length() == 1 && info[0].IsString() && ParseIsa(info[0].As<Napi::String>().Utf8Value().c_str(), &isa)) {
+      SetIsa(isa);
+    } else {
+      throw Napi::TypeError::New(info.Env(), "cpu.setIsa: expected 'plain', 'avx2', 'avx512' or null.");
+    }
     return info.Env().Undefined();
   });
 }
