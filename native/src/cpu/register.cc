@@ -69,6 +69,18 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
     else SetIsaDefault();
     return info.Env().Undefined();
   });
+  // setThreads(n): the threads ops may use from now on (1..256; 0 restores the default), process-wide.
+  fn("setThreads", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    if (info.Length() != 1 || !info[0].IsNumber()) {
+      throw Napi::TypeError::New(info.Env(), "cpu.setThreads: expected one integer argument.");
+    }
+    const double n = info[0].As<Napi::Number>().DoubleValue();
+    if (!(n >= 0 && n <= 256) || n != static_cast<double>(static_cast<int>(n))) {
+      throw Napi::RangeError::New(info.Env(), "cpu.setThreads: threads must be an integer from 0 (the default) to 256.");
+    }
+    SetNumThreads(static_cast<int>(n));
+    return info.Env().Undefined();
+  });
   // setIsa('plain' | 'avx2' | 'avx512') forces a path (a path the CPU lacks runs the best it has);
   // setIsa(null) restores the default. Process-wide.
   fn("setIsa", [](const Napi::CallbackInfo& info) -> Napi::Value {
