@@ -4,7 +4,7 @@
 // 128 · sum_k a[i, k] to every C[i, j]; that sum is computed once per row of A and subtracted. The
 // arithmetic is modulo 2³² throughout and the true result fits in int32, so C is exact.
 // - The block kernel (a decode step's few rows): dot products along k straight from the operands,
-//   64 bytes at a time (masked loads for the tail); tiles of up to 4 rows of A by 4 (or 8) rows of B.
+//   64 bytes at a time (masked loads for the tail); tiles of up to 4 rows of A by 4 rows of B.
 // - The packed kernel (more rows): A packed in groups of 4 k as int32, B likewise and offset, then a
 //   12 x 32 register tile (24 accumulators) with one broadcast group of A per row.
 // (Compiled with the AVX-512 F/BW/VL/DQ/VNNI flags; only called when the CPU has them.)
@@ -47,16 +47,20 @@ void Tile(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c
   __m512i acc[MR][NR];
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_si512();
-  for (int64_t p = 0; p < k; p += 64) {
-    // Past k the masked loads give a = 0, so whatever b is there adds nothing.
-    const __mmask64 mask = Bytes(k - p);
+  // full: 64 bytes; else the first k - p (masked loads: past k, a = 0, so whatever b is adds nothing).
+  auto step = [&](int64_t p, bool full) {
+    const __mmask64 mask = full ? ~__mmask64(0) : Bytes(k - p);
+    auto load = [&](const int8_t* q) { return full ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi8(mask, q); };
     __m512i av[MR];
-    for (int i = 0; i < MR; i++) av[i] = _mm512_maskz_loadu_epi8(mask, a + i * lda + p);
+    for (int i = 0; i < MR; i++) av[i] = load(a + i * lda + p);
     for (int j = 0; j < NR; j++) {
-      const __m512i bv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, b + j * ldb + p), flip);
+      const __m512i bv = _mm512_xor_si512(load(b + j * ldb + p), flip);
       for (int i = 0; i < MR; i++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], bv, av[i]);
     }
-  }
+  };
+  int64_t p = 0;
+  for (; p + 64 <= k; p += 64) step(p, true);
+  if (p < k) step(p, false);
   for (int i = 0; i < MR; i++) {
     for (int j0 = 0; j0 < NR; j0 += 4) {
       const __m512i z = _mm512_setzero_si512();
@@ -71,12 +75,12 @@ void Tile(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c
   }
 }
 
-// Tiles of MR rows of A by up to kNr rows of B: 8 when MR <= 2 (more independent sums for a decode
-// step's single row), else 4 (MR x 4 accumulators and MR A vectors fit the 32 registers).
+// Tiles of MR rows of A by 4 rows of B (then single rows): MR x 4 accumulators and MR A vectors fit
+// the 32 registers. (8 rows of B per tile for a single row of A measured no better.)
 template <int MR>
 void Tiles(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t n, int64_t k,
            const int32_t* corr, bool accumulate) {
-  constexpr int kNr = MR <= 2 ? 8 : 4;
+  constexpr int kNr = 4;
   int64_t j = 0;
   for (; j + kNr <= n; j += kNr) Tile<MR, kNr>(a, lda, b + j * ldb, ldb, c + j, ldc, k, corr, accumulate);
   for (; j < n; j++) Tile<MR, 1>(a, lda, b + j * ldb, ldb, c + j, ldc, k, corr, accumulate);
