@@ -6,7 +6,7 @@ import {
   validateSamplingOptions,
 } from '@bminf/models';
 import type { Command } from 'commander';
-import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+import { type CommonOpts, deviceOption, loadOptions, threadsOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
 import { drain } from '../stream.js';
 
 export function register(program: Command): void {
@@ -17,6 +17,7 @@ export function register(program: Command): void {
     .requiredOption('--prompt <text>', 'the text to continue')
     .addOption(dtypeOption())
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .option('--stop <text...>', 'stop when the text contains one of these')
     .option('--json', 'print {"promptIds", "ids", "text", "tokensPerSecond"} and nothing else on stdout');
   for (const o of samplingOptions()) cmd.addOption(o);
@@ -24,7 +25,7 @@ export function register(program: Command): void {
     const options = { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}) };
     validateSamplingOptions(options); // before the model loads, so a typo fails at once
     // CPM-2 / EVA (T5) directories continue the prompt through the encoder-decoder (BMInf's CPM2.generate).
-    const model = await loadModel(opts.model, { dtype: opts.dtype, device: opts.device });
+    const model = await loadModel(opts.model, loadOptions(opts));
     try {
       const it = model instanceof Cpm1Model ? streamGenerate(model, opts.prompt, options) : streamCpm2Generate(model, opts.prompt, options);
       if (!opts.json) process.stdout.write(opts.prompt);

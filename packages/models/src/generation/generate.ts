@@ -1,6 +1,7 @@
 import { AbortedError, InvalidArgumentError } from '@bminf/core';
 import type { CausalLM } from './causal-lm.js';
 import { type SamplingOptions, TokenCounts, createSampler, validateSamplingOptions } from './sampling.js';
+import { incrementalText } from './incremental-text.js';
 import { StopStringMatcher } from './stop-strings.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -78,6 +79,7 @@ export async function* streamGenerate(
   const sampler = createSampler(options);
   const counts = new TokenCounts(promptIds);
   const stops = new StopStringMatcher(options.stop ?? []);
+  const textWith = incrementalText(model);
   const ids: number[] = [];
   let text = '';
   let emitted = 0;
@@ -99,7 +101,7 @@ export async function* streamGenerate(
         yield { id, text: '' };
         break;
       }
-      const full = model.decode(ids);
+      const full = textWith(id);
       const hit = stops.find(full);
       if (hit >= 0) {
         text = full.slice(0, hit);
