@@ -19,10 +19,11 @@ export function register(program: Command): void {
     .addOption(deviceOption())
     .addOption(threadsOption())
     .option('--stop <text...>', 'stop when the text contains one of these')
+    .option('--ignore-eos', 'keep generating past the end-of-text token, up to --max-tokens (for timing runs)')
     .option('--json', 'print {"promptIds", "ids", "text", "tokensPerSecond"} and nothing else on stdout');
   for (const o of samplingOptions()) cmd.addOption(o);
-  cmd.action(async (opts: CommonOpts & { prompt: string; stop?: string[] }) => {
-    const options = { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}) };
+  cmd.action(async (opts: CommonOpts & { prompt: string; stop?: string[]; ignoreEos?: boolean }) => {
+    const options = { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}), ...(opts.ignoreEos ? { stopTokens: [] } : {}) };
     validateSamplingOptions(options); // before the model loads, so a typo fails at once
     // CPM-2 / EVA (T5) directories continue the prompt through the encoder-decoder (BMInf's CPM2.generate).
     const model = await loadModel(opts.model, loadOptions(opts));
