@@ -39,10 +39,13 @@ int32_t RowSum(const int8_t* a, int64_t k) {
   return _mm512_reduce_add_epi32(acc);
 }
 
-// C[0..MR, 0..NR] = or += A · Bᵀ over k; corr[i] = 128 · sum_k a[i, k].
+// C[0..MR, 0..NR] = or += A · Bᵀ over k; corr[i] = 128 · sum_k a[i, k]. `next`, when not null, is
+// the B of the tile after next: its rows are prefetched two tiles ahead. (A decode step streams the
+// weights from memory in short rows, a few KiB each, too short for the hardware prefetcher to get
+// ahead of; measured 10-80 % more GB/s on a 1-row GEMV over 50 MB of weights, on a busy machine.)
 template <int MR, int NR>
 void Tile(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t k,
-          const int32_t* corr, bool accumulate) {
+          const int32_t* corr, bool accumulate, const int8_t* next) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512i acc[MR][NR];
   for (int i = 0; i < MR; i++)
@@ -51,6 +54,9 @@ void Tile(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c
   auto step = [&](int64_t p, bool full) {
     const __mmask64 mask = full ? ~__mmask64(0) : Bytes(k - p);
     auto load = [&](const int8_t* q) { return full ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi8(mask, q); };
+    if (next) {
+      for (int j = 0; j < NR; j++) _mm_prefetch(reinterpret_cast<const char*>(next + j * ldb + p), _MM_HINT_T0);
+    }
     __m512i av[MR];
     for (int i = 0; i < MR; i++) av[i] = load(a + i * lda + p);
     for (int j = 0; j < NR; j++) {
@@ -82,8 +88,11 @@ void Tiles(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* 
            const int32_t* corr, bool accumulate) {
   constexpr int kNr = 4;
   int64_t j = 0;
-  for (; j + kNr <= n; j += kNr) Tile<MR, kNr>(a, lda, b + j * ldb, ldb, c + j, ldc, k, corr, accumulate);
-  for (; j < n; j++) Tile<MR, 1>(a, lda, b + j * ldb, ldb, c + j, ldc, k, corr, accumulate);
+  for (; j + kNr <= n; j += kNr) {
+    const int8_t* next = j + 3 * kNr <= n ? b + (j + 2 * kNr) * ldb : nullptr;
+    Tile<MR, kNr>(a, lda, b + j * ldb, ldb, c + j, ldc, k, corr, accumulate, next);
+  }
+  for (; j < n; j++) Tile<MR, 1>(a, lda, b + j * ldb, ldb, c + j, ldc, k, corr, accumulate, nullptr);
 }
 
 }  // namespace
