@@ -1,9 +1,11 @@
 #include "cpu/features.h"
 
 #include <atomic>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 
 #include "cpu/half.h"
 
@@ -19,32 +21,50 @@ bool CpuHasAvx2() {
 #endif
 }
 
-Isa CpuIsa() {
+static bool CpuHasAvxVnni() {
 #if defined(__x86_64__) || defined(__i386__)
-  static const Isa isa = !CpuHasAvx2() ? Isa::kPlain
-                         : __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                                   __builtin_cpu_supports("avx512vnni")
-                             ? Isa::kAvx512
-                             : Isa::kAvx2;
-  return isa;
+  // CPUID leaf 7, sub-leaf 1, EAX bit 4 (GCC 12's __builtin_cpu_supports does not know this one).
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1);
 #else
-  return Isa::kPlain;
+  return false;
 #endif
+}
+
+static bool CpuHasAvx512Vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+bool CpuSupports(Isa isa) {
+  static const bool avx2 = CpuHasAvx2();
+  static const bool avxvnni = avx2 && CpuHasAvxVnni();
+  static const bool avx512 = avx2 && CpuHasAvx512Vnni();
+  switch (isa) {
+    case Isa::kPlain: return true;
+    case Isa::kAvx2: return avx2;
+    case Isa::kAvxVnni: return avxvnni;
+    default: return avx512;
+  }
 }
 
 const char* IsaName(Isa isa) {
   switch (isa) {
     case Isa::kPlain: return "plain";
     case Isa::kAvx2: return "avx2";
+    case Isa::kAvxVnni: return "avxvnni";
     default: return "avx512";
   }
 }
 
 bool ParseIsa(const char* name, Isa* out) {
-  for (Isa isa : {Isa::kPlain, Isa::kAvx2, Isa::kAvx512}) {
-    if (std::strcmp(name, IsaName(isa)) == 0) {
-      *out = isa;
+  for (int i = 0; i < kIsaCount; i++) {
+    if (std::strcmp(name, IsaName(static_cast<Isa>(i))) == 0) {
+      *out = static_cast<Isa>(i);
       return true;
     }
   }
@@ -65,9 +85,9 @@ static Isa EnvIsa() {
 static std::atomic<int> g_forced{static_cast<int>(EnvIsa())};
 
 Isa ActiveIsa() {
-  const int forced = g_forced.load(std::memory_order_relaxed);
-  const Isa best = CpuIsa();
-  return forced < static_cast<int>(best) ? static_cast<Isa>(forced) : best;
+  int i = g_forced.load(std::memory_order_relaxed);
+  while (i > 0 && !CpuSupports(static_cast<Isa>(i))) i--;
+  return static_cast<Isa>(i);
 }
 
 void SetIsa(Isa isa) { g_forced.store(static_cast<int>(isa), std::memory_order_relaxed); }

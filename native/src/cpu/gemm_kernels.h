@@ -1,5 +1,5 @@
 // The inner kernels of the two GEMMs, in a plain C++ version (gemm_plain.cc), an AVX2 one
-// (gemm_avx2.cc, igemm_avx2.cc) and, for int8, an AVX-512 VNNI one (igemm_avx512.cc). The drivers (igemm.cc, gemm.cc) do the argument checks, the
+// (gemm_avx2.cc, igemm_avx2.cc) and, for int8, VNNI ones (igemm_avxvnni.cc, igemm_avx512.cc). The drivers (igemm.cc, gemm.cc) do the argument checks, the
 // threading and the cache blocking, and call these through pointers chosen at run time.
 #pragma once
 #include <cstdint>
@@ -18,6 +18,8 @@ void IgemmBlockAvx2(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, 
 constexpr int64_t kIgemmKc = 2048;
 constexpr int64_t kIgemmNc = 128;
 
+void IgemmBlockAvxVnni(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
+                       int64_t n, int64_t k, bool accumulate);
 void IgemmBlockAvx512(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
                       int64_t n, int64_t k, bool accumulate);
 
@@ -26,7 +28,7 @@ void IgemmBlockAvx512(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb
 // register tile multiplies one sliver pair.
 // - AVX2: int8 widened to int16, kstep 2 (one vpmaddwd multiplies a broadcast pair of A by the pairs
 //   of 8 columns of B). row_sums unused.
-// - AVX-512 VNNI: int8 kept, kstep 4 (one vpdpbusd adds 4 products per int32 lane). vpdpbusd takes
+// - AVX-VNNI and AVX-512 VNNI: int8 kept, kstep 4 (one vpdpbusd adds 4 products per int32 lane). vpdpbusd takes
 //   one operand unsigned, so B is packed as b + 128 (as uint8) and the kernel subtracts
 //   128 · sum_k a[i, k] per row, exactly (int32 arithmetic wraps, and the true result fits).
 // A slivers: [group][row][kstep], B slivers: [group][col][kstep], zero-padded.
@@ -42,6 +44,7 @@ struct IgemmPackedKernels {
                  int mr, int nr, bool accumulate);
 };
 extern const IgemmPackedKernels kIgemmPackedAvx2;
+extern const IgemmPackedKernels kIgemmPackedAvxVnni;
 extern const IgemmPackedKernels kIgemmPackedAvx512;
 
 // Float GEMM, packed (BLIS style): panels of op(A) in slivers of kGemmMr rows and of op(B) in slivers

@@ -105,11 +105,16 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   const Isa isa = ActiveIsa();
-  IgemmBlockFn block = isa == Isa::kAvx512 ? IgemmBlockAvx512 : isa == Isa::kAvx2 ? IgemmBlockAvx2 : IgemmBlockPlain;
+  IgemmBlockFn block = isa == Isa::kAvx512   ? IgemmBlockAvx512
+                       : isa == Isa::kAvxVnni ? IgemmBlockAvxVnni
+                       : isa == Isa::kAvx2    ? IgemmBlockAvx2
+                                              : IgemmBlockPlain;
   const double work = double(m) * double(n) * double(k);
   if (isa != Isa::kPlain && m > 4) {
     // Enough rows to repay packing: the packed kernel, threads over the longer side.
-    const IgemmPackedKernels& K = isa == Isa::kAvx512 ? kIgemmPackedAvx512 : kIgemmPackedAvx2;
+    const IgemmPackedKernels& K = isa == Isa::kAvx512   ? kIgemmPackedAvx512
+                                  : isa == Isa::kAvxVnni ? kIgemmPackedAvxVnni
+                                                         : kIgemmPackedAvx2;
     if (work < kGrainMacs) {
       IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
     } else if (n >= m) {

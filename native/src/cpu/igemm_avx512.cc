@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "cpu/gemm_kernels.h"
+#include "cpu/igemm_vnni.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -29,14 +30,6 @@ inline __m128i Hsum4(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
   auto half = [](__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); };
   __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(half(s0), half(s1)), _mm256_hadd_epi32(half(s2), half(s3)));
   return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
-
-// sum_k a[k] over k bytes.
-int32_t RowSum(const int8_t* a, int64_t k) {
-  const __m512i ones = _mm512_set1_epi8(1);
-  __m512i acc = _mm512_setzero_si512();
-  for (int64_t p = 0; p < k; p += 64) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(Bytes(k - p), a + p));
-  return _mm512_reduce_add_epi32(acc);
 }
 
 // C[0..MR, 0..NR] = or += A · Bᵀ over k; corr[i] = 128 · sum_k a[i, k]. `next`, when not null, is
@@ -104,7 +97,7 @@ void IgemmBlockAvx512(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb
   for (int64_t i = 0; i < m; i += 4) {
     const int mr = static_cast<int>(m - i < 4 ? m - i : 4);
     int32_t corr[4];
-    for (int r = 0; r < mr; r++) corr[r] = 128 * RowSum(a + (i + r) * lda, k);
+    for (int r = 0; r < mr; r++) corr[r] = 128 * vnni::RowSum(a + (i + r) * lda, k);
     const int8_t* ai = a + i * lda;
     int32_t* ci = c + i * ldc;
     switch (mr) {
@@ -123,45 +116,14 @@ namespace {
 constexpr int kMr = 12;
 constexpr int kNr = 32;
 
-// Packs `rows` rows of x (row stride ld, kc bytes each) into slivers of R rows, out[group][r] = the
-// 4 bytes x[r][4g .. 4g+3] (zero past kc and past `rows`), each XORed with `flip`.
-template <int R>
-void PackGroups(const int8_t* x, int64_t ld, int64_t rows, int64_t kc, uint32_t flip, int32_t* out) {
-  const int64_t groups = (kc + 3) / 4;
-  const int64_t whole = kc / 4;
-  for (int64_t s = 0; s < rows; s += R) {
-    for (int r = 0; r < R; r++) {
-      int32_t* o = out + r;
-      if (s + r >= rows) {
-        for (int64_t g = 0; g < groups; g++) o[g * R] = static_cast<int32_t>(flip);
-        continue;
-      }
-      const int8_t* xr = x + (s + r) * ld;
-      for (int64_t g = 0; g < whole; g++) {
-        uint32_t v;
-        std::memcpy(&v, xr + 4 * g, 4);
-        o[g * R] = static_cast<int32_t>(v ^ flip);
-      }
-      if (whole < groups) {
-        uint8_t t[4] = {0, 0, 0, 0};
-        std::memcpy(t, xr + 4 * whole, static_cast<size_t>(kc - 4 * whole));
-        uint32_t v;
-        std::memcpy(&v, t, 4);
-        o[whole * R] = static_cast<int32_t>(v ^ flip);
-      }
-    }
-    out += groups * R;
-  }
-}
-
 void PackA(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, void* out, int32_t* row_sums) {
-  PackGroups<kMr>(a, lda, mc, kc, 0, static_cast<int32_t*>(out));
-  for (int64_t i = 0; i < mc; i++) row_sums[i] = 128 * RowSum(a + i * lda, kc);
+  vnni::PackGroups<kMr>(a, lda, mc, kc, 0, static_cast<int32_t*>(out));
+  for (int64_t i = 0; i < mc; i++) row_sums[i] = 128 * vnni::RowSum(a + i * lda, kc);
 }
 
 // B offset by 128; its padding becomes 0x80 bytes (b = 0), which meet a = 0 in A's padding anyway.
 void PackB(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, void* out) {
-  PackGroups<kNr>(b, ldb, nc, kc, 0x80808080u, static_cast<int32_t*>(out));
+  vnni::PackGroups<kNr>(b, ldb, nc, kc, 0x80808080u, static_cast<int32_t*>(out));
 }
 
 void Kernel(int64_t groups, const void* a_sliver, const void* b_sliver, const int32_t* corr, int32_t* c, int64_t ldc,
@@ -207,7 +169,7 @@ const IgemmPackedKernels kIgemmPackedAvx512 = {kMr, kNr, 4, 1, PackA, PackB, Ker
 }  // namespace cpu
 }  // namespace bminf
 
-#else  // Not x86: these are never called (UseAvx512() is false) but must exist for the addon to link.
+#else  // Not x86: these are never called (the AVX-512 path is never chosen) but must exist for the addon to link.
 
 namespace bminf {
 namespace cpu {

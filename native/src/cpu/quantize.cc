@@ -41,7 +41,7 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
       float amax = 0.f;
       if (isa == Isa::kAvx512) {
         amax = AbsMaxAvx512(xr, cols);
-      } else if (isa == Isa::kAvx2) {
+      } else if (isa >= Isa::kAvx2) {
         amax = AbsMaxAvx2(xr, cols);
       } else {
         for (int64_t j = 0; j < cols; j++) {
@@ -61,7 +61,7 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
         QuantizeRowAvx512(xr, cols, scale, qr);
         continue;
       }
-      if (isa == Isa::kAvx2) {
+      if (isa >= Isa::kAvx2) {
         QuantizeRowAvx2(xr, cols, scale, qr);
         continue;
       }

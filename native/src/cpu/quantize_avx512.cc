@@ -1,7 +1,7 @@
 // AVX-512 row quantization: the same float32 division by the float16-rounded scale and the same
 // round-to-nearest-even as the scalar code (vdivps and vrndscaleps are exact IEEE operations), so
 // the results are bit-identical; tails by masked loads and stores instead of a scalar loop.
-// (Compiled with the AVX-512 flags; only called when UseAvx512().)
+// (Compiled with the AVX-512 flags; only called on the AVX-512 path.)
 #include <cstdlib>
 
 #include "cpu/features.h"
@@ -40,7 +40,7 @@ void QuantizeRowAvx512(const float* x, int64_t n, float scale, int8_t* q) {
 }  // namespace cpu
 }  // namespace bminf
 
-#else  // Not x86: these are never called (UseAvx512() is false) but must exist for the addon to link.
+#else  // Not x86: these are never called (the AVX-512 path is never chosen) but must exist for the addon to link.
 
 namespace bminf {
 namespace cpu {

@@ -45,8 +45,8 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
   fn("gelu", Guarded<Gelu>);
   fn("binary", Guarded<Binary>);
   fn("embedding", Guarded<Embedding>);
-  // {avx2: the CPU has AVX2+FMA+F16C, usingAvx2: the AVX2 (or AVX-512) kernels are in use, isa: the
-  // path in use, isas: every path this CPU can run, best last; threads}
+  // {avx2: the CPU has AVX2+FMA+F16C, usingAvx2: the AVX2 (or a VNNI) path is in use, isa: the path in
+  // use, isas: every path this CPU can run, lowest first; threads}
   fn("info", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -54,7 +54,9 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
     o.Set("usingAvx2", UseAvx2());
     o.Set("isa", IsaName(ActiveIsa()));
     Napi::Array isas = Napi::Array::New(env);
-    for (int i = 0; i <= static_cast<int>(CpuIsa()); i++) isas.Set(uint32_t(i), IsaName(static_cast<Isa>(i)));
+    for (int i = 0; i < kIsaCount; i++) {
+      if (CpuSupports(static_cast<Isa>(i))) isas.Set(isas.Length(), IsaName(static_cast<Isa>(i)));
+    }
     o.Set("isas", isas);
     o.Set("threads", NumThreads());
     return o;
@@ -81,8 +83,8 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
     SetNumThreads(static_cast<int>(n));
     return info.Env().Undefined();
   });
-  // setIsa('plain' | 'avx2' | 'avx512') forces a path (a path the CPU lacks runs the best it has);
-  // setIsa(null) restores the default. Process-wide.
+  // setIsa('plain' | 'avx2' | 'avxvnni' | 'avx512') forces a path (where the CPU lacks it, the highest
+  // below it that the CPU has runs); setIsa(null) restores the default. Process-wide.
   fn("setIsa", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Isa isa = Isa::kPlain;
     if (info.Length() == 1 && info[0].IsNull()) {
@@ -90,7 +92,7 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
     } else if (info.Length() == 1 && info[0].IsString() && ParseIsa(info[0].As<Napi::String>().Utf8Value().c_str(), &isa)) {
       SetIsa(isa);
     } else {
-      throw Napi::TypeError::New(info.Env(), "cpu.setIsa: expected 'plain', 'avx2', 'avx512' or null.");
+      throw Napi::TypeError::New(info.Env(), "cpu.setIsa: expected 'plain', 'avx2', 'avxvnni', 'avx512' or null.");
     }
     return info.Env().Undefined();
   });

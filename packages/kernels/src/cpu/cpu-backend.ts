@@ -29,7 +29,7 @@ import { storageArray } from './host-arrays.js';
 import { type CpuIsa, type CpuKernelInfo, nativeCpu as N } from './native.js';
 
 /** The CPU kernel paths, lowest first. */
-export const CPU_ISAS: readonly CpuIsa[] = ['plain', 'avx2', 'avx512'];
+export const CPU_ISAS: readonly CpuIsa[] = ['plain', 'avx2', 'avxvnni', 'avx512'];
 import { checkFiniteNumber, checkFloat, checkInputs, checkInteger, checkLength } from './validate.js';
 
 type FloatArray = Float32Array | Uint16Array;
@@ -81,8 +81,9 @@ export class CpuBackend implements Backend {
   }
 
   /**
-   * Forces an instruction-set path, process-wide (as BMINF_CPU_ISA does at start-up); a path the CPU
-   * lacks runs the best it has (kernelInfo().isa says which). null restores the default.
+   * Forces an instruction-set path, process-wide (as BMINF_CPU_ISA does at start-up); where the CPU
+   * lacks it, the highest path below it that the CPU has runs (kernelInfo().isa says which). null
+   * restores the default.
    */
   static setIsa(isa: CpuIsa | null): void {
     if (isa !== null && !CPU_ISAS.includes(isa)) {

@@ -5,8 +5,8 @@ import type { HostArray } from '@bminf/core';
 
 type FloatArray = Float32Array | Uint16Array;
 
-/** The CPU kernel paths, lowest first: plain C++, AVX2/FMA/F16C, AVX-512 with VNNI (int8 kernels). */
-export type CpuIsa = 'plain' | 'avx2' | 'avx512';
+/** The CPU kernel paths, lowest first: plain C++, AVX2/FMA/F16C, AVX-VNNI and AVX-512 VNNI (int8 kernels). */
+export type CpuIsa = 'plain' | 'avx2' | 'avxvnni' | 'avx512';
 
 export interface CpuKernelInfo {
   /** The CPU has AVX2+FMA+F16C. */
@@ -50,7 +50,7 @@ export interface NativeCpu {
   info(): CpuKernelInfo;
   /** Forces the plain C++ kernels (true) or restores the default choice (false), process-wide. */
   setPlainKernels(plain: boolean): void;
-  /** Forces an instruction-set path (capped at the best the CPU has), or restores the default (null). */
+  /** Forces an instruction-set path (where the CPU lacks it, the highest below it runs), or restores the default (null). */
   setIsa(isa: CpuIsa | null): void;
   /** The threads ops may use from now on (1..256; 0 restores the default), process-wide. */
   setThreads(threads: number): void;
