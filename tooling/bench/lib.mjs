@@ -23,6 +23,17 @@ export function timeIt(fn, minSeconds = 2) {
   return (performance.now() - t0) / 1000 / n;
 }
 
+/** The median of xs. */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** "median (min–max)", rounded to integers. */
+export function medianRange(xs) {
+  return `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
+}
+
 export function machine(gpu) {
   const cpu = `${cpus()[0]?.model?.trim() ?? 'unknown CPU'} (${cpus().length} threads, ${(totalmem() / 2 ** 30).toFixed(0)} GiB)`;
   if (!gpu) return cpu;

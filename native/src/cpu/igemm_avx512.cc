@@ -116,16 +116,6 @@ namespace {
 constexpr int kMr = 12;
 constexpr int kNr = 32;
 
-void PackA(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, void* out, int32_t* row_sums) {
-  vnni::PackGroups<kMr>(a, lda, mc, kc, 0, static_cast<int32_t*>(out));
-  for (int64_t i = 0; i < mc; i++) row_sums[i] = 128 * vnni::RowSum(a + i * lda, kc);
-}
-
-// B offset by 128; its padding becomes 0x80 bytes (b = 0), which meet a = 0 in A's padding anyway.
-void PackB(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, void* out) {
-  vnni::PackGroups<kNr>(b, ldb, nc, kc, 0x80808080u, static_cast<int32_t*>(out));
-}
-
 void Kernel(int64_t groups, const void* a_sliver, const void* b_sliver, const int32_t* corr, int32_t* c, int64_t ldc,
             int mr, int nr, bool accumulate) {
   const int32_t* ap = static_cast<const int32_t*>(a_sliver);
@@ -164,7 +154,7 @@ void Kernel(int64_t groups, const void* a_sliver, const void* b_sliver, const in
 
 }  // namespace
 
-const IgemmPackedKernels kIgemmPackedAvx512 = {kMr, kNr, 4, 1, PackA, PackB, Kernel};
+const IgemmPackedKernels kIgemmPackedAvx512 = {kMr, kNr, 4, 1, vnni::PackA<kMr>, vnni::PackB<kNr>, Kernel};
 
 }  // namespace cpu
 }  // namespace bminf

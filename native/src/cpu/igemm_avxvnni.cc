@@ -91,15 +91,6 @@ namespace {
 constexpr int kMr = 6;
 constexpr int kNr = 16;
 
-void PackA(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, void* out, int32_t* row_sums) {
-  vnni::PackGroups<kMr>(a, lda, mc, kc, 0, static_cast<int32_t*>(out));
-  for (int64_t i = 0; i < mc; i++) row_sums[i] = 128 * vnni::RowSum(a + i * lda, kc);
-}
-
-void PackB(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, void* out) {
-  vnni::PackGroups<kNr>(b, ldb, nc, kc, 0x80808080u, static_cast<int32_t*>(out));
-}
-
 void Kernel(int64_t groups, const void* a_sliver, const void* b_sliver, const int32_t* corr, int32_t* c, int64_t ldc,
             int mr, int nr, bool accumulate) {
   const int32_t* ap = static_cast<const int32_t*>(a_sliver);
@@ -132,7 +123,7 @@ void Kernel(int64_t groups, const void* a_sliver, const void* b_sliver, const in
 
 }  // namespace
 
-const IgemmPackedKernels kIgemmPackedAvxVnni = {kMr, kNr, 4, 1, PackA, PackB, Kernel};
+const IgemmPackedKernels kIgemmPackedAvxVnni = {kMr, kNr, 4, 1, vnni::PackA<kMr>, vnni::PackB<kNr>, Kernel};
 
 }  // namespace cpu
 }  // namespace bminf

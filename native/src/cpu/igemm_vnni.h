@@ -49,6 +49,20 @@ void PackGroups(const int8_t* x, int64_t ld, int64_t rows, int64_t kc, uint32_t 
   }
 }
 
+// The packers of IgemmPackedKernels for slivers of MR rows of A and NR rows of B: A as it is, with
+// row_sums[i] = 128 · sum_k a[i, k]; B offset by 128, its padding becoming 0x80 bytes (b = 0), which
+// meet a = 0 in A's padding anyway.
+template <int MR>
+void PackA(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, void* out, int32_t* row_sums) {
+  PackGroups<MR>(a, lda, mc, kc, 0, static_cast<int32_t*>(out));
+  for (int64_t i = 0; i < mc; i++) row_sums[i] = 128 * RowSum(a + i * lda, kc);
+}
+
+template <int NR>
+void PackB(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, void* out) {
+  PackGroups<NR>(b, ldb, nc, kc, 0x80808080u, static_cast<int32_t*>(out));
+}
+
 }  // namespace
 }  // namespace vnni
 }  // namespace cpu

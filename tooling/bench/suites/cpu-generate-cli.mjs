@@ -3,17 +3,12 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Cpm1Model, generate } from '@bminf/models';
-import { repoRoot } from '../lib.mjs';
+import { median, medianRange as fmt, repoRoot } from '../lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const TOKENS = 256;
 const PROMPT = '春眠不觉晓，';
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (xs) => `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
 
 export default {
   title: 'CPU: bminf generate (cold process) vs warm in-process generation',

@@ -9,7 +9,7 @@ import { CpuBackend } from '@bminf/kernels';
 import { Cpm1Model } from '@bminf/models';
 import { getLlama } from 'node-llama-cpp';
 import { cpm1ToGguf, writeRandomCpm1 } from '../gguf/cpm1.mjs';
-import { repoRoot } from '../lib.mjs';
+import { median, medianRange as fmt, repoRoot } from '../lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PROMPT = 256;
@@ -89,11 +89,6 @@ async function llamaEngine(llama, path, label) {
   };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (xs) => `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
 
 export default {
   title: 'CPU: bminf vs llama.cpp (tiny-cpm1 and a wider CPM-1-shaped model)',

@@ -10,7 +10,7 @@ import { CharsMapError, PrecompiledCharsMap } from './charsmap.js';
 import { byteToPiece } from './byte-pieces.js';
 import { ModelType, PieceType, parseModelProto } from './model-proto.js';
 import type { ModelProto } from './model-proto.js';
-import { Normalizer, SPACE_SYMBOL } from './normalizer.js';
+import { Normalizer } from './normalizer.js';
 import { ProtobufError } from './protobuf.js';
 import { type DecodeSpec, SentencePieceStreamDecoder } from './stream-decoder.js';
 import { PrefixMatcher, toWellFormed } from './text-units.js';
