@@ -9,7 +9,6 @@
 //   12 x 32 register tile (24 accumulators) with one broadcast group of A per row.
 // (Compiled with the AVX-512 F/BW/VL/DQ/VNNI flags; only called when the CPU has them.)
 #include <cstdlib>
-#include <cstring>
 
 #include "cpu/gemm_kernels.h"
 #include "cpu/igemm_vnni.h"

@@ -8,7 +8,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
       const native = (await import('@bminf/native')).default as { path: string; version: string };
-      const cpu = nativeCpu.info() as { avx2: boolean; usingAvx2: boolean; threads: number };
+      const cpu = nativeCpu.info();
       const cuda = cudaInfo();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ native: { path: native.path, version: native.version }, cpu, cuda })}\n`);
@@ -17,7 +17,7 @@ export function register(program: Command): void {
       process.stdout.write(
         [
           `bminf native addon ${native.version}: ${native.path}`,
-          `CPU: ${cpu.threads} threads, AVX2 ${cpu.avx2 ? (cpu.usingAvx2 ? 'in use' : 'present, disabled') : 'absent (plain C++ kernels)'}`,
+          `CPU: ${cpu.threads} threads, kernels ${cpu.isa} (this CPU runs ${cpu.isas.join(', ')})`,
           formatCudaInfo(cuda),
           cuda.available ? '--device auto will use CUDA.' : '--device auto will use the CPU.',
         ].join('\n') + '\n',
