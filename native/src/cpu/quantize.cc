@@ -117,7 +117,7 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   if (m == 0 || n == 0) return info.Env().Undefined();
 
   std::vector<float> colScale(n), biasF;
-  for (int64_t j = 0; j < n; j++) colScale[j] = HalfToFloat(cs.as<uint16_t>()[cso + j]);
+  HalfToFloatN(cs.as<uint16_t>() + cso, colScale.data(), n);
   if (bias.present) {
     biasF.resize(n);
     const float* b = LoadRow(bias, bo, n, biasF.data());
