@@ -166,7 +166,10 @@ export default {
           `llama.cpp's greedy sampler). Prompt: ${PROMPT} tokens in one pass on an empty cache (llama.cpp batch size 512). ` +
           `${ROUNDS} rounds after one warm-up; in each round every engine runs decode then prompt in turn; medians with min–max. ` +
           `Thread counts are set per engine: bminf's pool (CpuBackend.setThreads) and llama.cpp's context threads (ideal = min = n). ` +
-          `The wide model has random weights (uniform, scaled by 1/√fan-in), so its text is meaningless but its cost is CPM-1's per layer at that width.`,
+          `The wide model has random weights (uniform, scaled by 1/√fan-in), so its text is meaningless but its cost is CPM-1's per layer at that width. ` +
+          `At 2 threads llama.cpp collapses on this 2-vCPU machine (as issue 16 found before): its threads wait for each other at every op, ` +
+          `spinning, so when the machine's other work takes one of the two CPUs the other stalls; bminf's pool spins ~100 µs, then sleeps, ` +
+          `and runs a decode step's small ops on one thread.`,
       ].join('\n'),
     };
   },
