@@ -2,7 +2,7 @@
 # Packs the build for the workplace's GPU machine (../shared/device/bundle), leaving out what runs only
 # here: the esbuild that tsup uses (vite's own esbuild stays), tsup, cmake-js, @arethetypeswrong/cli with
 # what only it uses (release:pack's type check), jieba-wasm's builds for browsers, bundlers and Deno
-# (Node loads pkg/nodejs), and the server tests' openai client and playwright-core (50 MB unpacked; the GPU
+# (Node loads pkg/nodejs), node-llama-cpp (the CPU bench's llama.cpp, 170 MB), and the server tests' openai client and playwright-core (50 MB unpacked; the GPU
 # machine runs the server, not its tests). With them the checkout and .device/ come to just over the
 # 64 MiB that may travel. Extra arguments go to the bundle script (--shared PATH, ...).
 set -euo pipefail
@@ -13,4 +13,5 @@ exec ../shared/device/bundle \
   --exclude 'node_modules/.pnpm/marked*' --exclude 'node_modules/.pnpm/cli-highlight@*' --exclude 'node_modules/.pnpm/emojilib@*' \
   --exclude 'node_modules/.pnpm/parse5*' --exclude 'node_modules/.pnpm/node-emoji@*' \
   --exclude '*/jieba-wasm/pkg/web' --exclude '*/jieba-wasm/pkg/bundler' --exclude '*/jieba-wasm/pkg/deno' \
-  --exclude 'node_modules/.pnpm/openai@*' --exclude 'node_modules/.pnpm/playwright-core@*' "$@"
+  --exclude 'node_modules/.pnpm/openai@*' --exclude 'node_modules/.pnpm/playwright-core@*' \
+  --exclude 'node_modules/.pnpm/node-llama-cpp@*' --exclude 'node_modules/.pnpm/@node-llama-cpp*' "$@"

@@ -3,7 +3,7 @@
 // { title, async run() → { columns, rows, notes? } }.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -21,6 +21,17 @@ export function timeIt(fn, minSeconds = 2) {
     n++;
   }
   return (performance.now() - t0) / 1000 / n;
+}
+
+/** The median of xs. */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** "median (min–max)", rounded to integers. */
+export function medianRange(xs) {
+  return `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
 }
 
 export function machine(gpu) {
@@ -71,6 +82,7 @@ export async function runSuites({ gpu, filter }) {
     const suite = (await import(pathToFileURL(join(dir, f)).href)).default;
     console.error(`bench: ${suite.title} (${f}) ...`);
     const t0 = performance.now();
+    const loadBefore = loadavg()[0];
     let result;
     try {
       result = await suite.run();
@@ -79,7 +91,9 @@ export async function runSuites({ gpu, filter }) {
       process.exitCode = 1;
       continue;
     }
-    const body = `Machine: ${where}. Date: ${date}. Suite: \`tooling/bench/suites/${f}\` (${((performance.now() - t0) / 1000).toFixed(0)} s).\n\n${table(result)}\n${result.notes ? `\n${result.notes}\n` : ''}`;
+    // Other work on the machine skews timings: the 1-minute load average says how much there was.
+    const load = `Load average (1 min) before / after: ${loadBefore.toFixed(1)} / ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs${Math.max(loadBefore, loadavg()[0]) > cpus().length ? ' (the machine was shared with other work while this ran)' : ''}.`;
+    const body = `Machine: ${where}. Date: ${date}. Suite: \`tooling/bench/suites/${f}\` (${((performance.now() - t0) / 1000).toFixed(0)} s). ${load}\n\n${table(result)}\n${result.notes ? `\n${result.notes}\n` : ''}`;
     writeSection(suite.title, body);
     console.log(`\n## ${suite.title}\n${table(result)}\n`);
   }

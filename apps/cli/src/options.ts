@@ -32,6 +32,17 @@ export const dtypeOption = () =>
   new Option('--dtype <dtype>', 'weights: fp32, fp16, or int8 (W8A8, float16 activations)').default('int8').argParser(parseModelDType);
 export const deviceOption = () =>
   new Option('--device <device>', 'auto (CUDA when a usable GPU is present), cpu, or cuda').default('auto').argParser(parseDeviceRequest);
+export const threadsOption = () =>
+  new Option('--threads <n>', 'CPU threads for the CPU kernels, 1–256 (default: every hardware thread, or BMINF_CPU_THREADS)').argParser((v) => {
+    const n = intOption('--threads', 1)(v);
+    if (n > 256) throw new InvalidArgumentError(`--threads must be at most 256, but is "${v}".`);
+    return n;
+  });
+
+/** The model-loading options of a command's flags: dtype, device and (when given) threads. */
+export function loadOptions(o: { dtype: ModelDType; device: DeviceRequest; threads?: number }): { dtype: ModelDType; device: DeviceRequest; threads?: number } {
+  return { dtype: o.dtype, device: o.device, ...(o.threads !== undefined ? { threads: o.threads } : {}) };
+}
 
 /** The sampling options shared by generate, fill-blank and dialogue. */
 export function samplingOptions() {
@@ -52,6 +63,7 @@ export interface CommonOpts {
   model: string;
   dtype: ModelDType;
   device: DeviceRequest;
+  threads?: number;
   json?: boolean;
   maxTokens: number;
   greedy?: boolean;

@@ -42,6 +42,13 @@ describe('bminf generate', () => {
     expect(out.tokensPerSecond).toBeGreaterThan(0);
   });
 
+  it('--threads 1 gives the same greedy ids (the pool size changes the speed, not the result)', async () => {
+    const c = reference[0];
+    const r = await bminf(['generate', '--model', model, '--prompt', c.prompt, '--greedy', '--max-tokens', '48', '--dtype', 'fp32', '--device', 'cpu', '--threads', '1', '--json']);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).ids).toEqual(c.greedy_ids);
+  });
+
   it('streams text in int8 without --json', async () => {
     const r = await bminf(['generate', '--model', model, '--prompt', '春眠不觉晓，', '--max-tokens', '16', '--seed', '1', '--device', 'cpu']);
     expect(r.code).toBe(0);
@@ -94,6 +101,8 @@ describe('bad input exits non-zero with one clear line', () => {
     [['generate', '--model', model, '--prompt', 'x', '--temperature', '-1'], /temperature/],
     [['generate', '--model', model, '--prompt', 'x', '--top-p', '2'], /top/i],
     [['generate', '--model', model, '--prompt', 'x', '--max-tokens', 'many'], /--max-tokens must be an integer/],
+    [['generate', '--model', model, '--prompt', 'x', '--threads', '0'], /--threads must be an integer ≥ 1/],
+    [['generate', '--model', model, '--prompt', 'x', '--threads', '300'], /--threads must be at most 256/],
     [['perplexity', '--model', model, '--tokens', '/nonexistent.json', '--seq', '512'], /Cannot read token file/],
   ])('%j', async (args, msg) => {
     const r = await bminf(args as string[]);

@@ -1,6 +1,7 @@
-// Which kernels run: the AVX2/FMA/F16C ones when the CPU has them, the plain C++ ones otherwise, or
-// when forced (BMINF_CPU_PLAIN=1 in the environment, or cpu.setPlainKernels(true), used by the tests
-// that compare both paths).
+// Which kernels run: the best instruction-set path the CPU has (AVX-512 with VNNI, else AVX-VNNI,
+// else AVX2/FMA/F16C, else plain C++), or a lower one when forced: BMINF_CPU_ISA=plain|avx2|avxvnni|
+// avx512 in the environment (BMINF_CPU_PLAIN=1 still means plain), or cpu.setIsa(name) /
+// cpu.setPlainKernels(true) from the tests that compare every path the machine has.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -8,9 +9,28 @@
 namespace bminf {
 namespace cpu {
 
+// Ordered: each path uses the kernels of the ones below it where it has none of its own. Only the
+// int8 kernels differ above AVX2: VNNI's 4-way byte dot products (vpdpbusd), on 256-bit vectors
+// (AVX-VNNI) or 512-bit ones. The float kernels stay AVX2: on CPUs that split 512-bit ops into
+// 256-bit halves, as Zen 4 does, AVX-512 gains them nothing.
+enum class Isa { kPlain = 0, kAvx2 = 1, kAvxVnni = 2, kAvx512 = 3 };
+constexpr int kIsaCount = 4;
+
+// Whether this CPU can run a path: kAvx2 needs AVX2/FMA/F16C; kAvxVnni that and AVX-VNNI; kAvx512
+// that set and AVX-512 F/BW/VL/DQ with VNNI. (Not a chain: a CPU may have AVX-512 VNNI but not
+// AVX-VNNI, as Ice Lake does.)
+bool CpuSupports(Isa isa);
+// The path in use: the forced one (default: the highest), or the highest below it this CPU supports.
+Isa ActiveIsa();
+// Forces a path; SetIsaDefault() restores the environment's choice.
+void SetIsa(Isa isa);
+void SetIsaDefault();
+const char* IsaName(Isa isa);
+// Parses "plain", "avx2", "avxvnni" or "avx512"; false for anything else.
+bool ParseIsa(const char* name, Isa* out);
+
 bool CpuHasAvx2();
-bool UseAvx2();
-void SetForcePlain(bool plain);
+inline bool UseAvx2() { return ActiveIsa() >= Isa::kAvx2; }
 
 // Bulk conversions between float16 bits and float32, F16C-accelerated where available.
 void HalfToFloatN(const uint16_t* src, float* dst, size_t n);
@@ -33,6 +53,9 @@ void ScaleInPlaceAvx2(float* y, float scale, int64_t n);
 // nearbyint(x / scale), ±127) with NaN -> 0, for scale != 0.
 float AbsMaxAvx2(const float* x, int64_t n);
 void QuantizeRowAvx2(const float* x, int64_t n, float scale, int8_t* q);
+// The same with AVX-512 (quantize_avx512.cc); call only on the AVX-512 path.
+float AbsMaxAvx512(const float* x, int64_t n);
+void QuantizeRowAvx512(const float* x, int64_t n, float scale, int8_t* q);
 
 }  // namespace cpu
 }  // namespace bminf

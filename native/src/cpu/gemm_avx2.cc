@@ -2,7 +2,9 @@
 // broadcast A value: 15 of the 16 ymm registers) over panels packed to float32 (F16C converts float16
 // operands while packing, so one kernel serves both storage types).
 #include <cstdlib>
+#include <vector>
 
+#include "cpu/features.h"
 #include "cpu/gemm_kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -13,16 +15,21 @@ namespace cpu {
 
 namespace {
 
-inline float Load(const Operand& x, int64_t index) {
-  return x.half ? _cvtsh_ss(static_cast<const uint16_t*>(x.data)[index]) : static_cast<const float*>(x.data)[index];
+// Elements (float16 bits or float32) at `index` as float32, one or 8 consecutive: the storage type as
+// a template parameter (the small-m kernels' inner loops carry no branch on it) or an Operand's.
+template <bool Half>
+inline __m256 LoadB8(const void* data, int64_t index) {
+  if (Half) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(data) + index)));
+  return _mm256_loadu_ps(static_cast<const float*>(data) + index);
+}
+template <bool Half>
+inline float LoadB(const void* data, int64_t index) {
+  return Half ? _cvtsh_ss(static_cast<const uint16_t*>(data)[index]) : static_cast<const float*>(data)[index];
 }
 
-// 8 consecutive elements as float32.
+inline float Load(const Operand& x, int64_t index) { return x.half ? LoadB<true>(x.data, index) : LoadB<false>(x.data, index); }
 inline __m256 Load8(const Operand& x, int64_t index) {
-  if (x.half) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(x.data) + index)));
-  }
-  return _mm256_loadu_ps(static_cast<const float*>(x.data) + index);
+  return x.half ? LoadB8<true>(x.data, index) : LoadB8<false>(x.data, index);
 }
 
 void PackA(const Operand& a, int64_t i0, int64_t p0, int64_t mc, int64_t kc, float* out) {
@@ -151,27 +158,37 @@ inline float Hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Rows of A (up to kGemmSmallM) against 4 columns at a time, 8 k per step.
-template <int M>
-void DotRows(const Operand& a, const Operand& b, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+// Rows of A (up to kGemmSmallM; float32, row stride lda) against 4 columns of B at a time, 8 k per
+// step.
+template <int M, bool BHalf>
+void DotRows(const float* a, int64_t lda, const Operand& b, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+  constexpr int64_t kElem = BHalf ? 2 : 4;
+  const void* bd = b.data;
+  const int64_t bcs = b.cs;
   int64_t j = j0;
   for (; j + 4 <= j1; j += 4) {
     __m256 acc[M][4];
     for (int i = 0; i < M; i++)
       for (int u = 0; u < 4; u++) acc[i][u] = _mm256_setzero_ps();
+    // The columns two steps ahead are prefetched, as in the int8 GEMV (igemm_avx512.cc): a decode
+    // step's logits stream the embedding from memory in rows too short for the hardware prefetcher.
+    const bool prefetch = j + 12 <= j1;
     int64_t p = 0;
     for (; p + 8 <= k; p += 8) {
+      if (prefetch && (p & 15) == 0) {
+        for (int u = 0; u < 4; u++) _mm_prefetch(static_cast<const char*>(bd) + (p + (j + 8 + u) * bcs) * kElem, _MM_HINT_T0);
+      }
       __m256 av[M];
-      for (int i = 0; i < M; i++) av[i] = Load8(a, i * a.rs + p);
+      for (int i = 0; i < M; i++) av[i] = _mm256_loadu_ps(a + i * lda + p);
       for (int u = 0; u < 4; u++) {
-        const __m256 bv = Load8(b, p + (j + u) * b.cs);
+        const __m256 bv = LoadB8<BHalf>(bd, p + (j + u) * bcs);
         for (int i = 0; i < M; i++) acc[i][u] = _mm256_fmadd_ps(av[i], bv, acc[i][u]);
       }
     }
     for (int i = 0; i < M; i++)
       for (int u = 0; u < 4; u++) {
         float s = Hsum(acc[i][u]);
-        for (int64_t q = p; q < k; q++) s += Load(a, i * a.rs + q) * Load(b, q + (j + u) * b.cs);
+        for (int64_t q = p; q < k; q++) s += a[i * lda + q] * LoadB<BHalf>(bd, q + (j + u) * bcs);
         c[i * ldc + j + u] = s;
       }
   }
@@ -179,25 +196,42 @@ void DotRows(const Operand& a, const Operand& b, int64_t k, int64_t j0, int64_t 
     for (int i = 0; i < M; i++) {
       __m256 acc = _mm256_setzero_ps();
       int64_t p = 0;
-      for (; p + 8 <= k; p += 8) acc = _mm256_fmadd_ps(Load8(a, i * a.rs + p), Load8(b, p + j * b.cs), acc);
+      for (; p + 8 <= k; p += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i * lda + p), LoadB8<BHalf>(bd, p + j * bcs), acc);
       float s = Hsum(acc);
-      for (; p < k; p++) s += Load(a, i * a.rs + p) * Load(b, p + j * b.cs);
+      for (; p < k; p++) s += a[i * lda + p] * LoadB<BHalf>(bd, p + j * bcs);
       c[i * ldc + j] = s;
     }
   }
 }
 
-void SmallDot(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+template <bool BHalf>
+void DotRowsOf(int64_t m, const float* a, int64_t lda, const Operand& b, int64_t k, int64_t j0, int64_t j1, float* c,
+               int64_t ldc) {
   for (int64_t i = 0; i < m;) {
-    Operand ai = a;
-    ai.data = static_cast<const char*>(a.data) + i * a.rs * (a.half ? 2 : 4);
+    const float* ai = a + i * lda;
     float* ci = c + i * ldc;
     const int64_t left = m - i;
-    if (left >= 4) { DotRows<4>(ai, b, k, j0, j1, ci, ldc); i += 4; }
-    else if (left == 3) { DotRows<3>(ai, b, k, j0, j1, ci, ldc); i += 3; }
-    else if (left == 2) { DotRows<2>(ai, b, k, j0, j1, ci, ldc); i += 2; }
-    else { DotRows<1>(ai, b, k, j0, j1, ci, ldc); i += 1; }
+    if (left >= 4) { DotRows<4, BHalf>(ai, lda, b, k, j0, j1, ci, ldc); i += 4; }
+    else if (left == 3) { DotRows<3, BHalf>(ai, lda, b, k, j0, j1, ci, ldc); i += 3; }
+    else if (left == 2) { DotRows<2, BHalf>(ai, lda, b, k, j0, j1, ci, ldc); i += 2; }
+    else { DotRows<1, BHalf>(ai, lda, b, k, j0, j1, ci, ldc); i += 1; }
   }
+}
+
+thread_local std::vector<float> t_small_a;
+
+void SmallDot(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+  // The few rows of A in float32 once, not once per group of columns.
+  const float* af = static_cast<const float*>(a.data);
+  int64_t lda = a.rs;
+  if (a.half) {
+    t_small_a.resize(m * k);
+    for (int64_t i = 0; i < m; i++) HalfToFloatNAvx2(static_cast<const uint16_t*>(a.data) + i * a.rs, t_small_a.data() + i * k, k);
+    af = t_small_a.data();
+    lda = k;
+  }
+  if (b.half) DotRowsOf<true>(m, af, lda, b, k, j0, j1, c, ldc);
+  else DotRowsOf<false>(m, af, lda, b, k, j0, j1, c, ldc);
 }
 
 // c[i, j0..j1] = sum_p a[i, p] · b[p, j0..j1], 8 columns at a time.

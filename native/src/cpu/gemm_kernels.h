@@ -1,5 +1,5 @@
-// The inner kernels of the two GEMMs, in a plain C++ version (gemm_plain.cc) and an AVX2 one
-// (gemm_avx2.cc, igemm_avx2.cc). The drivers (igemm.cc, gemm.cc) do the argument checks, the
+// The inner kernels of the two GEMMs, in a plain C++ version (gemm_plain.cc), an AVX2 one
+// (gemm_avx2.cc, igemm_avx2.cc) and, for int8, VNNI ones (igemm_avxvnni.cc, igemm_avx512.cc). The drivers (igemm.cc, gemm.cc) do the argument checks, the
 // threading and the cache blocking, and call these through pointers chosen at run time.
 #pragma once
 #include <cstdint>
@@ -18,21 +18,34 @@ void IgemmBlockAvx2(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, 
 constexpr int64_t kIgemmKc = 2048;
 constexpr int64_t kIgemmNc = 128;
 
-// The packed int8 GEMM (AVX2, for more than a few rows): operands widened to int16 and packed in k
-// pairs, so that one vpmaddwd multiplies a broadcast pair of A by the pairs of 8 columns of B.
-// A slivers: kIgemmMr rows, [pair][row][2]; B slivers: kIgemmNr columns, [pair][col][2]; zero-padded
-// (odd k gets a zero partner).
-constexpr int kIgemmMr = 6;
-constexpr int kIgemmNr = 16;
+void IgemmBlockAvxVnni(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
+                       int64_t n, int64_t k, bool accumulate);
+void IgemmBlockAvx512(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
+                      int64_t n, int64_t k, bool accumulate);
+
+// The packed int8 GEMM (for more than a few rows): operands packed once per cache block into slivers
+// of `mr` rows of A and `nr` rows of B (columns of C), in groups of `kstep` consecutive k, then a
+// register tile multiplies one sliver pair.
+// - AVX2: int8 widened to int16, kstep 2 (one vpmaddwd multiplies a broadcast pair of A by the pairs
+//   of 8 columns of B). row_sums unused.
+// - AVX-VNNI and AVX-512 VNNI: int8 kept, kstep 4 (one vpdpbusd adds 4 products per int32 lane). vpdpbusd takes
+//   one operand unsigned, so B is packed as b + 128 (as uint8) and the kernel subtracts
+//   128 · sum_k a[i, k] per row, exactly (int32 arithmetic wraps, and the true result fits).
+// A slivers: [group][row][kstep], B slivers: [group][col][kstep], zero-padded.
 struct IgemmPackedKernels {
-  // Packs rows [0, mc) x k [p0, p0 + kc) of a (row stride lda) into mc/kIgemmMr slivers (rounded up).
-  void (*pack_a)(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, int16_t* out);
-  // Packs rows [0, nc) of b (the columns of C) x k [p0, p0 + kc) into nc/kIgemmNr slivers.
-  void (*pack_b)(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, int16_t* out);
-  // c[0..mr, 0..nr] (ldc) = or += a-sliver · b-sliver over `pairs` k pairs.
-  void (*kernel)(int64_t pairs, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc, int mr, int nr, bool accumulate);
+  int mr, nr, kstep, elem_bytes;
+  // Packs rows [0, mc) x k [0, kc) of a (row stride lda) into ceil(mc / mr) slivers; row_sums[i] =
+  // sum_k a[i, k] over the block when the kernel needs it.
+  void (*pack_a)(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, void* out, int32_t* row_sums);
+  // Packs rows [0, nc) of b (the columns of C) x k [0, kc) into ceil(nc / nr) slivers.
+  void (*pack_b)(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, void* out);
+  // c[0..mr, 0..nr] (ldc) = or += a-sliver · b-sliver over `groups` k groups.
+  void (*kernel)(int64_t groups, const void* a, const void* b, const int32_t* row_sums, int32_t* c, int64_t ldc,
+                 int mr, int nr, bool accumulate);
 };
 extern const IgemmPackedKernels kIgemmPackedAvx2;
+extern const IgemmPackedKernels kIgemmPackedAvxVnni;
+extern const IgemmPackedKernels kIgemmPackedAvx512;
 
 // Float GEMM, packed (BLIS style): panels of op(A) in slivers of kGemmMr rows and of op(B) in slivers
 // of kGemmNr columns, float32, zero-padded; a micro-kernel multiplies one sliver pair.

@@ -28,13 +28,14 @@ void IgemmRange(IgemmBlockFn block, const int8_t* a, const int8_t* b, int32_t* c
 }
 
 // The packed path's blocking: a 16 x 512 sliver of B (int16) is 16 KiB, in L1; a 144 x 512 block
-// of A is 144 KiB, in L2; a 2048 x 512 panel of B is 2 MiB, in L3.
-constexpr int64_t kMc = 144;
-constexpr int64_t kKc = 512;
+// of A is 144 KiB (int16; half that as int8), in L2; a 2048 x 512 panel of B is 2 MiB, in L3.
+constexpr int64_t kMc = 144;  // a multiple of every kernel's mr
+constexpr int64_t kKc = 512;  // a multiple of every kernel's kstep
 constexpr int64_t kNc = 2048;
 
 struct PackScratch {
-  std::vector<int16_t> a, b;
+  std::vector<int8_t> a, b;
+  std::vector<int32_t> row_sums;
 };
 thread_local PackScratch t_pack;
 
@@ -42,24 +43,26 @@ thread_local PackScratch t_pack;
 void IgemmPackedRange(const IgemmPackedKernels& K, const int8_t* a, const int8_t* b, int32_t* c, int64_t n, int64_t k,
                       int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
   PackScratch& s = t_pack;
+  s.row_sums.resize(kMc + K.mr);
   for (int64_t jc = j0; jc < j1; jc += kNc) {
     const int64_t nc = std::min(kNc, j1 - jc);
     for (int64_t pc = 0; pc < k; pc += kKc) {
       const int64_t kc = std::min(kKc, k - pc);
-      const int64_t pairs = (kc + 1) / 2;
-      s.b.resize(((nc + kIgemmNr - 1) / kIgemmNr) * kIgemmNr * pairs * 2);
+      const int64_t groups = (kc + K.kstep - 1) / K.kstep;
+      const int64_t group_bytes = int64_t(K.kstep) * K.elem_bytes;  // one row's share of a group
+      s.b.resize(((nc + K.nr - 1) / K.nr) * K.nr * groups * group_bytes);
       K.pack_b(b + jc * k + pc, k, nc, kc, s.b.data());
       for (int64_t ic = i0; ic < i1; ic += kMc) {
         const int64_t mc = std::min(kMc, i1 - ic);
-        s.a.resize(((mc + kIgemmMr - 1) / kIgemmMr) * kIgemmMr * pairs * 2);
-        K.pack_a(a + ic * k + pc, k, mc, kc, s.a.data());
-        for (int64_t jr = 0; jr < nc; jr += kIgemmNr) {
-          const int nr = static_cast<int>(std::min<int64_t>(kIgemmNr, nc - jr));
-          const int16_t* bp = s.b.data() + (jr / kIgemmNr) * kIgemmNr * pairs * 2;
-          for (int64_t ir = 0; ir < mc; ir += kIgemmMr) {
-            const int mr = static_cast<int>(std::min<int64_t>(kIgemmMr, mc - ir));
-            const int16_t* ap = s.a.data() + (ir / kIgemmMr) * kIgemmMr * pairs * 2;
-            K.kernel(pairs, ap, bp, c + (ic + ir) * n + jc + jr, n, mr, nr, pc > 0);
+        s.a.resize(((mc + K.mr - 1) / K.mr) * K.mr * groups * group_bytes);
+        K.pack_a(a + ic * k + pc, k, mc, kc, s.a.data(), s.row_sums.data());
+        for (int64_t jr = 0; jr < nc; jr += K.nr) {
+          const int nr = static_cast<int>(std::min<int64_t>(K.nr, nc - jr));
+          const int8_t* bp = s.b.data() + jr * groups * group_bytes;
+          for (int64_t ir = 0; ir < mc; ir += K.mr) {
+            const int mr = static_cast<int>(std::min<int64_t>(K.mr, mc - ir));
+            const int8_t* ap = s.a.data() + ir * groups * group_bytes;
+            K.kernel(groups, ap, bp, s.row_sums.data() + ir, c + (ic + ir) * n + jc + jr, n, mr, nr, pc > 0);
           }
         }
       }
@@ -103,24 +106,30 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
       std::fill(cp, cp + m * n, 0);
       return;
     }
-    IgemmBlockFn block = UseAvx2() ? IgemmBlockAvx2 : IgemmBlockPlain;
+    const Isa isa = ActiveIsa();
+    IgemmBlockFn block = isa == Isa::kAvx512   ? IgemmBlockAvx512
+                         : isa == Isa::kAvxVnni ? IgemmBlockAvxVnni
+                         : isa == Isa::kAvx2    ? IgemmBlockAvx2
+                                                : IgemmBlockPlain;
     const double work = double(m) * double(n) * double(k);
-    if (UseAvx2() && m > 4) {
-      // Enough rows to repay widening and packing B: the packed kernel, threads over the longer side.
-      const IgemmPackedKernels& K = kIgemmPackedAvx2;
+    if (isa != Isa::kPlain && m > 4) {
+      // Enough rows to repay packing: the packed kernel, threads over the longer side.
+      const IgemmPackedKernels& K = isa == Isa::kAvx512   ? kIgemmPackedAvx512
+                                    : isa == Isa::kAvxVnni ? kIgemmPackedAvxVnni
+                                                           : kIgemmPackedAvx2;
       if (work < kGrainMacs) {
         IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
       } else if (n >= m) {
         // One range of whole slivers per thread: each range packs all of A again, so fewer ranges
         // repack less.
-        const int64_t units = (n + kIgemmNr - 1) / kIgemmNr;
+        const int64_t units = (n + K.nr - 1) / K.nr;
         ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
-          IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, u0 * kIgemmNr, std::min(n, u1 * kIgemmNr));
+          IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, u0 * K.nr, std::min(n, u1 * K.nr));
         });
       } else {
-        const int64_t units = (m + kIgemmMr - 1) / kIgemmMr;
+        const int64_t units = (m + K.mr - 1) / K.mr;
         ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
-          IgemmPackedRange(K, ap, bp, cp, n, k, u0 * kIgemmMr, std::min(m, u1 * kIgemmMr), 0, n);
+          IgemmPackedRange(K, ap, bp, cp, n, k, u0 * K.mr, std::min(m, u1 * K.mr), 0, n);
         });
       }
     } else if (work < kGrainMacs) {

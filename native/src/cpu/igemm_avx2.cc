@@ -118,11 +118,20 @@ void PackPairs(const int8_t* x, int64_t ld, int64_t rows, int64_t kc, int16_t* o
   }
 }
 
-void PackA(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, int16_t* out) { PackPairs<kIgemmMr>(a, lda, mc, kc, out); }
-void PackB(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, int16_t* out) { PackPairs<kIgemmNr>(b, ldb, nc, kc, out); }
+constexpr int kIgemmMr = 6;
+constexpr int kIgemmNr = 16;
+
+void PackA(const int8_t* a, int64_t lda, int64_t mc, int64_t kc, void* out, int32_t*) {
+  PackPairs<kIgemmMr>(a, lda, mc, kc, static_cast<int16_t*>(out));
+}
+void PackB(const int8_t* b, int64_t ldb, int64_t nc, int64_t kc, void* out) {
+  PackPairs<kIgemmNr>(b, ldb, nc, kc, static_cast<int16_t*>(out));
+}
 
 // 6 rows x 16 columns: 12 int32 accumulators, 2 B vectors (8 columns of pairs each), 1 broadcast pair.
-void Kernel(int64_t pairs, const int16_t* a, const int16_t* b, int32_t* c, int64_t ldc, int mr, int nr, bool accumulate) {
+void Kernel(int64_t pairs, const void* a_sliver, const void* b_sliver, const int32_t*, int32_t* c, int64_t ldc, int mr,
+            int nr, bool accumulate) {
+  const int16_t* b = static_cast<const int16_t*>(b_sliver);
   // The C tile is touched only after the k loop: fetch its lines now (see the float kernel).
   for (int i = 0; i < mr; i++) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
@@ -130,7 +139,7 @@ void Kernel(int64_t pairs, const int16_t* a, const int16_t* b, int32_t* c, int64
   }
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  const int32_t* ap = reinterpret_cast<const int32_t*>(a);
+  const int32_t* ap = static_cast<const int32_t*>(a_sliver);
   for (int64_t q = 0; q < pairs; q++) {
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
@@ -174,7 +183,7 @@ void Kernel(int64_t pairs, const int16_t* a, const int16_t* b, int32_t* c, int64
 
 }  // namespace
 
-const IgemmPackedKernels kIgemmPackedAvx2 = {PackA, PackB, Kernel};
+const IgemmPackedKernels kIgemmPackedAvx2 = {kIgemmMr, kIgemmNr, 2, 2, PackA, PackB, Kernel};
 
 }  // namespace cpu
 }  // namespace bminf
@@ -187,7 +196,7 @@ namespace cpu {
 void IgemmBlockAvx2(const int8_t*, int64_t, const int8_t*, int64_t, int32_t*, int64_t, int64_t, int64_t, int64_t, bool) {
   std::abort();
 }
-const IgemmPackedKernels kIgemmPackedAvx2 = {nullptr, nullptr, nullptr};
+const IgemmPackedKernels kIgemmPackedAvx2 = {6, 16, 2, 2, nullptr, nullptr, nullptr};
 
 }  // namespace cpu
 }  // namespace bminf

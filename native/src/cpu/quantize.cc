@@ -35,13 +35,15 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
   int8_t* qv = q.as<int8_t>() + qo;
   uint16_t* sv = s.as<uint16_t>() + so;
   return Launch(args, [=] {
-    const bool avx2 = UseAvx2();
+    const Isa isa = ActiveIsa();
     ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
       std::vector<float> buf(x.type == ElemType::kFloat16 ? cols : 0);
       for (int64_t r = begin; r < end; r++) {
         const float* xr = LoadRow(x, xo + r * cols, cols, buf.data());
         float amax = 0.f;
-        if (avx2) {
+        if (isa == Isa::kAvx512) {
+          amax = AbsMaxAvx512(xr, cols);
+        } else if (isa >= Isa::kAvx2) {
           amax = AbsMaxAvx2(xr, cols);
         } else {
           for (int64_t j = 0; j < cols; j++) {
@@ -57,7 +59,11 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
           for (int64_t j = 0; j < cols; j++) qr[j] = 0;
           continue;
         }
-        if (avx2) {
+        if (isa == Isa::kAvx512) {
+          QuantizeRowAvx512(xr, cols, scale, qr);
+          continue;
+        }
+        if (isa >= Isa::kAvx2) {
           QuantizeRowAvx2(xr, cols, scale, qr);
           continue;
         }
@@ -113,7 +119,7 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   if (m == 0 || n == 0) return info.Env().Undefined();
   return Launch(args, [=] {
     std::vector<float> colScale(n), biasF;
-    for (int64_t j = 0; j < n; j++) colScale[j] = HalfToFloat(cs.as<uint16_t>()[cso + j]);
+    HalfToFloatN(cs.as<uint16_t>() + cso, colScale.data(), n);
     if (bias.present) {
       biasF.resize(n);
       const float* b = LoadRow(bias, bo, n, biasF.data());

@@ -53,21 +53,55 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
   exports.Set("Tape", Tape::Define(env));
   fn("beginCapture", Tape::BeginCapture);
   fn("endCapture", Tape::EndCapture);
-  // {avx2: the CPU has AVX2+FMA+F16C, usingAvx2: the AVX2 kernels are in use, threads}
+  // {avx2: the CPU has AVX2+FMA+F16C, usingAvx2: the AVX2 (or a VNNI) path is in use, isa: the path in
+  // use, isas: every path this CPU can run, lowest first; threads}
   fn("info", [](const Napi::CallbackInfo& info) -> Napi::Value {
-    Napi::Object o = Napi::Object::New(info.Env());
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
     o.Set("avx2", CpuHasAvx2());
     o.Set("usingAvx2", UseAvx2());
+    o.Set("isa", IsaName(ActiveIsa()));
+    Napi::Array isas = Napi::Array::New(env);
+    for (int i = 0; i < kIsaCount; i++) {
+      if (CpuSupports(static_cast<Isa>(i))) isas.Set(isas.Length(), IsaName(static_cast<Isa>(i)));
+    }
+    o.Set("isas", isas);
     o.Set("threads", NumThreads());
     return o;
   });
-  // setPlainKernels(true) forces the plain C++ kernels (tests compare both paths); false restores the
+  // setPlainKernels(true) forces the plain C++ kernels (tests compare the paths); false restores the
   // default. Process-wide.
   fn("setPlainKernels", [](const Napi::CallbackInfo& info) -> Napi::Value {
     if (info.Length() != 1 || !info[0].IsBoolean()) {
       throw Napi::TypeError::New(info.Env(), "cpu.setPlainKernels: expected one boolean argument.");
     }
-    SetForcePlain(info[0].As<Napi::Boolean>().Value());
+    if (info[0].As<Napi::Boolean>().Value()) SetIsa(Isa::kPlain);
+    else SetIsaDefault();
+    return info.Env().Undefined();
+  });
+  // setThreads(n): the threads ops may use from now on (1..256; 0 restores the default), process-wide.
+  fn("setThreads", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    if (info.Length() != 1 || !info[0].IsNumber()) {
+      throw Napi::TypeError::New(info.Env(), "cpu.setThreads: expected one integer argument.");
+    }
+    const double n = info[0].As<Napi::Number>().DoubleValue();
+    if (!(n >= 0 && n <= 256) || n != static_cast<double>(static_cast<int>(n))) {
+      throw Napi::RangeError::New(info.Env(), "cpu.setThreads: threads must be an integer from 0 (the default) to 256.");
+    }
+    SetNumThreads(static_cast<int>(n));
+    return info.Env().Undefined();
+  });
+  // setIsa('plain' | 'avx2' | 'avxvnni' | 'avx512') forces a path (where the CPU lacks it, the highest
+  // below it that the CPU has runs); setIsa(null) restores the default. Process-wide.
+  fn("setIsa", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Isa isa = Isa::kPlain;
+    if (info.Length() == 1 && info[0].IsNull()) {
+      SetIsaDefault();
+    } else if (info.Length() == 1 && info[0].IsString() && ParseIsa(info[0].As<Napi::String>().Utf8Value().c_str(), &isa)) {
+      SetIsa(isa);
+    } else {
+      throw Napi::TypeError::New(info.Env(), "cpu.setIsa: expected 'plain', 'avx2', 'avxvnni', 'avx512' or null.");
+    }
     return info.Env().Undefined();
   });
 }

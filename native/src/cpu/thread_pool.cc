@@ -9,7 +9,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 namespace bminf {
 namespace cpu {
@@ -20,18 +19,23 @@ thread_local bool t_in_pool = false;
 
 class Pool {
  public:
-  explicit Pool(int threads) : threads_(threads) {
-    for (int i = 1; i < threads_; i++) workers_.emplace_back([this] { Work(); });
-    // Never joined: the pool lives as long as the process (it is leaked on purpose, so that exit does
-    // not wait on threads blocked in a condition variable).
-    for (auto& w : workers_) w.detach();
-  }
+  explicit Pool(int threads) { SetThreads(threads); }
 
-  int threads() const { return threads_; }
+  int threads() const { return threads_.load(std::memory_order_relaxed); }
+
+  // Workers beyond the count stay asleep (they skip the regions they wake for); more are started
+  // when the count grows past those running. Never joined: the pool lives as long as the process (it
+  // is leaked on purpose, so that exit does not wait on threads blocked in a condition variable).
+  void SetThreads(int threads) {
+    std::lock_guard<std::mutex> busy(run_mutex_);  // not while a region runs
+    for (int i = started_; i < threads - 1; i++) std::thread([this, i] { Work(i + 1); }).detach();
+    started_ = std::max(started_, threads - 1);
+    threads_.store(threads, std::memory_order_relaxed);
+  }
 
   void Run(int64_t chunks, const std::function<void(int64_t)>* fn) {
     std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
-    if (!busy.owns_lock() || threads_ == 1) {  // another JS thread holds the pool: run here
+    if (!busy.owns_lock() || threads() == 1) {  // another JS thread holds the pool: run here
       for (int64_t c = 0; c < chunks; c++) (*fn)(c);
       return;
     }
@@ -83,7 +87,8 @@ class Pool {
     t_in_pool = prev;
   }
 
-  void Work() {
+  // Worker `index` (1-based; the caller is 0) takes part in regions while index < threads().
+  void Work(int index) {
     uint64_t seen = 0;
     for (;;) {
       // Spin a little before sleeping: ops come back to back (a decode step is hundreds of small
@@ -100,7 +105,7 @@ class Pool {
         seen = generation_.load();
         job = job_;
       }
-      if (job) Drain(*job);
+      if (job && index < threads()) Drain(*job);
     }
   }
 
@@ -113,24 +118,26 @@ class Pool {
   // not to hold a core long after the work stops.
   static constexpr std::chrono::microseconds kSpin{100};
 
-  const int threads_;
-  std::vector<std::thread> workers_;
-  std::mutex run_mutex_;  // one parallel region at a time
+  std::atomic<int> threads_{1};
+  int started_ = 0;        // workers started (guarded by run_mutex_)
+  std::mutex run_mutex_;  // one parallel region (or thread-count change) at a time
   std::mutex mutex_;
   std::condition_variable wake_, finished_;
   std::shared_ptr<Job> job_;
   std::atomic<uint64_t> generation_{0};
 };
 
-int ThreadCount() {
+constexpr int kMaxThreads = 256;
+
+int DefaultThreads() {
   const char* v = std::getenv("BMINF_CPU_THREADS");
   int n = v ? std::atoi(v) : 0;
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
-  return std::max(1, std::min(n, 256));
+  return std::max(1, std::min(n, kMaxThreads));
 }
 
 Pool& GetPool() {
-  static Pool* pool = new Pool(ThreadCount());
+  static Pool* pool = new Pool(DefaultThreads());
   return *pool;
 }
 
@@ -138,11 +145,15 @@ Pool& GetPool() {
 
 int NumThreads() { return GetPool().threads(); }
 
+void SetNumThreads(int threads) {
+  GetPool().SetThreads(threads <= 0 ? DefaultThreads() : std::min(threads, kMaxThreads));
+}
+
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   Pool& pool = GetPool();
-  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, pool.threads() * 4);
+  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t(pool.threads()) * 4);
   if (chunks <= 1 || t_in_pool) {
     fn(0, n);
     return;

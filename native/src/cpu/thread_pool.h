@@ -1,5 +1,7 @@
-// A small persistent thread pool. Ops split their work into index ranges and run them on
-// hardware_concurrency threads (BMINF_CPU_THREADS overrides), the calling thread included.
+// A small persistent thread pool. Ops split their work into index ranges and run them on up to
+// NumThreads() threads, the calling thread included: hardware_concurrency by default,
+// BMINF_CPU_THREADS at start-up or SetNumThreads() (cpu.setThreads, --threads) later. How many of
+// them an op uses follows its size (the grains below): a decode step's small GEMVs run on one.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -8,6 +10,8 @@ namespace bminf {
 namespace cpu {
 
 int NumThreads();
+// Sets the threads ops may use (1..256; 0 restores the default), starting more workers if needed.
+void SetNumThreads(int threads);
 
 // The least work worth a parallel region: waking a thread costs tens of microseconds (far more on a
 // machine busy with other processes), so ops split their work only into pieces of at least this many

@@ -3,9 +3,9 @@
 import type { Tensor } from '@bminf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuBackend, reference } from '@bminf/kernels';
-import { SEED_BASE, backend, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
+import { ISAS, SEED_BASE, backend, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
 
-afterEach(() => CpuBackend.setPlainKernels(false));
+afterEach(() => CpuBackend.setIsa(null));
 
 /** A [d0, d1, ...] view with padded rows: made from a larger tensor by narrowing its last dimension. */
 function paddedView(r: () => number, shape: number[], dtype: 'float16' | 'float32'): { t: Tensor; packed: number[] } {
@@ -51,7 +51,7 @@ describe('fuzz', () => {
     const r = rng(43);
     const pick = (n: number) => Math.floor(r() * n);
     for (let iter = 0; iter < 300; iter++) {
-      CpuBackend.setPlainKernels(iter % 2 === 1);
+      CpuBackend.setIsa(ISAS[iter % ISAS.length]);
       const [m, n, k] = [1 + pick(r() < 0.5 ? 5 : 40), 1 + pick(40), pick(100)];
       const a = randomInt8(r, m * k);
       const b = randomInt8(r, n * k);

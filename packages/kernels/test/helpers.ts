@@ -1,9 +1,25 @@
 // Shared test helpers: seeded random data, tensors from numbers, and comparisons with tolerances.
 import { type DType, type Tensor, fromFloat16Array, toFloat16Array } from '@bminf/core';
 import { expect } from 'vitest';
-import { type CpuBackend, createCpuBackend } from '@bminf/kernels';
+import { CpuBackend, type CpuIsa, createCpuBackend } from '@bminf/kernels';
 
 export const backend: CpuBackend = createCpuBackend();
+
+/** Every kernel path this machine can run (plain first); tests of the CPU ops check each one. */
+export const ISAS: readonly CpuIsa[] = CpuBackend.kernelInfo().isas;
+
+/** Runs fn on every path this machine has, then restores the default path. */
+export function onEveryIsa(fn: (isa: CpuIsa) => void): void {
+  try {
+    for (const isa of ISAS) {
+      CpuBackend.setIsa(isa);
+      expect(CpuBackend.kernelInfo().isa).toBe(isa);
+      fn(isa);
+    }
+  } finally {
+    CpuBackend.setIsa(null);
+  }
+}
 
 /**
  * Runs use fixed inputs so that failures reproduce; BMINF_TEST_SEED=<n> draws other ones (the

@@ -1,9 +1,9 @@
-// BMInf's int8 path: quantizeRows and igemm bit-exact against the plain references, dequantize exact
-// to the float32 reference; AVX2 and plain kernels against each other.
+// BMInf's int8 path: quantizeRows and igemm bit-exact against the plain references on every kernel
+// path this machine has (plain, AVX2, AVX-512 VNNI), dequantize exact to the float32 reference.
 import { float16BitsToFloat32, toFloat16Array } from '@bminf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuBackend, reference } from '@bminf/kernels';
-import { backend, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
+import { backend, onEveryIsa, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
 
 const SIZES = [1, 3, 17, 255, 1000];
 
@@ -11,20 +11,22 @@ afterEach(() => CpuBackend.setPlainKernels(false));
 
 describe('quantizeRows', () => {
   for (const dtype of ['float32', 'float16'] as const) {
-    it(`matches the reference bit for bit (${dtype}, awkward sizes)`, () => {
-      const r = rng(1);
-      for (const rows of [1, 3, 17]) {
-        for (const cols of SIZES) {
-          const x = randomValues(r, rows * cols, dtype, 10 ** (r() * 6 - 3));
-          const t = tensorOf(x, [rows, cols], dtype);
-          const q = backend.quantizeRows(t);
-          const want = reference.quantizeRows(x, rows, cols);
-          expect(q.values.shape).toEqual([rows, cols]);
-          expect(q.scales.dtype).toBe('float16');
-          expect(backend.download(q.values)).toEqual(want.values);
-          expect(backend.download(q.scales)).toEqual(want.scales);
+    it(`matches the reference bit for bit on every kernel path (${dtype}, awkward sizes)`, () => {
+      onEveryIsa((isa) => {
+        const r = rng(1);
+        for (const rows of [1, 3, 17]) {
+          for (const cols of [...SIZES, 15, 16, 33, 64, 65]) {
+            const x = randomValues(r, rows * cols, dtype, 10 ** (r() * 6 - 3));
+            const t = tensorOf(x, [rows, cols], dtype);
+            const q = backend.quantizeRows(t);
+            const want = reference.quantizeRows(x, rows, cols);
+            expect(q.values.shape).toEqual([rows, cols]);
+            expect(q.scales.dtype).toBe('float16');
+            expect(backend.download(q.values), `${isa} ${rows}x${cols}`).toEqual(want.values);
+            expect(backend.download(q.scales), `${isa} ${rows}x${cols}`).toEqual(want.scales);
+          }
         }
-      }
+      });
     });
   }
 
@@ -53,70 +55,72 @@ describe('quantizeRows', () => {
     expect(Array.from(backend.download(q.values))).toEqual(Array.from(reference.quantizeRows(x, 1, 5).values));
   });
 
-  it('gives the same bits on the AVX2 and the plain path, NaN and infinity included', () => {
+  it('gives the same bits on every kernel path, NaN and infinity included', () => {
     const r = rng(2);
     const x = randomValues(r, 37 * 1000, 'float16', 3);
     x[5] = Number.NaN; // row 0: NaN is skipped by absmax and quantizes to 0
     x[1000 + 7] = Number.POSITIVE_INFINITY; // row 1: scale inf, everything 0
-    x[2000 + 999] = Number.NaN; // row 2: in the scalar tail
+    x[2000 + 999] = Number.NaN; // row 2: in the scalar (AVX2) or masked (AVX-512) tail
     const t = tensorOf(x, [37, 1000], 'float16');
     const want = reference.quantizeRows(x, 37, 1000);
-    const fast = backend.quantizeRows(t);
-    CpuBackend.setPlainKernels(true);
-    const plain = backend.quantizeRows(t);
-    expect(backend.download(plain.values)).toEqual(backend.download(fast.values));
-    expect(backend.download(plain.scales)).toEqual(backend.download(fast.scales));
-    expect(backend.download(fast.values)).toEqual(want.values);
-    expect(backend.download(fast.scales)).toEqual(want.scales);
+    onEveryIsa((isa) => {
+      const q = backend.quantizeRows(t);
+      expect(backend.download(q.values), isa).toEqual(want.values);
+      expect(backend.download(q.scales), isa).toEqual(want.scales);
+    });
   });
 });
 
 describe('igemm', () => {
-  it('is exact against the integer reference at awkward sizes', () => {
-    const r = rng(3);
-    for (const m of [1, 3, 17]) {
-      for (const n of [1, 3, 17, 255]) {
-        for (const k of SIZES) {
-          const a = randomInt8(r, m * k);
-          const b = randomInt8(r, n * k);
-          const c = backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k]));
-          expect(c.dtype).toBe('int32');
-          expect(c.shape).toEqual([m, n]);
-          expect(backend.download(c)).toEqual(reference.igemm(a, b, m, n, k));
+  it('is exact against the integer reference at awkward sizes, on every kernel path', () => {
+    onEveryIsa((isa) => {
+      const r = rng(3);
+      // m: the few-row (block) kernels up to 4 rows, packed beyond (12-row tiles with VNNI); n: 4- and
+      // 8-wide tiles and 16/32-column slivers with tails; k: 64-byte vectors with masked tails.
+      for (const m of [1, 2, 3, 4, 5, 13, 17]) {
+        for (const n of [1, 3, 9, 17, 33, 255]) {
+          for (const k of [...SIZES, 4, 63, 64, 65, 514]) {
+            const a = randomInt8(r, m * k);
+            const b = randomInt8(r, n * k);
+            const c = backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k]));
+            expect(c.dtype).toBe('int32');
+            expect(c.shape).toEqual([m, n]);
+            expect(backend.download(c), `${isa}: m ${m} n ${n} k ${k}`).toEqual(reference.igemm(a, b, m, n, k));
+          }
         }
       }
-    }
+    });
   });
 
-  it('is exact at the extremes (±127 and -128 everywhere)', () => {
-    for (const [va, vb] of [[127, 127], [-128, -128], [-128, 127], [127, -127]]) {
-      const m = 5, n = 21, k = 4099;
-      const a = new Int8Array(m * k).fill(va);
-      const b = new Int8Array(n * k).fill(vb);
-      const c = backend.download(backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k])));
-      expect(Array.from(c)).toEqual(new Array(m * n).fill(va * vb * k));
-    }
+  it('is exact at the extremes (±127 and -128 everywhere), on every kernel path', () => {
+    onEveryIsa((isa) => {
+      for (const [va, vb] of [[127, 127], [-128, -128], [-128, 127], [127, -127]]) {
+        // m = 1 and 5: the few-row and the packed kernels; k past one cache block (2048 / 512).
+        for (const m of [1, 5, 24]) {
+          const n = 21, k = 4099;
+          const a = new Int8Array(m * k).fill(va);
+          const b = new Int8Array(n * k).fill(vb);
+          const c = backend.download(backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k])));
+          expect(Array.from(c), `${isa}: ${va} x ${vb}, m ${m}`).toEqual(new Array(m * n).fill(va * vb * k));
+        }
+      }
+      // The largest k: |sums| reach 2³¹ - 2¹⁴, where VNNI's offset sums pass int32 and wrap back.
+      const k = 131071;
+      const c = backend.download(backend.igemm(backend.upload(new Int8Array(2 * k).fill(-128), [2, k]), backend.upload(new Int8Array(3 * k).fill(-128), [3, k])));
+      expect(Array.from(c), isa).toEqual(new Array(6).fill(128 * 128 * k));
+    });
   });
 
-  it('is exact for larger shapes that take the blocked, threaded paths', () => {
-    const r = rng(4);
-    for (const [m, n, k] of [[64, 300, 2100], [300, 40, 513]]) {
-      const a = randomInt8(r, m * k);
-      const b = randomInt8(r, n * k);
-      const c = backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k]));
-      expect(backend.download(c)).toEqual(reference.igemm(a, b, m, n, k));
-    }
-  });
-
-  it('gives the same result on the AVX2 and the plain path', () => {
-    const r = rng(5);
-    const [m, n, k] = [19, 133, 1031];
-    const a = backend.upload(randomInt8(r, m * k), [m, k]);
-    const b = backend.upload(randomInt8(r, n * k), [n, k]);
-    const fast = backend.download(backend.igemm(a, b));
-    CpuBackend.setPlainKernels(true);
-    expect(CpuBackend.kernelInfo().usingAvx2).toBe(false);
-    expect(backend.download(backend.igemm(a, b))).toEqual(fast);
+  it('is exact for larger shapes that take the blocked, threaded paths, on every kernel path', () => {
+    onEveryIsa((isa) => {
+      const r = rng(4);
+      for (const [m, n, k] of [[64, 300, 2100], [300, 40, 513], [150, 2100, 70]]) {
+        const a = randomInt8(r, m * k);
+        const b = randomInt8(r, n * k);
+        const c = backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k]));
+        expect(backend.download(c), `${isa}: m ${m} n ${n} k ${k}`).toEqual(reference.igemm(a, b, m, n, k));
+      }
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { Cpm2Model, streamDialogue, validateSamplingOptions } from '@bminf/models';
 import type { Command } from 'commander';
-import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+import { type CommonOpts, deviceOption, loadOptions, threadsOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
 import { drain } from '../stream.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -14,6 +14,7 @@ export function register(program: Command): void {
     .option('--context <text>', 'one turn of the conversation, oldest first (repeat for each turn)', collect, [])
     .addOption(dtypeOption())
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .option('--json', 'print {"ids", "reply"} and nothing else on stdout');
   for (const o of samplingOptions()) cmd.addOption(o);
   cmd.action(async (opts: CommonOpts & { context: string[] }) => {
@@ -22,7 +23,7 @@ export function register(program: Command): void {
     if (opts.context.length === 0) {
       cmd.error('error: the conversation is empty: give at least one --context <text> (repeat it for each turn, oldest first)');
     }
-    const model = await Cpm2Model.load(opts.model, { dtype: opts.dtype, device: opts.device });
+    const model = await Cpm2Model.load(opts.model, loadOptions(opts));
     try {
       const t0 = performance.now();
       const res = await drain(streamDialogue(model, opts.context, options), (chunk) => {

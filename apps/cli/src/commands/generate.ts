@@ -10,7 +10,7 @@ import {
   validateSamplingOptions,
 } from '@bminf/models';
 import { type Command, Option } from 'commander';
-import { type CommonOpts, deviceOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+import { type CommonOpts, deviceOption, dtypeOption, loadOptions, samplingOptions, threadsOption, toGenerateOptions } from '../options.js';
 import { drain } from '../stream.js';
 
 export function register(program: Command): void {
@@ -26,20 +26,27 @@ export function register(program: Command): void {
     )
     .addOption(dtypeOption())
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .option('--stop <text...>', 'stop when the text contains one of these')
+    .option('--ignore-eos', 'keep generating past the end-of-text token, up to --max-tokens (for timing runs)')
     .option('--json', 'print {"promptIds", "ids", "text", "tokensPerSecond"} (an array of them, in order, for several prompts) and nothing else on stdout');
   for (const o of samplingOptions()) cmd.addOption(o);
-  cmd.action(async (opts: CommonOpts & { prompt: string[]; stop?: string[] }) => {
+  cmd.action(async (opts: CommonOpts & { prompt: string[]; stop?: string[]; ignoreEos?: boolean }) => {
     if (opts.prompt.length > MAX_PROMPTS) {
       throw new InvalidArgumentError(`generate takes at most ${MAX_PROMPTS} --prompt values, not ${opts.prompt.length}.`, {
         hint: 'Split the prompts over several runs.',
       });
     }
     // A closed stdout stops the generation (the command then exits quietly).
-    const options = { ...toGenerateOptions(opts), ...(opts.stop ? { stop: opts.stop } : {}), signal: stdoutClosedSignal() };
+    const options = {
+      ...toGenerateOptions(opts),
+      ...(opts.stop ? { stop: opts.stop } : {}),
+      ...(opts.ignoreEos ? { stopTokens: [] } : {}),
+      signal: stdoutClosedSignal(),
+    };
     validateSamplingOptions(options); // before the model loads, so a typo fails at once
     // CPM-2 / EVA (T5) directories continue the prompt through the encoder-decoder (BMInf's CPM2.generate).
-    const model = await loadModel(opts.model, { dtype: opts.dtype, device: opts.device });
+    const model = await loadModel(opts.model, loadOptions(opts));
     // Every prompt is a sequence of one engine: several prompts decode together, as one batch.
     const engine = new Engine(model, { maxBatch: opts.prompt.length, ...engineLimits(model, opts.prompt, options.maxTokens ?? 64) });
     try {

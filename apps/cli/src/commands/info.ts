@@ -45,7 +45,7 @@ export function register(program: Command): void {
       process.stdout.write(
         [
           describe(loaded.addon),
-          `CPU: ${cpu.threads} threads, AVX2 ${cpu.avx2 ? (cpu.usingAvx2 ? 'in use' : 'present, disabled') : 'absent (plain C++ kernels)'}`,
+          `CPU: ${cpu.threads} threads, kernels ${cpu.isa} (this CPU runs ${cpu.isas.join(', ')})`,
           formatCudaInfo(cuda),
           cuda.available ? '--device auto will use CUDA.' : '--device auto will use the CPU.',
         ].join('\n') + '\n',

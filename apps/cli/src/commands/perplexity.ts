@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '@bminf/core';
 import { Cpm1Model, perplexity } from '@bminf/models';
 import type { Command } from 'commander';
-import { deviceOption, dtypeOption, intOption } from '../options.js';
+import { deviceOption, loadOptions, threadsOption, dtypeOption, intOption } from '../options.js';
 
 function readIds(file: string): number[] {
   let parsed: unknown;
@@ -29,10 +29,11 @@ export function register(program: Command): void {
     .requiredOption('--seq <n>', 'tokens per row', intOption('--seq', 2))
     .addOption(dtypeOption())
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .option('--json', 'print {"loss", "perplexity", "tokens"}')
-    .action(async (opts: { model: string; tokens: string; seq: number; dtype: 'fp32' | 'fp16' | 'int8'; device: 'auto' | 'cpu' | 'cuda'; json?: boolean }) => {
+    .action(async (opts: { model: string; tokens: string; seq: number; dtype: 'fp32' | 'fp16' | 'int8'; device: 'auto' | 'cpu' | 'cuda'; threads?: number; json?: boolean }) => {
       const ids = readIds(opts.tokens);
-      const model = await Cpm1Model.load(opts.model, { dtype: opts.dtype, device: opts.device });
+      const model = await Cpm1Model.load(opts.model, loadOptions(opts));
       try {
         for (const id of ids) {
           if (id < 0 || id >= model.vocabSize) throw new InvalidArgumentError(`${opts.tokens}: token id ${id} is out of range (0..${model.vocabSize - 1}).`);

@@ -31,7 +31,10 @@ import {
 } from '@bminf/core';
 import { collapseDims } from './collapse.js';
 import { storageArray } from './host-arrays.js';
-import { nativeCpu as N } from './native.js';
+import { type CpuIsa, type CpuKernelInfo, nativeCpu as N } from './native.js';
+
+/** The CPU kernel paths, lowest first. */
+export const CPU_ISAS: readonly CpuIsa[] = ['plain', 'avx2', 'avxvnni', 'avx512'];
 import { CpuStepGraph } from './step-graph.js';
 import { checkFiniteNumber, checkFloat, checkInputs, checkInteger, checkLength } from './validate.js';
 
@@ -46,6 +49,11 @@ export interface CpuBackendOptions {
   pool?: HostPool;
   /** The byte limit of the new pool, when no pool is given. */
   limitBytes?: number;
+  /**
+   * The threads CPU ops may use (1–256), process-wide: the thread pool is shared by every CPU backend.
+   * Default: BMINF_CPU_THREADS, else every hardware thread. Each op uses as many as its size repays.
+   */
+  threads?: number;
 }
 
 export class CpuBackend implements Backend {
@@ -55,7 +63,16 @@ export class CpuBackend implements Backend {
   private _disposed = false;
 
   constructor(options: CpuBackendOptions = {}) {
+    if (options.threads !== undefined) CpuBackend.setThreads(options.threads);
     this.pool = options.pool ?? new HostPool(options.limitBytes !== undefined ? { limitBytes: options.limitBytes } : {});
+  }
+
+  /** Sets the threads CPU ops may use (1–256), process-wide; see CpuBackendOptions.threads. */
+  static setThreads(threads: number): void {
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new InvalidArgumentError(`threads must be an integer from 1 to 256, but is ${String(threads)}.`, { hint: 'Pass the number of CPU threads to use, e.g. 1 or os.availableParallelism().' });
+    }
+    N.setThreads(threads);
   }
 
   /** True after dispose(). */
@@ -63,14 +80,26 @@ export class CpuBackend implements Backend {
     return this._disposed;
   }
 
-  /** Which kernels run: {avx2: the CPU has AVX2+FMA+F16C, usingAvx2, threads}. */
-  static kernelInfo(): { avx2: boolean; usingAvx2: boolean; threads: number } {
+  /** Which kernels run: the instruction-set path in use, the paths this CPU has, threads. */
+  static kernelInfo(): CpuKernelInfo {
     return N.info();
   }
 
   /** Forces the plain C++ kernels (for tests comparing them with AVX2), process-wide; false restores. */
   static setPlainKernels(plain: boolean): void {
     N.setPlainKernels(plain);
+  }
+
+  /**
+   * Forces an instruction-set path, process-wide (as BMINF_CPU_ISA does at start-up); where the CPU
+   * lacks it, the highest path below it that the CPU has runs (kernelInfo().isa says which). null
+   * restores the default.
+   */
+  static setIsa(isa: CpuIsa | null): void {
+    if (isa !== null && !CPU_ISAS.includes(isa)) {
+      throw new InvalidArgumentError(`setIsa: unknown instruction-set path "${String(isa)}".`, { hint: `Use one of ${CPU_ISAS.join(', ')}, or null for the default.` });
+    }
+    N.setIsa(isa);
   }
 
   private check(op: string, ...ts: (Tensor | null | undefined)[]): void {

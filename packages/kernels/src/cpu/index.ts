@@ -1,7 +1,7 @@
 import { CpuBackend, type CpuBackendOptions } from './cpu-backend.js';
 
-export { CpuBackend, type CpuBackendOptions } from './cpu-backend.js';
-export { nativeCpu, type NativeCpu } from './native.js';
+export { CPU_ISAS, CpuBackend, type CpuBackendOptions } from './cpu-backend.js';
+export { type CpuIsa, type CpuKernelInfo, nativeCpu, type NativeCpu } from './native.js';
 
 /** A new CPU backend with its own host pool. */
 export function createCpuBackend(options?: CpuBackendOptions): CpuBackend {

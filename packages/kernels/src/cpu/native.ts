@@ -5,6 +5,21 @@ import type { HostArray } from '@bminf/core';
 
 type FloatArray = Float32Array | Uint16Array;
 
+/** The CPU kernel paths, lowest first: plain C++, AVX2/FMA/F16C, AVX-VNNI and AVX-512 VNNI (int8 kernels). */
+export type CpuIsa = 'plain' | 'avx2' | 'avxvnni' | 'avx512';
+
+export interface CpuKernelInfo {
+  /** The CPU has AVX2+FMA+F16C. */
+  avx2: boolean;
+  /** The AVX2 (or AVX-512) kernels are in use. */
+  usingAvx2: boolean;
+  /** The path in use. */
+  isa: CpuIsa;
+  /** Every path this CPU can run, lowest first. */
+  isas: CpuIsa[];
+  threads: number;
+}
+
 export interface NativeCpu {
   copy(src: HostArray, srcOffset: number, srcStrides: number[], dst: HostArray, dstOffset: number, dstStrides: number[], shape: number[]): void;
   quantizeRows(x: FloatArray, xOffset: number, rows: number, cols: number, values: Int8Array, valuesOffset: number, scales: Uint16Array, scalesOffset: number): void;
@@ -48,9 +63,13 @@ export interface NativeCpu {
   beginCapture(tape: NativeTape): void;
   /** Stops recording (a no-op when nothing is being recorded); the tape can run from now on. */
   endCapture(): void;
-  info(): { avx2: boolean; usingAvx2: boolean; threads: number };
+  info(): CpuKernelInfo;
   /** Forces the plain C++ kernels (true) or restores the default choice (false), process-wide. */
   setPlainKernels(plain: boolean): void;
+  /** Forces an instruction-set path (where the CPU lacks it, the highest below it runs), or restores the default (null). */
+  setIsa(isa: CpuIsa | null): void;
+  /** The threads ops may use from now on (1..256; 0 restores the default), process-wide. */
+  setThreads(threads: number): void;
 }
 
 export interface NativeTape {

@@ -7,10 +7,11 @@ import {
   type Tensor,
   tidy,
 } from '@bminf/core';
-import { getBackend } from '@bminf/kernels';
+import { CpuBackend, getBackend } from '@bminf/kernels';
 import { Embedding, FeedForward, KVCache, LayerNorm, Linear, PositionEmbedding, SelfAttention } from '@bminf/layers';
 import { SentencePieceTokenizer } from '@bminf/tokenizers';
 import type { CausalLM } from '../generation/causal-lm.js';
+import type { StreamDecoder } from '../generation/incremental-text.js';
 import { ModelBase } from '../model-base.js';
 import { readModelConfig } from '../model-dir.js';
 import { type Weights, loadWeights } from '../weights.js';
@@ -22,6 +23,11 @@ export interface LoadOptions {
   dtype?: ModelDType;
   /** A backend, or which to pick: auto (CUDA when usable), cpu, cuda. */
   device?: DeviceRequest | Backend;
+  /**
+   * CPU threads (1–256) for the CPU kernels, process-wide (the thread pool is shared); default: every
+   * hardware thread, or BMINF_CPU_THREADS. Each op uses as many as its size repays.
+   */
+  threads?: number;
 }
 
 export interface Cpm1Block {
@@ -90,6 +96,7 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   /** Loads a CPM-1 checkpoint directory: Hugging Face GPT-2 (safetensors, sharded or not, or a PyTorch .bin) or bminf-migrate's output. */
   static async load(dir: string, options: LoadOptions = {}): Promise<Cpm1Model> {
     const dtype = options.dtype ?? 'int8';
+    if (options.threads !== undefined) CpuBackend.setThreads(options.threads);
     const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
     const raw = readModelConfig(dir);
     const config = parseCpm1Config(raw);
@@ -118,6 +125,9 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   }
   decode(ids: number[]): string {
     return this.tokenizer.decode(ids);
+  }
+  streamDecoder(): StreamDecoder {
+    return this.tokenizer.streamDecoder();
   }
 
   newState(): Cpm1State {

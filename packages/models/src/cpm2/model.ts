@@ -9,7 +9,7 @@ import {
   keep,
   tidy,
 } from '@bminf/core';
-import { getBackend } from '@bminf/kernels';
+import { CpuBackend, getBackend } from '@bminf/kernels';
 import {
   CrossAttention,
   Embedding,
@@ -35,6 +35,8 @@ export interface Cpm2LoadOptions {
   dtype?: ModelDType;
   /** A backend, or which to pick: auto (CUDA when usable), cpu, cuda. */
   device?: DeviceRequest | Backend;
+  /** CPU threads (1–256) for the CPU kernels, process-wide; as for CPM-1 (LoadOptions.threads). */
+  threads?: number;
 }
 
 /** Encoder tokens at most (BMInf sets no limit; this bounds the [heads, n, n] score tensors). */
@@ -124,6 +126,7 @@ export class Cpm2Model extends ModelBase {
    */
   static async load(dir: string, options: Cpm2LoadOptions = {}): Promise<Cpm2Model> {
     const dtype = options.dtype ?? 'int8';
+    if (options.threads !== undefined) CpuBackend.setThreads(options.threads);
     const raw = readModelConfig(dir);
     const config = parseCpm2Config(raw);
     const tokenizer = Cpm2Tokenizer.fromFile(join(dir, 'vocab.txt'));

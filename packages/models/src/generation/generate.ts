@@ -1,6 +1,7 @@
 import { AbortedError, InvalidArgumentError } from '@bminf/core';
 import type { EngineSequence } from '../engine/engine.js';
 import type { CausalLM } from './causal-lm.js';
+import { incrementalText } from './incremental-text.js';
 import { type SamplingOptions, TokenCounts, createSampler, validateSamplingOptions } from './sampling.js';
 import { StopStringMatcher } from './stop-strings.js';
 import { disposedWhenAbandoned } from './abandoned.js';
@@ -52,7 +53,7 @@ type AnyCausalLM = CausalLM<any>;
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
 
 /** What the generation loop needs to know of a model besides its forward pass. */
-export type GenerationModel = Pick<AnyCausalLM, 'contextLength' | 'vocabSize' | 'eosId' | 'encode' | 'decode'>;
+export type GenerationModel = Pick<AnyCausalLM, 'contextLength' | 'vocabSize' | 'eosId' | 'encode' | 'decode' | 'streamDecoder'>;
 
 /** A sequence over a causal LM's own state, one forward after another (no engine). */
 export function soloSequence(model: AnyCausalLM): EngineSequence {
@@ -125,6 +126,7 @@ async function* generateLoop(
   const counts = new TokenCounts(promptIds);
   const stops = new StopStringMatcher(options.stop ?? []);
   const ids: number[] = [];
+  const textWith = incrementalText(model);
   let text = '';
   let emitted = 0;
   let finishReason: FinishReason = 'length';
@@ -146,7 +148,7 @@ async function* generateLoop(
       if (stopTokens.has(id)) {
         finishReason = 'eos'; // the stop token adds no text
       } else {
-        const full = model.decode(ids);
+        const full = textWith(id);
         const hit = stops.find(full);
         if (hit >= 0) {
           text = full.slice(0, hit);

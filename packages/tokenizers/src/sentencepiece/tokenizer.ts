@@ -6,11 +6,12 @@
 import { InvalidArgumentError, readRegularFile, TokenizerError } from '@bminf/core';
 import { bpeEncode } from './bpe.js';
 import { CharsMapError, PrecompiledCharsMap } from './charsmap.js';
-import { byteToPiece, decodeBytesLeniently } from './byte-pieces.js';
+import { byteToPiece } from './byte-pieces.js';
 import { ModelType, PieceType, parseModelProto } from './model-proto.js';
 import type { ModelProto } from './model-proto.js';
-import { Normalizer, SPACE_SYMBOL } from './normalizer.js';
+import { Normalizer } from './normalizer.js';
 import { ProtobufError } from './protobuf.js';
+import { type DecodeSpec, SentencePieceStreamDecoder } from './stream-decoder.js';
 import { PrefixMatcher, toWellFormed } from './text-units.js';
 import { SOURCE_HINT, Vocab } from './vocab.js';
 
@@ -33,9 +34,7 @@ export class SentencePieceTokenizer {
   private readonly normalizer: Normalizer;
   private readonly userDefined: PrefixMatcher;
   private readonly byteFallback: boolean;
-  private readonly stripLeadingSpace: boolean;
-  private readonly removeExtraWhitespaces: boolean;
-  private readonly unkSurface: string;
+  private readonly decodeSpec: DecodeSpec;
   private readonly source: string;
 
   private constructor(proto: ModelProto, source: string) {
@@ -46,9 +45,11 @@ export class SentencePieceTokenizer {
     this.normalizer = new Normalizer(proto.normalizerSpec, this.userDefined, loadCharsMap(proto, source));
     this.byteFallback = proto.trainerSpec.byteFallback;
     const ns = proto.normalizerSpec;
-    this.stripLeadingSpace = ns.addDummyPrefix || ns.removeExtraWhitespaces;
-    this.removeExtraWhitespaces = ns.removeExtraWhitespaces;
-    this.unkSurface = proto.trainerSpec.unkSurface;
+    this.decodeSpec = {
+      stripLeadingSpace: ns.addDummyPrefix || ns.removeExtraWhitespaces,
+      removeExtraWhitespaces: ns.removeExtraWhitespaces,
+      unkSurface: proto.trainerSpec.unkSurface,
+    };
     this.vocabSize = this.vocab.size;
     const { trainerSpec: ts } = proto;
     const idIf = (piece: string, type: number): number => {
@@ -115,53 +116,28 @@ export class SentencePieceTokenizer {
     if (!Array.isArray(ids) && !(ArrayBuffer.isView(ids) && !(ids instanceof DataView))) {
       throw new InvalidArgumentError(`Expected an array of token ids but received ${describe(ids)}.`);
     }
-    const { vocab } = this;
     const n = ids.length;
     for (let i = 0; i < n; i++) this.checkId(ids[i], `ids[${i}]`);
+    const d = new SentencePieceStreamDecoder(this.vocab, this.decodeSpec);
+    for (let i = 0; i < n; i++) d.push(ids[i]);
+    return d.text;
+  }
 
-    const text: string[] = [];
-    let textEmpty = true;
-    const append = (s: string): void => {
-      if (s.length > 0) {
-        text.push(s);
-        textEmpty = false;
-      }
+  /**
+   * A decoder to push ids into one at a time (streaming generation): its `text` is always what
+   * decode() gives for the ids pushed so far, without decoding them all again.
+   */
+  streamDecoder(): { push(id: number): void; readonly text: string } {
+    const d = new SentencePieceStreamDecoder(this.vocab, this.decodeSpec);
+    return {
+      push: (id: number) => {
+        this.checkId(id, 'id');
+        d.push(id);
+      },
+      get text() {
+        return d.text;
+      },
     };
-    let bytes: number[] = [];
-    const flushBytes = (): void => {
-      if (bytes.length > 0) append(decodeBytesLeniently(bytes));
-      bytes = [];
-    };
-
-    // Mirrors SentencePieceProcessor::Decode: a piece reached while nothing has been output yet may
-    // lose its leading ▁, until one piece has done so (with remove_extra_whitespaces, any number may:
-    // all leading whitespace goes).
-    let isBosWs = true;
-    let bosWsSeen = false;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i];
-      const type = vocab.types[id];
-      if (type === PieceType.Byte) {
-        bytes.push(vocab.byteOf[id]);
-        continue;
-      }
-      flushBytes();
-      if (bosWsSeen || !textEmpty) isBosWs = false;
-      let piece = vocab.pieces[id];
-      bosWsSeen = false;
-      if (type === PieceType.Control) continue;
-      if (type === PieceType.Unknown) {
-        append(this.unkSurface);
-        continue;
-      }
-      if (isBosWs && this.stripLeadingSpace && piece.startsWith(SPACE_SYMBOL)) {
-        piece = piece.slice(SPACE_SYMBOL.length);
-        bosWsSeen = !this.removeExtraWhitespaces;
-      }
-      append(piece.replaceAll(SPACE_SYMBOL, ' '));
-    }
-    flushBytes();
-    return text.join('');
   }
 
   /** The piece string of an id. */
