@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import type { DeviceRequest, ModelDType } from '@bminf/core';
 import { Cpm1Model, type Cpm2Model, Engine, detectArchitecture, loadModel, readModelConfig } from '@bminf/models';
@@ -30,7 +31,9 @@ export async function openServedModel(source: ModelSource, maxBatch: number): Pr
   if ('dir' in source) {
     const dir = resolve(source.dir);
     architecture = detectArchitecture(readModelConfig(dir)).name;
-    model = await loadModel(dir, { dtype: source.dtype ?? 'int8', device: source.device ?? 'auto' });
+    // On the CPU the kernels leave one core to the event loop, so requests are answered while it computes.
+    const threads = Math.max(1, availableParallelism() - 1);
+    model = await loadModel(dir, { dtype: source.dtype ?? 'int8', device: source.device ?? 'auto', threads });
     id = basename(dir);
   } else {
     model = source.model;

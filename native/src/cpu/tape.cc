@@ -1,4 +1,5 @@
 #include "cpu/tape.h"
+#include "cpu/thread_pool.h"
 
 #include <new>
 #include <stdexcept>
@@ -47,6 +48,7 @@ class ReplayWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    BatchPriority batch;  // the event loop preempts the replay at once when it wakes
     try {
       tape_->Replay();
     } catch (const std::bad_alloc&) {

@@ -9,6 +9,10 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 namespace bminf {
 namespace cpu {
@@ -89,6 +93,7 @@ class Pool {
 
   // Worker `index` (1-based; the caller is 0) takes part in regions while index < threads().
   void Work(int index) {
+    BatchPriority batch;  // for the thread's life: it only ever computes
     uint64_t seen = 0;
     for (;;) {
       // Spin a little before sleeping: ops come back to back (a decode step is hundreds of small
@@ -163,6 +168,26 @@ void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
   chunks = (n + per - 1) / per;
   std::function<void(int64_t)> body = [&](int64_t c) { fn(c * per, std::min(n, (c + 1) * per)); };
   pool.Run(chunks, &body);
+}
+
+BatchPriority::BatchPriority() {
+#if defined(__linux__)
+  sched_param param{};
+  int policy = 0;
+  if (pthread_getschedparam(pthread_self(), &policy, &param) == 0 && policy == SCHED_OTHER) {
+    sched_param batch{};
+    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch) == 0) policy_ = policy;
+  }
+#endif
+}
+
+BatchPriority::~BatchPriority() {
+#if defined(__linux__)
+  if (policy_ >= 0) {
+    sched_param param{};
+    pthread_setschedparam(pthread_self(), policy_, &param);
+  }
+#endif
 }
 
 }  // namespace cpu

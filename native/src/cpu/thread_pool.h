@@ -24,5 +24,20 @@ constexpr int64_t kGrainMacs = int64_t(1) << 21;
 // inside a parallel region, or when another JS thread (a worker) is using the pool.
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// While alive, the calling thread runs as a batch (CPU-bound) thread (Linux SCHED_BATCH; elsewhere
+// nothing): the scheduler lets a waking interactive thread, Node's event loop, preempt it at once
+// instead of waiting out its time slice. The pool's workers always run so; a recorded step's replay
+// (tape.cc) holds one on its libuv thread. Unprivileged and reversible, unlike raising the nice value.
+class BatchPriority {
+ public:
+  BatchPriority();
+  ~BatchPriority();
+  BatchPriority(const BatchPriority&) = delete;
+  BatchPriority& operator=(const BatchPriority&) = delete;
+
+ private:
+  int policy_ = -1;
+};
+
 }  // namespace cpu
 }  // namespace bminf
