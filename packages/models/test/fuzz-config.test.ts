@@ -1,5 +1,5 @@
 // Fuzzing config.json parsing (settings: tooling/fuzz/settings.ts): any JSON is turned into a plan or
-// refused with a ModelConfigError, quickly, and an accepted plan stays within the sizes LIMITS allows.
+// refused with a ModelConfigError, and an accepted plan stays within the sizes LIMITS allows.
 import { InvalidArgumentError, ModelConfigError } from '@bminf/core';
 import { cpm1Plan, cpm2Plan, detectArchitecture } from '@bminf/models/plans';
 import fc from 'fast-check';
@@ -26,7 +26,6 @@ const t5 = fc.record(
 );
 
 function planOrRefuse(plan: (c: unknown) => { shape: number[] }[], config: unknown): void {
-  const t0 = performance.now();
   try {
     const plans = plan(config);
     expect(plans.length).toBeLessThan(64 * 1024); // LIMITS.layers bounds the tensor count
@@ -34,7 +33,6 @@ function planOrRefuse(plan: (c: unknown) => { shape: number[] }[], config: unkno
   } catch (e) {
     if (!(e instanceof ModelConfigError)) throw e;
   }
-  expect(performance.now() - t0).toBeLessThan(1000);
 }
 
 describe('fuzz: config.json', () => {
