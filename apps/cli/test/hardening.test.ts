@@ -1,29 +1,16 @@
 // The bminf binary against careless and hostile use (issue 11), in child processes: every case ends
 // with a clear one-line error or quietly, never a stack trace, a hang or a silently ignored option.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, bminf, root } from './run-bminf.js';
 
-const root = join(import.meta.dirname, '..', '..', '..');
-const bin = join(root, 'apps', 'cli', 'dist', 'bin.js');
 const model = join(root, 'models', 'tiny-cpm1');
 const cpm2 = join(root, 'models', 'fixtures', 'cpm2-tiny');
 const eva = join(root, 'models', 'fixtures', 'eva-tiny');
-const run = promisify(execFile);
 
-/** Runs bminf; a child that hangs or runs away is killed after a minute (and its case fails). */
-async function bminf(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 1 << 26, timeout: 60_000, killSignal: 'SIGKILL' });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 let tmp: string;
 beforeAll(() => {
