@@ -39,7 +39,7 @@ describe('fuzz: command line', () => {
           await parses(createProgram, argv);
           await parses(createMigrateProgram, argv);
         }),
-        fuzzParams(1000),
+        fuzzParams(4000),
       );
     },
     FUZZ_TIMEOUT,
@@ -56,7 +56,7 @@ describe('fuzz: command line', () => {
           if (ok) expect(BigInt(parse(s))).toBe(n);
           else expect(() => parse(s)).toThrow(InvalidArgumentError);
         }),
-        fuzzParams(2000),
+        fuzzParams(8000),
       );
     },
     FUZZ_TIMEOUT,

@@ -56,7 +56,7 @@ describe('fuzz: safetensors header', () => {
             }
           }
         }),
-        fuzzParams(400),
+        fuzzParams(1600),
       );
     },
     FUZZ_TIMEOUT,
@@ -74,7 +74,7 @@ describe('fuzz: safetensors header', () => {
             return parseHeader(bytes.subarray(8, 8 + n), bytes.length + extra, 'fuzz.safetensors');
           });
         }),
-        fuzzParams(1000),
+        fuzzParams(4000),
       );
     },
     FUZZ_TIMEOUT,
@@ -93,7 +93,7 @@ describe('fuzz: safetensors header', () => {
           if (expected !== undefined) expect(found).toEqual({ key: expected, path: [] });
           else if (found) expect(found.path.length).toBeGreaterThan(0); // a repeat nested inside a value
         }),
-        fuzzParams(1000),
+        fuzzParams(4000),
       );
     },
     FUZZ_TIMEOUT,
@@ -131,7 +131,7 @@ describe('fuzz: unpickler and zip reader', () => {
         fc.property(fc.array(fragment, { maxLength: 60 }), (parts) => {
           acceptsOrRefuses(() => unpickle(pickle(P.proto(2), ...parts, P.stop()), hooks, 'fuzz.pt'));
         }),
-        fuzzParams(2000),
+        fuzzParams(8000),
       );
     },
     FUZZ_TIMEOUT,
@@ -144,7 +144,7 @@ describe('fuzz: unpickler and zip reader', () => {
         fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
           acceptsOrRefuses(() => unpickle(bytes, hooks, 'fuzz.pt'));
         }),
-        fuzzParams(2000),
+        fuzzParams(8000),
       );
     },
     FUZZ_TIMEOUT,
@@ -184,7 +184,7 @@ describe('fuzz: unpickler and zip reader', () => {
             }
           },
         ),
-        fuzzParams(300),
+        fuzzParams(1200),
       );
     },
     FUZZ_TIMEOUT,

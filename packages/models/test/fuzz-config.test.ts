@@ -51,7 +51,7 @@ describe('fuzz: config.json', () => {
             if (!(e instanceof ModelConfigError || e instanceof InvalidArgumentError)) throw e;
           }
         }),
-        fuzzParams(1000),
+        fuzzParams(4000),
       );
     },
     FUZZ_TIMEOUT,
