@@ -1,27 +1,14 @@
 // The real `bminf` binary (apps/cli/dist/bin.js, built by `pnpm build`) in child processes.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, bminf, root } from './run-bminf.js';
 
-const root = join(import.meta.dirname, '..', '..', '..');
-const bin = join(root, 'apps', 'cli', 'dist', 'bin.js');
 const model = join(root, 'models', 'tiny-cpm1');
 const reference = JSON.parse(readFileSync(join(model, 'reference.json'), 'utf8')) as { prompt: string; greedy_ids: number[]; prompt_ids: number[] }[];
 const cases = JSON.parse(readFileSync(join(model, 'tokenizer_cases.json'), 'utf8')) as { text: string; ids: number[] }[];
-const run = promisify(execFile);
 
-async function bminf(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 1 << 26 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 let tmp: string;
 beforeAll(() => {

@@ -5,7 +5,7 @@ import { BminfError, InvalidArgumentError } from '@bminf/core';
 import { CommanderError } from 'commander';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FUZZ_TIMEOUT, fuzzParams } from '../../../tooling/fuzz/settings.js';
+import { FUZZ_TIMEOUT, fuzz } from '../../../tooling/fuzz/settings.js';
 import { intOption } from '../src/options.js';
 import { createProgram } from '../src/program.js';
 import { createProgram as createMigrateProgram } from '../../migrator/src/program.js';
@@ -34,12 +34,12 @@ describe('fuzz: command line', () => {
   it(
     'fuzz: bminf and bminf-migrate parse any argv or refuse it with a usage or bad-value error',
     async () => {
-      await fc.assert(
+      await fuzz(
         fc.asyncProperty(fc.array(token, { maxLength: 10 }), async (argv) => {
           await parses(createProgram, argv);
           await parses(createMigrateProgram, argv);
         }),
-        fuzzParams(1000),
+        4000,
       );
     },
     FUZZ_TIMEOUT,
@@ -47,16 +47,16 @@ describe('fuzz: command line', () => {
 
   it(
     'fuzz: integer options take exactly the decimal safe integers in range',
-    () => {
+    async () => {
       const parse = intOption('--n', 1);
-      fc.assert(
+      await fuzz(
         fc.property(fc.oneof(fc.string({ maxLength: 22 }), fc.bigInt({ min: -(2n ** 60n), max: 2n ** 60n }).map(String)), (s) => {
           const n = /^-?\d+$/.test(s) ? BigInt(s) : undefined;
           const ok = n !== undefined && n >= 1n && n <= BigInt(Number.MAX_SAFE_INTEGER);
           if (ok) expect(BigInt(parse(s))).toBe(n);
           else expect(() => parse(s)).toThrow(InvalidArgumentError);
         }),
-        fuzzParams(2000),
+        8000,
       );
     },
     FUZZ_TIMEOUT,

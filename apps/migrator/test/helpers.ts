@@ -113,7 +113,7 @@ export async function migrateCli(args: string[], opts: { ulimitFileKB?: number; 
       ? [process.execPath, [bin, ...args]]
       : ['bash', ['-c', `ulimit -f ${opts.ulimitFileKB}; exec "$0" "$@"`, process.execPath, bin, ...args]];
   try {
-    const { stdout, stderr } = await run(cmd, argv, { maxBuffer: 1 << 26, timeout: opts.timeoutMs ?? 0 });
+    const { stdout, stderr } = await run(cmd, argv, { maxBuffer: 1 << 26, timeout: opts.timeoutMs ?? 0, killSignal: 'SIGKILL' });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };

