@@ -3,7 +3,8 @@
 # here: the esbuild that tsup uses (vite's own esbuild stays), tsup, cmake-js, @arethetypeswrong/cli with
 # what only it uses (release:pack's type check), jieba-wasm's builds for browsers, bundlers and Deno
 # (Node loads pkg/nodejs), node-llama-cpp (the CPU bench's llama.cpp, 170 MB), and the server tests' openai client and playwright-core (50 MB unpacked; the GPU
-# machine runs the server, not its tests). With them the checkout and .device/ come to just over the
+# machine runs the server, not its tests), and typescript and turbo (nothing runs them there). With them
+# the checkout and .device/ come to just over the
 # 64 MiB that may travel. Extra arguments go to the bundle script (--shared PATH, ...).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
@@ -14,4 +15,10 @@ exec ../shared/device/bundle \
   --exclude 'node_modules/.pnpm/parse5*' --exclude 'node_modules/.pnpm/node-emoji@*' \
   --exclude '*/jieba-wasm/pkg/web' --exclude '*/jieba-wasm/pkg/bundler' --exclude '*/jieba-wasm/pkg/deno' \
   --exclude 'node_modules/.pnpm/openai@*' --exclude 'node_modules/.pnpm/playwright-core@*' \
-  --exclude 'node_modules/.pnpm/node-llama-cpp@*' --exclude 'node_modules/.pnpm/@node-llama-cpp*' "$@"
+  --exclude 'node_modules/.pnpm/node-llama-cpp@*' --exclude 'node_modules/.pnpm/@node-llama-cpp*' \
+  --exclude 'node_modules/.pnpm/typescript@*' --exclude 'node_modules/.pnpm/@turbo+*' \
+  $(for p in '@types+*' 'tar@*' 'sucrase@*' 'fast-check@*' 'esquery@*' 'simple-git@*' '@huggingface+jinja@*' 'lifecycle-utils@*' \
+      'sleep-promise@*' '@reflink*' 'yargs*' 'js-yaml@*' 'ajv@6*' 'ts-api-utils*' '@isaacs+nonrecursive*' 'octokit*' '@octokit*' \
+      'ipull*' 'lru-cache@11*' 'env-var*' 'filenamify*' 'ignore@7*' 'node-addon-api@*' 'minipass@*' 'minizlib@*' '@opentelemetry*' \
+      'fflate@*' 'argparse@*' 'esprima@*' 'enquirer@*' '@babel+runtime@*' 'chardet@*' 'iconv-lite@*' 'fs-extra@*' 'globals@*' \
+      '@braidai*'; do printf -- "--exclude\nnode_modules/.pnpm/%s\n" "$p"; done) "$@"
