@@ -8,6 +8,13 @@
 # 64 MiB that may travel. Extra arguments go to the bundle script (--shared PATH, ...).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
+extra=()
+for p in '@types+*' 'tar@*' 'sucrase@*' 'fast-check@*' 'esquery@*' 'simple-git@*' '@huggingface+jinja@*' 'lifecycle-utils@*' \
+  'sleep-promise@*' '@reflink*' 'yargs*' 'js-yaml@*' 'ajv@6*' 'ts-api-utils*' '@isaacs+nonrecursive*' 'octokit*' '@octokit*' \
+  'ipull*' 'lru-cache@11*' 'env-var*' 'filenamify*' 'ignore@7*' 'node-addon-api@*' 'minipass@*' 'minizlib@*' '@opentelemetry*' \
+  'fflate@*' 'argparse@*' 'esprima@*' 'enquirer@*' '@babel+runtime@*' 'chardet@*' 'iconv-lite@*' 'fs-extra@*' 'globals@*' '@braidai*'; do
+  extra+=(--exclude "node_modules/.pnpm/$p")
+done
 exec ../shared/device/bundle \
   --exclude 'node_modules/.pnpm/*esbuild*0.27.*' --exclude 'node_modules/.pnpm/tsup@*' --exclude 'node_modules/.pnpm/cmake-js*' \
   --exclude 'node_modules/.pnpm/@arethetypeswrong*' --exclude 'node_modules/.pnpm/highlight.js@*' \
@@ -17,8 +24,4 @@ exec ../shared/device/bundle \
   --exclude 'node_modules/.pnpm/openai@*' --exclude 'node_modules/.pnpm/playwright-core@*' \
   --exclude 'node_modules/.pnpm/node-llama-cpp@*' --exclude 'node_modules/.pnpm/@node-llama-cpp*' \
   --exclude 'node_modules/.pnpm/typescript@*' --exclude 'node_modules/.pnpm/@turbo+*' \
-  $(for p in '@types+*' 'tar@*' 'sucrase@*' 'fast-check@*' 'esquery@*' 'simple-git@*' '@huggingface+jinja@*' 'lifecycle-utils@*' \
-      'sleep-promise@*' '@reflink*' 'yargs*' 'js-yaml@*' 'ajv@6*' 'ts-api-utils*' '@isaacs+nonrecursive*' 'octokit*' '@octokit*' \
-      'ipull*' 'lru-cache@11*' 'env-var*' 'filenamify*' 'ignore@7*' 'node-addon-api@*' 'minipass@*' 'minizlib@*' '@opentelemetry*' \
-      'fflate@*' 'argparse@*' 'esprima@*' 'enquirer@*' '@babel+runtime@*' 'chardet@*' 'iconv-lite@*' 'fs-extra@*' 'globals@*' \
-      '@braidai*'; do printf -- "--exclude\nnode_modules/.pnpm/%s\n" "$p"; done) "$@"
+  "${extra[@]}" "$@"
