@@ -11,7 +11,7 @@ cd "$(git rev-parse --show-toplevel)"
 extra=()
 for p in '@types+*' 'tar@*' 'sucrase@*' 'fast-check@*' 'esquery@*' 'simple-git@*' '@huggingface+jinja@*' 'lifecycle-utils@*' \
   'sleep-promise@*' '@reflink*' 'yargs*' 'js-yaml@*' 'ajv@6*' 'ts-api-utils*' '@isaacs+nonrecursive*' 'octokit*' '@octokit*' \
-  'ipull*' 'lru-cache@11*' 'env-var*' 'filenamify*' 'ignore@7*' 'node-addon-api@*' 'minipass@*' 'minizlib@*' '@opentelemetry*' \
+  'ipull*' 'lru-cache@11*' 'env-var*' 'filenamify*' 'ignore@7*' 'node-addon-api@*' 'minipass@*' 'minizlib@*' \
   'fflate@*' 'argparse@*' 'esprima@*' 'enquirer@*' '@babel+runtime@*' 'chardet@*' 'iconv-lite@*' 'fs-extra@*' 'globals@*' '@braidai*'; do
   extra+=(--exclude "node_modules/.pnpm/$p")
 done
@@ -24,4 +24,5 @@ exec ../shared/device/bundle \
   --exclude 'node_modules/.pnpm/openai@*' --exclude 'node_modules/.pnpm/playwright-core@*' \
   --exclude 'node_modules/.pnpm/node-llama-cpp@*' --exclude 'node_modules/.pnpm/@node-llama-cpp*' \
   --exclude 'node_modules/.pnpm/typescript@*' --exclude 'node_modules/.pnpm/@turbo+*' \
+  --exclude '*.map' --exclude '*.d.ts' --exclude '*.d.mts' --exclude '*.d.cts' --exclude '*.md' --exclude 'packages/*/dist/*.cjs' --exclude 'apps/*/dist/*.cjs' \
   "${extra[@]}" "$@"
