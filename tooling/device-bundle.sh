@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Packs the build for the workplace's GPU machine (../shared/device/bundle), leaving out what runs only
-# here: the esbuild that tsup uses (vite's own esbuild stays), tsup, cmake-js, @arethetypeswrong/cli with
-# what only it uses (release:pack's type check), jieba-wasm's builds for browsers, bundlers and Deno
-# (Node loads pkg/nodejs), node-llama-cpp (the CPU bench's llama.cpp, 170 MB), and the server tests' openai client and playwright-core (50 MB unpacked; the GPU
-# machine runs the server, not its tests), and typescript and turbo (nothing runs them there). With them
-# the checkout and .device/ come to just over the
-# 64 MiB that may travel. Extra arguments go to the bundle script (--shared PATH, ...).
+# here: tsup and its esbuild (vite's own esbuild stays), cmake-js, @arethetypeswrong/cli, jieba-wasm's
+# builds for browsers, bundlers and Deno (Node loads pkg/nodejs), node-llama-cpp (the CPU bench's
+# llama.cpp, 170 MB), the server tests' openai client and playwright-core, what only changesets, eslint
+# and type checking use, source maps, type declarations, docs and our own CommonJS builds: nothing runs
+# them there. With them the checkout and .device/ would not fit the 64 MiB that may travel (the device
+# tool counts bytes; the bundle script's MiB figures round down). Extra arguments go to the bundle script.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 extra=()
