@@ -35,7 +35,7 @@ it('/health answers within 50 ms while 8 requests generate; /metrics shows them'
       // aborted below
     }
   });
-  await waitFor(() => engine.stats.running === 8);
+  await waitFor(() => engine.stats.running === 8 && engine.stats.lastBatchSize >= 1); // all open, steps running
   const before = await (await fetch(`${t.url}/metrics`)).text();
   await fetch(`${t.url}/health`); // the client's connection is set up outside the timed requests
   onLoop.length = 0;
