@@ -2,7 +2,7 @@
 // at open; each tensor is read later by one positional read of its byte range.
 import { stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { CheckpointError, readRegularFile } from '@bminf/core';
+import { CheckpointError, readRegularFile, utf8Text } from '@bminf/core';
 import { toTensorData } from './dtypes.js';
 import { openRegular, readExactly, readFresh } from './io.js';
 import { type HeaderEntry, parseHeader, parseHeaderLength } from './safetensors-header.js';
@@ -85,7 +85,7 @@ export async function openSafetensors(file: string): Promise<CheckpointSource> {
 export async function openSafetensorsIndex(indexFile: string): Promise<CheckpointSource> {
   const path = resolve(indexFile);
   const dir = dirname(path);
-  const text = (await readRegularFile(path, { what: 'the shard index', maxBytes: MAX_INDEX_BYTES, error: (m, hint) => new CheckpointError(m, { hint }) })).toString('utf8');
+  const text = utf8Text(await readRegularFile(path, { what: 'the shard index', maxBytes: MAX_INDEX_BYTES, error: (m, hint) => new CheckpointError(m, { hint }) }));
   let index: unknown;
   try {
     index = JSON.parse(text);

@@ -14,8 +14,22 @@ export interface RegularFileLimits {
   error: (message: string, hint: string) => Error;
 }
 
+/**
+ * What checkRegularFile needs of fs.Stats (structural, so that @bminf/core's types need no @types/node
+ * in a user's project).
+ */
+export interface FileStats {
+  size: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}
+
 /** Throws limits.error unless `st` is a regular file of at most limits.maxBytes. */
-export function checkRegularFile(path: string, st: Stats, limits: RegularFileLimits): void {
+export function checkRegularFile(path: string, st: FileStats, limits: RegularFileLimits): void {
   if (!st.isFile()) {
     const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
     throw limits.error(`${path}: it is ${kind}, not ${limits.what}; bminf reads only regular files.`, `Give the path of ${limits.what} itself, a regular file.`);
@@ -35,8 +49,8 @@ function statError(path: string, cause: unknown, limits: RegularFileLimits): Err
   return Object.assign(e, { cause });
 }
 
-/** Reads a regular file of at most limits.maxBytes, synchronously. */
-export function readRegularFileSync(path: string, limits: RegularFileLimits): Buffer {
+/** Reads a regular file of at most limits.maxBytes, synchronously (a Buffer, typed as its Uint8Array). */
+export function readRegularFileSync(path: string, limits: RegularFileLimits): Uint8Array {
   let st: Stats;
   try {
     st = statSync(path);
@@ -51,8 +65,8 @@ export function readRegularFileSync(path: string, limits: RegularFileLimits): Bu
   }
 }
 
-/** Reads a regular file of at most limits.maxBytes. */
-export async function readRegularFile(path: string, limits: RegularFileLimits): Promise<Buffer> {
+/** Reads a regular file of at most limits.maxBytes (a Buffer, typed as its Uint8Array). */
+export async function readRegularFile(path: string, limits: RegularFileLimits): Promise<Uint8Array> {
   let st: Stats;
   try {
     st = await stat(path);
@@ -65,4 +79,9 @@ export async function readRegularFile(path: string, limits: RegularFileLimits): 
   } catch (cause) {
     throw statError(path, cause, limits);
   }
+}
+
+/** The UTF-8 text of a file read by readRegularFile(Sync). */
+export function utf8Text(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes);
 }

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, ModelConfigError, readRegularFileSync } from '@bminf/core';
+import { InvalidArgumentError, ModelConfigError, readRegularFileSync, utf8Text } from '@bminf/core';
 
 /** config.json files are kilobytes; anything near this is not one. */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -24,7 +24,7 @@ export function readModelConfig(dir: string): unknown {
       hint: 'A model directory holds config.json, the weights (safetensors or a PyTorch .bin) and the tokenizer.',
     });
   }
-  const text = readRegularFileSync(path, { what: 'config.json', maxBytes: MAX_CONFIG_BYTES, error: (m, hint) => new ModelConfigError(m, { hint }) }).toString('utf8');
+  const text = utf8Text(readRegularFileSync(path, { what: 'config.json', maxBytes: MAX_CONFIG_BYTES, error: (m, hint) => new ModelConfigError(m, { hint }) }));
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -1,4 +1,4 @@
-import { readRegularFileSync, TokenizerError } from '@bminf/core';
+import { readRegularFileSync, TokenizerError, utf8Text } from '@bminf/core';
 import { jiebaCut } from './jieba.js';
 import { decodeWhitespace, encodeWhitespace, fullWidthToHalfWidth } from './normalize.js';
 import { parseVocab } from './vocab.js';
@@ -71,11 +71,12 @@ export class Cpm2Tokenizer {
 
   /** Reads vocab.txt (UTF-8, one token a line). */
   static fromFile(path: string, options: { sentinels?: number } = {}): Cpm2Tokenizer {
-    const text = readRegularFileSync(path, {
+    const bytes = readRegularFileSync(path, {
       what: 'the vocabulary',
       maxBytes: MAX_VOCAB_FILE_BYTES,
       error: (m, hint) => new TokenizerError(`Cannot read the vocabulary ${m}`, { hint: `${hint} Pass the model directory that holds vocab.txt.` }),
-    }).toString('utf8');
+    });
+    const text = utf8Text(bytes);
     return new Cpm2Tokenizer(parseVocab(text, path), { source: path, ...options });
   }
 
