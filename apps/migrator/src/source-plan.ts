@@ -2,7 +2,7 @@
 // architecture, and every planned tensor's presence and shape in the source checkpoint.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { CheckpointError, ModelConfigError, readRegularFileSync, shapeToString } from '@bminf/core';
+import { CheckpointError, ModelConfigError, readRegularFileSync, shapeToString, utf8Text } from '@bminf/core';
 import type { CheckpointSource, TensorInfo, TensorSpec } from '@bminf/checkpoint';
 import { type Architecture, type ArchitectureName, detectArchitecture, MAX_CONFIG_BYTES, scaleName, type TensorPlan } from '@bminf/models/plans';
 import type { OutputDType } from './convert.js';
@@ -23,7 +23,7 @@ export function findConfig(input: string): { path: string; config: Record<string
       hint: 'Put the config.json that came with the checkpoint next to it.',
     });
   }
-  const text = readRegularFileSync(path, { what: 'config.json', maxBytes: MAX_CONFIG_BYTES, error: (m, hint) => new ModelConfigError(m, { hint }) }).toString('utf8');
+  const text = utf8Text(readRegularFileSync(path, { what: 'config.json', maxBytes: MAX_CONFIG_BYTES, error: (m, hint) => new ModelConfigError(m, { hint }) }));
   let config: unknown;
   try {
     config = JSON.parse(text);
