@@ -1,7 +1,7 @@
 import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy } from '@bminf/core';
 import { attend } from '@bminf/layers';
 import type { ModelRunner, StepItem } from '../engine/runner.js';
-import { StepInputs, lengthBucket, planStep } from '../engine/step-inputs.js';
+import { StepInputs, bucketsUpTo, lengthBucket, planStep } from '../engine/step-inputs.js';
 import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
 import type { Cpm1Model } from './model.js';
 
@@ -115,15 +115,9 @@ export class Cpm1PlannedRunner implements ModelRunner {
    * tuning and capture that planning does) and memory stays flat from here on.
    */
   async prepare(maxPrompt = this.maxLength): Promise<void> {
-    for (let k = 1; ; k *= 2) {
-      this.decodePlan(Math.min(k, this.slots));
-      if (k >= this.slots) break;
-    }
+    for (const k of bucketsUpTo(1, this.slots)) this.decodePlan(k);
     const top = lengthBucket(Math.min(maxPrompt, this.maxLength), MIN_PREFILL_BUCKET, this.maxLength);
-    for (let P = MIN_PREFILL_BUCKET; ; P *= 2) {
-      this.prefillPlan(Math.min(P, top));
-      if (P >= top) break;
-    }
+    for (const P of bucketsUpTo(MIN_PREFILL_BUCKET, top)) this.prefillPlan(P);
   }
 
   // Plans are made with no cache rows to write (rows -1): on CUDA the step runs once while it is recorded.

@@ -1,6 +1,6 @@
 import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy, toFloat16Array } from '@bminf/core';
 import type { ModelRunner, StepItem } from '../engine/runner.js';
-import { StepInputs, lengthBucket, planStep } from '../engine/step-inputs.js';
+import { StepInputs, bucketsUpTo, lengthBucket, planStep } from '../engine/step-inputs.js';
 import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
 import { MAX_DECODER_TOKENS, MAX_ENCODER_TOKENS, type Cpm2Model } from './model.js';
 
@@ -131,15 +131,9 @@ export class Cpm2PlannedRunner implements ModelRunner {
    * flat from here on.
    */
   async prepare(maxEncoder = this.maxEncoderLength): Promise<void> {
-    for (let k = 1; ; k *= 2) {
-      this.decoderPlan(Math.min(k, this.slots));
-      if (k >= this.slots) break;
-    }
+    for (const k of bucketsUpTo(1, this.slots)) this.decoderPlan(k);
     const top = lengthBucket(Math.min(maxEncoder, this.maxEncoderLength), MIN_ENCODER_BUCKET, this.maxEncoderLength);
-    for (let P = MIN_ENCODER_BUCKET; ; P *= 2) {
-      this.encoderPlan(Math.min(P, top));
-      if (P >= top) break;
-    }
+    for (const P of bucketsUpTo(MIN_ENCODER_BUCKET, top)) this.encoderPlan(P);
   }
 
   // Plans are made with no cache rows to write (rows -1): on CUDA the step runs once while it is recorded.

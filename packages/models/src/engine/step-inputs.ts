@@ -42,6 +42,15 @@ export class StepInputs<K extends string> {
   }
 }
 
+/** Every bucket lengthBucket(n, min, max) can give: min, 2·min, 4·min, …, up to and including max. */
+export function bucketsUpTo(min: number, max: number): number[] {
+  const out: number[] = [];
+  for (let p = min; ; p *= 2) {
+    out.push(Math.min(p, max));
+    if (p >= max) return out;
+  }
+}
+
 /** The smallest power of two ≥ n and ≥ min, at most max: prompt lengths share a few planned steps. */
 export function lengthBucket(n: number, min: number, max: number): number {
   let p = min;
