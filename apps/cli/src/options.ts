@@ -2,6 +2,7 @@ import {
   type DeviceRequest,
   InvalidArgumentError,
   type ModelDType,
+  parseBytes,
   parseDeviceRequest,
   parseModelDType,
 } from '@bminf/core';
@@ -39,9 +40,23 @@ export const threadsOption = () =>
     return n;
   });
 
-/** The model-loading options of a command's flags: dtype, device and (when given) threads. */
-export function loadOptions(o: { dtype: ModelDType; device: DeviceRequest; threads?: number }): { dtype: ModelDType; device: DeviceRequest; threads?: number } {
-  return { dtype: o.dtype, device: o.device, ...(o.threads !== undefined ? { threads: o.threads } : {}) };
+export const memoryLimitOption = () =>
+  new Option(
+    '--memory-limit <size>',
+    'GPU memory the model may use, e.g. 6GiB: blocks that do not fit stream from host memory as they run (CUDA only)',
+  ).argParser((v) => parseBytes(v, '--memory-limit'));
+
+/** The model-loading options of a command's flags: dtype, device and (when given) threads and a memory limit. */
+export function loadOptions(
+  o: { dtype: ModelDType; device: DeviceRequest; threads?: number; memoryLimit?: number },
+  maxBatch?: number,
+): { dtype: ModelDType; device: DeviceRequest; threads?: number; memoryLimit?: number; plannedFor?: { maxBatch: number } } {
+  return {
+    dtype: o.dtype,
+    device: o.device,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(o.memoryLimit !== undefined ? { memoryLimit: o.memoryLimit, ...(maxBatch ? { plannedFor: { maxBatch } } : {}) } : {}),
+  };
 }
 
 /** The sampling options shared by generate, fill-blank and dialogue. */
@@ -64,6 +79,7 @@ export interface CommonOpts {
   dtype: ModelDType;
   device: DeviceRequest;
   threads?: number;
+  memoryLimit?: number;
   json?: boolean;
   maxTokens: number;
   greedy?: boolean;

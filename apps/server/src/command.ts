@@ -1,4 +1,4 @@
-import { type DeviceRequest, InvalidArgumentError, type ModelDType, parseDeviceRequest, parseModelDType } from '@bminf/core';
+import { type DeviceRequest, InvalidArgumentError, type ModelDType, parseBytes, parseDeviceRequest, parseModelDType } from '@bminf/core';
 import { Command, Option } from 'commander';
 import { startServer } from './server.js';
 
@@ -19,6 +19,7 @@ interface ServeOpts {
   apiKey?: string;
   maxQueue: number;
   maxBatch: number;
+  memoryLimit?: number;
 }
 
 /**
@@ -36,9 +37,12 @@ export function serveCommand(name: string): Command {
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on /v1/ requests')
     .addOption(new Option('--max-queue <n>', 'requests waiting for a slot at most; more get 429').default(32).argParser(intOption('--max-queue', 0, 1_000_000)))
     .addOption(new Option('--max-batch <n>', 'requests decoded together at most').default(8).argParser(intOption('--max-batch', 1, 256)))
+    .addOption(
+      new Option('--memory-limit <size>', 'GPU memory the model may use, e.g. 6GiB: blocks that do not fit stream from host memory (CUDA only)').argParser((v) => parseBytes(v, '--memory-limit')),
+    )
     .action(async (opts: ServeOpts) => {
       const server = await startServer({
-        model: { dir: opts.model, dtype: opts.dtype, device: opts.device },
+        model: { dir: opts.model, dtype: opts.dtype, device: opts.device, ...(opts.memoryLimit !== undefined ? { memoryLimit: opts.memoryLimit } : {}) },
         host: opts.host,
         port: opts.port,
         maxBatch: opts.maxBatch,

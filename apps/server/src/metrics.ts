@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { type ServedModel, deviceBytesInUse } from './served-model.js';
+import { type ServedModel, deviceBytesInUse, deviceBytesReserved } from './served-model.js';
 
 /** Generated tokens per second are averaged over this window. */
 const RATE_WINDOW_MS = 10_000;
@@ -56,6 +56,7 @@ export class ServerMetrics {
     gauge('bminf_running_sequences', 'Sequences being generated', (s) => s.engine.stats.running);
     gauge('bminf_batch_size', 'Sequences advanced by the last forward step', (s) => s.engine.stats.lastBatchSize);
     gauge('bminf_device_memory_bytes_in_use', 'Bytes in use in the backend pool (CUDA device pool, or the CPU host pool)', deviceBytesInUse);
+    gauge('bminf_device_memory_bytes_reserved', 'Bytes the backend pool has reserved (CUDA: taken from the driver as needed)', deviceBytesReserved);
     const rate = this.rate;
     new Gauge({
       name: 'bminf_generated_tokens_per_second',

@@ -20,7 +20,7 @@ export interface ServedModel {
 
 /** What a server can be given: a model directory to load, or a model already loaded (benchmarks, tests). */
 export type ModelSource =
-  | { dir: string; dtype?: ModelDType; device?: DeviceRequest }
+  | { dir: string; dtype?: ModelDType; device?: DeviceRequest; memoryLimit?: number | string }
   | { model: Cpm1Model | Cpm2Model; id: string; architecture?: ServedArchitecture };
 
 /** Loads the model (EVA is a CPM-2-structured model whose config says EVA) and opens its engine. */
@@ -33,7 +33,9 @@ export async function openServedModel(source: ModelSource, maxBatch: number): Pr
     architecture = detectArchitecture(readModelConfig(dir)).name;
     // On the CPU the kernels leave one core to the event loop, so requests are answered while it computes.
     const threads = Math.max(1, availableParallelism() - 1);
-    model = await loadModel(dir, { dtype: source.dtype ?? 'int8', device: source.device ?? 'auto', threads });
+    // A memory limit leaves room for the activations and caches of maxBatch sequences.
+    const limit = source.memoryLimit !== undefined ? { memoryLimit: source.memoryLimit, plannedFor: { maxBatch } } : {};
+    model = await loadModel(dir, { dtype: source.dtype ?? 'int8', device: source.device ?? 'auto', threads, ...limit });
     id = basename(dir);
   } else {
     model = source.model;
@@ -51,12 +53,21 @@ export async function openServedModel(source: ModelSource, maxBatch: number): Pr
   }
 }
 
+interface PoolView {
+  memoryStats?: () => { bytesInUse: number; reserved?: number };
+  pool?: { stats?: { bytesInUse: number; capacity?: number } };
+}
+
 /** Bytes of device memory the model's backend has in use: the CUDA device pool, or the CPU host pool. */
 export function deviceBytesInUse(served: ServedModel): number {
-  const backend = served.model.backend as unknown as {
-    memoryStats?: () => { bytesInUse: number };
-    pool?: { stats?: { bytesInUse: number } };
-  };
+  const backend = served.model.backend as unknown as PoolView;
   if (typeof backend.memoryStats === 'function') return backend.memoryStats().bytesInUse;
   return backend.pool?.stats?.bytesInUse ?? 0;
+}
+
+/** Bytes the backend has reserved: from the driver (CUDA, taken as needed), or the host pool's buffers. */
+export function deviceBytesReserved(served: ServedModel): number {
+  const backend = served.model.backend as unknown as PoolView;
+  if (typeof backend.memoryStats === 'function') return backend.memoryStats().reserved ?? backend.memoryStats().bytesInUse;
+  return backend.pool?.stats?.capacity ?? backend.pool?.stats?.bytesInUse ?? 0;
 }

@@ -61,6 +61,7 @@ struct Driver {
   CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
   CUresult (*cuStreamCreate)(CUstream*, unsigned);
   CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
   CUresult (*cuEventCreate)(CUevent*, unsigned);
   CUresult (*cuEventDestroy)(CUevent);                              // _v2
   CUresult (*cuEventRecord)(CUevent, CUstream);
@@ -218,6 +219,9 @@ struct State {
   CUdevice device = 0;
   CUcontext ctx = nullptr;
   CUstream stream = nullptr;
+  // The stream that copies streamed layers' weights in from pinned host memory (streaming.cc), made on
+  // first use; ordered against `stream` by events only.
+  CUstream copyStream = nullptr;
   // A planned step is being captured into a CUDA graph (step_graph.cc): launches go straight into the
   // capture, not through the per-launch and per-igemm graphs.
   bool capturing = false;

@@ -86,6 +86,7 @@ bool LoadDriver(State& s) {
   Sym(lib, &d.cuMemsetD8Async, "cuMemsetD8Async", &miss);
   Sym(lib, &d.cuStreamCreate, "cuStreamCreate", &miss);
   Sym(lib, &d.cuStreamSynchronize, "cuStreamSynchronize", &miss);
+  Sym(lib, &d.cuStreamWaitEvent, "cuStreamWaitEvent", &miss);
   Sym(lib, &d.cuEventCreate, "cuEventCreate", &miss);
   Sym(lib, &d.cuEventDestroy, "cuEventDestroy_v2", &miss, "cuEventDestroy");
   Sym(lib, &d.cuEventRecord, "cuEventRecord", &miss);

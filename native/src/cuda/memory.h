@@ -7,4 +7,5 @@ void RegisterModules(Napi::Env env, Napi::Object exports);  // module.cc
 void RegisterBlasLt(Napi::Env env, Napi::Object exports);   // blaslt.cc
 void RegisterTensorMaps(Napi::Env env, Napi::Object exports);  // tensor_map.cc
 void RegisterStepGraphs(Napi::Env env, Napi::Object exports);  // step_graph.cc
+void RegisterStreaming(Napi::Env env, Napi::Object exports);   // streaming.cc
 }  // namespace bminf::cuda

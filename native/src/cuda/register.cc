@@ -59,6 +59,7 @@ void RegisterCuda(Napi::Env env, Napi::Object exports) {
   cuda::RegisterModules(env, exports);
   cuda::RegisterBlasLt(env, exports);
   cuda::RegisterStepGraphs(env, exports);
+  cuda::RegisterStreaming(env, exports);
   cuda::RegisterTensorMaps(env, exports);
 }
 

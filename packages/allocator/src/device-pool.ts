@@ -153,7 +153,8 @@ export class DevicePool {
     return [...this.live.values()].sort((a, b) => a.offset - b.offset);
   }
 
-  private largestFree(): number {
+  /** The largest single allocation that would succeed now. */
+  largestFree(): number {
     let m = 0;
     for (const f of this.freeList) m = Math.max(m, f.size);
     return m;

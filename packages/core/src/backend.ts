@@ -125,6 +125,12 @@ export interface Backend {
    */
   captureStep(fn: () => void): StepGraph;
 
+  /**
+   * Streaming weights from pinned host memory on a second stream (the CUDA backend; see
+   * packages/models/src/streaming). Absent where the backend cannot: the CPU computes from host memory.
+   */
+  readonly streaming?: WeightStreaming;
+
   /** Frees what the backend holds (pools, handles). Tensors it made must not be used afterwards. */
   dispose(): void;
 }
@@ -147,4 +153,42 @@ export interface StepGraph {
   readonly disposed: boolean;
   /** Frees the recording and the tensors it keeps alive. */
   dispose(): void;
+}
+
+/** Page-locked host memory that a device copy can read at the bus's full speed (and from a CUDA graph). */
+export interface PinnedBuffer {
+  readonly byteLength: number;
+  readonly released: boolean;
+  /** Copies bytes in at a byte offset. */
+  write(byteOffset: number, data: ArrayBufferView): void;
+  /** Copies a device tensor's bytes in at a byte offset (after the work queued so far). */
+  writeFrom(byteOffset: number, t: Tensor): void;
+  /** Copies bytes out (after queued copies). */
+  read(byteOffset: number, out: ArrayBufferView): void;
+  /** Gives the memory back (after queued copies from it). */
+  release(): void;
+}
+
+/** Orders the compute stream and the copy stream (a CUDA event without timing). */
+export interface Fence {
+  readonly handle: unknown;
+}
+
+/** See Backend.streaming. */
+export interface WeightStreaming {
+  pinned(bytes: number): PinnedBuffer;
+  fence(): Fence;
+  /** Marks the work queued so far on the compute stream. */
+  signal(fence: Fence): void;
+  /** The compute stream waits for the fence before its next work. */
+  wait(fence: Fence): void;
+  /**
+   * On the copy stream: waits for `after`, copies dst.byteLength bytes of src from srcOffset into dst
+   * (a contiguous device tensor), then marks `ready`.
+   */
+  copyIn(src: PinnedBuffer, srcOffset: number, dst: Tensor, after: Fence, ready: Fence): void;
+  /** Waits for every queued copy. */
+  synchronizeCopies(): void;
+  /** Pinned bytes and buffers alive in this process. */
+  pinnedStats(): { bytes: number; buffers: number };
 }

@@ -126,3 +126,39 @@ export function formatBytes(n: number): string {
   }
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
+
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/**
+ * A byte count from a number or a string such as "6GiB", "512 MiB", "2.5GB" or "4096" (binary units
+ * are powers of 1024, decimal ones of 1000). `what` names the setting in the error.
+ */
+export function parseBytes(value: number | string, what = 'A memory size'): number {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value > 0) return value;
+    throw new InvalidArgumentError(`${what} must be a positive whole number of bytes, not ${String(value)}.`);
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(String(value));
+  const unit = m ? BYTE_UNITS[(m[2] || 'b').toLowerCase()] : undefined;
+  const bytes = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new InvalidArgumentError(`${what} "${String(value)}" is not a size.`, {
+      hint: 'Give bytes, or a number with a unit: 6GiB, 512MiB, 2.5GB.',
+    });
+  }
+  return bytes;
+}

@@ -22,3 +22,4 @@ export * from './generation/perplexity.js';
 export * from './generation/sampling.js';
 export * from './generation/stop-strings.js';
 export * from './engine/index.js';
+export * from './streaming/index.js';

@@ -190,9 +190,11 @@ export async function loadWeights(
   dir: string,
   rawConfig: unknown,
   plans: TensorPlan[],
-  options: { dtype: ModelDType; backend: Backend },
+  options: { dtype: ModelDType; backend: Backend; onHost?: (name: string) => boolean; hostBackend?: Backend },
 ): Promise<Weights> {
-  const { dtype, backend } = options;
+  const { dtype } = options;
+  // Streamed blocks' tensors stay in host memory (the layer streamer packs them into pinned images).
+  const on = (name: string): Backend => (options.hostBackend && options.onHost?.(name) ? options.hostBackend : options.backend);
   const prequantized = isPrequantized(rawConfig);
   const canonical = isBminfFormat(rawConfig);
   if (prequantized && dtype !== 'int8') {
@@ -219,6 +221,7 @@ export async function loadWeights(
           );
         }
         checkFinite(source, scaleName(plan.name), scales.data as Uint16Array);
+        const backend = on(plan.name);
         weights.setLinear(plan.name, {
           kind: 'int8',
           weight: backend.upload(values.data, plan.shape),
@@ -227,6 +230,7 @@ export async function loadWeights(
         });
         continue;
       }
+      const backend = on(plan.name);
       const data = await readPlanned(source, plan, canonical);
       if (plan.quantize && dtype === 'int8') {
         const q = quantizeHost(data, plan.shape[0], plan.shape[1]);

@@ -1,6 +1,6 @@
 import { Cpm2Model, streamDialogue, validateSamplingOptions } from '@bminf/models';
 import type { Command } from 'commander';
-import { type CommonOpts, deviceOption, loadOptions, threadsOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+import { type CommonOpts, deviceOption, loadOptions, memoryLimitOption, threadsOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
 import { drain } from '../stream.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .addOption(dtypeOption())
     .addOption(deviceOption())
     .addOption(threadsOption())
+    .addOption(memoryLimitOption())
     .option('--json', 'print {"ids", "reply"} and nothing else on stdout');
   for (const o of samplingOptions()) cmd.addOption(o);
   cmd.action(async (opts: CommonOpts & { context: string[] }) => {
@@ -23,7 +24,7 @@ export function register(program: Command): void {
     if (opts.context.length === 0) {
       cmd.error('error: the conversation is empty: give at least one --context <text> (repeat it for each turn, oldest first)');
     }
-    const model = await Cpm2Model.load(opts.model, loadOptions(opts));
+    const model = await Cpm2Model.load(opts.model, loadOptions(opts, 1));
     try {
       const t0 = performance.now();
       const res = await drain(streamDialogue(model, opts.context, options), (chunk) => {

@@ -1,6 +1,6 @@
 import { Cpm2Model, SPAN_TOKEN, fillBlankInput, streamFillBlank, validateSamplingOptions } from '@bminf/models';
 import type { Command } from 'commander';
-import { type CommonOpts, deviceOption, loadOptions, threadsOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
+import { type CommonOpts, deviceOption, loadOptions, memoryLimitOption, threadsOption, dtypeOption, samplingOptions, toGenerateOptions } from '../options.js';
 import { drain } from '../stream.js';
 
 /** `bminf fill-blank`: CPM-2's fill-in-the-blank, printed blank by blank as the model closes each. */
@@ -13,12 +13,13 @@ export function register(program: Command): void {
     .addOption(dtypeOption())
     .addOption(deviceOption())
     .addOption(threadsOption())
+    .addOption(memoryLimitOption())
     .option('--json', 'print {"ids", "fills"} and nothing else on stdout');
   for (const o of samplingOptions()) cmd.addOption(o);
   cmd.action(async (opts: CommonOpts & { text: string }) => {
     const options = toGenerateOptions(opts);
     validateSamplingOptions(options); // before the model loads, so a typo fails at once
-    const model = await Cpm2Model.load(opts.model, loadOptions(opts));
+    const model = await Cpm2Model.load(opts.model, loadOptions(opts, 1));
     try {
       fillBlankInput(model, opts.text); // no or too many <span>: fail before the encoder runs
       const t0 = performance.now();

@@ -10,7 +10,7 @@ import {
   validateSamplingOptions,
 } from '@bminf/models';
 import { type Command, Option } from 'commander';
-import { type CommonOpts, deviceOption, dtypeOption, loadOptions, samplingOptions, threadsOption, toGenerateOptions } from '../options.js';
+import { type CommonOpts, deviceOption, dtypeOption, loadOptions, samplingOptions, memoryLimitOption, threadsOption, toGenerateOptions } from '../options.js';
 import { drain } from '../stream.js';
 
 export function register(program: Command): void {
@@ -27,6 +27,7 @@ export function register(program: Command): void {
     .addOption(dtypeOption())
     .addOption(deviceOption())
     .addOption(threadsOption())
+    .addOption(memoryLimitOption())
     .option('--stop <text...>', 'stop when the text contains one of these')
     .option('--ignore-eos', 'keep generating past the end-of-text token, up to --max-tokens (for timing runs)')
     .option('--json', 'print {"promptIds", "ids", "text", "tokensPerSecond"} (an array of them, in order, for several prompts) and nothing else on stdout');
@@ -46,7 +47,7 @@ export function register(program: Command): void {
     };
     validateSamplingOptions(options); // before the model loads, so a typo fails at once
     // CPM-2 / EVA (T5) directories continue the prompt through the encoder-decoder (BMInf's CPM2.generate).
-    const model = await loadModel(opts.model, loadOptions(opts));
+    const model = await loadModel(opts.model, loadOptions(opts, opts.prompt.length));
     // Every prompt is a sequence of one engine: several prompts decode together, as one batch.
     const engine = new Engine(model, { maxBatch: opts.prompt.length, ...engineLimits(model, opts.prompt, options.maxTokens ?? 64) });
     try {

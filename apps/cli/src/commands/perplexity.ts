@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '@bminf/core';
 import { Cpm1Model, perplexity } from '@bminf/models';
 import type { Command } from 'commander';
-import { deviceOption, loadOptions, threadsOption, dtypeOption, intOption } from '../options.js';
+import { deviceOption, loadOptions, memoryLimitOption, threadsOption, dtypeOption, intOption } from '../options.js';
 
 function readIds(file: string): number[] {
   let parsed: unknown;
@@ -30,6 +30,7 @@ export function register(program: Command): void {
     .addOption(dtypeOption())
     .addOption(deviceOption())
     .addOption(threadsOption())
+    .addOption(memoryLimitOption())
     .option('--json', 'print {"loss", "perplexity", "tokens"}')
     .action(async (opts: { model: string; tokens: string; seq: number; dtype: 'fp32' | 'fp16' | 'int8'; device: 'auto' | 'cpu' | 'cuda'; threads?: number; json?: boolean }) => {
       const ids = readIds(opts.tokens);

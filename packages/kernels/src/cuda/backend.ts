@@ -31,22 +31,23 @@ import {
   isDType,
   isFloatDType,
   numelOf,
-  retainStorages,
   shapeToString,
   tidy,
 } from '@bminf/core';
-import { DevicePool, type DevicePoolStats } from '@bminf/allocator';
+import { GrowingDevicePool, type GrowingPoolStats } from '@bminf/allocator';
 import { CublasLt, type DeviceSpan, type IgemmPath, type NativeCuda, igemmShapeProblem, mapNativeError, paddedRows } from '@bminf/cublaslt';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import { Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
 import type { CudaInfo } from './info.js';
 import { CudaStorage } from './storage.js';
+import { StepArena } from './step-arena.js';
+import { CudaWeightStreaming } from './weight-streaming.js';
 
 export interface CudaBackendOptions {
   /**
-   * Bytes of device memory to reserve for tensors, once, at creation. Default: the free memory less a
-   * margin (10 % of it, at least 2 GiB) left for cublasLt's workspace, the kernels and other processes
-   * (halved until it fits, if another process took memory in between).
+   * The most device memory tensors may take. It is reserved as it is needed, in segments (see
+   * GrowingDevicePool), not at creation. Default: the free memory less a margin (10 % of it, at least
+   * 2 GiB) left for cublasLt's workspace, the kernels and other processes.
    */
   memoryLimit?: number;
   /** igemm layout path ('auto' picks by compute capability). For testing the other path. */
@@ -75,15 +76,18 @@ const up32 = (n: number): number => Math.max(32, Math.min(1024, Math.ceil(n / 32
 export class CudaBackend implements Backend {
   readonly name = 'cuda' as const;
   readonly device = new Device('cuda', 0);
-  readonly pool: DevicePool;
+  readonly pool: GrowingDevicePool<unknown>;
   readonly lt: CublasLt;
   readonly kernels: CompiledModule;
-  private readonly region!: unknown;
   private readonly fns = new Map<string, unknown>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
   private readonly igemmPath: IgemmPath;
   private readonly gemvMaxRows: number;
   private _disposed = false;
+  /** Pinned host buffers and the copy stream, for layers streamed from host memory. */
+  readonly streaming: CudaWeightStreaming;
+  /** The arena of the step being captured (captureStep), where its tensors are made. */
+  private arena: StepArena | null = null;
   /**
    * Which float16 quantize kernel runs: one row per block ('block', the default), or a persistent grid
    * that loads the next row while reducing the current one ('pipelined'). Both are bit-exact (tested);
@@ -137,28 +141,25 @@ export class CudaBackend implements Backend {
     this.igemmPath = options.igemmPath ?? 'auto';
     this.gemvMaxRows = Math.min(8, options.gemvMaxRows ?? 8);
     const mem = native.memInfo() as { free: number; total: number };
-    let limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(2 * 2 ** 30, Math.floor(mem.free * 0.1)));
+    const limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(2 * 2 ** 30, Math.floor(mem.free * 0.1)));
     if (!Number.isSafeInteger(limit) || limit < 4096) {
       throw new InvalidArgumentError(`The CUDA backend's memoryLimit must be an integer of at least 4096 bytes, but is ${limit}.`, {
         hint: `${formatBytes(mem.free)} of device memory is free.`,
       });
     }
-    for (;;) {
-      try {
-        this.region = native.reserve(limit);
-        break;
-      } catch (e) {
-        // Without an explicit limit, another process may have taken memory since memInfo(): ask for
-        // half, down to 256 MiB. An explicit limit is what the caller needs; it fails at once.
-        const oom = (e as { code?: string }).code === 'BMINF_CUDA_OOM';
-        if (options.memoryLimit === undefined && oom && limit / 2 >= 256 * 2 ** 20) {
-          limit = Math.floor(limit / 2);
-          continue;
+    this.pool = new GrowingDevicePool<unknown>({
+      limit,
+      name: 'cuda:0',
+      reserve: (bytes) => {
+        try {
+          return native.reserve(bytes);
+        } catch (e) {
+          const free = (native.memInfo() as { free: number }).free;
+          throw mapNativeError(e, `reserving ${formatBytes(bytes)} more device memory (${formatBytes(this.pool.reserved)} reserved, ${formatBytes(free)} free on the GPU)`);
         }
-        throw mapNativeError(e, `reserving ${formatBytes(limit)} of device memory (${formatBytes(mem.free)} free)`);
-      }
-    }
-    this.pool = new DevicePool(limit, { name: 'cuda:0' });
+      },
+    });
+    this.streaming = new CudaWeightStreaming(native, (t) => this.span(t), () => this.capturing);
     this.flag = this.alloc(256);
   }
 
@@ -168,8 +169,17 @@ export class CudaBackend implements Backend {
   }
 
   private alloc(bytes: number): CudaStorage {
-    const block = this.pool.allocate(bytes);
-    return new CudaStorage(this.device, this.region, this.pool, block, bytes);
+    if (this.arena) {
+      const a = this.arena.allocate(bytes);
+      return new CudaStorage(this.device, this, a.region, a.base, bytes, a.free);
+    }
+    return this.allocMain(bytes);
+  }
+
+  /** A block of the pool, outside any step's arena. */
+  private allocMain(bytes: number): CudaStorage {
+    const at = this.pool.allocate(bytes);
+    return new CudaStorage(this.device, this, at.region, at.block.offset, bytes, () => this.pool.free(at));
   }
 
   private make(shape: Shape, dtype: DType): Tensor {
@@ -231,8 +241,17 @@ export class CudaBackend implements Backend {
     return { n: [...Array(pad).fill(1), ...t.shape], s: [...Array(pad).fill(0), ...t.strides] };
   }
 
-  memoryStats(): DevicePoolStats {
+  /** The pool's counts: bytes in use, reserved from the driver, and the limit. */
+  memoryStats(): GrowingPoolStats {
     return this.pool.stats();
+  }
+
+  /**
+   * Sets the most device memory this backend's tensors may take (it cannot go below what is reserved
+   * already). A model loaded with a memory limit sets it before its weights go up.
+   */
+  setMemoryLimit(bytes: number): void {
+    this.pool.setLimit(bytes);
   }
 
   // ---- memory -----------------------------------------------------------------------------------
@@ -441,13 +460,13 @@ export class CudaBackend implements Backend {
   private igemmDirectOk(a: Tensor, b: Tensor): boolean {
     const sa = a.storage;
     const sb = b.storage;
-    if (this._disposed || !(sa instanceof CudaStorage) || !(sb instanceof CudaStorage) || sa.region !== this.region || sb.region !== this.region) return false;
+    if (this._disposed || !(sa instanceof CudaStorage) || !(sb instanceof CudaStorage) || sa.owner !== this || sb.owner !== this) return false;
     if (a.dtype !== 'int8' || b.dtype !== 'int8' || a.rank !== 2 || b.rank !== 2 || a.disposed || b.disposed) return false;
     const m = a.shape[0];
     const k = a.shape[1];
     const n = b.shape[0];
     if (b.shape[1] !== k || m <= this.gemvMaxRows || m % 4 !== 0 || n % 4 !== 0 || k % 4 !== 0 || n === 0 || k === 0) return false;
-    return a.isContiguous() && b.isContiguous() && (sa.block.offset + a.byteOffset) % 4 === 0 && (sb.block.offset + b.byteOffset) % 4 === 0;
+    return a.isContiguous() && b.isContiguous() && (sa.base + a.byteOffset) % 4 === 0 && (sb.base + b.byteOffset) % 4 === 0;
   }
 
   /** igemm for operands igemmDirectOk and igemmDirectOutOk accepted: the Hopper tile where chosen, else cublasLt. */
@@ -487,8 +506,8 @@ export class CudaBackend implements Backend {
 
   private igemmDirectOutOk(out: Tensor, m: number, n: number): boolean {
     const so = out.storage;
-    if (!(so instanceof CudaStorage) || so.region !== this.region || out.dtype !== 'int32' || out.rank !== 2 || out.disposed) return false;
-    return out.shape[0] === m && out.shape[1] === n && out.isContiguous() && (so.block.offset + out.byteOffset) % 4 === 0;
+    if (!(so instanceof CudaStorage) || so.owner !== this || out.dtype !== 'int32' || out.rank !== 2 || out.disposed) return false;
+    return out.shape[0] === m && out.shape[1] === n && out.isContiguous() && (so.base + out.byteOffset) % 4 === 0;
   }
 
   /** C = A·Bᵀ on cublasLt, for operands igemmDirectOk and igemmDirectOutOk accepted. */
@@ -496,13 +515,16 @@ export class CudaBackend implements Backend {
     const m = a.shape[0];
     const k = a.shape[1];
     const n = b.shape[0];
-    const oa = (a.storage as CudaStorage).block.offset + a.byteOffset;
-    const ob = (b.storage as CudaStorage).block.offset + b.byteOffset;
-    const oc = (out.storage as CudaStorage).block.offset + out.byteOffset;
+    const sa = a.storage as CudaStorage;
+    const sb = b.storage as CudaStorage;
+    const sc = out.storage as CudaStorage;
+    const oa = sa.base + a.byteOffset;
+    const ob = sb.base + b.byteOffset;
+    const oc = sc.base + out.byteOffset;
     try {
       // igemmFast: the addon's lean entry (lengths implied by m, n, k; path 'auto'), ~9 values to read.
-      if (this.igemmPath === 'auto' && this.native.igemmFast) this.native.igemmFast(this.region, oa, this.region, ob, this.region, oc, m, n, k);
-      else this.native.igemm(this.region, oa, m * k, this.region, ob, n * k, this.region, oc, m * n * 4, m, n, k, this.igemmPath);
+      if (this.igemmPath === 'auto' && this.native.igemmFast) this.native.igemmFast(sa.region, oa, sb.region, ob, sc.region, oc, m, n, k);
+      else this.native.igemm(sa.region, oa, m * k, sb.region, ob, n * k, sc.region, oc, m * n * 4, m, n, k, this.igemmPath);
     } catch (e) {
       throw mapNativeError(e, 'igemm');
     }
@@ -1123,27 +1145,33 @@ export class CudaBackend implements Backend {
     if (this.capturing) throw new InvalidArgumentError('captureStep: a step is already being captured.');
     tidy(fn);
     let handle: unknown;
-    const held = retainStorages(() => {
-      try {
-        this.native.beginStepCapture();
-      } catch (e) {
-        throw mapNativeError(e, 'captureStep');
-      }
-      this.capturing = true;
-      try {
-        tidy(fn);
-      } catch (e) {
-        this.capturing = false;
-        this.native.endStepCapture(false);
-        throw e;
-      }
+    // Every tensor made while the step is captured comes from its own arena, which the graph keeps.
+    const arena = new StepArena((bytes) => this.allocMain(bytes));
+    try {
+      this.native.beginStepCapture();
+    } catch (e) {
+      arena.retire();
+      throw mapNativeError(e, 'captureStep');
+    }
+    this.capturing = true;
+    this.arena = arena;
+    try {
+      tidy(fn);
+    } catch (e) {
       this.capturing = false;
-      try {
-        handle = this.native.endStepCapture(true);
-      } catch (e) {
-        throw mapNativeError(e, 'captureStep');
-      }
-    });
+      this.arena = null;
+      this.native.endStepCapture(false);
+      arena.retire();
+      throw e;
+    }
+    this.capturing = false;
+    this.arena = null;
+    try {
+      handle = this.native.endStepCapture(true);
+    } catch (e) {
+      arena.retire();
+      throw mapNativeError(e, 'captureStep');
+    }
     const native = this.native;
     let disposed = false;
     return {
@@ -1162,7 +1190,7 @@ export class CudaBackend implements Backend {
         if (disposed) return;
         disposed = true;
         native.disposeStepGraph(handle);
-        held.release();
+        arena.retire();
       },
     };
   }
@@ -1173,7 +1201,7 @@ export class CudaBackend implements Backend {
     try {
       this.native.synchronize();
     } finally {
-      this.native.release(this.region);
+      for (const r of this.pool.regions()) this.native.release(r);
     }
   }
 

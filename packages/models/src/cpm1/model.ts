@@ -7,7 +7,9 @@ import {
   type Tensor,
   tidy,
 } from '@bminf/core';
-import { CpuBackend, getBackend } from '@bminf/kernels';
+import { CpuBackend, cpuBackend, getBackend } from '@bminf/kernels';
+import type { TensorPlan } from '../architecture.js';
+import { type LayerStreamer, type StreamingLoadOptions, cpm1RuntimeBytes, planModelStreaming, unitOf } from '../streaming/index.js';
 import { Embedding, FeedForward, KVCache, LayerNorm, Linear, PositionEmbedding, SelfAttention } from '@bminf/layers';
 import { SentencePieceTokenizer } from '@bminf/tokenizers';
 import type { CausalLM } from '../generation/causal-lm.js';
@@ -18,7 +20,7 @@ import { type Weights, loadWeights } from '../weights.js';
 import { type Cpm1Config, parseCpm1Config } from './config.js';
 import { cpm1Plan } from './plan.js';
 
-export interface LoadOptions {
+export interface LoadOptions extends StreamingLoadOptions {
   /** fp32, fp16, or int8 (W8A8, float16 activations); default int8. */
   dtype?: ModelDType;
   /** A backend, or which to pick: auto (CUDA when usable), cpu, cuda. */
@@ -68,10 +70,18 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
     backend: Backend,
     dtype: ModelDType,
     private readonly weights: Weights,
+    /** Where streamed blocks go (a model loaded with a memory limit), or null when every block is resident. */
+    readonly streamer: LayerStreamer | null = null,
   ) {
     super(backend, dtype);
-    const w = weights;
     const b = backend;
+    this.pass = Array.from({ length: config.numLayers }, (_, i) => `block.${i}`);
+    // A streamed block's tensors come from host memory and become views into its slot (LayerStreamer).
+    const sink = (name: string) => streamer?.sink(unitOf(name));
+    const w = {
+      tensor: (name: string) => sink(name)?.tensor(weights.tensor(name)) ?? weights.tensor(name),
+      linear: (name: string) => sink(name)?.linear(weights.linear(name)) ?? weights.linear(name),
+    };
     this.embed = new Embedding(b, w.tensor('embed.weight'));
     this.pos = new PositionEmbedding(b, w.tensor('pos_embed.weight'));
     const scale = config.scaleAttention ? 1 / Math.sqrt(config.headDim) : 1;
@@ -91,6 +101,15 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
       };
     });
     this.lnFinal = new LayerNorm(b, w.tensor('ln_final.weight'), w.tensor('ln_final.bias'), config.eps);
+    streamer?.finishBuild();
+  }
+
+  /** The units every pass runs, in order (for the layer streamer). */
+  readonly pass: readonly string[];
+
+  /** Runs a unit's compute, with its weights streamed in first when it is a streamed block. */
+  unit<T>(id: string, fn: () => T): T {
+    return this.streamer ? this.streamer.run(id, fn) : fn();
   }
 
   /** Loads a CPM-1 checkpoint directory: Hugging Face GPT-2 (safetensors, sharded or not, or a PyTorch .bin) or bminf-migrate's output. */
@@ -107,8 +126,20 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
         { hint: 'Use the tokenizer.model that came with these weights.' },
       );
     }
-    const weights = await loadWeights(dir, raw, cpm1Plan(raw), { dtype, backend });
-    return new Cpm1Model(config, tokenizer, backend, dtype, weights);
+    const plans = cpm1Plan(raw);
+    const { streamer, onHost } = cpm1Streaming(config, plans, backend, dtype, options);
+    try {
+      const weights = await loadWeights(dir, raw, plans, { dtype, backend, onHost, hostBackend: cpuBackend() });
+      try {
+        return new Cpm1Model(config, tokenizer, backend, dtype, weights, streamer);
+      } catch (e) {
+        weights.dispose();
+        throw e;
+      }
+    } catch (e) {
+      streamer?.dispose();
+      throw e;
+    }
   }
 
   get contextLength(): number {
@@ -155,13 +186,15 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
     const b = this.backend;
     const logits = tidy(() => {
       let x: Tensor = b.add(this.castIn(this.embed.forward(ids)), this.castIn(this.pos.forward(start, ids.length)));
-      for (let i = 0; i < this.blocks.length; i++) {
-        const blk = this.blocks[i];
-        const a = blk.attn.forward(blk.lnAttn.forward(x), state ? state.caches[i] : null, { causal: true });
-        x = b.add(x, a);
-        const f = blk.ffn.forward(blk.lnFF.forward(x));
-        x = b.add(x, f);
-      }
+      this.streamer?.begin(this.pass);
+      this.blocks.forEach((blk, i) =>
+        this.unit(`block.${i}`, () => {
+          const a = blk.attn.forward(blk.lnAttn.forward(x), state ? state.caches[i] : null, { causal: true });
+          x = b.add(x, a);
+          const f = blk.ffn.forward(blk.lnFF.forward(x));
+          x = b.add(x, f);
+        }),
+      );
       let h = this.lnFinal.forward(x);
       if (!options.allLogits) h = h.narrow(0, ids.length - 1, 1);
       const out = b.gemm(b.contiguous(h), this.embed.table, { transB: true });
@@ -182,5 +215,19 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
 
   protected release(): void {
     this.weights.dispose();
+    this.streamer?.dispose();
   }
+}
+
+/** The layer plan of a CPM-1 model loaded with a memory limit (none without one). */
+export function cpm1Streaming(config: Cpm1Config, plans: TensorPlan[], backend: Backend, dtype: ModelDType, options: StreamingLoadOptions) {
+  return planModelStreaming({
+    backend,
+    plans,
+    dtype,
+    memoryLimit: options.memoryLimit,
+    runtimeBytes: cpm1RuntimeBytes(config, dtype, options.plannedFor),
+    passes: [Array.from({ length: config.numLayers }, (_, i) => `block.${i}`)],
+    perToken: () => true,
+  });
 }

@@ -150,7 +150,8 @@ export class Cpm1PlannedRunner implements ModelRunner {
     const graph = planStep(this.backend, () => {
       const { cfg, b, embedIn, blocks, head } = this.parts();
       let x = embedIn(t.ids, t.pos);
-      blocks.forEach((blk, i) => {
+      this.model.streamer?.begin(this.model.pass);
+      blocks.forEach((blk, i) => this.model.unit(`block.${i}`, () => {
         const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
         const d = cfg.numHeads * cfg.headDim;
         const keys = this.keys[i].narrow(0, 0, rows);
@@ -164,7 +165,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
         });
         x = blk.attn.params.out.forwardAdd(ctx, x);
         x = blk.ffn.forward(blk.lnFF.forward(x), x);
-      });
+      }));
       b.copy(head(x), logits);
     }, this.record);
     return { graph, inputs, logits };
@@ -177,7 +178,8 @@ export class Cpm1PlannedRunner implements ModelRunner {
       const { cfg, b, embedIn, blocks, head } = this.parts();
       const d = cfg.numHeads * cfg.headDim;
       let x = embedIn(t.ids, t.pos);
-      blocks.forEach((blk, i) => {
+      this.model.streamer?.begin(this.model.pass);
+      blocks.forEach((blk, i) => this.model.unit(`block.${i}`, () => {
         const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
         const parts = qkv.reshape([P, 3, cfg.numHeads, cfg.headDim]).permute([1, 2, 0, 3]); // [3, h, P, dh]
         b.scatterRows(qkv.narrow(1, d, d), this.keys[i], t.rows);
@@ -185,7 +187,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
         const ctx = attend(b, parts.select(0, 0), parts.select(0, 1), parts.select(0, 2), { scale: blk.attn.params.scale, causalOffset: 0 });
         x = blk.attn.params.out.forwardAdd(ctx, x);
         x = blk.ffn.forward(blk.lnFF.forward(x), x);
-      });
+      }));
       b.copy(head(b.embedding(t.last, b.contiguous(x))), logits);
     }, this.record);
     return { graph, inputs, logits };

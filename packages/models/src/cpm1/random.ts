@@ -1,9 +1,10 @@
 import type { Backend, DeviceRequest, ModelDType } from '@bminf/core';
-import { getBackend } from '@bminf/kernels';
+import { cpuBackend, getBackend } from '@bminf/kernels';
+import type { StreamingLoadOptions } from '../streaming/index.js';
 import type { SentencePieceTokenizer } from '@bminf/tokenizers';
 import { randomWeights } from '../cpm2/random.js';
 import type { Cpm1Config } from './config.js';
-import { Cpm1Model } from './model.js';
+import { Cpm1Model, cpm1Streaming } from './model.js';
 import { cpm1Plan } from './plan.js';
 
 /** CPM-1 at its published size (GPT-2 style, 2.6 B parameters). */
@@ -46,15 +47,23 @@ function gpt2Config(c: Cpm1Config) {
 export function randomCpm1Model(
   config: Cpm1Config,
   tokenizer: SentencePieceTokenizer,
-  options: { dtype?: ModelDType; device?: DeviceRequest | Backend; seed?: number } = {},
+  options: { dtype?: ModelDType; device?: DeviceRequest | Backend; seed?: number } & StreamingLoadOptions = {},
 ): Cpm1Model {
   const dtype = options.dtype ?? 'int8';
   const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
-  const weights = randomWeights(cpm1Plan(gpt2Config(config)), backend, dtype, options.seed ?? 1, (name) => (name.includes('embed') ? 0.02 : 1));
+  const plans = cpm1Plan(gpt2Config(config));
+  const { streamer, onHost } = cpm1Streaming(config, plans, backend, dtype, options);
   try {
-    return new Cpm1Model(config, tokenizer, backend, dtype, weights);
+    const std = (name: string) => (name.includes('embed') ? 0.02 : 1);
+    const weights = randomWeights(plans, backend, dtype, options.seed ?? 1, std, { onHost, backend: cpuBackend() });
+    try {
+      return new Cpm1Model(config, tokenizer, backend, dtype, weights, streamer);
+    } catch (e) {
+      weights.dispose();
+      throw e;
+    }
   } catch (e) {
-    weights.dispose();
+    streamer?.dispose();
     throw e;
   }
 }

@@ -9,7 +9,8 @@ import {
   keep,
   tidy,
 } from '@bminf/core';
-import { CpuBackend, getBackend } from '@bminf/kernels';
+import { CpuBackend, cpuBackend, getBackend } from '@bminf/kernels';
+import type { TensorPlan } from '../architecture.js';
 import {
   CrossAttention,
   Embedding,
@@ -29,8 +30,9 @@ import { type Cpm2Config, parseCpm2Config } from './config.js';
 import { cpm2Plan } from './plan.js';
 import { stackLinears } from './stack.js';
 import { Cpm2State } from './state.js';
+import { type LayerStreamer, type StreamingLoadOptions, cpm2RuntimeBytes, planModelStreaming, unitOf } from '../streaming/index.js';
 
-export interface Cpm2LoadOptions {
+export interface Cpm2LoadOptions extends StreamingLoadOptions {
   /** fp32, fp16, or int8 (W8A8, float16 activations); default int8. */
   dtype?: ModelDType;
   /** A backend, or which to pick: auto (CUDA when usable), cpu, cuda. */
@@ -59,6 +61,9 @@ export class Cpm2Model extends ModelBase {
   private readonly decoderBlocks: T5DecoderBlock[];
   private readonly encoderNorm: LayerNorm;
   private readonly decoderNorm: LayerNorm;
+  /** The units each pass runs, in order (for the layer streamer). */
+  readonly encoderPass: readonly string[];
+  readonly decoderPass: readonly string[];
 
   /**
    * A model over weights already on the backend (load() and randomCpm2Model() make them); it takes
@@ -70,16 +75,31 @@ export class Cpm2Model extends ModelBase {
     backend: Backend,
     dtype: ModelDType,
     private readonly weights: Weights,
+    /** Where streamed blocks go (a model loaded with a memory limit), or null when every block is resident. */
+    readonly streamer: LayerStreamer | null = null,
   ) {
     super(backend, dtype);
     const w = weights;
     const b = backend;
     const c = config;
-    const norm = (name: string) => new LayerNorm(b, w.tensor(name), null, c.eps, false);
+    const S = streamer;
+    this.encoderPass = [
+      ...Array.from({ length: c.numEncoderLayers }, (_, i) => `encoder.${i}`),
+      ...Array.from({ length: c.numDecoderLayers }, (_, i) => `cross.${i}`),
+    ];
+    this.decoderPass = Array.from({ length: c.numDecoderLayers }, (_, i) => `decoder.${i}`);
+    // A streamed block's tensors come from host memory and become views into its slot (LayerStreamer).
+    const sink = (name: string) => (S ? S.sink(unitOf(name)) : null);
+    const norm = (name: string) => new LayerNorm(b, sink(name)?.tensor(w.tensor(name)) ?? w.tensor(name), null, c.eps, false);
     const params = (name: string) => w.linear(name, { bias: false });
-    const linear = (name: string) => new Linear(b, params(name));
-    // Projections of the same input (q, k, v; the FFN's in and gate) are stacked: one GEMM (see stackLinears).
-    const stacked = (...names: string[]) => new Linear(b, stackLinears(b, names.map(params)));
+    const linear = (name: string) => new Linear(b, sink(name)?.linear(params(name)) ?? params(name));
+    // Projections of the same input (q, k, v; the FFN's in and gate) are stacked: one GEMM (see stackLinears),
+    // on the host for a streamed block.
+    const stacked = (...names: string[]) => {
+      const parts = names.map(params);
+      const stack = stackLinears(parts[0].weight.device.kind === 'cpu' ? cpuBackend() : b, parts);
+      return new Linear(b, sink(names[0])?.linear(stack) ?? stack);
+    };
     const attention = (p: string) =>
       new SelfAttention(b, {
         qkv: stacked(`${p}.q`, `${p}.k`, `${p}.v`),
@@ -118,6 +138,12 @@ export class Cpm2Model extends ModelBase {
     });
     this.encoderNorm = norm('encoder.ln_final.weight');
     this.decoderNorm = norm('decoder.ln_final.weight');
+    S?.finishBuild();
+  }
+
+  /** Runs a unit's compute, with its weights streamed in first when it is a streamed block. */
+  unit<T>(id: string, fn: () => T): T {
+    return this.streamer ? this.streamer.run(id, fn) : fn();
   }
 
   /**
@@ -137,11 +163,18 @@ export class Cpm2Model extends ModelBase {
       );
     }
     const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
-    const weights = await loadWeights(dir, raw, cpm2Plan(raw), { dtype, backend });
+    const plans = cpm2Plan(raw);
+    const { streamer, onHost } = cpm2Streaming(config, plans, backend, dtype, options);
     try {
-      return new Cpm2Model(config, tokenizer, backend, dtype, weights);
+      const weights = await loadWeights(dir, raw, plans, { dtype, backend, onHost, hostBackend: cpuBackend() });
+      try {
+        return new Cpm2Model(config, tokenizer, backend, dtype, weights, streamer);
+      } catch (e) {
+        weights.dispose();
+        throw e;
+      }
     } catch (e) {
-      weights.dispose();
+      streamer?.dispose();
       throw e;
     }
   }
@@ -165,7 +198,8 @@ export class Cpm2Model extends ModelBase {
     return tidy(() => {
       let x = this.castIn(this.embed.forward(ids));
       const bias = this.encoderBias.forward(0, n, n);
-      for (const blk of this.encoderBlocks) x = blk.forward(x, bias);
+      this.streamer?.begin(this.encoderPass);
+      this.encoderBlocks.forEach((blk, i) => (x = this.unit(`encoder.${i}`, () => blk.forward(x, bias))));
       return this.encoderNorm.forward(x);
     });
   }
@@ -187,8 +221,8 @@ export class Cpm2Model extends ModelBase {
   newState(encoderIds: readonly number[]): Cpm2State {
     const enc = this.runEncoder(encoderIds);
     try {
-      const cross = this.decoderBlocks.map((blk) => {
-        const kv = blk.cross.project(enc);
+      const cross = this.decoderBlocks.map((blk, i) => {
+        const kv = this.unit(`cross.${i}`, () => blk.cross.project(enc));
         keep(kv.keys);
         keep(kv.values);
         return kv;
@@ -214,7 +248,8 @@ export class Cpm2Model extends ModelBase {
     const logits = tidy(() => {
       let x = this.castIn(this.embed.forward(ids));
       const bias = this.decoderBias.forward(start, n, start + n);
-      for (let i = 0; i < this.decoderBlocks.length; i++) x = this.decoderBlocks[i].forward(x, state.caches[i], bias, state.cross[i]);
+      this.streamer?.begin(this.decoderPass);
+      this.decoderBlocks.forEach((blk, i) => (x = this.unit(`decoder.${i}`, () => blk.forward(x, state.caches[i], bias, state.cross[i]))));
       let h = this.decoderNorm.forward(x);
       if (!options.allLogits) h = h.narrow(0, n - 1, 1);
       return b.gemm(b.contiguous(h), this.lmHead, { transB: true });
@@ -261,5 +296,22 @@ export class Cpm2Model extends ModelBase {
     // The blocks own the stacked projections; the rest is in weights (disposing twice is a no-op).
     for (const blk of [...this.encoderBlocks, ...this.decoderBlocks]) blk.dispose();
     this.weights.dispose();
+    this.streamer?.dispose();
   }
+}
+
+/** The layer plan of a CPM-2 / EVA model loaded with a memory limit (none without one). */
+export function cpm2Streaming(config: Cpm2Config, plans: TensorPlan[], backend: Backend, dtype: ModelDType, options: StreamingLoadOptions) {
+  return planModelStreaming({
+    backend,
+    plans,
+    dtype,
+    memoryLimit: options.memoryLimit,
+    runtimeBytes: cpm2RuntimeBytes(config, dtype, options.plannedFor),
+    passes: [
+      [...Array.from({ length: config.numEncoderLayers }, (_, i) => `encoder.${i}`), ...Array.from({ length: config.numDecoderLayers }, (_, i) => `cross.${i}`)],
+      Array.from({ length: config.numDecoderLayers }, (_, i) => `decoder.${i}`),
+    ],
+    perToken: (unit) => unit.startsWith('decoder.'),
+  });
 }

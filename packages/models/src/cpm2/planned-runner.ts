@@ -167,13 +167,16 @@ export class Cpm2PlannedRunner implements ModelRunner {
     return planStep(b, () => {
       let x = this.castIn(b.embedding(t.ids, L.embed.table));
       const bias = b.add(positionBias, mask); // padded keys masked out for every query
-      for (const blk of L.encoderBlocks) x = blk.forward(x, bias);
+      m.streamer?.begin(m.encoderPass);
+      L.encoderBlocks.forEach((blk, i) => (x = m.unit(`encoder.${i}`, () => blk.forward(x, bias))));
       const enc = L.encoderNorm.forward(x);
-      L.decoderBlocks.forEach((blk, i) => {
-        const kv = blk.cross.params.kv?.forward(enc) as Tensor; // [P, 2d]: k | v
-        b.scatterRows(kv.narrow(1, 0, d), this.crossKeys[i], t.rows);
-        b.scatterRows(kv.narrow(1, d, d), this.crossValues[i], t.rows);
-      });
+      L.decoderBlocks.forEach((blk, i) =>
+        m.unit(`cross.${i}`, () => {
+          const kv = blk.cross.params.kv?.forward(enc) as Tensor; // [P, 2d]: k | v
+          b.scatterRows(kv.narrow(1, 0, d), this.crossKeys[i], t.rows);
+          b.scatterRows(kv.narrow(1, d, d), this.crossValues[i], t.rows);
+        }),
+      );
     }, this.record);
   }
 
@@ -217,7 +220,8 @@ export class Cpm2PlannedRunner implements ModelRunner {
     const t = inputs.tensors;
     const graph = planStep(b, () => {
       let x = this.castIn(b.embedding(t.ids, L.embed.table));
-      L.decoderBlocks.forEach((blk, i) => {
+      m.streamer?.begin(m.decoderPass);
+      L.decoderBlocks.forEach((blk, i) => m.unit(`decoder.${i}`, () => {
         const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
         const selfKeys = part(this.selfKeys[i], this.maxDecoderLength);
         const selfValues = part(this.selfValues[i], this.maxDecoderLength);
@@ -238,7 +242,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
         });
         x = blk.cross.params.out.forwardAdd(cross, x);
         x = blk.ffn.forward(blk.lnFF.forward(x), x);
-      });
+      }));
       const y = b.gemm(b.contiguous(L.decoderNorm.forward(x)), L.lmHead, { transB: true });
       b.copy(y.dtype === 'float32' ? y : b.cast(y, 'float32'), logits);
     }, this.record);

@@ -1,11 +1,12 @@
 import type { Backend, DeviceRequest, ModelDType, Tensor } from '@bminf/core';
 import { InvalidArgumentError, float32ToFloat16Bits } from '@bminf/core';
-import { getBackend } from '@bminf/kernels';
+import { cpuBackend, getBackend } from '@bminf/kernels';
+import type { StreamingLoadOptions } from '../streaming/index.js';
 import { CPM2_REQUIRED_TOKENS, CPM2_SENTINELS, Cpm2Tokenizer } from '@bminf/tokenizers';
 import type { TensorPlan } from '../plans.js';
 import { Weights } from '../weights.js';
 import { type Cpm2Config, toT5ConfigJson } from './config.js';
-import { Cpm2Model } from './model.js';
+import { Cpm2Model, cpm2Streaming } from './model.js';
 import { cpm2Plan } from './plan.js';
 
 /**
@@ -14,7 +15,10 @@ import { cpm2Plan } from './plan.js';
  * (linear weights of magnitude ~1/√in, unit norms, small position biases); their values mean nothing.
  * In int8 the weights are random int8 with per-row scales, as a quantized checkpoint would hold.
  */
-export function randomCpm2Model(config: Cpm2Config, options: { dtype?: ModelDType; device?: DeviceRequest | Backend; seed?: number } = {}): Cpm2Model {
+export function randomCpm2Model(
+  config: Cpm2Config,
+  options: { dtype?: ModelDType; device?: DeviceRequest | Backend; seed?: number } & StreamingLoadOptions = {},
+): Cpm2Model {
   const dtype = options.dtype ?? 'int8';
   const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
   const specials = ['<pad>', ...CPM2_REQUIRED_TOKENS];
@@ -24,11 +28,19 @@ export function randomCpm2Model(config: Cpm2Config, options: { dtype?: ModelDTyp
   }
   const tokens = [...specials, ...Array.from({ length: fillers }, (_, i) => `w${i}`), ...Array.from({ length: CPM2_SENTINELS }, (_, i) => `<s_${i}>`)];
   const tokenizer = new Cpm2Tokenizer(tokens, { source: 'random vocabulary' });
-  const weights = randomWeights(cpm2Plan(toT5ConfigJson(config)), backend, dtype, options.seed ?? 1, (name) => (name.includes('pos_bias') ? 0.1 : 1));
+  const plans = cpm2Plan(toT5ConfigJson(config));
+  const { streamer, onHost } = cpm2Streaming(config, plans, backend, dtype, options);
   try {
-    return new Cpm2Model(config, tokenizer, backend, dtype, weights);
+    const std = (name: string) => (name.includes('pos_bias') ? 0.1 : 1);
+    const weights = randomWeights(plans, backend, dtype, options.seed ?? 1, std, { onHost, backend: cpuBackend() });
+    try {
+      return new Cpm2Model(config, tokenizer, backend, dtype, weights, streamer);
+    } catch (e) {
+      weights.dispose();
+      throw e;
+    }
   } catch (e) {
-    weights.dispose();
+    streamer?.dispose();
     throw e;
   }
 }
@@ -38,10 +50,26 @@ export function randomCpm2Model(config: Cpm2Config, options: { dtype?: ModelDTyp
  * scales in int8 models), norms of ones, other tensors of magnitude `std(name)`. Large tensors are
  * drawn on the GPU where the backend can (fillRandom), so a full-size model is ready in seconds.
  */
-export function randomWeights(plans: readonly TensorPlan[], backend: Backend, dtype: ModelDType, seed: number, std: (name: string) => number): Weights {
+export function randomWeights(
+  plans: readonly TensorPlan[],
+  backend: Backend,
+  dtype: ModelDType,
+  seed: number,
+  std: (name: string) => number,
+  host?: { onHost: (name: string) => boolean; backend: Backend },
+): Weights {
   const rand = xorshift(seed);
   const weights = new Weights();
   const device = 'fillRandom' in backend ? (backend as Backend & { fillRandom(t: Tensor, seed: number, magnitude?: number): void }) : null;
+  // A streamed block's tensor is drawn on the GPU like the rest, then moved to host memory.
+  const place = (name: string, t: Tensor): Tensor => {
+    if (!host?.onHost(name)) return t;
+    try {
+      return host.backend.upload(backend.download(t), t.shape);
+    } finally {
+      t.dispose();
+    }
+  };
   try {
     plans.forEach((plan, index) => {
       const n = plan.shape.reduce((a, b) => a * b, 1);
@@ -60,7 +88,7 @@ export function randomWeights(plans: readonly TensorPlan[], backend: Backend, dt
         }
         // uniform in [-127, 127]·s has std 73·s: s = std/73 gives the weights their std
         const scales = new Uint16Array(plan.shape[0]).fill(float32ToFloat16Bits(sd / 73));
-        weights.setLinear(plan.name, { kind: 'int8', weight, scale: backend.upload(scales, [plan.shape[0]]), bias: null });
+        weights.setLinear(plan.name, { kind: 'int8', weight: place(plan.name, weight), scale: place(plan.name, backend.upload(scales, [plan.shape[0]])), bias: null });
         return;
       }
       let t: Tensor;
@@ -70,6 +98,7 @@ export function randomWeights(plans: readonly TensorPlan[], backend: Backend, dt
       } else {
         t = backend.upload(dtype === 'fp32' ? floats32(n, sd, isNorm, rand) : halves(n, sd, isNorm, rand), plan.shape);
       }
+      t = place(plan.name, t);
       if (plan.quantize) weights.setLinear(plan.name, { kind: 'float', weight: t, bias: null });
       else weights.setTensor(plan.name, t);
     });

@@ -1,0 +1,113 @@
+import { InvalidArgumentError, OutOfMemoryError } from '@bminf/core';
+import { describe, expect, it } from 'vitest';
+import { GrowingDevicePool, type SegmentBlock } from '@bminf/allocator';
+
+const MiB = 2 ** 20;
+
+/** A pool whose "driver" hands out numbered regions and records every reservation. */
+function pool(limit: number, chunk = 4 * MiB) {
+  const reservations: number[] = [];
+  const p = new GrowingDevicePool<number>({
+    limit,
+    chunk,
+    name: 'test:0',
+    reserve: (bytes) => {
+      reservations.push(bytes);
+      return reservations.length - 1;
+    },
+  });
+  return { p, reservations };
+}
+
+describe('GrowingDevicePool', () => {
+  it('reserves nothing until asked, then a chunk, then grows only when no segment has room', () => {
+    const { p, reservations } = pool(64 * MiB);
+    expect(p.stats().reserved).toBe(0);
+    const a = p.allocate(1000);
+    expect(reservations).toEqual([4 * MiB]);
+    const b = p.allocate(2 * MiB);
+    expect(reservations).toEqual([4 * MiB]); // fits the first segment
+    expect(b.region).toBe(a.region);
+    const c = p.allocate(3 * MiB); // 4 MiB - 2 MiB - 1 KiB left: a new segment
+    expect(reservations).toEqual([4 * MiB, 4 * MiB]);
+    expect(c.region).toBe(1);
+    const big = p.allocate(10 * MiB); // larger than a chunk: a segment of its own size
+    expect(reservations[2]).toBe(10 * MiB);
+    const s = p.stats();
+    expect(s.reserved).toBe(18 * MiB);
+    expect(s.segments).toBe(3);
+    expect(s.bytesInUse).toBe(1024 + 2 * MiB + 3 * MiB + 10 * MiB);
+    for (const x of [a, b, c, big]) p.free(x);
+    expect(p.stats().bytesInUse).toBe(0);
+    // Freed space is reused before anything new is reserved.
+    p.allocate(10 * MiB);
+    expect(reservations.length).toBe(3);
+  });
+
+  it('never reserves past its limit, and says what is reserved and in use when it cannot fit', () => {
+    const { p, reservations } = pool(10 * MiB);
+    p.allocate(7 * MiB);
+    const second = p.allocate(3 * MiB); // the last 3 MiB: a segment cut to the room left, not a chunk
+    expect(reservations).toEqual([7 * MiB, 3 * MiB]);
+    expect(() => p.allocate(256)).toThrow(OutOfMemoryError);
+    try {
+      p.allocate(MiB);
+    } catch (e) {
+      expect(String((e as Error).message)).toMatch(/limit 10(\.0)? MiB/);
+    }
+    p.free(second);
+    expect(p.allocate(MiB).segment).toBe(1);
+  });
+
+  it('keeps blocks apart under random traffic and returns to zero', () => {
+    const { p } = pool(256 * MiB, 8 * MiB);
+    let seed = 7;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+    const live: SegmentBlock<number>[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // Frees when 96 MiB are in use: the pool must serve it without passing its 256 MiB limit.
+      if (live.length > 0 && (rnd() < 0.45 || p.stats().bytesInUse > 96 * MiB)) p.free(live.splice(Math.floor(rnd() * live.length), 1)[0]);
+      else live.push(p.allocate(Math.floor(rnd() * rnd() * 12 * MiB)));
+      // No two live blocks of one segment overlap.
+      const bySeg = new Map<number, SegmentBlock<number>[]>();
+      for (const b of live) bySeg.set(b.segment, [...(bySeg.get(b.segment) ?? []), b]);
+      for (const bs of bySeg.values()) {
+        bs.sort((x, y) => x.block.offset - y.block.offset);
+        for (let j = 1; j < bs.length; j++) {
+          if (bs[j - 1].block.offset + bs[j - 1].block.size > bs[j].block.offset) throw new Error('overlap');
+        }
+      }
+    }
+    expect(p.stats().reserved).toBeLessThanOrEqual(256 * MiB);
+    for (const b of live) p.free(b);
+    expect(p.stats().bytesInUse).toBe(0);
+  });
+
+  it('refuses a limit below what it reserved, and frees of foreign blocks', () => {
+    const { p } = pool(64 * MiB);
+    const a = p.allocate(MiB);
+    expect(() => p.setLimit(MiB)).toThrow(InvalidArgumentError);
+    p.setLimit(32 * MiB);
+    expect(p.limit).toBe(32 * MiB);
+    const other = pool(64 * MiB).p.allocate(MiB);
+    expect(() => p.free({ ...other, region: 99 })).toThrow(InvalidArgumentError);
+    p.free(a);
+    expect(() => p.free(a)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('GrowingDevicePool with doubling segments (a step arena)', () => {
+  it('makes each new segment at least as large as the ones before, so a step of many temporaries takes few', () => {
+    const reservations: number[] = [];
+    const p = new GrowingDevicePool<number>({
+      limit: 2 ** 40,
+      chunk: MiB,
+      doubling: true,
+      reserve: (bytes) => reservations.push(bytes) - 1,
+    });
+    for (let i = 0; i < 100; i++) p.allocate(100 * 1024); // 10 MB of small live temporaries
+    expect(reservations.length).toBeLessThanOrEqual(5);
+    expect(reservations).toEqual([...reservations].sort((a, b) => a - b));
+    expect(p.stats().reserved).toBeLessThan(2 * 100 * 100 * 1024 + 2 * MiB);
+  });
+});
