@@ -55,7 +55,7 @@ export async function openServedModel(source: ModelSource, maxBatch: number): Pr
 
 interface PoolView {
   memoryStats?: () => { bytesInUse: number; reserved?: number };
-  pool?: { stats?: { bytesInUse: number; capacity?: number } };
+  pool?: { stats?: { bytesInUse: number; bytesCached?: number } };
 }
 
 /** Bytes of device memory the model's backend has in use: the CUDA device pool, or the CPU host pool. */
@@ -69,5 +69,6 @@ export function deviceBytesInUse(served: ServedModel): number {
 export function deviceBytesReserved(served: ServedModel): number {
   const backend = served.model.backend as unknown as PoolView;
   if (typeof backend.memoryStats === 'function') return backend.memoryStats().reserved ?? backend.memoryStats().bytesInUse;
-  return backend.pool?.stats?.capacity ?? backend.pool?.stats?.bytesInUse ?? 0;
+  const s = backend.pool?.stats;
+  return s ? s.bytesInUse + (s.bytesCached ?? 0) : 0;
 }

@@ -57,5 +57,6 @@ it('/health answers within 50 ms while 8 requests generate; /metrics shows them'
   expect(metric(after, 'bminf_generated_tokens_total')).toBeGreaterThan(metric(before, 'bminf_generated_tokens_total'));
   expect(metric(before, 'bminf_batch_size')).toBeGreaterThanOrEqual(1);
   expect(metric(before, 'bminf_device_memory_bytes_in_use')).toBeGreaterThan(0);
+  expect(metric(before, 'bminf_device_memory_bytes_reserved')).toBeGreaterThanOrEqual(metric(before, 'bminf_device_memory_bytes_in_use'));
   expect(after).toMatch(/^bminf_requests_total\{route="\/health",status="200"\} [1-9]\d*$/m);
 });

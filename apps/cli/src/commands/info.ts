@@ -1,6 +1,6 @@
 import { type DeviceRequest, type ModelDType, formatBytes } from '@bminf/core';
 import { cudaInfo, formatCudaInfo, nativeCpu } from '@bminf/kernels';
-import { Engine, loadModel } from '@bminf/models';
+import { Cpm1Model, Engine, loadModel } from '@bminf/models';
 import { type Command, Option } from 'commander';
 import { deviceOption, dtypeOption, intOption, loadOptions, memoryLimitOption } from '../options.js';
 
@@ -32,16 +32,17 @@ async function modelMemory(opts: { model: string; dtype: ModelDType; device: Dev
     try {
       await engine.prepare(); // every step planned: its arenas and caches are in use now
       const stats = (model.backend as unknown as { memoryStats?: () => { bytesInUse: number; reserved?: number; limit?: number } }).memoryStats?.();
-      const pool = (model.backend as unknown as { pool?: { stats?: { bytesInUse: number; capacity: number } } }).pool?.stats;
+      const pool = (model.backend as unknown as { pool?: { stats?: { bytesInUse: number; bytesCached: number } } }).pool?.stats;
       const s = model.streamer;
       return {
         model: opts.model,
-        architecture: model.constructor.name === 'Cpm1Model' ? 'cpm1' : 'cpm2',
+        architecture: model instanceof Cpm1Model ? 'cpm1' : 'cpm2',
         device: model.backend.name,
         dtype: model.dtype,
         maxBatch: opts.maxBatch,
         bytesInUse: stats?.bytesInUse ?? pool?.bytesInUse ?? 0,
-        reserved: stats?.reserved ?? pool?.capacity ?? 0,
+        // The CPU's host pool holds what is in use and the freed buffers it keeps for reuse.
+        reserved: stats?.reserved ?? (pool ? pool.bytesInUse + pool.bytesCached : 0),
         limit: stats?.limit ?? null,
         streaming: s
           ? {
