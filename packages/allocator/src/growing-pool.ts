@@ -1,10 +1,11 @@
 // Device memory taken as it is needed (BMInf's users asked for it, its issue #43), instead of one
 // reservation of nearly all free memory at start: the pool holds segments, each one reservation from
-// the driver carved by a DevicePool, and reserves another segment only when no segment has room, up to
-// a limit. A segment is at least `chunk` bytes, so that small tensors do not each cost a driver call,
-// and exactly the request when that is larger (a large weight gets a segment of its own size). Segments
-// are kept once reserved: a CUDA graph may hold addresses inside them, and giving memory back would
-// need a synchronisation in the middle of a free.
+// the driver carved by a DevicePool, and reserves another only when no segment has room, up to a
+// limit. As PyTorch's caching allocator does it: a request of more than half a chunk gets a segment of
+// its own size (rounded to 2 MiB), so that large weights leave no tails; smaller ones share segments of
+// `chunk` bytes. Empty segments are kept for reuse, and given back to the driver only when a request
+// would otherwise pass the limit (or the driver is out of memory): a CUDA graph holds its addresses in
+// a live block (its step's arena), never in an empty segment.
 import { InvalidArgumentError, OutOfMemoryError, formatBytes } from '@bminf/core';
 import { type DeviceBlock, DevicePool, type DevicePoolStats } from './device-pool.js';
 
@@ -13,8 +14,10 @@ export interface GrowingPoolOptions<R> {
   limit: number;
   /** Reserves `bytes` of device memory from the driver (throws when it cannot). */
   reserve: (bytes: number) => R;
-  /** The smallest segment, in bytes. Default 256 MiB. */
+  /** The segment small requests share, in bytes. Default 32 MiB. */
   chunk?: number;
+  /** Gives a segment back to the driver (after the work queued on it). Without it, segments stay. */
+  release?: (region: R) => void;
   /**
    * Each new segment at least as large as all before it together (a step's arena, whose size is not
    * known ahead: few segments, at most twice its peak). Default false: segments of `chunk` bytes.
@@ -26,10 +29,16 @@ export interface GrowingPoolOptions<R> {
   name?: string;
 }
 
+/** A segment: one reservation and its bookkeeping. */
+export interface Segment<R> {
+  readonly region: R;
+  readonly pool: DevicePool;
+}
+
 /** A block of one segment. */
 export interface SegmentBlock<R> {
   readonly region: R;
-  readonly segment: number;
+  readonly segment: Segment<R>;
   readonly block: DeviceBlock;
 }
 
@@ -41,26 +50,24 @@ export interface GrowingPoolStats extends DevicePoolStats {
   segments: number;
 }
 
-interface Segment<R> {
-  region: R;
-  pool: DevicePool;
-}
-
 export class GrowingDevicePool<R> {
   readonly chunk: number;
   readonly alignment: number;
   readonly name: string;
   private _limit: number;
   private readonly reserveFn: (bytes: number) => R;
+  private readonly releaseFn: ((region: R) => void) | undefined;
   private readonly doubling: boolean;
-  private readonly segments: Segment<R>[] = [];
+  private segments: Segment<R>[] = [];
+  private inUse = 0;
   private peak = 0;
 
   constructor(options: GrowingPoolOptions<R>) {
     this.alignment = options.alignment ?? 256;
-    this.chunk = options.chunk ?? 256 * 2 ** 20;
+    this.chunk = options.chunk ?? 32 * 2 ** 20;
     this.name = options.name ?? 'the device';
     this.reserveFn = options.reserve;
+    this.releaseFn = options.release;
     this.doubling = options.doubling ?? false;
     if (!Number.isSafeInteger(this.chunk) || this.chunk < this.alignment) {
       throw new InvalidArgumentError(`GrowingDevicePool: chunk must be an integer of at least ${this.alignment} bytes but is ${this.chunk}.`);
@@ -86,6 +93,7 @@ export class GrowingDevicePool<R> {
     if (!Number.isSafeInteger(bytes) || bytes < this.alignment) {
       throw new InvalidArgumentError(`The device memory limit must be an integer of at least ${this.alignment} bytes, but is ${bytes}.`);
     }
+    if (bytes < this.reserved) this.releaseEmpty();
     const reserved = this.reserved;
     if (bytes < reserved) {
       throw new InvalidArgumentError(`A device memory limit of ${formatBytes(bytes)} is below the ${formatBytes(reserved)} ${this.name} has reserved already.`, {
@@ -100,51 +108,88 @@ export class GrowingDevicePool<R> {
       throw new InvalidArgumentError(`GrowingDevicePool.allocate: bytes must be a non-negative integer but is ${bytes}.`);
     }
     const size = Math.max(this.alignment, Math.ceil(bytes / this.alignment) * this.alignment);
-    // Best fit over every segment: the one whose largest free block is the smallest that holds it.
-    let best = -1;
+    const g = this.bestFit(size) ?? this.grow(size, bytes);
+    const block = g.pool.allocate(bytes);
+    this.inUse += block.size;
+    this.peak = Math.max(this.peak, this.inUse);
+    return { region: g.region, segment: g, block };
+  }
+
+  /** The segment whose largest free block is the smallest that holds `size` bytes. */
+  private bestFit(size: number): Segment<R> | null {
+    let best: Segment<R> | null = null;
     let bestFree = Infinity;
-    this.segments.forEach((g, i) => {
+    for (const g of this.segments) {
       const free = g.pool.largestFree();
       if (free >= size && free < bestFree) {
-        best = i;
+        best = g;
         bestFree = free;
       }
-    });
-    if (best < 0) best = this.grow(size, bytes);
-    const g = this.segments[best];
-    const block = g.pool.allocate(bytes);
-    this.peak = Math.max(this.peak, this.bytesInUse());
-    return { region: g.region, segment: best, block };
+    }
+    return best;
   }
 
   free(b: SegmentBlock<R>): void {
-    const g = this.segments[b.segment];
-    if (!g || g.region !== b.region) throw new InvalidArgumentError('GrowingDevicePool.free: the block is not from this pool.');
-    g.pool.free(b.block);
+    if (!this.segments.includes(b.segment) || b.segment.region !== b.region) {
+      throw new InvalidArgumentError('GrowingDevicePool.free: the block is not from this pool.');
+    }
+    b.segment.pool.free(b.block);
+    this.inUse -= b.block.size;
   }
 
-  /** Reserves a segment for `size` bytes; its index. */
-  private grow(size: number, requested: number): number {
-    const reserved = this.reserved;
-    const room = this._limit - reserved;
-    if (size > room) {
+  /** Bytes a new segment for a `size`-byte request takes. */
+  private segmentBytes(size: number): number {
+    const MiB2 = 2 * 2 ** 20;
+    if (size > this.chunk / 2) return Math.ceil(size / MiB2) * MiB2;
+    return Math.max(this.chunk, this.doubling ? this.reserved : 0);
+  }
+
+  /** Gives the empty segments back to the driver; the bytes released. */
+  releaseEmpty(): number {
+    if (!this.releaseFn) return 0;
+    let released = 0;
+    const keep: Segment<R>[] = [];
+    for (const g of this.segments) {
+      if (g.pool.stats().liveBlocks === 0) {
+        this.releaseFn(g.region);
+        released += g.pool.capacity;
+      } else keep.push(g);
+    }
+    this.segments = keep;
+    return released;
+  }
+
+  /** Reserves a segment for `size` bytes, giving empty segments back first where the limit requires it. */
+  private grow(size: number, requested: number): Segment<R> {
+    let bytes = this.segmentBytes(size);
+    if (bytes > this._limit - this.reserved && this.releaseEmpty() > 0) {
+      const again = this.bestFit(size);
+      if (again) return again;
+    }
+    const room = this._limit - this.reserved;
+    // Near the limit a segment is cut to the room left (but always holds the request).
+    bytes = Math.min(bytes, room - (room % this.alignment));
+    if (size > bytes) {
       const largest = Math.max(0, ...this.segments.map((g) => g.pool.largestFree()));
       throw new OutOfMemoryError(
-        `${this.name} (limit ${formatBytes(this._limit)}, ${formatBytes(reserved)} reserved, ${formatBytes(this.bytesInUse())} in use)`,
+        `${this.name} (limit ${formatBytes(this._limit)}, ${formatBytes(this.reserved)} reserved, ${formatBytes(this.inUse)} in use)`,
         requested,
         Math.max(largest, room),
         `The largest free block is ${formatBytes(largest)} and ${formatBytes(Math.max(0, room))} more may be reserved. ` +
           'Use a smaller model, batch or context, or raise the memory limit.',
       );
     }
-    const bytes = Math.min(room - (room % this.alignment), Math.max(size, this.chunk, this.doubling ? reserved : 0));
-    const region = this.reserveFn(bytes);
-    this.segments.push({ region, pool: new DevicePool(bytes, { alignment: this.alignment, name: this.name }) });
-    return this.segments.length - 1;
-  }
-
-  private bytesInUse(): number {
-    return this.segments.reduce((s, g) => s + g.pool.stats().bytesInUse, 0);
+    let region: R;
+    try {
+      region = this.reserveFn(bytes);
+    } catch (e) {
+      // The driver is out of memory (another process, or our own empty segments): give those back, once.
+      if (this.releaseEmpty() === 0) throw e;
+      region = this.reserveFn(bytes);
+    }
+    const g: Segment<R> = { region, pool: new DevicePool(bytes, { alignment: this.alignment, name: this.name }) };
+    this.segments.push(g);
+    return g;
   }
 
   /** The segments' regions (to release them when the backend goes). */

@@ -20,23 +20,22 @@ function pool(limit: number, chunk = 4 * MiB) {
 }
 
 describe('GrowingDevicePool', () => {
-  it('reserves nothing until asked, then a chunk, then grows only when no segment has room', () => {
+  it('reserves nothing until asked; small requests share chunks, large ones get segments of their own size', () => {
     const { p, reservations } = pool(64 * MiB);
     expect(p.stats().reserved).toBe(0);
     const a = p.allocate(1000);
     expect(reservations).toEqual([4 * MiB]);
-    const b = p.allocate(2 * MiB);
-    expect(reservations).toEqual([4 * MiB]); // fits the first segment
+    const b = p.allocate(MiB);
+    expect(reservations).toEqual([4 * MiB]); // fits the first chunk
     expect(b.region).toBe(a.region);
-    const c = p.allocate(3 * MiB); // 4 MiB - 2 MiB - 1 KiB left: a new segment
+    const c = p.allocate(3 * MiB); // more than half a chunk: its own segment, rounded to 2 MiB
     expect(reservations).toEqual([4 * MiB, 4 * MiB]);
-    expect(c.region).toBe(1);
-    const big = p.allocate(10 * MiB); // larger than a chunk: a segment of its own size
-    expect(reservations[2]).toBe(10 * MiB);
+    const big = p.allocate(10 * MiB + 5);
+    expect(reservations[2]).toBe(12 * MiB);
     const s = p.stats();
-    expect(s.reserved).toBe(18 * MiB);
+    expect(s.reserved).toBe(20 * MiB);
     expect(s.segments).toBe(3);
-    expect(s.bytesInUse).toBe(1024 + 2 * MiB + 3 * MiB + 10 * MiB);
+    expect(s.bytesInUse).toBe(1024 + MiB + 3 * MiB + 10 * MiB + 256);
     for (const x of [a, b, c, big]) p.free(x);
     expect(p.stats().bytesInUse).toBe(0);
     // Freed space is reused before anything new is reserved.
@@ -44,28 +43,40 @@ describe('GrowingDevicePool', () => {
     expect(reservations.length).toBe(3);
   });
 
-  it('never reserves past its limit, and says what is reserved and in use when it cannot fit', () => {
-    const { p, reservations } = pool(10 * MiB);
-    p.allocate(7 * MiB);
-    const second = p.allocate(3 * MiB); // the last 3 MiB: a segment cut to the room left, not a chunk
-    expect(reservations).toEqual([7 * MiB, 3 * MiB]);
-    expect(() => p.allocate(256)).toThrow(OutOfMemoryError);
+  it('never reserves past its limit: gives empty segments back first, then says what is reserved and in use', () => {
+    const released: number[] = [];
+    const reservations: number[] = [];
+    const p = new GrowingDevicePool<number>({
+      limit: 16 * MiB,
+      chunk: 4 * MiB,
+      name: 'test:0',
+      reserve: (bytes) => reservations.push(bytes) - 1,
+      release: (r) => released.push(r),
+    });
+    const x = p.allocate(6 * MiB);
+    const y = p.allocate(6 * MiB);
+    p.free(x); // an empty 6 MiB segment stays for reuse ...
+    const z = p.allocate(8 * MiB); // ... until 6 + 6 + 8 would pass the limit: it goes back, then 8 MiB is reserved
+    expect(released).toEqual([0]);
+    expect(reservations).toEqual([6 * MiB, 6 * MiB, 8 * MiB]);
+    expect(() => p.allocate(4 * MiB)).toThrow(OutOfMemoryError); // 14 MiB reserved and in use
     try {
-      p.allocate(MiB);
+      p.allocate(4 * MiB);
     } catch (e) {
-      expect(String((e as Error).message)).toMatch(/limit 10(\.0)? MiB/);
+      expect(String((e as Error).message)).toMatch(/limit 16(\.0)? MiB, 14(\.0)? MiB reserved, 14(\.0)? MiB in use/);
     }
-    p.free(second);
-    expect(p.allocate(MiB).segment).toBe(1);
+    p.free(y);
+    p.free(z);
+    expect(p.allocate(MiB).region).toBeLessThanOrEqual(2); // a kept segment serves it
   });
 
   it('keeps blocks apart under random traffic and returns to zero', () => {
-    const { p } = pool(256 * MiB, 8 * MiB);
+    const { p } = pool(512 * MiB, 8 * MiB);
     let seed = 7;
     const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
     const live: SegmentBlock<number>[] = [];
     for (let i = 0; i < 3000; i++) {
-      // Frees when 96 MiB are in use: the pool must serve it without passing its 256 MiB limit.
+      // Frees when 96 MiB are in use: the pool must serve it without passing its 512 MiB limit.
       if (live.length > 0 && (rnd() < 0.45 || p.stats().bytesInUse > 96 * MiB)) p.free(live.splice(Math.floor(rnd() * live.length), 1)[0]);
       else live.push(p.allocate(Math.floor(rnd() * rnd() * 12 * MiB)));
       // No two live blocks of one segment overlap.
@@ -78,7 +89,7 @@ describe('GrowingDevicePool', () => {
         }
       }
     }
-    expect(p.stats().reserved).toBeLessThanOrEqual(256 * MiB);
+    expect(p.stats().reserved).toBeLessThanOrEqual(512 * MiB);
     for (const b of live) p.free(b);
     expect(p.stats().bytesInUse).toBe(0);
   });
@@ -90,7 +101,7 @@ describe('GrowingDevicePool', () => {
     p.setLimit(32 * MiB);
     expect(p.limit).toBe(32 * MiB);
     const other = pool(64 * MiB).p.allocate(MiB);
-    expect(() => p.free({ ...other, region: 99 })).toThrow(InvalidArgumentError);
+    expect(() => p.free(other)).toThrow(InvalidArgumentError);
     p.free(a);
     expect(() => p.free(a)).toThrow(InvalidArgumentError);
   });

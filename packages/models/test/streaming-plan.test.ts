@@ -75,6 +75,8 @@ describe('planResidency', () => {
 describe('units of a checkpoint', () => {
   it('puts every CPM-2 layer tensor in a unit, the cross keys/values apart, and the sizes add up', () => {
     expect(unitOf('decoder.layers.3.cross.k.weight')).toBe('cross.3');
+    expect(unitOf('decoder.layers.3.cross.v')).toBe('cross.3'); // a layer's prefix, as the model asks for it
+    expect(unitOf('decoder.layers.3.cross.out')).toBe('decoder.3');
     expect(unitOf('decoder.layers.3.cross.q.weight')).toBe('decoder.3');
     expect(unitOf('encoder.layers.11.ff.in.weight')).toBe('encoder.11');
     expect(unitOf('layers.2.attn.qkv.bias')).toBe('block.2');

@@ -150,6 +150,7 @@ export class CudaBackend implements Backend {
     this.pool = new GrowingDevicePool<unknown>({
       limit,
       name: 'cuda:0',
+      release: (region) => native.release(region),
       reserve: (bytes) => {
         try {
           return native.reserve(bytes);

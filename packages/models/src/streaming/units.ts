@@ -6,7 +6,8 @@ import type { TensorPlan } from '../architecture.js';
 
 /** The unit a planned tensor belongs to, or null for the parts that always stay on the GPU. */
 export function unitOf(tensorName: string): string | null {
-  let m = /^decoder\.layers\.(\d+)\.cross\.(?:k|v)\./.exec(tensorName);
+  // Names or prefixes: 'decoder.layers.3.cross.k.weight' and the layer's 'decoder.layers.3.cross.k'.
+  let m = /^decoder\.layers\.(\d+)\.cross\.(?:k|v)(?:\.|$)/.exec(tensorName);
   if (m) return `cross.${m[1]}`;
   m = /^(encoder|decoder)\.layers\.(\d+)\./.exec(tensorName);
   if (m) return `${m[1]}.${m[2]}`;
