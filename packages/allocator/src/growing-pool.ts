@@ -144,6 +144,20 @@ export class GrowingDevicePool<R> {
     return Math.max(this.chunk, this.doubling ? this.reserved : 0);
   }
 
+  /** Reserves a segment of `bytes` now (a step arena sized from its measured peak). */
+  prereserve(bytes: number): void {
+    const room = this._limit - this.reserved;
+    const size = Math.max(this.alignment, Math.ceil(bytes / this.alignment) * this.alignment);
+    if (size > room) return; // grow() will say what is wrong, if the memory is needed at all
+    this.segments.push({ region: this.reserveFn(size), pool: new DevicePool(size, { alignment: this.alignment, name: this.name }) });
+  }
+
+  /** Starts counting the peak from now; the bytes in use now. */
+  resetPeak(): number {
+    this.peak = this.inUse;
+    return this.inUse;
+  }
+
   /** Gives the empty segments back to the driver; the bytes released. */
   releaseEmpty(): number {
     if (!this.releaseFn) return 0;

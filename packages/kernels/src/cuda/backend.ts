@@ -1144,10 +1144,13 @@ export class CudaBackend implements Backend {
   captureStep(fn: () => void): StepGraph {
     this.live();
     if (this.capturing) throw new InvalidArgumentError('captureStep: a step is already being captured.');
+    // The eager run first: it tunes what the step will use, and measures the step's peak of live bytes.
+    const before = this.pool.resetPeak();
     tidy(fn);
+    const peak = this.pool.stats().peakBytesInUse - before;
     let handle: unknown;
     // Every tensor made while the step is captured comes from its own arena, which the graph keeps.
-    const arena = new StepArena((bytes) => this.allocMain(bytes));
+    const arena = new StepArena((bytes) => this.allocMain(bytes), peak);
     try {
       this.native.beginStepCapture();
     } catch (e) {

@@ -18,7 +18,12 @@ export class StepArena {
   private readonly pool: GrowingDevicePool<ArenaSegment>;
   private retired = false;
 
-  constructor(parent: (bytes: number) => CudaStorage, chunk = 2 ** 20) {
+  /**
+   * `expected`: the step's peak of live bytes, measured on its eager run: one segment of a little more
+   * holds the capture (its blocks are placed by best fit, not as the pool placed them); more segments,
+   * each as large as those before together, only if it does not.
+   */
+  constructor(parent: (bytes: number) => CudaStorage, expected = 0, chunk = 2 ** 20) {
     this.pool = new GrowingDevicePool<ArenaSegment>({
       // The backend's own limit bounds it: a segment is an allocation of its pool.
       limit: Number.MAX_SAFE_INTEGER - (Number.MAX_SAFE_INTEGER % 256),
@@ -27,6 +32,7 @@ export class StepArena {
       name: 'a captured step',
       reserve: (bytes) => ({ storage: parent(bytes), live: 0 }),
     });
+    if (expected > 0) this.pool.prereserve(Math.ceil(expected * 1.125) + chunk);
   }
 
   /** Bytes the arena holds from the backend's pool. */

@@ -9,6 +9,12 @@ import { unitOf, unitSizes } from './units.js';
 
 const log = createLogger('models');
 
+/**
+ * The share of a memory limit the plan leaves unplanned: the pool's segments are not filled to the
+ * last byte (chunks shared by small tensors, step arenas that grow by doubling).
+ */
+export const FRAGMENTATION_ALLOWANCE = 0.03;
+
 /** What a model is loaded for, so that a memory limit leaves room for its activations and caches. */
 export interface PlannedFor {
   /** Sequences decoded together (the Engine's maxBatch). Default 8. */
@@ -67,7 +73,7 @@ export function planModelStreaming(args: {
     units: [...sizes.units].map(([id, bytes]) => ({ id, bytes, perToken: args.perToken(id) })),
     fixedBytes: sizes.fixed,
     runtimeBytes: args.runtimeBytes,
-    limit: limit - inUse,
+    limit: Math.floor((limit - inUse) * (1 - FRAGMENTATION_ALLOWANCE)),
   });
   // Set once the plan stands (its error says more than the pool's would).
   b.setMemoryLimit(limit);
