@@ -25,11 +25,11 @@ const us = (x) => (x * 1e6).toFixed(2);
 
 // igemm's issue mode for the length of fn (0 cublasLt per call, 1 no GEMM, 2 graph replay, the default; see blaslt.cc).
 function withMode(mode, fn) {
-  const prev = n.igemmMode(mode);
+  const prev = n.bench.igemmMode(mode);
   try {
     return fn();
   } finally {
-    n.igemmMode(prev);
+    n.bench.igemmMode(prev);
   }
 }
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toFloat16Array } from '@bminf/core';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
-import { randInt8, randn, testMemoryLimit } from './helpers.js';
+import { foreignHandle, randInt8, randn, testMemoryLimit } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -98,7 +98,7 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
       expect(() => n.tensorMap2d(region, 8, 4, 64, 64, 4, 64)).toThrow(/multiples of 16/);
       expect(() => n.tensorMap2d(region, 0, 4, 64, 32, 4, 64)).toThrow(/strideBytes is less than rowBytes/);
       expect(() => n.tensorMap2d(region, 0, 4, 64, 64, 4, 256)).toThrow(RangeError);
-      expect(() => n.tensorMap2d({}, 0, 4, 64, 64, 4, 64)).toThrow(TypeError);
+      expect(() => n.tensorMap2d(foreignHandle(), 0, 4, 64, 64, 4, 64)).toThrow(TypeError);
       const map = n.tensorMap2d(region, 0, 4, 64, 64, 4, 64);
       expect(map).toBeTruthy();
       n.release(region);

@@ -36,7 +36,18 @@ import {
   tidy,
 } from '@bminf/core';
 import { DevicePool, type DevicePoolStats } from '@bminf/allocator';
-import { CublasLt, type DeviceSpan, type IgemmPath, type NativeCuda, igemmShapeProblem, mapNativeError, paddedRows } from '@bminf/cublaslt';
+import { CublasLt, igemmShapeProblem, paddedRows } from '@bminf/cublaslt';
+import {
+  type CudaEvent,
+  type DeviceRegion,
+  type DeviceSpan,
+  type IgemmPath,
+  type KernelFunction,
+  type LaunchArg,
+  mapNativeError,
+  type NativeCuda,
+  type StepGraphHandle,
+} from '@bminf/cuda-binding';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import { Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
 import type { CudaInfo } from './info.js';
@@ -78,8 +89,8 @@ export class CudaBackend implements Backend {
   readonly pool: DevicePool;
   readonly lt: CublasLt;
   readonly kernels: CompiledModule;
-  private readonly region!: unknown;
-  private readonly fns = new Map<string, unknown>();
+  private readonly region!: DeviceRegion;
+  private readonly fns = new Map<string, KernelFunction>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
   private readonly igemmPath: IgemmPath;
   private readonly gemvMaxRows: number;
@@ -136,7 +147,7 @@ export class CudaBackend implements Backend {
     this.sm90 = new Sm90Gemm(native, cc, info.nvrtcVersion ?? [0, 0], info.multiprocessors ?? 132, (t) => this.span(t));
     this.igemmPath = options.igemmPath ?? 'auto';
     this.gemvMaxRows = Math.min(8, options.gemvMaxRows ?? 8);
-    const mem = native.memInfo() as { free: number; total: number };
+    const mem = native.memInfo();
     let limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(2 * 2 ** 30, Math.floor(mem.free * 0.1)));
     if (!Number.isSafeInteger(limit) || limit < 4096) {
       throw new InvalidArgumentError(`The CUDA backend's memoryLimit must be an integer of at least 4096 bytes, but is ${limit}.`, {
@@ -182,7 +193,7 @@ export class CudaBackend implements Backend {
     return s.span(t.byteOffset, t.numel === 0 ? 0 : t.lastByte() - t.byteOffset);
   }
 
-  private fn(name: string): unknown {
+  private fn(name: string): KernelFunction {
     let f = this.fns.get(name);
     if (!f) {
       f = this.native.getFunction(this.kernels.module, name);
@@ -194,7 +205,7 @@ export class CudaBackend implements Backend {
   /** Queues a kernel; spans are given as tensors (their whole extent) or DeviceSpans. */
   /** graph: replay from a CUDA graph once the same launch repeats (the addon's launch graphs). */
   private launch(name: string, grid: number, block: number, sig: string, args: (Tensor | DeviceSpan | number)[], graph = false): void {
-    const flat: unknown[] = [];
+    const flat: LaunchArg[] = [];
     for (const a of args) {
       if (typeof a === 'number') flat.push(a);
       else {
@@ -713,7 +724,7 @@ export class CudaBackend implements Backend {
         this.native.eventRecord(ev[2 * i + 1]);
       }
       let ms = 0;
-      for (let i = 0; i < 3; i++) ms += this.native.eventElapsed(ev[2 * i], ev[2 * i + 1]) as number;
+      for (let i = 0; i < 3; i++) ms += this.native.eventElapsed(ev[2 * i], ev[2 * i + 1]);
       return ms;
     } finally {
       flush?.dispose();
@@ -721,8 +732,8 @@ export class CudaBackend implements Backend {
   }
   /** Per shape: whether the fused linear kernel was the faster (fusedLinearFaster). */
   readonly fusedChoice = new Map<string, boolean>();
-  private events: unknown[] | null = null;
-  private timingEvents(): unknown[] {
+  private events: CudaEvent[] | null = null;
+  private timingEvents(): CudaEvent[] {
     if (!this.events) this.events = Array.from({ length: 6 }, () => this.native.eventCreate());
     return this.events;
   }
@@ -1105,7 +1116,7 @@ export class CudaBackend implements Backend {
   }
 
   /** A tensor's span as launch() takes it: region, byteOffset, byteLength. */
-  private flat(ts: Tensor[]): unknown[] {
+  private flat(ts: Tensor[]): LaunchArg[] {
     return ts.flatMap((t) => {
       const s = this.span(t);
       return [s.region, s.byteOffset, s.byteLength];
@@ -1122,7 +1133,7 @@ export class CudaBackend implements Backend {
     this.live();
     if (this.capturing) throw new InvalidArgumentError('captureStep: a step is already being captured.');
     tidy(fn);
-    let handle: unknown;
+    let handle: StepGraphHandle | undefined;
     const held = retainStorages(() => {
       try {
         this.native.beginStepCapture();
@@ -1145,12 +1156,14 @@ export class CudaBackend implements Backend {
       }
     });
     const native = this.native;
+    const step = handle;
+    if (!step) throw new InvalidArgumentError('captureStep: the addon returned no graph for the captured step.');
     let disposed = false;
     return {
       run: async () => {
         if (disposed) throw new DisposedError('A captured step');
         try {
-          await native.runStepGraph(handle);
+          await native.runStepGraph(step);
         } catch (e) {
           throw mapNativeError(e, 'a captured step');
         }
@@ -1161,7 +1174,7 @@ export class CudaBackend implements Backend {
       dispose: () => {
         if (disposed) return;
         disposed = true;
-        native.disposeStepGraph(handle);
+        native.disposeStepGraph(step);
         held.release();
       },
     };

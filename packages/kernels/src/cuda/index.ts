@@ -1,7 +1,7 @@
 // The CUDA backend's entry points: availability and device facts (for `bminf info` and `--device auto`),
 // and the backend itself.
 import { BackendUnavailableError } from '@bminf/core';
-import { loadNativeCuda } from '@bminf/cublaslt';
+import { loadNativeCuda } from '@bminf/cuda-binding';
 import { CudaBackend, type CudaBackendOptions } from './backend.js';
 import { cudaAvailability, cudaInfo } from './info.js';
 

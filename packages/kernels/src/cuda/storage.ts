@@ -3,13 +3,13 @@
 // packages/allocator/src/device-pool.ts).
 import { Device, type Storage } from '@bminf/core';
 import type { DeviceBlock, DevicePool } from '@bminf/allocator';
-import type { DeviceSpan } from '@bminf/cublaslt';
+import type { DeviceRegion, DeviceSpan } from '@bminf/cuda-binding';
 
 export class CudaStorage implements Storage {
   private _disposed = false;
   constructor(
     readonly device: Device,
-    readonly region: unknown,
+    readonly region: DeviceRegion,
     private readonly pool: DevicePool,
     readonly block: DeviceBlock,
     readonly byteLength: number,
