@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // One project per package (its tests live in <pkg>/test), plus `gpu`: the CUDA tests in
-// <pkg>/test-gpu, which skip themselves with the reason where no usable GPU is present.
+// <pkg>/test-gpu and <pkg>/dev, which skip themselves with the reason where no usable GPU is present.
 // Tests import the packages' TypeScript sources through the `source` export condition, so only
 // the native addon has to be built before they run.
 const root = import.meta.dirname;
@@ -35,7 +35,8 @@ export default defineConfig({
         test: {
           name: 'gpu',
           root,
-          include: ['packages/*/test-gpu/**/*.test.ts', 'apps/*/test-gpu/**/*.test.ts'],
+          // dev/: kernel variants kept for benchmarks (packages/kernels/dev/cuda), tested on the GPU too.
+          include: ['packages/*/test-gpu/**/*.test.ts', 'apps/*/test-gpu/**/*.test.ts', 'packages/*/dev/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,

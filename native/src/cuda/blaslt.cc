@@ -81,26 +81,18 @@ struct GraphKeyHash {
   }
 };
 
-// How igemm (TN path) issues its cublasLt call (`igemmMode(m)` switches it, for benchmarks and tests):
-// 2 (default): the call captured once per plan and operand addresses into a CUDA graph, replayed with
-//    cuGraphLaunch. Measured on the H100 VM: host time per call 2.3 us, against 7.4 us for
-//    cublasLtMatmul itself (the addon's own checks and plan lookup: 0.45 us); the GPU runs the same
-//    kernel, so the product is bit-for-bit the same (packages/kernels/cuda/NOTES.md).
-// 0: cublasLtMatmul on each call. 1: no GEMM at all (every check and plan lookup runs, the product is
-//    NOT computed): what the addon's own host cost per call is.
-// BMINF_IGEMM_MODE=0|1|2 sets the starting mode.
-int InitialIgemmMode() {
-  const char* v = std::getenv("BMINF_IGEMM_MODE");
-  return v && (v[0] == '0' || v[0] == '1' || v[0] == '2') && !v[1] ? v[0] - '0' : 2;
-}
-int g_igemmMode = InitialIgemmMode();
+// How igemm (TN path) issues its cublasLt call. The product's way is 2: the call captured once per plan
+// and operand addresses into a CUDA graph, replayed with cuGraphLaunch. Measured on the H100 VM: host
+// time per call 2.3 us, against 7.4 us for cublasLtMatmul itself (the addon's own checks and plan
+// lookup: 0.45 us); the GPU runs the same kernel, so the product is bit-for-bit the same
+// (packages/kernels/cuda/NOTES.md). Benchmarks switch it with `bench.igemmMode(m)`: 0 calls
+// cublasLtMatmul each time; 1 runs no GEMM at all (every check and plan lookup runs, the product is NOT
+// computed), which is the addon's own host cost per call.
+int g_igemmMode = 2;
 
-// igemm's algorithm search for skinny products (see SearchSkinny): on unless BMINF_LT_SEARCH=0;
-// `igemmSearch(on)` switches it at run time (and drops the plans made so far), for benchmarks.
-bool g_ltSearch = [] {
-  const char* v = std::getenv("BMINF_LT_SEARCH");
-  return !(v && v[0] == '0' && !v[1]);
-}();
+// igemm's algorithm search for skinny products (see SearchSkinny): on in the product; benchmarks
+// comparing both in one process switch it with `bench.igemmSearch(on)`.
+bool g_ltSearch = true;
 
 struct Ctx {
   bool ready = false;
@@ -669,8 +661,8 @@ Napi::Value IgemmFast(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// igemmMode(mode): sets how igemm issues its call (see g_igemmMode; for benchmarks) and returns the
-// previous mode. Mode 2 falls back to mode 0 where the driver has no graph API.
+// bench.igemmMode(mode): sets how igemm issues its call (see g_igemmMode) and returns the previous
+// mode. Mode 2 falls back to mode 0 where the driver has no graph API.
 Napi::Value IgemmMode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int prev = g_igemmMode;
@@ -678,7 +670,7 @@ Napi::Value IgemmMode(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, prev);
 }
 
-// igemmSearch(on): turns igemm's algorithm search for skinny shapes on or off (see g_ltSearch), drops
+// bench.igemmSearch(on): turns igemm's algorithm search for skinny shapes on or off (see g_ltSearch), drops
 // the plans made so far so that the next call of each shape picks again, and returns the previous
 // setting. For benchmarks comparing both in one process.
 Napi::Value IgemmSearch(const Napi::CallbackInfo& info) {
@@ -708,8 +700,11 @@ void RegisterBlasLt(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("igemm", Napi::Function::New(env, Igemm));
   exports.Set("igemmFast", Napi::Function::New(env, IgemmFast));
-  exports.Set("igemmMode", Napi::Function::New(env, IgemmMode));
-  exports.Set("igemmSearch", Napi::Function::New(env, IgemmSearch));
+}
+
+void RegisterBlasLtBench(Napi::Env env, Napi::Object bench) {
+  bench.Set("igemmMode", Napi::Function::New(env, IgemmMode));
+  bench.Set("igemmSearch", Napi::Function::New(env, IgemmSearch));
 }
 
 }  // namespace bminf::cuda

@@ -61,6 +61,10 @@ void RegisterCuda(Napi::Env env, Napi::Object exports) {
   cuda::RegisterStepGraphs(env, exports);
   cuda::RegisterStreaming(env, exports);
   cuda::RegisterTensorMaps(env, exports);
+  // Switches that only benchmarks and tests use, apart from what the product calls (cuda.bench).
+  Napi::Object bench = Napi::Object::New(env);
+  cuda::RegisterBlasLtBench(env, bench);
+  exports.Set("bench", bench);
 }
 
 }  // namespace bminf

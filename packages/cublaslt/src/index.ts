@@ -3,64 +3,10 @@
 // checked here first so that a shape it cannot take fails with a clear error, not a status code.
 // Plans (descriptors, layouts, the algorithm) are cached per shape in the addon; the algorithm is
 // chosen from cublasLt's heuristic candidates by timing them once, with a 32 MiB workspace.
-import { createRequire } from 'node:module';
-import {
-  BackendUnavailableError,
-  BminfError,
-  DisposedError,
-  InvalidArgumentError,
-  OutOfMemoryError,
-  ShapeMismatchError,
-  UnsupportedError,
-} from '@bminf/core';
+import { BackendUnavailableError, InvalidArgumentError, ShapeMismatchError } from '@bminf/core';
+import { type DeviceSpan, type IgemmPath, loadNativeCuda, mapNativeError, type NativeCuda, nativeLoadError } from '@bminf/cuda-binding';
 
-const require = createRequire(import.meta.url);
-
-/** The raw addon's `cuda` object (see native/src/cuda). Loaded on first use. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type NativeCuda = Record<string, (...args: any[]) => any>;
-let nativeCuda: NativeCuda | null = null;
-let nativeError: unknown = null;
-
-/** The addon's CUDA bindings, or null with the load error kept for `nativeLoadError()`. */
-export function loadNativeCuda(): NativeCuda | null {
-  if (nativeCuda || nativeError) return nativeCuda;
-  try {
-    nativeCuda = (require('@bminf/native') as { cuda: NativeCuda }).cuda;
-  } catch (e) {
-    nativeError = e;
-  }
-  return nativeCuda;
-}
-export function nativeLoadError(): unknown {
-  return nativeError;
-}
-
-/** Bytes [byteOffset, byteOffset + byteLength) of a device region made by the addon. */
-export interface DeviceSpan {
-  readonly region: unknown;
-  readonly byteOffset: number;
-  readonly byteLength: number;
-}
-
-/** Turns an error thrown by the addon into bminf's typed errors, keeping the message. */
-export function mapNativeError(e: unknown, what: string): Error {
-  if (e instanceof BminfError) return e;
-  const err = e as { code?: string; message?: string };
-  const msg = `${what}: ${err?.message ?? String(e)}`;
-  switch (err?.code) {
-    case 'BMINF_CUDA_UNAVAILABLE':
-      return new BackendUnavailableError(msg, { hint: 'Use --device cpu.', cause: e });
-    case 'BMINF_CUDA_OOM':
-      return new OutOfMemoryError('cuda:0', 0, 0, `${msg}. Lower the memory limit of the CUDA backend or use a smaller model.`);
-    case 'BMINF_DISPOSED':
-      return new DisposedError(`${what}: device memory`);
-    case 'BMINF_CUBLASLT_UNSUPPORTED':
-      return new UnsupportedError(msg, { cause: e });
-  }
-  if (e instanceof RangeError || e instanceof TypeError) return new InvalidArgumentError(msg, { cause: e });
-  return e instanceof Error ? e : new Error(msg);
-}
+export type { IgemmPath } from '@bminf/cuda-binding';
 
 /** Why igemm cannot take this shape on cublasLt, or null. m (rows of A) may be anything: it is padded. */
 export function igemmShapeProblem(m: number, n: number, k: number): string | null {
@@ -68,8 +14,6 @@ export function igemmShapeProblem(m: number, n: number, k: number): string | nul
   if (n % 4 !== 0) return `the output columns n = ${n} (rows of B) are not a multiple of 4 (cublasLt's int8 kernels need it)`;
   return null;
 }
-
-export type IgemmPath = 'auto' | 'tn' | 'col32';
 
 export interface GemmArgs {
   dtype: 'float16' | 'float32';
@@ -145,7 +89,10 @@ let shared: CublasLt | null = null;
 export function cublasLt(): CublasLt {
   if (shared) return shared;
   const n = loadNativeCuda();
-  if (!n) throw new BackendUnavailableError(`The bminf addon could not be loaded: ${String((nativeError as Error)?.message ?? nativeError)}`);
+  if (!n) {
+    const e = nativeLoadError();
+    throw new BackendUnavailableError(`The bminf addon could not be loaded: ${String((e as Error)?.message ?? e)}`);
+  }
   shared = new CublasLt(n);
   return shared;
 }

@@ -13,71 +13,6 @@ __device__ __forceinline__ signed char quant1(float x, float s) {
 
 __device__ __forceinline__ half_t scaleOf(float absmax) { return f2h(__fdiv_rn(absmax, 127.f)); }
 
-
-// The same computation in a persistent grid (a few blocks per SM, each looping over rows) with the next
-// row's loads issued before the current row's reduction: loads keep flowing while other rows are being
-// reduced and stored, instead of every block of a wave loading, then reducing, then storing in step.
-template <int ITEMS>
-__device__ __forceinline__ void loadRow(const u32x4* __restrict__ xr, int nvec, u32x4* v) {
-#pragma unroll
-  for (int j = 0; j < ITEMS; j++) {
-    const int i = threadIdx.x + j * blockDim.x;
-    if (i < nvec) v[j] = xr[i];
-  }
-}
-
-template <int ITEMS>
-__device__ __forceinline__ void quantizeRowsPipelined(const half_t* __restrict__ x, signed char* __restrict__ q,
-                                                      half_t* __restrict__ scales, int rows, int cols) {
-  __shared__ float red[32];
-  const int nvec = cols >> 3;
-  u32x4 cur[ITEMS], nxt[ITEMS];
-  int row = blockIdx.x;
-  if (row < rows) loadRow<ITEMS>(reinterpret_cast<const u32x4*>(x + (i64)row * cols), nvec, cur);
-  for (; row < rows; row += gridDim.x) {
-    const int next = row + gridDim.x;
-    if (next < rows) loadRow<ITEMS>(reinterpret_cast<const u32x4*>(x + (i64)next * cols), nvec, nxt);
-    float m = 0.f;
-#pragma unroll
-    for (int j = 0; j < ITEMS; j++) {
-      if (threadIdx.x + j * blockDim.x < nvec) {
-        const half_t* h = reinterpret_cast<const half_t*>(&cur[j]);
-#pragma unroll
-        for (int e = 0; e < 8; e++) m = fmaxf(m, fabsf(h2f(h[e])));
-      }
-    }
-    m = blockMax(m, red);
-    const half_t sh = scaleOf(m);
-    const float s = h2f(sh);
-    if (threadIdx.x == 0) scales[row] = sh;
-    u32x2* qr = reinterpret_cast<u32x2*>(q + (i64)row * cols);
-#pragma unroll
-    for (int j = 0; j < ITEMS; j++) {
-      const int i = threadIdx.x + j * blockDim.x;
-      if (i < nvec) {
-        const half_t* h = reinterpret_cast<const half_t*>(&cur[j]);
-        u32x2 out;
-        signed char* o = reinterpret_cast<signed char*>(&out);
-#pragma unroll
-        for (int e = 0; e < 8; e++) o[e] = quant1(h2f(h[e]), s);
-        qr[i] = out;
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < ITEMS; j++) cur[j] = nxt[j];
-  }
-}
-
-#define QUANT_PIPE(N)                                                                                         \
-  extern "C" __global__ void quantize_f16_pipe##N(const half_t* __restrict__ x, signed char* __restrict__ q, \
-                                                  half_t* __restrict__ scales, int rows, int cols) {          \
-    quantizeRowsPipelined<N>(x, q, scales, rows, cols);                                                       \
-  }
-QUANT_PIPE(1)
-QUANT_PIPE(2)
-QUANT_PIPE(4)
-QUANT_PIPE(8)
-
 // ---- The fast float16 path: the same results with about half the instructions per element ----------
 // The kernels above spend ~20 instructions per element (an IEEE division is a reciprocal, Newton steps
 // and a range check; rint, clamps, a NaN test and a float-to-int conversion at a quarter of the issue
@@ -143,8 +78,9 @@ __device__ __forceinline__ u32x2 quant8(const u32x4& v, float s, float r) {
 // each thread keeps ITEMS vectors of 8 halves in registers, so the row is read from memory once and
 // written once (3 bytes moved per element, as a copy of the same data would). FAST: the absmax with
 // max.f16x2 (absMax8) and x * RN(1/s) with the exact division only near ties (quant8), the default;
-// otherwise float absmax and the exact division everywhere (quant1), the first version, kept as a
-// measured alternative (quantizeVariant 'block'; NOTES.md). Both give the same bits.
+// otherwise float absmax and the exact division everywhere (quant1), the first version, instantiated
+// only in packages/kernels/dev/cuda/quantize_variants.cu as a measured alternative (NOTES.md). Both
+// give the same bits.
 template <int ITEMS, bool FAST>
 __device__ __forceinline__ void quantizeRowVec(const half_t* __restrict__ x, signed char* __restrict__ q,
                                                half_t* __restrict__ scales, int cols) {
@@ -197,10 +133,6 @@ __device__ __forceinline__ void quantizeRowVec(const half_t* __restrict__ x, sig
                                                     half_t* __restrict__ scales, int rows, int cols) {         \
     quantizeRowVec<N, FAST>(x, q, scales, cols);                                                               \
   }
-QUANT_VEC(1, vec, false)
-QUANT_VEC(2, vec, false)
-QUANT_VEC(4, vec, false)
-QUANT_VEC(8, vec, false)
 QUANT_VEC(1, fast, true)
 QUANT_VEC(2, fast, true)
 QUANT_VEC(4, fast, true)

@@ -19,18 +19,18 @@ const torch = runTorchBench(['--tokens', process.env.BENCH_TOKENS ?? '16,64,128,
 if (torch.error) console.log(`torch side failed: ${torch.error}`);
 console.log(formatCudaInfo());
 const gpu = createCudaBackend({ memoryLimit: 8 * 2 ** 30 });
-gpu.fusedLinearTune = false; // 'fused' below always means the fused kernel
+gpu.routes.fusedLinearTune = false; // 'fused' below always means the fused kernel
 const n = gpu.nativeCuda;
-const fusedMinRows = gpu.fusedLinearMinRows;
+const fusedMinRows = gpu.routes.fusedLinearMinRows;
 console.log(`Hopper kernel: ${gpu.sm90.ready() ? 'compiled' : gpu.sm90.unavailable}`);
 const timed = (fn) => eventTimed(n, fn).s;
 const us = (x) => (x * 1e6).toFixed(1);
 
 const linear = (x, w, ws) => gpu.linearInt8(x, w, ws, { dtype: 'float16' });
 function check(x, w, ws, what) {
-  gpu.fusedLinear = false;
+  gpu.routes.fusedLinear = false;
   const a = gpu.download(linear(x, w, ws));
-  gpu.fusedLinear = true;
+  gpu.routes.fusedLinear = true;
   const b = gpu.download(linear(x, w, ws));
   let diff = 0;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diff++;
@@ -51,11 +51,11 @@ for (const [m, k, tok] of [[4096, 4096, 4096], [10240, 4096, 4096], [4096, 10240
   const theirs = ref ? ref.fp16_linear_s : NaN;
   const res = [];
   for (const fused of [false, true, false, true]) {
-    gpu.fusedLinear = fused;
+    gpu.routes.fusedLinear = fused;
     const t = timed(() => linear(x, w, ws).dispose());
     res.push(`${fused ? 'fused' : 'plain'} ${us(t)} ${(theirs / t).toFixed(3)}x`);
   }
-  gpu.fusedLinear = true;
+  gpu.routes.fusedLinear = true;
   console.log(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\t${res.join('\t')}`);
   for (const t of [x, w, ws]) t.dispose();
 }
@@ -67,20 +67,20 @@ for (const [m, k, tok] of [[4096, 4096, 16], [4096, 4096, 64], [4096, 4096, 128]
   const ws = gpu.upload(randHalf(m, 99), [m]);
   for (const tile of ['a', 'b', 't']) {
     gpu.sm90.tile = tile;
-    gpu.fusedLinearMinRows = 1;
+    gpu.routes.fusedLinearMinRows = 1;
     check(x, w, ws, `n=${tok} tile ${tile}`);
   }
   gpu.sm90.tile = null;
   const res = [];
   for (const [fused, tile] of [[false, null], [true, 'a'], [true, 'b'], [true, 't'], [false, null], [true, 'a'], [true, 'b'], [true, 't']]) {
-    gpu.fusedLinear = fused;
-    gpu.fusedLinearMinRows = 1;
+    gpu.routes.fusedLinear = fused;
+    gpu.routes.fusedLinearMinRows = 1;
     gpu.sm90.tile = tile;
     res.push(`${fused ? `fused ${tile}` : 'plain'} ${us(timed(() => linear(x, w, ws).dispose()))}`);
   }
   gpu.sm90.tile = null;
-  gpu.fusedLinear = true;
-  gpu.fusedLinearMinRows = fusedMinRows;
+  gpu.routes.fusedLinear = true;
+  gpu.routes.fusedLinearMinRows = fusedMinRows;
   console.log(`${m}x${k} n=${tok}\t${res.join('\t')}`);
   for (const t of [x, w, ws]) t.dispose();
 }
@@ -94,10 +94,10 @@ for (const [m, k] of [[12288, 4096], [4096, 4096], [20480, 4096], [4096, 10240],
   let j = 0;
   const res = [];
   for (const fused of [false, true, false, true]) {
-    gpu.fusedLinear = fused;
+    gpu.routes.fusedLinear = fused;
     res.push(`${fused ? 'fused' : 'plain'} ${us(timed(() => linear(x, wl[j++ % 8], ws).dispose()))}`);
   }
-  gpu.fusedLinear = true;
+  gpu.routes.fusedLinear = true;
   console.log(`${m}x${k} n=${tok}\t${res.join('\t')}`);
   for (const t of [x, ws, ...wl]) t.dispose();
 }
@@ -114,14 +114,14 @@ for (const [m, k, tok] of shapes) {
   const res = [];
   const ways = [['cublaslt'], ['sm90', 'a'], ['sm90', 'b'], ['sm90', 't'], ['auto']];
   for (const [kern, tile] of [...ways, ...ways]) {
-    gpu.igemmKernel = kern;
+    gpu.routes.igemmKernel = kern;
     gpu.sm90.tile = tile ?? null;
     const { s, host } = eventTimed(n, () => gpu.igemmInto(a, w, out));
     res.push(`${kern}${tile ? ` ${tile}` : ''} ${us(s)}/${us(host)} ${(theirs / s).toFixed(2)}x`);
   }
   gpu.sm90.tile = null;
-  gpu.igemmKernel = 'auto';
-  console.log(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\tauto took ${gpu.igemmChoice.get(`${tok}:${m}:${k}`) ?? 'cublaslt'}\t${res.join('\t')}`);
+  gpu.routes.igemmKernel = 'auto';
+  console.log(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\tauto took ${gpu.tuner.igemmChoice.get(`${tok}:${m}:${k}`) ?? 'cublaslt'}\t${res.join('\t')}`);
   for (const t of [a, w, out]) t.dispose();
 }
 gpu.dispose();

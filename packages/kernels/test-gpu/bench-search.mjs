@@ -29,12 +29,12 @@ for (const [m, k, tok] of [[10240, 4096, 16], [10240, 4096, 64], [4096, 4096, 16
   const theirs = ref ? ref.int_mm_s : NaN;
   const res = [];
   for (const on of [false, true, false, true]) {
-    n.igemmSearch(on); // drops the plans: the next call picks again
+    n.bench.igemmSearch(on); // drops the plans: the next call picks again
     const t = timed(() => gpu.igemmInto(a, w, out));
     res.push(`${on ? 'search' : 'heuristic'} ${us(t)} ${(theirs / t).toFixed(3)}x`);
   }
   console.log(`${m}x${k} n=${tok}\ttorch ${us(theirs)}\t${res.join('\t')}`);
   for (const t of [a, w, out]) t.dispose();
 }
-n.igemmSearch(true);
+n.bench.igemmSearch(true);
 gpu.dispose();

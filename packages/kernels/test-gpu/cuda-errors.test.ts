@@ -12,7 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability, cudaInfo } from '@bminf/kernels';
 import { cublasLt } from '@bminf/cublaslt';
-import { randInt8, randn, testMemoryLimit } from './helpers.js';
+import { foreignHandle, randInt8, randn, testMemoryLimit } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -122,8 +122,8 @@ describe.skipIf(!avail.available)('CUDA backend: bad input', () => {
     expect(() => n.upload(s.region, s.byteOffset, 8, new Float32Array(4))).toThrow(/the data has 16 bytes but the destination 8/);
     expect(() => n.copy(s.region, s.byteOffset, 2 ** 40, s.region, 0, 2 ** 40)).toThrow(/outside the device region/);
     expect(() => n.fill(s.region, s.byteOffset, 16, 256)).toThrow(/value must be an integer in \[0, 255\]/);
-    expect(() => n.launch({}, [1, 1, 1], [1, 1, 1], 0, '', [])).toThrow(/kernel handle/);
-    expect(() => n.download({}, 0, 4, new Float32Array(1))).toThrow(/device region handle/);
+    expect(() => n.launch(foreignHandle(), [1, 1, 1], [1, 1, 1], 0, '', [])).toThrow(/kernel handle/);
+    expect(() => n.download(foreignHandle(), 0, 4, new Float32Array(1))).toThrow(/device region handle/);
     expect(() => n.copy(s.region, -1, 4, s.region, 0, 4)).toThrow(/non-negative integer/);
     expect(() => n.gemm('float16', false, false, 64, 64, 64, 1, s.region, s.byteOffset, 16, 64, 0, s.region, s.byteOffset, 16, 64, 0, s.region, s.byteOffset, 16, 1)).toThrow(/span is too short/);
     expect(() => gpu.upload(new Float32Array(5), [2, 2])).toThrow(ShapeMismatchError);

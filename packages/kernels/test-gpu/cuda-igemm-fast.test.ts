@@ -3,7 +3,7 @@
 // against its region, so a JS caller cannot make the addon touch memory outside a live region.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
-import { randInt8, testMemoryLimit } from './helpers.js';
+import { foreignHandle, randInt8, testMemoryLimit } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -16,13 +16,13 @@ describe.skipIf(!avail.available)('igemmFast and graph replay', () => {
   });
   afterAll(() => gpu?.dispose());
 
-  for (const mode of [0, 2]) {
+  for (const mode of [0, 2] as const) {
     // Three calls per shape: in mode 2 the first runs cublasLt directly, the second captures the graph,
     // the third replays it; the first shape comes back at the end on fresh data (and, from the pool,
     // likely the same addresses), so a replay that read stale inputs would show.
     it(`mode ${mode}: bit-exact against the CPU, repeated calls and a second shape included`, () => {
       const n = gpu.nativeCuda;
-      const prev = n.igemmMode(mode);
+      const prev = n.bench.igemmMode(mode);
       expect(prev).toBe(2); // graph replay is the default
       try {
         for (const [m, nn, k] of [[16, 64, 128], [64, 4096 / 16, 256], [16, 64, 128], [4, 8, 4]]) {
@@ -41,7 +41,7 @@ describe.skipIf(!avail.available)('igemmFast and graph replay', () => {
           for (const t of [ga, gb, out]) t.dispose();
         }
       } finally {
-        n.igemmMode(prev);
+        n.bench.igemmMode(prev);
       }
     });
   }
@@ -57,9 +57,10 @@ describe.skipIf(!avail.available)('igemmFast and graph replay', () => {
       expect(() => n.igemmFast(region, 0, region, 0, region, 0, 4, 4, 6)).toThrow(/multiples of 4/);
       expect(() => n.igemmFast(region, 1, region, 0, region, 64, 4, 4, 4)).toThrow(/4-byte aligned/);
       expect(() => n.igemmFast(region, -4, region, 0, region, 64, 4, 4, 4)).toThrow(/non-negative integer/);
-      expect(() => n.igemmFast({}, 0, region, 0, region, 64, 4, 4, 4)).toThrow(/A must be a device region handle/);
-      expect(() => n.igemmFast(region, 0, region, 0, region, 64, 4, 4)).toThrow(/9 arguments expected/);
-      expect(() => n.igemmMode(3)).toThrow(/mode must be an integer in \[0, 2\]/);
+      expect(() => n.igemmFast(foreignHandle(), 0, region, 0, region, 64, 4, 4, 4)).toThrow(/A must be a device region handle/);
+      const igemmFastUnchecked = n.igemmFast as (...args: unknown[]) => void; // to pass too few arguments
+      expect(() => igemmFastUnchecked(region, 0, region, 0, region, 64, 4, 4)).toThrow(/9 arguments expected/);
+      expect(() => n.bench.igemmMode(3 as 2)).toThrow(/mode must be an integer in \[0, 2\]/);
     } finally {
       n.release(region);
     }

@@ -19,14 +19,14 @@ describe.skipIf(!avail.available)('igemm algorithm search (skinny shapes)', () =
 
   it('bit-exact against the CPU with the search on and off (10240 x 4096 weights, 16 and 40 rows)', () => {
     const n = gpu.nativeCuda;
-    const prev = n.igemmSearch(true);
+    const prev = n.bench.igemmSearch(true);
     try {
       const [nn, k] = [10240, 4096];
       const b = randInt8(nn * k);
       const gb = gpu.upload(b, [nn, k]);
       const cb = cpu.upload(b, [nn, k]);
       for (const on of [true, false]) {
-        n.igemmSearch(on);
+        n.bench.igemmSearch(on);
         for (const m of [16, 40]) {
           const out = gpu.empty([m, nn], 'int32');
           for (let r = 0; r < 3; r++) {
@@ -47,14 +47,14 @@ describe.skipIf(!avail.available)('igemm algorithm search (skinny shapes)', () =
       }
       gb.dispose();
     } finally {
-      n.igemmSearch(prev);
+      n.bench.igemmSearch(prev);
     }
   }, 120_000);
 
   it('igemmSearch rejects a non-boolean and returns the previous setting', () => {
     const n = gpu.nativeCuda;
-    expect(() => n.igemmSearch(1)).toThrow(/on must be a boolean/);
-    const prev = n.igemmSearch(false);
-    expect(n.igemmSearch(prev)).toBe(false);
+    expect(() => n.bench.igemmSearch(1 as unknown as boolean)).toThrow(/on must be a boolean/);
+    const prev = n.bench.igemmSearch(false);
+    expect(n.bench.igemmSearch(prev)).toBe(false);
   });
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toFloat16Array } from '@bminf/core';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
-import { randInt8, randn, testMemoryLimit } from './helpers.js';
+import { foreignHandle, randInt8, randn, testMemoryLimit } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -16,8 +16,8 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
   let why: string | null = null;
   beforeAll(() => {
     gpu = createCudaBackend({ memoryLimit: testMemoryLimit(2 ** 29) });
-    gpu.fusedLinearMinRows = 1; // the fused kernel at every size here (the backend's default starts at 512)
-    gpu.fusedLinearTune = false; // and wherever it fits, not only where it timed faster
+    gpu.routes.fusedLinearMinRows = 1; // the fused kernel at every size here (the backend's default starts at 512)
+    gpu.routes.fusedLinearTune = false; // and wherever it fits, not only where it timed faster
     why = gpu.sm90.ready() ? null : gpu.sm90.unavailable;
     if (why) console.log(`[gpu tests] Hopper kernel not tested: ${why}`);
   });
@@ -72,9 +72,9 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
       const ws = gpu.upload(toFloat16Array(randn(m, 0.01)), [m]);
       const b = bias ? gpu.upload(toFloat16Array(randn(m)), [m]) : undefined;
       const opts = { dtype: 'float16' as const, ...(b ? { bias: b } : {}) };
-      gpu.fusedLinear = false;
+      gpu.routes.fusedLinear = false;
       const plain = gpu.download(gpu.linearInt8(x, w, ws, opts)) as Uint16Array;
-      gpu.fusedLinear = true;
+      gpu.routes.fusedLinear = true;
       for (const tile of tiles) {
         gpu.sm90.tile = tile;
         const fused = gpu.download(gpu.linearInt8(x, w, ws, opts)) as Uint16Array;
@@ -98,7 +98,7 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
       expect(() => n.tensorMap2d(region, 8, 4, 64, 64, 4, 64)).toThrow(/multiples of 16/);
       expect(() => n.tensorMap2d(region, 0, 4, 64, 32, 4, 64)).toThrow(/strideBytes is less than rowBytes/);
       expect(() => n.tensorMap2d(region, 0, 4, 64, 64, 4, 256)).toThrow(RangeError);
-      expect(() => n.tensorMap2d({}, 0, 4, 64, 64, 4, 64)).toThrow(TypeError);
+      expect(() => n.tensorMap2d(foreignHandle(), 0, 4, 64, 64, 4, 64)).toThrow(TypeError);
       const map = n.tensorMap2d(region, 0, 4, 64, 64, 4, 64);
       expect(map).toBeTruthy();
       n.release(region);
@@ -121,7 +121,7 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
       const gw = gpu.upload(w, [m, k]);
       const cw = cpu.upload(w, [m, k]);
       const out = gpu.empty([t, m], 'int32');
-      gpu.igemmKernel = kernel;
+      gpu.routes.igemmKernel = kernel;
       try {
         for (let r = 0; r < 3; r++) {
           const a = randInt8(t * k);
@@ -133,12 +133,12 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
           expect(Array.from(gpu.download(out) as Int32Array)).toEqual(Array.from(ref as Int32Array));
         }
         if (kernel === 'auto') {
-          const pick = gpu.igemmChoice.get(`${t}:${m}:${k}`);
+          const pick = gpu.tuner.igemmChoice.get(`${t}:${m}:${k}`);
           expect(['cublaslt', 'a', 'b', 't']).toContain(pick);
           console.log(`[gpu tests] igemm ${t} x ${k} x ${m}: 'auto' took ${pick}`);
         }
       } finally {
-        gpu.igemmKernel = 'auto';
+        gpu.routes.igemmKernel = 'auto';
         for (const v of [gw, out]) v.dispose();
       }
     });

@@ -1,7 +1,7 @@
 // Shared by the GPU tests: random inputs (seeded, fresh per call), uploads to both backends, and
 // comparisons with dtype-appropriate tolerances.
 import { type Backend, type DType, type HostArray, type Tensor, fromFloat16Array, toFloat16Array } from '@bminf/core';
-import { loadNativeCuda } from '@bminf/cublaslt';
+import { loadNativeCuda } from '@bminf/cuda-binding';
 import { beforeEach } from 'vitest';
 
 /**
@@ -85,6 +85,14 @@ export function firstDifference(a: HostArray, b: HostArray): string {
  * leaves at least 2 GiB free), so these stay small: 512 MiB at most.
  */
 export function testMemoryLimit(want: number): number {
-  const free = (loadNativeCuda()?.memInfo() as { free: number } | undefined)?.free ?? want;
+  const free = loadNativeCuda()?.memInfo().free ?? want;
   return Math.max(64 * 2 ** 20, Math.min(want, Math.floor(free / 4)));
+}
+
+/**
+ * A JS object the addon did not make, passed where one of its handles (region, kernel, map) is expected:
+ * the tests check that the addon refuses it with a TypeError instead of reading it.
+ */
+export function foreignHandle<T>(): T {
+  return {} as unknown as T;
 }

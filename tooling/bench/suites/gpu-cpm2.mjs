@@ -41,26 +41,26 @@ function measure(dtype) {
   const model = randomCpm2Model(config, { dtype, device: 'cuda', seed: 11 });
   const b = model.backend;
   const ids = Array.from({ length: ENCODER_TOKENS }, (_, i) => 10 + ((i * 7919) % 26000));
-  const modes = dtype === 'int8' && 'fusedLinear' in b ? [true, false, true, false] : [true, true];
+  const modes = dtype === 'int8' && 'routes' in b ? [true, false, true, false] : [true, true];
   const res = new Map();
   try {
     const state = model.newState(ids);
     try {
       model.decoderForward(Array.from({ length: CACHED }, (_, i) => 100 + i), state);
       for (const fused of modes) {
-        if ('fusedLinear' in b) b.fusedLinear = fused;
+        if ('routes' in b) b.routes.fusedLinear = fused;
         const encoder = time(b, () => model.runEncoder(ids).dispose());
         // each timed step appends one token; the cache grows by 12 per round, which is noise
         const step = time(b, () => model.decoderForward([200], state));
         const prev = res.get(fused);
         res.set(fused, prev ? { encoder: Math.min(prev.encoder, encoder), step: Math.min(prev.step, step) } : { encoder, step });
       }
-      if (dtype === 'int8' && b.fusedChoice) console.error(`bench: fused linear kernel chosen per shape (tokens/256:out:in:bias): ${JSON.stringify([...b.fusedChoice])}`);
+      if (dtype === 'int8' && b.tuner?.fusedChoice) console.error(`bench: fused linear kernel chosen per shape (tokens/256:out:in:bias): ${JSON.stringify([...b.tuner.fusedChoice])}`);
     } finally {
       state.dispose();
     }
   } finally {
-    if ('fusedLinear' in b) b.fusedLinear = true;
+    if ('routes' in b) b.routes.fusedLinear = true;
     model.dispose();
   }
   return { fused: res.get(true), calls: res.get(false) ?? res.get(true) };

@@ -56,7 +56,7 @@ export default {
       const theirs = ref ? ops / ref.int_mm_s / 1e12 : undefined;
       const fp16 = ref ? ops / ref.fp16_s / 1e12 : undefined;
       // Which kernel the backend's per-shape choice took (igemmKernel 'auto': cublasLt or a Hopper tile).
-      const pick = gpu.igemmChoice.get(`${tok}:${m}:${k}`);
+      const pick = gpu.tuner.igemmChoice.get(`${tok}:${m}:${k}`);
       rows.push(['igemm', `${m}×${k}, n=${tok}${pick && pick !== 'cublaslt' ? ` (sm90 '${pick}')` : ''}`, ours, tFmt(theirs), 'TOPS', theirs ? ours / theirs : 'n/a', m === 8192 ? '≥ 1.2×' : '≥ 1.0×', tFmt(fp16)]);
       a.dispose();
       w.dispose();
@@ -82,8 +82,7 @@ export default {
         const scales = gpu.empty([r], 'float16');
         const moved = r * cols * 3 + r * 2; // read float16, write int8 and the scales
         const same = copyGBps(Math.round(moved / 2)); // a copy moving as many bytes (read + written)
-        for (const variant of ['fast']) {
-          gpu.quantizeVariant = variant;
+        for (const variant of ['fast']) { // the product's kernel (the others: packages/kernels/dev/cuda)
           // The kernel into preallocated outputs (what a copy of the same bytes is compared with).
           const t = timed(n, () => gpu.quantizeRowsInto(x, values, scales));
           const gbps = moved / t / 1e9;
@@ -107,14 +106,14 @@ export default {
       const ws = gpu.upload(randHalf(m), [m]);
       const ref = torch.linear?.find((r) => r.m === m && r.k === k && r.n === tok);
       for (const mode of fused ? ['layer', 'calls'] : ['calls']) {
-        gpu.fusedLinear = mode === 'layer';
+        gpu.routes.fusedLinear = mode === 'layer';
         const t = timed(n, () => gpu.linearInt8(x, w, ws, { dtype: 'float16' }).dispose());
         // the layer times the fused kernel against the three calls once per shape and keeps the faster
-        const choice = gpu.fusedChoice.get(`${Math.ceil(tok / 256)}:${m}:${k}:0`);
+        const choice = gpu.tuner.fusedChoice.get(`${Math.ceil(tok / 256)}:${m}:${k}:0`);
         const label = mode === 'layer' ? `int8 Linear (layer: ${choice === false ? '3 calls' : 'fused kernel'})` : 'int8 Linear (3 calls)';
         rows.push([label, `${m}×${k}, n=${tok}`, t * 1e3, tFmt(ref ? ref.fp16_linear_s * 1e3 : undefined), 'ms (lower is better)', ref ? ref.fp16_linear_s / t : 'n/a', mode === 'layer' || !fused ? '≥ 1.3× fp16' : '', '']);
       }
-      gpu.fusedLinear = true;
+      gpu.routes.fusedLinear = true;
       x.dispose();
       w.dispose();
       ws.dispose();

@@ -1,7 +1,9 @@
 // The CUDA backend: the Backend op set on one GPU. Memory comes from a device pool over one reservation;
 // the ops are NVRTC-compiled kernels (packages/kernels/cuda/*.cu) and cublasLt GEMMs, all queued on the
 // addon's one stream. Arguments are checked here with @bminf/core's checks (the same words as the CPU
-// backend); the addon checks again that every device span lies inside live memory.
+// backend); the addon checks again that every device span lies inside live memory. How an int8 product
+// runs (GEMV, Hopper kernel, cublasLt) is decided in linear-route.ts and timed where needed by tuner.ts;
+// this file checks arguments and launches what they chose.
 import {
   type AttendCacheOptions,
   type Backend,
@@ -35,9 +37,21 @@ import {
   tidy,
 } from '@bminf/core';
 import { GrowingDevicePool, type GrowingPoolStats } from '@bminf/allocator';
-import { CublasLt, type DeviceSpan, type IgemmPath, type NativeCuda, igemmShapeProblem, mapNativeError, paddedRows } from '@bminf/cublaslt';
+import { CublasLt, igemmShapeProblem, paddedRows } from '@bminf/cublaslt';
+import {
+  type DeviceRegion,
+  type DeviceSpan,
+  type IgemmPath,
+  type KernelFunction,
+  type LaunchArg,
+  mapNativeError,
+  type NativeCuda,
+  type StepGraphHandle,
+} from '@bminf/cuda-binding';
 import { compileKernels, type CompiledModule } from './compiler.js';
-import { Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
+import { DEFAULT_ROUTE_POLICY, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, linearRoute } from './linear-route.js';
+import { Sm90Gemm } from './sm90-gemm.js';
+import { Tuner } from './tuner.js';
 import type { CudaInfo } from './info.js';
 import { CudaStorage } from './storage.js';
 import { StepArena } from './step-arena.js';
@@ -59,9 +73,6 @@ export interface CudaBackendOptions {
   gemvMaxRows?: number;
 }
 
-/** The float16 quantize kernels (all bit-exact with the CPU; see packages/kernels/cuda/NOTES.md). */
-export type QuantizeVariant = 'fast' | 'block' | 'pipelined';
-
 type FloatDType = 'float16' | 'float32';
 
 /** Disposes the packed copies among `used` (those that are not the caller's own `given` tensors). */
@@ -76,58 +87,26 @@ const up32 = (n: number): number => Math.max(32, Math.min(1024, Math.ceil(n / 32
 export class CudaBackend implements Backend {
   readonly name = 'cuda' as const;
   readonly device = new Device('cuda', 0);
-  readonly pool: GrowingDevicePool<unknown>;
+  readonly pool: GrowingDevicePool<DeviceRegion>;
   readonly lt: CublasLt;
   readonly kernels: CompiledModule;
-  private readonly fns = new Map<string, unknown>();
+  private readonly fns = new Map<string, KernelFunction>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
   private readonly igemmPath: IgemmPath;
-  private readonly gemvMaxRows: number;
   private _disposed = false;
   /** Pinned host buffers and the copy stream, for layers streamed from host memory. */
   readonly streaming: CudaWeightStreaming;
   /** The arena of the step being captured (captureStep), where its tensors are made. */
   private arena: StepArena | null = null;
-  /**
-   * Which float16 quantize kernel runs: one row per block ('block', the default), or a persistent grid
-   * that loads the next row while reducing the current one ('pipelined'). Both are bit-exact (tested);
-   * on an H100 the pipelined one measured slower (0.53-0.67x of a copy against 0.72-0.88x: its doubled
-   * registers cut the rows in flight), so it is kept only as an option. Not part of the Backend contract.
-   */
-  quantizeVariant: QuantizeVariant = 'fast';
-  /**
-   * The float16 dequantize kernel: 8 columns per thread, a block per row chunk ('vec8', the default
-   * where n % 8 == 0 and the operands are 16-byte aligned), or 4 per thread over a flat index ('vec4').
-   * Bit-identical. For benchmarks; not part of the Backend contract.
-   */
-  dequantizeVariant: 'vec8' | 'vec4' = 'vec8';
-  /**
-   * The Hopper GEMM kernel (wgmma + TMA; sm_90 only, compiled on first use). `fusedLinear`: the int8
-   * linear layer with float16 output runs as quantize + one kernel with the dequantize in its epilogue
-   * (from `fusedLinearMinRows` rows, and where it timed faster: fusedLinearFaster), instead of quantize +
-   * cublasLt igemm + dequantize. From 128 rows (where the split-K tile 't' fills the GPU at 4096-wide
-   * outputs; below, a product is a few us of GPU work, host-bound, and the three calls measured as fast);
-   * from 1024 rows the fused kernel is 1.1-1.5x faster (H100, NOTES.md). `igemmKernel`: which kernel igemm's products with more than gemvMaxRows rows take:
-   * 'auto' (the default) times cublasLt against the Hopper kernel's tiles once per shape from
-   * igemmSm90MinRows to igemmSm90MaxRows rows (igemmChoice holds the picks) and takes cublasLt elsewhere,
-   * where it was faster at every shape measured; 'sm90' and 'cublaslt' force one. For benchmarks and
-   * tests; not part of the Backend contract.
-   */
+  /** The Hopper GEMM kernel (wgmma + TMA; sm_90 only, compiled on first use). */
   readonly sm90: Sm90Gemm;
-  fusedLinear = true;
-  fusedLinearMinRows = 128;
-  /** false: the fused kernel wherever it fits, without timing it against the three calls (tests). */
-  fusedLinearTune = true;
-  igemmKernel: 'auto' | 'cublaslt' | 'sm90' = 'auto';
   /**
-   * The rows for which 'auto' times the Hopper kernel: from 128 (below, a product is a few us of GPU
-   * work and its host time decides; cublasLt's graph replay costs less of it) to 1024 (above, cublasLt's
-   * persistent kernels were 5-15 % faster than the Hopper tiles at every CPM-2 shape, NOTES.md).
+   * What the int8 routes may take (linear-route.ts; the product's defaults there). Not part of the
+   * Backend contract: tests and benchmarks change it to force a route.
    */
-  igemmSm90MinRows = 128;
-  igemmSm90MaxRows = 1024;
-  /** Per shape (`rows:features:k`): the kernel 'auto' took, a Hopper tile or 'cublaslt'. */
-  readonly igemmChoice = new Map<string, Sm90Tile | 'cublaslt'>();
+  readonly routes: RoutePolicy;
+  /** Times kernels against each other once per shape and keeps the choices (tuner.ts). */
+  readonly tuner: Tuner;
 
   constructor(
     private readonly native: NativeCuda,
@@ -139,15 +118,16 @@ export class CudaBackend implements Backend {
     this.lt = new CublasLt(native);
     this.sm90 = new Sm90Gemm(native, cc, info.nvrtcVersion ?? [0, 0], info.multiprocessors ?? 132, (t) => this.span(t));
     this.igemmPath = options.igemmPath ?? 'auto';
-    this.gemvMaxRows = Math.min(8, options.gemvMaxRows ?? 8);
-    const mem = native.memInfo() as { free: number; total: number };
+    this.routes = { ...DEFAULT_ROUTE_POLICY, gemvMaxRows: Math.min(8, options.gemvMaxRows ?? DEFAULT_ROUTE_POLICY.gemvMaxRows) };
+    this.tuner = new Tuner(native, (bytes) => this.scratch(bytes), () => this.capturing);
+    const mem = native.memInfo();
     const limit = options.memoryLimit ?? Math.max(0, mem.free - Math.max(2 * 2 ** 30, Math.floor(mem.free * 0.1)));
     if (!Number.isSafeInteger(limit) || limit < 4096) {
       throw new InvalidArgumentError(`The CUDA backend's memoryLimit must be an integer of at least 4096 bytes, but is ${limit}.`, {
         hint: `${formatBytes(mem.free)} of device memory is free.`,
       });
     }
-    this.pool = new GrowingDevicePool<unknown>({
+    this.pool = new GrowingDevicePool<DeviceRegion>({
       limit,
       name: 'cuda:0',
       release: (region) => native.release(region),
@@ -155,7 +135,7 @@ export class CudaBackend implements Backend {
         try {
           return native.reserve(bytes);
         } catch (e) {
-          const free = (native.memInfo() as { free: number }).free;
+          const free = native.memInfo().free;
           throw mapNativeError(e, `reserving ${formatBytes(bytes)} more device memory (${formatBytes(this.pool.reserved)} reserved, ${formatBytes(free)} free on the GPU)`);
         }
       },
@@ -193,7 +173,21 @@ export class CudaBackend implements Backend {
     return s.span(t.byteOffset, t.numel === 0 ? 0 : t.lastByte() - t.byteOffset);
   }
 
-  private fn(name: string): unknown {
+  /** The tensor's first byte is 16-byte aligned in device memory (what the vector kernels need). */
+  private readonly aligned16 = (t: Tensor): boolean => ((t.storage as CudaStorage).base + t.byteOffset) % 16 === 0;
+
+  /** Device scratch of `bytes` for the tuner, or null where the pool has no room (tuning must not make an op fail). */
+  private scratch(bytes: number): { span: DeviceSpan; dispose(): void } | null {
+    let t: Tensor;
+    try {
+      t = this.make([bytes], 'int8');
+    } catch {
+      return null;
+    }
+    return { span: this.span(t), dispose: () => t.dispose() };
+  }
+
+  private fn(name: string): KernelFunction {
     let f = this.fns.get(name);
     if (!f) {
       f = this.native.getFunction(this.kernels.module, name);
@@ -205,7 +199,7 @@ export class CudaBackend implements Backend {
   /** Queues a kernel; spans are given as tensors (their whole extent) or DeviceSpans. */
   /** graph: replay from a CUDA graph once the same launch repeats (the addon's launch graphs). */
   private launch(name: string, grid: number, block: number, sig: string, args: (Tensor | DeviceSpan | number)[], graph = false): void {
-    const flat: unknown[] = [];
+    const flat: LaunchArg[] = [];
     for (const a of args) {
       if (typeof a === 'number') flat.push(a);
       else {
@@ -386,23 +380,13 @@ export class CudaBackend implements Backend {
       const nvec = cols / 8;
       const xs = this.span(xp);
       const fast = x.dtype === 'float16' && cols > 0 && cols % 8 === 0 && xs.byteOffset % 16 === 0 && this.span(values).byteOffset % 8 === 0;
-      if (fast && this.quantizeVariant === 'fast' && nvec <= 8 * 1024) {
+      if (fast && nvec <= 8 * 1024) {
+        // Up to 8 vectors of 8 halves per thread, issued back to back: small blocks with several loads in
+        // flight each keep more bytes in flight per SM than one load per thread in a large block. The
+        // measured alternatives (exact division everywhere, a pipelined persistent grid) are in
+        // packages/kernels/dev/cuda/ with their history in NOTES.md.
         const items = [1, 2, 4, 8].find((i) => i * 128 >= nvec) ?? 8;
         this.launch(`quantize_f16_fast${items}`, rows, up32(Math.ceil(nvec / items)), 'pppii', [xp, values, scales, rows, cols]);
-      } else if (fast && this.quantizeVariant === 'pipelined' && nvec <= 8 * 256) {
-        // A persistent grid sized to what stays resident (registers per thread from ptxas, with room).
-        const items = [1, 2, 4, 8].find((i) => i * 256 >= nvec) as number;
-        const threads = up32(Math.ceil(nvec / items));
-        const regs = { 1: 40, 2: 48, 4: 72, 8: 104 }[items] as number;
-        const perSM = Math.max(1, Math.min(32, Math.floor(2048 / threads), Math.floor(65536 / (regs * threads))));
-        const grid = Math.min(rows, (this.info.multiprocessors ?? 1) * perSM);
-        this.launch(`quantize_f16_pipe${items}`, grid, threads, 'pppii', [xp, values, scales, rows, cols]);
-      } else if (fast && nvec <= 8 * 1024) {
-        // Up to 8 vectors per thread, issued back to back: small blocks with several loads in flight
-        // each keep more bytes in flight per SM than one load per thread in a large block. (64-thread
-        // blocks with 8 vectors each measured slower: see packages/kernels/cuda/NOTES.md.)
-        const items = [1, 2, 4, 8].find((i) => i * 128 >= nvec) ?? 8;
-        this.launch(`quantize_f16_vec${items}`, rows, up32(Math.ceil(nvec / items)), 'pppii', [xp, values, scales, rows, cols]);
       } else {
         this.launch(`quantize_${sfx(x.dtype)}`, rows, Math.min(256, up32(cols)), 'pppii', [xp, values, scales, rows, cols]);
       }
@@ -415,19 +399,19 @@ export class CudaBackend implements Backend {
     if (this.igemmDirectOk(a, b)) {
       const out = this.make([a.shape[0], b.shape[0]], 'int32');
       try {
-        this.igemmDirectOrSm90(a, b, out);
+        this.igemmRouted(a, b, out, true, false);
       } catch (e) {
         out.dispose();
         throw e;
       }
       return out;
     }
-    const [m, n, k] = this.igemmCheck('igemm', a, b);
-    // cublasLt may compute into padded rows (see igemmRun): the output has room for them.
+    const [m, n] = this.igemmCheck('igemm', a, b);
+    // cublasLt may compute into padded rows (see igemmPadded): the output has room for them.
     const storage = this.alloc(paddedRows(m) * n * 4);
     const out = new Tensor({ storage, dtype: 'int32', shape: [m, n] });
     try {
-      this.igemmRun(a, b, out, m, n, k, true);
+      this.igemmRouted(a, b, out, false, true);
     } catch (e) {
       out.dispose();
       throw e;
@@ -441,22 +425,62 @@ export class CudaBackend implements Backend {
    */
   igemmInto(a: Tensor, b: Tensor, out: Tensor): void {
     if (this.igemmDirectOk(a, b) && this.igemmDirectOutOk(out, a.shape[0], b.shape[0])) {
-      this.igemmDirectOrSm90(a, b, out);
+      this.igemmRouted(a, b, out, true, false);
       return;
     }
-    const [m, n, k] = this.igemmCheck('igemm', a, b);
+    const [m, n] = this.igemmCheck('igemm', a, b);
     this.check('igemm', out);
     checkDType('igemm', out, 'int32');
     checkShape('igemm', out, [m, n], 'out');
     checkContiguous('igemm', out, 'out');
-    this.igemmRun(a, b, out, m, n, k, false);
+    this.igemmRouted(a, b, out, false, false);
+  }
+
+  /**
+   * C = A·Bᵀ into out ([m, n], checked) by the route igemmRoute picks. `direct`: igemmDirectOk (and, for
+   * a caller's out, igemmDirectOutOk) accepted the operands; `padded`: out's storage has room for
+   * paddedRows(m) rows.
+   */
+  private igemmRouted(a: Tensor, b: Tensor, out: Tensor, direct: boolean, padded: boolean): void {
+    const [m, k] = a.shape;
+    const n = b.shape[0];
+    if (m === 0 || n === 0) return;
+    const call = { m, k, direct, operands16: this.aligned16(a) && this.aligned16(b), out16: this.aligned16(out) };
+    switch (igemmRoute(call, this.routes, () => this.hopperFits(a, b))) {
+      case 'gemv':
+        // A few us of GPU work, so the host's time to launch it counts: replayed from a graph where the
+        // same call repeats.
+        this.launch(`igemv_r${gemvRows(m)}`, n / 4, 256, 'pppiii', [a, b, out, m, n, k], true);
+        return;
+      case 'cublaslt':
+        this.igemmDirect(a, b, out);
+        return;
+      case 'sm90':
+        this.sm90.igemm(a, b, out, this.sm90.tileFor(m, n));
+        return;
+      case 'timed': {
+        // Every candidate computes the same exact int32 sums, so the timing runs write into out.
+        const run = (c: (typeof IGEMM_TIMED_CANDIDATES)[number]) => (c === 'cublaslt' ? this.igemmDirect(a, b, out) : this.sm90.igemm(a, b, out, c));
+        run(this.tuner.igemmKernel(m, n, k, IGEMM_TIMED_CANDIDATES, run));
+        return;
+      }
+      case 'cublaslt-padded':
+        this.igemmPadded(a, b, out, m, n, k, padded);
+        return;
+    }
+  }
+
+  /** Whether the Hopper kernel runs here and fits x [T, K] and w [M, K] (compiles it on first use). */
+  private hopperFits(x: Tensor, w: Tensor): boolean {
+    return !this.sm90.unavailable && this.sm90.fits(x, w) && this.sm90.ready();
   }
 
   // ---- igemm's direct path --------------------------------------------------------------------------
-  // A linear layer's igemm on cublasLt in its common case, recognised in a few comparisons and handed
-  // straight to the addon (which checks the spans again): live packed operands of this backend's memory,
-  // more rows than the GEMV takes, m, n and k multiples of 4, 4-byte aligned. Anything else takes the
-  // full checks below, which name what is wrong. Measured on the H100 VM: the generic checks, spans and
+  // A linear layer's igemm in its common case, recognised in a few comparisons: live packed operands of
+  // this backend's memory, m, n and k multiples of 4, 4-byte aligned, and more rows than the GEMV takes
+  // (those are routed after the full checks, as the GEMV needs other alignment). It goes straight to
+  // the addon (which checks the spans again) or to the Hopper kernel. Anything else takes the full
+  // checks below, which name what is wrong. Measured on the H100 VM: the generic checks, spans and
   // padding logic cost ~2-4 us of host time per call, where a whole call with 16-64 rows is ~10 us.
   private igemmDirectOk(a: Tensor, b: Tensor): boolean {
     const sa = a.storage;
@@ -466,43 +490,8 @@ export class CudaBackend implements Backend {
     const m = a.shape[0];
     const k = a.shape[1];
     const n = b.shape[0];
-    if (b.shape[1] !== k || m <= this.gemvMaxRows || m % 4 !== 0 || n % 4 !== 0 || k % 4 !== 0 || n === 0 || k === 0) return false;
+    if (b.shape[1] !== k || m <= this.routes.gemvMaxRows || m % 4 !== 0 || n % 4 !== 0 || k % 4 !== 0 || n === 0 || k === 0) return false;
     return a.isContiguous() && b.isContiguous() && (sa.base + a.byteOffset) % 4 === 0 && (sb.base + b.byteOffset) % 4 === 0;
-  }
-
-  /** igemm for operands igemmDirectOk and igemmDirectOutOk accepted: the Hopper tile where chosen, else cublasLt. */
-  private igemmDirectOrSm90(a: Tensor, b: Tensor, out: Tensor): void {
-    const tile = this.igemmSm90Tile(a, b, out);
-    if (tile) this.sm90.igemm(a, b, out, tile);
-    else this.igemmDirect(a, b, out);
-  }
-
-  /**
-   * The Hopper tile igemm takes for operands igemmDirectOk accepted (into out, packed and checked by the
-   * caller), or null for cublasLt: with igemmKernel 'sm90' tileFor's tile; with 'auto', from
-   * igemmSm90MinRows to igemmSm90MaxRows rows, whichever of cublasLt and the Hopper tiles timed fastest
-   * at this shape (once per shape; each candidate run after an L2 flush, as fusedLinearFaster does).
-   * Every candidate computes the same exact int32 sums, so the timing runs write into out.
-   */
-  private igemmSm90Tile(a: Tensor, b: Tensor, out: Tensor): Sm90Tile | null {
-    if (this.igemmKernel === 'cublaslt' || this.sm90.unavailable) return null;
-    const rows = a.shape[0];
-    if (this.igemmKernel === 'auto' && (rows < this.igemmSm90MinRows || rows > this.igemmSm90MaxRows)) return null;
-    if (this.span(out).byteOffset % 16 !== 0 || !this.sm90.fits(a, b) || !this.sm90.ready()) return null;
-    if (this.igemmKernel === 'sm90') return this.sm90.tileFor(rows, b.shape[0]);
-    const key = `${rows}:${b.shape[0]}:${a.shape[1]}`;
-    let choice = this.igemmChoice.get(key);
-    if (choice === undefined && this.capturing) return null; // no timing inside a step's capture
-    if (choice === undefined) {
-      let best = this.timeCold(() => this.igemmDirect(a, b, out));
-      choice = 'cublaslt';
-      for (const tile of ['t', 'b', 'a'] as const) {
-        const ms = this.timeCold(() => this.sm90.igemm(a, b, out, tile));
-        if (ms < best) [best, choice] = [ms, tile];
-      }
-      this.igemmChoice.set(key, choice);
-    }
-    return choice === 'cublaslt' ? null : choice;
   }
 
   private igemmDirectOutOk(out: Tensor, m: number, n: number): boolean {
@@ -524,7 +513,7 @@ export class CudaBackend implements Backend {
     const oc = sc.base + out.byteOffset;
     try {
       // igemmFast: the addon's lean entry (lengths implied by m, n, k; path 'auto'), ~9 values to read.
-      if (this.igemmPath === 'auto' && this.native.igemmFast) this.native.igemmFast(sa.region, oa, sb.region, ob, sc.region, oc, m, n, k);
+      if (this.igemmPath === 'auto') this.native.igemmFast(sa.region, oa, sb.region, ob, sc.region, oc, m, n, k);
       else this.native.igemm(sa.region, oa, m * k, sb.region, ob, n * k, sc.region, oc, m * n * 4, m, n, k, this.igemmPath);
     } catch (e) {
       throw mapNativeError(e, 'igemm');
@@ -551,20 +540,15 @@ export class CudaBackend implements Backend {
     return [m, n, k];
   }
 
-  /** C = A·Bᵀ into out ([m, n]; `padded`: its storage has room for paddedRows(m) rows). */
-  private igemmRun(a: Tensor, b: Tensor, out: Tensor, m: number, n: number, k: number, padded: boolean): void {
-    if (m === 0 || n === 0) return;
+  /**
+   * C = A·Bᵀ on cublasLt for checked operands at any alignment and row count: cublasLt's int8 kernels
+   * want 4-byte aligned operands and (in places) rows in multiples of 4, so small batches are padded
+   * with zero rows and the result is the first m rows of the padded one. `padded`: out's storage has
+   * room for paddedRows(m) rows.
+   */
+  private igemmPadded(a: Tensor, b: Tensor, out: Tensor, m: number, n: number, k: number, padded: boolean): void {
     const as = this.span(a);
     const bs = this.span(b);
-    // A few rows (decoding): the GEMV kernel, at the speed of reading the weights. A few us of GPU work,
-    // so the host's time to launch it counts: replayed from a graph where the same call repeats.
-    if (m <= this.gemvMaxRows && k % 16 === 0 && as.byteOffset % 16 === 0 && bs.byteOffset % 16 === 0) {
-      const r = [1, 2, 4, 8].find((x) => x >= m) as number;
-      this.launch(`igemv_r${r}`, n / 4, 256, 'pppiii', [as, bs, out, m, n, k], true);
-      return;
-    }
-    // cublasLt's int8 kernels want 4-byte aligned operands and (in places) rows in multiples of 4:
-    // small batches are padded with zero rows, and the result is the first m rows of the padded one.
     const mp = paddedRows(m);
     const temps: Tensor[] = [];
     try {
@@ -631,7 +615,8 @@ export class CudaBackend implements Backend {
     const [m, n] = acc.shape;
     if (m * n === 0) return;
     const al16 = (t: Tensor | undefined) => !t || this.span(t).byteOffset % 16 === 0;
-    if (this.dequantizeVariant === 'vec8' && out.dtype === 'float16' && n % 8 === 0 && al16(acc) && al16(out) && al16(colScale) && al16(bias)) {
+    // 8 columns per thread where the layout allows (bit-identical to the 4-column kernel, tested).
+    if (out.dtype === 'float16' && n % 8 === 0 && al16(acc) && al16(out) && al16(colScale) && al16(bias)) {
       const threads = up32(Math.min(256, n / 8));
       const chunks = Math.ceil(n / 8 / threads);
       this.launch('dequantize8_f16', m * chunks, threads, 'ppppipii', [acc, rowScale, colScale, bias ?? colScale, bias ? 1 : 0, out, m, n]);
@@ -645,25 +630,34 @@ export class CudaBackend implements Backend {
   }
 
   // ---- the int8 linear layer ----------------------------------------------------------------------
-  /** dequantize(igemm(quantizeRows(x), weight), scales, weightScale): the Backend's optional fused op. */
+  /** dequantize(igemm(quantizeRows(x), weight), scales, weightScale) (+ residual): the Backend's optional fused op, routed by linearRoute. */
   linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor; residual?: Tensor }): Tensor {
-    if (this.linearGemvOk(x, weight, weightScale, options)) return this.linearGemv(x, weight, weightScale, options.bias, options.residual);
-    if (options.residual) {
-      const y = this.linearInt8(x, weight, weightScale, { dtype: options.dtype, ...(options.bias ? { bias: options.bias } : {}) });
+    const { bias, residual } = options;
+    this.check('linearInt8', x, weight, weightScale, bias, residual);
+    const route = linearRoute(linearCall(x, weight, weightScale, options, this.aligned16), this.routes, () => this.hopperFits(x, weight));
+    if (route === 'gemv') return this.linearGemv(x, weight, weightScale, bias, residual);
+    if (route === 'add-residual' && residual) {
+      const y = this.linearInt8(x, weight, weightScale, { dtype: options.dtype, ...(bias ? { bias } : {}) });
       try {
-        return this.add(options.residual, y);
+        return this.add(residual, y);
       } finally {
         y.dispose();
       }
     }
-    const fusedOk = this.fusedLinearOk(x, weight, weightScale, options);
     const q = this.quantizeRows(x);
     try {
-      if (fusedOk) {
+      if (route === 'fused' || route === 'timed') {
         const y = this.make([x.shape[0], weight.shape[0]], 'float16');
         try {
-          if (!this.fusedLinearTune || this.fusedLinearFaster(q.values, q.scales, weight, weightScale, options.bias, y)) {
-            this.sm90.linear(q.values, q.scales, weight, weightScale, options.bias, y);
+          // Both ways give the same bits, so the tuner's timing runs write into y, which the chosen way then writes again.
+          const fused = () => this.sm90.linear(q.values, q.scales, weight, weightScale, bias, y);
+          const calls = () => {
+            const acc = this.igemm(q.values, weight);
+            this.dequantizeLaunch(acc, q.scales, weightScale, bias, y);
+            acc.dispose();
+          };
+          if (route === 'fused' || this.tuner.fusedFaster(x.shape[0], weight.shape[0], x.shape[1], !!bias, fused, calls)) {
+            fused();
             return y;
           }
         } catch (e) {
@@ -684,94 +678,12 @@ export class CudaBackend implements Backend {
     }
   }
 
-  /**
-   * Whether the fused kernel beat the three calls at this shape: timed once per shape (tokens rounded up
-   * to 256), each way warmed up once and then run 3 times, each run timed alone between events after a
-   * 64 MiB fill has pushed the operands out of L2 (in a model every layer's weights come from memory;
-   * timed back to back with warm weights, the choice was wrong at 4096 x 10240 with 512 tokens). Which
-   * is faster depends on how the kernel's 128 x 256 blocks fill the GPU: at 4096 tokens it won at every
-   * CPM-2 shape on the H100, at 512 tokens at 4 of 5 (NOTES.md). Both give the same bits, so the timing
-   * runs write into the call's own output y, which the chosen way then writes again.
-   */
-  private fusedLinearFaster(qx: Tensor, qs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor): boolean {
-    const [t, k] = qx.shape;
-    const m = w.shape[0];
-    const key = `${Math.ceil(t / 256)}:${m}:${k}:${bias ? 1 : 0}`;
-    let faster = this.fusedChoice.get(key);
-    if (faster === undefined && this.capturing) return false; // no timing inside a step's capture
-    if (faster === undefined) {
-      const fused = () => this.sm90.linear(qx, qs, w, ws, bias, y);
-      const calls = () => {
-        const acc = this.igemm(qx, w);
-        this.dequantizeLaunch(acc, qs, ws, bias, y);
-        acc.dispose();
-      };
-      faster = this.timeCold(fused) < this.timeCold(calls);
-      this.fusedChoice.set(key, faster);
-    }
-    return faster;
-  }
-  /**
-   * Milliseconds for 3 runs of fn, after one to warm up, each run timed alone between events after a
-   * 64 MiB fill has pushed the operands out of L2 (skipped where 64 MiB of device memory is not free:
-   * tuning must not make an op fail). All 3 runs are queued before any is read back: the fill ahead of
-   * each gives the host time to queue the run, so the events time the GPU's work, not the host's latency
-   * to start it.
-   */
-  private timeCold(fn: () => void): number {
-    let flush: Tensor | null = null;
-    try {
-      flush = this.make([64 * 2 ** 20], 'int8');
-    } catch {
-      flush = null;
-    }
-    try {
-      const fs = flush ? this.span(flush) : null;
-      fn();
-      const ev = this.timingEvents();
-      for (let i = 0; i < 3; i++) {
-        if (fs) this.native.fill(fs.region, fs.byteOffset, fs.byteLength, i);
-        this.native.eventRecord(ev[2 * i]);
-        fn();
-        this.native.eventRecord(ev[2 * i + 1]);
-      }
-      let ms = 0;
-      for (let i = 0; i < 3; i++) ms += this.native.eventElapsed(ev[2 * i], ev[2 * i + 1]) as number;
-      return ms;
-    } finally {
-      flush?.dispose();
-    }
-  }
-  /** Per shape: whether the fused linear kernel was the faster (fusedLinearFaster). */
-  readonly fusedChoice = new Map<string, boolean>();
-  private events: unknown[] | null = null;
-  private timingEvents(): unknown[] {
-    if (!this.events) this.events = Array.from({ length: 6 }, () => this.native.eventCreate());
-    return this.events;
-  }
-
-  /**
-   * Whether linearInt8 runs as one kernel for a few rows (linear_gemv in gemv.cu: quantize, dp4a GEMV,
-   * dequantize and the residual add, bit for bit the separate ops): float16 in and out, at most
-   * gemvMaxRows rows, k % 16 == 0, m % 4 == 0, operands packed and 16-byte aligned.
-   */
-  private linearGemvOk(x: Tensor, w: Tensor, ws: Tensor, options: { dtype: FloatDType; bias?: Tensor; residual?: Tensor }): boolean {
-    const { bias, residual } = options;
-    if (options.dtype !== 'float16' || x.rank !== 2 || w.rank !== 2 || x.dtype !== 'float16' || w.dtype !== 'int8' || ws.dtype !== 'float16' || ws.rank !== 1) return false;
-    const [rows, k] = x.shape;
-    const m = w.shape[0];
-    if (rows < 1 || rows > this.gemvMaxRows || w.shape[1] !== k || ws.shape[0] !== m || k % 16 !== 0 || m % 4 !== 0 || rows * k > 96 * 1024) return false;
-    if (bias && (bias.dtype !== 'float16' || bias.rank !== 1 || bias.shape[0] !== m)) return false;
-    if (residual && (residual.dtype !== 'float16' || residual.rank !== 2 || residual.shape[0] !== rows || residual.shape[1] !== m)) return false;
-    this.check('linearInt8', x, w, ws, bias, residual);
-    return [x, w, ws, bias, residual].every((t) => !t || (t.isContiguous() && this.span(t).byteOffset % 16 === 0));
-  }
-
   private readonly gemvShared = new Map<string, number>();
+  /** linear_gemv in gemv.cu, for operands linearRoute sent to 'gemv'. */
   private linearGemv(x: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
     const [rows, k] = x.shape;
     const m = w.shape[0];
-    const R = [1, 2, 4, 8].find((r) => r >= rows) as number;
+    const R = gemvRows(rows);
     const name = `linear_gemv_r${R}`;
     const shared = R * k;
     if (shared > 48 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
@@ -789,20 +701,6 @@ export class CudaBackend implements Backend {
       throw mapNativeError(e, 'linearInt8');
     }
     return out;
-  }
-
-  /** Whether linearInt8's operands suit the fused Hopper kernel (else the three plain calls run). */
-  private fusedLinearOk(x: Tensor, w: Tensor, ws: Tensor, options: { dtype: FloatDType; bias?: Tensor }): boolean {
-    if (!this.fusedLinear || options.dtype !== 'float16' || this.sm90.unavailable) return false;
-    const b = options.bias;
-    if (x.rank !== 2 || w.rank !== 2 || ws.rank !== 1 || x.dtype !== 'float16' || w.dtype !== 'int8' || ws.dtype !== 'float16') return false;
-    const [t, k] = x.shape;
-    const m = w.shape[0];
-    if (t < this.fusedLinearMinRows || w.shape[1] !== k || ws.shape[0] !== m) return false;
-    if (b && (b.dtype !== 'float16' || b.rank !== 1 || b.shape[0] !== m)) return false;
-    this.check('linearInt8', x, w, ws, b);
-    if (![x, w, ws, b].every((v) => !v || (v.isContiguous() && this.span(v).byteOffset % 16 === 0))) return false;
-    return this.sm90.fits(x, w) && this.sm90.ready();
   }
 
   // ---- float ops --------------------------------------------------------------------------------
@@ -1128,7 +1026,7 @@ export class CudaBackend implements Backend {
   }
 
   /** A tensor's span as launch() takes it: region, byteOffset, byteLength. */
-  private flat(ts: Tensor[]): unknown[] {
+  private flat(ts: Tensor[]): LaunchArg[] {
     return ts.flatMap((t) => {
       const s = this.span(t);
       return [s.region, s.byteOffset, s.byteLength];
@@ -1148,7 +1046,7 @@ export class CudaBackend implements Backend {
     const before = this.pool.resetPeak();
     tidy(fn);
     const peak = this.pool.stats().peakBytesInUse - before;
-    let handle: unknown;
+    let handle: StepGraphHandle | undefined;
     // Every tensor made while the step is captured comes from its own arena, which the graph keeps.
     const arena = new StepArena((bytes) => this.allocMain(bytes), peak);
     try {
@@ -1177,12 +1075,14 @@ export class CudaBackend implements Backend {
       throw mapNativeError(e, 'captureStep');
     }
     const native = this.native;
+    const step = handle;
+    if (!step) throw new InvalidArgumentError('captureStep: the addon returned no graph for the captured step.');
     let disposed = false;
     return {
       run: async () => {
         if (disposed) throw new DisposedError('A captured step');
         try {
-          await native.runStepGraph(handle);
+          await native.runStepGraph(step);
         } catch (e) {
           throw mapNativeError(e, 'a captured step');
         }
@@ -1193,7 +1093,7 @@ export class CudaBackend implements Backend {
       dispose: () => {
         if (disposed) return;
         disposed = true;
-        native.disposeStepGraph(handle);
+        native.disposeStepGraph(step);
         arena.retire();
       },
     };

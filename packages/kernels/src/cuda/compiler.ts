@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BackendUnavailableError } from '@bminf/core';
-import { mapNativeError, type NativeCuda } from '@bminf/cublaslt';
+import { type CompileResult, type KernelModule, mapNativeError, type NativeCuda } from '@bminf/cuda-binding';
 
 /** The source files, in the order they are concatenated into one program. */
 const SOURCES = ['prelude.cuh', 'quantize.cu', 'elementwise.cu', 'norm.cu', 'gemv.cu', 'step.cu'];
@@ -36,7 +36,7 @@ export function cacheDir(): string {
 }
 
 export interface CompiledModule {
-  module: unknown;
+  module: KernelModule;
   /** Where the image came from: the disk cache or a fresh compile (with the seconds it took). */
   origin: 'cache' | 'compiled';
   compileSeconds: number;
@@ -78,7 +78,7 @@ function compileModule(native: NativeCuda, source: string, arch: string, nvrtcVe
   if (!image) {
     origin = 'compiled';
     const t0 = performance.now();
-    let out: { ok: boolean; cubin?: Buffer; ptx?: Buffer; log: string; error?: string };
+    let out: CompileResult;
     try {
       out = native.compile(source, 'bminf_kernels.cu', options);
     } catch (e) {
@@ -100,7 +100,7 @@ function compileModule(native: NativeCuda, source: string, arch: string, nvrtcVe
       // An unwritable cache only costs a compile per run.
     }
   }
-  let module: unknown;
+  let module: KernelModule;
   try {
     module = native.loadModule(image);
   } catch (e) {

@@ -1,13 +1,28 @@
 // The CUDA backend's entry points: availability and device facts (for `bminf info` and `--device auto`),
 // and the backend itself.
 import { BackendUnavailableError } from '@bminf/core';
-import { loadNativeCuda } from '@bminf/cublaslt';
+import { loadNativeCuda } from '@bminf/cuda-binding';
 import { CudaBackend, type CudaBackendOptions } from './backend.js';
 import { cudaAvailability, cudaInfo } from './info.js';
 
 export { cudaAvailability, cudaInfo, formatCudaInfo, type CudaAvailability, type CudaInfo } from './info.js';
 export { CudaBackend, type CudaBackendOptions } from './backend.js';
 export { kernelSourceDir, cacheDir as kernelCacheDir } from './compiler.js';
+export {
+  DEFAULT_ROUTE_POLICY,
+  IGEMM_TIMED_CANDIDATES,
+  gemvRows,
+  igemmRoute,
+  linearCall,
+  linearRoute,
+  type IgemmCall,
+  type IgemmRoute,
+  type LinearCall,
+  type LinearRoute,
+  type RoutePolicy,
+} from './linear-route.js';
+export { Tuner, type IgemmKernelChoice } from './tuner.js';
+export type { Sm90Tile } from './sm90-gemm.js';
 
 let shared: CudaBackend | null = null;
 

@@ -1,26 +1,9 @@
 // What `bminf info` prints about CUDA: the GPU, the libraries and where they were loaded from, or
 // exactly why the CUDA backend cannot be used here. Never throws.
-import { loadNativeCuda, nativeLoadError } from '@bminf/cublaslt';
+import { type CudaInfo, loadNativeCuda, nativeLoadError } from '@bminf/cuda-binding';
 
-export interface CudaInfo {
-  available: boolean;
-  /** Why CUDA cannot be used, when it cannot. */
-  reason?: string;
-  /** The CUresult of the failing driver call, when one failed. */
-  errorCode?: number;
-  deviceName?: string;
-  computeCapability?: [number, number];
-  multiprocessors?: number;
-  totalMemory?: number;
-  freeMemory?: number;
-  /** e.g. 13000 for CUDA 13.0. */
-  driverVersion?: number;
-  cublasLtVersion?: number;
-  nvrtcVersion?: [number, number];
-  paths: { cuda?: string; cublasLt?: string; nvrtc?: string };
-  cublasLtError?: string;
-  nvrtcError?: string;
-}
+/** What the addon's info() reports (defined with the binding, @bminf/cuda-binding). */
+export type { CudaInfo };
 
 export type CudaAvailability = Pick<CudaInfo, 'available' | 'reason'>;
 
@@ -33,10 +16,11 @@ export function cudaInfo(): CudaInfo {
     const e = nativeLoadError() as Error | undefined;
     return { available: false, reason: `the bminf native addon could not be loaded: ${e?.message ?? String(e)}`, paths: {} };
   }
-  if (typeof native.info !== 'function') {
+  // An addon built without the CUDA side (an older or a CPU-only build) has no info().
+  if (typeof (native as Partial<typeof native>).info !== 'function') {
     return { available: false, reason: 'this build of the bminf addon has no CUDA support (rebuild it: cd native && pnpm build)', paths: {} };
   }
-  cached = native.info() as CudaInfo;
+  cached = native.info();
   return cached;
 }
 

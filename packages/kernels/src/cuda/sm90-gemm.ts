@@ -3,7 +3,7 @@
 // on first use, for compute capability 9.0 only; where it cannot be built (another GPU, an NVRTC or
 // driver without sm_90a / tensor maps) `unavailable` says why and the backend keeps cublasLt.
 import type { Tensor } from '@bminf/core';
-import { type DeviceSpan, mapNativeError, type NativeCuda } from '@bminf/cublaslt';
+import { type DeviceRegion, type DeviceSpan, type KernelFunction, type LaunchArg, mapNativeError, type NativeCuda, type TensorMap } from '@bminf/cuda-binding';
 import { compileSm90Kernels, type CompiledModule } from './compiler.js';
 
 /**
@@ -29,9 +29,9 @@ const ACTIVATION_MAPS = 256;
 export class Sm90Gemm {
   private module: CompiledModule | null = null;
   private reason: string | null = null;
-  private readonly fns = new Map<string, unknown>();
+  private readonly fns = new Map<string, KernelFunction>();
   /** Tensor maps of weights, made once per weight tensor. */
-  private readonly weightMaps = new WeakMap<Tensor, Map<number, unknown>>();
+  private readonly weightMaps = new WeakMap<Tensor, Map<number, TensorMap>>();
 
   constructor(
     private readonly native: NativeCuda,
@@ -75,7 +75,7 @@ export class Sm90Gemm {
     return k % 16 === 0 && m % 8 === 0 && k > 0 && this.span(x).byteOffset % 16 === 0 && this.span(w).byteOffset % 16 === 0;
   }
 
-  private fn(name: string, tile: Sm90Tile): unknown {
+  private fn(name: string, tile: Sm90Tile): KernelFunction {
     let f = this.fns.get(name);
     if (!f) {
       f = this.native.getFunction((this.module as CompiledModule).module, name);
@@ -101,7 +101,7 @@ export class Sm90Gemm {
   }
   tile: Sm90Tile | null = null;
 
-  private map(t: Tensor, boxRows: number): unknown {
+  private map(t: Tensor, boxRows: number): TensorMap {
     const s = this.span(t);
     const [rows, k] = t.shape;
     return this.native.tensorMap2d(s.region, s.byteOffset, rows, k, k, boxRows, 128);
@@ -111,12 +111,12 @@ export class Sm90Gemm {
    * The activations' map, reused while the same address, shape and box come again (a map depends on
    * nothing else, and keeps its region alive; encoding one costs host time on every call otherwise).
    */
-  private activationMap(x: Tensor, boxRows: number): unknown {
+  private activationMap(x: Tensor, boxRows: number): TensorMap {
     const s = this.span(x);
-    let maps = this.activationMaps.get(s.region as object);
+    let maps = this.activationMaps.get(s.region);
     if (!maps) {
       maps = new Map();
-      this.activationMaps.set(s.region as object, maps);
+      this.activationMaps.set(s.region, maps);
     }
     const key = `${s.byteOffset}:${x.shape[0]}:${x.shape[1]}:${boxRows}`;
     let m = maps.get(key);
@@ -128,9 +128,9 @@ export class Sm90Gemm {
     return m;
   }
   /** Per device region (the backend's reservation): activation maps by offset, shape and box. */
-  private readonly activationMaps = new WeakMap<object, Map<string, unknown>>();
+  private readonly activationMaps = new WeakMap<DeviceRegion, Map<string, TensorMap>>();
 
-  private weightMap(w: Tensor, rows: number): unknown {
+  private weightMap(w: Tensor, rows: number): TensorMap {
     let maps = this.weightMaps.get(w);
     if (!maps) {
       maps = new Map();
@@ -144,7 +144,7 @@ export class Sm90Gemm {
     return m;
   }
 
-  private launch(kind: 'igemm' | 'linear', x: Tensor, w: Tensor, tileAsked: Sm90Tile | undefined, sig: string, args: unknown[]): void {
+  private launch(kind: 'igemm' | 'linear', x: Tensor, w: Tensor, tileAsked: Sm90Tile | undefined, sig: string, args: LaunchArg[]): void {
     const t = x.shape[0];
     const m = w.shape[0];
     const tile = tileAsked ?? this.tileFor(t, m);

@@ -6,6 +6,7 @@
 // gigabytes. The arena's segments are blocks of the backend's pool, handed back when the step is
 // disposed (a segment still holding a tensor that outlived the capture goes back when that is freed).
 import { GrowingDevicePool, type SegmentBlock } from '@bminf/allocator';
+import type { DeviceRegion } from '@bminf/cuda-binding';
 import type { CudaStorage } from './storage.js';
 
 /** A segment of an arena: a block of the backend's pool. */
@@ -41,7 +42,7 @@ export class StepArena {
   }
 
   /** A block for a storage made inside the capture: its region and start, and how to free it. */
-  allocate(bytes: number): { region: unknown; base: number; free: () => void } {
+  allocate(bytes: number): { region: DeviceRegion; base: number; free: () => void } {
     const at: SegmentBlock<ArenaSegment> = this.pool.allocate(bytes);
     const seg = at.region;
     seg.live++;

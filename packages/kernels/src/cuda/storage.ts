@@ -4,7 +4,7 @@
 // packages/allocator/src/device-pool.ts). Streamed weights are copied on a second stream into slots
 // that live as long as their model, ordered by events (packages/models/src/streaming).
 import { Device, type Storage } from '@bminf/core';
-import type { DeviceSpan } from '@bminf/cublaslt';
+import type { DeviceRegion, DeviceSpan } from '@bminf/cuda-binding';
 
 export class CudaStorage implements Storage {
   private _disposed = false;
@@ -12,7 +12,7 @@ export class CudaStorage implements Storage {
     readonly device: Device,
     /** The backend whose memory this is (ops take only their own backend's storages). */
     readonly owner: object,
-    readonly region: unknown,
+    readonly region: DeviceRegion,
     /** Where the storage starts in its region, in bytes. */
     readonly base: number,
     readonly byteLength: number,

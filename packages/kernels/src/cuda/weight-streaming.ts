@@ -11,17 +11,22 @@ import {
   type WeightStreaming,
   formatBytes,
 } from '@bminf/core';
-import { type DeviceSpan, type NativeCuda, mapNativeError } from '@bminf/cublaslt';
+import { type CudaEvent, type DeviceSpan, type NativeCuda, type PinnedHostRegion, mapNativeError } from '@bminf/cuda-binding';
 
 class CudaFence implements Fence {
-  constructor(readonly handle: unknown) {}
+  constructor(readonly handle: CudaEvent) {}
 }
+
+const event = (f: Fence): CudaEvent => {
+  if (!(f instanceof CudaFence)) throw new InvalidArgumentError('A fence must come from this backend (streaming.fence()).');
+  return f.handle;
+};
 
 class CudaPinnedBuffer implements PinnedBuffer {
   private _released = false;
   constructor(
     private readonly native: NativeCuda,
-    private readonly region: unknown,
+    private readonly region: PinnedHostRegion,
     readonly byteLength: number,
     private readonly span: (t: Tensor) => DeviceSpan,
   ) {}
@@ -29,7 +34,7 @@ class CudaPinnedBuffer implements PinnedBuffer {
     return this._released;
   }
   /** The addon's handle, for copies (checked alive). */
-  handle(): unknown {
+  handle(): PinnedHostRegion {
     if (this._released) throw new DisposedError('A pinned host buffer');
     return this.region;
   }
@@ -89,11 +94,11 @@ export class CudaWeightStreaming implements WeightStreaming {
   }
 
   signal(fence: Fence): void {
-    this.native.eventRecord(fence.handle);
+    this.native.eventRecord(event(fence));
   }
 
   wait(fence: Fence): void {
-    this.native.waitEvent(fence.handle);
+    this.native.waitEvent(event(fence));
   }
 
   copyIn(src: PinnedBuffer, srcOffset: number, dst: Tensor, after: Fence, ready: Fence): void {
@@ -102,7 +107,7 @@ export class CudaWeightStreaming implements WeightStreaming {
     if (!dst.isContiguous() || dst.device.kind !== 'cuda') throw new InvalidArgumentError('copyIn: the destination must be a contiguous CUDA tensor.');
     const s = this.span(dst);
     try {
-      this.native.streamIn(src.handle(), srcOffset, s.region, s.byteOffset, dst.byteLength, after.handle, ready.handle);
+      this.native.streamIn(src.handle(), srcOffset, s.region, s.byteOffset, dst.byteLength, event(after), event(ready));
     } catch (e) {
       throw mapNativeError(e, 'copyIn');
     }
@@ -114,7 +119,7 @@ export class CudaWeightStreaming implements WeightStreaming {
   }
 
   pinnedStats(): { bytes: number; buffers: number } {
-    const s = this.native.pinnedStats() as { bytes: number; regions: number };
+    const s = this.native.pinnedStats();
     return { bytes: s.bytes, buffers: s.regions };
   }
 }

@@ -2,11 +2,12 @@
 // host's time to issue one call, the quantize kernels against a device-to-device copy of as many bytes,
 // and igemm with 16 and 64 rows (through the backend with and without the output allocated per call,
 // and the addon's cublasLt call alone) against torch._int_mm (out= preallocated) in the same run.
-// Run on the GPU machine after `pnpm build`: node packages/kernels/test-gpu/bench-variants.mjs
+// Run on the GPU machine after `pnpm build`: node packages/kernels/dev/cuda/bench-variants.mjs
 // Timing as the suite (tooling/bench/suites/gpu-kernels.mjs): CUDA events around back-to-back calls
 // after warm-up, median of 5; `host` is the host's time to issue one call (measured without waiting).
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
-import { eventTimed, randBytes, randHalf, runTorchBench } from '../../../tooling/bench/gpu-timing.mjs';
+import { eventTimed, randBytes, randHalf, runTorchBench } from '../../../../tooling/bench/gpu-timing.mjs';
+import { kernelVariants } from './variants.mjs';
 const avail = cudaAvailability();
 if (!avail.available) {
   console.log(`CUDA is unavailable: ${avail.reason}`);
@@ -25,11 +26,11 @@ const us = (x) => (x * 1e6).toFixed(2);
 
 // igemm's issue mode for the length of fn (0 cublasLt per call, 1 no GEMM, 2 graph replay, the default; see blaslt.cc).
 function withMode(mode, fn) {
-  const prev = n.igemmMode(mode);
+  const prev = n.bench.igemmMode(mode);
   try {
     return fn();
   } finally {
-    n.igemmMode(prev);
+    n.bench.igemmMode(prev);
   }
 }
 
@@ -97,6 +98,7 @@ const copyGBps = (bytes) => {
   return (2 * bytes) / t / 1e9;
 };
 const qrows = [];
+const dev = kernelVariants(gpu); // 'block' lives in quantize_variants.cu, 'fast' is the product's
 for (const [r, cols] of [[4096, 4096]]) {
   const x = gpu.upload(randHalf(r * cols), [r, cols]);
   const values = gpu.empty([r, cols], 'int8');
@@ -104,8 +106,7 @@ for (const [r, cols] of [[4096, 4096]]) {
   const moved = r * cols * 3 + r * 2;
   const same = copyGBps(Math.round(moved / 2));
   for (const variant of ['block', 'fast', 'block', 'fast']) {
-    gpu.quantizeVariant = variant;
-    const { s, host } = timed(() => gpu.quantizeRowsInto(x, values, scales));
+    const { s, host } = timed(() => dev.quantizeRowsInto(variant, x, values, scales));
     const gbps = moved / s / 1e9;
     qrows.push(`${r}x${cols}\t${variant}\t${us(s)} us\thost ${us(host)}\t${gbps.toFixed(0)} GB/s\tcopy ${same.toFixed(0)}\t${(gbps / same).toFixed(3)}x`);
   }
@@ -113,7 +114,6 @@ for (const [r, cols] of [[4096, 4096]]) {
   values.dispose();
   scales.dispose();
 }
-gpu.quantizeVariant = 'fast';
 console.log('\n== quantize (GB/s = bytes read + written; x = vs a copy of as many bytes)');
 for (const l of qrows) console.log(l);
 

@@ -1,0 +1,3 @@
+import { packageConfig } from '../../tooling/tsup/config.js';
+
+export default packageConfig();

@@ -1,0 +1,130 @@
+// The one place that decides how the CUDA backend runs an int8 product: `igemmRoute` for igemm (int32
+// out) and `linearRoute` for the int8 linear layer (quantize, product, dequantize, float16 out). Both are
+// pure: they read shapes, dtypes and alignment, the policy, and (lazily) whether the Hopper kernel can
+// take the operands; where two kernels must be timed against each other they say so, and the tuner
+// (tuner.ts) times them. The backend runs the route it is given. Why each threshold is what it is:
+// packages/kernels/cuda/NOTES.md.
+import type { Tensor } from '@bminf/core';
+
+/** What the routes may take, with the product's defaults in DEFAULT_ROUTE_POLICY. Tests and benchmarks change it to force a route. */
+export interface RoutePolicy {
+  /** Products with at most this many rows (tokens) run the dp4a GEMV kernels (1–8; 0: never). */
+  gemvMaxRows: number;
+  /** igemm with more rows than the GEMV takes: 'auto' times cublasLt against the Hopper tiles from igemmSm90MinRows to igemmSm90MaxRows rows; 'cublaslt' and 'sm90' force one. */
+  igemmKernel: 'auto' | 'cublaslt' | 'sm90';
+  igemmSm90MinRows: number;
+  igemmSm90MaxRows: number;
+  /** The int8 linear layer may run as quantize + the Hopper kernel with the dequantize in its epilogue. */
+  fusedLinear: boolean;
+  fusedLinearMinRows: number;
+  /** false: the fused kernel wherever it fits, without timing it against the three calls. */
+  fusedLinearTune: boolean;
+}
+
+export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
+  gemvMaxRows: 8,
+  igemmKernel: 'auto',
+  // From 128 rows (below, a product is a few us of GPU work and its host time decides; cublasLt's graph
+  // replay costs less of it) to 1024 (above, cublasLt's persistent kernels were 5-15 % faster than the
+  // Hopper tiles at every CPM-2 shape).
+  igemmSm90MinRows: 128,
+  igemmSm90MaxRows: 1024,
+  fusedLinear: true,
+  // From 128 rows the split-K tile 't' fills the GPU at 4096-wide outputs; below, the three calls
+  // measured as fast (host-bound). From 1024 rows the fused kernel is 1.1-1.5x faster (H100).
+  fusedLinearMinRows: 128,
+  fusedLinearTune: true,
+};
+
+/** The GEMV kernels' row counts: a product of m rows runs the kernel for the next one up. */
+export function gemvRows(m: number): 1 | 2 | 4 | 8 {
+  return m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
+}
+
+// ---- igemm ------------------------------------------------------------------------------------------
+/**
+ * - 'gemv': the dp4a GEMV kernel (igemv_r*), at the speed of reading the weights.
+ * - 'cublaslt': cublasLt through the addon's lean entry (operands already packed and aligned).
+ * - 'cublaslt-padded': cublasLt after padding rows to a multiple of 4 and aligning operands (copies).
+ * - 'sm90': the Hopper kernel (tile from Sm90Gemm.tileFor).
+ * - 'timed': the Hopper tiles or cublasLt, whichever the tuner timed fastest at this shape.
+ */
+export type IgemmRoute = 'gemv' | 'cublaslt' | 'cublaslt-padded' | 'sm90' | 'timed';
+
+export interface IgemmCall {
+  m: number;
+  k: number;
+  /** A, B (and the caller's output) packed, 4-byte aligned, m, n, k multiples of 4 and n, k > 0: cublasLt's direct entry takes them as they are. */
+  direct: boolean;
+  /** A and B start 16-byte aligned (the GEMV's vector loads). */
+  operands16: boolean;
+  /** The output starts 16-byte aligned (the Hopper kernel's stores). */
+  out16: boolean;
+}
+
+/**
+ * What 'timed' times, in order (a tie keeps the earlier): cublasLt, then the Hopper tiles 't', 'b', 'a'
+ * (Sm90Gemm's tile shapes).
+ */
+export const IGEMM_TIMED_CANDIDATES = ['cublaslt', 't', 'b', 'a'] as const;
+
+/** `hopper`: whether the Hopper kernel runs here and fits these operands (compiles it on first use, so asked last). */
+export function igemmRoute(c: IgemmCall, p: RoutePolicy, hopper: () => boolean): IgemmRoute {
+  if (c.m <= p.gemvMaxRows) return c.k % 16 === 0 && c.operands16 ? 'gemv' : 'cublaslt-padded';
+  if (!c.direct) return 'cublaslt-padded';
+  if (p.igemmKernel === 'cublaslt') return 'cublaslt';
+  if (p.igemmKernel === 'auto' && (c.m < p.igemmSm90MinRows || c.m > p.igemmSm90MaxRows)) return 'cublaslt';
+  if (!c.out16 || !hopper()) return 'cublaslt';
+  return p.igemmKernel === 'sm90' ? 'sm90' : 'timed';
+}
+
+// ---- the int8 linear layer ------------------------------------------------------------------------------
+/**
+ * - 'gemv': one kernel (linear_gemv in gemv.cu: quantize, dp4a GEMV, dequantize and the residual add,
+ *   bit for bit the separate ops).
+ * - 'add-residual': the linear without the residual, routed again, then an add.
+ * - 'fused': quantize + the Hopper kernel with the dequantize in its epilogue.
+ * - 'timed': 'fused' or 'three-calls', whichever the tuner timed faster at this shape.
+ * - 'three-calls': quantize + igemm (routed by igemmRoute) + dequantize.
+ */
+export type LinearRoute = 'gemv' | 'add-residual' | 'fused' | 'timed' | 'three-calls';
+
+export interface LinearCall {
+  rows: number;
+  k: number;
+  m: number;
+  /** float16 activations and output, int8 weight [m, k], float16 scales [m], bias [m] and residual [rows, m] where given. */
+  float16: boolean;
+  residual: boolean;
+  /** Every operand packed and 16-byte aligned. */
+  packed16: boolean;
+}
+
+/** The GEMV linear keeps the quantized activations in shared memory: at most this many bytes (rows × k). */
+const GEMV_LINEAR_MAX_BYTES = 96 * 1024;
+
+/** `hopper`: whether the Hopper kernel runs here and fits x and the weight (compiles it on first use, so asked last). */
+export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean): LinearRoute {
+  const gemv = c.rows >= 1 && c.rows <= p.gemvMaxRows && c.k % 16 === 0 && c.m % 4 === 0 && c.rows * c.k <= GEMV_LINEAR_MAX_BYTES;
+  if (gemv && c.float16 && c.packed16) return 'gemv';
+  if (c.residual) return 'add-residual';
+  if (p.fusedLinear && c.float16 && c.packed16 && c.rows >= p.fusedLinearMinRows && hopper()) return p.fusedLinearTune ? 'timed' : 'fused';
+  return 'three-calls';
+}
+
+/** The facts linearRoute needs, read off the operands (`aligned16`: the tensor's first byte is 16-byte aligned in device memory). */
+export function linearCall(
+  x: Tensor, w: Tensor, ws: Tensor, options: { dtype: string; bias?: Tensor; residual?: Tensor }, aligned16: (t: Tensor) => boolean,
+): LinearCall {
+  const { bias, residual } = options;
+  const rows = x.rank === 2 ? x.shape[0] : 0;
+  const k = x.rank === 2 ? x.shape[1] : 0;
+  const m = w.rank === 2 ? w.shape[0] : 0;
+  const float16 =
+    options.dtype === 'float16' && x.rank === 2 && w.rank === 2 && ws.rank === 1 && x.dtype === 'float16' && w.dtype === 'int8' && ws.dtype === 'float16' &&
+    w.shape[1] === k && ws.shape[0] === m &&
+    (!bias || (bias.dtype === 'float16' && bias.rank === 1 && bias.shape[0] === m)) &&
+    (!residual || (residual.dtype === 'float16' && residual.rank === 2 && residual.shape[0] === rows && residual.shape[1] === m));
+  const packed16 = float16 && [x, w, ws, bias, residual].every((t) => !t || (t.isContiguous() && aligned16(t)));
+  return { rows, k, m, float16, residual: !!residual, packed16 };
+}

@@ -1,0 +1,104 @@
+// The one place on the TypeScript side that times kernels against each other and remembers what won:
+// per shape, which kernel an igemm takes (cublasLt or a Hopper tile) and whether the int8 linear layer's
+// fused Hopper kernel beats its three calls. linear-route.ts says when a choice has to be timed; this
+// times it once per shape and answers from its caches from then on. (cublasLt's own algorithm for a
+// shape is chosen inside the addon when it builds the shape's plan: native/src/cuda/blaslt.cc.)
+// Every candidate computes the same bits, so the timing runs write into the call's own output.
+import type { CudaEvent, DeviceSpan, NativeCuda } from '@bminf/cuda-binding';
+import type { Sm90Tile } from './sm90-gemm.js';
+
+/** The kernel an igemm took: a Hopper tile or cublasLt. */
+export type IgemmKernelChoice = Sm90Tile | 'cublaslt';
+
+/** Scratch device memory the tuner borrows to flush L2 between timed runs. */
+export interface Scratch {
+  readonly span: DeviceSpan;
+  dispose(): void;
+}
+
+/** Bytes written between timed runs to push the operands out of L2 (the H100's and H200's L2 is 50-60 MiB). */
+const FLUSH_BYTES = 64 * 2 ** 20;
+
+export class Tuner {
+  /** Per igemm shape (`rows:features:k`): the kernel that timed fastest. */
+  readonly igemmChoice = new Map<string, IgemmKernelChoice>();
+  /** Per linear shape (`ceil(tokens / 256):features:k:bias`): whether the fused kernel beat the three calls. */
+  readonly fusedChoice = new Map<string, boolean>();
+  private events: CudaEvent[] | null = null;
+
+  constructor(
+    private readonly native: NativeCuda,
+    /** Scratch of the given size, or null where that much is not free (tuning must not make an op fail). */
+    private readonly scratch: (bytes: number) => Scratch | null,
+    /** True while a step is being captured: nothing may be timed then (no host reads inside a capture). */
+    private readonly capturing: () => boolean,
+  ) {}
+
+  /**
+   * The kernel for an igemm of this shape: the fastest of `candidates` (in order; a tie keeps the
+   * earlier), each run by `run`, timed on first sight. Inside a capture, an untimed shape takes the
+   * first candidate.
+   */
+  igemmKernel<C extends IgemmKernelChoice>(m: number, n: number, k: number, candidates: readonly C[], run: (c: C) => void): C {
+    const key = `${m}:${n}:${k}`;
+    const known = this.igemmChoice.get(key) as C | undefined;
+    if (known !== undefined) return known;
+    if (this.capturing()) return candidates[0];
+    let choice = candidates[0];
+    let best = Number.POSITIVE_INFINITY;
+    for (const c of candidates) {
+      const ms = this.timeCold(() => run(c));
+      if (ms < best) [best, choice] = [ms, c];
+    }
+    this.igemmChoice.set(key, choice);
+    return choice;
+  }
+
+  /**
+   * Whether the fused linear kernel beat the three calls at this shape: timed once per shape, tokens
+   * rounded up to 256 (timed back to back with warm weights the choice was wrong at 4096 x 10240 with
+   * 512 tokens: in a model every layer's weights come from memory, hence timeCold). Which is faster
+   * depends on how the kernel's blocks fill the GPU: at 4096 tokens it won at every CPM-2 shape on the
+   * H100, at 512 tokens at 4 of 5 (NOTES.md). Inside a capture, an untimed shape takes the three calls.
+   */
+  fusedFaster(tokens: number, m: number, k: number, bias: boolean, fused: () => void, calls: () => void): boolean {
+    const key = `${Math.ceil(tokens / 256)}:${m}:${k}:${bias ? 1 : 0}`;
+    let faster = this.fusedChoice.get(key);
+    if (faster !== undefined) return faster;
+    if (this.capturing()) return false;
+    faster = this.timeCold(fused) < this.timeCold(calls);
+    this.fusedChoice.set(key, faster);
+    return faster;
+  }
+
+  /**
+   * Milliseconds for 3 runs of fn, after one to warm up, each run timed alone between events after a
+   * 64 MiB fill has pushed the operands out of L2 (skipped where 64 MiB of device memory is not free).
+   * All 3 runs are queued before any is read back: the fill ahead of each gives the host time to queue
+   * the run, so the events time the GPU's work, not the host's latency to start it.
+   */
+  private timeCold(fn: () => void): number {
+    const flush = this.scratch(FLUSH_BYTES);
+    try {
+      const fs = flush?.span;
+      fn();
+      const ev = this.timingEvents();
+      for (let i = 0; i < 3; i++) {
+        if (fs) this.native.fill(fs.region, fs.byteOffset, fs.byteLength, i);
+        this.native.eventRecord(ev[2 * i]);
+        fn();
+        this.native.eventRecord(ev[2 * i + 1]);
+      }
+      let ms = 0;
+      for (let i = 0; i < 3; i++) ms += this.native.eventElapsed(ev[2 * i], ev[2 * i + 1]);
+      return ms;
+    } finally {
+      flush?.dispose();
+    }
+  }
+
+  private timingEvents(): CudaEvent[] {
+    if (!this.events) this.events = Array.from({ length: 6 }, () => this.native.eventCreate());
+    return this.events;
+  }
+}

@@ -1,0 +1,74 @@
+// The CUDA backend's route choices for int8 products, as pure decisions (no GPU): these pin the
+// product's defaults, so a change to which kernel runs where shows here before it shows in speed.
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_ROUTE_POLICY,
+  type IgemmCall,
+  type RoutePolicy,
+  createCpuBackend,
+  gemvRows,
+  igemmRoute,
+  linearCall,
+  linearRoute,
+} from '@bminf/kernels';
+
+const policy = (p: Partial<RoutePolicy> = {}): RoutePolicy => ({ ...DEFAULT_ROUTE_POLICY, ...p });
+const call = (m: number, c: Partial<IgemmCall> = {}): IgemmCall => ({ m, k: 4096, direct: true, operands16: true, out16: true, ...c });
+const yes = () => true;
+const no = () => false;
+const never = () => {
+  throw new Error('the Hopper kernel was asked about where no route needs it');
+};
+
+describe('igemmRoute', () => {
+  it('takes the GEMV for up to 8 rows where k % 16 == 0 and the operands are 16-byte aligned, else padded cublasLt', () => {
+    for (const m of [1, 3, 8]) expect(igemmRoute(call(m, { direct: false }), policy(), never)).toBe('gemv');
+    expect(igemmRoute(call(4, { k: 4100, direct: false }), policy(), never)).toBe('cublaslt-padded');
+    expect(igemmRoute(call(4, { operands16: false, direct: false }), policy(), never)).toBe('cublaslt-padded');
+    expect(igemmRoute(call(4, { direct: false }), policy({ gemvMaxRows: 0 }), never)).toBe('cublaslt-padded');
+    expect([1, 2, 3, 4, 5, 8].map(gemvRows)).toEqual([1, 2, 4, 4, 8, 8]);
+  });
+  it('takes cublasLt below 128 and above 1024 rows, and times it against the Hopper tiles between', () => {
+    for (const m of [12, 64, 124, 1028, 4096]) expect(igemmRoute(call(m), policy(), never)).toBe('cublaslt');
+    for (const m of [128, 512, 1024]) expect(igemmRoute(call(m), policy(), yes)).toBe('timed');
+    expect(igemmRoute(call(256), policy(), no)).toBe('cublaslt'); // no Hopper kernel here
+    expect(igemmRoute(call(256, { out16: false }), policy(), never)).toBe('cublaslt');
+    expect(igemmRoute(call(256, { direct: false }), policy(), never)).toBe('cublaslt-padded');
+  });
+  it('follows a forced kernel', () => {
+    expect(igemmRoute(call(4096), policy({ igemmKernel: 'sm90' }), yes)).toBe('sm90');
+    expect(igemmRoute(call(256), policy({ igemmKernel: 'cublaslt' }), never)).toBe('cublaslt');
+  });
+});
+
+describe('linearRoute', () => {
+  const cpu = createCpuBackend();
+  const f16 = (shape: number[]) => cpu.zeros(shape, 'float16');
+  const facts = (rows: number, k = 4096, m = 4096, extra: { bias?: boolean; residual?: boolean; dtype?: 'float16' | 'float32' } = {}, aligned = true) =>
+    linearCall(f16([rows, k]), cpu.zeros([m, k], 'int8'), f16([m]), {
+      dtype: extra.dtype ?? 'float16',
+      ...(extra.bias ? { bias: f16([m]) } : {}),
+      ...(extra.residual ? { residual: f16([rows, m]) } : {}),
+    }, () => aligned);
+
+  it('runs up to 8 rows as one GEMV kernel, the residual included', () => {
+    expect(linearRoute(facts(1), policy(), never)).toBe('gemv');
+    expect(linearRoute(facts(8, 4096, 4096, { bias: true, residual: true }), policy(), never)).toBe('gemv');
+    // 8 x 16384 bytes of activations do not fit its shared memory: the three calls, the residual added after
+    expect(linearRoute(facts(8, 16384, 4096, { residual: true }), policy(), never)).toBe('add-residual');
+    expect(linearRoute(facts(8, 16384), policy(), never)).toBe('three-calls');
+  });
+  it('times the fused Hopper kernel from 128 rows, and takes the three calls below or without it', () => {
+    expect(linearRoute(facts(64), policy(), never)).toBe('three-calls');
+    expect(linearRoute(facts(128, 4096, 10240, { bias: true }), policy(), yes)).toBe('timed');
+    expect(linearRoute(facts(4096), policy(), no)).toBe('three-calls');
+    expect(linearRoute(facts(4096), policy({ fusedLinearTune: false }), yes)).toBe('fused');
+    expect(linearRoute(facts(4096), policy({ fusedLinear: false }), never)).toBe('three-calls');
+  });
+  it('keeps float32 output, misaligned operands and odd shapes on the three calls', () => {
+    expect(linearRoute(facts(4, 4096, 4096, { dtype: 'float32' }), policy(), never)).toBe('three-calls');
+    expect(linearRoute(facts(4, 4096, 4096, {}, false), policy(), never)).toBe('three-calls');
+    expect(linearRoute(facts(4, 4104), policy(), never)).toBe('three-calls'); // k % 16 != 0
+    expect(linearRoute(facts(4, 4096, 4098), policy(), never)).toBe('three-calls'); // m % 4 != 0
+  });
+});
