@@ -59,7 +59,28 @@ export interface Backend {
    * float16 [m]; bias float [m] of the output dtype. With residual ([n, m], the output dtype) the result
    * is add(residual, linear), rounded as the two ops would round it (a decode step fuses the two).
    */
-  linearInt8?(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor; residual?: Tensor }): Tensor;
+  linearInt8?(
+    x: Tensor,
+    weight: Tensor,
+    weightScale: Tensor,
+    options: {
+      dtype: 'float16' | 'float32';
+      bias?: Tensor;
+      residual?: Tensor;
+      /**
+       * x is first RMS-normalised: layerNorm(x, weight, null, { eps, subtractMean: false }) (a decode
+       * step fuses the norm into the int8 linear's quantization; the sum of squares may be added in
+       * another order than layerNorm's).
+       */
+      rmsNorm?: { weight: Tensor; eps: number };
+      /**
+       * weight is a gated FFN's stacked [in; gate] rows [2f, k]: the result is mul(gelu(y[:, :f]),
+       * y[:, f:]) of the linear's y [n, 2f] (bias included), each op rounding as it would alone; the
+       * residual, [n, f], is added after.
+       */
+      gated?: boolean;
+    },
+  ): Tensor;
 
   // ---- float ops ---------------------------------------------------------------------------------
   /**

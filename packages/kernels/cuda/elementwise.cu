@@ -6,7 +6,19 @@ struct Dims4 {
 };
 
 // The element offset of linear index i of a shape, for the given strides.
+// Below 2^31 the index math is done in 32 bits: a 64-bit division is a long software sequence, and
+// three of them per element made the strided kernels (gelu of a narrowed view, say) instruction-bound.
 __device__ __forceinline__ i64 offsetOf(i64 i, int n1, int n2, int n3, i64 t0, i64 t1, i64 t2, i64 t3) {
+  if (i < 0x7fffffffLL) {
+    unsigned u = (unsigned)i;
+    const unsigned c3 = u % (unsigned)n3;
+    u /= (unsigned)n3;
+    const unsigned c2 = u % (unsigned)n2;
+    u /= (unsigned)n2;
+    const unsigned c1 = u % (unsigned)n1;
+    const unsigned c0 = u / (unsigned)n1;
+    return (i64)c0 * t0 + (i64)c1 * t1 + (i64)c2 * t2 + (i64)c3 * t3;
+  }
   const i64 c3 = i % n3;
   i /= n3;
   const i64 c2 = i % n2;
@@ -44,7 +56,7 @@ CAST_KERNEL(f32_f16, float, half_t)
                                          int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3) {                        \
     GRID_LOOP(i, total) {                                                                                         \
       const float x = ld(src, offsetOf(i, n1, n2, n3, a0, a1, a2, a3));                                           \
-      st(dst, i, 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));                    \
+      st(dst, i, geluTanh(x));                                                                                    \
     }                                                                                                             \
   }
 FOR_FLOAT_TYPES(GELU_KERNEL)
@@ -53,13 +65,25 @@ FOR_FLOAT_TYPES(GELU_KERNEL)
 #define BINARY_KERNEL(NAME, T)                                                                                    \
   extern "C" __global__ void add_##NAME(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,   \
                                         i64 total, i64 nb) {                                                      \
-    GRID_LOOP(i, total) st(out, i, ld(a, i) + ld(b, i % nb));                                                     \
+    GRID_LOOP(i, total) st(out, i, ld(a, i) + ld(b, nb == total ? i : i % nb));                                                     \
   }                                                                                                               \
   extern "C" __global__ void mul_##NAME(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,   \
                                         i64 total, i64 nb) {                                                      \
-    GRID_LOOP(i, total) st(out, i, ld(a, i) * ld(b, i % nb));                                                     \
+    GRID_LOOP(i, total) st(out, i, ld(a, i) * ld(b, nb == total ? i : i % nb));                                                     \
   }
 FOR_FLOAT_TYPES(BINARY_KERNEL)
+
+// The gated FFN's gelu(in) * gate over y = [in | gate] rows ([rows, 2f] packed) into out [rows, f]: bit
+// for bit mul(gelu(y[:, :f]), y[:, f:]) (each op rounding to float16), in one pass. rows * 2f < 2^31.
+extern "C" __global__ void gelu_mul_f16(const half_t* __restrict__ y, half_t* __restrict__ out, int rows, int f) {
+  const unsigned total = (unsigned)rows * (unsigned)f;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned r = i / (unsigned)f, c = i - r * (unsigned)f;
+    const half_t* yr = y + (i64)r * 2 * f;
+    const half_t g = f2h(geluTanh(h2f(yr[c])));
+    out[i] = f2h(__fmul_rn(h2f(g), h2f(yr[f + c])));
+  }
+}
 
 // Rows of table [vocab, d] for ids [n]. An id out of range writes zeros and sets *bad to 1 + its
 // position (the host reads the flag back and throws, naming it).

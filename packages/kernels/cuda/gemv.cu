@@ -87,23 +87,90 @@ GEMV_KERNEL(8)
 // its weight rows by dp4a, and writes float16 outputs: half(acc·rowScale·colScale (+ bias)), then
 // half(residual + that) where a residual is given (as add() rounds it). x [rows, k] float16 packed and
 // 16-byte aligned, k % 16 == 0, n % 4 == 0; dynamic shared memory rows·k bytes.
-template <int R>
+//
+// NORM: x is first RMS-normalised as layerNorm(x, normW, eps) without mean or bias computes it
+// (half(x·inv·w), inv = rsqrtf(mean(x²) + eps)); the sum of squares is added in another order, so the
+// result equals the two ops up to that rounding. The normalised row is computed twice from x (for its
+// absmax, then to quantize it) rather than kept: it is a few KB read from L1/L2.
+// GATED: the weight is a gated FFN's stacked [in; gate] rows (n = 2f); each warp's 4 rows are in rows
+// 2u, 2u+1 and gate rows f+2u, f+2u+1, and it writes out[:, 2u..2u+1] = half(half(gelu(in))·gate) as
+// gelu() then mul() round them ([rows, f]; the residual, if any, is [rows, f] too).
+// Each warp issues its first weight loads before the quantize phase, so that they are in flight while
+// the block normalises and quantizes its activations.
+template <int R, bool NORM, bool GATED>
 __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                            const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
-                                           int n, int k) {
+                                           int n, int k, const half_t* __restrict__ normW, float eps) {
   extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
   __shared__ float rowScale[R];
   const int kv = k >> 4, nvec = k >> 3;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int units = n >> 2, f = n >> 1;
+  const int u0 = blockIdx.x * 8 + warp, ustride = gridDim.x * 8;
+  // the weight row of a unit's w-th row (0..3)
+  auto wrow = [&](int u, int w) -> int { return GATED ? (w < 2 ? 2 * u + w : f + 2 * u + w - 2) : 4 * u + w; };
+  // P chunks of 32 lanes x 16 bytes per row in flight: wv[p][w] is chunk lane + 32 (P s + p) of row w
+  constexpr int P = 2;
+  u32x4 wv[P][4];
+  auto loadStep = [&](int u, int s) {
+#pragma unroll
+    for (int w = 0; w < 4; w++) {
+      const u32x4* b = reinterpret_cast<const u32x4*>(W + (i64)wrow(u, w) * k);
+#pragma unroll
+      for (int p = 0; p < P; p++) {
+        const int i = lane + 32 * (P * s + p);
+        wv[p][w] = i < kv ? b[i] : u32x4{0u, 0u, 0u, 0u};
+      }
+    }
+  };
+  if (u0 < units) loadStep(u0, 0);
   {
     // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
     const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
     const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
+    const u32x4* nw = reinterpret_cast<const u32x4*>(normW);
+    float inv = 1.f;
+    if (NORM) {
+      float ss = 0.f;
+      if (r < rows)
+        for (int i = t; i < nvec; i += stride) {
+          const u32x4 v = xr[i];
+          const half_t* h = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+          for (int e = 0; e < 8; e++) {
+            const float xf = h2f(h[e]);
+            ss += xf * xf;
+          }
+        }
+      ss = warpSum(ss);
+      if (lane == 0) red[warp] = ss;
+      __syncthreads();
+      float tot = 0.f;
+      for (int w = r * wpr; w < (r + 1) * wpr; w++) tot += red[w];
+      inv = rsqrtf(tot / k + eps);
+      __syncthreads();  // red is written again below
+    }
+    // 8 halves of row r from chunk i: x itself, or x normalised (rounded to float16 as layerNorm does)
+    auto row8 = [&](int i) -> u32x4 {
+      const u32x4 v = xr[i];
+      if (!NORM) return v;
+      const u32x4 g = nw[i];
+      const half_t* h = reinterpret_cast<const half_t*>(&v);
+      const half_t* gh = reinterpret_cast<const half_t*>(&g);
+      unsigned o[4];
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const half_t a = f2h(__fmul_rn(__fmul_rn(h2f(h[2 * e]), inv), h2f(gh[2 * e])));
+        const half_t c = f2h(__fmul_rn(__fmul_rn(h2f(h[2 * e + 1]), inv), h2f(gh[2 * e + 1])));
+        o[e] = (unsigned)a | ((unsigned)c << 16);
+      }
+      return u32x4{o[0], o[1], o[2], o[3]};
+    };
     unsigned m2 = 0;
     if (r < rows)
-      for (int i = t; i < nvec; i += stride) m2 = absMax8(m2, xr[i]);
+      for (int i = t; i < nvec; i += stride) m2 = absMax8(m2, row8(i));
     const float wm = warpMax(absMaxOf(m2));
     if (lane == 0) red[warp] = wm;
     __syncthreads();
@@ -113,42 +180,45 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
       const float s = h2f(scaleOf(m));
       const float rc = s == 0.f ? 0.f : __frcp_rn(s);
       u32x2* qr = reinterpret_cast<u32x2*>(reinterpret_cast<signed char*>(xq) + (i64)r * k);
-      for (int i = t; i < nvec; i += stride) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(xr[i], s, rc);
+      for (int i = t; i < nvec; i += stride) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(row8(i), s, rc);
       if (t == 0) rowScale[r] = s;
     }
   }
   __syncthreads();
   // Each warp owns 4 weight rows at a time, its lanes striding over k: the sums are reduced inside the
   // warp alone (no shared memory, no block barrier per row group).
-  for (int j0 = (blockIdx.x * 8 + warp) * 4; j0 < n; j0 += gridDim.x * 32) {
-    const u32x4* b0 = reinterpret_cast<const u32x4*>(W + (i64)j0 * k);
+  const int steps = (kv + 32 * P - 1) / (32 * P);
+  for (int u = u0; u < units; u += ustride) {
     int acc[R][4];
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
       for (int w = 0; w < 4; w++) acc[r][w] = 0;
-#pragma unroll 4
-    for (int i = lane; i < kv; i += 32) {
-      u32x4 wv[4];
+    for (int s = 0; s < steps; s++) {
+      if (s > 0 || u != u0) loadStep(u, s);
 #pragma unroll
-      for (int w = 0; w < 4; w++) wv[w] = b0[(i64)w * kv + i];
+      for (int p = 0; p < P; p++) {
+        const int i = lane + 32 * (P * s + p);
+        if (i < kv) {
 #pragma unroll
-      for (int r = 0; r < R; r++) {
-        if (r < rows) {
-          const u32x4 x = xq[(i64)r * kv + i];
+          for (int r = 0; r < R; r++) {
+            if (r < rows) {
+              const u32x4 x = xq[(i64)r * kv + i];
 #pragma unroll
-          for (int w = 0; w < 4; w++) {
-            int a = acc[r][w];
-            a = dp4a(x.x, wv[w].x, a);
-            a = dp4a(x.y, wv[w].y, a);
-            a = dp4a(x.z, wv[w].z, a);
-            a = dp4a(x.w, wv[w].w, a);
-            acc[r][w] = a;
+              for (int w = 0; w < 4; w++) {
+                int a = acc[r][w];
+                a = dp4a(x.x, wv[p][w].x, a);
+                a = dp4a(x.y, wv[p][w].y, a);
+                a = dp4a(x.z, wv[p][w].z, a);
+                a = dp4a(x.w, wv[p][w].w, a);
+                acc[r][w] = a;
+              }
+            }
           }
         }
       }
     }
-    int mine = 0;  // lane r * 4 + w keeps the sum of row r, weight row j0 + w
+    int mine = 0;  // lane r * 4 + w keeps the sum of row r, unit row w
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
@@ -156,11 +226,24 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
         const int v = warpSumInt(acc[r][w]);
         if (lane == r * 4 + w) mine = v;
       }
-    const int r = lane >> 2, j = j0 + (lane & 3);
-    if (lane < R * 4 && r < rows) {
+    const int r = lane >> 2, w = lane & 3, j = wrow(u, w);
+    const bool ok = lane < R * 4 && r < rows;
+    half_t h = 0;
+    if (ok) {
       float y = __fmul_rn(__fmul_rn((float)mine, rowScale[r]), h2f(wScale[j]));
       if (bias) y = __fadd_rn(y, h2f(bias[j]));
-      half_t h = f2h(y);
+      h = f2h(y);
+    }
+    if (GATED) {
+      // lanes w = 0, 1 hold in, lanes w = 2, 3 the matching gate
+      const half_t g = (half_t)__shfl_down_sync(0xffffffffu, (unsigned)h, 2);
+      if (ok && w < 2) {
+        const int c = 2 * u + w;
+        half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(h)))), h2f(g)));
+        if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
+        out[(i64)r * f + c] = o;
+      }
+    } else if (ok) {
       if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
       out[(i64)r * n + j] = h;
     }
@@ -168,14 +251,20 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
 }
 
 // Launched with 256 threads per block and at most n / 32 blocks.
-#define LINEAR_GEMV_KERNEL(R)                                                                                       \
-  extern "C" __global__ void linear_gemv_r##R(const half_t* __restrict__ X, const signed char* __restrict__ W,      \
-                                              const half_t* __restrict__ wScale, const half_t* __restrict__ bias,   \
-                                              int hasBias, const half_t* __restrict__ residual, int hasResidual,    \
-                                              half_t* __restrict__ out, int rows, int n, int k) {                   \
-    linearGemv<R>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, k);       \
+#define LINEAR_GEMV_KERNEL(NAME, R, NORM, GATED)                                                                    \
+  extern "C" __global__ void NAME(const half_t* __restrict__ X, const signed char* __restrict__ W,                 \
+                                  const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,  \
+                                  const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out,   \
+                                  int rows, int n, int k, const half_t* __restrict__ normW, float eps) {            \
+    linearGemv<R, NORM, GATED>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, \
+                               n, k, normW, eps);                                                                   \
   }
-LINEAR_GEMV_KERNEL(1)
-LINEAR_GEMV_KERNEL(2)
-LINEAR_GEMV_KERNEL(4)
-LINEAR_GEMV_KERNEL(8)
+#define LINEAR_GEMV_KERNELS(R)                                              \
+  LINEAR_GEMV_KERNEL(linear_gemv_r##R, R, false, false)                     \
+  LINEAR_GEMV_KERNEL(linear_gemv_norm_r##R, R, true, false)                 \
+  LINEAR_GEMV_KERNEL(linear_gemv_gated_r##R, R, false, true)                \
+  LINEAR_GEMV_KERNEL(linear_gemv_norm_gated_r##R, R, true, true)
+LINEAR_GEMV_KERNELS(1)
+LINEAR_GEMV_KERNELS(2)
+LINEAR_GEMV_KERNELS(4)
+LINEAR_GEMV_KERNELS(8)

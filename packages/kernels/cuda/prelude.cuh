@@ -20,6 +20,12 @@ __device__ __forceinline__ half_t f2h(float f) {
   return h;
 }
 
+// GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). One definition for the gelu kernel
+// and the gated linear's epilogue (gemv.cu, gelu_mul), so that both round alike.
+__device__ __forceinline__ float geluTanh(float x) {
+  return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+
 // Loads and stores of the two float dtypes through float, so that one kernel body serves both.
 __device__ __forceinline__ float ld(const float* p, i64 i) { return p[i]; }
 __device__ __forceinline__ float ld(const half_t* p, i64 i) { return h2f(p[i]); }

@@ -250,7 +250,7 @@ describe.skipIf(!avail.available)('CUDA backend against the CPU backend', () => 
 
   it('softmax: scale, causal offsets, full and broadcast bias, rank 2 and 3', () => {
     for (const dtype of FLOATS) {
-      for (const [b, r, c] of [[1, 1, 1], [2, 3, 17], [3, 17, 1000], [2, 64, 64]]) {
+      for (const [b, r, c] of [[1, 1, 1], [2, 3, 17], [3, 17, 1000], [2, 64, 64], [1, 3, 1024], [1, 2, 1500]]) {
         tidy(() => {
           const [xc, xg] = both(cpu, gpu, hostData(randn(b * r * c, 4), dtype), [b, r, c]);
           const [fc, fg] = both(cpu, gpu, hostData(randn(b * r * c), dtype), [b, r, c]);

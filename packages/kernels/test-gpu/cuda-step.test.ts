@@ -108,6 +108,52 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
+  it('the int8 linear with the RMS norm fused (rmsNorm) against layerNorm then linearInt8, on the GPU and the CPU', () => {
+    tidy(() => {
+      for (const [rows, m, k] of [[1, 4, 16], [3, 36, 208], [5, 1028, 4096], [8, 256, 10240], [2, 20480, 4096], [12, 64, 256]]) {
+        const xh = hostData(randn(rows * k, 3), 'float16');
+        const wh = randInt8(m * k);
+        const wsh = hostData(Float32Array.from({ length: m }, () => 0.001 + random() * 0.01), 'float16');
+        const nwh = hostData(Float32Array.from({ length: k }, () => 0.5 + random()), 'float16');
+        const [xc, x] = both(cpu, gpu, xh, [rows, k]);
+        const [wc, w] = both(cpu, gpu, wh, [m, k]);
+        const [wsc, ws] = both(cpu, gpu, wsh, [m]);
+        const [nwc, nw] = both(cpu, gpu, nwh, [k]);
+        const res = gpu.upload(hostData(randn(rows * m, 4), 'float16'), [rows, m]);
+        const eps = 1e-6;
+        const fused = gpu.linearInt8(x, w, ws, { dtype: 'float16', rmsNorm: { weight: nw, eps } });
+        const twoOps = gpu.linearInt8(gpu.layerNorm(x, nw, null, { eps, subtractMean: false }), w, ws, { dtype: 'float16' });
+        const qc = cpu.quantizeRows(cpu.layerNorm(xc, nwc, null, { eps, subtractMean: false }));
+        const ref = cpu.dequantize(cpu.igemm(qc.values, wc), qc.scales, wsc, { dtype: 'float16' });
+        const tag = `${rows}x${m}x${k}`;
+        // the sum of squares is added in another order: an element may round the other way, rarely
+        expect(relErr(gpu.download(fused), gpu.download(twoOps)), tag).toBeLessThan(2e-2);
+        expect(relErr(gpu.download(fused), cpu.download(ref)), tag).toBeLessThan(2e-2);
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', rmsNorm: { weight: nw, eps }, residual: res })), tag).toEqual(gpu.download(gpu.add(res, fused)));
+      }
+    });
+  });
+
+  it('the gated int8 linear (gelu(in) * gate in the epilogue) equals linearInt8, gelu and mul bit for bit, fused with the norm too', () => {
+    tidy(() => {
+      for (const [rows, f, k] of [[1, 2, 16], [3, 18, 208], [4, 514, 4096], [8, 128, 10240], [1, 10240, 4096], [7, 6, 64], [20, 66, 128]]) {
+        const m = 2 * f;
+        const x = gpu.upload(hostData(randn(rows * k, 3), 'float16'), [rows, k]);
+        const w = gpu.upload(randInt8(m * k), [m, k]);
+        const ws = gpu.upload(hostData(Float32Array.from({ length: m }, () => 0.001 + random() * 0.01), 'float16'), [m]);
+        const nw = gpu.upload(hostData(Float32Array.from({ length: k }, () => 0.5 + random()), 'float16'), [k]);
+        const res = gpu.upload(hostData(randn(rows * f, 4), 'float16'), [rows, f]);
+        const tag = `${rows}x${m}x${k}`;
+        const gatedRef = (y: Tensor) => gpu.mul(gpu.gelu(y.narrow(1, 0, f)), gpu.contiguous(y.narrow(1, f, f)));
+        const y = gpu.linearInt8(x, w, ws, { dtype: 'float16' });
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true })), tag).toEqual(gpu.download(gatedRef(y)));
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, residual: res })), tag).toEqual(gpu.download(gpu.add(res, gatedRef(y))));
+        const yn = gpu.linearInt8(x, w, ws, { dtype: 'float16', rmsNorm: { weight: nw, eps: 1e-6 } });
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, rmsNorm: { weight: nw, eps: 1e-6 } })), tag).toEqual(gpu.download(gatedRef(yn)));
+      }
+    });
+  });
+
   it('refuses host reads inside a capture and leaves no capture behind', () => {
     const t = gpu.zeros([4], 'float32');
     expect(() => gpu.captureStep(() => void gpu.download(gpu.add(t, t)))).toThrow(/cannot read back/);

@@ -1,4 +1,5 @@
 import { type Backend, ShapeMismatchError, type Tensor, shapeToString, tidy } from '@bminf/core';
+import type { LayerNorm } from './layer-norm.js';
 
 /** A linear layer's parameters: float weights, or BMInf's int8 weights with one float16 scale per row. */
 export type LinearParams =
@@ -61,9 +62,38 @@ export class Linear {
     return tidy(() => b.add(residual, this.forward(x)));
   }
 
+  /**
+   * forward(norm.forward(x)), plus residual when given (as forwardAdd rounds it). Where the backend has
+   * an int8 linear and the norm is an RMS norm (no mean, no bias), the norm is fused into the linear's
+   * quantization (one kernel for a decode step's few rows); its sum of squares may then be added in
+   * another order than layerNorm's.
+   */
+  forwardNormed(norm: LayerNorm, x: Tensor, residual?: Tensor): Tensor {
+    const b = this.backend;
+    const p = this.params;
+    if (p.kind === 'int8' && b.linearInt8 && rmsOnly(norm) && x.rank === 2 && x.shape[1] === this.inFeatures && (!residual || residual.dtype === x.dtype)) {
+      const opts = {
+        dtype: x.dtype === 'float32' ? 'float32' : 'float16',
+        rmsNorm: { weight: norm.weight, eps: norm.eps },
+        ...(p.bias ? { bias: p.bias } : {}),
+        ...(residual ? { residual } : {}),
+      } as const;
+      return tidy(() => (b.linearInt8 as NonNullable<Backend['linearInt8']>)(b.contiguous(x), p.weight, p.scale, opts));
+    }
+    return tidy(() => {
+      const h = norm.forward(x);
+      return residual ? this.forwardAdd(h, residual) : this.forward(h);
+    });
+  }
+
   dispose(): void {
     this.params.weight.dispose();
     if (this.params.kind === 'int8') this.params.scale.dispose();
     this.params.bias?.dispose();
   }
+}
+
+/** Whether a LayerNorm is an RMS norm (no mean subtracted, no bias): the form linearInt8 can fuse. */
+export function rmsOnly(norm: LayerNorm): boolean {
+  return !norm.subtractMean && norm.bias === null;
 }

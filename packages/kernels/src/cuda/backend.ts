@@ -630,12 +630,36 @@ export class CudaBackend implements Backend {
   }
 
   // ---- the int8 linear layer ----------------------------------------------------------------------
-  /** dequantize(igemm(quantizeRows(x), weight), scales, weightScale) (+ residual): the Backend's optional fused op, routed by linearRoute. */
-  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: FloatDType; bias?: Tensor; residual?: Tensor }): Tensor {
-    const { bias, residual } = options;
-    this.check('linearInt8', x, weight, weightScale, bias, residual);
+  /**
+   * dequantize(igemm(quantizeRows(x), weight), scales, weightScale) (+ residual): the Backend's optional
+   * fused op, routed by linearRoute. Its norm and gated forms (the decode step's) exist as the one-kernel
+   * GEMV only; elsewhere they run as the ops they fuse, one after the other.
+   */
+  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: LinearInt8Options): Tensor {
+    const { bias, residual, rmsNorm, gated } = options;
+    this.check('linearInt8', x, weight, weightScale, bias, residual, rmsNorm?.weight);
+    if (rmsNorm || gated) {
+      if (this.linearGemvOk(x, weight, weightScale, options)) return this.linearGemv(x, weight, weightScale, options);
+      if (rmsNorm) {
+        const xn = this.layerNorm(x, rmsNorm.weight, null, { eps: rmsNorm.eps, subtractMean: false });
+        try {
+          return this.linearInt8(xn, weight, weightScale, plainOptions(options, { gated, residual }));
+        } finally {
+          xn.dispose();
+        }
+      }
+      const y = this.linearInt8(x, weight, weightScale, plainOptions(options, {}));
+      let h: Tensor | null = null;
+      try {
+        h = this.geluMul(y);
+        return residual ? this.add(residual, h) : h;
+      } finally {
+        y.dispose();
+        if (residual) h?.dispose();
+      }
+    }
     const route = linearRoute(linearCall(x, weight, weightScale, options, this.aligned16), this.routes, () => this.hopperFits(x, weight));
-    if (route === 'gemv') return this.linearGemv(x, weight, weightScale, bias, residual);
+    if (route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
     if (route === 'add-residual' && residual) {
       const y = this.linearInt8(x, weight, weightScale, { dtype: options.dtype, ...(bias ? { bias } : {}) });
       try {
@@ -678,23 +702,46 @@ export class CudaBackend implements Backend {
     }
   }
 
+  /**
+   * Whether the norm and gated forms of linearInt8 run as one kernel (linear_gemv_norm / _gated in
+   * gemv.cu): linearRoute's 'gemv' conditions, and the norm weight's and the halved output's own.
+   */
+  private linearGemvOk(x: Tensor, w: Tensor, ws: Tensor, options: LinearInt8Options): boolean {
+    const { bias, residual, rmsNorm, gated } = options;
+    if (options.dtype !== 'float16' || x.rank !== 2 || w.rank !== 2 || x.dtype !== 'float16' || w.dtype !== 'int8' || ws.dtype !== 'float16' || ws.rank !== 1) return false;
+    const [rows, k] = x.shape;
+    const m = w.shape[0];
+    if (rows < 1 || rows > this.routes.gemvMaxRows || w.shape[1] !== k || ws.shape[0] !== m || k % 16 !== 0 || m % 4 !== 0 || rows * k > 96 * 1024) return false;
+    if (bias && (bias.dtype !== 'float16' || bias.rank !== 1 || bias.shape[0] !== m)) return false;
+    const outWidth = gated ? m / 2 : m;
+    if (residual && (residual.dtype !== 'float16' || residual.rank !== 2 || residual.shape[0] !== rows || residual.shape[1] !== outWidth)) return false;
+    const nw = rmsNorm?.weight;
+    if (nw && (nw.dtype !== 'float16' || nw.rank !== 1 || nw.shape[0] !== k || !(rmsNorm.eps >= 0))) return false;
+    this.check('linearInt8', x, w, ws, bias, residual, nw);
+    return [x, w, ws, bias, residual, nw].every((t) => !t || (t.isContiguous() && this.span(t).byteOffset % 16 === 0));
+  }
+
   private readonly gemvShared = new Map<string, number>();
-  /** linear_gemv in gemv.cu, for operands linearRoute sent to 'gemv'. */
-  private linearGemv(x: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
+  private linearGemv(x: Tensor, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
+    const { bias, residual, rmsNorm, gated } = options;
     const [rows, k] = x.shape;
     const m = w.shape[0];
     const R = gemvRows(rows);
-    const name = `linear_gemv_r${R}`;
+    const name = `linear_gemv_${rmsNorm ? 'norm_' : ''}${gated ? 'gated_' : ''}r${R}`;
     const shared = R * k;
     if (shared > 48 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
       this.native.setMaxDynamicShared(this.fn(name), shared);
       this.gemvShared.set(name, shared);
     }
-    const out = this.make([rows, m], 'float16');
+    const out = this.make([rows, gated ? m / 2 : m], 'float16');
     try {
-      const grid = Math.min(Math.ceil(m / 32), (this.info.multiprocessors ?? 132) * 4);
-      this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiii', [
+      // as many blocks as stay resident at once (64 registers a thread at 1 row, ~80 at 2-4, ~92 at 8:
+      // 4, 3, 2 blocks of 256 threads per SM), each warp looping over its groups of 4 weight rows
+      const resident = R === 1 ? 4 : R <= 4 ? 3 : 2;
+      const grid = Math.min(Math.ceil(m / 32), (this.info.multiprocessors ?? 132) * resident);
+      this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipf', [
         ...this.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? x]), residual ? 1 : 0, ...this.flat([out]), rows, m, k,
+        ...this.flat([rmsNorm?.weight ?? ws]), rmsNorm?.eps ?? 0,
       ]);
     } catch (e) {
       out.dispose();
@@ -807,6 +854,26 @@ export class CudaBackend implements Backend {
     return out;
   }
 
+  /**
+   * mul(gelu(y[:, :f]), y[:, f:]) for y [rows, 2f] (a gated FFN's stacked in | gate), bit for bit the
+   * two ops, in one pass (gelu_mul in elementwise.cu). Used by linearInt8's gated option.
+   */
+  private geluMul(y: Tensor): Tensor {
+    const [rows, f2] = y.shape;
+    const f = f2 / 2;
+    if (y.dtype !== 'float16' || !y.isContiguous() || rows * f2 >= 2 ** 31) {
+      const g = this.gelu(y.narrow(1, 0, f));
+      try {
+        return this.mul(g, this.packed(y.narrow(1, f, f)));
+      } finally {
+        g.dispose();
+      }
+    }
+    const out = this.make([rows, f], 'float16');
+    if (rows * f > 0) this.launch('gelu_mul_f16', Math.min(CudaBackend.gridFor(rows * f), 65536), 256, 'ppii', [y, out, rows, f]);
+    return out;
+  }
+
   softmax(x: Tensor, options: { scale?: number; causalOffset?: number; bias?: Tensor } = {}): Tensor {
     const bias = options.bias;
     this.check('softmax', x, bias);
@@ -834,7 +901,12 @@ export class CudaBackend implements Backend {
     const out = this.make(x.shape, x.dtype);
     try {
       const nrows = x.numel / Math.max(cols, 1);
-      if (x.numel > 0) {
+      if (x.numel > 0 && cols <= 1024) {
+        // a warp per row, the row in registers (norm.cu)
+        this.launch(`softmax_warp_${sfx(x.dtype)}`, Math.ceil(nrows / 8), 256, 'ppipliifii', [
+          xp, bp ?? xp, biasMode, out, nrows, rows, cols, scale, causal ? 1 : 0, causalOffset,
+        ]);
+      } else if (x.numel > 0) {
         this.launch(`softmax_${sfx(x.dtype)}`, nrows, up32(Math.ceil(cols / 4)), 'ppipiifii', [
           xp, bp ?? xp, biasMode, out, rows, cols, scale, causal ? 1 : 0, causalOffset,
         ]);
@@ -1115,3 +1187,22 @@ export class CudaBackend implements Backend {
 }
 
 export { isFloatDType };
+
+/** linearInt8's options (see Backend.linearInt8). */
+type LinearInt8Options = {
+  dtype: FloatDType;
+  bias?: Tensor;
+  residual?: Tensor;
+  rmsNorm?: { weight: Tensor; eps: number };
+  gated?: boolean;
+};
+
+/** o's dtype and bias, with only the gated and residual options given in `keep`. */
+function plainOptions(o: LinearInt8Options, keep: { gated?: boolean | undefined; residual?: Tensor | undefined }): LinearInt8Options {
+  return {
+    dtype: o.dtype,
+    ...(o.bias ? { bias: o.bias } : {}),
+    ...(keep.gated ? { gated: true } : {}),
+    ...(keep.residual ? { residual: keep.residual } : {}),
+  };
+}

@@ -222,7 +222,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
       let x = this.castIn(b.embedding(t.ids, L.embed.table));
       m.streamer?.begin(m.decoderPass);
       L.decoderBlocks.forEach((blk, i) => m.unit(`decoder.${i}`, () => {
-        const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
+        const qkv = blk.attn.params.qkv?.forwardNormed(blk.lnAttn, x) as Tensor; // the norm fused where it can be
         const selfKeys = part(this.selfKeys[i], this.maxDecoderLength);
         const selfValues = part(this.selfValues[i], this.maxDecoderLength);
         b.scatterRows(qkv.narrow(1, d, d), selfKeys, t.rows);
@@ -234,14 +234,14 @@ export class Cpm2PlannedRunner implements ModelRunner {
           distanceBias: this.distanceBias,
         });
         x = blk.attn.params.out.forwardAdd(self, x);
-        const q = blk.cross.params.q.forward(blk.lnCross.forward(x));
+        const q = blk.cross.params.q.forwardNormed(blk.lnCross, x);
         const cross = b.attendCache(q, part(this.crossKeys[i], this.maxEncoderLength), part(this.crossValues[i], this.maxEncoderLength), t.encLens, {
           heads: c.numHeads,
           scale: 1,
           slotRows: this.maxEncoderLength,
         });
         x = blk.cross.params.out.forwardAdd(cross, x);
-        x = blk.ffn.forward(blk.lnFF.forward(x), x);
+        x = blk.ffn.forward(x, x, blk.lnFF);
       }));
       const y = b.gemm(b.contiguous(L.decoderNorm.forward(x)), L.lmHead, { transB: true });
       b.copy(y.dtype === 'float32' ? y : b.cast(y, 'float32'), logits);
