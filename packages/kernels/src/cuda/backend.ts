@@ -1114,7 +1114,9 @@ export class CudaBackend implements Backend {
   captureStep(fn: () => void): StepGraph {
     this.live();
     if (this.capturing) throw new InvalidArgumentError('captureStep: a step is already being captured.');
-    // The eager run first: it tunes what the step will use, and measures the step's peak of live bytes.
+    // Two eager runs first: one tunes what the step will use (its timing scratch must not count), the
+    // second measures the step's own peak of live bytes, the size of its arena.
+    tidy(fn);
     const before = this.pool.resetPeak();
     tidy(fn);
     const peak = this.pool.stats().peakBytesInUse - before;

@@ -195,7 +195,8 @@ export class LayerStreamer {
   logPlan(all: readonly string[], bytesPerSecond: number | null): void {
     const r = this.residency;
     const bound = (bytes: number) => (bytesPerSecond ? `, ≥ ${((bytes / bytesPerSecond) * 1000).toFixed(1)} ms at ${(bytesPerSecond / 1e9).toFixed(1)} GB/s host to device` : '');
-    log.info(
+    // At warn, the default level: streaming bounds every step by the bus, which whoever set the limit should see.
+    log.warn(
       `layer streaming: ${all.length - r.streamed.length} of ${all.length} blocks resident (${formatBytes(r.residentBytes)}), ` +
         `${r.streamed.length} streamed through ${r.slots} slots of ${formatBytes(r.slotBytes)} (${r.streamed.join(', ')}); ` +
         `copied per decode step ${formatBytes(r.bytesPerDecodeStep)}${bound(r.bytesPerDecodeStep)}; ` +
