@@ -35,7 +35,7 @@ import { type CpuIsa, type CpuKernelInfo, nativeCpu as N } from './native.js';
 
 /** The CPU kernel paths, lowest first. */
 export const CPU_ISAS: readonly CpuIsa[] = ['plain', 'avx2', 'avxvnni', 'avx512'];
-import { CpuStepGraph } from './step-graph.js';
+import { CpuStepGraph, setInlineStepMicros } from './step-graph.js';
 import { checkFiniteNumber, checkFloat, checkInputs, checkInteger, checkLength } from './validate.js';
 
 type FloatArray = Float32Array | Uint16Array;
@@ -73,6 +73,15 @@ export class CpuBackend implements Backend {
       throw new InvalidArgumentError(`threads must be an integer from 1 to 256, but is ${String(threads)}.`, { hint: 'Pass the number of CPU threads to use, e.g. 1 or os.availableParallelism().' });
     }
     N.setThreads(threads);
+  }
+
+  /**
+   * Recorded steps (captureStep) whose last replay took less than this many microseconds run on the
+   * calling thread instead of a worker (default INLINE_STEP_MICROS, 1000; 0: never; Infinity: every
+   * run after the first), process-wide. See step-graph.ts for why.
+   */
+  static setInlineStepMicros(micros: number): void {
+    setInlineStepMicros(micros);
   }
 
   /** True after dispose(). */

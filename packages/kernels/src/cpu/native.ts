@@ -79,6 +79,10 @@ export interface NativeTape {
    * detached), "memory" or "failed" (an op threw; its index and name are in the message).
    */
   run(): Promise<void>;
+  /** Replays the recorded ops on the calling thread; throws what run() rejects with. */
+  runInline(): void;
+  /** Microseconds the last replay took (-1 before the first). */
+  readonly lastRunMicros: number;
   /** Frees the ops and the buffer references (when a run in flight ends, if one is). */
   dispose(): void;
   /** The number of recorded ops. */

@@ -203,10 +203,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
       b,
       blocks,
       embedIn: (ids: Tensor, positions: Tensor) => b.add(castIn(b.embedding(ids, embed.table)), castIn(b.embedding(positions, pos.table))),
-      head: (x: Tensor) => {
-        const y = b.gemm(b.contiguous(lnFinal.forward(x)), embed.table, { transB: true });
-        return y.dtype === 'float32' ? y : b.cast(y, 'float32');
-      },
+      head: (x: Tensor) => m.outputHead(lnFinal.forward(x)),
     };
   }
 
