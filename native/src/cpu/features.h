@@ -53,6 +53,10 @@ void ScaleInPlaceAvx2(float* y, float scale, int64_t n);
 // nearbyint(x / scale), ±127) with NaN -> 0, for scale != 0.
 float AbsMaxAvx2(const float* x, int64_t n);
 void QuantizeRowAvx2(const float* x, int64_t n, float scale, int8_t* q);
+// out[j] = (float(a[j]) · rowScale) · colScale[j] (+ bias[j]) for j < n, bit-identical to quantize.cc's
+// scalar row (dequantize_avx2.cc); colScale float16 bits, bias and out float16 (half) or float32.
+void DequantizeRowAvx2(const int32_t* a, float rowScale, const uint16_t* colScale, const void* bias, bool biasHalf,
+                       void* out, bool outHalf, int64_t n);
 // The same with AVX-512 (quantize_avx512.cc); call only on the AVX-512 path.
 float AbsMaxAvx512(const float* x, int64_t n);
 void QuantizeRowAvx512(const float* x, int64_t n, float scale, int8_t* q);

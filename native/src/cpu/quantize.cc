@@ -118,6 +118,19 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   args.checkRange(out, "out", oo, m * n);
   if (m == 0 || n == 0) return info.Env().Undefined();
   return Launch(args, [=] {
+    if (UseAvx2()) {
+      const int32_t* a = acc.as<int32_t>() + ao;
+      const uint16_t* r16 = rs.as<uint16_t>() + rso;
+      const uint16_t* c16 = cs.as<uint16_t>() + cso;
+      const bool biasHalf = bias.type == ElemType::kFloat16, outHalf = out.type == ElemType::kFloat16;
+      const size_t be = biasHalf ? 2 : 4, oe = outHalf ? 2 : 4;
+      const char* b = bias.present ? static_cast<const char*>(bias.data) + bo * be : nullptr;
+      char* o = static_cast<char*>(out.data) + oo * oe;
+      ParallelFor(m, kGrainElements / (n + 1) + 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; i++) DequantizeRowAvx2(a + i * n, HalfToFloat(r16[i]), c16, b, biasHalf, o + i * n * oe, outHalf, n);
+      });
+      return;
+    }
     std::vector<float> colScale(n), biasF;
     HalfToFloatN(cs.as<uint16_t>() + cso, colScale.data(), n);
     if (bias.present) {

@@ -126,22 +126,24 @@ describe('igemm', () => {
 
 describe('dequantize', () => {
   for (const dtype of ['float32', 'float16'] as const) {
-    it(`is exact to the float32 reference, with and without bias (${dtype})`, () => {
+    it(`is exact to the float32 reference on every kernel path, with and without bias (${dtype})`, () => {
       const r = rng(6);
-      for (const [m, n] of [[1, 1], [3, 17], [17, 255], [2, 1000]]) {
+      for (const [m, n] of [[1, 1], [3, 17], [17, 255], [2, 1000], [1, 8000], [2, 7]]) {
         const acc = Int32Array.from({ length: m * n }, () => Math.floor((r() * 2 - 1) * 2 ** 24));
         const rs = toFloat16Array(randomValues(r, m, 'float32', 0.1));
         const cs = toFloat16Array(randomValues(r, n, 'float32', 0.1));
         const bias = randomValues(r, n, dtype);
         for (const withBias of [false, true]) {
-          const out = backend.dequantize(backend.upload(acc, [m, n]), backend.upload(rs, [m]), backend.upload(cs, [n]), {
-            dtype,
-            ...(withBias ? { bias: tensorOf(bias, [n], dtype) } : {}),
-          });
-          expect(out.dtype).toBe(dtype);
           const want = reference.dequantize(acc, rs, cs, withBias ? bias : null, m, n);
           const wantRounded = dtype === 'float16' ? Array.from(want, (v) => float16BitsToFloat32(toFloat16Array([v])[0])) : Array.from(want);
-          expect(valuesOf(out)).toEqual(wantRounded);
+          onEveryIsa((isa) => {
+            const out = backend.dequantize(backend.upload(acc, [m, n]), backend.upload(rs, [m]), backend.upload(cs, [n]), {
+              dtype,
+              ...(withBias ? { bias: tensorOf(bias, [n], dtype) } : {}),
+            });
+            expect(out.dtype).toBe(dtype);
+            expect(valuesOf(out), `${isa} ${m}x${n} bias ${withBias}`).toEqual(wantRounded);
+          });
         }
       }
     });
