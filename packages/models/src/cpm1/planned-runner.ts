@@ -89,7 +89,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
     return entries.map((e) => {
       if (!e) return null;
       this.lengths[e.slot]++;
-      return all.slice(e.slot * vocab, (e.slot + 1) * vocab);
+      return all.subarray(e.slot * vocab, (e.slot + 1) * vocab); // views of this step's own download
     });
   }
 
