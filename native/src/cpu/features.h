@@ -9,10 +9,11 @@
 namespace bminf {
 namespace cpu {
 
-// Ordered: each path uses the kernels of the ones below it where it has none of its own. Only the
-// int8 kernels differ above AVX2: VNNI's 4-way byte dot products (vpdpbusd), on 256-bit vectors
-// (AVX-VNNI) or 512-bit ones. The float kernels stay AVX2: on CPUs that split 512-bit ops into
-// 256-bit halves, as Zen 4 does, AVX-512 gains them nothing.
+// Ordered: each path uses the kernels of the ones below it where it has none of its own. Above AVX2
+// the int8 kernels differ: VNNI's 4-way byte dot products (vpdpbusd), on 256-bit vectors (AVX-VNNI)
+// or 512-bit ones. The float kernels stay AVX2 but for the packed GEMM's micro-kernel, which the
+// AVX-512 path runs on zmm (gemm_avx512.cc, the same bits): CPUs with full-width 512-bit FMA units
+// (Zen 5) do twice the work per instruction; those that split 512-bit ops in two (Zen 4), as much.
 enum class Isa { kPlain = 0, kAvx2 = 1, kAvxVnni = 2, kAvx512 = 3 };
 constexpr int kIsaCount = 4;
 
