@@ -268,6 +268,65 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /**
+   * The whole int8 linear layer in one native op (linear_int8.cc): quantizeRows(x), igemm with the
+   * weight, dequantize (+ bias), and with a residual add(residual, that), bit for bit as those ops
+   * give it, without their temporaries.
+   */
+  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor; residual?: Tensor }): Tensor {
+    const bias = options?.bias;
+    const residual = options?.residual;
+    this.check('linearInt8', x, weight, weightScale, bias, residual);
+    const dtype = options?.dtype;
+    if (dtype !== 'float16' && dtype !== 'float32') {
+      throw new InvalidArgumentError(`linearInt8: options.dtype must be float16 or float32 but is ${String(dtype)}.`);
+    }
+    checkFloat('linearInt8', x);
+    checkRank('linearInt8', x, 2);
+    checkDType('linearInt8', weight, 'int8');
+    checkRank('linearInt8', weight, 2);
+    checkDType('linearInt8', weightScale, 'float16');
+    const [n, k] = x.shape;
+    const [m, kw] = weight.shape;
+    if (k !== kw) {
+      throw new ShapeMismatchError(`linearInt8: x ${shapeToString(x.shape)} and weight ${shapeToString(weight.shape)} must agree in k (their last dimension).`, {
+        hint: 'The weight is [out, in]: a linear layer weight.',
+      });
+    }
+    if (k > 131071) throw new InvalidArgumentError(`linearInt8: k = ${k} is too large (at most 131071, so that int32 sums cannot overflow).`);
+    checkLength('linearInt8', weightScale, m, 'weightScale');
+    if (bias) {
+      checkDType('linearInt8', bias, dtype);
+      checkLength('linearInt8', bias, m, 'bias');
+    }
+    if (residual) {
+      checkDType('linearInt8', residual, dtype);
+      if (residual.rank !== 2 || residual.shape[0] !== n || residual.shape[1] !== m) {
+        throw new ShapeMismatchError(`linearInt8: residual must have shape [${n}, ${m}] but has ${shapeToString(residual.shape)}.`);
+      }
+    }
+    const inputs = [x, weight, weightScale, bias ?? null, residual ?? null];
+    const parts = inputs.map((t) => (t ? this.packed(t) : null));
+    const [xc, w, ws, bi, re] = parts;
+    const out = this.empty([n, m], dtype);
+    try {
+      N.linearInt8(
+        this.arr(xc!) as FloatArray, xc!.offset, n, k,
+        this.arr(w!) as Int8Array, w!.offset, m,
+        this.arr(ws!) as Uint16Array, ws!.offset,
+        bi ? (this.arr(bi) as FloatArray) : null, bi ? bi.offset : 0,
+        re ? (this.arr(re) as FloatArray) : null, re ? re.offset : 0,
+        this.arr(out) as FloatArray, 0,
+      );
+    } catch (e) {
+      out.dispose();
+      throw e;
+    } finally {
+      this.release(parts, inputs);
+    }
+    return out;
+  }
+
   // ---- float ops ------------------------------------------------------------------------------------------
 
   gemm(a: Tensor, b: Tensor, options: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {

@@ -28,6 +28,11 @@ export interface NativeCpu {
     rowScale: Uint16Array, rowScaleOffset: number, colScale: Uint16Array, colScaleOffset: number,
     bias: FloatArray | null, biasOffset: number, out: FloatArray, outOffset: number,
   ): void;
+  linearInt8(
+    x: FloatArray, xOffset: number, n: number, k: number, weight: Int8Array, weightOffset: number, m: number,
+    weightScale: Uint16Array, weightScaleOffset: number, bias: FloatArray | null, biasOffset: number,
+    residual: FloatArray | null, residualOffset: number, out: FloatArray, outOffset: number,
+  ): void;
   igemm(a: Int8Array, aOffset: number, b: Int8Array, bOffset: number, c: Int32Array, cOffset: number, m: number, n: number, k: number): void;
   gemm(
     a: FloatArray, aOffset: number, lda: number, strideA: number,
