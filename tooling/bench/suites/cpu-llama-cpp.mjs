@@ -160,7 +160,8 @@ export default {
       columns: ['model', 'threads', 'engine', 'decode tok/s: median (min–max)', `${PROMPT}-token prompt tok/s: median (min–max)`, 'decode ÷ llama.cpp Q8_0', 'prompt ÷ llama.cpp Q8_0'],
       rows,
       notes: [
-        `bminf int8 against llama.cpp Q8_0 (bminf int8 is W8A8 with per-row scales and float16 activations; Q8_0 is 8-bit weights in blocks of 32 with float16 scales): ` +
+        `bminf int8 against llama.cpp Q8_0 (bminf int8 is W8A8 with per-row scales and float16 activations, its tied output projection included on the CPU; ` +
+          `Q8_0 is 8-bit weights in blocks of 32 with float16 scales, the output projection included): ` +
           `targets ≥ 1.2× decode and ≥ 1.5× prompt. The 2-thread ratios owe more to llama.cpp's collapse at 2 threads here (see below) than to bminf's speed: ` +
           `compare the 1-thread rows.`,
         ...verdicts,
