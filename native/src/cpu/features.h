@@ -49,6 +49,8 @@ float ExpShiftSumAvx2(float* v, int64_t n, float shift);
 // y[i] = scale · x[i] (+ bias[i] when bias is not null); returns max y (NaN skipped; -inf for n = 0).
 float ScaleBiasMaxAvx2(const float* x, const float* bias, float scale, float* y, int64_t n);
 void ScaleInPlaceAvx2(float* y, float scale, int64_t n);
+// The lowest index of the largest of x[0..n), NaN skipped; -1 when all are NaN or -inf (argmax.cc).
+int64_t ArgmaxAvx2(const float* x, int64_t n);
 
 // Row quantization (quantize_avx2.cc); call only when UseAvx2(). Max |x| skipping NaN; q = clamp(
 // nearbyint(x / scale), ±127) with NaN -> 0, for scale != 0.

@@ -21,6 +21,7 @@ Napi::Value Embedding(const Napi::CallbackInfo& info);    // elementwise.cc
 Napi::Value Zero(const Napi::CallbackInfo& info);         // copy.cc
 Napi::Value ScatterRows(const Napi::CallbackInfo& info);  // step_ops.cc
 Napi::Value AttendCache(const Napi::CallbackInfo& info);  // step_ops.cc
+Napi::Value Argmax(const Napi::CallbackInfo& info);       // argmax.cc
 
 }  // namespace cpu
 }  // namespace bminf

@@ -159,6 +159,26 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  downloadInto(t: Tensor, dst: HostArray, dstOffset: number): void {
+    this.check('downloadInto', t);
+    if (capturing) {
+      throw new InvalidArgumentError('downloadInto: a step being captured cannot read back to the host.', {
+        hint: "Read the step's outputs after its run() resolves.",
+      });
+    }
+    if (dtypeOfArray(dst) !== t.dtype) {
+      throw new InvalidArgumentError(`downloadInto: dst must be an array of the tensor's dtype (${t.dtype}).`, {
+        hint: 'float16 data is read as Uint16Array bits.',
+      });
+    }
+    checkInteger('downloadInto', 'dstOffset', dstOffset);
+    if (dstOffset < 0 || dstOffset + t.numel > dst.length) {
+      throw new InvalidArgumentError(`downloadInto: ${t.numel} elements do not fit in dst (${dst.length}) at offset ${dstOffset}.`);
+    }
+    if (t.isContiguous()) (dst as Float32Array).set(this.view(t) as Float32Array, dstOffset);
+    else this.stridedCopy('downloadInto', t, dst, dstOffset, contiguousStrides(t.shape));
+  }
+
   copy(src: Tensor, dst: Tensor): void {
     this.check('copy', src, dst);
     checkSameDType('copy', src, dst);

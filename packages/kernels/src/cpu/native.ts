@@ -62,6 +62,8 @@ export interface NativeCpu {
     keys: FloatArray, keysOffset: number, values: FloatArray, valuesOffset: number, lengths: Int32Array, lengthsOffset: number,
     slotRows: number, scale: number, bias: FloatArray | null, biasOffset: number, out: FloatArray, outOffset: number,
   ): void;
+  /** The lowest index of the largest of x[offset .. offset + n), NaN skipped; -1 when all are NaN or -Infinity. */
+  argmax(x: Float32Array, offset: number, n: number): number;
   /** A recorded sequence of ops (native/src/cpu/tape.h). */
   Tape: new () => NativeTape;
   /** From now on, ops called on this thread are appended to `tape` instead of run, until endCapture(). */
