@@ -35,19 +35,20 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
     const bool avx2 = UseAvx2();
     ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
       const int64_t size = std::min(kChunk, n);  // small ops (a decode step) need small buffers
-      std::vector<float> in(x.type == ElemType::kFloat32 ? 0 : size), y(size);
+      float* in = ScratchFloats(0, size);
+      float* y = ScratchFloats(1, size);
       for (int64_t c = c0; c < c1; c++) {
         const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
-        const float* v = LoadRow(x, xo + start, len, in.data());
+        const float* v = LoadRow(x, xo + start, len, in);
         if (avx2) {
-          GeluAvx2(v, y.data(), len);
+          GeluAvx2(v, y, len);
         } else {
           for (int64_t i = 0; i < len; i++) {
             const float t = v[i];
             y[i] = 0.5f * t * (1.0f + std::tanh(0.7978845608028654f * (t + 0.044715f * t * t * t)));
           }
         }
-        StoreRow(out, oo + start, y.data(), len);
+        StoreRow(out, oo + start, y, len);
       }
     });
   });
@@ -77,13 +78,15 @@ void BinaryRun(bool add, const Array& a, int64_t ao, int64_t n, const Array& b, 
   const bool direct = out.type == ElemType::kFloat32;  // float32 results are written in place
   ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
     const int64_t size = std::min(kChunk, n);
-    std::vector<float> in(a.type == ElemType::kFloat32 ? 0 : size), inB(whole ? size : 0), buf(direct ? 0 : size);
+    float* in = ScratchFloats(0, size);
+    float* inB = ScratchFloats(1, size);
+    float* buf = ScratchFloats(2, size);
     for (int64_t c = c0; c < c1; c++) {
       const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
-      const float* v = LoadRow(a, ao + start, len, in.data());
-      float* y = direct ? out.as<float>() + oo + start : buf.data();
+      const float* v = LoadRow(a, ao + start, len, in);
+      float* y = direct ? out.as<float>() + oo + start : buf;
       if (whole) {
-        (add ? AddRow : MulRow)(v, LoadRow(b, bo + start, len, inB.data()), y, len);
+        (add ? AddRow : MulRow)(v, LoadRow(b, bo + start, len, inB), y, len);
       } else {
         // Runs over which b is contiguous: from b[start % bn] to its end, then from b[0] again.
         for (int64_t i = 0, j = start % bn; i < len; j = 0) {

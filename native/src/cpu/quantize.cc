@@ -17,9 +17,9 @@ namespace cpu {
 void QuantizeRowsRun(const Array& x, int64_t xo, int64_t rows, int64_t cols, int8_t* qv, uint16_t* sv) {
   const Isa isa = ActiveIsa();
   ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> buf(x.type == ElemType::kFloat16 ? cols : 0);
+    float* buf = x.type == ElemType::kFloat16 ? ScratchFloats(0, cols) : nullptr;
     for (int64_t r = begin; r < end; r++) {
-      const float* xr = LoadRow(x, xo + r * cols, cols, buf.data());
+      const float* xr = LoadRow(x, xo + r * cols, cols, buf);
       float amax = 0.f;
       if (isa == Isa::kAvx512) {
         amax = AbsMaxAvx512(xr, cols);
