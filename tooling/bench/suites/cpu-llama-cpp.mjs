@@ -12,6 +12,7 @@ import { cpm1ToGguf, writeRandomCpm1 } from '../gguf/cpm1.mjs';
 import { median, medianRange as fmt, repoRoot } from '../lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// BENCH_TRACE=1 prints every round's figures on stderr (the medians hide how they spread).
 const PROMPT = 256;
 const THREADS = [1, 2];
 
@@ -130,6 +131,7 @@ export default {
             for (const [i, e] of engines.entries()) {
               const d = await e.decode(context, m.decodeSteps);
               const p = await e.prompt(prompt);
+              if (process.env.BENCH_TRACE) console.error(`${m.name} t${t} r${r} ${e.name}: decode ${d.toFixed(0)} prompt ${p.toFixed(0)}`);
               if (r > 0) {
                 res[i].decode.push(d);
                 res[i].prompt.push(p);
