@@ -6,6 +6,7 @@
 
 #include "cpu/args.h"
 #include "cpu/features.h"
+#include "cpu/linear_parts.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
 #include "cpu/tape.h"
@@ -34,19 +35,20 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
     const bool avx2 = UseAvx2();
     ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
       const int64_t size = std::min(kChunk, n);  // small ops (a decode step) need small buffers
-      std::vector<float> in(x.type == ElemType::kFloat32 ? 0 : size), y(size);
+      float* in = ScratchFloats(0, size);
+      float* y = ScratchFloats(1, size);
       for (int64_t c = c0; c < c1; c++) {
         const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
-        const float* v = LoadRow(x, xo + start, len, in.data());
+        const float* v = LoadRow(x, xo + start, len, in);
         if (avx2) {
-          GeluAvx2(v, y.data(), len);
+          GeluAvx2(v, y, len);
         } else {
           for (int64_t i = 0; i < len; i++) {
             const float t = v[i];
             y[i] = 0.5f * t * (1.0f + std::tanh(0.7978845608028654f * (t + 0.044715f * t * t * t)));
           }
         }
-        StoreRow(out, oo + start, y.data(), len);
+        StoreRow(out, oo + start, y, len);
       }
     });
   });
@@ -61,6 +63,42 @@ void MulRow(const float* __restrict a, const float* __restrict b, float* __restr
   for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
 }
 }  // namespace
+
+void BinaryRun(bool add, const Array& a, int64_t ao, int64_t n, const Array& b, int64_t bo, int64_t bn, const Array& out, int64_t oo) {
+  // Same shapes (a residual add): b is read chunk by chunk, as a is. A shorter b (a bias, repeated)
+  // is widened once. (Widening a whole same-shaped b first cost a buffer the size of the tensor, a
+  // fresh allocation, so page faults, on every call.)
+  const bool whole = bn == n;
+  std::vector<float> bAll(whole ? 0 : bn);
+  if (!whole) {
+    const float* bf = LoadRow(b, bo, bn, bAll.data());
+    if (bf != bAll.data()) bAll.assign(bf, bf + bn);
+  }
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const bool direct = out.type == ElemType::kFloat32;  // float32 results are written in place
+  ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
+    const int64_t size = std::min(kChunk, n);
+    float* in = ScratchFloats(0, size);
+    float* inB = ScratchFloats(1, size);
+    float* buf = ScratchFloats(2, size);
+    for (int64_t c = c0; c < c1; c++) {
+      const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
+      const float* v = LoadRow(a, ao + start, len, in);
+      float* y = direct ? out.as<float>() + oo + start : buf;
+      if (whole) {
+        (add ? AddRow : MulRow)(v, LoadRow(b, bo + start, len, inB), y, len);
+      } else {
+        // Runs over which b is contiguous: from b[start % bn] to its end, then from b[0] again.
+        for (int64_t i = 0, j = start % bn; i < len; j = 0) {
+          const int64_t run = std::min(len - i, bn - j);
+          (add ? AddRow : MulRow)(v + i, bAll.data() + j, y + i, run);
+          i += run;
+        }
+      }
+      if (!direct) StoreRow(out, oo + start, y, len);
+    }
+  });
+}
 
 // binary(op, a, aOffset, n, b, bOffset, bn, out, outOffset): out[i] = a[i] op b[i % bn], op "add" or
 // "mul"; n must be a multiple of bn (b is a suffix shape of a's, repeated).
@@ -87,31 +125,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   args.checkRange(b, "b", bo, bn);
   args.checkRange(out, "out", oo, n);
   if (n == 0) return info.Env().Undefined();
-  return Launch(args, [=] {
-    std::vector<float> bAll(bn);
-    {
-      const float* bf = LoadRow(b, bo, bn, bAll.data());
-      if (bf != bAll.data()) bAll.assign(bf, bf + bn);
-    }
-    const int64_t chunks = (n + kChunk - 1) / kChunk;
-    const bool direct = out.type == ElemType::kFloat32;  // float32 results are written in place
-    ParallelFor(chunks, kGrainElements / kChunk, [&](int64_t c0, int64_t c1) {
-      const int64_t size = std::min(kChunk, n);
-      std::vector<float> in(a.type == ElemType::kFloat32 ? 0 : size), buf(direct ? 0 : size);
-      for (int64_t c = c0; c < c1; c++) {
-        const int64_t start = c * kChunk, len = std::min(kChunk, n - start);
-        const float* v = LoadRow(a, ao + start, len, in.data());
-        float* y = direct ? out.as<float>() + oo + start : buf.data();
-        // Runs over which b is contiguous: from b[start % bn] to its end, then from b[0] again.
-        for (int64_t i = 0, j = start % bn; i < len; j = 0) {
-          const int64_t run = std::min(len - i, bn - j);
-          (add ? AddRow : MulRow)(v + i, bAll.data() + j, y + i, run);
-          i += run;
-        }
-        if (!direct) StoreRow(out, oo + start, y, len);
-      }
-    });
-  });
+  return Launch(args, [=] { BinaryRun(add, a, ao, n, b, bo, bn, out, oo); });
 }
 
 // embedding(ids, idsOffset, n, table, tableOffset, vocab, dim, out, outOffset): out[i] =

@@ -31,6 +31,7 @@ struct Problem {
   int64_t m, n, k;
   float alpha;
   bool small;  // few rows, run by the unpacked kernels
+  bool wide;   // two B slivers per micro-kernel call (GemmKernelWideAvx512)
 };
 
 // Buffers of one thread, kept between calls.
@@ -80,14 +81,19 @@ void GemmTask(const Problem& P, int64_t batch, int64_t i0, int64_t i1, int64_t j
         const int64_t mc = std::min(kMc, rows - ic);
         s.a.resize(((mc + kGemmMr - 1) / kGemmMr) * kGemmMr * kc);
         P.kernels->pack_a(a, i0 + ic, pc, mc, kc, s.a.data());
-        for (int64_t jr = 0; jr < nc; jr += kGemmNr) {
-          const int nr = static_cast<int>(std::min<int64_t>(kGemmNr, nc - jr));
+        for (int64_t jr = 0; jr < nc;) {
+          // Two slivers at a time where the wide kernel runs and more than one is left.
+          const bool two = P.wide && nc - jr > kGemmNr;
+          const int nr = static_cast<int>(std::min<int64_t>(two ? 2 * kGemmNr : kGemmNr, nc - jr));
           const float* bp = s.b.data() + (jr / kGemmNr) * kGemmNr * kc;
           for (int64_t ir = 0; ir < mc; ir += kGemmMr) {
             const int mr = static_cast<int>(std::min<int64_t>(kGemmMr, mc - ir));
             const float* ap = s.a.data() + (ir / kGemmMr) * kGemmMr * kc;
-            P.kernels->kernel(kc, ap, bp, c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, pc > 0);
+            float* cp = c + (ic + ir) * ldc + jc + jr;
+            if (two) GemmKernelWideAvx512(kc, ap, bp, cp, ldc, mr, nr, pc > 0);
+            else P.kernels->kernel(kc, ap, bp, cp, ldc, mr, nr, pc > 0);
           }
+          jr += two ? 2 * kGemmNr : kGemmNr;
         }
       }
     }
@@ -141,6 +147,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     const bool half = a.type == ElemType::kFloat16;
     Problem P;
     P.kernels = UseAvx2() ? &kGemmAvx2 : &kGemmPlain;
+    P.wide = ActiveIsa() == Isa::kAvx512;
     P.a = {static_cast<const char*>(a.data) + ao * (half ? 2 : 4), half, ta ? 1 : lda, ta ? lda : 1};
     P.b = {static_cast<const char*>(b.data) + bo * (half ? 2 : 4), half, tb ? 1 : ldb, tb ? ldb : 1};
     P.strideA = sa;

@@ -73,6 +73,12 @@ struct GemmKernels {
   void (*small_dot)(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc);
   void (*small_axpy)(const Operand& a, const Operand& b, int64_t m, int64_t k, int64_t j0, int64_t j1, float* c, int64_t ldc);
 };
+// The AVX-512 path's micro-kernel over two adjacent B slivers (the second kc x kGemmNr after the first):
+// c[0..mr, 0..nr] (ldc) = or += a-sliver · [b-sliver, next b-sliver], for 16 < nr <= 2 · kGemmNr
+// (gemm_avx512.cc); the same sums, bit for bit, as two calls of the AVX2 kernel.
+void GemmKernelWideAvx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
+                          bool accumulate);
+
 // The most rows the small kernels take.
 constexpr int64_t kGemmSmallM = 4;
 extern const GemmKernels kGemmPlain;

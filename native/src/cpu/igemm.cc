@@ -5,6 +5,7 @@
 #include "cpu/args.h"
 #include "cpu/features.h"
 #include "cpu/gemm_kernels.h"
+#include "cpu/linear_parts.h"
 #include "cpu/ops.h"
 #include "cpu/tape.h"
 #include "cpu/thread_pool.h"
@@ -78,6 +79,49 @@ int64_t PerThread(int64_t span) {
 
 }  // namespace
 
+void IgemmRun(const int8_t* ap, const int8_t* bp, int32_t* cp, int64_t m, int64_t n, int64_t k) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    std::fill(cp, cp + m * n, 0);
+    return;
+  }
+  const Isa isa = ActiveIsa();
+  IgemmBlockFn block = isa == Isa::kAvx512   ? IgemmBlockAvx512
+                       : isa == Isa::kAvxVnni ? IgemmBlockAvxVnni
+                       : isa == Isa::kAvx2    ? IgemmBlockAvx2
+                                              : IgemmBlockPlain;
+  const double work = double(m) * double(n) * double(k);
+  if (isa != Isa::kPlain && m > 4) {
+    // Enough rows to repay packing: the packed kernel, threads over the longer side.
+    const IgemmPackedKernels& K = isa == Isa::kAvx512   ? kIgemmPackedAvx512
+                                  : isa == Isa::kAvxVnni ? kIgemmPackedAvxVnni
+                                                         : kIgemmPackedAvx2;
+    if (work < kGrainMacs) {
+      IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
+    } else if (n >= m) {
+      // One range of whole slivers per thread: each range packs all of A again, so fewer ranges
+      // repack less.
+      const int64_t units = (n + K.nr - 1) / K.nr;
+      ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
+        IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, u0 * K.nr, std::min(n, u1 * K.nr));
+      });
+    } else {
+      const int64_t units = (m + K.mr - 1) / K.mr;
+      ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
+        IgemmPackedRange(K, ap, bp, cp, n, k, u0 * K.mr, std::min(m, u1 * K.mr), 0, n);
+      });
+    }
+  } else if (work < kGrainMacs) {
+    IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);
+  } else if (n >= m) {
+    // Few rows (a decode step has one): split the columns, i.e. the weight rows.
+    int64_t grain = std::max<int64_t>(16, kGrainMacs / (m * k) + 1);
+    ParallelFor(n, grain, [&](int64_t j0, int64_t j1) { IgemmRange(block, ap, bp, cp, n, k, 0, m, j0, j1); });
+  } else {
+    ParallelFor(m, std::max<int64_t>(3, kGrainMacs / (n * k) + 1), [&](int64_t i0, int64_t i1) { IgemmRange(block, ap, bp, cp, n, k, i0, i1, 0, n); });
+  }
+}
+
 // The largest k: beyond it int32 sums of products of int8 (up to 128² each) could overflow.
 constexpr int64_t kMaxIgemmK = (int64_t(1) << 31) / (128 * 128) - 1;
 
@@ -97,51 +141,7 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
   args.checkRange(a, "a", ao, m * k);
   args.checkRange(b, "b", bo, n * k);
   args.checkRange(c, "c", co, m * n);
-  return Launch(args, [=] {
-    const int8_t* ap = a.as<int8_t>() + ao;
-    const int8_t* bp = b.as<int8_t>() + bo;
-    int32_t* cp = c.as<int32_t>() + co;
-    if (m == 0 || n == 0) return;
-    if (k == 0) {
-      std::fill(cp, cp + m * n, 0);
-      return;
-    }
-    const Isa isa = ActiveIsa();
-    IgemmBlockFn block = isa == Isa::kAvx512   ? IgemmBlockAvx512
-                         : isa == Isa::kAvxVnni ? IgemmBlockAvxVnni
-                         : isa == Isa::kAvx2    ? IgemmBlockAvx2
-                                                : IgemmBlockPlain;
-    const double work = double(m) * double(n) * double(k);
-    if (isa != Isa::kPlain && m > 4) {
-      // Enough rows to repay packing: the packed kernel, threads over the longer side.
-      const IgemmPackedKernels& K = isa == Isa::kAvx512   ? kIgemmPackedAvx512
-                                    : isa == Isa::kAvxVnni ? kIgemmPackedAvxVnni
-                                                           : kIgemmPackedAvx2;
-      if (work < kGrainMacs) {
-        IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, 0, n);
-      } else if (n >= m) {
-        // One range of whole slivers per thread: each range packs all of A again, so fewer ranges
-        // repack less.
-        const int64_t units = (n + K.nr - 1) / K.nr;
-        ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
-          IgemmPackedRange(K, ap, bp, cp, n, k, 0, m, u0 * K.nr, std::min(n, u1 * K.nr));
-        });
-      } else {
-        const int64_t units = (m + K.mr - 1) / K.mr;
-        ParallelFor(units, PerThread(units), [&](int64_t u0, int64_t u1) {
-          IgemmPackedRange(K, ap, bp, cp, n, k, u0 * K.mr, std::min(m, u1 * K.mr), 0, n);
-        });
-      }
-    } else if (work < kGrainMacs) {
-      IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);
-    } else if (n >= m) {
-      // Few rows (a decode step has one): split the columns, i.e. the weight rows.
-      int64_t grain = std::max<int64_t>(16, kGrainMacs / (m * k) + 1);
-      ParallelFor(n, grain, [&](int64_t j0, int64_t j1) { IgemmRange(block, ap, bp, cp, n, k, 0, m, j0, j1); });
-    } else {
-      ParallelFor(m, std::max<int64_t>(3, kGrainMacs / (n * k) + 1), [&](int64_t i0, int64_t i1) { IgemmRange(block, ap, bp, cp, n, k, i0, i1, 0, n); });
-    }
-  });
+  return Launch(args, [=] { IgemmRun(a.as<int8_t>() + ao, b.as<int8_t>() + bo, c.as<int32_t>() + co, m, n, k); });
 }
 
 }  // namespace cpu

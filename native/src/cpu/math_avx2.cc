@@ -104,6 +104,28 @@ float ScaleBiasMaxAvx2(const float* x, const float* bias, float scale, float* y,
   return m;
 }
 
+int64_t ArgmaxAvx2(const float* x, int64_t n) {
+  // The largest value: max_ps(v, m) keeps m where v is NaN, so NaN never wins.
+  __m256 m = _mm256_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);
+  alignas(32) float t[8];
+  _mm256_store_ps(t, m);
+  float best = t[0];
+  for (int u = 1; u < 8; u++) best = t[u] > best ? t[u] : best;
+  for (; i < n; i++) best = x[i] > best ? x[i] : best;
+  if (!(best > -__builtin_inff())) return -1;  // every value NaN or -inf
+  // Its first occurrence.
+  const __m256 b = _mm256_set1_ps(best);
+  for (i = 0; i + 8 <= n; i += 8) {
+    const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), b, _CMP_EQ_OQ));
+    if (mask) return i + __builtin_ctz(static_cast<unsigned>(mask));
+  }
+  for (; i < n; i++)
+    if (x[i] == best) return i;
+  return -1;  // not reached
+}
+
 void ScaleInPlaceAvx2(float* y, float scale, int64_t n) {
   const __m256 s = _mm256_set1_ps(scale);
   int64_t i = 0;
@@ -123,6 +145,7 @@ void GeluAvx2(const float*, float*, int64_t) { std::abort(); }
 float ExpShiftSumAvx2(float*, int64_t, float) { std::abort(); }
 float ScaleBiasMaxAvx2(const float*, const float*, float, float*, int64_t) { std::abort(); }
 void ScaleInPlaceAvx2(float*, float, int64_t) { std::abort(); }
+int64_t ArgmaxAvx2(const float*, int64_t) { std::abort(); }
 
 }  // namespace cpu
 }  // namespace bminf

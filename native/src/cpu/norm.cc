@@ -1,4 +1,5 @@
 // LayerNorm (mean-subtracting, with bias: CPM-1) and RMS norm (CPM-2, EVA) over the last dimension.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -77,25 +78,25 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   if (rows == 0 || cols == 0) return info.Env().Undefined();
 
   return Launch(args, [=] {
-    std::vector<float> wbuf(cols), bbuf(cols, 0.f);
-    const float* wf = LoadRow(w, wo, cols, wbuf.data());
-    if (wf != wbuf.data()) wbuf.assign(wf, wf + cols);
-    if (bias.present) {
-      const float* bf = LoadRow(bias, bo, cols, bbuf.data());
-      if (bf != bbuf.data()) bbuf.assign(bf, bf + cols);
-    }
+    // The weight and bias in float32 (zeros for no bias), in this thread's slots 0 and 1; the rows'
+    // buffers are each thread's slots 2 and 3.
+    const float* wf = LoadRow(w, wo, cols, ScratchFloats(0, cols));
+    float* bz = ScratchFloats(1, cols);
+    const float* bf = bias.present ? LoadRow(bias, bo, cols, bz) : bz;
+    if (!bias.present) std::fill(bz, bz + cols, 0.f);
     const float e = static_cast<float>(eps);
     ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
       const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
-      std::vector<float> in(cols), buf(direct ? 0 : cols);
+      float* in = ScratchFloats(2, cols);
+      float* buf = ScratchFloats(3, cols);
       for (int64_t r = begin; r < end; r++) {
-        const float* xr = LoadRow(x, xo + r * cols, cols, in.data());
-        float* y = direct ? out.as<float>() + oo + r * cols : buf.data();
+        const float* xr = LoadRow(x, xo + r * cols, cols, in);
+        float* y = direct ? out.as<float>() + oo + r * cols : buf;
         // RMS norm is the same formula without the mean (and, in CPM-2, without bias: zeros here).
         const float mean = subtractMean ? static_cast<float>(Sum(xr, cols) / cols) : 0.f;
         const double sq = SumSquares(xr, mean, cols);
         const float inv = 1.0f / std::sqrt(static_cast<float>(sq / cols) + e);
-        Normalize(xr, mean, inv, wbuf.data(), bbuf.data(), y, cols);
+        Normalize(xr, mean, inv, wf, bf, y, cols);
         if (!direct) StoreRow(out, oo + r * cols, y, cols);
       }
     });

@@ -11,6 +11,7 @@ Napi::Value Copy(const Napi::CallbackInfo& info);         // copy.cc
 Napi::Value QuantizeRows(const Napi::CallbackInfo& info); // quantize.cc
 Napi::Value Dequantize(const Napi::CallbackInfo& info);   // quantize.cc
 Napi::Value Igemm(const Napi::CallbackInfo& info);        // igemm.cc
+Napi::Value LinearInt8(const Napi::CallbackInfo& info);   // linear_int8.cc
 Napi::Value Gemm(const Napi::CallbackInfo& info);         // gemm.cc
 Napi::Value LayerNorm(const Napi::CallbackInfo& info);    // norm.cc
 Napi::Value Softmax(const Napi::CallbackInfo& info);      // softmax.cc
@@ -20,6 +21,7 @@ Napi::Value Embedding(const Napi::CallbackInfo& info);    // elementwise.cc
 Napi::Value Zero(const Napi::CallbackInfo& info);         // copy.cc
 Napi::Value ScatterRows(const Napi::CallbackInfo& info);  // step_ops.cc
 Napi::Value AttendCache(const Napi::CallbackInfo& info);  // step_ops.cc
+Napi::Value Argmax(const Napi::CallbackInfo& info);       // argmax.cc
 
 }  // namespace cpu
 }  // namespace bminf

@@ -5,6 +5,7 @@
 #include "cpu/args.h"
 #include "cpu/features.h"
 #include "cpu/half.h"
+#include "cpu/linear_parts.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
 #include "cpu/tape.h"
@@ -12,6 +13,48 @@
 
 namespace bminf {
 namespace cpu {
+
+void QuantizeRowsRun(const Array& x, int64_t xo, int64_t rows, int64_t cols, int8_t* qv, uint16_t* sv) {
+  const Isa isa = ActiveIsa();
+  ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
+    float* buf = x.type == ElemType::kFloat16 ? ScratchFloats(0, cols) : nullptr;
+    for (int64_t r = begin; r < end; r++) {
+      const float* xr = LoadRow(x, xo + r * cols, cols, buf);
+      float amax = 0.f;
+      if (isa == Isa::kAvx512) {
+        amax = AbsMaxAvx512(xr, cols);
+      } else if (isa >= Isa::kAvx2) {
+        amax = AbsMaxAvx2(xr, cols);
+      } else {
+        for (int64_t j = 0; j < cols; j++) {
+          float a = std::fabs(xr[j]);
+          amax = a > amax ? a : amax;
+        }
+      }
+      uint16_t s16 = FloatToHalf(amax / 127.0f);
+      float scale = HalfToFloat(s16);
+      sv[r] = s16;
+      int8_t* qr = qv + r * cols;
+      if (scale == 0.f) {
+        for (int64_t j = 0; j < cols; j++) qr[j] = 0;
+        continue;
+      }
+      if (isa == Isa::kAvx512) {
+        QuantizeRowAvx512(xr, cols, scale, qr);
+        continue;
+      }
+      if (isa >= Isa::kAvx2) {
+        QuantizeRowAvx2(xr, cols, scale, qr);
+        continue;
+      }
+      for (int64_t j = 0; j < cols; j++) {
+        float v = std::nearbyint(xr[j] / scale);  // the default rounding mode: to nearest, ties to even
+        v = v > 127.f ? 127.f : v < -127.f ? -127.f : v;
+        qr[j] = v == v ? static_cast<int8_t>(v) : 0;
+      }
+    }
+  });
+}
 
 // quantizeRows(x, xOffset, rows, cols, values, valuesOffset, scales, scalesOffset)
 // x [rows, cols] float16/float32 -> values int8 [rows, cols], scales float16 [rows].
@@ -34,47 +77,7 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
   args.checkRange(s, "scales", so, rows);
   int8_t* qv = q.as<int8_t>() + qo;
   uint16_t* sv = s.as<uint16_t>() + so;
-  return Launch(args, [=] {
-    const Isa isa = ActiveIsa();
-    ParallelFor(rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> buf(x.type == ElemType::kFloat16 ? cols : 0);
-      for (int64_t r = begin; r < end; r++) {
-        const float* xr = LoadRow(x, xo + r * cols, cols, buf.data());
-        float amax = 0.f;
-        if (isa == Isa::kAvx512) {
-          amax = AbsMaxAvx512(xr, cols);
-        } else if (isa >= Isa::kAvx2) {
-          amax = AbsMaxAvx2(xr, cols);
-        } else {
-          for (int64_t j = 0; j < cols; j++) {
-            float a = std::fabs(xr[j]);
-            amax = a > amax ? a : amax;
-          }
-        }
-        uint16_t s16 = FloatToHalf(amax / 127.0f);
-        float scale = HalfToFloat(s16);
-        sv[r] = s16;
-        int8_t* qr = qv + r * cols;
-        if (scale == 0.f) {
-          for (int64_t j = 0; j < cols; j++) qr[j] = 0;
-          continue;
-        }
-        if (isa == Isa::kAvx512) {
-          QuantizeRowAvx512(xr, cols, scale, qr);
-          continue;
-        }
-        if (isa >= Isa::kAvx2) {
-          QuantizeRowAvx2(xr, cols, scale, qr);
-          continue;
-        }
-        for (int64_t j = 0; j < cols; j++) {
-          float v = std::nearbyint(xr[j] / scale);  // the default rounding mode: to nearest, ties to even
-          v = v > 127.f ? 127.f : v < -127.f ? -127.f : v;
-          qr[j] = v == v ? static_cast<int8_t>(v) : 0;
-        }
-      }
-    });
-  });
+  return Launch(args, [=] { QuantizeRowsRun(x, xo, rows, cols, qv, sv); });
 }
 
 namespace {
@@ -88,6 +91,36 @@ void DequantizeRow(const int32_t* __restrict a, float rs, const float* __restric
   }
 }
 }  // namespace
+
+void DequantizeRun(const int32_t* a, int64_t m, int64_t n, const uint16_t* r16, const uint16_t* c16, const Array& bias, int64_t bo,
+                   const Array& out, int64_t oo) {
+  if (UseAvx2()) {
+    const bool biasHalf = bias.type == ElemType::kFloat16, outHalf = out.type == ElemType::kFloat16;
+    const size_t be = biasHalf ? 2 : 4, oe = outHalf ? 2 : 4;
+    const char* b = bias.present ? static_cast<const char*>(bias.data) + bo * be : nullptr;
+    char* o = static_cast<char*>(out.data) + oo * oe;
+    ParallelFor(m, kGrainElements / (n + 1) + 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; i++) DequantizeRowAvx2(a + i * n, HalfToFloat(r16[i]), c16, b, biasHalf, o + i * n * oe, outHalf, n);
+    });
+    return;
+  }
+  std::vector<float> colScale(n), biasF;
+  HalfToFloatN(c16, colScale.data(), n);
+  if (bias.present) {
+    biasF.resize(n);
+    const float* b = LoadRow(bias, bo, n, biasF.data());
+    if (b != biasF.data()) biasF.assign(b, b + n);
+  }
+  ParallelFor(m, kGrainElements / (n + 1) + 1, [&](int64_t begin, int64_t end) {
+    const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
+    std::vector<float> row(direct ? 0 : n);
+    for (int64_t i = begin; i < end; i++) {
+      float* y = direct ? out.as<float>() + oo + i * n : row.data();
+      DequantizeRow(a + i * n, HalfToFloat(r16[i]), colScale.data(), bias.present ? biasF.data() : nullptr, y, n);
+      if (!direct) StoreRow(out, oo + i * n, y, n);
+    }
+  });
+}
 
 // dequantize(acc, accOffset, m, n, rowScale, rowScaleOffset, colScale, colScaleOffset, bias|null,
 //            biasOffset, out, outOffset)
@@ -117,26 +150,7 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   }
   args.checkRange(out, "out", oo, m * n);
   if (m == 0 || n == 0) return info.Env().Undefined();
-  return Launch(args, [=] {
-    std::vector<float> colScale(n), biasF;
-    HalfToFloatN(cs.as<uint16_t>() + cso, colScale.data(), n);
-    if (bias.present) {
-      biasF.resize(n);
-      const float* b = LoadRow(bias, bo, n, biasF.data());
-      if (b != biasF.data()) biasF.assign(b, b + n);
-    }
-    const int32_t* a = acc.as<int32_t>() + ao;
-    const uint16_t* r16 = rs.as<uint16_t>() + rso;
-    ParallelFor(m, kGrainElements / (n + 1) + 1, [&](int64_t begin, int64_t end) {
-      const bool direct = out.type == ElemType::kFloat32;  // float32 rows are written in place
-      std::vector<float> row(direct ? 0 : n);
-      for (int64_t i = begin; i < end; i++) {
-        float* y = direct ? out.as<float>() + oo + i * n : row.data();
-        DequantizeRow(a + i * n, HalfToFloat(r16[i]), colScale.data(), bias.present ? biasF.data() : nullptr, y, n);
-        if (!direct) StoreRow(out, oo + i * n, y, n);
-      }
-    });
-  });
+  return Launch(args, [=] { DequantizeRun(acc.as<int32_t>() + ao, m, n, rs.as<uint16_t>() + rso, cs.as<uint16_t>() + cso, bias, bo, out, oo); });
 }
 
 }  // namespace cpu

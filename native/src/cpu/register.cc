@@ -39,6 +39,8 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
   fn("copy", Guarded<Copy>);
   fn("quantizeRows", Guarded<QuantizeRows>);
   fn("dequantize", Guarded<Dequantize>);
+  fn("linearInt8", Guarded<LinearInt8>);
+  fn("argmax", Guarded<Argmax>);
   fn("igemm", Guarded<Igemm>);
   fn("gemm", Guarded<Gemm>);
   fn("layerNorm", Guarded<LayerNorm>);

@@ -1,6 +1,7 @@
 #include "cpu/rows.h"
 
 #include <cstring>
+#include <vector>
 
 #include "cpu/features.h"
 
@@ -19,6 +20,13 @@ void StoreRow(const Array& a, int64_t offset, const float* v, int64_t n) {
   } else {
     FloatToHalfN(v, a.as<uint16_t>() + offset, n);
   }
+}
+
+float* ScratchFloats(int slot, int64_t n) {
+  thread_local std::vector<float> buffers[kScratchSlots];
+  std::vector<float>& b = buffers[slot];
+  if (static_cast<int64_t>(b.size()) < n) b.resize(n);
+  return b.data();
 }
 
 }  // namespace cpu

@@ -47,11 +47,13 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return Launch(args, [=] {
     const bool avx2 = UseAvx2();
     ParallelFor(batch * rows, kGrainElements / (cols + 1) + 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> xb(cols), bb(cols), y(cols);
+      float* xb = ScratchFloats(0, cols);
+      float* bb = ScratchFloats(1, cols);
+      float* y = ScratchFloats(2, cols);
       for (int64_t t = begin; t < end; t++) {
         const int64_t bi = t / rows, r = t % rows;
-        const float* xr = LoadRow(x, xo + t * cols, cols, xb.data());
-        const float* br = bias.present ? LoadRow(bias, bo + bi * bstride + r * rstride, cols, bb.data()) : nullptr;
+        const float* xr = LoadRow(x, xo + t * cols, cols, xb);
+        const float* br = bias.present ? LoadRow(bias, bo + bi * bstride + r * rstride, cols, bb) : nullptr;
         int64_t valid = cols;
         if (causal) {
           int64_t last = r + causalOffset;  // the last visible column
@@ -59,7 +61,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
         }
         float mx = -std::numeric_limits<float>::infinity();
         if (avx2) {
-          mx = ScaleBiasMaxAvx2(xr, br, scale, y.data(), valid);
+          mx = ScaleBiasMaxAvx2(xr, br, scale, y, valid);
         } else {
           for (int64_t j = 0; j < valid; j++) {
             float v = scale * xr[j];
@@ -73,8 +75,8 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
         } else {
           float sum = 0.f;
           if (avx2) {
-            sum = ExpShiftSumAvx2(y.data(), valid, mx);
-            ScaleInPlaceAvx2(y.data(), 1.f / sum, valid);
+            sum = ExpShiftSumAvx2(y, valid, mx);
+            ScaleInPlaceAvx2(y, 1.f / sum, valid);
           } else {
             for (int64_t j = 0; j < valid; j++) {
               y[j] = std::exp(y[j] - mx);
@@ -85,7 +87,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
           }
           for (int64_t j = valid; j < cols; j++) y[j] = 0.f;
         }
-        StoreRow(out, oo + t * cols, y.data(), cols);
+        StoreRow(out, oo + t * cols, y, cols);
       }
     });
   });

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/args.h"
+#include "cpu/attend.h"
 #include "cpu/features.h"
 #include "cpu/ops.h"
 #include "cpu/rows.h"
@@ -88,10 +89,18 @@ struct Attend {
       const float* qv = LoadRow(q, qo + b * qrs + h * dim, dim, qb.data());
       const float* bv = bias.present ? LoadRow(bias, bo + h * slotRows, slotRows, kb.data() + dim) : nullptr;
       const int64_t base = b * slotRows * width + h * dim;
+      const bool half = keys.type == ElemType::kFloat16;
+      const size_t es = half ? 2 : 4;
+      if (avx2) AttendScoresAvx2(qv, static_cast<const char*>(keys.data) + (ko + base) * es, half, width, len, dim, scale, s.data());
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < len; j++) {
-        const float* kr = LoadRow(keys, ko + base + j * width, dim, kb.data());
-        float v = scale * Dot(qv, kr, dim);
+        float v;
+        if (avx2) {
+          v = s[j];
+        } else {
+          const float* kr = LoadRow(keys, ko + base + j * width, dim, kb.data());
+          v = scale * Dot(qv, kr, dim);
+        }
         if (bv) v += bv[len - 1 - j];
         s[j] = v;
         mx = v > mx ? v : mx;
@@ -105,9 +114,14 @@ struct Attend {
           for (int64_t j = 0; j < len; j++) sum += (s[j] = std::exp(s[j] - mx));
         }
         const float inv = 1.f / sum;
-        for (int64_t j = 0; j < len; j++) {
-          const float* vr = LoadRow(values, vo + base + j * width, dim, kb.data());
-          Axpy(s[j] * inv, vr, acc.data(), dim);
+        if (avx2) {
+          for (int64_t j = 0; j < len; j++) s[j] *= inv;
+          AttendMixAvx2(s.data(), static_cast<const char*>(values.data) + (vo + base) * es, half, width, len, dim, acc.data());
+        } else {
+          for (int64_t j = 0; j < len; j++) {
+            const float* vr = LoadRow(values, vo + base + j * width, dim, kb.data());
+            Axpy(s[j] * inv, vr, acc.data(), dim);
+          }
         }
       }
     }
@@ -172,8 +186,13 @@ Napi::Value AttendCache(const Napi::CallbackInfo& info) {
     const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(double(kGrainMacs) * tasks / (macs + 1)));
     const bool avx2 = UseAvx2();
     ParallelFor(tasks, grain, [&](int64_t t0, int64_t t1) {
-      // kb holds a key or value row and, after it, the head's bias row.
-      std::vector<float> s(A.slotRows), qb(A.dim), kb(A.dim + (A.bias.present ? A.slotRows : 0)), acc(A.dim);
+      // Each thread's buffers, kept between calls (a decode step calls this once per layer); kb holds
+      // a key or value row and, after it, the head's bias row.
+      thread_local std::vector<float> s, qb, kb, acc;
+      s.resize(A.slotRows);
+      qb.resize(A.dim);
+      kb.resize(A.dim + (A.bias.present ? A.slotRows : 0));
+      acc.resize(A.dim);
       for (int64_t t = t0; t < t1; t++) A.Task(t / A.heads, t % A.heads, s, qb, kb, acc, avx2);
     });
   });

@@ -1,6 +1,7 @@
 #include "cpu/tape.h"
 #include "cpu/thread_pool.h"
 
+#include <chrono>
 #include <new>
 #include <stdexcept>
 
@@ -81,9 +82,11 @@ Napi::Function Tape::Define(Napi::Env env) {
   return DefineClass(env, "Tape",
                      {
                          InstanceMethod<&Tape::Run>("run"),
+                         InstanceMethod<&Tape::RunInline>("runInline"),
                          InstanceMethod<&Tape::Dispose>("dispose"),
                          InstanceAccessor<&Tape::Length>("length"),
                          InstanceAccessor<&Tape::Running>("running"),
+                         InstanceAccessor<&Tape::LastRunMicros>("lastRunMicros"),
                      });
 }
 
@@ -117,6 +120,7 @@ void Tape::Append(const Args& args, std::function<void()> work) {
 
 void Tape::Replay() {
   std::lock_guard<std::mutex> lock(WorkMutex());
+  const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < ops_.size(); i++) {
     try {
       ops_[i].work();
@@ -126,6 +130,7 @@ void Tape::Replay() {
       throw std::runtime_error("op " + std::to_string(i) + " (" + ops_[i].name + "): " + e.what());
     }
   }
+  last_run_us_.store(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
 }
 
 void Tape::Finished() {
@@ -143,23 +148,32 @@ void Tape::Free() {
   seen_.clear();
 }
 
+const char* Tape::Unrunnable(Napi::Env env, const char** kind) {
+  *kind = "disposed";
+  if (disposed_) return "this tape was disposed.";
+  *kind = "busy";
+  if (!recorded_) return "this tape is still being recorded (call endCapture() first).";
+  if (running_) return "this tape is already running; await its previous run() first.";
+  for (const Buffer& b : buffers_) {
+    if (!b.data) continue;
+    void* data = nullptr;
+    size_t length = 0;
+    if (napi_get_arraybuffer_info(env, b.ref.Value(), &data, &length) != napi_ok || data != b.data || length < b.byteLength) {
+      *kind = "detached";
+      return "a buffer the tape uses was detached or moved since it was recorded.";
+    }
+  }
+  return nullptr;
+}
+
 // run() -> Promise<void>: replays every op in order on a worker thread. Rejects (never throws) when
 // the tape is disposed, still recording, already running (runs never overlap or queue: await the
 // previous one), or a buffer it uses was detached since; and when an op fails (its name and index in
 // the message).
 Napi::Value Tape::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (disposed_) return Rejected(env, "this tape was disposed.", "disposed");
-  if (!recorded_) return Rejected(env, "this tape is still being recorded (call endCapture() first).", "busy");
-  if (running_) return Rejected(env, "this tape is already running; await its previous run() first.", "busy");
-  for (const Buffer& b : buffers_) {
-    if (!b.data) continue;
-    void* data = nullptr;
-    size_t length = 0;
-    if (napi_get_arraybuffer_info(env, b.ref.Value(), &data, &length) != napi_ok || data != b.data || length < b.byteLength) {
-      return Rejected(env, "a buffer the tape uses was detached or moved since it was recorded.", "detached");
-    }
-  }
+  const char* kind = nullptr;
+  if (const char* why = Unrunnable(env, &kind)) return Rejected(env, why, kind);
   running_ = true;
   detail::g_replaying.fetch_add(1);
   Ref();  // the tape, and so the buffers it references, outlive the run even if JS drops it
@@ -167,6 +181,37 @@ Napi::Value Tape::Run(const Napi::CallbackInfo& info) {
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
+}
+
+// runInline(): replays every op in order on the calling (JS) thread and returns when done; throws
+// the errors run() rejects with (the same messages and `kind`). For steps so short that handing them
+// to a worker thread and waking the event loop afterwards would cost a large share of the step
+// (CpuStepGraph decides, from lastRunMicros).
+Napi::Value Tape::RunInline(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* kind = nullptr;
+  if (const char* why = Unrunnable(env, &kind)) throw KindError(env, why, kind);
+  // Raised as run() raises it: an eager op of another JS thread then waits on WorkMutex().
+  detail::g_replaying.fetch_add(1);
+  running_ = true;
+  std::string error;
+  kind = nullptr;
+  try {
+    Replay();
+  } catch (const std::bad_alloc&) {
+    kind = "memory";
+    error = "out of memory for an op's scratch buffers.";
+  } catch (const std::exception& e) {
+    kind = "failed";
+    error = e.what();
+  } catch (...) {
+    kind = "failed";
+    error = "an op failed.";
+  }
+  running_ = false;
+  detail::g_replaying.fetch_sub(1);
+  if (kind) throw KindError(env, error, kind);
+  return env.Undefined();
 }
 
 // dispose(): frees the recorded ops and releases the buffers; while a run is in flight, when it ends.
@@ -184,6 +229,8 @@ Napi::Value Tape::Dispose(const Napi::CallbackInfo& info) {
 Napi::Value Tape::Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(ops_.size())); }
 
 Napi::Value Tape::Running(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), running_); }
+
+Napi::Value Tape::LastRunMicros(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), last_run_us_.load()); }
 
 // beginCapture(tape): ops called on this thread are appended to `tape` instead of run, until
 // endCapture(). A tape is recorded once.

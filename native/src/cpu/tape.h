@@ -72,10 +72,15 @@ class Tape : public Napi::ObjectWrap<Tape> {
   };
 
   Napi::Value Run(const Napi::CallbackInfo& info);
+  Napi::Value RunInline(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Length(const Napi::CallbackInfo& info);
   Napi::Value Running(const Napi::CallbackInfo& info);
-  // Runs every op in order (on the worker thread); throws what an op threw, naming it.
+  Napi::Value LastRunMicros(const Napi::CallbackInfo& info);
+  // Why run() or runInline() may not start now (null when it may); kind_ names the error's kind.
+  const char* Unrunnable(Napi::Env env, const char** kind);
+  // Runs every op in order (on the worker thread, or inline); throws what an op threw, naming it.
+  // Records how long it took in last_run_us_.
   void Replay();
   void Free();
   void Finished();
@@ -88,6 +93,8 @@ class Tape : public Napi::ObjectWrap<Tape> {
   bool recorded_ = false;  // endCapture() was called: the tape can run
   bool running_ = false;
   bool disposed_ = false;
+  // Microseconds the last replay took (-1 before the first): the JS side runs short steps inline.
+  std::atomic<double> last_run_us_{-1};
 };
 
 // Runs `work` now, holding WorkMutex(), or appends it to the tape being recorded. The eager path is a

@@ -28,6 +28,12 @@ export interface Backend {
   upload(data: HostArray, shape: Shape): Tensor;
   /** Copies a tensor (any strides) into a new packed host array (float16 as Uint16Array bits). */
   download(t: Tensor): HostArray;
+  /**
+   * Optional: download() into part of an existing array (dst of t's dtype: float16 as Uint16Array
+   * bits), at element dstOffset, in packed order, instead of a new one: a caller reading a step's
+   * results every step (the planned runners' logits) saves an allocation each time.
+   */
+  downloadInto?(t: Tensor, dst: HostArray, dstOffset: number): void;
   /** Copies src into dst elementwise (same shape and dtype; either may be a strided view, rank <= 4). */
   copy(src: Tensor, dst: Tensor): void;
   /** A packed copy of x (or x itself, as a new owning tensor, never a view). */

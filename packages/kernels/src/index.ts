@@ -1,5 +1,6 @@
 export type { Backend } from '@bminf/core';
 export {
+  argmaxFloat32,
   CPU_ISAS,
   CpuBackend,
   type CpuBackendOptions,

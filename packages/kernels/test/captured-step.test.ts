@@ -2,7 +2,7 @@
 // JS thread, on tensors that stay allocated for the step; capture errors leave no capture mode behind.
 import { DisposedError, InvalidArgumentError, type Tensor, keep, tidy } from '@bminf/core';
 import { describe, expect, it } from 'vitest';
-import { nativeCpu as N, reference } from '@bminf/kernels';
+import { CpuBackend, nativeCpu as N, reference } from '@bminf/kernels';
 import { backend, expectClose, randomInt8, randomValues, rng, tensorOf, tolerance, valuesOf } from './helpers.js';
 
 const B = 3;
@@ -216,6 +216,60 @@ describe('captureStep', () => {
 });
 
 describe('the native tape', () => {
+  it('replays inline on the calling thread, timing each replay, with the same checks as run()', async () => {
+    const x = new Float32Array(64).map((_, i) => i / 16 - 2);
+    const y = new Float32Array(64);
+    const tape = new N.Tape();
+    N.beginCapture(tape);
+    expect(() => tape.runInline()).toThrow(/still being recorded/);
+    N.gelu(x, 0, y, 0, 64);
+    N.endCapture();
+    expect(tape.lastRunMicros).toBe(-1);
+    tape.runInline(); // done when it returns: no promise to await
+    const want = new Float32Array(64);
+    N.gelu(x, 0, want, 0, 64);
+    expect(Array.from(y)).toEqual(Array.from(want));
+    expect(tape.lastRunMicros).toBeGreaterThanOrEqual(0);
+    y.fill(0);
+    await tape.run();
+    expect(Array.from(y)).toEqual(Array.from(want));
+    structuredClone(x.buffer, { transfer: [x.buffer] });
+    expect(() => tape.runInline()).toThrow(/detached/);
+    tape.dispose();
+    expect(() => tape.runInline()).toThrow(/disposed/);
+  });
+
+  it('runs a step inline once timed under the threshold (the run still in flight until it settles), else on a worker', async () => {
+    const x = tensorOf(randomValues(rng(86), 256), [16, 16], 'float32');
+    let out!: Tensor;
+    const step = backend.captureStep(() => {
+      out = keep(backend.gelu(x));
+    });
+    const want = bits(tidy(() => backend.gelu(x)));
+    try {
+      CpuBackend.setInlineStepMicros(Number.POSITIVE_INFINITY);
+      await step.run(); // the first run goes to a worker thread, and times the step
+      for (let i = 0; i < 2; i++) {
+        backend.write(out, new Float32Array(256));
+        const run = step.run();
+        expect(bits(out)).toEqual(want); // already replayed, before any await
+        await expect(step.run()).rejects.toThrow(/still running/);
+        await run;
+      }
+      CpuBackend.setInlineStepMicros(0);
+      backend.write(out, new Float32Array(256));
+      const run = step.run();
+      await expect(step.run()).rejects.toThrow(/still running/);
+      await run;
+      expect(bits(out)).toEqual(want);
+      expect(() => CpuBackend.setInlineStepMicros(-1)).toThrow(InvalidArgumentError);
+      expect(() => CpuBackend.setInlineStepMicros(Number.NaN)).toThrow(InvalidArgumentError);
+    } finally {
+      CpuBackend.setInlineStepMicros(1000);
+      step.dispose();
+    }
+  });
+
   it('refuses to run over a buffer detached since it was recorded', async () => {
     const x = new Float32Array(64).fill(1);
     const y = new Float32Array(64);

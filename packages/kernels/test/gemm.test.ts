@@ -118,6 +118,34 @@ describe('gemm', () => {
     expect(backend.gemm(backend.zeros([0, 4], 'float16'), backend.zeros([4, 2], 'float16')).shape).toEqual([0, 2]);
   });
 
+  it.runIf(CpuBackend.kernelInfo().isas.includes('avx512'))('gives the same bits on the AVX-512 path (6 x 32 micro-kernel) as on AVX2, at awkward sizes', () => {
+    const r = rng(16);
+    // n around multiples of 16 and 32 (one sliver left over, a partial second one), k across the
+    // 256-deep blocks (partial sums added to C), m across the 6-row slivers; batches of strided heads.
+    const shapes = [[1, 17, 3], [6, 32, 8], [7, 33, 300], [13, 47, 257], [144, 48, 64], [150, 200, 513], [5, 16, 40]];
+    try {
+      for (const dtype of ['float32', 'float16'] as const) {
+        for (const [m, n, k] of shapes) {
+          const a = tensorOf(randomValues(r, m * k, dtype), [m, k], dtype);
+          const b = tensorOf(randomValues(r, n * k, dtype), [n, k], dtype);
+          const bits = (isa: 'avx2' | 'avx512') => {
+            CpuBackend.setIsa(isa);
+            return [...valuesOf(backend.gemm(a, b, { transB: true, alpha: 0.25 })), ...valuesOf(backend.gemm(a, b.transpose(), { transB: false }))];
+          };
+          expect(bits('avx512'), `${dtype} ${m}x${n}x${k}`).toEqual(bits('avx2'));
+        }
+      }
+      const heads = tensorOf(randomValues(r, 40 * 3 * 64), [40, 3, 4, 16], 'float32').permute([1, 2, 0, 3]); // [3, 4, 40, 16]
+      const attention = (isa: 'avx2' | 'avx512') => {
+        CpuBackend.setIsa(isa);
+        return valuesOf(backend.gemm(heads.select(0, 0), heads.select(0, 1), { transB: true, alpha: 0.125 }));
+      };
+      expect(attention('avx512')).toEqual(attention('avx2'));
+    } finally {
+      CpuBackend.setIsa(null);
+    }
+  });
+
   it('agrees between the AVX2 and the plain kernels', () => {
     const r = rng(15);
     for (const dtype of ['float32', 'float16'] as const) {

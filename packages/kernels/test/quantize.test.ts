@@ -2,7 +2,7 @@
 // path this machine has (plain, AVX2, AVX-512 VNNI), dequantize exact to the float32 reference.
 import { float16BitsToFloat32, toFloat16Array } from '@bminf/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CpuBackend, reference } from '@bminf/kernels';
+import { CpuBackend, nativeCpu as N, reference } from '@bminf/kernels';
 import { backend, onEveryIsa, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
 
 const SIZES = [1, 3, 17, 255, 1000];
@@ -126,22 +126,24 @@ describe('igemm', () => {
 
 describe('dequantize', () => {
   for (const dtype of ['float32', 'float16'] as const) {
-    it(`is exact to the float32 reference, with and without bias (${dtype})`, () => {
+    it(`is exact to the float32 reference on every kernel path, with and without bias (${dtype})`, () => {
       const r = rng(6);
-      for (const [m, n] of [[1, 1], [3, 17], [17, 255], [2, 1000]]) {
+      for (const [m, n] of [[1, 1], [3, 17], [17, 255], [2, 1000], [1, 8000], [2, 7]]) {
         const acc = Int32Array.from({ length: m * n }, () => Math.floor((r() * 2 - 1) * 2 ** 24));
         const rs = toFloat16Array(randomValues(r, m, 'float32', 0.1));
         const cs = toFloat16Array(randomValues(r, n, 'float32', 0.1));
         const bias = randomValues(r, n, dtype);
         for (const withBias of [false, true]) {
-          const out = backend.dequantize(backend.upload(acc, [m, n]), backend.upload(rs, [m]), backend.upload(cs, [n]), {
-            dtype,
-            ...(withBias ? { bias: tensorOf(bias, [n], dtype) } : {}),
-          });
-          expect(out.dtype).toBe(dtype);
           const want = reference.dequantize(acc, rs, cs, withBias ? bias : null, m, n);
           const wantRounded = dtype === 'float16' ? Array.from(want, (v) => float16BitsToFloat32(toFloat16Array([v])[0])) : Array.from(want);
-          expect(valuesOf(out)).toEqual(wantRounded);
+          onEveryIsa((isa) => {
+            const out = backend.dequantize(backend.upload(acc, [m, n]), backend.upload(rs, [m]), backend.upload(cs, [n]), {
+              dtype,
+              ...(withBias ? { bias: tensorOf(bias, [n], dtype) } : {}),
+            });
+            expect(out.dtype).toBe(dtype);
+            expect(valuesOf(out), `${isa} ${m}x${n} bias ${withBias}`).toEqual(wantRounded);
+          });
         }
       }
     });
@@ -159,5 +161,52 @@ describe('dequantize', () => {
     const err = Math.max(...y.map((v, i) => Math.abs(v - want[i])));
     expect(err).toBeLessThan(0.15); // int8 rounding: about sqrt(k) · (1/127)² · |x||w| scale
     expect(err).toBeGreaterThan(0); // and it really went through int8
+  });
+});
+
+describe('linearInt8', () => {
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`gives the bits of quantizeRows → igemm → dequantize (→ add) on every kernel path (${dtype})`, () => {
+      const r = rng(8);
+      for (const [n, m, k] of [[1, 1, 1], [1, 768, 256], [3, 17, 65], [5, 33, 300], [17, 255, 64], [40, 7, 1000]]) {
+        const x = tensorOf(randomValues(r, n * k, dtype), [n, k], dtype);
+        const w = backend.quantizeRows(tensorOf(randomValues(r, m * k, 'float32'), [m, k], 'float32'));
+        const bias = tensorOf(randomValues(r, m, dtype), [m], dtype);
+        const residual = tensorOf(randomValues(r, n * m, dtype, 4), [n, m], dtype);
+        for (const withBias of [false, true]) {
+          for (const withResidual of [false, true]) {
+            onEveryIsa((isa) => {
+              const opts = { dtype, ...(withBias ? { bias } : {}) };
+              const q = backend.quantizeRows(x);
+              let want = backend.dequantize(backend.igemm(q.values, w.values), q.scales, w.scales, opts);
+              if (withResidual) want = backend.add(residual, want);
+              const got = backend.linearInt8(x, w.values, w.scales, { ...opts, ...(withResidual ? { residual } : {}) });
+              expect(got.shape).toEqual([n, m]);
+              expect(got.dtype).toBe(dtype);
+              expect(backend.download(got), `${isa} ${n}x${m}x${k} bias ${withBias} residual ${withResidual}`).toEqual(backend.download(want));
+            });
+          }
+        }
+      }
+    });
+  }
+
+  it('checks its arguments with typed errors, natively too', () => {
+    const x = backend.zeros([2, 4], 'float16');
+    const w = backend.zeros([3, 4], 'int8');
+    const s = backend.zeros([3], 'float16');
+    expect(() => backend.linearInt8(x, w, s, { dtype: 'float16' })).not.toThrow();
+    expect(() => backend.linearInt8(x, backend.zeros([3, 5], 'int8'), s, { dtype: 'float16' })).toThrow(/must agree in k/);
+    expect(() => backend.linearInt8(x, w, backend.zeros([2], 'float16'), { dtype: 'float16' })).toThrow(/weightScale must have shape \[3\]/);
+    expect(() => backend.linearInt8(x, w, s, { dtype: 'float16', bias: backend.zeros([3], 'float32') })).toThrow(/float16/);
+    expect(() => backend.linearInt8(x, w, s, { dtype: 'float16', residual: backend.zeros([2, 4], 'float16') })).toThrow(/residual must have shape \[2, 3\]/);
+    expect(() => backend.linearInt8(x, backend.zeros([3, 4], 'float16'), s, { dtype: 'float16' })).toThrow(/int8/);
+    expect(() => backend.linearInt8(x, w, s, { dtype: 'int8' as never })).toThrow(/dtype must be float16 or float32/);
+    const h = new Uint16Array(8);
+    const q = new Int8Array(12);
+    expect(() => N.linearInt8(h, 0, 2, 4, q, 0, 3, new Uint16Array(3), 0, null, 0, null, 0, new Uint16Array(5), 0)).toThrow(/out is too short/);
+    expect(() => N.linearInt8(h, 0, 2, 4, q, 4, 3, new Uint16Array(3), 0, null, 0, null, 0, new Uint16Array(6), 0)).toThrow(/weight is too short/);
+    expect(() => N.linearInt8(h, 0, 2, 4, q, 0, 3, new Uint16Array(3), 0, new Float32Array(3), 0, null, 0, new Uint16Array(6), 0)).toThrow(TypeError);
+    expect(() => N.linearInt8(h, 0, 2, 4, q, 0, 3, new Uint16Array(3), 0, null, 0, new Uint16Array(5), 0, new Uint16Array(6), 0)).toThrow(/residual is too short/);
   });
 });

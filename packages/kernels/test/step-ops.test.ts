@@ -170,3 +170,27 @@ describe('native step ops given bad arguments throw instead of crashing', () => 
     expect(() => N.zero(f, 20, 5)).toThrow(/dst is too short/);
   });
 });
+
+describe('downloadInto', () => {
+  it('copies a tensor, strided too, into part of an array, and checks its arguments', () => {
+    const t = tensorOf([1, 2, 3, 4, 5, 6], [2, 3], 'float32');
+    const dst = new Float32Array(10).fill(-1);
+    backend.downloadInto(t, dst, 2);
+    expect(Array.from(dst)).toEqual([-1, -1, 1, 2, 3, 4, 5, 6, -1, -1]);
+    backend.downloadInto(t.transpose(), dst, 4); // [3, 2] strided: 1 4 2 5 3 6
+    expect(Array.from(dst)).toEqual([-1, -1, 1, 2, 1, 4, 2, 5, 3, 6]);
+    const h = tensorOf([0.5, -2], [2], 'float16');
+    const bits = new Uint16Array(3);
+    backend.downloadInto(h, bits, 1);
+    expect(Array.from(bits.subarray(1))).toEqual(Array.from(backend.download(h)));
+    expect(() => backend.downloadInto(t, dst, 5)).toThrow(/do not fit/);
+    expect(() => backend.downloadInto(t, dst, -1)).toThrow(/do not fit/);
+    expect(() => backend.downloadInto(t, dst, 1.5)).toThrow(/integer/);
+    expect(() => backend.downloadInto(t, new Int32Array(6), 0)).toThrow(/dtype \(float32\)/);
+    const step = backend.captureStep(() => {
+      expect(() => backend.downloadInto(t, dst, 0)).toThrow(/cannot read back/);
+    });
+    step.dispose();
+  });
+});
+

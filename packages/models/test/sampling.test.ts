@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { describe, expect, it } from 'vitest';
+import { CpuBackend, argmaxFloat32 } from '@bminf/kernels';
 import {
   TokenCounts,
   Xoshiro128StarStar,
@@ -130,6 +131,43 @@ describe('argmax and greedy', () => {
     expect(argmax([1, 3, 3, 2])).toBe(1);
     expect(argmax([Number.NaN, -5, Number.NaN, -5])).toBe(1);
     expect(argmax([-Infinity, -Infinity, -1e30])).toBe(2);
+  });
+
+  it('gives the JS loop\'s answer on large Float32Arrays (taken natively, on every kernel path)', () => {
+    const loop = (x: ArrayLike<number>) => {
+      let best = -1;
+      for (let i = 0; i < x.length; i++) if (x[i] > (best < 0 ? -Infinity : x[best])) best = i;
+      return best;
+    };
+    let seed = 5;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const cases: Float32Array[] = [];
+    for (const n of [256, 257, 263, 8000, 30001]) {
+      const x = Float32Array.from({ length: n }, () => next() * 20 - 10);
+      cases.push(x);
+      const ties = x.slice();
+      ties[n - 1] = ties[7] = ties[n >> 1] = 50; // the lowest of equal maxima
+      cases.push(ties);
+      const nan = x.slice();
+      for (let i = 0; i < n; i += 3) nan[i] = Number.NaN; // NaN never wins, wherever it is
+      nan[n - 2] = 99;
+      cases.push(nan);
+      const neg = new Float32Array(n).fill(-Infinity);
+      neg[n - 1] = -3e38; // only the last is usable, in the scalar tail
+      cases.push(neg);
+      cases.push(x.subarray(3, 3 + 256)); // a view at an offset
+    }
+    for (const isa of CpuBackend.kernelInfo().isas) {
+      CpuBackend.setIsa(isa);
+      try {
+        cases.forEach((x, i) => expect(argmax(x), `${isa} case ${i}`).toBe(loop(x)));
+        expect(() => argmax(new Float32Array(300).fill(Number.NaN))).toThrow(/NaN or -Infinity/);
+        expect(argmaxFloat32(new Float32Array(0))).toBe(-1);
+        expect(() => argmaxFloat32([1, 2] as never)).toThrow(InvalidArgumentError);
+      } finally {
+        CpuBackend.setIsa(null);
+      }
+    }
   });
 
   it('refuses logits with no usable value', () => {

@@ -89,7 +89,7 @@ export default {
       notes:
         `Both as a linear layer computes them: C = A·Bᵀ with A [m, k] and B [n, k] row-major; int8 ` +
         `accumulates in int32 (exact), fp32 in float32. int8 on each kernel path this CPU has (forced with CpuBackend.setIsa; ` +
-        `the default is ${info.isa}), fp32 on the AVX2 kernels, ${info.threads} threads. Ops = 2mnk; output allocation included (pooled). ` +
+        `the default is ${info.isa}), fp32 on the default path (AVX2 kernels; the packed micro-kernel on zmm where the path is avx512), ${info.threads} threads. Ops = 2mnk; output allocation included (pooled). ` +
         `Each figure is the fastest call of those made in about a second (three at 4096³): the machine may be shared. ` +
         (peak
           ? `VNNI peak: ${peak.toFixed(0)} GOP/s for ${info.threads} threads, measured by \`tooling/bench/vnni-peak.c\` (each thread runs ` +

@@ -6,48 +6,54 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CpuBackend } from '@bminf/kernels';
-import { Cpm1Model } from '@bminf/models';
+import { Cpm1Model, Engine } from '@bminf/models';
 import { getLlama } from 'node-llama-cpp';
 import { cpm1ToGguf, writeRandomCpm1 } from '../gguf/cpm1.mjs';
 import { median, medianRange as fmt, repoRoot } from '../lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// BENCH_TRACE=1 prints every round's figures on stderr (the medians hide how they spread).
 const PROMPT = 256;
 const THREADS = [1, 2];
 
 /** A prompt of n ids from the ordinary part of the vocabulary (past the byte pieces). */
 const promptIds = (n) => Array.from({ length: n }, (_, i) => 300 + ((i * 997) % 7000));
 
-function argmax(x) {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
-  return best;
-}
-
-/** bminf in process: forward() on the CPU backend, greedy by argmax over the logits. */
+/**
+ * bminf in process, through the path a user gets: an Engine (Cpm1PlannedRunner: each step recorded
+ * once as a native tape and replayed) and its generate(), greedy. Decode: the context as the prompt,
+ * then `steps` more tokens, timed from the first token (which the prefill produced) to the last, so
+ * the clock covers exactly `steps` forward passes with their sampling, as on the llama.cpp side.
+ * Prompt: generate() of one token after the ids, timed by its own prefillSeconds (the prompt's
+ * forward pass, up to its logits).
+ */
 async function bminfEngine(dir, dtype) {
   const model = await Cpm1Model.load(dir, { dtype, device: 'cpu' });
+  const engine = new Engine(model, { maxBatch: 1 });
+  const greedy = { greedy: true, stopTokens: [] };
   return {
     name: `bminf ${dtype}`,
     setThreads: async (t) => CpuBackend.setThreads(t),
     async decode(context, steps) {
-      const state = model.newState();
-      let id = argmax(model.forward(context, state));
-      const t0 = performance.now();
-      for (let i = 0; i < steps; i++) id = argmax(model.forward([id], state));
-      const s = (performance.now() - t0) / 1000;
-      state.dispose();
-      return steps / s;
+      let n = 0;
+      let t0 = 0;
+      for await (const chunk of engine.generate(context, { ...greedy, maxTokens: steps + 1 })) {
+        void chunk;
+        if (n++ === 0) t0 = performance.now(); // the first token came from the context: start the clock
+      }
+      if (n !== steps + 1) throw new Error(`bminf made ${n} tokens, not ${steps + 1}`);
+      return steps / ((performance.now() - t0) / 1000);
     },
     async prompt(ids) {
-      const state = model.newState();
-      const t0 = performance.now();
-      model.forward(ids, state);
-      const s = (performance.now() - t0) / 1000;
-      state.dispose();
-      return ids.length / s;
+      const it = engine.generate(ids, { ...greedy, maxTokens: 1 });
+      let r = await it.next();
+      while (!r.done) r = await it.next();
+      return ids.length / r.value.prefillSeconds;
     },
-    dispose: async () => model.dispose(),
+    async dispose() {
+      await engine.close();
+      model.dispose();
+    },
   };
 }
 
@@ -125,6 +131,7 @@ export default {
             for (const [i, e] of engines.entries()) {
               const d = await e.decode(context, m.decodeSteps);
               const p = await e.prompt(prompt);
+              if (process.env.BENCH_TRACE) console.error(`${m.name} t${t} r${r} ${e.name}: decode ${d.toFixed(0)} prompt ${p.toFixed(0)}`);
               if (r > 0) {
                 res[i].decode.push(d);
                 res[i].prompt.push(p);
@@ -155,7 +162,8 @@ export default {
       columns: ['model', 'threads', 'engine', 'decode tok/s: median (min–max)', `${PROMPT}-token prompt tok/s: median (min–max)`, 'decode ÷ llama.cpp Q8_0', 'prompt ÷ llama.cpp Q8_0'],
       rows,
       notes: [
-        `bminf int8 against llama.cpp Q8_0 (bminf int8 is W8A8 with per-row scales and float16 activations; Q8_0 is 8-bit weights in blocks of 32 with float16 scales): ` +
+        `bminf int8 against llama.cpp Q8_0 (bminf int8 is W8A8 with per-row scales and float16 activations, its tied output projection included on the CPU; ` +
+          `Q8_0 is 8-bit weights in blocks of 32 with float16 scales, the output projection included): ` +
           `targets ≥ 1.2× decode and ≥ 1.5× prompt. The 2-thread ratios owe more to llama.cpp's collapse at 2 threads here (see below) than to bminf's speed: ` +
           `compare the 1-thread rows.`,
         ...verdicts,
@@ -163,8 +171,11 @@ export default {
         `How: node-llama-cpp ${llama.buildType} CPU build (its own choice of ggml CPU variant for this CPU), llama.cpp's \`gpt2\` architecture on GGUF files ` +
           `written by \`tooling/bench/gguf\` from the same weights (F32 and Q8_0; LayerNorms, biases and positions in F32). bminf kernels: ${info.isa}. ` +
           `Each engine is loaded once; model load and GGUF writing are not timed. Decode: a 16-token context, then ${models.map((m) => m.decodeSteps).join(' / ')} ` +
-          `greedy tokens one forward pass each (tiny / wide), tok/s = tokens ÷ wall time of those passes (sampling included: argmax for bminf, ` +
-          `llama.cpp's greedy sampler). Prompt: ${PROMPT} tokens in one pass on an empty cache (llama.cpp batch size 512). ` +
+          `greedy tokens one forward pass each (tiny / wide), tok/s = tokens ÷ wall time of those passes (sampling included: bminf's greedy sampler ` +
+          `in Engine.generate(), streamed text included; llama.cpp's greedy sampler in its evaluate() generator). ` +
+          `bminf runs as a user's program does: an Engine (\`new Engine(model)\`, Cpm1PlannedRunner), whose decode and prefill steps are ` +
+          `recorded once as native tapes and replayed (short steps on the calling thread, longer ones on a worker). ` +
+          `Prompt: ${PROMPT} tokens in one pass on an empty cache (bminf: generate()'s prefillSeconds; llama.cpp batch size 512). ` +
           `${ROUNDS} rounds after one warm-up; in each round every engine runs decode then prompt in turn; medians with min–max. ` +
           `Thread counts are set per engine: bminf's pool (CpuBackend.setThreads) and llama.cpp's context threads (ideal = min = n). ` +
           `The wide model has random weights (uniform, scaled by 1/√fan-in), so its text is meaningless but its cost is CPM-1's per layer at that width. ` +

@@ -51,6 +51,10 @@ export function register(program: Command): void {
     // Every prompt is a sequence of one engine: several prompts decode together, as one batch.
     const engine = new Engine(model, { maxBatch: opts.prompt.length, ...engineLimits(model, opts.prompt, options.maxTokens ?? 64) });
     try {
+      // CPM-1: plan (record) the steps these prompts need now, with the model's load, rather than on
+      // their first use inside the generation (and its tokens/s): only their prompt lengths' prefill
+      // bucket and the decode step.
+      if (model instanceof Cpm1Model) await engine.prepare(Math.max(...opts.prompt.map((p) => model.encode(p).length)));
       if (opts.prompt.length === 1) {
         const prompt = opts.prompt[0];
         if (!opts.json) process.stdout.write(prompt);

@@ -35,7 +35,7 @@ import { type CpuIsa, type CpuKernelInfo, nativeCpu as N } from './native.js';
 
 /** The CPU kernel paths, lowest first. */
 export const CPU_ISAS: readonly CpuIsa[] = ['plain', 'avx2', 'avxvnni', 'avx512'];
-import { CpuStepGraph } from './step-graph.js';
+import { CpuStepGraph, setInlineStepMicros } from './step-graph.js';
 import { checkFiniteNumber, checkFloat, checkInputs, checkInteger, checkLength } from './validate.js';
 
 type FloatArray = Float32Array | Uint16Array;
@@ -73,6 +73,15 @@ export class CpuBackend implements Backend {
       throw new InvalidArgumentError(`threads must be an integer from 1 to 256, but is ${String(threads)}.`, { hint: 'Pass the number of CPU threads to use, e.g. 1 or os.availableParallelism().' });
     }
     N.setThreads(threads);
+  }
+
+  /**
+   * Recorded steps (captureStep) whose last replay took less than this many microseconds run on the
+   * calling thread instead of a worker (default INLINE_STEP_MICROS, 1000; 0: never; Infinity: every
+   * run after the first), process-wide. See step-graph.ts for why.
+   */
+  static setInlineStepMicros(micros: number): void {
+    setInlineStepMicros(micros);
   }
 
   /** True after dispose(). */
@@ -148,6 +157,26 @@ export class CpuBackend implements Backend {
     const out = hostArray(t.dtype, new ArrayBuffer(t.byteLength), 0, t.numel);
     this.stridedCopy('download', t, out, 0, contiguousStrides(t.shape));
     return out;
+  }
+
+  downloadInto(t: Tensor, dst: HostArray, dstOffset: number): void {
+    this.check('downloadInto', t);
+    if (capturing) {
+      throw new InvalidArgumentError('downloadInto: a step being captured cannot read back to the host.', {
+        hint: "Read the step's outputs after its run() resolves.",
+      });
+    }
+    if (dtypeOfArray(dst) !== t.dtype) {
+      throw new InvalidArgumentError(`downloadInto: dst must be an array of the tensor's dtype (${t.dtype}).`, {
+        hint: 'float16 data is read as Uint16Array bits.',
+      });
+    }
+    checkInteger('downloadInto', 'dstOffset', dstOffset);
+    if (dstOffset < 0 || dstOffset + t.numel > dst.length) {
+      throw new InvalidArgumentError(`downloadInto: ${t.numel} elements do not fit in dst (${dst.length}) at offset ${dstOffset}.`);
+    }
+    if (t.isContiguous()) (dst as Float32Array).set(this.view(t) as Float32Array, dstOffset);
+    else this.stridedCopy('downloadInto', t, dst, dstOffset, contiguousStrides(t.shape));
   }
 
   copy(src: Tensor, dst: Tensor): void {
@@ -255,6 +284,65 @@ export class CpuBackend implements Backend {
       );
     } finally {
       this.release(parts, [acc, rowScale, colScale, bias ?? null]);
+    }
+    return out;
+  }
+
+  /**
+   * The whole int8 linear layer in one native op (linear_int8.cc): quantizeRows(x), igemm with the
+   * weight, dequantize (+ bias), and with a residual add(residual, that), bit for bit as those ops
+   * give it, without their temporaries.
+   */
+  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor; residual?: Tensor }): Tensor {
+    const bias = options?.bias;
+    const residual = options?.residual;
+    this.check('linearInt8', x, weight, weightScale, bias, residual);
+    const dtype = options?.dtype;
+    if (dtype !== 'float16' && dtype !== 'float32') {
+      throw new InvalidArgumentError(`linearInt8: options.dtype must be float16 or float32 but is ${String(dtype)}.`);
+    }
+    checkFloat('linearInt8', x);
+    checkRank('linearInt8', x, 2);
+    checkDType('linearInt8', weight, 'int8');
+    checkRank('linearInt8', weight, 2);
+    checkDType('linearInt8', weightScale, 'float16');
+    const [n, k] = x.shape;
+    const [m, kw] = weight.shape;
+    if (k !== kw) {
+      throw new ShapeMismatchError(`linearInt8: x ${shapeToString(x.shape)} and weight ${shapeToString(weight.shape)} must agree in k (their last dimension).`, {
+        hint: 'The weight is [out, in]: a linear layer weight.',
+      });
+    }
+    if (k > 131071) throw new InvalidArgumentError(`linearInt8: k = ${k} is too large (at most 131071, so that int32 sums cannot overflow).`);
+    checkLength('linearInt8', weightScale, m, 'weightScale');
+    if (bias) {
+      checkDType('linearInt8', bias, dtype);
+      checkLength('linearInt8', bias, m, 'bias');
+    }
+    if (residual) {
+      checkDType('linearInt8', residual, dtype);
+      if (residual.rank !== 2 || residual.shape[0] !== n || residual.shape[1] !== m) {
+        throw new ShapeMismatchError(`linearInt8: residual must have shape [${n}, ${m}] but has ${shapeToString(residual.shape)}.`);
+      }
+    }
+    const inputs = [x, weight, weightScale, bias ?? null, residual ?? null];
+    const parts = inputs.map((t) => (t ? this.packed(t) : null));
+    const [xc, w, ws, bi, re] = parts;
+    const out = this.empty([n, m], dtype);
+    try {
+      N.linearInt8(
+        this.arr(xc!) as FloatArray, xc!.offset, n, k,
+        this.arr(w!) as Int8Array, w!.offset, m,
+        this.arr(ws!) as Uint16Array, ws!.offset,
+        bi ? (this.arr(bi) as FloatArray) : null, bi ? bi.offset : 0,
+        re ? (this.arr(re) as FloatArray) : null, re ? re.offset : 0,
+        this.arr(out) as FloatArray, 0,
+      );
+    } catch (e) {
+      out.dispose();
+      throw e;
+    } finally {
+      this.release(parts, inputs);
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import { CpuBackend, type CpuBackendOptions } from './cpu-backend.js';
 
+export { argmaxFloat32 } from './argmax.js';
 export { CPU_ISAS, CpuBackend, type CpuBackendOptions } from './cpu-backend.js';
 export { type CpuIsa, type CpuKernelInfo, nativeCpu, type NativeCpu } from './native.js';
 

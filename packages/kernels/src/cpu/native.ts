@@ -28,6 +28,11 @@ export interface NativeCpu {
     rowScale: Uint16Array, rowScaleOffset: number, colScale: Uint16Array, colScaleOffset: number,
     bias: FloatArray | null, biasOffset: number, out: FloatArray, outOffset: number,
   ): void;
+  linearInt8(
+    x: FloatArray, xOffset: number, n: number, k: number, weight: Int8Array, weightOffset: number, m: number,
+    weightScale: Uint16Array, weightScaleOffset: number, bias: FloatArray | null, biasOffset: number,
+    residual: FloatArray | null, residualOffset: number, out: FloatArray, outOffset: number,
+  ): void;
   igemm(a: Int8Array, aOffset: number, b: Int8Array, bOffset: number, c: Int32Array, cOffset: number, m: number, n: number, k: number): void;
   gemm(
     a: FloatArray, aOffset: number, lda: number, strideA: number,
@@ -57,6 +62,8 @@ export interface NativeCpu {
     keys: FloatArray, keysOffset: number, values: FloatArray, valuesOffset: number, lengths: Int32Array, lengthsOffset: number,
     slotRows: number, scale: number, bias: FloatArray | null, biasOffset: number, out: FloatArray, outOffset: number,
   ): void;
+  /** The lowest index of the largest of x[offset .. offset + n), NaN skipped; -1 when all are NaN or -Infinity. */
+  argmax(x: Float32Array, offset: number, n: number): number;
   /** A recorded sequence of ops (native/src/cpu/tape.h). */
   Tape: new () => NativeTape;
   /** From now on, ops called on this thread are appended to `tape` instead of run, until endCapture(). */
@@ -79,6 +86,10 @@ export interface NativeTape {
    * detached), "memory" or "failed" (an op threw; its index and name are in the message).
    */
   run(): Promise<void>;
+  /** Replays the recorded ops on the calling thread; throws what run() rejects with. */
+  runInline(): void;
+  /** Microseconds the last replay took (-1 before the first). */
+  readonly lastRunMicros: number;
   /** Frees the ops and the buffer references (when a run in flight ends, if one is). */
   dispose(): void;
   /** The number of recorded ops. */

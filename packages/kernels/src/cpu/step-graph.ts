@@ -4,6 +4,25 @@
 import { BminfError, DisposedError, InvalidArgumentError, type StepGraph } from '@bminf/core';
 import type { NativeTape } from './native.js';
 
+/**
+ * Steps whose last replay took less than this many microseconds run on the calling thread. Handing a
+ * step to a libuv worker and waking the event loop when it ends costs two thread wake-ups, tens of
+ * microseconds on a quiet machine and far more on a busy one (each wake-up waits for a CPU): a large
+ * share of a decode step of a small model, which takes a few hundred. Blocking the event loop for
+ * under a millisecond keeps a server responsive; longer steps (and every first run) go to a worker.
+ */
+export const INLINE_STEP_MICROS = 1000;
+
+let inlineMicros = INLINE_STEP_MICROS;
+
+/** Sets the inline threshold (CpuBackend.setInlineStepMicros): 0 sends every run to a worker thread. */
+export function setInlineStepMicros(micros: number): void {
+  if (typeof micros !== 'number' || Number.isNaN(micros) || micros < 0) {
+    throw new InvalidArgumentError(`inlineStepMicros must be a number ≥ 0 (Infinity allowed), but is ${String(micros)}.`);
+  }
+  inlineMicros = micros;
+}
+
 export class CpuStepGraph implements StepGraph {
   private inFlight: Promise<void> | null = null;
   private _disposed = false;
@@ -23,13 +42,16 @@ export class CpuStepGraph implements StepGraph {
   }
 
   /**
-   * Replays the step's ops on a worker thread; the JS thread is free meanwhile. Rejects when the step
-   * is disposed or a run is already in flight (runs do not queue: await the previous one).
+   * Replays the step's ops on a worker thread, the JS thread free meanwhile; or, when its last replay
+   * was shorter than INLINE_STEP_MICROS (see CpuBackend.setInlineStepMicros), on the calling thread (the returned promise still settles
+   * later: the run counts as in flight until then). Rejects when the step is disposed or a run is
+   * already in flight (runs do not queue: await the previous one).
    */
   async run(): Promise<void> {
     if (this._disposed) throw new DisposedError('A recorded step');
     if (this.inFlight) throw new InvalidArgumentError('run: this step is still running; await its previous run() first.');
-    const run = this.tape.run();
+    const last = this.tape.lastRunMicros;
+    const run = last >= 0 && last < inlineMicros ? this.runInline() : this.tape.run();
     this.inFlight = run;
     try {
       await run;
@@ -39,6 +61,10 @@ export class CpuStepGraph implements StepGraph {
       this.inFlight = null;
       if (this._disposed) this.free();
     }
+  }
+
+  private async runInline(): Promise<void> {
+    this.tape.runInline();
   }
 
   /** Frees the tape and the step's tensors; during a run, when the run ends. */

@@ -5,6 +5,7 @@ import {
   InvalidArgumentError,
   type ModelDType,
   type Tensor,
+  keep,
   tidy,
 } from '@bminf/core';
 import { CpuBackend, cpuBackend, getBackend } from '@bminf/kernels';
@@ -39,6 +40,12 @@ export interface Cpm1Block {
   ffn: FeedForward;
 }
 
+/** The int8 output projection: the embedding table [vocab, d] quantized per row, as the linear weights are. */
+function int8Head(b: Backend, table: Tensor): Linear {
+  const q = b.quantizeRows(b.contiguous(table));
+  return new Linear(b, { kind: 'int8', weight: keep(q.values), scale: keep(q.scales), bias: null });
+}
+
 /** The tokens seen so far in one generation: one KV cache per layer. */
 export class Cpm1State {
   constructor(readonly caches: KVCache[]) {}
@@ -62,6 +69,8 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   private readonly pos: PositionEmbedding;
   private readonly blocks: Cpm1Block[];
   private readonly lnFinal: LayerNorm;
+  /** int8 on the CPU: the tied output projection as a W8A8 linear layer (see outputHead). */
+  private readonly headInt8: Linear | null;
 
   /** A model over weights already on the backend (load() and randomCpm1Model() make them); it takes ownership of them. */
   constructor(
@@ -101,6 +110,7 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
       };
     });
     this.lnFinal = new LayerNorm(b, w.tensor('ln_final.weight'), w.tensor('ln_final.bias'), config.eps);
+    this.headInt8 = dtype === 'int8' && b.name === 'cpu' ? int8Head(b, this.embed.table) : null;
     streamer?.finishBuild();
   }
 
@@ -197,14 +207,27 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
       );
       let h = this.lnFinal.forward(x);
       if (!options.allLogits) h = h.narrow(0, ids.length - 1, 1);
-      const out = b.gemm(b.contiguous(h), this.embed.table, { transB: true });
-      return out.dtype === 'float32' ? out : b.cast(out, 'float32'); // widened natively, not in JS
+      return this.outputHead(h);
     });
     try {
       return b.download(logits) as Float32Array;
     } finally {
       logits.dispose();
     }
+  }
+
+  /**
+   * Logits (float32, [n, vocab]) of final hidden states h [n, d] (after ln_final): h times the token
+   * embedding, transposed (GPT-2's tied output). Float16 on the GPU and for fp16/fp32; for int8 on the
+   * CPU a W8A8 linear layer over an int8 copy of the embedding (per-row scales, made at load), like
+   * every other linear layer: there float16 weights are widened to float32 one by one, which made
+   * the head, the largest GEMV of a decode step, half its time (tiny-cpm1); the int8 GEMV reads half
+   * the bytes and multiplies 64 at a time (VNNI). Widened to float32 natively, not in JS.
+   */
+  outputHead(h: Tensor): Tensor {
+    const b = this.backend;
+    const out = this.headInt8 ? this.headInt8.forward(b.contiguous(h)) : b.gemm(b.contiguous(h), this.embed.table, { transB: true });
+    return out.dtype === 'float32' ? out : b.cast(out, 'float32');
   }
 
   /** The model's layers, for runners that plan their own steps over them (Cpm1PlannedRunner). */
@@ -214,6 +237,10 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   }
 
   protected release(): void {
+    if (this.headInt8) {
+      this.headInt8.params.weight.dispose();
+      if (this.headInt8.params.kind === 'int8') this.headInt8.params.scale.dispose();
+    }
     this.weights.dispose();
     this.streamer?.dispose();
   }

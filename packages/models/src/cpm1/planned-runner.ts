@@ -7,6 +7,8 @@ import type { Cpm1Model } from './model.js';
 
 /** Prompts are padded to a power of two from this many tokens: few prefill steps to plan. */
 const MIN_PREFILL_BUCKET = 16;
+/** Floats per slab of decode logits (1 MiB): 32 steps of an 8 000-token vocabulary. */
+const LOGITS_SLAB = 1 << 18;
 
 /**
  * CPM-1 on planned steps. Every slot owns rows slot·maxLength … of one KV cache per layer, allocated
@@ -24,6 +26,8 @@ export class Cpm1PlannedRunner implements ModelRunner {
   private readonly lengths: Int32Array;
   /** Decode steps by the number of leading slots they cover (powers of two): a step computes only those rows. */
   private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'lens'>; logits: Tensor }>();
+  private slab: Float32Array | null = null;
+  private slabAt = 0;
   private readonly prefillPlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>; logits: Tensor }>();
 
   constructor(
@@ -84,13 +88,33 @@ export class Cpm1PlannedRunner implements ModelRunner {
     }
     plan.inputs.upload();
     await plan.graph.run();
-    const all = this.backend.download(plan.logits) as Float32Array;
+    const all = this.readLogits(plan.logits);
     const vocab = this.model.vocabSize;
     return entries.map((e) => {
       if (!e) return null;
       this.lengths[e.slot]++;
-      return all.slice(e.slot * vocab, (e.slot + 1) * vocab);
+      return all.subarray(e.slot * vocab, (e.slot + 1) * vocab); // views of this step's own download
     });
+  }
+
+  /**
+   * A decode step's logits, copied out of the step's tensor (the next step overwrites it): where the
+   * backend can, into the next free part of a slab shared by many steps, so that a step allocates no
+   * array of its own (on the CPU that allocation, zeroed, cost as much as a tenth of a small model's
+   * step). Each step gets its own part, never reused: logits handed out stay valid. (A caller holding
+   * one holds its slab, about a megabyte.)
+   */
+  private readLogits(t: Tensor): Float32Array {
+    const n = t.numel;
+    if (!this.backend.downloadInto) return this.backend.download(t) as Float32Array;
+    if (!this.slab || this.slabAt + n > this.slab.length) {
+      this.slab = new Float32Array(Math.max(n, LOGITS_SLAB));
+      this.slabAt = 0;
+    }
+    this.backend.downloadInto(t, this.slab, this.slabAt);
+    const out = this.slab.subarray(this.slabAt, this.slabAt + n);
+    this.slabAt += n;
+    return out;
   }
 
   private async prefill(slot: number, ids: readonly number[]): Promise<Float32Array> {
@@ -205,10 +229,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
       b,
       blocks,
       embedIn: (ids: Tensor, positions: Tensor) => b.add(castIn(b.embedding(ids, embed.table)), castIn(b.embedding(positions, pos.table))),
-      head: (x: Tensor) => {
-        const y = b.gemm(b.contiguous(lnFinal.forward(x)), embed.table, { transB: true });
-        return y.dtype === 'float32' ? y : b.cast(y, 'float32');
-      },
+      head: (x: Tensor) => m.outputHead(lnFinal.forward(x)),
     };
   }
 

@@ -41,6 +41,12 @@ export interface EngineSequence {
   readonly length: number;
   /** Frees the slot (idempotent). */
   close(): void;
+  /**
+   * True when every forward() gives the event loop a turn before it computes (an engine's sequences
+   * do: their forwards wait for the next step, run from setImmediate), so a caller's loop need not
+   * yield between forwards itself.
+   */
+  readonly yieldsToEventLoop?: boolean;
 }
 
 interface Pending {
@@ -120,6 +126,7 @@ export class Engine {
       get length() {
         return length;
       },
+      yieldsToEventLoop: true,
       close: () => {
         if (!open) return;
         open = false;

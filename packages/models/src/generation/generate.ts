@@ -168,7 +168,9 @@ async function* generateLoop(
       yield { id, text: delta };
       if (last) break;
       input = [id];
-      await nextTick();
+      // Give abort signals and other requests a turn between tokens; an engine's forward does that
+      // already (one event-loop turn per token is enough: each costs a poll of the loop).
+      if (!state.yieldsToEventLoop) await nextTick();
     }
   } finally {
     state.close();

@@ -35,6 +35,8 @@ export function createSampler(opts: SamplingOptions = {}): Sampler {
       sample(logits, counts) {
         checkLogits(logits);
         checkCounts(counts);
+        // Without penalties, straight over the logits: no float64 copy of the vocabulary per token.
+        if (options.frequencyPenalty === 0 && options.presencePenalty === 0) return argmax(logits);
         return argmax(applyPenalties(logits, counts, options.frequencyPenalty, options.presencePenalty));
       },
     };
