@@ -293,7 +293,27 @@ export class CpuBackend implements Backend {
    * weight, dequantize (+ bias), and with a residual add(residual, that), bit for bit as those ops
    * give it, without their temporaries.
    */
-  linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: { dtype: 'float16' | 'float32'; bias?: Tensor; residual?: Tensor }): Tensor {
+  linearInt8(
+    x: Tensor,
+    weight: Tensor,
+    weightScale: Tensor,
+    options: { dtype: 'float16' | 'float32'; bias?: Tensor; residual?: Tensor; rmsNorm?: { weight: Tensor; eps: number }; gated?: boolean },
+  ): Tensor {
+    // The norm and gated forms (the CUDA decode step's one-kernel GEMV) run here as the ops they stand for.
+    if (options?.rmsNorm) {
+      const { rmsNorm, ...rest } = options;
+      return tidy(() => this.linearInt8(this.layerNorm(x, rmsNorm.weight, null, { eps: rmsNorm.eps, subtractMean: false }), weight, weightScale, rest));
+    }
+    if (options?.gated) {
+      const { gated: _gated, residual: res, ...rest } = options;
+      return tidy(() => {
+        const y = this.linearInt8(x, weight, weightScale, rest);
+        const f = y.shape[1] / 2;
+        if (!Number.isInteger(f)) throw new ShapeMismatchError(`linearInt8: a gated weight has an even number of rows [in; gate], not ${y.shape[1]}.`);
+        const h = this.mul(this.gelu(y.narrow(1, 0, f)), y.narrow(1, f, f));
+        return res ? this.add(res, h) : h;
+      });
+    }
     const bias = options?.bias;
     const residual = options?.residual;
     this.check('linearInt8', x, weight, weightScale, bias, residual);

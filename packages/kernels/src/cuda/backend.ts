@@ -1117,6 +1117,8 @@ export class CudaBackend implements Backend {
     // Two eager runs first: one tunes what the step will use (its timing scratch must not count), the
     // second measures the step's own peak of live bytes, the size of its arena.
     tidy(fn);
+    // What tuning took (its timing scratch) goes back to the driver: planning is not on the hot path.
+    this.pool.releaseEmpty();
     const before = this.pool.resetPeak();
     tidy(fn);
     const peak = this.pool.stats().peakBytesInUse - before;
