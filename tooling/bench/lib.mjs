@@ -29,6 +29,11 @@ export function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** n token ids spread over a vocabulary (clear of its first and last few hundred), different per salt. */
+export function syntheticIds(n, vocab, salt) {
+  return Array.from({ length: n }, (_, i) => 10 + ((i * 7919 + salt * 104729) % (vocab - 300)));
+}
+
 /** "median (min–max)", rounded to integers. */
 export function medianRange(xs) {
   return `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
 import { CPM2_CONFIG, Cpm2PlannedRunner, randomCpm2Model } from '@bminf/models';
+import { median, syntheticIds } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -30,8 +31,6 @@ if (!avail.available) {
 }
 console.log(formatCudaInfo());
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const ids = (n, vocab, salt) => Array.from({ length: n }, (_, i) => 10 + ((i * 7919 + salt * 104729) % (vocab - 300)));
 
 const b = createCudaBackend();
 const native = b.nativeCuda;
@@ -119,12 +118,12 @@ async function profiled(label, fn, reps = 3) {
 if (!skipProfile) {
   const runner = new Cpm2PlannedRunner(model, 8, { record: false, maxEncoderLength: 512, maxDecoderLength: 128 });
   try {
-    const enc = ids(512, config.vocabSize, 1);
+    const enc = syntheticIds(512, config.vocabSize, 1);
     await runner.open(0, enc); // warm: tuning, first compiles
     await profiled('encoder 1 x 512 (op by op)', () => runner.open(0, enc));
     for (const batch of [1, 8]) {
       for (let s = 0; s < batch; s++) {
-        await runner.open(s, ids(INPUT, config.vocabSize, s));
+        await runner.open(s, syntheticIds(INPUT, config.vocabSize, s));
         await runner.step([{ slot: s, ids: [2] }]);
       }
       for (let t = 0; t < 4; t++) await runner.step(Array.from({ length: batch }, (_, slot) => ({ slot, ids: [100 + t + slot] })));
@@ -141,7 +140,7 @@ async function decodeSeconds(runner, batch) {
   const runs = [];
   for (let round = 0; round < 3; round++) {
     for (let s = 0; s < batch; s++) {
-      await runner.open(s, ids(INPUT, config.vocabSize, s));
+      await runner.open(s, syntheticIds(INPUT, config.vocabSize, s));
       await runner.step([{ slot: s, ids: [2] }]);
     }
     const t1 = performance.now();
@@ -155,7 +154,7 @@ async function decodeSeconds(runner, batch) {
 if (!skipE2e) {
   const runner = new Cpm2PlannedRunner(model, 32, { maxEncoderLength: 512, maxDecoderLength: 128 });
   try {
-    const enc = ids(512, config.vocabSize, 1);
+    const enc = syntheticIds(512, config.vocabSize, 1);
     await runner.open(0, enc);
     const times = [];
     for (let i = 0; i < 7; i++) {
@@ -172,7 +171,7 @@ if (!skipE2e) {
     const rec = new Cpm2PlannedRunner(model, 2, { maxEncoderLength: 512, maxDecoderLength: 128 });
     try {
       let same = true;
-      for (const r of [plain, rec]) for (let s = 0; s < 2; s++) await r.open(s, ids(40 + 9 * s, config.vocabSize, s));
+      for (const r of [plain, rec]) for (let s = 0; s < 2; s++) await r.open(s, syntheticIds(40 + 9 * s, config.vocabSize, s));
       for (let t = 0; t < 3; t++) {
         const items = [0, 1].map((slot) => ({ slot, ids: [5 + t * 3 + slot] }));
         const [a, c] = [await plain.step(items), await rec.step(items)];

@@ -18,13 +18,11 @@ import {
   randomCpm2Model,
 } from '@bminf/models';
 import { SentencePieceTokenizer } from '@bminf/tokenizers';
-import { repoRoot } from '../lib.mjs';
+import { median, repoRoot, syntheticIds } from '../lib.mjs';
 
 const NEW = 64;
 const INPUT = 64;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const ids = (n, vocab, salt) => Array.from({ length: n }, (_, i) => 10 + ((i * 7919 + salt * 104729) % (vocab - 300)));
 
 /** Bytes/s of a device-to-device copy of 2 GiB (read + write), the best of 10. */
 function copyBandwidth(b) {
@@ -63,8 +61,8 @@ async function decodeSeconds(runner, kind, batch, vocab) {
   const runs = [];
   for (let round = 0; round < 3; round++) {
     for (let s = 0; s < batch; s++) {
-      await runner.open(s, kind === 'cpm1' ? null : ids(INPUT, vocab, s));
-      await runner.step([{ slot: s, ids: kind === 'cpm1' ? ids(INPUT, vocab, s) : [2] }]);
+      await runner.open(s, kind === 'cpm1' ? null : syntheticIds(INPUT, vocab, s));
+      await runner.step([{ slot: s, ids: kind === 'cpm1' ? syntheticIds(INPUT, vocab, s) : [2] }]);
     }
     const t0 = performance.now();
     for (let t = 0; t < NEW; t++) await runner.step(Array.from({ length: batch }, (_, slot) => ({ slot, ids: [100 + ((t * 31 + slot) % 5000)] })));
@@ -88,7 +86,7 @@ async function measure(kind, torch, bw) {
   const tref = torch?.[kind];
   try {
     if (kind !== 'cpm1') {
-      const enc = ids(512, config.vocabSize, 1);
+      const enc = syntheticIds(512, config.vocabSize, 1);
       await runner.open(0, enc); // plans the 512-token encoder step
       const times = [];
       for (let i = 0; i < 7; i++) {

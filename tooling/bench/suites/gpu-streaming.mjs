@@ -7,13 +7,12 @@
 // time is that bound, the compute time the same step with every block resident (the 100 % row).
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
 import { CPM2_CONFIG, Cpm2PlannedRunner, FRAGMENTATION_ALLOWANCE, cpm2Plan, cpm2RuntimeBytes, measureHostToDevice, randomCpm2Model, toT5ConfigJson, unitSizes } from '@bminf/models';
+import { median, syntheticIds } from '../lib.mjs';
 
 const NEW = 32;
 const INPUT = 64;
 const PLANNED = { maxBatch: 8, maxEncoderLength: 512, maxDecoderLength: 128 };
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const ids = (n, vocab, salt) => Array.from({ length: n }, (_, i) => 10 + ((i * 7919 + salt * 104729) % (vocab - 300)));
 const gb = (bytes) => (bytes / 1e9).toFixed(2);
 
 /** Seconds per decode step of `batch` sequences, each after a 64-token encoder input (median of 3 rounds). */
@@ -21,7 +20,7 @@ async function stepSeconds(runner, batch, vocab) {
   const runs = [];
   for (let round = 0; round < 3; round++) {
     for (let s = 0; s < batch; s++) {
-      await runner.open(s, ids(INPUT, vocab, s));
+      await runner.open(s, syntheticIds(INPUT, vocab, s));
       await runner.step([{ slot: s, ids: [2] }]);
     }
     const t0 = performance.now();
@@ -33,7 +32,7 @@ async function stepSeconds(runner, batch, vocab) {
 }
 
 async function encoderSeconds(runner, vocab) {
-  const enc = ids(512, vocab, 1);
+  const enc = syntheticIds(512, vocab, 1);
   await runner.open(0, enc); // plans the 512-token encoder step
   const times = [];
   for (let i = 0; i < 5; i++) {
