@@ -10,6 +10,7 @@ import {
 } from '@bminf/core';
 import { CpuBackend, cpuBackend, getBackend } from '@bminf/kernels';
 import type { TensorPlan } from '../architecture.js';
+import { loadAndAssembleModel } from '../streaming/assemble.js';
 import { type LayerStreamer, type StreamingLoadOptions, cpm1RuntimeBytes, planModelStreaming, unitOf } from '../streaming/index.js';
 import { Embedding, FeedForward, KVCache, LayerNorm, Linear, PositionEmbedding, SelfAttention } from '@bminf/layers';
 import { SentencePieceTokenizer } from '@bminf/tokenizers';
@@ -138,18 +139,11 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
     }
     const plans = cpm1Plan(raw);
     const { streamer, onHost } = cpm1Streaming(config, plans, backend, dtype, options);
-    try {
-      const weights = await loadWeights(dir, raw, plans, { dtype, backend, onHost, hostBackend: cpuBackend() });
-      try {
-        return new Cpm1Model(config, tokenizer, backend, dtype, weights, streamer);
-      } catch (e) {
-        weights.dispose();
-        throw e;
-      }
-    } catch (e) {
-      streamer?.dispose();
-      throw e;
-    }
+    return loadAndAssembleModel(
+      streamer,
+      () => loadWeights(dir, raw, plans, { dtype, backend, onHost, hostBackend: cpuBackend() }),
+      (weights) => new Cpm1Model(config, tokenizer, backend, dtype, weights, streamer),
+    );
   }
 
   get contextLength(): number {

@@ -1,5 +1,6 @@
 import type { Backend, DeviceRequest, ModelDType } from '@bminf/core';
 import { cpuBackend, getBackend } from '@bminf/kernels';
+import { assembleModel } from '../streaming/assemble.js';
 import type { StreamingLoadOptions } from '../streaming/index.js';
 import type { SentencePieceTokenizer } from '@bminf/tokenizers';
 import { randomWeights } from '../cpm2/random.js';
@@ -53,17 +54,10 @@ export function randomCpm1Model(
   const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
   const plans = cpm1Plan(gpt2Config(config));
   const { streamer, onHost } = cpm1Streaming(config, plans, backend, dtype, options);
-  try {
-    const std = (name: string) => (name.includes('embed') ? 0.02 : 1);
-    const weights = randomWeights(plans, backend, dtype, options.seed ?? 1, std, { onHost, backend: cpuBackend() });
-    try {
-      return new Cpm1Model(config, tokenizer, backend, dtype, weights, streamer);
-    } catch (e) {
-      weights.dispose();
-      throw e;
-    }
-  } catch (e) {
-    streamer?.dispose();
-    throw e;
-  }
+  const std = (name: string) => (name.includes('embed') ? 0.02 : 1);
+  return assembleModel(
+    streamer,
+    () => randomWeights(plans, backend, dtype, options.seed ?? 1, std, { onHost, backend: cpuBackend() }),
+    (weights) => new Cpm1Model(config, tokenizer, backend, dtype, weights, streamer),
+  );
 }

@@ -30,6 +30,7 @@ import { type Cpm2Config, parseCpm2Config } from './config.js';
 import { cpm2Plan } from './plan.js';
 import { stackLinears } from './stack.js';
 import { Cpm2State } from './state.js';
+import { loadAndAssembleModel } from '../streaming/assemble.js';
 import { type LayerStreamer, type StreamingLoadOptions, cpm2RuntimeBytes, planModelStreaming, unitOf } from '../streaming/index.js';
 
 export interface Cpm2LoadOptions extends StreamingLoadOptions {
@@ -165,18 +166,11 @@ export class Cpm2Model extends ModelBase {
     const backend = typeof options.device === 'object' ? options.device : getBackend(options.device ?? 'auto');
     const plans = cpm2Plan(raw);
     const { streamer, onHost } = cpm2Streaming(config, plans, backend, dtype, options);
-    try {
-      const weights = await loadWeights(dir, raw, plans, { dtype, backend, onHost, hostBackend: cpuBackend() });
-      try {
-        return new Cpm2Model(config, tokenizer, backend, dtype, weights, streamer);
-      } catch (e) {
-        weights.dispose();
-        throw e;
-      }
-    } catch (e) {
-      streamer?.dispose();
-      throw e;
-    }
+    return loadAndAssembleModel(
+      streamer,
+      () => loadWeights(dir, raw, plans, { dtype, backend, onHost, hostBackend: cpuBackend() }),
+      (weights) => new Cpm2Model(config, tokenizer, backend, dtype, weights, streamer),
+    );
   }
 
   get vocabSize(): number {

@@ -1,6 +1,7 @@
 import type { Backend, DeviceRequest, ModelDType, Tensor } from '@bminf/core';
 import { InvalidArgumentError, float32ToFloat16Bits } from '@bminf/core';
 import { cpuBackend, getBackend } from '@bminf/kernels';
+import { assembleModel } from '../streaming/assemble.js';
 import type { StreamingLoadOptions } from '../streaming/index.js';
 import { CPM2_REQUIRED_TOKENS, CPM2_SENTINELS, Cpm2Tokenizer } from '@bminf/tokenizers';
 import type { TensorPlan } from '../plans.js';
@@ -30,19 +31,12 @@ export function randomCpm2Model(
   const tokenizer = new Cpm2Tokenizer(tokens, { source: 'random vocabulary' });
   const plans = cpm2Plan(toT5ConfigJson(config));
   const { streamer, onHost } = cpm2Streaming(config, plans, backend, dtype, options);
-  try {
-    const std = (name: string) => (name.includes('pos_bias') ? 0.1 : 1);
-    const weights = randomWeights(plans, backend, dtype, options.seed ?? 1, std, { onHost, backend: cpuBackend() });
-    try {
-      return new Cpm2Model(config, tokenizer, backend, dtype, weights, streamer);
-    } catch (e) {
-      weights.dispose();
-      throw e;
-    }
-  } catch (e) {
-    streamer?.dispose();
-    throw e;
-  }
+  const std = (name: string) => (name.includes('pos_bias') ? 0.1 : 1);
+  return assembleModel(
+    streamer,
+    () => randomWeights(plans, backend, dtype, options.seed ?? 1, std, { onHost, backend: cpuBackend() }),
+    (weights) => new Cpm2Model(config, tokenizer, backend, dtype, weights, streamer),
+  );
 }
 
 /**
