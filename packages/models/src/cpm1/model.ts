@@ -85,7 +85,7 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   ) {
     super(backend, dtype);
     const b = backend;
-    this.pass = Array.from({ length: config.numLayers }, (_, i) => `block.${i}`);
+    this.pass = cpm1Pass(config);
     // A streamed block's tensors come from host memory and become views into its slot (LayerStreamer).
     const sink = (name: string) => streamer?.sink(unitOf(name));
     const w = {
@@ -240,6 +240,11 @@ export class Cpm1Model extends ModelBase implements CausalLM<Cpm1State> {
   }
 }
 
+/** The units every pass of CPM-1 runs, in order: its blocks. */
+function cpm1Pass(c: Cpm1Config): string[] {
+  return Array.from({ length: c.numLayers }, (_, i) => `block.${i}`);
+}
+
 /** The layer plan of a CPM-1 model loaded with a memory limit (none without one). */
 export function cpm1Streaming(config: Cpm1Config, plans: TensorPlan[], backend: Backend, dtype: ModelDType, options: StreamingLoadOptions) {
   return planModelStreaming({
@@ -248,7 +253,7 @@ export function cpm1Streaming(config: Cpm1Config, plans: TensorPlan[], backend: 
     dtype,
     memoryLimit: options.memoryLimit,
     runtimeBytes: cpm1RuntimeBytes(config, dtype, options.plannedFor),
-    passes: [Array.from({ length: config.numLayers }, (_, i) => `block.${i}`)],
+    passes: [cpm1Pass(config)],
     perToken: () => true,
   });
 }

@@ -84,11 +84,7 @@ export class Cpm2Model extends ModelBase {
     const b = backend;
     const c = config;
     const S = streamer;
-    this.encoderPass = [
-      ...Array.from({ length: c.numEncoderLayers }, (_, i) => `encoder.${i}`),
-      ...Array.from({ length: c.numDecoderLayers }, (_, i) => `cross.${i}`),
-    ];
-    this.decoderPass = Array.from({ length: c.numDecoderLayers }, (_, i) => `decoder.${i}`);
+    [this.encoderPass, this.decoderPass] = cpm2Passes(c);
     // A streamed block's tensors come from host memory and become views into its slot (LayerStreamer).
     const sink = (name: string) => (S ? S.sink(unitOf(name)) : null);
     const norm = (name: string) => new LayerNorm(b, sink(name)?.tensor(w.tensor(name)) ?? w.tensor(name), null, c.eps, false);
@@ -294,6 +290,15 @@ export class Cpm2Model extends ModelBase {
   }
 }
 
+/**
+ * The units each pass runs, in order: the encoder pass (the encoder blocks, then every decoder block's
+ * cross-attention keys/values) and the decoder pass (the decoder blocks).
+ */
+function cpm2Passes(c: Cpm2Config): [string[], string[]] {
+  const units = (n: number, kind: string) => Array.from({ length: n }, (_, i) => `${kind}.${i}`);
+  return [[...units(c.numEncoderLayers, 'encoder'), ...units(c.numDecoderLayers, 'cross')], units(c.numDecoderLayers, 'decoder')];
+}
+
 /** The layer plan of a CPM-2 / EVA model loaded with a memory limit (none without one). */
 export function cpm2Streaming(config: Cpm2Config, plans: TensorPlan[], backend: Backend, dtype: ModelDType, options: StreamingLoadOptions) {
   return planModelStreaming({
@@ -302,10 +307,7 @@ export function cpm2Streaming(config: Cpm2Config, plans: TensorPlan[], backend: 
     dtype,
     memoryLimit: options.memoryLimit,
     runtimeBytes: cpm2RuntimeBytes(config, dtype, options.plannedFor),
-    passes: [
-      [...Array.from({ length: config.numEncoderLayers }, (_, i) => `encoder.${i}`), ...Array.from({ length: config.numDecoderLayers }, (_, i) => `cross.${i}`)],
-      Array.from({ length: config.numDecoderLayers }, (_, i) => `decoder.${i}`),
-    ],
+    passes: cpm2Passes(config),
     perToken: (unit) => unit.startsWith('decoder.'),
   });
 }
