@@ -68,7 +68,10 @@ export function deviceBytesInUse(served: ServedModel): number {
 /** Bytes the backend has reserved: from the driver (CUDA, taken as needed), or the host pool's buffers. */
 export function deviceBytesReserved(served: ServedModel): number {
   const backend = served.model.backend as unknown as PoolView;
-  if (typeof backend.memoryStats === 'function') return backend.memoryStats().reserved ?? backend.memoryStats().bytesInUse;
+  if (typeof backend.memoryStats === 'function') {
+    const m = backend.memoryStats();
+    return m.reserved ?? m.bytesInUse;
+  }
   const s = backend.pool?.stats;
   return s ? s.bytesInUse + (s.bytesCached ?? 0) : 0;
 }
