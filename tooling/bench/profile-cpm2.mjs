@@ -1,10 +1,12 @@
 // CPM-2 at full size on the GPU, op by op and end to end (for kernel work on issue 10's targets).
-//   node tooling/bench/profile-cpm2.mjs [--layers N] [--out DIR] [--skip-e2e] [--skip-profile]
+//   node tooling/bench/profile-cpm2.mjs [--layers N] [--out DIR] [--skip-e2e] [--skip-profile] [--variants]
 // 1. Per-op GPU time of one decode step (batch 1 and 8) and one 512-token encoder step: the planned
 //    runner with record = false (the same ops the recorded graph holds, run one by one from JS), each
 //    top-level backend call between two CUDA events; summed by op and shape.
 // 2. The recorded steps end to end, measured as tooling/bench/suites/gpu-e2e.mjs does (encoder 1 × 512;
-//    decode 64 new tokens after a 64-token input, batch 1 and 8), without transformers beside it.
+//    decode 64 new tokens after a 64-token input, batch 1 and 8, greedy ids taken on the GPU), without
+//    transformers beside it. --variants: also with the tensor-core GEMV linear off and with programmatic
+//    dependent launches off (CudaBackend.routes), each in a fresh runner, so one run compares them.
 // Writes profile-cpm2.json and a table to stdout; random int8 weights drawn on the GPU.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +23,9 @@ const layers = Number(opt('--layers', '24'));
 const outDir = opt('--out', process.env.OUT ?? '.');
 const skipE2e = args.includes('--skip-e2e');
 const skipProfile = args.includes('--skip-profile');
+const variants = args.includes('--variants')
+  ? { default: {}, 'dp4a GEMV (no mma)': { gemvMmaMinRows: 0 }, 'no dependent launch': { dependentLaunch: false }, default2: {} }
+  : { default: {} };
 const NEW = 64;
 const INPUT = 64;
 
@@ -144,14 +149,15 @@ async function decodeSeconds(runner, batch) {
       await runner.step([{ slot: s, ids: [2] }]);
     }
     const t1 = performance.now();
-    for (let t = 0; t < NEW; t++) await runner.step(Array.from({ length: batch }, (_, slot) => ({ slot, ids: [100 + ((t * 31 + slot) % 5000)] })));
+    for (let t = 0; t < NEW; t++) await runner.step(Array.from({ length: batch }, (_, slot) => ({ slot, ids: [100 + ((t * 31 + slot) % 5000)], argmax: true })));
     runs.push((performance.now() - t1) / 1000);
     for (let s = 0; s < batch; s++) runner.close(s);
   }
   return median(runs);
 }
 
-if (!skipE2e) {
+async function endToEnd(label) {
+  const e2e = {};
   const runner = new Cpm2PlannedRunner(model, 32, { maxEncoderLength: 512, maxDecoderLength: 128 });
   try {
     const enc = syntheticIds(512, config.vocabSize, 1);
@@ -163,9 +169,9 @@ if (!skipE2e) {
       times.push((performance.now() - t1) / 1000);
     }
     runner.close(0);
-    result.e2e.encoderTokS = 512 / median(times);
+    e2e.encoderTokS = 512 / median(times);
     await decodeSeconds(runner, 1);
-    for (const batch of [1, 8]) result.e2e[`decodeB${batch}TokS`] = (NEW * batch) / (await decodeSeconds(runner, batch));
+    for (const batch of [1, 8, 32]) e2e[`decodeB${batch}TokS`] = (NEW * batch) / (await decodeSeconds(runner, batch));
     // bit-for-bit: the recorded decode step against the op-by-op one (batch 2, a few tokens)
     const plain = new Cpm2PlannedRunner(model, 2, { record: false, maxEncoderLength: 512, maxDecoderLength: 128 });
     const rec = new Cpm2PlannedRunner(model, 2, { maxEncoderLength: 512, maxDecoderLength: 128 });
@@ -177,7 +183,7 @@ if (!skipE2e) {
         const [a, c] = [await plain.step(items), await rec.step(items)];
         for (let s = 0; s < 2; s++) for (let i = 0; i < a[s].length; i++) if (!Object.is(a[s][i], c[s][i])) same = false;
       }
-      result.e2e.recordedEqualsOpByOp = same;
+      e2e.recordedEqualsOpByOp = same;
     } finally {
       plain.dispose();
       rec.dispose();
@@ -185,8 +191,18 @@ if (!skipE2e) {
   } finally {
     runner.dispose();
   }
-  console.log('\n## end to end (recorded steps)');
-  for (const [k, v] of Object.entries(result.e2e)) console.log(`${k}: ${typeof v === 'number' ? v.toFixed(0) : v}`);
+  console.log(`\n## end to end (recorded steps): ${label}`);
+  for (const [k, v] of Object.entries(e2e)) console.log(`${k}: ${typeof v === 'number' ? v.toFixed(0) : v}`);
+  return e2e;
+}
+
+if (!skipE2e) {
+  const saved = { ...b.routes };
+  for (const [label, policy] of Object.entries(variants)) {
+    Object.assign(b.routes, saved, policy);
+    result.e2e[label] = await endToEnd(label);
+  }
+  Object.assign(b.routes, saved);
 }
 
 model.dispose();

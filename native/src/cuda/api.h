@@ -36,6 +36,24 @@ constexpr unsigned CU_EVENT_DEFAULT = 0;
 constexpr unsigned CU_EVENT_DISABLE_TIMING = 2;
 constexpr unsigned CU_MEMHOSTALLOC_PORTABLE = 1;
 constexpr int CU_STREAM_CAPTURE_MODE_RELAXED = 2;
+constexpr int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+// cuda.h's launch attribute (an id padded to 8 bytes, then a 64-byte value union) and launch config.
+struct CUlaunchAttribute {
+  int id;
+  char pad[4];
+  union {
+    char pad[64];
+    int programmaticStreamSerializationAllowed;
+  } value;
+};
+static_assert(sizeof(CUlaunchAttribute) == 72, "CUlaunchAttribute must match cuda.h");
+struct CUlaunchConfig {
+  unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+  CUstream hStream;
+  CUlaunchAttribute* attrs;
+  unsigned numAttrs;
+};
 
 struct Driver {
   CUresult (*cuInit)(unsigned);
@@ -80,6 +98,8 @@ struct Driver {
   CUresult (*cuGraphLaunch)(CUgraphExec, CUstream) = nullptr;
   CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
   CUresult (*cuGraphDestroy)(CUgraph) = nullptr;
+  // Optional (CUDA 12+ drivers): launches with attributes (programmatic dependent launch).
+  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig*, CUfunction, void**, void**) = nullptr;
   // Optional (CUDA 12+ drivers): TMA tensor maps, for the Hopper GEMM kernel.
   CUresult (*cuTensorMapEncodeTiled)(struct CUtensorMap*, int dataType, unsigned rank, void* address, const unsigned long long* dims,
                                      const unsigned long long* strides, const unsigned* box, const unsigned* elementStrides, int interleave,

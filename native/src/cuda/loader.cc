@@ -112,6 +112,10 @@ bool LoadDriver(State& s) {
     std::string optional;
     Sym(lib, &d.cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", &optional);
   }
+  {
+    std::string optional;
+    Sym(lib, &d.cuLaunchKernelEx, "cuLaunchKernelEx", &optional);
+  }
   if (!miss.empty()) {
     s.reason = "the CUDA driver at " + s.cudaPath + " lacks " + miss + " (the driver is too old; update it)";
     return false;

@@ -175,6 +175,10 @@ CUgraphExec LaunchGraphFor(State& s, CUfunction fn, const unsigned* g, const uns
 // What a kernel touches within its spans is computed from its integer arguments by @bminf/kernels,
 // which sizes each span to cover it; this function checks that every span is inside live memory.
 // graph (optional, default false): replay the launch from a CUDA graph once it repeats (see above).
+// dependent (optional, default false): a programmatic dependent launch (compute capability 9.0+, a CUDA
+// 12 driver; elsewhere an ordinary launch): the kernel may start while the one before it in the stream
+// finishes, and must itself wait (griddepcontrol.wait, PDL_WAIT in prelude.cuh) before it touches
+// memory that kernel writes or reads. Not combined with `graph`.
 Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State& s = Ready(env);
@@ -194,6 +198,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   std::string sig = info[4].As<Napi::String>();
   Napi::Array args = info[5].As<Napi::Array>();
   const bool graph = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
+  const bool dependent = info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
   std::vector<uint64_t> slots(sig.size());
   std::vector<void*> params(sig.size());
   uint32_t a = 0;
@@ -246,6 +251,14 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
       CheckDrv(env, s.drv.cuGraphLaunch(e, s.stream), ("cuGraphLaunch(" + f->name + ")").c_str());
       return env.Undefined();
     }
+  }
+  if (dependent && s.drv.cuLaunchKernelEx && s.ccMajor >= 9) {
+    CUlaunchAttribute attr{};
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, &attr, 1};
+    CheckDrv(env, s.drv.cuLaunchKernelEx(&config, f->fn, params.data(), nullptr), ("cuLaunchKernelEx(" + f->name + ")").c_str());
+    return env.Undefined();
   }
   CheckDrv(env, s.drv.cuLaunchKernel(f->fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params.data(), nullptr),
            ("cuLaunchKernel(" + f->name + ")").c_str());

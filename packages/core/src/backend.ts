@@ -124,6 +124,15 @@ export interface Backend {
   // new inputs written into the same tensors. These ops read what changes from step to step (token
   // positions, cache lengths) from tensors, never from their arguments, so one recording serves every step.
 
+  /**
+   * Greedy decoding's pick per row: for x [rows, n] float32 packed, int32 [rows] holding the lowest
+   * index of each row's largest value (NaN never chosen; -1 where every value is NaN or -Infinity), as
+   * the host's argmax does. Optional. On the GPU it runs inside a step, so a greedy decode step sends
+   * back a few ids instead of rows of logits; the CPU's reads its operand at once (its logits are in
+   * host memory already) and is refused inside a step being captured. `exclude`: a column never chosen
+   * (CPM-2's generation never picks <unk>).
+   */
+  argmaxRows?(x: Tensor, options?: { exclude?: number }): Tensor;
   /** Copies host data into an existing packed tensor of the same dtype and element count. */
   write(dst: Tensor, data: HostArray): void;
   /**

@@ -60,3 +60,13 @@ export function checkBroadcastSuffix(op: string, a: Tensor, b: Tensor): number {
   }
   return b.numel === 0 ? 0 : a.numel / b.numel;
 }
+
+/** argmaxRows' `exclude` option as the kernels take it: a column index in [0, n), or -1 for none. */
+export function argmaxExclude(options: { exclude?: number } | undefined, n: number): number {
+  const e = options?.exclude;
+  if (e === undefined) return -1;
+  if (!Number.isSafeInteger(e) || e < 0 || e >= n) {
+    throw new InvalidArgumentError(`argmaxRows: exclude must be a column index from 0 to ${n - 1}, not ${String(e)}.`);
+  }
+  return e;
+}

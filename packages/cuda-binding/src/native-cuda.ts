@@ -122,9 +122,13 @@ export interface NativeCuda {
   setMaxDynamicShared(fn: KernelFunction, bytes: number): void;
   /**
    * Queues a kernel on the stream. `signature` has one letter per kernel parameter (p, i, l, f, t: see
-   * LaunchArg); `graph`: replay the launch from a CUDA graph once the same launch repeats.
+   * LaunchArg); `graph`: replay the launch from a CUDA graph once the same launch repeats; `dependent`:
+   * a programmatic dependent launch (sm_90+: the kernel may start before the previous one ends and waits
+   * for it itself, PDL_WAIT in the kernel sources; elsewhere an ordinary launch; not with `graph`).
    */
-  launch(fn: KernelFunction, grid: Dim3, block: Dim3, sharedBytes: number, signature: string, args: LaunchArg[], graph?: boolean): void;
+  launch(
+    fn: KernelFunction, grid: Dim3, block: Dim3, sharedBytes: number, signature: string, args: LaunchArg[], graph?: boolean, dependent?: boolean,
+  ): void;
 
   // ---- blaslt.cc: cublasLt GEMMs ------------------------------------------------------------------
   /** Row-major float GEMM, batched and strided; A, B and C are (region, byteOffset, byteLength) triples. */

@@ -34,7 +34,7 @@ __device__ __forceinline__ i64 offsetOf(i64 i, int n1, int n2, int n3, i64 t0, i
 #define COPY_KERNEL(BITS, T)                                                                                     \
   extern "C" __global__ void copy_b##BITS(const T* __restrict__ src, T* __restrict__ dst, i64 total, int n1,    \
                                           int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3, i64 b0, i64 b1, i64 b2, \
-                                          i64 b3) {                                                              \
+                                          i64 b3) { PDL_ENTRY();                                                              \
     GRID_LOOP(i, total) dst[offsetOf(i, n1, n2, n3, b0, b1, b2, b3)] = src[offsetOf(i, n1, n2, n3, a0, a1, a2, a3)]; \
   }
 COPY_KERNEL(8, unsigned char)
@@ -44,7 +44,7 @@ COPY_KERNEL(32, unsigned int)
 // Casts from a strided view into a packed tensor.
 #define CAST_KERNEL(NAME, TI, TO)                                                                                 \
   extern "C" __global__ void cast_##NAME(const TI* __restrict__ src, TO* __restrict__ dst, i64 total, int n1,    \
-                                         int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3) {                        \
+                                         int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3) { PDL_ENTRY();                        \
     GRID_LOOP(i, total) st(dst, i, ld(src, offsetOf(i, n1, n2, n3, a0, a1, a2, a3)));                             \
   }
 CAST_KERNEL(f16_f32, half_t, float)
@@ -53,7 +53,7 @@ CAST_KERNEL(f32_f16, float, half_t)
 // GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), from a strided view into a packed tensor.
 #define GELU_KERNEL(NAME, T)                                                                                      \
   extern "C" __global__ void gelu_##NAME(const T* __restrict__ src, T* __restrict__ dst, i64 total, int n1,      \
-                                         int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3) {                        \
+                                         int n2, int n3, i64 a0, i64 a1, i64 a2, i64 a3) { PDL_ENTRY();                        \
     GRID_LOOP(i, total) {                                                                                         \
       const float x = ld(src, offsetOf(i, n1, n2, n3, a0, a1, a2, a3));                                           \
       st(dst, i, geluTanh(x));                                                                                    \
@@ -64,18 +64,18 @@ FOR_FLOAT_TYPES(GELU_KERNEL)
 // a + b and a * b over packed tensors, b repeating every nb elements (suffix broadcasting).
 #define BINARY_KERNEL(NAME, T)                                                                                    \
   extern "C" __global__ void add_##NAME(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,   \
-                                        i64 total, i64 nb) {                                                      \
+                                        i64 total, i64 nb) { PDL_ENTRY();                                                      \
     GRID_LOOP(i, total) st(out, i, ld(a, i) + ld(b, nb == total ? i : i % nb));                                                     \
   }                                                                                                               \
   extern "C" __global__ void mul_##NAME(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,   \
-                                        i64 total, i64 nb) {                                                      \
+                                        i64 total, i64 nb) { PDL_ENTRY();                                                      \
     GRID_LOOP(i, total) st(out, i, ld(a, i) * ld(b, nb == total ? i : i % nb));                                                     \
   }
 FOR_FLOAT_TYPES(BINARY_KERNEL)
 
 // The gated FFN's gelu(in) * gate over y = [in | gate] rows ([rows, 2f] packed) into out [rows, f]: bit
 // for bit mul(gelu(y[:, :f]), y[:, f:]) (each op rounding to float16), in one pass. rows * 2f < 2^31.
-extern "C" __global__ void gelu_mul_f16(const half_t* __restrict__ y, half_t* __restrict__ out, int rows, int f) {
+extern "C" __global__ void gelu_mul_f16(const half_t* __restrict__ y, half_t* __restrict__ out, int rows, int f) { PDL_ENTRY();
   const unsigned total = (unsigned)rows * (unsigned)f;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const unsigned r = i / (unsigned)f, c = i - r * (unsigned)f;
@@ -89,7 +89,7 @@ extern "C" __global__ void gelu_mul_f16(const half_t* __restrict__ y, half_t* __
 // position (the host reads the flag back and throws, naming it).
 #define EMBEDDING_KERNEL(NAME, T)                                                                                 \
   extern "C" __global__ void embedding_##NAME(const int* __restrict__ ids, const T* __restrict__ table,          \
-                                              T* __restrict__ out, int n, int d, int vocab, int* bad) {           \
+                                              T* __restrict__ out, int n, int d, int vocab, int* bad) { PDL_ENTRY();           \
     const int r = blockIdx.x;                                                                                     \
     const int id = ids[r];                                                                                        \
     const bool ok = id >= 0 && id < vocab;                                                                        \
@@ -108,10 +108,10 @@ __device__ __forceinline__ unsigned hashIndex(unsigned long long i, unsigned see
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return (unsigned)(z ^ (z >> 31));
 }
-extern "C" __global__ void random_i8(signed char* __restrict__ dst, i64 n, unsigned seed) {
+extern "C" __global__ void random_i8(signed char* __restrict__ dst, i64 n, unsigned seed) { PDL_ENTRY();
   GRID_LOOP(i, n) dst[i] = (signed char)((int)(hashIndex(i, seed) % 255u) - 127);
 }
-extern "C" __global__ void random_f16(half_t* __restrict__ dst, i64 n, unsigned seed, int exp) {
+extern "C" __global__ void random_f16(half_t* __restrict__ dst, i64 n, unsigned seed, int exp) { PDL_ENTRY();
   GRID_LOOP(i, n) {
     const unsigned r = hashIndex(i, seed);
     dst[i] = (half_t)((r & 0x8000u) | (unsigned)exp | ((r >> 16) & 0x3ffu));

@@ -73,6 +73,7 @@ __device__ __forceinline__ void gemvI8(const signed char* __restrict__ A, const 
 #define GEMV_KERNEL(R)                                                                                            \
   extern "C" __global__ void igemv_r##R(const signed char* __restrict__ A, const signed char* __restrict__ B,    \
                                         int* __restrict__ C, int rows, int n, int k) {                            \
+    PDL_ENTRY();                                                                                                  \
     gemvI8<R>(A, B, C, rows, n, k);                                                                               \
   }
 GEMV_KERNEL(1)
@@ -95,8 +96,9 @@ GEMV_KERNEL(8)
 // GATED: the weight is a gated FFN's stacked [in; gate] rows (n = 2f); each warp's 4 rows are in rows
 // 2u, 2u+1 and gate rows f+2u, f+2u+1, and it writes out[:, 2u..2u+1] = half(half(gelu(in))·gate) as
 // gelu() then mul() round them ([rows, f]; the residual, if any, is [rows, f] too).
-// Each warp issues its first weight loads before the quantize phase, so that they are in flight while
-// the block normalises and quantizes its activations.
+// Each warp issues its first weight loads before the quantize phase (and, launched as a dependent,
+// before the previous kernel has finished), so that they are in flight while the block normalises and
+// quantizes its activations.
 template <int R, bool NORM, bool GATED>
 __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
@@ -126,6 +128,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     }
   };
   if (u0 < units) loadStep(u0, 0);
+  PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
   {
     // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
     const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
@@ -268,3 +271,199 @@ LINEAR_GEMV_KERNELS(1)
 LINEAR_GEMV_KERNELS(2)
 LINEAR_GEMV_KERNELS(4)
 LINEAR_GEMV_KERNELS(8)
+
+// ---- The same linear for 2-8 rows on the tensor cores ---------------------------------------------------
+// linear_gemv's dp4a loop costs, per 16 weight bytes and activation row, four dp4a and a 16-byte shared
+// load: at 8 rows that work, not the weight reads, set the decode step's pace (NOTES.md). Here one
+// mma.sync.m16n8k32 (int8 in, int32 accumulators: exact, so the sums are those of the dp4a kernel and of
+// the CPU) multiplies 16 weight rows by all 8 activation rows (rows beyond `rows` are padding whose
+// outputs are never written) over 32 k.
+//
+// k is permuted identically in both operands so that each lane loads 16 contiguous bytes: per 64 bytes of
+// k, lane (g = lane / 4, t = lane % 4) loads bytes 16t..16t+15 of weight rows g and g + 8 and of activation
+// row g; its words 0-1 are the fragment's k = 4t.. and 16 + 4t.. of one mma, words 2-3 of the next.
+// The activations are quantized into shared memory in that order (64-byte pieces of the 8 rows side by
+// side, so a warp's fragment load is 512 contiguous bytes, free of bank conflicts).
+//
+// One block of 1024 threads per SM. Its 32 warps take `mt` tiles of 16 weight rows at a time, each tile's
+// k split over 32 / mt warps; the partial sums meet in shared memory (double-buffered: one barrier per
+// group of tiles) and 128 threads per tile dequantize and write. Every block quantizes the activation
+// rows itself (one block per SM: 8 x k float16 read from L2 per SM), after issuing its first weight loads.
+// GATED: a tile is 8 in-rows (8u..8u+7) over their 8 gate rows (f + 8u..), so an output's in and gate sums
+// are fragment neighbours. NORM, GATED, the dequantize and the residual as in linear_gemv, bit for bit.
+// Needs k % 64 == 0, n % 16 == 0 (gated: f % 8 == 0), 16-byte aligned rows; dynamic shared memory
+// 8 k + 32 KiB bytes.
+__device__ __forceinline__ void mmaS8(int* c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
+  asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+               : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+template <bool NORM, bool GATED>
+__device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const signed char* __restrict__ W,
+                                          const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
+                                          const half_t* __restrict__ residual, half_t* __restrict__ out, int rows, int n,
+                                          int k, const half_t* __restrict__ normW, float eps, int mt) {
+  extern __shared__ u32x4 mmaShared[];
+  signed char* xq = reinterpret_cast<signed char*>(mmaShared);  // 8 rows x k int8, interleaved by 64 bytes
+  int* part = reinterpret_cast<int*>(xq + 8 * (i64)k);     // [2][32 warps][128]
+  __shared__ float red[32];
+  __shared__ float rowScale[8];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+  const int f = n >> 1, tiles = n >> 4, groups = (tiles + mt - 1) / mt;
+  const int S = 32 / mt, steps = k >> 6, per = (steps + S - 1) / S;
+  const int myTile = warp / S, slice = warp % S;
+  const int s0 = slice * per, s1 = min(steps, s0 + per);
+  constexpr int U = 4;  // 64-byte steps of k in flight per lane and row
+  u32x4 wl[U], wh[U];
+  auto load = [&](int u, int sb) {
+    const int lo = GATED ? 8 * u + g : 16 * u + g, hi = GATED ? f + 8 * u + g : 16 * u + 8 + g;
+    const u32x4* pl = reinterpret_cast<const u32x4*>(W + (i64)lo * k) + (lane & 3);
+    const u32x4* ph = reinterpret_cast<const u32x4*>(W + (i64)hi * k) + (lane & 3);
+#pragma unroll
+    for (int q = 0; q < U; q++) {
+      const int s = sb + q;
+      wl[q] = s < s1 ? pl[4 * s] : u32x4{0u, 0u, 0u, 0u};
+      wh[q] = s < s1 ? ph[4 * s] : u32x4{0u, 0u, 0u, 0u};
+    }
+  };
+  int group = blockIdx.x;
+  int u = group * mt + myTile;
+  bool active = group < groups && u < tiles && s0 < s1;
+  if (active) load(u, s0);
+  PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
+  {
+    // Quantize: 4 warps per row (rows beyond `rows` are left as they are: their products feed only
+    // output columns that are never written).
+    constexpr int WPR = 4;
+    const int r = warp / WPR, tt = threadIdx.x - r * WPR * 32, stride = WPR * 32, nvec = k >> 3;
+    const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
+    const u32x4* nw = reinterpret_cast<const u32x4*>(normW);
+    float inv = 1.f;
+    if (NORM) {
+      float ss = 0.f;
+      if (r < rows)
+        for (int i = tt; i < nvec; i += stride) {
+          const u32x4 v = xr[i];
+          const half_t* h = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+          for (int e = 0; e < 8; e++) {
+            const float xf = h2f(h[e]);
+            ss += xf * xf;
+          }
+        }
+      ss = warpSum(ss);
+      if (lane == 0) red[warp] = ss;
+      __syncthreads();
+      float tot = 0.f;
+      for (int w = r * WPR; w < (r + 1) * WPR; w++) tot += red[w];
+      inv = rsqrtf(tot / k + eps);
+      __syncthreads();
+    }
+    auto row8 = [&](int i) -> u32x4 {
+      const u32x4 v = xr[i];
+      if (!NORM) return v;
+      const u32x4 gv = nw[i];
+      const half_t* h = reinterpret_cast<const half_t*>(&v);
+      const half_t* gh = reinterpret_cast<const half_t*>(&gv);
+      unsigned o[4];
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const half_t a = f2h(__fmul_rn(__fmul_rn(h2f(h[2 * e]), inv), h2f(gh[2 * e])));
+        const half_t c = f2h(__fmul_rn(__fmul_rn(h2f(h[2 * e + 1]), inv), h2f(gh[2 * e + 1])));
+        o[e] = (unsigned)a | ((unsigned)c << 16);
+      }
+      return u32x4{o[0], o[1], o[2], o[3]};
+    };
+    unsigned m2 = 0;
+    if (r < rows)
+      for (int i = tt; i < nvec; i += stride) m2 = absMax8(m2, row8(i));
+    const float wm = warpMax(absMaxOf(m2));
+    if (lane == 0) red[warp] = wm;
+    __syncthreads();
+    float m = 0.f;
+    for (int w = r * WPR; w < (r + 1) * WPR; w++) m = fmaxf(m, red[w]);
+    if (r < rows) {
+      const float s = h2f(scaleOf(m));
+      const float rc = s == 0.f ? 0.f : __frcp_rn(s);
+      u32x2* qr = reinterpret_cast<u32x2*>(xq);
+      // chunk i (k = 8i..8i+7) of row r at byte (8i / 64) 512 + 64 r + (8i % 64)
+      for (int i = tt; i < nvec; i += stride)
+        qr[(i >> 3) * 64 + r * 8 + (i & 7)] = s == 0.f ? u32x2{0u, 0u} : quant8(row8(i), s, rc);
+      if (tt == 0) rowScale[r] = s;
+    }
+  }
+  __syncthreads();
+  int buf = 0;
+  for (; group < groups; group += gridDim.x) {
+    int acc[4] = {0, 0, 0, 0};
+    if (active) {
+      for (int sb = s0; sb < s1; sb += U) {
+        if (sb != s0) load(u, sb);
+#pragma unroll
+        for (int q = 0; q < U; q++) {
+          const int s = sb + q;
+          if (s < s1) {
+            const u32x4 xv = reinterpret_cast<const u32x4*>(xq + (i64)s * 512)[lane];
+            mmaS8(acc, wl[q].x, wh[q].x, wl[q].y, wh[q].y, xv.x, xv.y);
+            mmaS8(acc, wl[q].z, wh[q].z, wl[q].w, wh[q].w, xv.z, xv.w);
+          }
+        }
+      }
+    }
+    // the next group's first weights are in flight during the reduction below
+    const int ng = group + gridDim.x, nu = ng * mt + myTile;
+    const bool nactive = ng < groups && nu < tiles && s0 < s1;
+    if (nactive) load(nu, s0);
+    int* pb = part + buf * (32 * 128);
+    reinterpret_cast<i32x4*>(pb + warp * 128)[lane] = i32x4{acc[0], acc[1], acc[2], acc[3]};
+    __syncthreads();
+    {
+      // thread e of tile tt: fragment element e % 4 of lane e / 4 (row gg (+8 for elements 2, 3),
+      // activation row 2 t2 + e % 2)
+      const int tt = threadIdx.x >> 7, e = threadIdx.x & 127, uu = group * mt + tt;
+      const int l2 = e >> 2, q = e & 3, gg = l2 >> 2, r = 2 * (l2 & 3) + (q & 1);
+      if (tt < mt && uu < tiles && r < rows && (!GATED || q < 2)) {
+        auto sumAt = [&](int qq) {
+          int v = 0;
+          for (int s = 0; s < S; s++) v += pb[(tt * S + s) * 128 + l2 * 4 + qq];
+          return v;
+        };
+        auto dq = [&](int v, int j) -> half_t {
+          float y = __fmul_rn(__fmul_rn((float)v, rowScale[r]), h2f(wScale[j]));
+          if (bias) y = __fadd_rn(y, h2f(bias[j]));
+          return f2h(y);
+        };
+        if (GATED) {
+          const int c = 8 * uu + gg;
+          const half_t hin = dq(sumAt(q), c), hg = dq(sumAt(q + 2), f + c);
+          half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(hin)))), h2f(hg)));
+          if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
+          out[(i64)r * f + c] = o;
+        } else {
+          const int j = 16 * uu + gg + (q >= 2 ? 8 : 0);
+          half_t h = dq(sumAt(q), j);
+          if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
+          out[(i64)r * n + j] = h;
+        }
+      }
+    }
+    buf ^= 1;
+    u = nu;
+    active = nactive;
+  }
+}
+
+// Launched with 1024 threads per block and at most one block per SM (min(SMs, tile groups) blocks).
+#define LINEAR_MMA_KERNEL(NAME, NORM, GATED)                                                                        \
+  extern "C" __global__ void __launch_bounds__(1024, 1)                                                             \
+      NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
+           const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
+           half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps, int mt) {   \
+    linearMma<NORM, GATED>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n,   \
+                           k, normW, eps, mt);                                                                      \
+  }
+LINEAR_MMA_KERNEL(linear_mma, false, false)
+LINEAR_MMA_KERNEL(linear_mma_norm, true, false)
+LINEAR_MMA_KERNEL(linear_mma_gated, false, true)
+LINEAR_MMA_KERNEL(linear_mma_norm_gated, true, true)

@@ -4,7 +4,7 @@
 #define LAYERNORM_KERNEL(NAME, T)                                                                                 \
   extern "C" __global__ void layernorm_##NAME(const T* __restrict__ x, const T* __restrict__ w,                  \
                                               const T* __restrict__ b, int hasBias, T* __restrict__ out, int cols, \
-                                              float eps, int subtractMean) {                                      \
+                                              float eps, int subtractMean) { PDL_ENTRY();                                      \
     __shared__ float red[32];                                                                                     \
     const i64 base = (i64)blockIdx.x * cols;                                                                      \
     float mean = 0.f;                                                                                             \
@@ -33,7 +33,7 @@ FOR_FLOAT_TYPES(LAYERNORM_KERNEL)
 #define SOFTMAX_KERNEL(NAME, T)                                                                                   \
   extern "C" __global__ void softmax_##NAME(const T* __restrict__ x, const T* __restrict__ bias, int biasMode,   \
                                             T* __restrict__ out, int rows, int cols, float scale, int causal,     \
-                                            int causalOffset) {                                                   \
+                                            int causalOffset) { PDL_ENTRY();                                                   \
     __shared__ float red[32];                                                                                     \
     const i64 row = blockIdx.x;                                                                                   \
     const int r = (int)(row % rows);                                                                              \
@@ -75,7 +75,7 @@ FOR_FLOAT_TYPES(SOFTMAX_KERNEL)
 #define SOFTMAX_WARP_KERNEL(NAME, T)                                                                              \
   extern "C" __global__ void softmax_warp_##NAME(const T* __restrict__ x, const T* __restrict__ bias,            \
                                                  int biasMode, T* __restrict__ out, i64 nrows, int rows, int cols, \
-                                                 float scale, int causal, int causalOffset) {                      \
+                                                 float scale, int causal, int causalOffset) { PDL_ENTRY();                      \
     const i64 row = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);                                     \
     if (row >= nrows) return;                                                                                     \
     const int lane = threadIdx.x & 31;                                                                            \

@@ -89,3 +89,20 @@ __device__ __forceinline__ float blockSum(float v, float* red) {
 }
 
 #define FOR_FLOAT_TYPES(M) M(f32, float) M(f16, half_t)
+
+// Programmatic dependent launch (sm_90+; the backend launches its kernels as dependents there). PDL_TRIGGER
+// lets the next kernel in the stream start its blocks while this one's last blocks still run; PDL_WAIT
+// waits until the kernel before this one has finished and its writes are visible. Every kernel of this
+// module begins with PDL_ENTRY (the GEMV linears first issue their weight loads, which no kernel writes,
+// then wait), so nothing is read or written before the previous kernel is done: a dependent launch
+// overlaps launch latency and prologues, never data. No-ops for ordinary launches and below sm_90.
+#if __CUDA_ARCH__ >= 900
+#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define PDL_TRIGGER()
+#define PDL_WAIT()
+#endif
+#define PDL_ENTRY() \
+  PDL_TRIGGER();    \
+  PDL_WAIT()

@@ -130,7 +130,7 @@ __device__ __forceinline__ void quantizeRowVec(const half_t* __restrict__ x, sig
 
 #define QUANT_VEC(N, NAME, FAST)                                                                              \
   extern "C" __global__ void quantize_f16_##NAME##N(const half_t* __restrict__ x, signed char* __restrict__ q, \
-                                                    half_t* __restrict__ scales, int rows, int cols) {         \
+                                                    half_t* __restrict__ scales, int rows, int cols) { PDL_ENTRY();         \
     quantizeRowVec<N, FAST>(x, q, scales, cols);                                                               \
   }
 QUANT_VEC(1, fast, true)
@@ -141,7 +141,7 @@ QUANT_VEC(8, fast, true)
 // Any float row at any alignment: two passes over the row (the second mostly from cache).
 #define QUANT_GENERIC(NAME, T)                                                                                   \
   extern "C" __global__ void quantize_##NAME(const T* __restrict__ x, signed char* __restrict__ q,              \
-                                             half_t* __restrict__ scales, int rows, int cols) {                  \
+                                             half_t* __restrict__ scales, int rows, int cols) { PDL_ENTRY();                  \
     __shared__ float red[32];                                                                                    \
     const i64 base = (i64)blockIdx.x * cols;                                                                     \
     float m = 0.f;                                                                                               \
@@ -159,7 +159,7 @@ FOR_FLOAT_TYPES(QUANT_GENERIC)
 #define DEQUANT(NAME, T)                                                                                          \
   extern "C" __global__ void dequantize_##NAME(const int* __restrict__ acc, const half_t* __restrict__ rs,        \
                                                const half_t* __restrict__ cs, const T* __restrict__ bias,         \
-                                               int hasBias, T* __restrict__ out, int m, int n) {                  \
+                                               int hasBias, T* __restrict__ out, int m, int n) { PDL_ENTRY();                  \
     const i64 total = (i64)m * n;                                                                                 \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {       \
       const int r = (int)(i / n), c = (int)(i - (i64)r * n);                                                      \
@@ -187,7 +187,7 @@ __device__ __forceinline__ void st4(half_t* p, i64 i, const float* v) {
 #define DEQUANT4(NAME, T)                                                                                         \
   extern "C" __global__ void dequantize4_##NAME(const int* __restrict__ acc, const half_t* __restrict__ rs,       \
                                                 const half_t* __restrict__ cs, const T* __restrict__ bias,        \
-                                                int hasBias, T* __restrict__ out, int m, int n) {                 \
+                                                int hasBias, T* __restrict__ out, int m, int n) { PDL_ENTRY();                 \
     const i64 total4 = (i64)m * n / 4;                                                                            \
     const int n4 = n / 4;                                                                                         \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total4; i += (i64)gridDim.x * blockDim.x) {      \
@@ -210,7 +210,7 @@ FOR_FLOAT_TYPES(DEQUANT4)
 // bias and one 16-byte store.
 extern "C" __global__ void dequantize8_f16(const int* __restrict__ acc, const half_t* __restrict__ rs,
                                            const half_t* __restrict__ cs, const half_t* __restrict__ bias,
-                                           int hasBias, half_t* __restrict__ out, int m, int n) {
+                                           int hasBias, half_t* __restrict__ out, int m, int n) { PDL_ENTRY();
   const int chunks = (n / 8 + blockDim.x - 1) / blockDim.x;
   const int r = blockIdx.x / chunks;
   const int c = ((blockIdx.x - r * chunks) * blockDim.x + threadIdx.x) * 8;

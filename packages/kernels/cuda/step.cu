@@ -6,7 +6,7 @@
 // are skipped (the host checked them).
 #define SCATTER_ROWS_KERNEL(BITS, T)                                                                             \
   extern "C" __global__ void scatter_rows_b##BITS(const T* __restrict__ src, i64 srcStride, T* __restrict__ dst, \
-                                                  const int* __restrict__ index, int w, i64 rowsDst) {            \
+                                                  const int* __restrict__ index, int w, i64 rowsDst) { PDL_ENTRY();            \
     const int r = blockIdx.x;                                                                                     \
     const i64 to = index[r];                                                                                      \
     if (to < 0 || to >= rowsDst) return;                                                                          \
@@ -24,7 +24,7 @@ SCATTER_ROWS_KERNEL(32, unsigned int)
   extern "C" __global__ void attend_cache_##NAME(const T* __restrict__ q, i64 qStride, const T* __restrict__ keys, \
                                                  const T* __restrict__ values, const int* __restrict__ lengths,    \
                                                  const T* __restrict__ bias, int hasBias, T* __restrict__ out,     \
-                                                 int heads, int headDim, int slotRows, float scale) {              \
+                                                 int heads, int headDim, int slotRows, float scale) { PDL_ENTRY();              \
     extern __shared__ float smem[];                                                                               \
     __shared__ float red[32];                                                                                     \
     __shared__ float qs[1024];                                                                                    \
@@ -97,7 +97,7 @@ FOR_FLOAT_TYPES(ATTEND_CACHE_KERNEL)
 extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
                                               const half_t* __restrict__ values, const int* __restrict__ lengths,
                                               const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,
-                                              int heads, int headDim, int slotRows, float scale) {
+                                              int heads, int headDim, int slotRows, float scale) { PDL_ENTRY();
   extern __shared__ float sc[];
   __shared__ float red[32];
   __shared__ float qs[256];
@@ -155,5 +155,51 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
     float t = 0.f;
     for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
     orow[e] = f2h(t * inv);
+  }
+}
+
+// argmaxRows: for each row of x [rows, n] float32, the lowest index of its largest value; NaN never
+// wins, -1 where every value is NaN or -inf (the host's argmax, sampling-distribution.ts). One block
+// per row; each thread scans its strided elements in increasing order (a strict > keeps the lowest
+// index), then the candidates meet: the larger value, the lower index on equal values. Column `exclude`
+// (-1: none) is never chosen.
+__device__ __forceinline__ bool argmaxBetter(float v, int i, float bv, int bi) {
+  return i >= 0 && (bi < 0 || v > bv || (v == bv && i < bi));
+}
+extern "C" __global__ void argmax_rows_f32(const float* __restrict__ x, int* __restrict__ out, int n, int exclude) {
+  PDL_ENTRY();
+  __shared__ float sv[32];
+  __shared__ int si[32];
+  const float* row = x + (i64)blockIdx.x * n;
+  float bv = __int_as_float(0xff800000);  // -inf: never beaten by -inf or NaN
+  int bi = -1;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = row[i];
+    if (v > bv && i != exclude) {
+      bv = v;
+      bi = i;
+    }
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (argmaxBetter(ov, oi, bv, bi)) {
+      bv = ov;
+      bi = oi;
+    }
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  if (lane == 0) {
+    sv[warp] = bv;
+    si[warp] = bi;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < warps; w++)
+      if (argmaxBetter(sv[w], si[w], bv, bi)) {
+        bv = sv[w];
+        bi = si[w];
+      }
+    out[blockIdx.x] = bi;
   }
 }

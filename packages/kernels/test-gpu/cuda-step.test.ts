@@ -154,6 +154,73 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
+  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in all four forms, at 1-8 rows', () => {
+    const saved = gpu.routes.gemvMmaMinRows;
+    try {
+      tidy(() => {
+        // odd tile counts (37 tiles of 16 rows, 3 gated tiles), k of 7 and 160 steps of 64, one tile
+        for (const [m, k] of [[592, 448], [48, 10240], [16, 64], [4096, 4096]]) {
+          for (const rows of [1, 2, 3, 5, 8]) {
+            const x = gpu.upload(hostData(randn(rows * k, 3), 'float16'), [rows, k]);
+            const w = gpu.upload(randInt8(m * k), [m, k]);
+            const ws = gpu.upload(hostData(Float32Array.from({ length: m }, () => 0.001 + random() * 0.01), 'float16'), [m]);
+            const bias = gpu.upload(hostData(randn(m), 'float16'), [m]);
+            const nw = gpu.upload(hostData(Float32Array.from({ length: k }, () => 0.5 + random()), 'float16'), [k]);
+            const res = gpu.upload(hostData(randn(rows * m, 4), 'float16'), [rows, m]);
+            const resHalf = gpu.upload(hostData(randn((rows * m) / 2, 4), 'float16'), [rows, m / 2]);
+            const tag = `${rows}x${m}x${k}`;
+            const forms: [string, Parameters<typeof gpu.linearInt8>[3], boolean][] = [
+              ['plain', { dtype: 'float16', bias, residual: res }, true],
+              ['gated', { dtype: 'float16', gated: true, residual: resHalf }, true],
+              // the norm's sum of squares is added in another order unless both split a row over 4 warps (2 rows)
+              ['norm', { dtype: 'float16', rmsNorm: { weight: nw, eps: 1e-6 } }, rows <= 2],
+              ['norm+gated', { dtype: 'float16', gated: true, rmsNorm: { weight: nw, eps: 1e-6 } }, rows <= 2],
+            ];
+            for (const [form, options, exact] of forms) {
+              gpu.routes.gemvMmaMinRows = 1;
+              const mma = gpu.download(gpu.linearInt8(x, w, ws, options));
+              gpu.routes.gemvMmaMinRows = 0;
+              const dp4a = gpu.download(gpu.linearInt8(x, w, ws, options));
+              if (exact) expect(mma, `${form} ${tag}`).toEqual(dp4a);
+              else expect(relErr(mma, dp4a), `${form} ${tag}`).toBeLessThan(2e-2);
+            }
+          }
+        }
+      });
+    } finally {
+      gpu.routes.gemvMmaMinRows = saved;
+    }
+  });
+
+  it('argmaxRows equals the CPU one (ties, NaN, rows without a choice), eagerly and inside a captured step', async () => {
+    const rows = 6;
+    const n = 26240;
+    const values = Float32Array.from(randn(rows * n, 3));
+    for (let k = 0; k < rows * n; k++) {
+      const u = random();
+      if (u < 0.02) values[k] = NaN;
+      else if (u < 0.03) values[k] = 9; // ties at the top
+    }
+    values.fill(-Infinity, 2 * n, 3 * n);
+    values.fill(NaN, 3 * n, 4 * n);
+    const [xc, xg] = both(cpu, gpu, values, [rows, n]);
+    const want = Array.from(cpu.download(cpu.argmaxRows?.(xc) as Tensor) as Int32Array);
+    expect(want[2]).toBe(-1);
+    expect(want[3]).toBe(-1);
+    expect(Array.from(gpu.download(gpu.argmaxRows(xg)) as Int32Array)).toEqual(want);
+    const exclude = want[0];
+    expect(Array.from(gpu.download(gpu.argmaxRows(xg, { exclude })) as Int32Array)).toEqual(Array.from(cpu.download(cpu.argmaxRows?.(xc, { exclude }) as Tensor) as Int32Array));
+    const ids = gpu.zeros([rows], 'int32');
+    const step = gpu.captureStep(() => gpu.copy(gpu.argmaxRows(xg), ids));
+    try {
+      await step.run();
+      expect(Array.from(gpu.download(ids) as Int32Array)).toEqual(want);
+    } finally {
+      step.dispose();
+      ids.dispose();
+    }
+  });
+
   it('refuses host reads inside a capture and leaves no capture behind', () => {
     const t = gpu.zeros([4], 'float32');
     expect(() => gpu.captureStep(() => void gpu.download(gpu.add(t, t)))).toThrow(/cannot read back/);

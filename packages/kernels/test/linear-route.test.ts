@@ -9,6 +9,8 @@ import {
   gemvRows,
   igemmRoute,
   linearCall,
+  linearMmaFits,
+  linearMmaTiles,
   linearRoute,
 } from '@bminf/kernels';
 
@@ -70,5 +72,28 @@ describe('linearRoute', () => {
     expect(linearRoute(facts(4, 4096, 4096, {}, false), policy(), never)).toBe('three-calls');
     expect(linearRoute(facts(4, 4104), policy(), never)).toBe('three-calls'); // k % 16 != 0
     expect(linearRoute(facts(4, 4096, 4098), policy(), never)).toBe('three-calls'); // m % 4 != 0
+  });
+});
+
+describe('linear_mma (the tensor-core GEMV linear)', () => {
+  it('takes 2-8 rows where k is whole 64-byte steps, the weight whole 16-row tiles and the activations fit in shared memory', () => {
+    expect(linearMmaFits(1, 4096, 4096, policy())).toBe(false);
+    for (const rows of [2, 5, 8]) expect(linearMmaFits(rows, 4096, 4096, policy())).toBe(true);
+    expect(linearMmaFits(8, 4096 + 16, 4096, policy())).toBe(false);
+    expect(linearMmaFits(8, 4096, 4100, policy())).toBe(false);
+    expect(linearMmaFits(8, 10240, 4096, policy())).toBe(true);
+    expect(linearMmaFits(8, 24576, 4096, policy())).toBe(false); // 8 k + 32 KiB over 200 KiB
+    expect(linearMmaFits(4, 4096, 4096, policy({ gemvMmaMinRows: 0 }))).toBe(false);
+    expect(linearMmaFits(1, 4096, 4096, policy({ gemvMmaMinRows: 1 }))).toBe(true);
+  });
+  it('groups tiles to keep the critical path shortest on 132 SMs', () => {
+    // CPM-2's decoder: 4096 x 4096 (self/cross q, o), 12288 x 4096 (qkv), gated 20480 x 4096, 4096 x 10240
+    expect(linearMmaTiles(4096, 4096, 132)).toBe(2);
+    expect(linearMmaTiles(12288, 4096, 132)).toBe(2);
+    expect(linearMmaTiles(20480, 4096, 132)).toBe(2);
+    expect(linearMmaTiles(4096, 10240, 132)).toBe(2);
+    // few tiles: one tile a group, k split over all 32 warps
+    expect(linearMmaTiles(16, 64, 132)).toBe(1);
+    expect(linearMmaTiles(592, 448, 132)).toBe(1);
   });
 });

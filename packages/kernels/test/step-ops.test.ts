@@ -194,3 +194,43 @@ describe('downloadInto', () => {
   });
 });
 
+
+describe('argmaxRows', () => {
+  /** The plain reference: lowest index of the largest value, NaN never, -1 for none. */
+  const plainArgmax = (row: ArrayLike<number>): number => {
+    let best = -1;
+    let bv = -Infinity;
+    for (let i = 0; i < row.length; i++) if (row[i] > bv) [best, bv] = [i, row[i]];
+    return best;
+  };
+  it('matches the reference at awkward sizes, with ties, NaN and rows of -Infinity', () => {
+    const r = rng(83);
+    for (const [rows, n] of [[1, 1], [3, 7], [5, 1000], [2, 26240], [4, 33], [1, 0]]) {
+      const values = new Float32Array(randomValues(r, rows * n));
+      for (let k = 0; k < rows * n; k++) {
+        const u = r();
+        if (u < 0.05) values[k] = NaN;
+        else if (u < 0.1) values[k] = 2; // ties at the top: the lowest index must win
+      }
+      if (rows > 2) values.fill(-Infinity, 2 * n, 3 * n); // a row with no choice
+      if (rows > 3) values.fill(NaN, 3 * n, 4 * n);
+      const got = Array.from(backend.download(backend.argmaxRows(tensorOf(values, [rows, n], 'float32'))) as Int32Array);
+      const want = Array.from({ length: rows }, (_, i) => plainArgmax(values.subarray(i * n, (i + 1) * n)));
+      expect(got, `${rows}x${n}`).toEqual(want);
+    }
+  });
+  it('never picks the excluded column (the best of the rest, lowest index on ties)', () => {
+    const x = tensorOf([5, 9, 9, 1, 9, 3, -Infinity, NaN, 2], [3, 3], 'float32');
+    const ids = (exclude: number) => Array.from(backend.download(backend.argmaxRows(x, { exclude })) as Int32Array);
+    expect(ids(0)).toEqual([1, 1, 2]);
+    expect(ids(1)).toEqual([2, 2, 2]);
+    expect(ids(2)).toEqual([1, 1, -1]);
+    expect(() => backend.argmaxRows(x, { exclude: 3 })).toThrow(/exclude must be a column index from 0 to 2/);
+  });
+  it('takes float32 [rows, n] only, and no capture', () => {
+    expect(() => backend.argmaxRows(tensorOf([1, 2], [2], 'float32'))).toThrow(ShapeMismatchError);
+    expect(() => backend.argmaxRows(tensorOf([1, 2], [1, 2], 'float16'))).toThrow(DTypeMismatchError);
+    const x = tensorOf([1, 2], [1, 2], 'float32');
+    expect(() => backend.captureStep(() => void backend.argmaxRows(x))).toThrow(/captured/);
+  });
+});

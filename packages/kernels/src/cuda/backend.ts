@@ -23,6 +23,7 @@ import {
   checkContiguous,
   checkDType,
   checkDevice,
+  argmaxExclude,
   checkRank,
   checkSameDType,
   checkShape,
@@ -49,7 +50,9 @@ import {
   type StepGraphHandle,
 } from '@bminf/cuda-binding';
 import { compileKernels, type CompiledModule } from './compiler.js';
-import { DEFAULT_ROUTE_POLICY, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, linearRoute } from './linear-route.js';
+import {
+  DEFAULT_ROUTE_POLICY, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, linearMmaFits, linearMmaTiles, linearRoute,
+} from './linear-route.js';
 import { Sm90Gemm } from './sm90-gemm.js';
 import { Tuner } from './tuner.js';
 import type { CudaInfo } from './info.js';
@@ -208,7 +211,7 @@ export class CudaBackend implements Backend {
       }
     }
     try {
-      this.native.launch(this.fn(name), [grid, 1, 1], [block, 1, 1], 0, sig, flat, graph);
+      this.native.launch(this.fn(name), [grid, 1, 1], [block, 1, 1], 0, sig, flat, graph, !graph && this.routes.dependentLaunch);
     } catch (e) {
       throw mapNativeError(e, name);
     }
@@ -726,26 +729,56 @@ export class CudaBackend implements Backend {
     const { bias, residual, rmsNorm, gated } = options;
     const [rows, k] = x.shape;
     const m = w.shape[0];
+    const mma = linearMmaFits(rows, k, m, this.routes);
     const R = gemvRows(rows);
-    const name = `linear_gemv_${rmsNorm ? 'norm_' : ''}${gated ? 'gated_' : ''}r${R}`;
-    const shared = R * k;
+    const name = `linear_${mma ? 'mma' : 'gemv'}${rmsNorm ? '_norm' : ''}${gated ? '_gated' : ''}${mma ? '' : `_r${R}`}`;
+    const shared = mma ? 8 * k + 32 * 1024 : R * k;
     if (shared > 48 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
       this.native.setMaxDynamicShared(this.fn(name), shared);
       this.gemvShared.set(name, shared);
     }
     const out = this.make([rows, gated ? m / 2 : m], 'float16');
     try {
-      // as many blocks as stay resident at once (64 registers a thread at 1 row, ~80 at 2-4, ~92 at 8:
-      // 4, 3, 2 blocks of 256 threads per SM), each warp looping over its groups of 4 weight rows
-      const resident = R === 1 ? 4 : R <= 4 ? 3 : 2;
-      const grid = Math.min(Math.ceil(m / 32), (this.info.multiprocessors ?? 132) * resident);
-      this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipf', [
+      const sms = this.info.multiprocessors ?? 132;
+      const args = [
         ...this.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? x]), residual ? 1 : 0, ...this.flat([out]), rows, m, k,
         ...this.flat([rmsNorm?.weight ?? ws]), rmsNorm?.eps ?? 0,
-      ]);
+      ];
+      if (mma) {
+        // one block of 1024 threads per SM, each taking groups of mt tiles of 16 weight rows
+        const mt = linearMmaTiles(m, k, sms);
+        const grid = Math.min(sms, Math.ceil(m / 16 / mt));
+        this.native.launch(this.fn(name), [grid, 1, 1], [1024, 1, 1], shared, 'ppppipipiiipfi', [...args, mt], false, this.routes.dependentLaunch);
+      } else {
+        // as many blocks as stay resident at once (64 registers a thread at 1 row, ~80 at 2-4, ~92 at 8:
+        // 4, 3, 2 blocks of 256 threads per SM), each warp looping over its groups of 4 weight rows
+        const resident = R === 1 ? 4 : R <= 4 ? 3 : 2;
+        const grid = Math.min(Math.ceil(m / 32), sms * resident);
+        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipf', args, false, this.routes.dependentLaunch);
+      }
     } catch (e) {
       out.dispose();
       throw mapNativeError(e, 'linearInt8');
+    }
+    return out;
+  }
+
+  /** Backend.argmaxRows: one block per row (step.cu), inside a step as any op. */
+  argmaxRows(x: Tensor, options: { exclude?: number } = {}): Tensor {
+    this.check('argmaxRows', x);
+    checkDType('argmaxRows', x, 'float32');
+    checkRank('argmaxRows', x, 2);
+    const [rows, n] = x.shape;
+    const exclude = argmaxExclude(options, n);
+    const xp = this.packed(x);
+    const out = this.make([rows], 'int32');
+    try {
+      if (rows > 0) this.launch('argmax_rows_f32', rows, 1024, 'ppii', [xp, out, n, exclude]);
+    } catch (e) {
+      out.dispose();
+      throw e;
+    } finally {
+      if (xp !== x) xp.dispose();
     }
     return out;
   }
@@ -1086,7 +1119,7 @@ export class CudaBackend implements Backend {
         this.native.launch(this.fn(v8 ? 'attend_cache_f16v8' : `attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [v8 ? 256 : 128, 1, 1], slotRows * 4, 'plppppipiiif', [
           ...this.flat([qp]), qp.strides[0], ...this.flat([keys, values, lengths, bias ?? keys]), bias ? 1 : 0, ...this.flat([out]),
           numHeads, headDim, slotRows, scale,
-        ]);
+        ], false, this.routes.dependentLaunch);
       }
     } catch (e) {
       out.dispose();

@@ -12,6 +12,8 @@ export {
   DEFAULT_ROUTE_POLICY,
   IGEMM_TIMED_CANDIDATES,
   gemvRows,
+  linearMmaFits,
+  linearMmaTiles,
   igemmRoute,
   linearCall,
   linearRoute,

@@ -10,6 +10,17 @@ import type { Tensor } from '@bminf/core';
 export interface RoutePolicy {
   /** Products with at most this many rows (tokens) run the dp4a GEMV kernels (1–8; 0: never). */
   gemvMaxRows: number;
+  /**
+   * The GEMV linear layer (linearInt8 for at most gemvMaxRows rows) runs on the tensor cores
+   * (linear_mma) from this many rows where its shapes allow, below on dp4a (linear_gemv). 0 or more than 8: never.
+   */
+  gemvMmaMinRows: number;
+  /**
+   * The backend's own kernels are launched as programmatic dependents (sm_90+): each may start while the
+   * kernel before it finishes (its weights in flight, NOTES.md); every kernel waits for its predecessor
+   * before it touches data (PDL_ENTRY in prelude.cuh). false: ordinary launches.
+   */
+  dependentLaunch: boolean;
   /** igemm with more rows than the GEMV takes: 'auto' times cublasLt against the Hopper tiles from igemmSm90MinRows to igemmSm90MaxRows rows; 'cublaslt' and 'sm90' force one. */
   igemmKernel: 'auto' | 'cublaslt' | 'sm90';
   igemmSm90MinRows: number;
@@ -23,6 +34,9 @@ export interface RoutePolicy {
 
 export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   gemvMaxRows: 8,
+  // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
+  gemvMmaMinRows: 2,
+  dependentLaunch: true,
   igemmKernel: 'auto',
   // From 128 rows (below, a product is a few us of GPU work and its host time decides; cublasLt's graph
   // replay costs less of it) to 1024 (above, cublasLt's persistent kernels were 5-15 % faster than the
@@ -39,6 +53,36 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
 /** The GEMV kernels' row counts: a product of m rows runs the kernel for the next one up. */
 export function gemvRows(m: number): 1 | 2 | 4 | 8 {
   return m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
+}
+
+/**
+ * Whether linear_mma takes a GEMV linear of this shape (k × out features m; gated: m stacked rows):
+ * 64-byte steps of k, tiles of 16 weight rows, and its shared memory (8 k bytes + 32 KiB) within 200 KiB.
+ */
+export function linearMmaFits(rows: number, k: number, m: number, p: RoutePolicy): boolean {
+  return p.gemvMmaMinRows > 0 && rows >= p.gemvMmaMinRows && rows <= 8 && k % 64 === 0 && m % 16 === 0 && 8 * k + 32 * 1024 <= 200 * 1024;
+}
+
+/**
+ * linear_mma's tiles per group (its 32 warps split each tile's k over 32 / mt of them), of 1, 2, 4, 8:
+ * the fewest weight bytes on the busiest SM (rounds of groups over the blocks, one per SM, times the
+ * group's bytes), then the shortest path through one warp (rounds times its 64-byte k steps), then the
+ * larger mt (fewer rounds and barriers).
+ */
+export function linearMmaTiles(m: number, k: number, sms: number): number {
+  const tiles = m / 16, steps = k / 64;
+  let best = 1;
+  let bestCost: [number, number] = [Infinity, Infinity];
+  for (const mt of [1, 2, 4, 8]) {
+    if (mt > 1 && mt > tiles) break;
+    const rounds = Math.ceil(tiles / (mt * sms));
+    const cost: [number, number] = [rounds * mt * steps, rounds * Math.ceil((steps * mt) / 32)];
+    if (cost[0] < bestCost[0] || (cost[0] === bestCost[0] && cost[1] <= bestCost[1])) {
+      best = mt;
+      bestCost = cost;
+    }
+  }
+  return best;
 }
 
 // ---- igemm ------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy } from '@bminf/core';
 import { attend } from '@bminf/layers';
-import type { ModelRunner, StepItem } from '../engine/runner.js';
-import { StepInputs, bucketsUpTo, lengthBucket, planStep } from '../engine/step-inputs.js';
+import type { ModelRunner, StepItem, StepOutput } from '../engine/runner.js';
+import { StepInputs, bucketsUpTo, deviceArgmax, greedyIds, lengthBucket, planStep } from '../engine/step-inputs.js';
 import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
 import type { Cpm1Model } from './model.js';
 
@@ -25,7 +25,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
   private readonly values: Tensor[];
   private readonly lengths: Int32Array;
   /** Decode steps by the number of leading slots they cover (powers of two): a step computes only those rows. */
-  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'lens'>; logits: Tensor }>();
+  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'lens'>; logits: Tensor; ids: Tensor | null }>();
   private slab: Float32Array | null = null;
   private slabAt = 0;
   private readonly prefillPlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>; logits: Tensor }>();
@@ -57,23 +57,23 @@ export class Cpm1PlannedRunner implements ModelRunner {
     this.lengths[slot] = 0;
   }
 
-  async step(items: readonly StepItem[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = Array(items.length);
-    const decoding: { index: number; slot: number; ids: readonly number[] }[] = [];
+  async step(items: readonly StepItem[]): Promise<StepOutput[]> {
+    const out: StepOutput[] = Array(items.length);
+    const decoding: { index: number; slot: number; ids: readonly number[]; argmax?: boolean }[] = [];
     for (let i = 0; i < items.length; i++) {
       const { slot, ids } = items[i];
       checkStepItem(items[i], this.model.vocabSize, this.lengths[slot], this.maxLength, 'CPM-1');
       // A fresh prompt of several tokens: a prefill. Everything else: one token per decode step, every
       // slot together.
       if (this.lengths[slot] === 0 && ids.length > 1) out[i] = await this.prefill(slot, ids);
-      else decoding.push({ index: i, slot, ids });
+      else decoding.push({ index: i, slot, ids, argmax: items[i].argmax });
     }
     await decodeTokenByToken(decoding, out, (entries) => this.decode(entries));
     return out;
   }
 
   /** One decode step: entries are (slot, token) or null for slots that sit this step out. */
-  private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
+  private async decode(entries: (DecodeEntry | null)[]): Promise<(StepOutput | null)[]> {
     const plan = this.decodePlan(lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots));
     const h = plan.inputs.host;
     h.lens.fill(0);
@@ -88,6 +88,15 @@ export class Cpm1PlannedRunner implements ModelRunner {
     }
     plan.inputs.upload();
     await plan.graph.run();
+    // Every entry content with its greedy id: k ids cross to the host instead of k rows of logits.
+    if (plan.ids && entries.every((e) => !e || e.argmax)) {
+      const ids = this.backend.download(plan.ids) as Int32Array;
+      return entries.map((e) => {
+        if (!e) return null;
+        this.lengths[e.slot]++;
+        return ids[e.slot];
+      });
+    }
     const all = this.readLogits(plan.logits);
     const vocab = this.model.vocabSize;
     return entries.map((e) => {
@@ -169,6 +178,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
     inputs.host.rows.fill(-1);
     inputs.upload();
     const logits = keep(this.backend.zeros([k, this.model.vocabSize], 'float32'));
+    const ids = deviceArgmax(this.backend) ? keep(this.backend.zeros([k], 'int32')) : null;
     const rows = k * this.maxLength;
     const t = inputs.tensors;
     const graph = planStep(this.backend, () => {
@@ -191,8 +201,9 @@ export class Cpm1PlannedRunner implements ModelRunner {
         x = blk.ffn.forward(blk.lnFF.forward(x), x);
       }));
       b.copy(head(x), logits);
+      if (ids) b.copy(greedyIds(b, logits), ids);
     }, this.record);
-    return { graph, inputs, logits };
+    return { graph, inputs, logits, ids };
   }
 
   private planPrefill(P: number, inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>) {
@@ -239,6 +250,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
         p.graph.dispose();
         p.inputs.dispose();
         p.logits.dispose();
+        if ('ids' in p) p.ids?.dispose();
       }
       for (const t of [...this.keys, ...this.values]) t.dispose();
     });

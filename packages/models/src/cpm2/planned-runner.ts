@@ -1,6 +1,6 @@
 import { type Backend, InvalidArgumentError, type StepGraph, type Tensor, keep, tidy, toFloat16Array } from '@bminf/core';
-import type { ModelRunner, StepItem } from '../engine/runner.js';
-import { StepInputs, bucketsUpTo, lengthBucket, planStep } from '../engine/step-inputs.js';
+import type { ModelRunner, StepItem, StepOutput } from '../engine/runner.js';
+import { StepInputs, bucketsUpTo, deviceArgmax, greedyIds, lengthBucket, planStep } from '../engine/step-inputs.js';
 import { type DecodeEntry, checkStepItem, decodeTokenByToken } from '../engine/token-steps.js';
 import { MAX_DECODER_TOKENS, MAX_ENCODER_TOKENS, type Cpm2Model } from './model.js';
 
@@ -42,7 +42,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
   private readonly encoderLengths: Int32Array;
   private readonly record: boolean;
   /** Decode steps by the number of leading slots they cover (powers of two): a step computes only those rows. */
-  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: DecoderInputs; logits: Tensor }>();
+  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: DecoderInputs; logits: Tensor; ids: Tensor | null }>();
   private readonly encoderPlans = new Map<number, { graph: StepGraph; inputs: EncoderInputs; mask: Tensor; maskHost: Float32Array; positionBias: Tensor }>();
 
   constructor(
@@ -97,8 +97,8 @@ export class Cpm2PlannedRunner implements ModelRunner {
     this.encoderLengths[slot] = 0;
   }
 
-  async step(items: readonly StepItem[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = Array(items.length);
+  async step(items: readonly StepItem[]): Promise<StepOutput[]> {
+    const out: StepOutput[] = Array(items.length);
     items.forEach((it) => {
       if (this.encoderLengths[it.slot] === 0) throw new InvalidArgumentError(`Slot ${it.slot} is not open.`);
       checkStepItem(it, this.model.vocabSize, this.lengths[it.slot], this.maxDecoderLength, 'decoder');
@@ -180,7 +180,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
     }, this.record);
   }
 
-  private async decode(entries: (DecodeEntry | null)[]): Promise<(Float32Array | null)[]> {
+  private async decode(entries: (DecodeEntry | null)[]): Promise<(StepOutput | null)[]> {
     const plan = this.decoderPlan(lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots));
     const h = plan.inputs.host;
     h.lens.fill(0);
@@ -196,6 +196,15 @@ export class Cpm2PlannedRunner implements ModelRunner {
     }
     plan.inputs.upload();
     await plan.graph.run();
+    // Every entry content with its greedy id: k ids cross to the host instead of k rows of logits.
+    if (plan.ids && entries.every((e) => !e || e.argmax)) {
+      const ids = this.backend.download(plan.ids) as Int32Array;
+      return entries.map((e) => {
+        if (!e) return null;
+        this.lengths[e.slot]++;
+        return ids[e.slot];
+      });
+    }
     const all = this.backend.download(plan.logits) as Float32Array;
     const vocab = this.model.vocabSize;
     return entries.map((e) => {
@@ -216,6 +225,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
     inputs.host.rows.fill(-1);
     inputs.upload();
     const logits = keep(b.zeros([k, m.vocabSize], 'float32'));
+    const ids = deviceArgmax(b) ? keep(b.zeros([k], 'int32')) : null;
     const part = (t: Tensor, rowsPerSlot: number) => t.narrow(0, 0, k * rowsPerSlot);
     const t = inputs.tensors;
     const graph = planStep(b, () => {
@@ -245,8 +255,10 @@ export class Cpm2PlannedRunner implements ModelRunner {
       }));
       const y = b.gemm(b.contiguous(L.decoderNorm.forward(x)), L.lmHead, { transB: true });
       b.copy(y.dtype === 'float32' ? y : b.cast(y, 'float32'), logits);
+      // BMInf's CPM-2 generation never picks <unk> (prefix-lm.ts masks it): nor does the greedy id here
+      if (ids) b.copy(greedyIds(b, logits, m.tokenizer.unkId), ids);
     }, this.record);
-    return { graph, inputs, logits };
+    return { graph, inputs, logits, ids };
   }
 
   private castIn(x: Tensor): Tensor {
@@ -260,6 +272,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
         p.graph.dispose();
         p.inputs.dispose();
         p.logits.dispose();
+        p.ids?.dispose();
       }
       for (const p of this.encoderPlans.values()) {
         p.graph.dispose();

@@ -90,6 +90,20 @@ export function prefixSequence(model: Cpm2Model, open: (encoderIds: readonly num
       logits[tok.unkId] = -Infinity;
       return logits;
     },
+    // The runner's greedy id already skips <unk> (Cpm2PlannedRunner); logits are masked as forward() does.
+    async forwardArgmax(ids) {
+      let out: Float32Array | number;
+      if (inner === null) {
+        inner = await open([...ids, sentinel]);
+        if (closed) inner.close();
+        const first = [tok.sodId, sentinel];
+        out = inner.forwardArgmax ? await inner.forwardArgmax(first) : await inner.forward(first);
+      } else {
+        out = inner.forwardArgmax ? await inner.forwardArgmax(ids) : await inner.forward(ids);
+      }
+      if (typeof out !== 'number') out[tok.unkId] = -Infinity;
+      return out;
+    },
     get length() {
       return inner?.length ?? 0;
     },

@@ -7,7 +7,7 @@ import { type FillBlankChunk, type FillBlankResult, streamFillBlankOn } from '..
 import { streamCpm2GenerateOn } from '../cpm2/prefix-lm.js';
 import type { Cpm2TaskOptions } from '../cpm2/task-options.js';
 import { type GenerateChunk, type GenerateOptions, type GenerateResult, streamGenerateOn } from '../generation/generate.js';
-import type { EngineModel, ModelRunner } from './runner.js';
+import type { EngineModel, ModelRunner, StepOutput } from './runner.js';
 
 export interface EngineOptions extends Cpm2RunnerLimits {
   /** Sequences decoded together at most, and open at once (default 8). */
@@ -37,6 +37,12 @@ export interface EngineStats {
  */
 export interface EngineSequence {
   forward(ids: readonly number[]): Promise<Float32Array>;
+  /**
+   * Optional: forward() for a caller that wants only the greedy pick after the last id (greedy decoding
+   * without penalties). Resolves to that id (-1 where every logit is NaN or -Infinity) where the runner
+   * takes the argmax on the device, else to the logits.
+   */
+  forwardArgmax?(ids: readonly number[]): Promise<StepOutput>;
   /** Tokens in the sequence's state so far. */
   readonly length: number;
   /** Frees the slot (idempotent). */
@@ -52,7 +58,8 @@ export interface EngineSequence {
 interface Pending {
   slot: number;
   ids: readonly number[];
-  resolve: (logits: Float32Array) => void;
+  argmax: boolean;
+  resolve: (out: StepOutput) => void;
   reject: (e: unknown) => void;
 }
 
@@ -121,7 +128,12 @@ export class Engine {
       forward: (ids) => {
         if (!open) return Promise.reject(new InvalidArgumentError('This sequence was closed.'));
         length += ids.length;
-        return this.request(slot, ids);
+        return this.request(slot, ids, false) as Promise<Float32Array>; // logits asked, logits given
+      },
+      forwardArgmax: (ids) => {
+        if (!open) return Promise.reject(new InvalidArgumentError('This sequence was closed.'));
+        length += ids.length;
+        return this.request(slot, ids, true);
       },
       get length() {
         return length;
@@ -159,9 +171,9 @@ export class Engine {
     this.notifyIdle();
   }
 
-  private request(slot: number, ids: readonly number[]): Promise<Float32Array> {
+  private request(slot: number, ids: readonly number[], argmax: boolean): Promise<StepOutput> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ slot, ids, resolve, reject });
+      this.pending.push({ slot, ids, argmax, resolve, reject });
       this.schedule();
     });
   }
@@ -192,11 +204,11 @@ export class Engine {
     const batch = this.pending;
     this.pending = [];
     try {
-      const logits = await this.exclusive(() => this.runner.step(batch.map(({ slot, ids }) => ({ slot, ids }))));
+      const outputs = await this.exclusive(() => this.runner.step(batch.map(({ slot, ids, argmax }) => ({ slot, ids, argmax }))));
       this._stats.steps++;
       this._stats.lastBatchSize = batch.length;
       for (const p of batch) this._stats.tokensIn += p.ids.length;
-      batch.forEach((p, i) => p.resolve(logits[i]));
+      batch.forEach((p, i) => p.resolve(outputs[i]));
     } catch (e) {
       for (const p of batch) p.reject(e);
     } finally {

@@ -10,7 +10,21 @@ export type EngineModel = Cpm1Model | Cpm2Model;
 export interface StepItem {
   slot: number;
   ids: readonly number[];
+  /**
+   * Only the greedy pick after the last id is wanted (no penalties): a runner that can take the argmax
+   * on the device answers with that id instead of the logits, and a step whose items all ask for it
+   * sends back a few ids instead of rows of logits. CPM-2 and EVA runners never pick <unk> this way
+   * (their generation masks it, prefix-lm.ts).
+   */
+  argmax?: boolean;
 }
+
+/**
+ * What a step gives for an item: the logits after its last id, or, for an item that asked for `argmax`
+ * where the runner computes it on the device, the greedy id (the lowest index of the largest logit; -1
+ * where every logit is NaN or -Infinity).
+ */
+export type StepOutput = Float32Array | number;
 
 /**
  * What the engine needs of a model: a fixed number of slots, each holding one sequence's state (KV
@@ -24,8 +38,8 @@ export interface ModelRunner {
   readonly slots: number;
   /** Prepares `slot` for a new sequence: for CPM-2/EVA runs the encoder over encoderIds. */
   open(slot: number, encoderIds: readonly number[] | null): Promise<void>;
-  /** Appends each item's ids to its slot and resolves to the logits after each item's last id, in order. */
-  step(items: readonly StepItem[]): Promise<Float32Array[]>;
+  /** Appends each item's ids to its slot and resolves to each item's output (StepOutput), in order. */
+  step(items: readonly StepItem[]): Promise<StepOutput[]>;
   /**
    * Optional: plans ahead of traffic every step that inputs up to maxInput tokens can need (planned
    * runners), so that no request waits for planning and memory stays flat from then on.
@@ -60,7 +74,7 @@ export class EagerRunner implements ModelRunner {
     }
   }
 
-  async step(items: readonly StepItem[]): Promise<Float32Array[]> {
+  async step(items: readonly StepItem[]): Promise<StepOutput[]> {
     return items.map(({ slot, ids }) => {
       const state = this.states[slot];
       if (!state) throw new InvalidArgumentError(`Slot ${slot} is not open.`);

@@ -79,3 +79,18 @@ export function planStep(backend: Backend, fn: () => void, record: boolean): Ste
     },
   };
 }
+
+/**
+ * Whether a runner's decode steps also take the greedy id of each slot on the device: where the logits
+ * live across a bus (CUDA), so a greedy step reads back a few ids instead of rows of logits. The CPU's
+ * logits are in host memory already (its argmaxRows is not a step op).
+ */
+export function deviceArgmax(b: Backend): boolean {
+  return b.name === 'cuda' && typeof b.argmaxRows === 'function';
+}
+
+/** The greedy id of each row of a step's float32 logits [k, vocab] (Backend.argmaxRows), as int32 [k]; never `exclude`. */
+export function greedyIds(b: Backend, logits: Tensor, exclude?: number): Tensor {
+  if (!b.argmaxRows) throw new InvalidArgumentError(`The ${b.name} backend has no argmaxRows.`);
+  return b.argmaxRows(logits, exclude === undefined ? {} : { exclude });
+}

@@ -2,7 +2,7 @@ import { AbortedError, InvalidArgumentError } from '@bminf/core';
 import type { EngineSequence } from '../engine/engine.js';
 import type { CausalLM } from './causal-lm.js';
 import { incrementalText } from './incremental-text.js';
-import { type SamplingOptions, TokenCounts, createSampler, validateSamplingOptions } from './sampling.js';
+import { type SamplingOptions, TokenCounts, createSampler, greedyId, validateSamplingOptions } from './sampling.js';
 import { StopStringMatcher } from './stop-strings.js';
 import { disposedWhenAbandoned } from './abandoned.js';
 
@@ -123,6 +123,7 @@ async function* generateLoop(
   const maxTokens = options.maxTokens ?? 64;
   const stopTokens = new Set(options.stopTokens ?? [model.eosId]);
   const sampler = createSampler(options);
+  const plainGreedy = sampler.options.greedy && sampler.options.frequencyPenalty === 0 && sampler.options.presencePenalty === 0;
   const counts = new TokenCounts(promptIds);
   const stops = new StopStringMatcher(options.stop ?? []);
   const ids: number[] = [];
@@ -139,9 +140,10 @@ async function* generateLoop(
     let input: readonly number[] = promptIds;
     for (;;) {
       if (options.signal?.aborted) throw new AbortedError('Generation was aborted.');
-      const logits = await state.forward(input);
+      // Greedy without penalties needs only the argmax, which an engine's runner may take on the GPU.
+      const out = plainGreedy && state.forwardArgmax ? await state.forwardArgmax(input) : await state.forward(input);
       if (ids.length === 0) prefillSeconds = (performance.now() - t0) / 1000;
-      const id = sampler.sample(logits, counts);
+      const id = typeof out === 'number' ? greedyId(out) : sampler.sample(out, counts);
       ids.push(id);
       counts.add(id);
       let last = true;

@@ -59,6 +59,12 @@ function noChoice(): never {
   });
 }
 
+/** A greedy id taken elsewhere (Backend.argmaxRows), checked as argmax() checks its own: -1 means no choice. */
+export function greedyId(i: number): number {
+  if (i < 0) noChoice();
+  return i;
+}
+
 /** Index of the largest value, the lowest index on ties; NaN never wins. */
 export function argmax(values: ArrayLike<number>): number {
   // Logits as a model gives them: natively (the same answer; a JS loop over a vocabulary is a tenth

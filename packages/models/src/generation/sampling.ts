@@ -11,7 +11,7 @@ import { type ResolvedSamplingOptions, type SamplingOptions, validateSamplingOpt
 
 export { Xoshiro128StarStar, randomSeed } from './rng.js';
 export { TokenCounts } from './sampling-counts.js';
-export { applyPenalties, argmax, samplingDistribution } from './sampling-distribution.js';
+export { applyPenalties, argmax, greedyId, samplingDistribution } from './sampling-distribution.js';
 export type { Distribution, Logits } from './sampling-distribution.js';
 export { validateSamplingOptions } from './sampling-options.js';
 export type { ResolvedSamplingOptions, SamplingOptions } from './sampling-options.js';
