@@ -71,6 +71,22 @@ export function relErr(a: HostArray, b: HostArray): number {
   return num / den;
 }
 
+/** Where a and b differ most, for a failure message: index, both values (and the input there), the reference's size. */
+export function worstDifference(a: HostArray, b: HostArray, input?: HostArray): string {
+  const x = asFloat(a);
+  const y = asFloat(b);
+  let at = -1;
+  let worst = -1;
+  let big = 0;
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = Math.abs(x[i] - y[i]);
+    if (!(d <= worst)) [worst, at] = [d, i];
+    big = Math.max(big, Math.abs(y[i]));
+  }
+  const from = input ? ` from ${asFloat(input)[at]}` : '';
+  return `largest difference at ${at} of ${y.length}: ${x[at]} vs ${y[at]}${from} (largest |reference| ${big})`;
+}
+
 /** Tolerances for results rounded to the dtype, relative to the largest reference value. */
 export const TOL: Record<'float16' | 'float32', number> = { float16: 4e-3, float32: 2e-5 };
 
