@@ -74,8 +74,8 @@ void Axpy(float p, const float* __restrict x, float* __restrict y, int64_t n) {
 }
 
 struct Attend {
-  Array q, keys, values, lengths, bias, out;
-  int64_t qo, qrs, ko, vo, lo, bo, oo;
+  Array q, keys, values, lengths, bias, out, newK, newV;
+  int64_t qo, qrs, ko, vo, lo, bo, oo, nko, nvo, nrs;
   int64_t batch, heads, dim, slotRows;
   float scale;
 
@@ -138,7 +138,7 @@ struct Attend {
 // lengths int32 [batch], clamped to [0, slotRows] when the op runs; bias [heads, slotRows] by distance
 // from the query; out packed [batch, heads · headDim]. All float arrays of one type; float32 math.
 Napi::Value AttendCache(const Napi::CallbackInfo& info) {
-  Args args(info, "attendCache", 18);
+  Args args(info, "attendCache", 23);
   Attend A;
   A.q = args.array(0, "q", kFloatTypes);
   A.qo = args.integer(1, "qOffset");
@@ -158,6 +158,13 @@ Napi::Value AttendCache(const Napi::CallbackInfo& info) {
   A.bo = args.integer(15, "biasOffset");
   A.out = args.array(16, "out", kFloatTypes);
   A.oo = args.integer(17, "outOffset");
+  // append: rows newK[b], newV[b] (nrs apart) go to position L_b - 1 of the cache first
+  A.newK = args.optionalArray(18, "appendKeys", kFloatTypes);
+  A.nko = args.integer(19, "appendKeysOffset");
+  A.newV = args.optionalArray(20, "appendValues", kFloatTypes);
+  A.nvo = args.integer(21, "appendValuesOffset");
+  A.nrs = args.integer(22, "appendRowStride");
+  if (A.newK.present != A.newV.present) args.rangeError("appendKeys and appendValues must be given together.");
   args.checkSameType(A.q, "q", A.out, "out");
   args.checkSameType(A.keys, "keys", A.out, "out");
   args.checkSameType(A.values, "values", A.out, "out");
@@ -174,8 +181,26 @@ Napi::Value AttendCache(const Napi::CallbackInfo& info) {
   args.checkRange(A.lengths, "lengths", A.lo, A.batch);
   if (A.bias.present) args.checkRange(A.bias, "bias", A.bo, A.heads * A.slotRows);
   args.checkRange(A.out, "out", A.oo, A.batch * width);
+  if (A.newK.present) {
+    args.checkSameType(A.newK, "appendKeys", A.out, "out");
+    args.checkSameType(A.newV, "appendValues", A.out, "out");
+    args.checkView(A.newK, "appendKeys", A.nko, {A.batch, width}, {A.nrs, 1});
+    args.checkView(A.newV, "appendValues", A.nvo, {A.batch, width}, {A.nrs, 1});
+  }
   if (A.batch == 0 || width == 0) return info.Env().Undefined();
   return Launch(args, [A] {
+    if (A.newK.present) {
+      // The cache write before the attention that reads it (lengths are read now, at run time).
+      const size_t es = A.keys.type == ElemType::kFloat16 ? 2 : 4;
+      const int64_t width = A.heads * A.dim;
+      for (int64_t b = 0; b < A.batch; b++) {
+        const int64_t len = std::min<int64_t>(std::max<int32_t>(A.lengths.as<int32_t>()[A.lo + b], 0), A.slotRows);
+        if (len < 1) continue;
+        const int64_t row = b * A.slotRows + len - 1;
+        std::memcpy(static_cast<char*>(A.keys.data) + (A.ko + row * width) * es, static_cast<const char*>(A.newK.data) + (A.nko + b * A.nrs) * es, width * es);
+        std::memcpy(static_cast<char*>(A.values.data) + (A.vo + row * width) * es, static_cast<const char*>(A.newV.data) + (A.nvo + b * A.nrs) * es, width * es);
+      }
+    }
     // The work depends on the lengths, read now: threads only where it pays.
     double macs = 0;
     for (int64_t b = 0; b < A.batch; b++) {

@@ -178,6 +178,13 @@ export interface AttendCacheOptions {
   /** Rows of keys/values per sequence (the cache's length). */
   slotRows: number;
   distanceBias?: Tensor;
+  /**
+   * The new position's key and value rows, [B, H*D] each (q's dtype, rows' elements contiguous, one row
+   * stride for both): row b is written to position L_b - 1 of sequence b's cache (rows b*slotRows +
+   * L_b - 1 of keys and values) before the attention reads it, where L_b ≥ 1. A decode step's cache write
+   * and its attention in one op, as scatterRows then attendCache with index b*slotRows + L_b - 1.
+   */
+  append?: { keys: Tensor; values: Tensor };
 }
 
 /**

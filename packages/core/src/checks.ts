@@ -70,3 +70,26 @@ export function argmaxExclude(options: { exclude?: number } | undefined, n: numb
   }
   return e;
 }
+
+/**
+ * attendCache's `append` rows, checked against q [B, width]: keys and values of q's dtype and shape, each
+ * row's elements contiguous, both with one row stride (the kernels take one). Returns them, or null.
+ */
+export function checkAppend(op: string, q: Tensor, append: { keys: Tensor; values: Tensor } | undefined): { keys: Tensor; values: Tensor } | null {
+  if (!append) return null;
+  for (const [t, name] of [[append.keys, 'append.keys'], [append.values, 'append.values']] as const) {
+    checkSameDType(op, q, t);
+    checkShape(op, t, q.shape, name);
+    if (t.rank === 2 && t.shape[1] > 1 && t.strides[1] !== 1) {
+      throw new InvalidArgumentError(`${op}: ${name} must have contiguous rows but has strides ${shapeToString(t.strides)}.`, {
+        hint: 'Pass a narrow of a packed [B, n] tensor, or a packed copy (backend.contiguous(x)).',
+      });
+    }
+  }
+  if (append.keys.shape[0] > 1 && append.keys.strides[0] !== append.values.strides[0]) {
+    throw new InvalidArgumentError(`${op}: append.keys and append.values must have one row stride, not ${append.keys.strides[0]} and ${append.values.strides[0]}.`, {
+      hint: 'Narrow both from one packed tensor (k | v), or pass packed copies.',
+    });
+  }
+  return append;
+}

@@ -38,7 +38,8 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
 
   it.each(['float16', 'float32'] as const)('attendCache (%s) against the CPU: lengths 0, 1, partial, full and beyond; with and without a distance bias', (dtype) => {
     tidy(() => {
-      for (const [B, H, D, S] of [[1, 1, 7, 1], [3, 2, 64, 37], [5, 3, 80, 19], [2, 4, 33, 130]]) {
+      // the last two split each (sequence, head) over the cache (attendCacheSplits: 10 and 3 blocks a pair)
+      for (const [B, H, D, S] of [[1, 1, 7, 1], [3, 2, 64, 37], [5, 3, 80, 19], [2, 4, 33, 130], [4, 2, 64, 600], [6, 16, 128, 300]]) {
         const width = H * D;
         const [qc, qg] = both(cpu, gpu, hostData(randn(B * (width + 8)), dtype), [B, width + 8]);
         const [kc, kg] = both(cpu, gpu, hostData(randn(B * S * width), dtype), [B * S, width]);
@@ -56,8 +57,30 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
+  it.each(['float16', 'float32'] as const)('attendCache (%s) with append writes the caches as the CPU does and attends alike, split or not', (dtype) => {
+    tidy(() => {
+      // [2, 4, 33, 130]: the generic kernel; the rest the float16 vector kernel (split from 600 and 300 rows)
+      for (const [B, H, D, S] of [[3, 2, 64, 37], [2, 4, 33, 130], [4, 2, 64, 600], [6, 16, 128, 300]]) {
+        const width = H * D;
+        const [qc, qg] = both(cpu, gpu, hostData(randn(B * 3 * width), dtype), [B, 3 * width]);
+        const [kc, kg] = both(cpu, gpu, hostData(randn(B * S * width), dtype), [B * S, width]);
+        const [vc, vg] = both(cpu, gpu, hostData(randn(B * S * width), dtype), [B * S, width]);
+        const lens = Int32Array.from({ length: B }, (_, b) => [0, 1, S, S + 5, 1 + Math.floor(random() * S)][b % 5]);
+        const [lc, lg] = both(cpu, gpu, lens, [B]);
+        const o = { heads: H, scale: 1 / Math.sqrt(D), slotRows: S };
+        const ap = (x: Tensor) => ({ keys: x.narrow(1, width, width), values: x.narrow(1, 2 * width, width) });
+        const c = cpu.attendCache(qc.narrow(1, 0, width), kc, vc, lc, { ...o, append: ap(qc) });
+        const g = gpu.attendCache(qg.narrow(1, 0, width), kg, vg, lg, { ...o, append: ap(qg) });
+        const what = `B ${B} H ${H} D ${D} S ${S}`;
+        expect(gpu.download(kg), `keys ${what}`).toEqual(cpu.download(kc));
+        expect(gpu.download(vg), `values ${what}`).toEqual(cpu.download(vc));
+        expect(relErr(gpu.download(g), cpu.download(c)), what).toBeLessThan(TOL[dtype]);
+      }
+    });
+  });
+
   it('a captured step equals the same ops run one by one, bit for bit, over runs with fresh inputs', async () => {
-    const B = 3, H = 4, D = 64, S = 24, V = 50, d = H * D;
+    const B = 3, H = 4, D = 64, S = 200, V = 50, d = H * D; // S: the attention splits the cache (4 blocks a pair)
     const table = gpu.upload(hostData(randn(V * d), 'float16'), [V, d]);
     const lnw = gpu.upload(hostData(randn(d), 'float16'), [d]);
     const w = gpu.upload(randInt8(3 * d * d), [3 * d, d]);
@@ -68,9 +91,10 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     const step = (keys: Tensor, values: Tensor, out: Tensor) => () => {
       const x = gpu.layerNorm(gpu.embedding(ids, table), lnw, null, { eps: 1e-6, subtractMean: false });
       const qkv = gpu.linearInt8(x, w, ws, { dtype: 'float16' });
-      gpu.scatterRows(qkv.narrow(1, d, d), keys, rows);
-      gpu.scatterRows(qkv.narrow(1, 2 * d, d), values, rows);
-      gpu.copy(gpu.gelu(gpu.attendCache(qkv.narrow(1, 0, d), keys, values, lens, { heads: H, scale: 0.125, slotRows: S })), out);
+      // the first slot's row by scatterRows (rows b * S + t with lens t + 1 name the same position), all by append
+      gpu.scatterRows(qkv.narrow(1, d, d).narrow(0, 0, 1), keys, rows.narrow(0, 0, 1));
+      const append = { keys: qkv.narrow(1, d, d), values: qkv.narrow(1, 2 * d, d) };
+      gpu.copy(gpu.gelu(gpu.attendCache(qkv.narrow(1, 0, d), keys, values, lens, { heads: H, scale: 0.125, slotRows: S, append })), out);
     };
     const caches = () => [gpu.zeros([B * S, d], 'float16'), gpu.zeros([B * S, d], 'float16'), gpu.zeros([B, d], 'float16')] as const;
     const [k1, v1, o1] = caches();

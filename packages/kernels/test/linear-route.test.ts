@@ -2,8 +2,10 @@
 // product's defaults, so a change to which kernel runs where shows here before it shows in speed.
 import { describe, expect, it } from 'vitest';
 import {
+  ATTEND_SPLIT_MAX_PAIRS,
   DEFAULT_ROUTE_POLICY,
   type IgemmCall,
+  attendCacheSplits,
   type RoutePolicy,
   createCpuBackend,
   gemvRows,
@@ -95,5 +97,20 @@ describe('linear_mma (the tensor-core GEMV linear)', () => {
     // few tiles: one tile a group, k split over all 32 warps
     expect(linearMmaTiles(16, 64, 132)).toBe(1);
     expect(linearMmaTiles(592, 448, 132)).toBe(1);
+  });
+});
+
+describe('attendCacheSplits', () => {
+  it('splits a long cache over blocks only where the (sequence, head) pairs leave SMs idle', () => {
+    // CPM-2 decoding one sequence: 64 heads over a 512-position encoder cache -> 5 blocks a pair
+    expect(attendCacheSplits(64, 512, 132)).toBe(5);
+    // batch 8: 512 pairs already fill 132 SMs twice over
+    expect(attendCacheSplits(512, 512, 132)).toBe(1);
+    // a short cache is never cut below 64 positions a block
+    expect(attendCacheSplits(1, 100, 132)).toBe(2);
+    expect(attendCacheSplits(1, 64, 132)).toBe(1);
+    // at most 32 blocks a pair; none beyond the counters' reach
+    expect(attendCacheSplits(1, 1 << 20, 132)).toBe(32);
+    expect(attendCacheSplits(ATTEND_SPLIT_MAX_PAIRS + 1, 1 << 20, 1 << 20)).toBe(1);
   });
 });

@@ -73,9 +73,50 @@ describe('attendCache', () => {
     }
   });
 
+  for (const dtype of DTYPES) {
+    it(`append writes each new row at position L - 1 of its cache, then attends over it (${dtype})`, () => {
+      const r = rng(73);
+      const [batch, heads, headDim, slotRows] = [5, 3, 16, 9];
+      const width = heads * headDim;
+      // lengths 0 (no write), 1, partial, full and beyond (clamped: the last row)
+      const lengths = [0, 1, 4, slotRows, slotRows + 3];
+      const q = randomValues(r, batch * width, dtype);
+      const keys = randomValues(r, batch * slotRows * width, dtype, 2);
+      const values = randomValues(r, batch * slotRows * width, dtype);
+      // the new rows as a decode step has them: k | v side by side in one [B, 3 width] row (q | k | v)
+      const qkv = randomValues(r, batch * 3 * width, dtype);
+      const row = (b: number, part: number) => qkv.slice(b * 3 * width + part * width, b * 3 * width + (part + 1) * width);
+      const wantKeys = keys.slice();
+      const wantValues = values.slice();
+      for (let b = 0; b < batch; b++) {
+        const L = Math.min(Math.max(lengths[b], 0), slotRows);
+        if (L < 1) continue;
+        wantKeys.splice((b * slotRows + L - 1) * width, width, ...row(b, 1));
+        wantValues.splice((b * slotRows + L - 1) * width, width, ...row(b, 2));
+      }
+      const kt = tensorOf(keys, [batch * slotRows, width], dtype);
+      const vt = tensorOf(values, [batch * slotRows, width], dtype);
+      const qkvt = tensorOf(qkv, [batch, 3 * width], dtype);
+      const out = backend.attendCache(tensorOf(q, [batch, width], dtype), kt, vt, backend.upload(Int32Array.from(lengths), [batch]), {
+        heads, scale: 0.25, slotRows, append: { keys: qkvt.narrow(1, width, width), values: qkvt.narrow(1, 2 * width, width) },
+      });
+      expect(valuesOf(kt)).toEqual(valuesOf(tensorOf(wantKeys, [batch * slotRows, width], dtype)));
+      expect(valuesOf(vt)).toEqual(valuesOf(tensorOf(wantValues, [batch * slotRows, width], dtype)));
+      const want = reference.attendCache(q, valuesOf(kt), valuesOf(vt), lengths, { batch, heads, headDim, slotRows, scale: 0.25 });
+      expectClose(valuesOf(out), want, dtype === 'float32' ? { rel: 1e-5, abs: 2e-6 } : { rel: 2e-3, abs: 2e-3 }, 'append');
+    });
+  }
+
   it('checks its arguments with typed errors', () => {
     const f = (shape: number[], dtype: 'float16' | 'float32' = 'float32') => backend.zeros(shape, dtype);
     const len = backend.zeros([2], 'int32');
+    const kv = f([2, 16]);
+    const ap = { keys: kv.narrow(1, 0, 8), values: kv.narrow(1, 8, 8) };
+    expect(() => backend.attendCache(f([2, 8]), f([6, 8]), f([6, 8]), len, { heads: 2, scale: 1, slotRows: 3, append: ap })).not.toThrow();
+    expect(() => backend.attendCache(f([2, 8]), f([6, 8]), f([6, 8]), len, { heads: 2, scale: 1, slotRows: 3, append: { ...ap, values: f([2, 8], 'float16') } })).toThrow(DTypeMismatchError);
+    expect(() => backend.attendCache(f([2, 8]), f([6, 8]), f([6, 8]), len, { heads: 2, scale: 1, slotRows: 3, append: { ...ap, keys: f([3, 8]) } })).toThrow(/append.keys must have shape \[2, 8\]/);
+    expect(() => backend.attendCache(f([2, 8]), f([6, 8]), f([6, 8]), len, { heads: 2, scale: 1, slotRows: 3, append: { ...ap, keys: f([8, 2]).transpose() } })).toThrow(/append.keys must have contiguous rows/);
+    expect(() => backend.attendCache(f([2, 8]), f([6, 8]), f([6, 8]), len, { heads: 2, scale: 1, slotRows: 3, append: { ...ap, values: f([2, 8]) } })).toThrow(/one row stride/);
     const o = { heads: 2, scale: 1, slotRows: 3 };
     expect(() => backend.attendCache(f([2, 8]), f([6, 8]), f([6, 8]), len, o)).not.toThrow();
     expect(() => backend.attendCache(f([2, 8]), f([6, 8]), f([6, 8]), len, { ...o, heads: 3 })).toThrow(/3 heads do not divide q's width 8/);
@@ -154,8 +195,8 @@ describe('native step ops given bad arguments throw instead of crashing', () => 
     expect(() => N.scatterRows(f, 0, 4, 5, 4, f, 0, 2, i32, 0)).toThrow(/index is too short/);
     expect(() => N.scatterRows(f, 0, 4, 2, 4, new Uint16Array(24), 0, 2, i32, 0)).toThrow(/same element type/);
     expect(() => N.scatterRows(f, 0, 4, 2, 4, f, 0, 2, f as unknown as Int32Array, 0)).toThrow(TypeError);
-    // q [2, 4] (2 heads of 2), keys/values [2 * 3, 4], lengths [2], bias [2, 3], out [2, 4]
-    const ok = [f, 0, 4, 2, 2, 2, f, 0, f, 0, i32, 0, 3, 1, f, 0, f, 0] as const;
+    // q [2, 4] (2 heads of 2), keys/values [2 * 3, 4], lengths [2], bias [2, 3], out [2, 4], append [2, 4] (rows 4 apart)
+    const ok = [f, 0, 4, 2, 2, 2, f, 0, f, 0, i32, 0, 3, 1, f, 0, f, 0, f, 0, f, 0, 4] as const;
     const call = (i: number, v: unknown) => () => (N.attendCache as (...a: unknown[]) => void)(...ok.map((x, j) => (j === i ? v : x)));
     expect(call(-1, 0)).not.toThrow();
     expect(call(12, 4)).toThrow(/keys is too short/);
@@ -167,6 +208,10 @@ describe('native step ops given bad arguments throw instead of crashing', () => 
     expect(call(13, Number.POSITIVE_INFINITY)).toThrow(/scale must be finite/);
     expect(call(14, null)).not.toThrow();
     expect(call(8, new Uint16Array(24))).toThrow(/same element type/);
+    expect(call(19, 17)).toThrow(/appendKeys is too short/);
+    expect(call(22, 21)).toThrow(/appendKeys is too short/);
+    expect(call(20, null)).toThrow(/given together/);
+    expect(call(20, new Uint16Array(24))).toThrow(/same element type/);
     expect(() => N.zero(f, 20, 5)).toThrow(/dst is too short/);
   });
 });

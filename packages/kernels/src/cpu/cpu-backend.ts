@@ -17,6 +17,7 @@ import {
   checkContiguous,
   checkDType,
   argmaxExclude,
+  checkAppend,
   checkRank,
   checkSameDType,
   checkShape,
@@ -631,7 +632,7 @@ export class CpuBackend implements Backend {
 
   attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
     const bias = options?.distanceBias;
-    this.check('attendCache', q, keys, values, lengths, bias);
+    this.check('attendCache', q, keys, values, lengths, bias, options?.append?.keys, options?.append?.values);
     checkFloat('attendCache', q);
     checkSameDType('attendCache', q, keys);
     checkSameDType('attendCache', q, values);
@@ -654,6 +655,7 @@ export class CpuBackend implements Backend {
       checkShape('attendCache', bias, [heads, slotRows], 'distanceBias');
       checkContiguous('attendCache', bias, 'distanceBias');
     }
+    const append = checkAppend('attendCache', q, options.append);
     const qp = width <= 1 || q.strides[1] === 1 ? q : this.contiguousCopy(q);
     const out = this.empty([batch, width], q.dtype);
     try {
@@ -662,6 +664,9 @@ export class CpuBackend implements Backend {
         this.arr(keys) as FloatArray, keys.offset, this.arr(values) as FloatArray, values.offset,
         this.arr(lengths) as Int32Array, lengths.offset, slotRows, scale,
         bias ? (this.arr(bias) as FloatArray) : null, bias ? bias.offset : 0, this.arr(out) as FloatArray, 0,
+        append ? (this.arr(append.keys) as FloatArray) : null, append ? append.keys.offset : 0,
+        append ? (this.arr(append.values) as FloatArray) : null, append ? append.values.offset : 0,
+        append && batch > 1 ? append.keys.strides[0] : width,
       );
     } finally {
       if (qp !== q) qp.dispose();

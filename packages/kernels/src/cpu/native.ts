@@ -61,6 +61,7 @@ export interface NativeCpu {
     q: FloatArray, qOffset: number, qRowStride: number, batch: number, heads: number, headDim: number,
     keys: FloatArray, keysOffset: number, values: FloatArray, valuesOffset: number, lengths: Int32Array, lengthsOffset: number,
     slotRows: number, scale: number, bias: FloatArray | null, biasOffset: number, out: FloatArray, outOffset: number,
+    appendKeys: FloatArray | null, appendKeysOffset: number, appendValues: FloatArray | null, appendValuesOffset: number, appendRowStride: number,
   ): void;
   /** The lowest index of the largest of x[offset .. offset + n), NaN skipped; -1 when all are NaN or -Infinity. */
   argmax(x: Float32Array, offset: number, n: number): number;

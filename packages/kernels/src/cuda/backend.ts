@@ -24,6 +24,7 @@ import {
   checkDType,
   checkDevice,
   argmaxExclude,
+  checkAppend,
   checkRank,
   checkSameDType,
   checkShape,
@@ -51,7 +52,7 @@ import {
 } from '@bminf/cuda-binding';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  DEFAULT_ROUTE_POLICY, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, linearMmaFits, linearMmaTiles, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, linearMmaFits, linearMmaTiles, linearRoute,
 } from './linear-route.js';
 import { Sm90Gemm } from './sm90-gemm.js';
 import { Tuner } from './tuner.js';
@@ -95,6 +96,7 @@ export class CudaBackend implements Backend {
   readonly kernels: CompiledModule;
   private readonly fns = new Map<string, KernelFunction>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
+  private readonly attendCounters: CudaStorage;
   private readonly igemmPath: IgemmPath;
   private _disposed = false;
   /** Pinned host buffers and the copy stream, for layers streamed from host memory. */
@@ -145,6 +147,10 @@ export class CudaBackend implements Backend {
     });
     this.streaming = new CudaWeightStreaming(native, (t) => this.span(t), () => this.capturing);
     this.flag = this.alloc(256);
+    // The split attention's per-pair counters: zero between launches (the last block of a pair resets its own).
+    this.attendCounters = this.allocMain(4 * ATTEND_SPLIT_MAX_PAIRS);
+    const c = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
+    native.fill(c.region, c.byteOffset, c.byteLength, 0);
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------
@@ -935,8 +941,9 @@ export class CudaBackend implements Backend {
     try {
       const nrows = x.numel / Math.max(cols, 1);
       if (x.numel > 0 && cols <= 1024) {
-        // a warp per row, the row in registers (norm.cu)
-        this.launch(`softmax_warp_${sfx(x.dtype)}`, Math.ceil(nrows / 8), 256, 'ppipliifii', [
+        // a warp per row, the row in registers (norm.cu); 16-byte loads where the rows allow
+        const v8 = x.dtype === 'float16' && cols % 8 === 0 && this.aligned16(xp) && this.aligned16(out) && (!bp || this.aligned16(bp));
+        this.launch(v8 ? 'softmax_warp8_f16' : `softmax_warp_${sfx(x.dtype)}`, Math.ceil(nrows / 8), 256, 'ppipliifii', [
           xp, bp ?? xp, biasMode, out, nrows, rows, cols, scale, causal ? 1 : 0, causalOffset,
         ]);
       } else if (x.numel > 0) {
@@ -1083,7 +1090,7 @@ export class CudaBackend implements Backend {
 
   attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
     const bias = options.distanceBias;
-    this.check('attendCache', q, keys, values, lengths, bias);
+    this.check('attendCache', q, keys, values, lengths, bias, options.append?.keys, options.append?.values);
     checkDType('attendCache', q, 'float16', 'float32');
     checkSameDType('attendCache', q, keys);
     checkSameDType('attendCache', q, values);
@@ -1110,22 +1117,37 @@ export class CudaBackend implements Backend {
     }
     const headDim = width / numHeads;
     if (headDim > 1024) throw new UnsupportedError(`attendCache: heads of ${headDim} dimensions are not supported on CUDA (at most 1024).`);
+    const append = checkAppend('attendCache', q, options.append);
     const qp = q.strides[1] === 1 || width === 1 ? q : this.contiguous(q);
     const out = this.make([B, width], q.dtype);
+    let work: Tensor | null = null;
     try {
       if (B > 0 && width > 0) {
         // float16 heads of 8k ≤ 256 dimensions with 16-byte aligned caches: the kernel spread for latency
         const v8 = q.dtype === 'float16' && headDim % 8 === 0 && headDim <= 256 && this.span(keys).byteOffset % 16 === 0 && this.span(values).byteOffset % 16 === 0;
-        this.native.launch(this.fn(v8 ? 'attend_cache_f16v8' : `attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [v8 ? 256 : 128, 1, 1], slotRows * 4, 'plppppipiiif', [
-          ...this.flat([qp]), qp.strides[0], ...this.flat([keys, values, lengths, bias ?? keys]), bias ? 1 : 0, ...this.flat([out]),
-          numHeads, headDim, slotRows, scale,
-        ], false, this.routes.dependentLaunch);
+        const args = [
+          ...this.flat([qp]), qp.strides[0], ...this.flat([keys, values, lengths, bias ?? keys]), bias ? 1 : 0, ...this.flat([out]), numHeads, headDim, slotRows, scale,
+          ...this.flat([append?.keys ?? keys, append?.values ?? values]), append ? append.keys.strides[0] : 0, append ? 1 : 0,
+        ];
+        if (!v8) {
+          this.native.launch(this.fn(`attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [128, 1, 1], slotRows * 4, 'plppppipiiifppli', args, false, this.routes.dependentLaunch);
+        } else {
+          // split over the cache where the (sequence, head) pairs alone leave SMs idle (linear-route.ts)
+          const splits = attendCacheSplits(B * numHeads, slotRows, this.info.multiprocessors ?? 132);
+          const chunk = Math.ceil(slotRows / splits);
+          work = splits > 1 ? this.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
+          const counters = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
+          this.native.launch(this.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
+            ...args, ...this.flat([keys, values]), splits, chunk, ...(work ? this.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
+          ], false, this.routes.dependentLaunch);
+        }
       }
     } catch (e) {
       out.dispose();
       throw mapNativeError(e, 'attendCache');
     } finally {
       if (qp !== q) qp.dispose();
+      work?.dispose(); // stream-ordered: the pool hands it out again only to later work on this stream
     }
     return out;
   }

@@ -9,7 +9,9 @@ export { cudaAvailability, cudaInfo, formatCudaInfo, type CudaAvailability, type
 export { CudaBackend, type CudaBackendOptions } from './backend.js';
 export { kernelSourceDir, cacheDir as kernelCacheDir } from './compiler.js';
 export {
+  ATTEND_SPLIT_MAX_PAIRS,
   DEFAULT_ROUTE_POLICY,
+  attendCacheSplits,
   IGEMM_TIMED_CANDIDATES,
   gemvRows,
   linearMmaFits,

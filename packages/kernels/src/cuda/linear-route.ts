@@ -172,3 +172,16 @@ export function linearCall(
   const packed16 = float16 && [x, w, ws, bias, residual].every((t) => !t || (t.isContiguous() && aligned16(t)));
   return { rows, k, m, float16, residual: !!residual, packed16 };
 }
+
+/** Pairs of (sequence, head) the split attention's counters cover (attendCacheSplits is 1 beyond). */
+export const ATTEND_SPLIT_MAX_PAIRS = 32768;
+
+/**
+ * How many blocks attend_cache_f16v8 spreads each (sequence, head) pair over, splitting its cache of
+ * `slotRows` positions (flash-decoding): enough blocks for two per SM, at least 64 positions a block,
+ * at most 32 blocks a pair; 1 (no split) where the pairs alone fill the GPU.
+ */
+export function attendCacheSplits(pairs: number, slotRows: number, sms: number): number {
+  if (pairs < 1 || pairs > ATTEND_SPLIT_MAX_PAIRS) return 1;
+  return Math.max(1, Math.min(32, Math.ceil((2 * sms) / pairs), Math.ceil(slotRows / 64)));
+}

@@ -25,7 +25,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
   private readonly values: Tensor[];
   private readonly lengths: Int32Array;
   /** Decode steps by the number of leading slots they cover (powers of two): a step computes only those rows. */
-  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'lens'>; logits: Tensor; ids: Tensor | null }>();
+  private readonly decodePlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'lens'>; logits: Tensor; ids: Tensor | null }>();
   private slab: Float32Array | null = null;
   private slabAt = 0;
   private readonly prefillPlans = new Map<number, { graph: StepGraph; inputs: StepInputs<'ids' | 'pos' | 'rows' | 'last'>; logits: Tensor }>();
@@ -76,15 +76,13 @@ export class Cpm1PlannedRunner implements ModelRunner {
   private async decode(entries: (DecodeEntry | null)[]): Promise<(StepOutput | null)[]> {
     const plan = this.decodePlan(lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots));
     const h = plan.inputs.host;
-    h.lens.fill(0);
-    h.rows.fill(-1);
+    h.lens.fill(0); // a slot that sits out: nothing written to its cache, nothing attended
     for (const e of entries) {
       if (!e) continue;
       const pos = this.lengths[e.slot];
       h.ids[e.slot] = e.id;
       h.pos[e.slot] = pos;
-      h.rows[e.slot] = e.slot * this.maxLength + pos;
-      h.lens[e.slot] = pos + 1;
+      h.lens[e.slot] = pos + 1; // the token's k and v go to position pos (attendCache's append)
     }
     plan.inputs.upload();
     await plan.graph.run();
@@ -174,8 +172,8 @@ export class Cpm1PlannedRunner implements ModelRunner {
 
   /** The decode step of slots 0..k-1. */
   private planDecode(k: number) {
-    const inputs = new StepInputs(this.backend, { ids: k, pos: k, rows: k, lens: k });
-    inputs.host.rows.fill(-1);
+    // made with every length 0: the runs while it is recorded write no cache row (the append needs L ≥ 1)
+    const inputs = new StepInputs(this.backend, { ids: k, pos: k, lens: k });
     inputs.upload();
     const logits = keep(this.backend.zeros([k, this.model.vocabSize], 'float32'));
     const ids = deviceArgmax(this.backend) ? keep(this.backend.zeros([k], 'int32')) : null;
@@ -190,12 +188,12 @@ export class Cpm1PlannedRunner implements ModelRunner {
         const d = cfg.numHeads * cfg.headDim;
         const keys = this.keys[i].narrow(0, 0, rows);
         const values = this.values[i].narrow(0, 0, rows);
-        b.scatterRows(qkv.narrow(1, d, d), keys, t.rows);
-        b.scatterRows(qkv.narrow(1, 2 * d, d), values, t.rows);
+        // this token's k and v go into the cache at position lens - 1 inside the attention (one kernel)
         const ctx = b.attendCache(qkv.narrow(1, 0, d), keys, values, t.lens, {
           heads: cfg.numHeads,
           scale: blk.attn.params.scale,
           slotRows: this.maxLength,
+          append: { keys: qkv.narrow(1, d, d), values: qkv.narrow(1, 2 * d, d) },
         });
         x = blk.attn.params.out.forwardAdd(ctx, x);
         x = blk.ffn.forward(blk.lnFF.forward(x), x);

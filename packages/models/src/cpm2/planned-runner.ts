@@ -17,7 +17,7 @@ export interface Cpm2RunnerLimits {
 }
 
 type EncoderInputs = StepInputs<'ids' | 'rows'>;
-type DecoderInputs = StepInputs<'ids' | 'rows' | 'lens' | 'encLens'>;
+type DecoderInputs = StepInputs<'ids' | 'lens' | 'encLens'>;
 
 /**
  * CPM-2 and EVA on planned steps. Each slot owns rows of a cross-attention cache (the encoder output's
@@ -183,15 +183,13 @@ export class Cpm2PlannedRunner implements ModelRunner {
   private async decode(entries: (DecodeEntry | null)[]): Promise<(StepOutput | null)[]> {
     const plan = this.decoderPlan(lengthBucket(Math.max(...entries.map((e) => (e ? e.slot + 1 : 0))), 1, this.slots));
     const h = plan.inputs.host;
-    h.lens.fill(0);
+    h.lens.fill(0); // a slot that sits out: nothing written to its cache, nothing attended
     h.encLens.fill(0);
-    h.rows.fill(-1);
     for (const e of entries) {
       if (!e) continue;
       const pos = this.lengths[e.slot];
       h.ids[e.slot] = e.id;
-      h.rows[e.slot] = e.slot * this.maxDecoderLength + pos;
-      h.lens[e.slot] = pos + 1;
+      h.lens[e.slot] = pos + 1; // the token's k and v go to position pos (attendCache's append)
       h.encLens[e.slot] = this.encoderLengths[e.slot];
     }
     plan.inputs.upload();
@@ -221,8 +219,8 @@ export class Cpm2PlannedRunner implements ModelRunner {
     const L = m.layers;
     const c = m.config;
     const d = c.numHeads * c.headDim;
-    const inputs = new StepInputs(this.backend, { ids: k, rows: k, lens: k, encLens: k });
-    inputs.host.rows.fill(-1);
+    // made with every length 0: the runs while it is recorded write no cache row (the append needs L ≥ 1)
+    const inputs = new StepInputs(this.backend, { ids: k, lens: k, encLens: k });
     inputs.upload();
     const logits = keep(b.zeros([k, m.vocabSize], 'float32'));
     const ids = deviceArgmax(b) ? keep(b.zeros([k], 'int32')) : null;
@@ -235,13 +233,13 @@ export class Cpm2PlannedRunner implements ModelRunner {
         const qkv = blk.attn.params.qkv?.forwardNormed(blk.lnAttn, x) as Tensor; // the norm fused where it can be
         const selfKeys = part(this.selfKeys[i], this.maxDecoderLength);
         const selfValues = part(this.selfValues[i], this.maxDecoderLength);
-        b.scatterRows(qkv.narrow(1, d, d), selfKeys, t.rows);
-        b.scatterRows(qkv.narrow(1, 2 * d, d), selfValues, t.rows);
+        // this token's k and v go into the cache at position lens - 1 inside the attention (one kernel)
         const self = b.attendCache(qkv.narrow(1, 0, d), selfKeys, selfValues, t.lens, {
           heads: c.numHeads,
           scale: 1,
           slotRows: this.maxDecoderLength,
           distanceBias: this.distanceBias,
+          append: { keys: qkv.narrow(1, d, d), values: qkv.narrow(1, 2 * d, d) },
         });
         x = blk.attn.params.out.forwardAdd(self, x);
         const q = blk.cross.params.q.forwardNormed(blk.lnCross, x);
