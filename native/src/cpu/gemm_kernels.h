@@ -22,6 +22,13 @@ void IgemmBlockAvxVnni(const int8_t* a, int64_t lda, const int8_t* b, int64_t ld
                        int64_t n, int64_t k, bool accumulate);
 void IgemmBlockAvx512(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
                       int64_t n, int64_t k, bool accumulate);
+// c[0, n) = a[0, k) · B[n, k]ᵀ (ldb): one row of A (a decode step of one sequence) over the whole of
+// k, reading B once in address order with a software prefetch ahead (igemm_avx512.cc). For a B of
+// kIgemmRowMinBytes or more: larger than the L2 of current x86 cores (1-2 MiB), so a decode step
+// reads it from DRAM unless the whole model fits in the L3 (a smaller B goes to the block kernel,
+// faster on data in cache).
+void IgemmRowAvx512(const int8_t* a, const int8_t* b, int64_t ldb, int32_t* c, int64_t n, int64_t k);
+constexpr int64_t kIgemmRowMinBytes = int64_t(4) << 20;
 
 // The packed int8 GEMM (for more than a few rows): operands packed once per cache block into slivers
 // of `mr` rows of A and `nr` rows of B (columns of C), in groups of `kstep` consecutive k, then a

@@ -111,6 +111,10 @@ void IgemmRun(const int8_t* ap, const int8_t* bp, int32_t* cp, int64_t m, int64_
         IgemmPackedRange(K, ap, bp, cp, n, k, u0 * K.mr, std::min(m, u1 * K.mr), 0, n);
       });
     }
+  } else if (isa == Isa::kAvx512 && m == 1 && n * k >= kIgemmRowMinBytes) {
+    // A decode step of one sequence by a large weight: each thread streams its share of the weight
+    // rows once, whole, in address order (see IgemmRowAvx512).
+    ParallelFor(n, std::max<int64_t>(16, kGrainMacs / k + 1), [&](int64_t j0, int64_t j1) { IgemmRowAvx512(ap, bp + j0 * k, k, cp + j0, j1 - j0, k); });
   } else if (work < kGrainMacs) {
     IgemmRange(block, ap, bp, cp, n, k, 0, m, 0, n);
   } else if (n >= m) {

@@ -22,6 +22,7 @@ Napi::Value Zero(const Napi::CallbackInfo& info);         // copy.cc
 Napi::Value ScatterRows(const Napi::CallbackInfo& info);  // step_ops.cc
 Napi::Value AttendCache(const Napi::CallbackInfo& info);  // step_ops.cc
 Napi::Value Argmax(const Napi::CallbackInfo& info);       // argmax.cc
+Napi::Value ArgmaxRows(const Napi::CallbackInfo& info);   // argmax.cc
 
 }  // namespace cpu
 }  // namespace bminf

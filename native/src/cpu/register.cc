@@ -41,6 +41,7 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
   fn("dequantize", Guarded<Dequantize>);
   fn("linearInt8", Guarded<LinearInt8>);
   fn("argmax", Guarded<Argmax>);
+  fn("argmaxRows", Guarded<ArgmaxRows>);
   fn("igemm", Guarded<Igemm>);
   fn("gemm", Guarded<Gemm>);
   fn("layerNorm", Guarded<LayerNorm>);

@@ -49,7 +49,9 @@ class ReplayWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    BatchPriority batch;  // the event loop preempts the replay at once when it wakes
+    // When the step's threads use every CPU: the event loop then preempts the replay at once when it
+    // wakes (with a CPU to spare it runs there, and SCHED_BATCH only slows the step).
+    BatchPriority batch;
     try {
       tape_->Replay();
     } catch (const std::bad_alloc&) {

@@ -93,7 +93,8 @@ class Pool {
 
   // Worker `index` (1-based; the caller is 0) takes part in regions while index < threads().
   void Work(int index) {
-    BatchPriority batch;  // for the thread's life: it only ever computes
+    // For the thread's life (it only ever computes), while the threads cover every CPU.
+    BatchPriority batch(false);
     uint64_t seen = 0;
     for (;;) {
       // Spin a little before sleeping: ops come back to back (a decode step is hundreds of small
@@ -110,7 +111,10 @@ class Pool {
         seen = generation_.load();
         job = job_;
       }
-      if (job && index < threads()) Drain(*job);
+      if (job && index < threads()) {
+        batch.SetBatch(threads() >= CpuCount());  // a syscall only when the thread count crossed CpuCount()
+        Drain(*job);
+      }
     }
   }
 
@@ -170,23 +174,43 @@ void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
   pool.Run(chunks, &body);
 }
 
-BatchPriority::BatchPriority() {
+int CpuCount() {
+  static const int n = [] {
 #if defined(__linux__)
-  sched_param param{};
-  int policy = 0;
-  if (pthread_getschedparam(pthread_self(), &policy, &param) == 0 && policy == SCHED_OTHER) {
-    sched_param batch{};
-    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch) == 0) policy_ = policy;
-  }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
 #endif
+    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }();
+  return n;
 }
 
-BatchPriority::~BatchPriority() {
+bool ThreadsUseEveryCpu() { return NumThreads() >= CpuCount(); }
+
+BatchPriority::BatchPriority(bool enable) { SetBatch(enable); }
+
+BatchPriority::~BatchPriority() { SetBatch(false); }
+
+void BatchPriority::SetBatch(bool enable) {
 #if defined(__linux__)
-  if (policy_ >= 0) {
+  if (untouchable_ || enable == (policy_ >= 0)) return;
+  if (enable) {
+    sched_param param{};
+    int policy = 0;
+    if (pthread_getschedparam(pthread_self(), &policy, &param) != 0 || policy != SCHED_OTHER) {
+      untouchable_ = true;
+      return;
+    }
+    sched_param batch{};
+    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch) == 0) policy_ = policy;
+  } else {
     sched_param param{};
     pthread_setschedparam(pthread_self(), policy_, &param);
+    policy_ = -1;
   }
+#else
+  (void)enable;
 #endif
 }
 

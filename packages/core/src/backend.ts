@@ -127,10 +127,9 @@ export interface Backend {
   /**
    * Greedy decoding's pick per row: for x [rows, n] float32 packed, int32 [rows] holding the lowest
    * index of each row's largest value (NaN never chosen; -1 where every value is NaN or -Infinity), as
-   * the host's argmax does. Optional. On the GPU it runs inside a step, so a greedy decode step sends
-   * back a few ids instead of rows of logits; the CPU's reads its operand at once (its logits are in
-   * host memory already) and is refused inside a step being captured. `exclude`: a column never chosen
-   * (CPM-2's generation never picks <unk>).
+   * the host's argmax does. Optional. A step op on both backends (recorded inside a captured step like
+   * any other), so a greedy decode step sends back a few ids instead of rows of logits. `exclude`: a
+   * column never chosen (CPM-2's generation never picks <unk>).
    */
   argmaxRows?(x: Tensor, options?: { exclude?: number }): Tensor;
   /** Copies host data into an existing packed tensor of the same dtype and element count. */

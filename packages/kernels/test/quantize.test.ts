@@ -104,17 +104,53 @@ describe('igemm', () => {
           expect(Array.from(c), `${isa}: ${va} x ${vb}, m ${m}`).toEqual(new Array(m * n).fill(va * vb * k));
         }
       }
-      // The largest k: |sums| reach 2³¹ - 2¹⁴, where VNNI's offset sums pass int32 and wrap back.
+      // The largest k: |sums| reach 2³¹ - 2¹⁴, where VNNI's offset sums pass int32 and wrap back (m = 1:
+      // the one-row kernel; m = 2: the few-row one).
       const k = 131071;
-      const c = backend.download(backend.igemm(backend.upload(new Int8Array(2 * k).fill(-128), [2, k]), backend.upload(new Int8Array(3 * k).fill(-128), [3, k])));
-      expect(Array.from(c), isa).toEqual(new Array(6).fill(128 * 128 * k));
+      for (const m of [1, 2]) {
+        const c = backend.download(backend.igemm(backend.upload(new Int8Array(m * k).fill(-128), [m, k]), backend.upload(new Int8Array(3 * k).fill(-128), [3, k])));
+        expect(Array.from(c), `${isa}: m ${m}`).toEqual(new Array(3 * m).fill(128 * 128 * k));
+      }
     });
+  });
+
+  it('is exact for one row by weights of 4 MiB or more (the streamed decode GEMV), at awkward k and offsets, on every kernel path', () => {
+    // (native/src/cpu/gemm_kernels.h, kIgemmRowMinBytes: from 4 MiB of weights, one row of A takes
+    // the AVX-512 path's row kernel; its pieces: a masked head up to a 64-byte boundary, 256-byte
+    // iterations, up to 3 whole 64-byte steps, a masked tail.)
+    const minBytes = 4 << 20;
+    const r = rng(5);
+    for (const [i, k] of [1, 63, 65, 191, 257, 319, 1283].entries()) {
+      const n = Math.ceil(minBytes / k) + (i % 5);
+      const a = randomInt8(r, k);
+      const b = randomInt8(r, n * k);
+      const want = reference.igemm(a, b, 1, n, k);
+      const at = i % 3; // the weights at offset 0, 1 or 2 of their storage
+      const storage = new Int8Array(n * k + at);
+      storage.set(b, at);
+      const w = backend.upload(storage, [n * k + at]).narrow(0, at, n * k).reshape([n, k]);
+      const x = backend.upload(a, [1, k]);
+      onEveryIsa((isa) => {
+        const got = backend.download(backend.igemm(x, w)) as Int32Array;
+        expect(got.length).toBe(n);
+        // (compared by hand: toEqual on millions of elements is slow)
+        const bad = got.findIndex((v, j) => v !== want[j]);
+        expect(bad, `${isa}: n ${n} k ${k} offset ${at}: element ${bad} is ${got[bad]}, not ${want[bad]}`).toBe(-1);
+      });
+    }
+    // The extremes at the largest k, where VNNI's offset sums wrap.
+    const k = 131071;
+    const n = Math.ceil(minBytes / k);
+    const x = backend.upload(new Int8Array(k).fill(-128), [1, k]);
+    const w = backend.upload(new Int8Array(n * k).fill(-128), [n, k]);
+    onEveryIsa((isa) => expect(Array.from(backend.download(backend.igemm(x, w))), isa).toEqual(new Array(n).fill(128 * 128 * k)));
   });
 
   it('is exact for larger shapes that take the blocked, threaded paths, on every kernel path', () => {
     onEveryIsa((isa) => {
       const r = rng(4);
-      for (const [m, n, k] of [[64, 300, 2100], [300, 40, 513], [150, 2100, 70]]) {
+      // (m = 1: a decode step's GEMV, its weight rows split between threads.)
+      for (const [m, n, k] of [[64, 300, 2100], [300, 40, 513], [150, 2100, 70], [1, 1500, 2100]]) {
         const a = randomInt8(r, m * k);
         const b = randomInt8(r, n * k);
         const c = backend.igemm(backend.upload(a, [m, k]), backend.upload(b, [n, k]));

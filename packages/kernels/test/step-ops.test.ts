@@ -3,7 +3,7 @@
 import { DTypeMismatchError, InvalidArgumentError, ShapeMismatchError, type Tensor, fromFloat16Array } from '@bminf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuBackend, nativeCpu as N, reference } from '@bminf/kernels';
-import { backend, expectClose, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
+import { ISAS, backend, expectClose, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
 
 const DTYPES = ['float32', 'float16'] as const;
 
@@ -272,10 +272,81 @@ describe('argmaxRows', () => {
     expect(ids(2)).toEqual([1, 1, -1]);
     expect(() => backend.argmaxRows(x, { exclude: 3 })).toThrow(/exclude must be a column index from 0 to 2/);
   });
-  it('takes float32 [rows, n] only, and no capture', () => {
+  it('takes float32 [rows, n] only', () => {
     expect(() => backend.argmaxRows(tensorOf([1, 2], [2], 'float32'))).toThrow(ShapeMismatchError);
     expect(() => backend.argmaxRows(tensorOf([1, 2], [1, 2], 'float16'))).toThrow(DTypeMismatchError);
-    const x = tensorOf([1, 2], [1, 2], 'float32');
-    expect(() => backend.captureStep(() => void backend.argmaxRows(x))).toThrow(/captured/);
+  });
+
+  /** The reference with an excluded column (-1: none). */
+  const plainArgmaxExcept = (row: Float32Array, exclude: number): number => {
+    let best = -1;
+    let bv = -Infinity;
+    for (let i = 0; i < row.length; i++) if (i !== exclude && row[i] > bv) [best, bv] = [i, row[i]];
+    return best;
+  };
+  /** Random rows with ties at the top (a row's max copied to a few places), some NaN and -Infinity. */
+  const fillRows = (r: () => number, x: Float32Array, rows: number, n: number) => {
+    for (let k = 0; k < x.length; k++) x[k] = (r() * 2 - 1) * 4;
+    for (let row = 0; row < rows; row++) {
+      const at = row * n;
+      const top = 5 + Math.floor(r() * 3);
+      const copies = 1 + Math.floor(r() * 4);
+      for (let c = 0; c < copies; c++) x[at + Math.floor(r() * n)] = top;
+      if (r() < 0.3) x[at + Math.floor(r() * n)] = NaN;
+      if (r() < 0.3) x[at + Math.floor(r() * n)] = -Infinity;
+      if (row === 2) x.fill(-Infinity, at, at + n); // no choice: -1
+    }
+  };
+  it('is recorded in a captured step and replayed on new logits (awkward sizes, exclude at 0, n-1 and inside, ties)', async () => {
+    const r = rng(89);
+    const shapes: [number, number][] = [[1, 1], [1, 2], [3, 7], [2, 9], [5, 31], [4, 1000], [1, 8193], [3, 30000]];
+    try {
+      for (const isa of ISAS) {
+        CpuBackend.setIsa(isa);
+        for (const [rows, n] of shapes) {
+          const strided = n % 2 === 1; // x a column block of a wider tensor: copied packed inside the step
+          const wide = backend.zeros([rows, strided ? n + 3 : n], 'float32');
+          const x = strided ? wide.narrow(1, 1, n) : wide;
+          const excludes = [...new Set([-1, 0, n - 1, Math.floor(n / 2)])];
+          const outs = excludes.map(() => backend.zeros([rows], 'int32'));
+          const step = backend.captureStep(() => {
+            excludes.forEach((e, i) => backend.copy(backend.argmaxRows(x, e < 0 ? {} : { exclude: e }), outs[i]));
+          });
+          // Recorded, not run: the outputs are still zero.
+          for (const o of outs) expect(Array.from(backend.download(o) as Int32Array)).toEqual(new Array<number>(rows).fill(0));
+          for (let run = 0; run < 3; run++) {
+            const values = new Float32Array(rows * n);
+            fillRows(r, values, rows, n);
+            const w = new Float32Array(wide.numel);
+            for (let row = 0; row < rows; row++) w.set(values.subarray(row * n, (row + 1) * n), row * wide.shape[1] + (strided ? 1 : 0));
+            backend.write(wide, w);
+            await step.run();
+            excludes.forEach((e, i) => {
+              const want = Array.from({ length: rows }, (_, row) => plainArgmaxExcept(values.subarray(row * n, (row + 1) * n), e));
+              expect(Array.from(backend.download(outs[i]) as Int32Array), `${isa} ${rows}x${n} exclude ${e} run ${run}`).toEqual(want);
+            });
+          }
+          step.dispose();
+          for (const t of [wide, ...outs]) t.dispose();
+        }
+      }
+    } finally {
+      CpuBackend.setIsa(null);
+    }
+  });
+  it('natively checks its arguments (RangeError/TypeError, never a read or write outside the arrays)', () => {
+    const x = new Float32Array(12);
+    const ids = new Int32Array(3);
+    expect(() => N.argmaxRows(x, 0, 3, 4, -1, ids, 0)).not.toThrow();
+    expect(() => N.argmaxRows(x, 1, 3, 4, -1, ids, 0)).toThrow(RangeError); // x too short
+    expect(() => N.argmaxRows(x, 0, 4, 3, -1, ids, 0)).toThrow(RangeError); // ids too short
+    expect(() => N.argmaxRows(x, 0, 3, 4, -1, ids, 1)).toThrow(RangeError);
+    expect(() => N.argmaxRows(x, 0, 3, 4, 4, ids, 0)).toThrow(RangeError); // exclude past the row
+    expect(() => N.argmaxRows(x, 0, 3, 4, -2, ids, 0)).toThrow(RangeError);
+    expect(() => N.argmaxRows(x, -1, 3, 4, -1, ids, 0)).toThrow(RangeError);
+    expect(() => N.argmaxRows(x, 0, 3, 4, 0.5, ids, 0)).toThrow(RangeError);
+    expect(() => N.argmaxRows(new Uint16Array(12) as unknown as Float32Array, 0, 3, 4, -1, ids, 0)).toThrow(TypeError);
+    expect(() => N.argmaxRows(x, 0, 3, 4, -1, new Float32Array(3) as unknown as Int32Array, 0)).toThrow(TypeError);
+    expect(() => (N.argmaxRows as unknown as (...a: unknown[]) => void)(x, 0, 3, 4, -1, ids)).toThrow(TypeError);
   });
 });

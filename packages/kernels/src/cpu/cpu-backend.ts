@@ -595,35 +595,18 @@ export class CpuBackend implements Backend {
     }
   }
 
-  /** Backend.argmaxRows: at once, natively per row (the logits are already in host memory); not inside a capture. */
+  /** Backend.argmaxRows: natively per row, at once or recorded inside a captured step as any op. */
   argmaxRows(x: Tensor, options: { exclude?: number } = {}): Tensor {
     this.check('argmaxRows', x);
     checkDType('argmaxRows', x, 'float32');
     checkRank('argmaxRows', x, 2);
     const exclude = argmaxExclude(options, x.shape[1]);
-    if (capturing) {
-      throw new InvalidArgumentError('argmaxRows: the CPU runs it at once, so a step being captured cannot hold it.', {
-        hint: "Take the argmax of the step's logits after its run() resolves.",
-      });
-    }
     const [rows, n] = x.shape;
-    const xp = x.isContiguous() ? x : this.contiguousCopy(x);
     const out = this.empty([rows], 'int32');
+    if (rows === 0) return out;
+    const xp = x.isContiguous() ? x : this.contiguousCopy(x);
     try {
-      const ids = this.view(out) as Int32Array;
-      const data = this.arr(xp) as Float32Array;
-      for (let r = 0; r < rows; r++) {
-        const at = xp.offset + r * n;
-        if (exclude < 0) {
-          ids[r] = n === 0 ? -1 : N.argmax(data, at, n);
-        } else {
-          // the best on either side of the excluded column; the left one wins a tie (lower index)
-          const left = exclude > 0 ? N.argmax(data, at, exclude) : -1;
-          const right = exclude + 1 < n ? N.argmax(data, at + exclude + 1, n - exclude - 1) : -1;
-          const ri = right < 0 ? -1 : right + exclude + 1;
-          ids[r] = left < 0 ? ri : ri < 0 || data[at + left] >= data[at + ri] ? left : ri;
-        }
-      }
+      N.argmaxRows(this.arr(xp) as Float32Array, xp.offset, rows, n, exclude, this.arr(out) as Int32Array, out.offset);
     } finally {
       if (xp !== x) xp.dispose();
     }

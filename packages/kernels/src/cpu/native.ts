@@ -65,6 +65,11 @@ export interface NativeCpu {
   ): void;
   /** The lowest index of the largest of x[offset .. offset + n), NaN skipped; -1 when all are NaN or -Infinity. */
   argmax(x: Float32Array, offset: number, n: number): number;
+  /**
+   * ids[idsOffset + r] = argmax (as argmax()) of row r of x [rows, n] packed at xOffset, never column
+   * `exclude` (-1: none). A step op: recorded on a tape like the others.
+   */
+  argmaxRows(x: Float32Array, xOffset: number, rows: number, n: number, exclude: number, ids: Int32Array, idsOffset: number): void;
   /** A recorded sequence of ops (native/src/cpu/tape.h). */
   Tape: new () => NativeTape;
   /** From now on, ops called on this thread are appended to `tape` instead of run, until endCapture(). */

@@ -81,12 +81,12 @@ export function planStep(backend: Backend, fn: () => void, record: boolean): Ste
 }
 
 /**
- * Whether a runner's decode steps also take the greedy id of each slot on the device: where the logits
- * live across a bus (CUDA), so a greedy step reads back a few ids instead of rows of logits. The CPU's
- * logits are in host memory already (its argmaxRows is not a step op).
+ * Whether a runner's decode steps also take the greedy id of each slot inside the step (Backend.argmaxRows
+ * as a step op), so that a greedy step reads back a few ids instead of rows of logits: across a bus on
+ * CUDA; on the CPU a copy of the logits (a megabyte for a batch of eight) and a JS-side pass over them.
  */
 export function deviceArgmax(b: Backend): boolean {
-  return b.name === 'cuda' && typeof b.argmaxRows === 'function';
+  return typeof b.argmaxRows === 'function';
 }
 
 /** The greedy id of each row of a step's float32 logits [k, vocab] (Backend.argmaxRows), as int32 [k]; never `exclude`. */
