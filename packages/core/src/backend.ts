@@ -69,23 +69,7 @@ export interface Backend {
     x: Tensor,
     weight: Tensor,
     weightScale: Tensor,
-    options: {
-      dtype: 'float16' | 'float32';
-      bias?: Tensor;
-      residual?: Tensor;
-      /**
-       * x is first RMS-normalised: layerNorm(x, weight, null, { eps, subtractMean: false }) (a decode
-       * step fuses the norm into the int8 linear's quantization; the sum of squares may be added in
-       * another order than layerNorm's).
-       */
-      rmsNorm?: { weight: Tensor; eps: number };
-      /**
-       * weight is a gated FFN's stacked [in; gate] rows [2f, k]: the result is mul(gelu(y[:, :f]),
-       * y[:, f:]) of the linear's y [n, 2f] (bias included), each op rounding as it would alone; the
-       * residual, [n, f], is added after.
-       */
-      gated?: boolean;
-    },
+    options: LinearInt8Options,
   ): Tensor;
 
   // ---- float ops ---------------------------------------------------------------------------------
@@ -168,6 +152,32 @@ export interface Backend {
 
   /** Frees what the backend holds (pools, handles). Tensors it made must not be used afterwards. */
   dispose(): void;
+}
+
+/** Backend.linearInt8's options. */
+export interface LinearInt8Options {
+  dtype: 'float16' | 'float32';
+  bias?: Tensor;
+  residual?: Tensor;
+  /**
+   * x is first RMS-normalised: layerNorm(x, weight, null, { eps, subtractMean: false }) (a decode
+   * step fuses the norm into the int8 linear's quantization; the sum of squares may be added in
+   * another order than layerNorm's).
+   */
+  rmsNorm?: { weight: Tensor; eps: number };
+  /**
+   * x is first layer-normalised: layerNorm(x, weight, bias ?? null, { eps, subtractMean: true })
+   * (GPT-2's LayerNorm; fused like rmsNorm, its sums added in another order). Not with rmsNorm.
+   */
+  layerNorm?: { weight: Tensor; bias?: Tensor; eps: number };
+  /** The output is gelu(y) of the linear's y (bias included), rounded as gelu() would; the residual after. Not with gated. */
+  gelu?: boolean;
+  /**
+   * weight is a gated FFN's stacked [in; gate] rows [2f, k]: the result is mul(gelu(y[:, :f]),
+   * y[:, f:]) of the linear's y [n, 2f] (bias included), each op rounding as it would alone; the
+   * residual, [n, f], is added after.
+   */
+  gated?: boolean;
 }
 
 export interface AttendCacheOptions {

@@ -99,11 +99,13 @@ GEMV_KERNEL(8)
 // Each warp issues its first weight loads before the quantize phase (and, launched as a dependent,
 // before the previous kernel has finished), so that they are in flight while the block normalises and
 // quantizes its activations.
-template <int R, bool NORM, bool GATED>
+template <int R, int NORM, int ACT>
 __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                            const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
-                                           int n, int k, const half_t* __restrict__ normW, float eps) {
+                                           int n, int k, const half_t* __restrict__ normW, float eps,
+                                           const half_t* __restrict__ normB) {
+  constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
   __shared__ float rowScale[R];
@@ -134,7 +136,24 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
     const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
     const u32x4* nw = reinterpret_cast<const u32x4*>(normW);
-    float inv = 1.f;
+    float inv = 1.f, mean = 0.f;
+    if (NORM == 2) {  // LayerNorm: the mean first, as layerNorm computes it
+      float sx = 0.f;
+      if (r < rows)
+        for (int i = t; i < nvec; i += stride) {
+          const u32x4 v = xr[i];
+          const half_t* h = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+          for (int e = 0; e < 8; e++) sx += h2f(h[e]);
+        }
+      sx = warpSum(sx);
+      if (lane == 0) red[warp] = sx;
+      __syncthreads();
+      float tot = 0.f;
+      for (int w = r * wpr; w < (r + 1) * wpr; w++) tot += red[w];
+      mean = tot / k;
+      __syncthreads();  // red is written again below
+    }
     if (NORM) {
       float ss = 0.f;
       if (r < rows)
@@ -143,7 +162,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
           const half_t* h = reinterpret_cast<const half_t*>(&v);
 #pragma unroll
           for (int e = 0; e < 8; e++) {
-            const float xf = h2f(h[e]);
+            const float xf = h2f(h[e]) - mean;  // RMS: mean = 0, x exactly
             ss += xf * xf;
           }
         }
@@ -162,13 +181,19 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
       const u32x4 g = nw[i];
       const half_t* h = reinterpret_cast<const half_t*>(&v);
       const half_t* gh = reinterpret_cast<const half_t*>(&g);
+      u32x4 bvec = {0u, 0u, 0u, 0u};
+      if (NORM == 2 && normB) bvec = reinterpret_cast<const u32x4*>(normB)[i];
+      const half_t* bh = reinterpret_cast<const half_t*>(&bvec);
+      // RMS: half(x·inv·w); LayerNorm: half((x − mean)·inv·w (+ b)), each product rounded as layerNorm's
+      auto one = [&](int e) -> half_t {
+        if (NORM == 1) return f2h(__fmul_rn(__fmul_rn(h2f(h[e]), inv), h2f(gh[e])));
+        float y = __fmul_rn(__fmul_rn(__fsub_rn(h2f(h[e]), mean), inv), h2f(gh[e]));
+        if (normB) y = __fadd_rn(y, h2f(bh[e]));
+        return f2h(y);
+      };
       unsigned o[4];
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const half_t a = f2h(__fmul_rn(__fmul_rn(h2f(h[2 * e]), inv), h2f(gh[2 * e])));
-        const half_t c = f2h(__fmul_rn(__fmul_rn(h2f(h[2 * e + 1]), inv), h2f(gh[2 * e + 1])));
-        o[e] = (unsigned)a | ((unsigned)c << 16);
-      }
+      for (int e = 0; e < 4; e++) o[e] = (unsigned)one(2 * e) | ((unsigned)one(2 * e + 1) << 16);
       return u32x4{o[0], o[1], o[2], o[3]};
     };
     unsigned m2 = 0;
@@ -247,6 +272,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
         out[(i64)r * f + c] = o;
       }
     } else if (ok) {
+      if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
       if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
       out[(i64)r * n + j] = h;
     }
@@ -254,19 +280,27 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
 }
 
 // Launched with 256 threads per block and at most n / 32 blocks.
-#define LINEAR_GEMV_KERNEL(NAME, R, NORM, GATED)                                                                    \
+// NORM: 0 none, 1 RMS (_norm), 2 LayerNorm with mean and optional bias (_ln); ACT: 0 none, 1 gated
+// (_gated), 2 GELU of the output (_gelu, before the residual).
+#define LINEAR_GEMV_KERNEL(NAME, R, NORM, ACT)                                                                      \
   extern "C" __global__ void NAME(const half_t* __restrict__ X, const signed char* __restrict__ W,                 \
                                   const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,  \
                                   const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out,   \
-                                  int rows, int n, int k, const half_t* __restrict__ normW, float eps) {            \
-    linearGemv<R, NORM, GATED>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, \
-                               n, k, normW, eps);                                                                   \
+                                  int rows, int n, int k, const half_t* __restrict__ normW, float eps,              \
+                                  const half_t* __restrict__ normB, int hasNormB) {                                 \
+    linearGemv<R, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows,   \
+                             n, k, normW, eps, hasNormB ? normB : nullptr);                                         \
   }
 #define LINEAR_GEMV_KERNELS(R)                                              \
-  LINEAR_GEMV_KERNEL(linear_gemv_r##R, R, false, false)                     \
-  LINEAR_GEMV_KERNEL(linear_gemv_norm_r##R, R, true, false)                 \
-  LINEAR_GEMV_KERNEL(linear_gemv_gated_r##R, R, false, true)                \
-  LINEAR_GEMV_KERNEL(linear_gemv_norm_gated_r##R, R, true, true)
+  LINEAR_GEMV_KERNEL(linear_gemv_r##R, R, 0, 0)                             \
+  LINEAR_GEMV_KERNEL(linear_gemv_norm_r##R, R, 1, 0)                        \
+  LINEAR_GEMV_KERNEL(linear_gemv_gated_r##R, R, 0, 1)                       \
+  LINEAR_GEMV_KERNEL(linear_gemv_norm_gated_r##R, R, 1, 1)                  \
+  LINEAR_GEMV_KERNEL(linear_gemv_gelu_r##R, R, 0, 2)                        \
+  LINEAR_GEMV_KERNEL(linear_gemv_norm_gelu_r##R, R, 1, 2)                   \
+  LINEAR_GEMV_KERNEL(linear_gemv_ln_r##R, R, 2, 0)                          \
+  LINEAR_GEMV_KERNEL(linear_gemv_ln_gated_r##R, R, 2, 1)                    \
+  LINEAR_GEMV_KERNEL(linear_gemv_ln_gelu_r##R, R, 2, 2)
 LINEAR_GEMV_KERNELS(1)
 LINEAR_GEMV_KERNELS(2)
 LINEAR_GEMV_KERNELS(4)
@@ -299,11 +333,13 @@ __device__ __forceinline__ void mmaS8(int* c, unsigned a0, unsigned a1, unsigned
                : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-template <bool NORM, bool GATED>
+template <int NORM, int ACT>
 __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                           const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                           const half_t* __restrict__ residual, half_t* __restrict__ out, int rows, int n,
-                                          int k, const half_t* __restrict__ normW, float eps, int mt) {
+                                          int k, const half_t* __restrict__ normW, float eps, const half_t* __restrict__ normB,
+                                          int mt) {
+  constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 mmaShared[];
   signed char* xq = reinterpret_cast<signed char*>(mmaShared);  // 8 rows x k int8, interleaved by 64 bytes
   int* part = reinterpret_cast<int*>(xq + 8 * (i64)k);     // [2][32 warps][128]
@@ -339,7 +375,24 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
     const int r = warp / WPR, tt = threadIdx.x - r * WPR * 32, stride = WPR * 32, nvec = k >> 3;
     const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
     const u32x4* nw = reinterpret_cast<const u32x4*>(normW);
-    float inv = 1.f;
+    float inv = 1.f, mean = 0.f;
+    if (NORM == 2) {  // LayerNorm: the mean first, as layerNorm computes it
+      float sx = 0.f;
+      if (r < rows)
+        for (int i = tt; i < nvec; i += stride) {
+          const u32x4 v = xr[i];
+          const half_t* h = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+          for (int e = 0; e < 8; e++) sx += h2f(h[e]);
+        }
+      sx = warpSum(sx);
+      if (lane == 0) red[warp] = sx;
+      __syncthreads();
+      float tot = 0.f;
+      for (int w = r * WPR; w < (r + 1) * WPR; w++) tot += red[w];
+      mean = tot / k;
+      __syncthreads();  // red is written again below
+    }
     if (NORM) {
       float ss = 0.f;
       if (r < rows)
@@ -348,7 +401,7 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
           const half_t* h = reinterpret_cast<const half_t*>(&v);
 #pragma unroll
           for (int e = 0; e < 8; e++) {
-            const float xf = h2f(h[e]);
+            const float xf = h2f(h[e]) - mean;  // RMS: mean = 0, x exactly
             ss += xf * xf;
           }
         }
@@ -366,13 +419,19 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
       const u32x4 gv = nw[i];
       const half_t* h = reinterpret_cast<const half_t*>(&v);
       const half_t* gh = reinterpret_cast<const half_t*>(&gv);
+      u32x4 bvec = {0u, 0u, 0u, 0u};
+      if (NORM == 2 && normB) bvec = reinterpret_cast<const u32x4*>(normB)[i];
+      const half_t* bh = reinterpret_cast<const half_t*>(&bvec);
+      // RMS: half(x·inv·w); LayerNorm: half((x − mean)·inv·w (+ b)), each product rounded as layerNorm's
+      auto one = [&](int e) -> half_t {
+        if (NORM == 1) return f2h(__fmul_rn(__fmul_rn(h2f(h[e]), inv), h2f(gh[e])));
+        float y = __fmul_rn(__fmul_rn(__fsub_rn(h2f(h[e]), mean), inv), h2f(gh[e]));
+        if (normB) y = __fadd_rn(y, h2f(bh[e]));
+        return f2h(y);
+      };
       unsigned o[4];
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const half_t a = f2h(__fmul_rn(__fmul_rn(h2f(h[2 * e]), inv), h2f(gh[2 * e])));
-        const half_t c = f2h(__fmul_rn(__fmul_rn(h2f(h[2 * e + 1]), inv), h2f(gh[2 * e + 1])));
-        o[e] = (unsigned)a | ((unsigned)c << 16);
-      }
+      for (int e = 0; e < 4; e++) o[e] = (unsigned)one(2 * e) | ((unsigned)one(2 * e + 1) << 16);
       return u32x4{o[0], o[1], o[2], o[3]};
     };
     unsigned m2 = 0;
@@ -443,6 +502,7 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
         } else {
           const int j = 16 * uu + gg + (q >= 2 ? 8 : 0);
           half_t h = dq(sumAt(q), j);
+          if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
           if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
           out[(i64)r * n + j] = h;
         }
@@ -455,15 +515,21 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
 }
 
 // Launched with 1024 threads per block and at most one block per SM (min(SMs, tile groups) blocks).
-#define LINEAR_MMA_KERNEL(NAME, NORM, GATED)                                                                        \
+#define LINEAR_MMA_KERNEL(NAME, NORM, ACT)                                                                          \
   extern "C" __global__ void __launch_bounds__(1024, 1)                                                             \
       NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
            const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
-           half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps, int mt) {   \
-    linearMma<NORM, GATED>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n,   \
-                           k, normW, eps, mt);                                                                      \
+           half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps,            \
+           const half_t* __restrict__ normB, int hasNormB, int mt) {                                                \
+    linearMma<NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n,     \
+                         k, normW, eps, hasNormB ? normB : nullptr, mt);                                            \
   }
-LINEAR_MMA_KERNEL(linear_mma, false, false)
-LINEAR_MMA_KERNEL(linear_mma_norm, true, false)
-LINEAR_MMA_KERNEL(linear_mma_gated, false, true)
-LINEAR_MMA_KERNEL(linear_mma_norm_gated, true, true)
+LINEAR_MMA_KERNEL(linear_mma, 0, 0)
+LINEAR_MMA_KERNEL(linear_mma_norm, 1, 0)
+LINEAR_MMA_KERNEL(linear_mma_gated, 0, 1)
+LINEAR_MMA_KERNEL(linear_mma_norm_gated, 1, 1)
+LINEAR_MMA_KERNEL(linear_mma_gelu, 0, 2)
+LINEAR_MMA_KERNEL(linear_mma_norm_gelu, 1, 2)
+LINEAR_MMA_KERNEL(linear_mma_ln, 2, 0)
+LINEAR_MMA_KERNEL(linear_mma_ln_gated, 2, 1)
+LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)

@@ -178,7 +178,44 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
-  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in all four forms, at 1-8 rows', () => {
+  it('the int8 linear with LayerNorm (mean, bias) and GELU fused (layerNorm, gelu) against the ops, on the GPU and the CPU', () => {
+    tidy(() => {
+      // GPT-2's shapes in small: qkv (3d x d) and the FFN's input (4d x d); 12 rows: the ops one after the other
+      for (const [rows, m, k] of [[1, 4, 16], [3, 36, 208], [5, 1028, 2560], [8, 256, 10240], [2, 10240, 2560], [12, 64, 256]]) {
+        const xh = hostData(randn(rows * k, 3), 'float16');
+        const wh = randInt8(m * k);
+        const wsh = hostData(Float32Array.from({ length: m }, () => 0.001 + random() * 0.01), 'float16');
+        const nwh = hostData(Float32Array.from({ length: k }, () => 0.5 + random()), 'float16');
+        const nbh = hostData(randn(k, 0.5), 'float16');
+        const bh = hostData(randn(m, 0.5), 'float16');
+        const [xc, x] = both(cpu, gpu, xh, [rows, k]);
+        const [wc, w] = both(cpu, gpu, wh, [m, k]);
+        const [wsc, ws] = both(cpu, gpu, wsh, [m]);
+        const [nwc, nw] = both(cpu, gpu, nwh, [k]);
+        const [nbc, nb] = both(cpu, gpu, nbh, [k]);
+        const [bc, bias] = both(cpu, gpu, bh, [m]);
+        const res = gpu.upload(hostData(randn(rows * m, 4), 'float16'), [rows, m]);
+        const eps = 1e-5;
+        const ln = { weight: nw, bias: nb, eps };
+        const tag = `${rows}x${m}x${k}`;
+        const fused = gpu.linearInt8(x, w, ws, { dtype: 'float16', bias, layerNorm: ln });
+        const twoOps = gpu.linearInt8(gpu.layerNorm(x, nw, nb, { eps, subtractMean: true }), w, ws, { dtype: 'float16', bias });
+        const qc = cpu.quantizeRows(cpu.layerNorm(xc, nwc, nbc, { eps, subtractMean: true }));
+        const ref = cpu.dequantize(cpu.igemm(qc.values, wc), qc.scales, wsc, { dtype: 'float16', bias: bc });
+        // the mean and the sum of squares are added in another order: an element may round the other way, rarely
+        expect(relErr(gpu.download(fused), gpu.download(twoOps)), tag).toBeLessThan(2e-2);
+        expect(relErr(gpu.download(fused), cpu.download(ref)), tag).toBeLessThan(2e-2);
+        // GELU in the epilogue: bit for bit gelu() of the same linear, with and without the norm and the residual
+        const plain = gpu.linearInt8(x, w, ws, { dtype: 'float16', bias });
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', bias, gelu: true })), tag).toEqual(gpu.download(gpu.gelu(plain)));
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', bias, layerNorm: ln, gelu: true })), tag).toEqual(gpu.download(gpu.gelu(fused)));
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', bias, layerNorm: ln, gelu: true, residual: res })), tag).toEqual(gpu.download(gpu.add(res, gpu.gelu(fused))));
+        expect(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', bias, layerNorm: ln, residual: res })), tag).toEqual(gpu.download(gpu.add(res, fused)));
+      }
+    });
+  });
+
+  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows', () => {
     const saved = gpu.routes.gemvMmaMinRows;
     try {
       tidy(() => {
@@ -190,6 +227,7 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
             const ws = gpu.upload(hostData(Float32Array.from({ length: m }, () => 0.001 + random() * 0.01), 'float16'), [m]);
             const bias = gpu.upload(hostData(randn(m), 'float16'), [m]);
             const nw = gpu.upload(hostData(Float32Array.from({ length: k }, () => 0.5 + random()), 'float16'), [k]);
+            const nb = gpu.upload(hostData(randn(k, 0.5), 'float16'), [k]);
             const res = gpu.upload(hostData(randn(rows * m, 4), 'float16'), [rows, m]);
             const resHalf = gpu.upload(hostData(randn((rows * m) / 2, 4), 'float16'), [rows, m / 2]);
             const tag = `${rows}x${m}x${k}`;
@@ -199,6 +237,8 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
               // the norm's sum of squares is added in another order unless both split a row over 4 warps (2 rows)
               ['norm', { dtype: 'float16', rmsNorm: { weight: nw, eps: 1e-6 } }, rows <= 2],
               ['norm+gated', { dtype: 'float16', gated: true, rmsNorm: { weight: nw, eps: 1e-6 } }, rows <= 2],
+              ['gelu', { dtype: 'float16', bias, gelu: true, residual: res }, true],
+              ['ln+gelu', { dtype: 'float16', bias, gelu: true, layerNorm: { weight: nw, bias: nb, eps: 1e-5 } }, rows === 2],
             ];
             for (const [form, options, exact] of forms) {
               gpu.routes.gemvMmaMinRows = 1;

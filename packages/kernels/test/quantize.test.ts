@@ -1,6 +1,6 @@
 // BMInf's int8 path: quantizeRows and igemm bit-exact against the plain references on every kernel
 // path this machine has (plain, AVX2, AVX-512 VNNI), dequantize exact to the float32 reference.
-import { float16BitsToFloat32, toFloat16Array } from '@bminf/core';
+import { type Tensor, float16BitsToFloat32, toFloat16Array } from '@bminf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuBackend, nativeCpu as N, reference } from '@bminf/kernels';
 import { backend, onEveryIsa, randomInt8, randomValues, rng, tensorOf, valuesOf } from './helpers.js';
@@ -226,6 +226,32 @@ describe('linearInt8', () => {
       }
     });
   }
+
+  it('runs its fused forms (rmsNorm, layerNorm, gelu, gated) as the ops they stand for, bit for bit', () => {
+    const r = rng(9);
+    const [n, m, k] = [3, 10, 24];
+    const x = tensorOf(randomValues(r, n * k, 'float16', 3), [n, k], 'float16');
+    const w = backend.quantizeRows(tensorOf(randomValues(r, m * k, 'float32'), [m, k], 'float32'));
+    const bias = tensorOf(randomValues(r, m, 'float16'), [m], 'float16');
+    const nw = tensorOf(randomValues(r, k, 'float16'), [k], 'float16');
+    const nb = tensorOf(randomValues(r, k, 'float16'), [k], 'float16');
+    const res = tensorOf(randomValues(r, n * m, 'float16'), [n, m], 'float16');
+    const resHalf = tensorOf(randomValues(r, (n * m) / 2, 'float16'), [n, m / 2], 'float16');
+    const lin = (t: Tensor) => backend.linearInt8(t, w.values, w.scales, { dtype: 'float16', bias });
+    const ln = backend.layerNorm(x, nw, nb, { eps: 1e-5, subtractMean: true });
+    const rms = backend.layerNorm(x, nw, null, { eps: 1e-6, subtractMean: false });
+    const f = m / 2;
+    const gated = (y: Tensor) => backend.mul(backend.gelu(y.narrow(1, 0, f)), y.narrow(1, f, f));
+    const cases: [string, Parameters<NonNullable<typeof backend.linearInt8>>[3], Tensor][] = [
+      ['layerNorm', { dtype: 'float16', bias, layerNorm: { weight: nw, bias: nb, eps: 1e-5 } }, lin(ln)],
+      ['layerNorm+gelu+residual', { dtype: 'float16', bias, layerNorm: { weight: nw, bias: nb, eps: 1e-5 }, gelu: true, residual: res }, backend.add(res, backend.gelu(lin(ln)))],
+      ['gelu', { dtype: 'float16', bias, gelu: true }, backend.gelu(lin(x))],
+      ['rmsNorm+gated+residual', { dtype: 'float16', bias, rmsNorm: { weight: nw, eps: 1e-6 }, gated: true, residual: resHalf }, backend.add(resHalf, gated(lin(rms)))],
+    ];
+    for (const [what, options, want] of cases) expect(backend.download(backend.linearInt8(x, w.values, w.scales, options)), what).toEqual(backend.download(want));
+    expect(() => backend.linearInt8(x, w.values, w.scales, { dtype: 'float16', gated: true, gelu: true })).toThrow(/gated or gelu, not both/);
+    expect(() => backend.linearInt8(x, w.values, w.scales, { dtype: 'float16', rmsNorm: { weight: nw, eps: 1e-6 }, layerNorm: { weight: nw, eps: 1e-5 } })).toThrow(/rmsNorm or layerNorm, not both/);
+  });
 
   it('checks its arguments with typed errors, natively too', () => {
     const x = backend.zeros([2, 4], 'float16');

@@ -63,26 +63,37 @@ export class Linear {
   }
 
   /**
-   * forward(norm.forward(x)), plus residual when given (as forwardAdd rounds it). Where the backend has
-   * an int8 linear and the norm is an RMS norm (no mean, no bias), the norm is fused into the linear's
-   * quantization (one kernel for a decode step's few rows); its sum of squares may then be added in
-   * another order than layerNorm's.
+   * forward(norm.forward(x)) (gelu of it with `gelu`), plus residual when given (as forwardAdd rounds
+   * it). Where the backend has an int8 linear, the norm (RMS, or LayerNorm with mean and bias) and the
+   * GELU are fused into it (one kernel for a decode step's few rows); the norm's sums may then be added
+   * in another order than layerNorm's.
    */
-  forwardNormed(norm: LayerNorm, x: Tensor, residual?: Tensor): Tensor {
+  forwardNormed(norm: LayerNorm, x: Tensor, residual?: Tensor, options: { gelu?: boolean } = {}): Tensor {
     const b = this.backend;
     const p = this.params;
-    if (p.kind === 'int8' && b.linearInt8 && rmsOnly(norm) && x.rank === 2 && x.shape[1] === this.inFeatures && (!residual || residual.dtype === x.dtype)) {
-      const opts = {
-        dtype: x.dtype === 'float32' ? 'float32' : 'float16',
-        rmsNorm: { weight: norm.weight, eps: norm.eps },
-        ...(p.bias ? { bias: p.bias } : {}),
-        ...(residual ? { residual } : {}),
-      } as const;
-      return tidy(() => (b.linearInt8 as NonNullable<Backend['linearInt8']>)(b.contiguous(x), p.weight, p.scale, opts));
+    const gelu = options.gelu === true;
+    if (p.kind === 'int8' && b.linearInt8 && x.rank === 2 && x.shape[1] === this.inFeatures && (!residual || residual.dtype === x.dtype)) {
+      const normOption = rmsOnly(norm)
+        ? { rmsNorm: { weight: norm.weight, eps: norm.eps } }
+        : norm.subtractMean
+          ? { layerNorm: { weight: norm.weight, eps: norm.eps, ...(norm.bias ? { bias: norm.bias } : {}) } }
+          : null;
+      if (normOption) {
+        const opts = {
+          dtype: x.dtype === 'float32' ? 'float32' : 'float16',
+          ...normOption,
+          ...(gelu ? { gelu: true } : {}),
+          ...(p.bias ? { bias: p.bias } : {}),
+          ...(residual ? { residual } : {}),
+        } as const;
+        return tidy(() => (b.linearInt8 as NonNullable<Backend['linearInt8']>)(b.contiguous(x), p.weight, p.scale, opts));
+      }
     }
     return tidy(() => {
       const h = norm.forward(x);
-      return residual ? this.forwardAdd(h, residual) : this.forward(h);
+      if (!gelu) return residual ? this.forwardAdd(h, residual) : this.forward(h);
+      const y = b.gelu(this.forward(h));
+      return residual ? b.add(residual, y) : y;
     });
   }
 

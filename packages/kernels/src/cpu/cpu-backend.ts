@@ -18,6 +18,7 @@ import {
   checkDType,
   argmaxExclude,
   checkAppend,
+  type LinearInt8Options,
   checkRank,
   checkSameDType,
   checkShape,
@@ -299,9 +300,22 @@ export class CpuBackend implements Backend {
     x: Tensor,
     weight: Tensor,
     weightScale: Tensor,
-    options: { dtype: 'float16' | 'float32'; bias?: Tensor; residual?: Tensor; rmsNorm?: { weight: Tensor; eps: number }; gated?: boolean },
+    options: LinearInt8Options,
   ): Tensor {
-    // The norm and gated forms (the CUDA decode step's one-kernel GEMV) run here as the ops they stand for.
+    // The norm, gated and GELU forms (the CUDA decode step's one-kernel GEMV) run here as the ops they stand for.
+    if (options?.rmsNorm && options.layerNorm) throw new InvalidArgumentError('linearInt8: give rmsNorm or layerNorm, not both.');
+    if (options?.gated && options.gelu) throw new InvalidArgumentError('linearInt8: give gated or gelu, not both.');
+    if (options?.layerNorm) {
+      const { layerNorm: ln, ...rest } = options;
+      return tidy(() => this.linearInt8(this.layerNorm(x, ln.weight, ln.bias ?? null, { eps: ln.eps, subtractMean: true }), weight, weightScale, rest));
+    }
+    if (options?.gelu) {
+      const { gelu: _gelu, residual: res, ...rest } = options;
+      return tidy(() => {
+        const h = this.gelu(this.linearInt8(x, weight, weightScale, rest));
+        return res ? this.add(res, h) : h;
+      });
+    }
     if (options?.rmsNorm) {
       const { rmsNorm, ...rest } = options;
       return tidy(() => this.linearInt8(this.layerNorm(x, rmsNorm.weight, null, { eps: rmsNorm.eps, subtractMean: false }), weight, weightScale, rest));

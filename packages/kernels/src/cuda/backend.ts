@@ -25,6 +25,7 @@ import {
   checkDevice,
   argmaxExclude,
   checkAppend,
+  type LinearInt8Options,
   checkRank,
   checkSameDType,
   checkShape,
@@ -645,8 +646,25 @@ export class CudaBackend implements Backend {
    * GEMV only; elsewhere they run as the ops they fuse, one after the other.
    */
   linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: LinearInt8Options): Tensor {
-    const { bias, residual, rmsNorm, gated } = options;
-    this.check('linearInt8', x, weight, weightScale, bias, residual, rmsNorm?.weight);
+    const { bias, residual, rmsNorm, layerNorm, gated, gelu } = options;
+    this.check('linearInt8', x, weight, weightScale, bias, residual, rmsNorm?.weight, layerNorm?.weight, layerNorm?.bias);
+    if (rmsNorm && layerNorm) throw new InvalidArgumentError('linearInt8: give rmsNorm or layerNorm, not both.');
+    if (gated && gelu) throw new InvalidArgumentError('linearInt8: give gated or gelu, not both.');
+    if (layerNorm || gelu) {
+      if (this.linearGemvOk(x, weight, weightScale, options)) return this.linearGemv(x, weight, weightScale, options);
+      // elsewhere as the ops they stand for: the norm, the linear (+ gated), the GELU, the residual
+      const { layerNorm: _ln, gelu: _gelu, residual: _res, ...rest } = options;
+      const xn = layerNorm ? this.layerNorm(x, layerNorm.weight, layerNorm.bias ?? null, { eps: layerNorm.eps, subtractMean: true }) : x;
+      const y = this.linearInt8(xn, weight, weightScale, gelu ? rest : { ...rest, ...(residual ? { residual } : {}) });
+      const h = gelu ? this.gelu(y) : y;
+      try {
+        return gelu && residual ? this.add(residual, h) : h;
+      } finally {
+        if (xn !== x) xn.dispose();
+        if (h !== y) y.dispose();
+        if (gelu && residual) h.dispose();
+      }
+    }
     if (rmsNorm || gated) {
       if (this.linearGemvOk(x, weight, weightScale, options)) return this.linearGemv(x, weight, weightScale, options);
       if (rmsNorm) {
@@ -716,7 +734,7 @@ export class CudaBackend implements Backend {
    * gemv.cu): linearRoute's 'gemv' conditions, and the norm weight's and the halved output's own.
    */
   private linearGemvOk(x: Tensor, w: Tensor, ws: Tensor, options: LinearInt8Options): boolean {
-    const { bias, residual, rmsNorm, gated } = options;
+    const { bias, residual, rmsNorm, layerNorm, gated } = options;
     if (options.dtype !== 'float16' || x.rank !== 2 || w.rank !== 2 || x.dtype !== 'float16' || w.dtype !== 'int8' || ws.dtype !== 'float16' || ws.rank !== 1) return false;
     const [rows, k] = x.shape;
     const m = w.shape[0];
@@ -724,20 +742,25 @@ export class CudaBackend implements Backend {
     if (bias && (bias.dtype !== 'float16' || bias.rank !== 1 || bias.shape[0] !== m)) return false;
     const outWidth = gated ? m / 2 : m;
     if (residual && (residual.dtype !== 'float16' || residual.rank !== 2 || residual.shape[0] !== rows || residual.shape[1] !== outWidth)) return false;
-    const nw = rmsNorm?.weight;
-    if (nw && (nw.dtype !== 'float16' || nw.rank !== 1 || nw.shape[0] !== k || !(rmsNorm.eps >= 0))) return false;
-    this.check('linearInt8', x, w, ws, bias, residual, nw);
-    return [x, w, ws, bias, residual, nw].every((t) => !t || (t.isContiguous() && this.span(t).byteOffset % 16 === 0));
+    const norm = rmsNorm ?? layerNorm;
+    const nw = norm?.weight;
+    const nb = layerNorm?.bias;
+    if (nw && (nw.dtype !== 'float16' || nw.rank !== 1 || nw.shape[0] !== k || !(norm.eps >= 0))) return false;
+    if (nb && (nb.dtype !== 'float16' || nb.rank !== 1 || nb.shape[0] !== k)) return false;
+    this.check('linearInt8', x, w, ws, bias, residual, nw, nb);
+    return [x, w, ws, bias, residual, nw, nb].every((t) => !t || (t.isContiguous() && this.span(t).byteOffset % 16 === 0));
   }
 
   private readonly gemvShared = new Map<string, number>();
   private linearGemv(x: Tensor, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
-    const { bias, residual, rmsNorm, gated } = options;
+    const { bias, residual, rmsNorm, layerNorm, gated, gelu } = options;
     const [rows, k] = x.shape;
     const m = w.shape[0];
     const mma = linearMmaFits(rows, k, m, this.routes);
     const R = gemvRows(rows);
-    const name = `linear_${mma ? 'mma' : 'gemv'}${rmsNorm ? '_norm' : ''}${gated ? '_gated' : ''}${mma ? '' : `_r${R}`}`;
+    const norm = rmsNorm ? '_norm' : layerNorm ? '_ln' : '';
+    const act = gated ? '_gated' : gelu ? '_gelu' : '';
+    const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
     const shared = mma ? 8 * k + 32 * 1024 : R * k;
     if (shared > 48 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
       this.native.setMaxDynamicShared(this.fn(name), shared);
@@ -748,19 +771,19 @@ export class CudaBackend implements Backend {
       const sms = this.info.multiprocessors ?? 132;
       const args = [
         ...this.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? x]), residual ? 1 : 0, ...this.flat([out]), rows, m, k,
-        ...this.flat([rmsNorm?.weight ?? ws]), rmsNorm?.eps ?? 0,
+        ...this.flat([(rmsNorm ?? layerNorm)?.weight ?? ws]), (rmsNorm ?? layerNorm)?.eps ?? 0, ...this.flat([layerNorm?.bias ?? ws]), layerNorm?.bias ? 1 : 0,
       ];
       if (mma) {
         // one block of 1024 threads per SM, each taking groups of mt tiles of 16 weight rows
         const mt = linearMmaTiles(m, k, sms);
         const grid = Math.min(sms, Math.ceil(m / 16 / mt));
-        this.native.launch(this.fn(name), [grid, 1, 1], [1024, 1, 1], shared, 'ppppipipiiipfi', [...args, mt], false, this.routes.dependentLaunch);
+        this.native.launch(this.fn(name), [grid, 1, 1], [1024, 1, 1], shared, 'ppppipipiiipfpii', [...args, mt], false, this.routes.dependentLaunch);
       } else {
         // as many blocks as stay resident at once (64 registers a thread at 1 row, ~80 at 2-4, ~92 at 8:
         // 4, 3, 2 blocks of 256 threads per SM), each warp looping over its groups of 4 weight rows
         const resident = R === 1 ? 4 : R <= 4 ? 3 : 2;
         const grid = Math.min(Math.ceil(m / 32), sms * resident);
-        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipf', args, false, this.routes.dependentLaunch);
+        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipfpi', args, false, this.routes.dependentLaunch);
       }
     } catch (e) {
       out.dispose();
@@ -1246,15 +1269,6 @@ export class CudaBackend implements Backend {
 }
 
 export { isFloatDType };
-
-/** linearInt8's options (see Backend.linearInt8). */
-type LinearInt8Options = {
-  dtype: FloatDType;
-  bias?: Tensor;
-  residual?: Tensor;
-  rmsNorm?: { weight: Tensor; eps: number };
-  gated?: boolean;
-};
 
 /** o's dtype and bias, with only the gated and residual options given in `keep`. */
 function plainOptions(o: LinearInt8Options, keep: { gated?: boolean | undefined; residual?: Tensor | undefined }): LinearInt8Options {

@@ -184,7 +184,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
       let x = embedIn(t.ids, t.pos);
       this.model.streamer?.begin(this.model.pass);
       blocks.forEach((blk, i) => this.model.unit(`block.${i}`, () => {
-        const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
+        const qkv = blk.attn.params.qkv?.forwardNormed(blk.lnAttn, x) as Tensor; // the LayerNorm fused where it can be
         const d = cfg.numHeads * cfg.headDim;
         const keys = this.keys[i].narrow(0, 0, rows);
         const values = this.values[i].narrow(0, 0, rows);
@@ -196,7 +196,7 @@ export class Cpm1PlannedRunner implements ModelRunner {
           append: { keys: qkv.narrow(1, d, d), values: qkv.narrow(1, 2 * d, d) },
         });
         x = blk.attn.params.out.forwardAdd(ctx, x);
-        x = blk.ffn.forward(blk.lnFF.forward(x), x);
+        x = blk.ffn.forwardNormed(blk.lnFF, x, x); // LayerNorm and GELU fused into the input linear where they can be
       }));
       b.copy(head(x), logits);
       if (ids) b.copy(greedyIds(b, logits), ids);
@@ -213,13 +213,13 @@ export class Cpm1PlannedRunner implements ModelRunner {
       let x = embedIn(t.ids, t.pos);
       this.model.streamer?.begin(this.model.pass);
       blocks.forEach((blk, i) => this.model.unit(`block.${i}`, () => {
-        const qkv = blk.attn.params.qkv?.forward(blk.lnAttn.forward(x)) as Tensor;
+        const qkv = blk.attn.params.qkv?.forwardNormed(blk.lnAttn, x) as Tensor; // the LayerNorm fused where it can be
         const parts = qkv.reshape([P, 3, cfg.numHeads, cfg.headDim]).permute([1, 2, 0, 3]); // [3, h, P, dh]
         b.scatterRows(qkv.narrow(1, d, d), this.keys[i], t.rows);
         b.scatterRows(qkv.narrow(1, 2 * d, d), this.values[i], t.rows);
         const ctx = attend(b, parts.select(0, 0), parts.select(0, 1), parts.select(0, 2), { scale: blk.attn.params.scale, causalOffset: 0 });
         x = blk.attn.params.out.forwardAdd(ctx, x);
-        x = blk.ffn.forward(blk.lnFF.forward(x), x);
+        x = blk.ffn.forwardNormed(blk.lnFF, x, x); // LayerNorm and GELU fused into the input linear where they can be
       }));
       b.copy(head(b.embedding(t.last, b.contiguous(x))), logits);
     }, this.record);
