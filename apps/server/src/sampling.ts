@@ -14,6 +14,7 @@ export function toGenerateOptions(body: SamplingFields & { stop?: string | strin
   if (body.frequency_penalty !== undefined) o.frequencyPenalty = body.frequency_penalty;
   if (body.presence_penalty !== undefined) o.presencePenalty = body.presence_penalty;
   if (body.seed !== undefined) o.seed = body.seed;
+  if (body.ignore_eos) o.stopTokens = [];
   if (body.stop) o.stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
   return o;
 }

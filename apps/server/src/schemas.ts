@@ -12,6 +12,8 @@ const sampling = {
   frequency_penalty: z.number().min(-100).max(100).optional(),
   presence_penalty: z.number().min(-100).max(100).optional(),
   seed: z.number().int().optional(),
+  /** vLLM's extension: keep generating past the end-of-text token, up to max_tokens (timing runs, tests). */
+  ignore_eos: z.boolean().optional(),
   n: z.literal(1, { message: 'only n = 1 is supported' }).optional(),
   stream: z.boolean().optional(),
   /** Any name is accepted: the server serves one model. */

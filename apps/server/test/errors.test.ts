@@ -84,7 +84,8 @@ async function firstEvent(res: Response): Promise<ReadableStreamDefaultReader<Ui
 
 it('429 with a JSON error when the queue is full (max-batch 1, max-queue 1)', async () => {
   const ac = new AbortController();
-  const long = { prompt: '床前明月光，', max_tokens: 400, stop: [], stream: true };
+  // ignore_eos: the running request cannot end early, however fast the model decodes (the queue must fill)
+  const long = { prompt: '床前明月光，', max_tokens: 480, stop: [], ignore_eos: true, stream: true };
   const engine = t.server.context.served?.engine;
   const running = await fetch(`${t.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(long), signal: ac.signal });
   const reader = await firstEvent(running);
@@ -111,7 +112,7 @@ it('a client that disconnects aborts its generation, and the memory returns to i
   const res = await fetch(`${t.url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt: '床前明月光，', max_tokens: 480, stop: [], stream: true }),
+    body: JSON.stringify({ prompt: '床前明月光，', max_tokens: 480, stop: [], ignore_eos: true, stream: true }),
     signal: ac.signal,
   });
   const reader = await firstEvent(res);

@@ -41,6 +41,18 @@ describe('completions', () => {
     expect(r.choices[0].text).toBe(JSON.parse(stdout).text);
   });
 
+  it('with ignore_eos generates past the end-of-text token, up to max_tokens', async () => {
+    // tiny-cpm1's greedy continuation of this prompt ends with its end-of-text token after ~16 tokens
+    const body = { model: 'x', prompt: prompts[0], max_tokens: 40, temperature: 0 };
+    const ends = await t.client.completions.create(body);
+    expect(ends.choices[0].finish_reason).toBe('stop');
+    expect(ends.usage?.completion_tokens).toBeLessThan(40);
+    const past = await t.client.completions.create({ ...body, ignore_eos: true } as typeof body);
+    expect(past.choices[0].finish_reason).toBe('length');
+    expect(past.usage?.completion_tokens).toBe(40);
+    expect(past.choices[0].text.startsWith(ends.choices[0].text)).toBe(true);
+  });
+
   it('with 8 requests in flight, each temperature-0 text is the greedy one', async () => {
     const solo = [];
     for (const p of prompts) solo.push((await alone(model, p, { greedy: true, maxTokens: 32 })).text);
