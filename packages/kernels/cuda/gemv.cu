@@ -89,16 +89,108 @@ GEMV_KERNEL(8)
 // half(residual + that) where a residual is given (as add() rounds it). x [rows, k] float16 packed and
 // 16-byte aligned, k % 16 == 0, n % 4 == 0; dynamic shared memory rows·k bytes.
 //
-// NORM: x is first RMS-normalised as layerNorm(x, normW, eps) without mean or bias computes it
-// (half(x·inv·w), inv = rsqrtf(mean(x²) + eps)); the sum of squares is added in another order, so the
-// result equals the two ops up to that rounding. The normalised row is computed twice from x (for its
+// NORM: x is first normalised as layerNorm(x, normW, normB, eps) computes it, RMS (1) or with mean and
+// bias (2) (rowNormStats, normRow8); the sums are added in another order, so the result equals the two
+// ops up to that rounding. The normalised row is computed twice from x (for its
 // absmax, then to quantize it) rather than kept: it is a few KB read from L1/L2.
-// GATED: the weight is a gated FFN's stacked [in; gate] rows (n = 2f); each warp's 4 rows are in rows
+// ACT 2 (GELU): out = half(gelu(y)) as gelu() rounds it, before the residual.
+// ACT 1 (GATED): the weight is a gated FFN's stacked [in; gate] rows (n = 2f); each warp's 4 rows are in rows
 // 2u, 2u+1 and gate rows f+2u, f+2u+1, and it writes out[:, 2u..2u+1] = half(half(gelu(in))·gate) as
 // gelu() then mul() round them ([rows, f]; the residual, if any, is [rows, f] too).
 // Each warp issues its first weight loads before the quantize phase (and, launched as a dependent,
 // before the previous kernel has finished), so that they are in flight while the block normalises and
 // quantizes its activations.
+// The fused norm of the GEMV linears' quantize phase (linear_gemv and linear_mma share it). NORM: 0 none,
+// 1 RMS, 2 LayerNorm with mean and optional bias. rowNormStats returns row r's {mean, 1 / rms} (mean 0
+// for RMS; {0, 1} without a norm), `wpr` warps per row, thread t of its row's wpr * 32 striding over the
+// row's nvec 16-byte chunks (`live`: r < rows); every thread of the block calls it (block barriers).
+template <int NORM>
+__device__ __forceinline__ float2 rowNormStats(const u32x4* __restrict__ xr, bool live, int t, int stride, int nvec,
+                                               int k, float eps, int r, int wpr, float* red) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float inv = 1.f, mean = 0.f;
+  if (NORM == 2) {  // LayerNorm: the mean first, as layerNorm computes it
+    float sx = 0.f;
+    if (live)
+      for (int i = t; i < nvec; i += stride) {
+        const u32x4 v = xr[i];
+        const half_t* h = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+        for (int e = 0; e < 8; e++) sx += h2f(h[e]);
+      }
+    sx = warpSum(sx);
+    if (lane == 0) red[warp] = sx;
+    __syncthreads();
+    float tot = 0.f;
+    for (int w = r * wpr; w < (r + 1) * wpr; w++) tot += red[w];
+    mean = tot / k;
+    __syncthreads();  // red is written again below
+  }
+  if (NORM) {
+    float ss = 0.f;
+    if (live)
+      for (int i = t; i < nvec; i += stride) {
+        const u32x4 v = xr[i];
+        const half_t* h = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+          const float xf = h2f(h[e]) - mean;  // RMS: mean = 0, x exactly
+          ss += xf * xf;
+        }
+      }
+    ss = warpSum(ss);
+    if (lane == 0) red[warp] = ss;
+    __syncthreads();
+    float tot = 0.f;
+    for (int w = r * wpr; w < (r + 1) * wpr; w++) tot += red[w];
+    inv = rsqrtf(tot / k + eps);
+    __syncthreads();  // red is written again by the caller
+  }
+  return make_float2(mean, inv);
+}
+
+// Chunk i (8 halves v) of a row normalised with its stats, rounded to float16 as layerNorm rounds it:
+// RMS half(x·inv·w); LayerNorm half((x − mean)·inv·w (+ b)). normW, normB: [k] float16 (normB may be null).
+template <int NORM>
+__device__ __forceinline__ u32x4 normRow8(u32x4 v, const half_t* __restrict__ normW, const half_t* __restrict__ normB,
+                                          int i, float2 stats) {
+  if (!NORM) return v;
+  const float mean = stats.x, inv = stats.y;
+  const u32x4 g = reinterpret_cast<const u32x4*>(normW)[i];
+  const half_t* h = reinterpret_cast<const half_t*>(&v);
+  const half_t* gh = reinterpret_cast<const half_t*>(&g);
+  u32x4 bvec = {0u, 0u, 0u, 0u};
+  if (NORM == 2 && normB) bvec = reinterpret_cast<const u32x4*>(normB)[i];
+  const half_t* bh = reinterpret_cast<const half_t*>(&bvec);
+  auto one = [&](int e) -> half_t {
+    if (NORM == 1) return f2h(__fmul_rn(__fmul_rn(h2f(h[e]), inv), h2f(gh[e])));
+    float y = __fmul_rn(__fmul_rn(__fsub_rn(h2f(h[e]), mean), inv), h2f(gh[e]));
+    if (normB) y = __fadd_rn(y, h2f(bh[e]));
+    return f2h(y);
+  };
+  unsigned o[4];
+#pragma unroll
+  for (int e = 0; e < 4; e++) o[e] = (unsigned)one(2 * e) | ((unsigned)one(2 * e + 1) << 16);
+  return u32x4{o[0], o[1], o[2], o[3]};
+}
+
+// Row r's absmax over the chunks row8(i) gives (its int8 scale is scaleOf of it, as quantizeRows takes it),
+// with rowNormStats' layout of threads; every thread of the block calls it (one block barrier).
+template <typename Row8>
+__device__ __forceinline__ float rowAbsMax(Row8 row8, bool live, int t, int stride, int nvec, int r, int wpr,
+                                               float* red) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  unsigned m2 = 0;
+  if (live)
+    for (int i = t; i < nvec; i += stride) m2 = absMax8(m2, row8(i));
+  const float wm = warpMax(absMaxOf(m2));
+  if (lane == 0) red[warp] = wm;
+  __syncthreads();
+  float m = 0.f;
+  for (int w = r * wpr; w < (r + 1) * wpr; w++) m = fmaxf(m, red[w]);
+  return m;
+}
+
 template <int R, int NORM, int ACT>
 __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
@@ -135,75 +227,10 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
     const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
     const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
-    const u32x4* nw = reinterpret_cast<const u32x4*>(normW);
-    float inv = 1.f, mean = 0.f;
-    if (NORM == 2) {  // LayerNorm: the mean first, as layerNorm computes it
-      float sx = 0.f;
-      if (r < rows)
-        for (int i = t; i < nvec; i += stride) {
-          const u32x4 v = xr[i];
-          const half_t* h = reinterpret_cast<const half_t*>(&v);
-#pragma unroll
-          for (int e = 0; e < 8; e++) sx += h2f(h[e]);
-        }
-      sx = warpSum(sx);
-      if (lane == 0) red[warp] = sx;
-      __syncthreads();
-      float tot = 0.f;
-      for (int w = r * wpr; w < (r + 1) * wpr; w++) tot += red[w];
-      mean = tot / k;
-      __syncthreads();  // red is written again below
-    }
-    if (NORM) {
-      float ss = 0.f;
-      if (r < rows)
-        for (int i = t; i < nvec; i += stride) {
-          const u32x4 v = xr[i];
-          const half_t* h = reinterpret_cast<const half_t*>(&v);
-#pragma unroll
-          for (int e = 0; e < 8; e++) {
-            const float xf = h2f(h[e]) - mean;  // RMS: mean = 0, x exactly
-            ss += xf * xf;
-          }
-        }
-      ss = warpSum(ss);
-      if (lane == 0) red[warp] = ss;
-      __syncthreads();
-      float tot = 0.f;
-      for (int w = r * wpr; w < (r + 1) * wpr; w++) tot += red[w];
-      inv = rsqrtf(tot / k + eps);
-      __syncthreads();  // red is written again below
-    }
-    // 8 halves of row r from chunk i: x itself, or x normalised (rounded to float16 as layerNorm does)
-    auto row8 = [&](int i) -> u32x4 {
-      const u32x4 v = xr[i];
-      if (!NORM) return v;
-      const u32x4 g = nw[i];
-      const half_t* h = reinterpret_cast<const half_t*>(&v);
-      const half_t* gh = reinterpret_cast<const half_t*>(&g);
-      u32x4 bvec = {0u, 0u, 0u, 0u};
-      if (NORM == 2 && normB) bvec = reinterpret_cast<const u32x4*>(normB)[i];
-      const half_t* bh = reinterpret_cast<const half_t*>(&bvec);
-      // RMS: half(x·inv·w); LayerNorm: half((x − mean)·inv·w (+ b)), each product rounded as layerNorm's
-      auto one = [&](int e) -> half_t {
-        if (NORM == 1) return f2h(__fmul_rn(__fmul_rn(h2f(h[e]), inv), h2f(gh[e])));
-        float y = __fmul_rn(__fmul_rn(__fsub_rn(h2f(h[e]), mean), inv), h2f(gh[e]));
-        if (normB) y = __fadd_rn(y, h2f(bh[e]));
-        return f2h(y);
-      };
-      unsigned o[4];
-#pragma unroll
-      for (int e = 0; e < 4; e++) o[e] = (unsigned)one(2 * e) | ((unsigned)one(2 * e + 1) << 16);
-      return u32x4{o[0], o[1], o[2], o[3]};
-    };
-    unsigned m2 = 0;
-    if (r < rows)
-      for (int i = t; i < nvec; i += stride) m2 = absMax8(m2, row8(i));
-    const float wm = warpMax(absMaxOf(m2));
-    if (lane == 0) red[warp] = wm;
-    __syncthreads();
-    float m = 0.f;
-    for (int w = r * wpr; w < (r + 1) * wpr; w++) m = fmaxf(m, red[w]);
+    const float2 stats = rowNormStats<NORM>(xr, r < rows, t, stride, nvec, k, eps, r, wpr, red);
+    // 8 halves of row r from chunk i: x itself, or x normalised
+    auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], normW, normB, i, stats); };
+    const float m = rowAbsMax(row8, r < rows, t, stride, nvec, r, wpr, red);
     if (r < rows) {
       const float s = h2f(scaleOf(m));
       const float rc = s == 0.f ? 0.f : __frcp_rn(s);
@@ -374,74 +401,9 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
     constexpr int WPR = 4;
     const int r = warp / WPR, tt = threadIdx.x - r * WPR * 32, stride = WPR * 32, nvec = k >> 3;
     const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
-    const u32x4* nw = reinterpret_cast<const u32x4*>(normW);
-    float inv = 1.f, mean = 0.f;
-    if (NORM == 2) {  // LayerNorm: the mean first, as layerNorm computes it
-      float sx = 0.f;
-      if (r < rows)
-        for (int i = tt; i < nvec; i += stride) {
-          const u32x4 v = xr[i];
-          const half_t* h = reinterpret_cast<const half_t*>(&v);
-#pragma unroll
-          for (int e = 0; e < 8; e++) sx += h2f(h[e]);
-        }
-      sx = warpSum(sx);
-      if (lane == 0) red[warp] = sx;
-      __syncthreads();
-      float tot = 0.f;
-      for (int w = r * WPR; w < (r + 1) * WPR; w++) tot += red[w];
-      mean = tot / k;
-      __syncthreads();  // red is written again below
-    }
-    if (NORM) {
-      float ss = 0.f;
-      if (r < rows)
-        for (int i = tt; i < nvec; i += stride) {
-          const u32x4 v = xr[i];
-          const half_t* h = reinterpret_cast<const half_t*>(&v);
-#pragma unroll
-          for (int e = 0; e < 8; e++) {
-            const float xf = h2f(h[e]) - mean;  // RMS: mean = 0, x exactly
-            ss += xf * xf;
-          }
-        }
-      ss = warpSum(ss);
-      if (lane == 0) red[warp] = ss;
-      __syncthreads();
-      float tot = 0.f;
-      for (int w = r * WPR; w < (r + 1) * WPR; w++) tot += red[w];
-      inv = rsqrtf(tot / k + eps);
-      __syncthreads();
-    }
-    auto row8 = [&](int i) -> u32x4 {
-      const u32x4 v = xr[i];
-      if (!NORM) return v;
-      const u32x4 gv = nw[i];
-      const half_t* h = reinterpret_cast<const half_t*>(&v);
-      const half_t* gh = reinterpret_cast<const half_t*>(&gv);
-      u32x4 bvec = {0u, 0u, 0u, 0u};
-      if (NORM == 2 && normB) bvec = reinterpret_cast<const u32x4*>(normB)[i];
-      const half_t* bh = reinterpret_cast<const half_t*>(&bvec);
-      // RMS: half(x·inv·w); LayerNorm: half((x − mean)·inv·w (+ b)), each product rounded as layerNorm's
-      auto one = [&](int e) -> half_t {
-        if (NORM == 1) return f2h(__fmul_rn(__fmul_rn(h2f(h[e]), inv), h2f(gh[e])));
-        float y = __fmul_rn(__fmul_rn(__fsub_rn(h2f(h[e]), mean), inv), h2f(gh[e]));
-        if (normB) y = __fadd_rn(y, h2f(bh[e]));
-        return f2h(y);
-      };
-      unsigned o[4];
-#pragma unroll
-      for (int e = 0; e < 4; e++) o[e] = (unsigned)one(2 * e) | ((unsigned)one(2 * e + 1) << 16);
-      return u32x4{o[0], o[1], o[2], o[3]};
-    };
-    unsigned m2 = 0;
-    if (r < rows)
-      for (int i = tt; i < nvec; i += stride) m2 = absMax8(m2, row8(i));
-    const float wm = warpMax(absMaxOf(m2));
-    if (lane == 0) red[warp] = wm;
-    __syncthreads();
-    float m = 0.f;
-    for (int w = r * WPR; w < (r + 1) * WPR; w++) m = fmaxf(m, red[w]);
+    const float2 stats = rowNormStats<NORM>(xr, r < rows, tt, stride, nvec, k, eps, r, WPR, red);
+    auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], normW, normB, i, stats); };
+    const float m = rowAbsMax(row8, r < rows, tt, stride, nvec, r, WPR, red);
     if (r < rows) {
       const float s = h2f(scaleOf(m));
       const float rc = s == 0.f ? 0.f : __frcp_rn(s);
