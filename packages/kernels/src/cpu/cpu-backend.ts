@@ -305,28 +305,19 @@ export class CpuBackend implements Backend {
     // The norm, gated and GELU forms (the CUDA decode step's one-kernel GEMV) run here as the ops they stand for.
     if (options?.rmsNorm && options.layerNorm) throw new InvalidArgumentError('linearInt8: give rmsNorm or layerNorm, not both.');
     if (options?.gated && options.gelu) throw new InvalidArgumentError('linearInt8: give gated or gelu, not both.');
-    if (options?.layerNorm) {
-      const { layerNorm: ln, ...rest } = options;
-      return tidy(() => this.linearInt8(this.layerNorm(x, ln.weight, ln.bias ?? null, { eps: ln.eps, subtractMean: true }), weight, weightScale, rest));
+    const norm = options?.rmsNorm ?? options?.layerNorm;
+    if (norm) {
+      // RMS: no mean, no bias; LayerNorm: both
+      const { rmsNorm: _rms, layerNorm: ln, ...rest } = options;
+      return tidy(() => this.linearInt8(this.layerNorm(x, norm.weight, ln?.bias ?? null, { eps: norm.eps, subtractMean: !!ln }), weight, weightScale, rest));
     }
-    if (options?.gelu) {
-      const { gelu: _gelu, residual: res, ...rest } = options;
-      return tidy(() => {
-        const h = this.gelu(this.linearInt8(x, weight, weightScale, rest));
-        return res ? this.add(res, h) : h;
-      });
-    }
-    if (options?.rmsNorm) {
-      const { rmsNorm, ...rest } = options;
-      return tidy(() => this.linearInt8(this.layerNorm(x, rmsNorm.weight, null, { eps: rmsNorm.eps, subtractMean: false }), weight, weightScale, rest));
-    }
-    if (options?.gated) {
-      const { gated: _gated, residual: res, ...rest } = options;
+    if (options?.gelu || options?.gated) {
+      const { gelu, gated: _gated, residual: res, ...rest } = options;
       return tidy(() => {
         const y = this.linearInt8(x, weight, weightScale, rest);
         const f = y.shape[1] / 2;
-        if (!Number.isInteger(f)) throw new ShapeMismatchError(`linearInt8: a gated weight has an even number of rows [in; gate], not ${y.shape[1]}.`);
-        const h = this.mul(this.gelu(y.narrow(1, 0, f)), y.narrow(1, f, f));
+        if (!gelu && !Number.isInteger(f)) throw new ShapeMismatchError(`linearInt8: a gated weight has an even number of rows [in; gate], not ${y.shape[1]}.`);
+        const h = gelu ? this.gelu(y) : this.mul(this.gelu(y.narrow(1, 0, f)), y.narrow(1, f, f));
         return res ? this.add(res, h) : h;
       });
     }
