@@ -80,7 +80,7 @@ export function checkAppend(op: string, q: Tensor, append: { keys: Tensor; value
   for (const [t, name] of [[append.keys, 'append.keys'], [append.values, 'append.values']] as const) {
     checkSameDType(op, q, t);
     checkShape(op, t, q.shape, name);
-    if (t.rank === 2 && t.shape[1] > 1 && t.strides[1] !== 1) {
+    if (t.shape[1] > 1 && t.strides[1] !== 1) {
       throw new InvalidArgumentError(`${op}: ${name} must have contiguous rows but has strides ${shapeToString(t.strides)}.`, {
         hint: 'Pass a narrow of a packed [B, n] tensor, or a packed copy (backend.contiguous(x)).',
       });
