@@ -5,8 +5,9 @@
 //    top-level backend call between two CUDA events; summed by op and shape.
 // 2. The recorded steps end to end, measured as tooling/bench/suites/gpu-e2e.mjs does (encoder 1 × 512;
 //    decode 64 new tokens after a 64-token input, batch 1 and 8, greedy ids taken on the GPU), without
-//    transformers beside it. --variants: also with the tensor-core GEMV linear off and with programmatic
-//    dependent launches off (CudaBackend.routes), each in a fresh runner, so one run compares them.
+//    transformers beside it. --variants: also with the GEMV linear's routes forced (no tensor cores, tensor
+//    cores from 1 row, the dp4a kernel's k split fixed) and with programmatic dependent launches off
+//    (CudaBackend.routes), each in a fresh runner, so one run compares them.
 // Writes profile-cpm2.json and a table to stdout; random int8 weights drawn on the GPU.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +25,15 @@ const outDir = opt('--out', process.env.OUT ?? '.');
 const skipE2e = args.includes('--skip-e2e');
 const skipProfile = args.includes('--skip-profile');
 const variants = args.includes('--variants')
-  ? { default: {}, 'dp4a GEMV (no mma)': { gemvMmaMinRows: 0 }, 'no dependent launch': { dependentLaunch: false }, default2: {} }
+  ? {
+      default: {},
+      'dp4a GEMV at 2-8 rows (no mma)': { gemvMmaMinRows: 0 },
+      'mma GEMV from 1 row': { gemvMmaMinRows: 1 },
+      'dp4a GEMV k unsplit': { gemvSplitK: 1 },
+      'dp4a GEMV k split 4': { gemvSplitK: 4 },
+      'no dependent launch': { dependentLaunch: false },
+      default2: {},
+    }
   : { default: {} };
 const NEW = 64;
 const INPUT = 64;

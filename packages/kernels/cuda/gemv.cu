@@ -196,19 +196,28 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                            const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
                                            int n, int k, const half_t* __restrict__ normW, float eps,
-                                           const half_t* __restrict__ normB) {
+                                           const half_t* __restrict__ normB, int ks) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
   __shared__ float rowScale[R];
+  __shared__ int part[2][8][R * 4];  // the k slices' sums (ks > 1), double-buffered: one barrier a round
   const int kv = k >> 4, nvec = k >> 3;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int units = n >> 2, f = n >> 1;
-  const int u0 = blockIdx.x * 8 + warp, ustride = gridDim.x * 8;
+  // A block takes 8 / ks units (groups of 4 weight rows) a round, each unit's k split over ks neighbouring
+  // warps: where the units alone would leave most warps of the GPU idle (4096 outputs: 1024 units), the
+  // split keeps every SM streaming weights.
+  const int upb = 8 / ks, slice = warp % ks, uw = warp / ks;
+  const int base0 = blockIdx.x * upb, ustride = gridDim.x * upb;
+  const int rounds = base0 < units ? (units - base0 + ustride - 1) / ustride : 0;
   // the weight row of a unit's w-th row (0..3)
   auto wrow = [&](int u, int w) -> int { return GATED ? (w < 2 ? 2 * u + w : f + 2 * u + w - 2) : 4 * u + w; };
   // P chunks of 32 lanes x 16 bytes per row in flight: wv[p][w] is chunk lane + 32 (P s + p) of row w
   constexpr int P = 2;
+  // this warp's slice of k, in whole steps of 32 P chunks
+  const int stepsAll = (kv + 32 * P - 1) / (32 * P), sPer = (stepsAll + ks - 1) / ks;
+  const int sBeg = slice * sPer, sEnd = min(stepsAll, sBeg + sPer);
   u32x4 wv[P][4];
   auto loadStep = [&](int u, int s) {
 #pragma unroll
@@ -221,7 +230,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
       }
     }
   };
-  if (u0 < units) loadStep(u0, 0);
+  if (rounds > 0 && base0 + uw < units && sBeg < sEnd) loadStep(base0 + uw, sBeg);
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
   {
     // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
@@ -240,39 +249,45 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     }
   }
   __syncthreads();
-  // Each warp owns 4 weight rows at a time, its lanes striding over k: the sums are reduced inside the
-  // warp alone (no shared memory, no block barrier per row group).
-  const int steps = (kv + 32 * P - 1) / (32 * P);
-  for (int u = u0; u < units; u += ustride) {
+  // Each warp owns 4 weight rows (and a slice of k) at a time, its lanes striding over the slice: the
+  // sums are reduced inside the warp, then (ks > 1) over the unit's slices in shared memory. Every warp of
+  // a block runs the block's rounds (the barrier), idle where its unit is past the end.
+  for (int rd = 0, buf = 0; rd < rounds; rd++, buf ^= 1) {
+    const int u = base0 + rd * ustride + uw;
+    const bool act = u < units && sBeg < sEnd;
     int acc[R][4];
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
       for (int w = 0; w < 4; w++) acc[r][w] = 0;
-    for (int s = 0; s < steps; s++) {
-      if (s > 0 || u != u0) loadStep(u, s);
+    if (act)
+      for (int s = sBeg; s < sEnd; s++) {
+        if (s > sBeg) loadStep(u, s);
 #pragma unroll
-      for (int p = 0; p < P; p++) {
-        const int i = lane + 32 * (P * s + p);
-        if (i < kv) {
+        for (int p = 0; p < P; p++) {
+          const int i = lane + 32 * (P * s + p);
+          if (i < kv) {
 #pragma unroll
-          for (int r = 0; r < R; r++) {
-            if (r < rows) {
-              const u32x4 x = xq[(i64)r * kv + i];
+            for (int r = 0; r < R; r++) {
+              if (r < rows) {
+                const u32x4 x = xq[(i64)r * kv + i];
 #pragma unroll
-              for (int w = 0; w < 4; w++) {
-                int a = acc[r][w];
-                a = dp4a(x.x, wv[p][w].x, a);
-                a = dp4a(x.y, wv[p][w].y, a);
-                a = dp4a(x.z, wv[p][w].z, a);
-                a = dp4a(x.w, wv[p][w].w, a);
-                acc[r][w] = a;
+                for (int w = 0; w < 4; w++) {
+                  int a = acc[r][w];
+                  a = dp4a(x.x, wv[p][w].x, a);
+                  a = dp4a(x.y, wv[p][w].y, a);
+                  a = dp4a(x.z, wv[p][w].z, a);
+                  a = dp4a(x.w, wv[p][w].w, a);
+                  acc[r][w] = a;
+                }
               }
             }
           }
         }
       }
-    }
+    // the next round's first weights are in flight during the reductions and the epilogue below
+    const int nu = u + ustride;
+    if (rd + 1 < rounds && nu < units && sBeg < sEnd) loadStep(nu, sBeg);
     int mine = 0;  // lane r * 4 + w keeps the sum of row r, unit row w
 #pragma unroll
     for (int r = 0; r < R; r++)
@@ -281,6 +296,16 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
         const int v = warpSumInt(acc[r][w]);
         if (lane == r * 4 + w) mine = v;
       }
+    if (ks > 1) {
+      if (lane < R * 4) part[buf][warp][lane] = mine;
+      __syncthreads();
+      if (slice != 0 || !(u < units)) continue;
+      mine = 0;
+      if (lane < R * 4)
+        for (int q = 0; q < ks; q++) mine += part[buf][warp + q][lane];
+    } else if (!act) {
+      continue;
+    }
     const int r = lane >> 2, w = lane & 3, j = wrow(u, w);
     const bool ok = lane < R * 4 && r < rows;
     half_t h = 0;
@@ -306,17 +331,19 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   }
 }
 
-// Launched with 256 threads per block and at most n / 32 blocks.
+// Launched with 256 threads per block; ks (1, 2, 4, 8) warps share each unit's k.
 // NORM: 0 none, 1 RMS (_norm), 2 LayerNorm with mean and optional bias (_ln); ACT: 0 none, 1 gated
 // (_gated), 2 GELU of the output (_gelu, before the residual).
+// The blocks of 256 threads that stay resident per SM, as the host sizes the grid (CudaBackend.linearGemv).
+#define LINEAR_GEMV_RESIDENT(R) ((R) <= 4 ? 3 : 2)
 #define LINEAR_GEMV_KERNEL(NAME, R, NORM, ACT)                                                                      \
-  extern "C" __global__ void NAME(const half_t* __restrict__ X, const signed char* __restrict__ W,                 \
+  extern "C" __global__ void __launch_bounds__(256, LINEAR_GEMV_RESIDENT(R)) NAME(const half_t* __restrict__ X, const signed char* __restrict__ W,                 \
                                   const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,  \
                                   const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out,   \
                                   int rows, int n, int k, const half_t* __restrict__ normW, float eps,              \
-                                  const half_t* __restrict__ normB, int hasNormB) {                                 \
+                                  const half_t* __restrict__ normB, int hasNormB, int ks) {                         \
     linearGemv<R, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows,   \
-                             n, k, normW, eps, hasNormB ? normB : nullptr);                                         \
+                             n, k, normW, eps, hasNormB ? normB : nullptr, ks);                                     \
   }
 #define LINEAR_GEMV_KERNELS(R)                                              \
   LINEAR_GEMV_KERNEL(linear_gemv_r##R, R, 0, 0)                             \
@@ -346,21 +373,21 @@ LINEAR_GEMV_KERNELS(8)
 // The activations are quantized into shared memory in that order (64-byte pieces of the 8 rows side by
 // side, so a warp's fragment load is 512 contiguous bytes, free of bank conflicts).
 //
-// One block of 1024 threads per SM. Its 32 warps take `mt` tiles of 16 weight rows at a time, each tile's
-// k split over 32 / mt warps; the partial sums meet in shared memory (double-buffered: one barrier per
+// One block of NW warps per SM. They take `mt` tiles of 16 weight rows at a time, each tile's
+// k split over NW / mt warps; the partial sums meet in shared memory (double-buffered: one barrier per
 // group of tiles) and 128 threads per tile dequantize and write. Every block quantizes the activation
 // rows itself (one block per SM: 8 x k float16 read from L2 per SM), after issuing its first weight loads.
 // GATED: a tile is 8 in-rows (8u..8u+7) over their 8 gate rows (f + 8u..), so an output's in and gate sums
 // are fragment neighbours. NORM, GATED, the dequantize and the residual as in linear_gemv, bit for bit.
 // Needs k % 64 == 0, n % 16 == 0 (gated: f % 8 == 0), 16-byte aligned rows; dynamic shared memory
-// 8 k + 32 KiB bytes.
+// 8 k + NW KiB bytes.
 __device__ __forceinline__ void mmaS8(int* c, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
   asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
                : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-template <int NORM, int ACT>
+template <int NW, int NORM, int ACT>
 __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                           const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                           const half_t* __restrict__ residual, half_t* __restrict__ out, int rows, int n,
@@ -369,15 +396,15 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 mmaShared[];
   signed char* xq = reinterpret_cast<signed char*>(mmaShared);  // 8 rows x k int8, interleaved by 64 bytes
-  int* part = reinterpret_cast<int*>(xq + 8 * (i64)k);     // [2][32 warps][128]
+  int* part = reinterpret_cast<int*>(xq + 8 * (i64)k);     // [2][NW warps][128]
   __shared__ float red[32];
   __shared__ float rowScale[8];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
   const int f = n >> 1, tiles = n >> 4, groups = (tiles + mt - 1) / mt;
-  const int S = 32 / mt, steps = k >> 6, per = (steps + S - 1) / S;
+  const int S = NW / mt, steps = k >> 6, per = (steps + S - 1) / S;
   const int myTile = warp / S, slice = warp % S;
   const int s0 = slice * per, s1 = min(steps, s0 + per);
-  constexpr int U = 4;  // 64-byte steps of k in flight per lane and row
+  constexpr int U = 8;  // 64-byte steps of k in flight per lane and row
   u32x4 wl[U], wh[U];
   auto load = [&](int u, int sb) {
     const int lo = GATED ? 8 * u + g : 16 * u + g, hi = GATED ? f + 8 * u + g : 16 * u + 8 + g;
@@ -396,9 +423,9 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
   if (active) load(u, s0);
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
   {
-    // Quantize: 4 warps per row (rows beyond `rows` are left as they are: their products feed only
+    // Quantize: NW / 8 warps per row (rows beyond `rows` are left as they are: their products feed only
     // output columns that are never written).
-    constexpr int WPR = 4;
+    constexpr int WPR = NW / 8;
     const int r = warp / WPR, tt = threadIdx.x - r * WPR * 32, stride = WPR * 32, nvec = k >> 3;
     const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
     const float2 stats = rowNormStats<NORM>(xr, r < rows, tt, stride, nvec, k, eps, r, WPR, red);
@@ -436,15 +463,15 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
     const int ng = group + gridDim.x, nu = ng * mt + myTile;
     const bool nactive = ng < groups && nu < tiles && s0 < s1;
     if (nactive) load(nu, s0);
-    int* pb = part + buf * (32 * 128);
+    int* pb = part + buf * (NW * 128);
     reinterpret_cast<i32x4*>(pb + warp * 128)[lane] = i32x4{acc[0], acc[1], acc[2], acc[3]};
     __syncthreads();
-    {
-      // thread e of tile tt: fragment element e % 4 of lane e / 4 (row gg (+8 for elements 2, 3),
-      // activation row 2 t2 + e % 2)
-      const int tt = threadIdx.x >> 7, e = threadIdx.x & 127, uu = group * mt + tt;
+    // thread e of tile tt: fragment element e % 4 of lane e / 4 (row gg (+8 for elements 2, 3),
+    // activation row 2 t2 + e % 2); NW / 4 tiles at a time
+    for (int tt = threadIdx.x >> 7; tt < mt; tt += NW / 4) {
+      const int e = threadIdx.x & 127, uu = group * mt + tt;
       const int l2 = e >> 2, q = e & 3, gg = l2 >> 2, r = 2 * (l2 & 3) + (q & 1);
-      if (tt < mt && uu < tiles && r < rows && (!GATED || q < 2)) {
+      if (uu < tiles && r < rows && (!GATED || q < 2)) {
         auto sumAt = [&](int qq) {
           int v = 0;
           for (int s = 0; s < S; s++) v += pb[(tt * S + s) * 128 + l2 * 4 + qq];
@@ -476,15 +503,17 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
   }
 }
 
-// Launched with 1024 threads per block and at most one block per SM (min(SMs, tile groups) blocks).
+// Launched with NW * 32 threads per block and at most one block per SM (min(SMs, tile groups) blocks).
+// 16 warps: 128 registers a thread, so that the 4 steps of weights in flight per lane stay in registers
+// (at 32 warps, 64 registers, NVRTC's build spilled them: 20-160 k local requests a call, NOTES.md).
 #define LINEAR_MMA_KERNEL(NAME, NORM, ACT)                                                                          \
-  extern "C" __global__ void __launch_bounds__(1024, 1)                                                             \
+  extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
       NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
            const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
            half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps,            \
            const half_t* __restrict__ normB, int hasNormB, int mt) {                                                \
-    linearMma<NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n,     \
-                         k, normW, eps, hasNormB ? normB : nullptr, mt);                                            \
+    linearMma<16, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, \
+                             k, normW, eps, hasNormB ? normB : nullptr, mt);                                        \
   }
 LINEAR_MMA_KERNEL(linear_mma, 0, 0)
 LINEAR_MMA_KERNEL(linear_mma_norm, 1, 0)

@@ -13,6 +13,7 @@ import {
   linearCall,
   linearMmaFits,
   linearMmaTiles,
+  linearGemvSplit,
   linearRoute,
 } from '@bminf/kernels';
 
@@ -84,7 +85,7 @@ describe('linear_mma (the tensor-core GEMV linear)', () => {
     expect(linearMmaFits(8, 4096 + 16, 4096, policy())).toBe(false);
     expect(linearMmaFits(8, 4096, 4100, policy())).toBe(false);
     expect(linearMmaFits(8, 10240, 4096, policy())).toBe(true);
-    expect(linearMmaFits(8, 24576, 4096, policy())).toBe(false); // 8 k + 32 KiB over 200 KiB
+    expect(linearMmaFits(8, 24576, 4096, policy())).toBe(false); // 8 k + 16 KiB over 200 KiB
     expect(linearMmaFits(4, 4096, 4096, policy({ gemvMmaMinRows: 0 }))).toBe(false);
     expect(linearMmaFits(1, 4096, 4096, policy({ gemvMmaMinRows: 1 }))).toBe(true);
   });
@@ -94,9 +95,28 @@ describe('linear_mma (the tensor-core GEMV linear)', () => {
     expect(linearMmaTiles(12288, 4096, 132)).toBe(2);
     expect(linearMmaTiles(20480, 4096, 132)).toBe(2);
     expect(linearMmaTiles(4096, 10240, 132)).toBe(2);
-    // few tiles: one tile a group, k split over all 32 warps
+    // few tiles: one tile a group, k split over all 16 warps
     expect(linearMmaTiles(16, 64, 132)).toBe(1);
     expect(linearMmaTiles(592, 448, 132)).toBe(1);
+  });
+});
+
+describe('linear_gemv (the dp4a GEMV linear): its grid and k split', () => {
+  it('splits k where the units of 4 weight rows alone leave warps idle, and not where they fill the GPU', () => {
+    // 4096 outputs at 1 row: 1024 units; unsplit that was 128 blocks, 8 warps an SM
+    expect(linearGemvSplit(4096, 4096, 1, 132)).toEqual({ ks: 2, grid: 256 });
+    expect(linearGemvSplit(4096, 10240, 1, 132)).toEqual({ ks: 2, grid: 256 });
+    // CPM-1 (d 2560): 640 units, 2 steps of k a slice at ks 4
+    expect(linearGemvSplit(2560, 2560, 1, 132)).toEqual({ ks: 4, grid: 320 });
+    // the gated FFN's 5120 units already fill 3 blocks an SM twice over
+    expect(linearGemvSplit(20480, 4096, 1, 132)).toEqual({ ks: 1, grid: 396 });
+    // 8 rows: 2 blocks stay resident an SM
+    expect(linearGemvSplit(20480, 4096, 8, 132)).toEqual({ ks: 1, grid: 264 });
+  });
+  it('takes a forced split as it is, and never makes more blocks than there are units', () => {
+    expect(linearGemvSplit(4096, 4096, 1, 132, 8)).toEqual({ ks: 8, grid: 396 });
+    expect(linearGemvSplit(16, 64, 1, 132)).toEqual({ ks: 1, grid: 1 });
+    expect(linearGemvSplit(16, 64, 1, 132, 8)).toEqual({ ks: 8, grid: 4 });
   });
 });
 

@@ -53,7 +53,7 @@ import {
 } from '@bminf/cuda-binding';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, linearMmaFits, linearMmaTiles, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
 } from './linear-route.js';
 import { Sm90Gemm } from './sm90-gemm.js';
 import { Tuner } from './tuner.js';
@@ -761,8 +761,10 @@ export class CudaBackend implements Backend {
     const norm = rmsNorm ? '_norm' : layerNorm ? '_ln' : '';
     const act = gated ? '_gated' : gelu ? '_gelu' : '';
     const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
-    const shared = mma ? 8 * k + 32 * 1024 : R * k;
-    if (shared > 48 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
+    const shared = mma ? linearMmaShared(k) : R * k;
+    // Beyond 48 KiB of shared memory a kernel must opt in; the kernels' static shared memory (under 1 KiB)
+    // counts too, so linear_mma at k = 4096 (exactly 48 KiB dynamic) needs it.
+    if (shared > 47 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
       this.native.setMaxDynamicShared(this.fn(name), shared);
       this.gemvShared.set(name, shared);
     }
@@ -774,16 +776,15 @@ export class CudaBackend implements Backend {
         ...this.flat([(rmsNorm ?? layerNorm)?.weight ?? ws]), (rmsNorm ?? layerNorm)?.eps ?? 0, ...this.flat([layerNorm?.bias ?? ws]), layerNorm?.bias ? 1 : 0,
       ];
       if (mma) {
-        // one block of 1024 threads per SM, each taking groups of mt tiles of 16 weight rows
+        // one block of LINEAR_MMA_WARPS warps per SM, each taking groups of mt tiles of 16 weight rows
         const mt = linearMmaTiles(m, k, sms);
         const grid = Math.min(sms, Math.ceil(m / 16 / mt));
-        this.native.launch(this.fn(name), [grid, 1, 1], [1024, 1, 1], shared, 'ppppipipiiipfpii', [...args, mt], false, this.routes.dependentLaunch);
+        this.native.launch(this.fn(name), [grid, 1, 1], [LINEAR_MMA_WARPS * 32, 1, 1], shared, 'ppppipipiiipfpii', [...args, mt], false, this.routes.dependentLaunch);
       } else {
-        // as many blocks as stay resident at once (64 registers a thread at 1 row, ~80 at 2-4, ~92 at 8:
-        // 4, 3, 2 blocks of 256 threads per SM), each warp looping over its groups of 4 weight rows
-        const resident = R === 1 ? 4 : R <= 4 ? 3 : 2;
-        const grid = Math.min(Math.ceil(m / 32), sms * resident);
-        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipfpi', args, false, this.routes.dependentLaunch);
+        // as many blocks as stay resident at once, each warp looping over its units of 4 weight rows
+        // (or its slice of their k)
+        const { ks, grid } = linearGemvSplit(m, k, R, sms, this.routes.gemvSplitK);
+        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipfpii', [...args, ks], false, this.routes.dependentLaunch);
       }
     } catch (e) {
       out.dispose();

@@ -15,6 +15,8 @@ export interface RoutePolicy {
    * (linear_mma) from this many rows where its shapes allow, below on dp4a (linear_gemv). 0 or more than 8: never.
    */
   gemvMmaMinRows: number;
+  /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses. Benchmarks force it. */
+  gemvSplitK: number;
   /**
    * The backend's own kernels are launched as programmatic dependents (sm_90+): each may start while the
    * kernel before it finishes (its weights in flight, NOTES.md); every kernel waits for its predecessor
@@ -36,6 +38,7 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   gemvMaxRows: 8,
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
+  gemvSplitK: 0,
   dependentLaunch: true,
   igemmKernel: 'auto',
   // From 128 rows (below, a product is a few us of GPU work and its host time decides; cublasLt's graph
@@ -55,16 +58,51 @@ export function gemvRows(m: number): 1 | 2 | 4 | 8 {
   return m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
 }
 
-/**
- * Whether linear_mma takes a GEMV linear of this shape (k × out features m; gated: m stacked rows):
- * 64-byte steps of k, tiles of 16 weight rows, and its shared memory (8 k bytes + 32 KiB) within 200 KiB.
- */
-export function linearMmaFits(rows: number, k: number, m: number, p: RoutePolicy): boolean {
-  return p.gemvMmaMinRows > 0 && rows >= p.gemvMmaMinRows && rows <= 8 && k % 64 === 0 && m % 16 === 0 && 8 * k + 32 * 1024 <= 200 * 1024;
+/** linear_mma's warps per block (gemv.cu instantiates it for 16: 128 registers a thread, no spills). */
+export const LINEAR_MMA_WARPS = 16;
+
+/** linear_mma's dynamic shared memory: the 8 quantized rows, then the double-buffered partial sums. */
+export function linearMmaShared(k: number): number {
+  return 8 * k + 2 * LINEAR_MMA_WARPS * 128 * 4;
 }
 
 /**
- * linear_mma's tiles per group (its 32 warps split each tile's k over 32 / mt of them), of 1, 2, 4, 8:
+ * Whether linear_mma takes a GEMV linear of this shape (k × out features m; gated: m stacked rows):
+ * 64-byte steps of k, tiles of 16 weight rows, and its shared memory within 200 KiB.
+ */
+export function linearMmaFits(rows: number, k: number, m: number, p: RoutePolicy): boolean {
+  return p.gemvMmaMinRows > 0 && rows >= p.gemvMmaMinRows && rows <= 8 && k % 64 === 0 && m % 16 === 0 && linearMmaShared(k) <= 200 * 1024;
+}
+
+/** Blocks of 256 threads of linear_gemv that stay resident per SM (LINEAR_GEMV_RESIDENT in gemv.cu, its launch bounds). */
+export function linearGemvResident(R: number): number {
+  return R <= 4 ? 3 : 2;
+}
+
+/**
+ * linear_gemv's grid and k split: each block takes 8 / ks units of 4 weight rows a round, each unit's k
+ * split over ks warps (1, 2, 4, 8). Chosen for the shortest path through one warp: rounds of units over
+ * the blocks that stay resident, times the 1 KiB steps of its slice, with half a step for each round's
+ * barrier when ks > 1; a tie keeps the smaller ks. `force` (RoutePolicy.gemvSplitK) fixes ks.
+ */
+export function linearGemvSplit(m: number, k: number, R: number, sms: number, force = 0): { ks: number; grid: number } {
+  const units = m / 4, steps = Math.ceil(k / 16 / 64), maxBlocks = sms * linearGemvResident(R);
+  const plan = (ks: number) => {
+    const upb = 8 / ks, grid = Math.max(1, Math.min(Math.ceil(units / upb), maxBlocks));
+    const rounds = Math.ceil(units / (upb * grid));
+    return { ks, grid, cost: rounds * Math.ceil(steps / ks) + (ks > 1 ? rounds / 2 : 0) };
+  };
+  let best = plan(force || 1);
+  if (!force)
+    for (const ks of [2, 4, 8]) {
+      const c = plan(ks);
+      if (c.cost < best.cost) best = c;
+    }
+  return { ks: best.ks, grid: best.grid };
+}
+
+/**
+ * linear_mma's tiles per group (its warps split each tile's k over LINEAR_MMA_WARPS / mt of them), of 1, 2, 4, 8:
  * the fewest weight bytes on the busiest SM (rounds of groups over the blocks, one per SM, times the
  * group's bytes), then the shortest path through one warp (rounds times its 64-byte k steps), then the
  * larger mt (fewer rounds and barriers).
@@ -76,7 +114,7 @@ export function linearMmaTiles(m: number, k: number, sms: number): number {
   for (const mt of [1, 2, 4, 8]) {
     if (mt > 1 && mt > tiles) break;
     const rounds = Math.ceil(tiles / (mt * sms));
-    const cost: [number, number] = [rounds * mt * steps, rounds * Math.ceil((steps * mt) / 32)];
+    const cost: [number, number] = [rounds * mt * steps, rounds * Math.ceil((steps * mt) / LINEAR_MMA_WARPS)];
     if (cost[0] < bestCost[0] || (cost[0] === bestCost[0] && cost[1] <= bestCost[1])) {
       best = mt;
       bestCost = cost;
