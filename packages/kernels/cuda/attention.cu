@@ -24,7 +24,7 @@
 // past the end), so "wait until one group is left in flight" is always the buffer needed next.
 //
 // Needs sm_80 (cp.async, mma.m16n8k16 f32), D in {64, 80, 128}, q/k/v rows and head starts 16-byte
-// aligned (strides multiples of 8 elements); bias any strides (2-byte loads). The host checks.
+// aligned (strides multiples of 8 elements); bias rows with a unit last stride (2-byte loads). The host checks.
 
 #define ATT_BM 64  // query rows per block
 #define ATT_BN 64  // keys per tile
@@ -247,6 +247,9 @@ __device__ __forceinline__ void attentionTile(const half_t* __restrict__ q, i64 
     if (j + 1 < kTiles) loadTileAsync<D, STRIDE>(sV, v, vRs, k0 + ATT_BN, keyEnd);
     cpAsyncCommit();
   }
+
+  // No copy may still be writing shared memory when the block exits (kTiles = 0 never waited for its first two).
+  asm volatile("cp.async.wait_all;" ::: "memory");
 
   // O / l, with l summed over the quad; out [n, heads * D], this head's columns.
 #pragma unroll
