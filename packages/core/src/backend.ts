@@ -95,6 +95,17 @@ export interface Backend {
    * given, has x's shape (or x's without the leading dim, broadcast over it).
    */
   softmax(x: Tensor, options?: { scale?: number; causalOffset?: number; bias?: Tensor }): Tensor;
+  /**
+   * Optional: scaled dot-product attention of every head at once, for q [heads, n, headDim] over keys
+   * and values [heads, L, headDim] (views with a unit last stride, such as one head's columns of a
+   * [n, heads*headDim] projection or of a fused [n, 3·heads*headDim] q|k|v, are read in place):
+   * softmax(scale·q·kᵀ + bias, keys after position causalOffset + row masked)·v, returned packed as
+   * [n, heads*headDim] (the heads side by side, as the output projection takes them). bias: [heads, n,
+   * L] of q's dtype. A row with no visible key gives zeros. The result is that of attentionByParts
+   * (gemm, softmax, gemm, contiguous), which the CPU backend runs; a fused kernel (CUDA, float16)
+   * keeps the scores in float32 instead of rounding them, so it differs within float16's rounding.
+   */
+  attention?(q: Tensor, keys: Tensor, values: Tensor, options: AttentionOptions): Tensor;
   /** Rows of table [vocab, d] for ids int32 [n] -> [n, d]. Ids out of range are an error. */
   embedding(ids: Tensor, table: Tensor): Tensor;
   /** a + b, where b has a's shape or a suffix of it (broadcast over the leading dimensions). */
@@ -178,6 +189,16 @@ export interface LinearInt8Options {
    * residual, [n, f], is added after.
    */
   gated?: boolean;
+}
+
+/** Backend.attention's options. */
+export interface AttentionOptions {
+  /** Multiplies q·k (1/√headDim for GPT-2, 1 for T5). */
+  scale: number;
+  /** Causal masking: the query in row r sits at absolute position causalOffset + r (keys start at 0). */
+  causalOffset?: number;
+  /** Additive bias [heads, n, L] (T5's relative positions, padding masks as -Infinity). */
+  bias?: Tensor;
 }
 
 export interface AttendCacheOptions {

@@ -6,6 +6,7 @@ export * from './storage.js';
 export * from './tensor.js';
 export * from './scope.js';
 export * from './backend.js';
+export * from './attention.js';
 export * from './checks.js';
 export * from './logger.js';
 export * from './finite.js';

@@ -1,4 +1,4 @@
-import { type Backend, ShapeMismatchError, type Tensor, shapeToString, tidy } from '@bminf/core';
+import { type AttentionOptions, type Backend, ShapeMismatchError, type Tensor, attentionByParts, shapeToString, tidy } from '@bminf/core';
 import type { KVCache } from './kv-cache.js';
 import type { Linear } from './linear.js';
 
@@ -8,30 +8,16 @@ export function splitHeads(x: Tensor, numHeads: number): Tensor {
   return x.reshape([n, numHeads, d / numHeads]).permute([1, 0, 2]);
 }
 
-export interface AttendOptions {
-  /** Multiplies q·k (1/√headDim for GPT-2, 1 for T5). */
-  scale: number;
-  /** Causal masking: the first query sits at this absolute position (keys start at 0). */
-  causalOffset?: number;
-  /** Additive bias [heads, n, L] (T5's relative positions). */
-  bias?: Tensor;
-}
+/** attend()'s options: scale, causalOffset, bias [heads, n, L] (Backend.attention's). */
+export type AttendOptions = AttentionOptions;
 
 /**
  * Scaled dot-product attention for q [heads, n, headDim] over keys/values [heads, L, headDim]
  * (strided views are fine): softmax(scale·q·kᵀ + bias, causal mask)·v, returned as [n, heads*headDim].
+ * Backend.attention where the backend has it (one fused kernel on CUDA), else its composition.
  */
 export function attend(backend: Backend, q: Tensor, keys: Tensor, values: Tensor, options: AttendOptions): Tensor {
-  return tidy(() => {
-    const [h, n, dh] = q.shape;
-    const scores = backend.gemm(q, keys, { transB: true, alpha: options.scale });
-    const probs = backend.softmax(scores, {
-      ...(options.causalOffset !== undefined ? { causalOffset: options.causalOffset } : {}),
-      ...(options.bias ? { bias: options.bias } : {}),
-    });
-    const ctx = backend.gemm(probs, values); // [h, n, dh]
-    return backend.contiguous(ctx.permute([1, 0, 2])).reshape([n, h * dh]);
-  });
+  return backend.attention ? backend.attention(q, keys, values, options) : attentionByParts(backend, q, keys, values, options);
 }
 
 export interface SelfAttentionParams {

@@ -3,7 +3,10 @@
 import { HostPool } from '@bminf/allocator';
 import {
   type AttendCacheOptions,
+  type AttentionOptions,
   type Backend,
+  attentionByParts,
+  checkAttention,
   type StepGraph,
   type DType,
   Device,
@@ -502,6 +505,13 @@ export class CpuBackend implements Backend {
       if (bc && bc !== bias) bc.dispose();
     }
     return out;
+  }
+
+  /** Backend.attention as its composition (gemm, softmax, gemm, contiguous): the reference for CUDA's kernel. */
+  attention(q: Tensor, keys: Tensor, values: Tensor, options: AttentionOptions): Tensor {
+    this.check('attention', q, keys, values, options?.bias);
+    checkAttention(q, keys, values, options);
+    return attentionByParts(this, q, keys, values, options);
   }
 
   embedding(ids: Tensor, table: Tensor): Tensor {

@@ -6,7 +6,10 @@
 // this file checks arguments and launches what they chose.
 import {
   type AttendCacheOptions,
+  type AttentionOptions,
   type Backend,
+  attentionByParts,
+  checkAttention,
   type StepGraph,
   type DType,
   Device,
@@ -51,6 +54,7 @@ import {
   type NativeCuda,
   type StepGraphHandle,
 } from '@bminf/cuda-binding';
+import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
   ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
@@ -978,6 +982,41 @@ export class CudaBackend implements Backend {
     } finally {
       if (xp !== x) xp.dispose();
       if (bp && bp !== bias) bp.dispose();
+    }
+    return out;
+  }
+
+  /**
+   * Backend.attention: float16 heads of 64, 80 or 128 dimensions with 16-byte aligned rows run as one
+   * kernel (attention.cu) reading q, k and v in place and writing [n, heads*headDim]; everything else
+   * (attention-route.ts says why) as the composition. No host reads, one launch: fine inside a step.
+   */
+  attention(q: Tensor, keys: Tensor, values: Tensor, options: AttentionOptions): Tensor {
+    const bias = options?.bias;
+    this.check('attention', q, keys, values, bias);
+    checkAttention(q, keys, values, options);
+    const [heads, n, headDim] = q.shape;
+    const L = keys.shape[1];
+    // Strides of dimensions of size 1 are never multiplied by anything but 0: take them as 0.
+    const strides = (t: Tensor) => t.strides.map((s, i) => (t.shape[i] === 1 ? 0 : s));
+    const operand = (t: Tensor) => ({ strides: strides(t), misalign: ((t.storage as CudaStorage).base + t.byteOffset) % 16 });
+    const route = attentionRoute({
+      dtype: q.dtype, ccMajor: this.info.computeCapability?.[0] ?? 0, heads, n, L, headDim, causalOffset: options.causalOffset,
+      q: operand(q), keys: operand(keys), values: operand(values), bias: bias ? { strides: strides(bias) } : undefined,
+    });
+    if ('reason' in route || n === 0 || heads === 0) return attentionByParts(this, q, keys, values, options);
+    const out = this.make([n, heads * headDim], q.dtype);
+    const [qs, ks, vs] = [q, keys, values].map(strides);
+    const bs = bias ? strides(bias) : [0, 0, 1];
+    const qTiles = Math.ceil(n / 64);
+    try {
+      this.launch(route.kernel, heads * qTiles, 128, 'pllpllpllpllipiiiifii', [
+        q, qs[0], qs[1], keys, ks[0], ks[1], values, vs[0], vs[1], bias ?? q, bs[0], bs[1], bias ? 1 : 0,
+        out, n, L, heads, qTiles, options.scale, options.causalOffset !== undefined ? 1 : 0, options.causalOffset ?? 0,
+      ]);
+    } catch (e) {
+      out.dispose();
+      throw e;
     }
     return out;
   }

@@ -28,6 +28,7 @@ export {
   type LinearRoute,
   type RoutePolicy,
 } from './linear-route.js';
+export { ATTENTION_HEAD_DIMS, attentionRoute, type AttentionOperand, type AttentionRouteInput } from './attention-route.js';
 export { Tuner, type IgemmKernelChoice } from './tuner.js';
 export type { Sm90Tile } from './sm90-gemm.js';
 

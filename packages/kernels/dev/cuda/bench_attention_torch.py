@@ -1,0 +1,47 @@
+# torch's scaled_dot_product_attention at bench-attention.mjs's shapes (argv[1]: its JSON list), timed as
+# tooling/bench/torch_bench.py times (CUDA events, median of 5). Prints one JSON line.
+# With a bias the flash kernel does not apply: torch picks its memory-efficient kernel (attn_mask).
+import json
+import sys
+import torch
+import torch.nn.functional as F
+
+dev = "cuda"
+
+
+def timed(fn, target_s=0.05):
+    for _ in range(20):
+        fn()
+    torch.cuda.synchronize()
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    s.record()
+    for _ in range(3):
+        fn()
+    e.record()
+    e.synchronize()
+    iters = int(max(10, min(2000, target_s / max(s.elapsed_time(e) / 3000, 1e-7))))
+    runs = []
+    for _ in range(5):
+        s.record()
+        for _ in range(iters):
+            fn()
+        e.record()
+        e.synchronize()
+        runs.append(s.elapsed_time(e) / 1000 / iters)
+    return sorted(runs)[2]
+
+
+results = []
+for shape in json.loads(sys.argv[1]):
+    h, t, d = shape["heads"], shape["tokens"], shape["headDim"]
+    qkv = torch.randn((t, 3, h, d), dtype=torch.float16, device=dev).permute(1, 2, 0, 3)  # [3, h, t, d] views
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    bias = torch.randn((h, t, t), dtype=torch.float16, device=dev) if shape.get("bias") else None
+    causal = bool(shape.get("causal"))
+
+    def run():
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=causal, scale=shape["scale"])
+        return o.permute(1, 0, 2).reshape(t, h * d)  # [n, h*d] as bminf writes it: the permute copy is timed too
+
+    results.append({"s": timed(run), "backend": "attn_mask (efficient)" if bias is not None else "flash/causal"})
+print(json.dumps({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "results": results}))
