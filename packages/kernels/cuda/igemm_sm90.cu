@@ -1,7 +1,8 @@
 // int8 x int8 -> int32 GEMM for Hopper (sm_90a) with the int8 linear layer's dequantize fused into its
 // epilogue: y[t, o] = half(float(sum_k x[t, k] * w[o, k]) * xs[t] * ws[o] (+ bias[o])), with the CPU's
-// rounding (two float32 products, then the bias, then one rounding to float16); or the int32 sums
-// themselves (igemm). cublasLt has no int8 GEMM with per-row and per-column float scales on Hopper
+// rounding (two float32 products, then the bias, then one rounding to float16), then optionally
+// half(gelu(y)) and half(residual[t, o] + y) as the gelu and add ops round them (dequant8Store); or the
+// int32 sums themselves (igemm). cublasLt has no int8 GEMM with per-row and per-column float scales on Hopper
 // (tooling/probe/lt_int8_scaled.py), so without this kernel the int32 product makes a round trip through
 // memory (4 bytes written and read per output) before a separate dequantize kernel.
 //
@@ -138,7 +139,8 @@ __device__ __forceinline__ void wgmma(int* d, u64 a, u64 b) {
 template <int MODE, int BM, int BN, int SPLIT>
 __device__ __forceinline__ void splitReduce(unsigned char* smem, int rank, const half_t* __restrict__ xs,
                                             const half_t* __restrict__ ws, const half_t* __restrict__ bias, int hasBias,
-                                            void* __restrict__ out, int t0, int o0, int T, int M) {
+                                            const half_t* __restrict__ residual, int gelu, void* __restrict__ out, int t0,
+                                            int o0, int T, int M) {
   constexpr int STRIDE = BN * 4 + 32, RB = BM / SPLIT, VEC = MODE == 0 ? 4 : 8, CPR = BN / VEC;
   const u32 base = smemAddr(smem);
   u32 peer[SPLIT];
@@ -156,17 +158,20 @@ __device__ __forceinline__ void splitReduce(unsigned char* smem, int rank, const
       if (MODE == 1) add4(a1, clusterLoad4(peer[p] + off + 16));
     }
     if (MODE == 0) *(i32x4*)((int*)out + (i64)t * M + o) = a0;
-    else dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr);
+    else dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr, gelu,
+                       residual ? residual + (i64)t * M + o : nullptr);
   }
 }
 
 // out[T, M] from x [T, K] (mapX: boxes of 128 bytes x BM rows) and w [M, K] (mapW: 128 bytes x BN rows).
-// MODE 0: int32 sums (igemm); MODE 1: float16 y with xs [T], ws [M] float16 scales and optional bias.
+// MODE 0: int32 sums (igemm); MODE 1: float16 y with xs [T], ws [M] float16 scales and optional bias,
+// then GELU (gelu != 0) and the residual [T, M] (non-null; packed, 16-byte aligned) where asked.
 // WGM x WGN = 2 consumer warpgroups: WGM along the tokens (BM = 64 * WGM), WGN along the features.
 template <int MODE, int WGM, int BN, int STAGES, int SPLIT>
 __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap* mapW, const half_t* __restrict__ xs,
                                          const half_t* __restrict__ ws, const half_t* __restrict__ bias, int hasBias,
-                                         void* __restrict__ out, int T, int M, int K) {
+                                         const half_t* __restrict__ residual, int gelu, void* __restrict__ out, int T,
+                                         int M, int K) {
   constexpr int BM = 64 * WGM, WGN = 2 / WGM, WN = BN / WGN, BK = 128;
   constexpr int STAGE_A = BM * BK, STAGE_B = BN * BK;
   extern __shared__ unsigned char smemRaw[];
@@ -215,7 +220,7 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
     if constexpr (SPLIT > 1) {
       // The producer's threads join the cluster's barriers of the reduction (they share its work too).
       clusterSync();
-      splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, out, t0, o0, T, M);
+      splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, residual, gelu, out, t0, o0, T, M);
       clusterSync();
     }
     return;
@@ -262,7 +267,7 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
     // Every block of the cluster has its partial tile in shared memory after the first barrier; the
     // second keeps each block's tile alive until the others have read it.
     clusterSync();
-    splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, out, t0, o0, T, M);
+    splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, residual, gelu, out, t0, o0, T, M);
     clusterSync();
     return;
   }
@@ -278,7 +283,7 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
     }
   } else {
     // 8 outputs per thread and step: two 16-byte reads of the tile, then the dequantize kernel's own
-    // arithmetic (dequant8Store in prelude.cuh: 16-byte loads of the scales and biases, one store).
+    // arithmetic (dequant8Store in prelude.cuh: 16-byte loads of the scales, biases and residual, one store).
     constexpr int CPR = WN / 8;
     for (int q = tid; q < 64 * CPR; q += 128) {
       const int r = q / CPR, ch = q % CPR;
@@ -286,7 +291,8 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
       if (t >= T || o >= M) continue;
       const i32x4 a0 = *(const i32x4*)(tile + r * STRIDE + ch * 32);
       const i32x4 a1 = *(const i32x4*)(tile + r * STRIDE + ch * 32 + 16);
-      dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr);
+      dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr, gelu,
+                    residual ? residual + (i64)t * M + o : nullptr);
     }
   }
 }
@@ -298,13 +304,15 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
   extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
       igemm_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW, int* __restrict__ out, \
                        int T, int M, int K) {                                                                          \
-    gemmSm90<0, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, nullptr, nullptr, nullptr, 0, out, T, M, K);                     \
+    gemmSm90<0, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, nullptr, nullptr, nullptr, 0, nullptr, 0, out, T, M, K);         \
   }                                                                                                                    \
   extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
       linear_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW,               \
                         const half_t* __restrict__ xs, const half_t* __restrict__ ws, const half_t* __restrict__ bias,  \
-                        int hasBias, half_t* __restrict__ out, int T, int M, int K) {                                  \
-    gemmSm90<1, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, xs, ws, bias, hasBias, out, T, M, K);                            \
+                        int hasBias, const half_t* __restrict__ residual, int hasResidual, int gelu,                   \
+                        half_t* __restrict__ out, int T, int M, int K) {                                               \
+    gemmSm90<1, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, xs, ws, bias, hasBias, hasResidual ? residual : nullptr, gelu,   \
+                                        out, T, M, K);                                                                 \
   }
 #define NO_CLUSTER
 SM90_KERNELS(a, 2, 256, 4, 1, NO_CLUSTER)

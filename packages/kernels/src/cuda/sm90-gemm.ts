@@ -168,14 +168,18 @@ export class Sm90Gemm {
     this.launch('igemm', x, w, tile, 'ttpiii', [o.region, o.byteOffset, o.byteLength, x.shape[0], w.shape[0], x.shape[1]]);
   }
 
-  /** y [T, M] float16 = dequantize(x · wᵀ, xs [T], ws [M], bias [M] float16 or none). */
-  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor): void {
+  /**
+   * y [T, M] float16 = dequantize(x · wᵀ, xs [T], ws [M], bias [M] float16 or none), then gelu(y) and
+   * residual + y ([T, M] float16, packed, 16-byte aligned) where `epilogue` asks, each rounded as the op.
+   */
+  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, epilogue: { gelu?: boolean; residual?: Tensor } = {}): void {
     const sp = (t: Tensor) => {
       const s = this.span(t);
       return [s.region, s.byteOffset, s.byteLength];
     };
-    this.launch('linear', x, w, undefined, 'ttpppipiii', [
-      ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(y), x.shape[0], w.shape[0], x.shape[1],
+    const { gelu, residual } = epilogue;
+    this.launch('linear', x, w, undefined, 'ttpppipiipiii', [
+      ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(residual ?? ws), residual ? 1 : 0, gelu ? 1 : 0, ...sp(y), x.shape[0], w.shape[0], x.shape[1],
     ]);
   }
 }
