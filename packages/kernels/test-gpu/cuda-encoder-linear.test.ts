@@ -141,7 +141,7 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
     });
   }
 
-  it('the timed choice keys the epilogue: a residual linear is timed apart from the plain one', (ctx) => {
+  it('the timed choice keys the epilogue: each form is timed apart from the plain linear', (ctx) => {
     if (hopper) ctx.skip();
     tidy(() => {
       const [rows, k, m] = [512, 4096, 4096];
@@ -152,29 +152,60 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
       gpu.linearInt8(x, w, ws, { dtype: 'float16' });
       gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res });
       gpu.linearInt8(x, w, ws, { dtype: 'float16', gelu: true, residual: res });
-      for (const key of ['2:4096:4096:0', '2:4096:4096:0:residual', '2:4096:4096:0:gelu:residual']) expect(gpu.tuner.fusedChoice.has(key), key).toBe(true);
+      gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, residual: gpu.contiguous(res.narrow(1, 0, m / 2)) });
+      for (const key of ['2:4096:4096:0', '2:4096:4096:0:residual', '2:4096:4096:0:gelu:residual', '2:4096:4096:0:gated:residual']) {
+        expect(gpu.tuner.fusedChoice.has(key), key).toBe(true);
+      }
     });
   });
 
-  it.each([9, 130, 513])('the gated FFN input (%i rows, RMS norm, residual) equals linearInt8, gelu and mul, with the norm fused or not', (rows) => {
+  // f = 1032: whole 8-output chunks, but not whole tiles (the last tile's in box reads gate rows, its gate
+  // box runs off the weight: zero-filled); f = 516: f % 8 != 0, the plain kernel and gelu_mul after it.
+  it.each([9, 130, 513, 1000])('the gated FFN input (%i rows; RMS norm, bias, residual) equals linearInt8, gelu, mul and add bit for bit, every way', (rows) => {
     tidy(() => {
-      for (const [k, f] of [[4096, 1280], [4160, 516]]) {
+      for (const [k, f] of [[4096, 1280], [4160, 1032], [4096, 516]]) {
         const m = 2 * f;
         const [xc, x] = both(cpu, gpu, f16(rows * k, 3), [rows, k]);
         const [wc, w] = both(cpu, gpu, randInt8(m * k), [m, k]);
         const [wsc, ws] = both(cpu, gpu, positive(m, 0.001, 0.01), [m]);
+        const [bc, bias] = both(cpu, gpu, f16(m, 0.5), [m]);
         const [nwc, nw] = both(cpu, gpu, positive(k, 0.5, 1), [k]);
         const [rc, res] = both(cpu, gpu, f16(rows * f, 4), [rows, f]);
         const tag = `${rows}x${m}x${k}`;
         const norm = { weight: nw, eps: 1e-6 };
-        const got = gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, rmsNorm: norm, residual: res }));
-        const y = gpu.linearInt8(gpu.layerNorm(x, nw, null, { eps: 1e-6, subtractMean: false }), w, ws, { dtype: 'float16' });
-        const want = gpu.add(res, gpu.mul(gpu.gelu(y.narrow(1, 0, f)), gpu.contiguous(y.narrow(1, f, f))));
-        expect(firstDifference(got, gpu.download(want)), tag).toBe('identical');
-        const unfused = withRoutes({ normQuantize: false }, () => gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, rmsNorm: norm, residual: res })));
-        expect(firstDifference(got, unfused), `${tag} norm as an op`).toBe('identical');
-        const ref = cpu.linearInt8?.(xc, wc, wsc, { dtype: 'float16', gated: true, rmsNorm: { weight: nwc, eps: 1e-6 }, residual: rc }) as Tensor;
-        expect(relErr(got, cpu.download(ref)), `${tag} CPU`).toBeLessThan(2e-2);
+        for (const [form, options] of [
+          ['gated', { dtype: 'float16', gated: true }],
+          ['gated+bias+residual', { dtype: 'float16', gated: true, bias, residual: res }],
+          ['rms+gated+residual', { dtype: 'float16', gated: true, rmsNorm: norm, residual: res }],
+        ] as [string, Options][]) {
+          // the ops one by one: layerNorm, quantize + igemm + dequantize, gelu, mul, add
+          const xn = options.rmsNorm ? gpu.layerNorm(x, nw, null, { eps: 1e-6, subtractMean: false }) : x;
+          const y = withRoutes({ fusedLinear: false }, () => gpu.linearInt8(xn, w, ws, { dtype: 'float16', ...(options.bias ? { bias } : {}) }));
+          const g = gpu.mul(gpu.gelu(y.narrow(1, 0, f)), gpu.contiguous(y.narrow(1, f, f)));
+          const want = gpu.download(options.residual ? gpu.add(res, g) : g);
+          const t = `${form} ${tag}`;
+          if (!hopper) {
+            for (const tile of ['a', 'b', 't'] as const) {
+              gpu.sm90.tile = tile;
+              try {
+                const got = withRoutes({ fusedLinearMinRows: 1, fusedLinearTune: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+                expect(firstDifference(got, want), `${t} tile ${tile}`).toBe('identical');
+              } finally {
+                gpu.sm90.tile = null;
+              }
+            }
+          }
+          const calls = withRoutes({ fusedLinear: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+          expect(firstDifference(calls, want), `${t} three calls, gelu_mul`).toBe('identical');
+          expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), want), `${t} timed`).toBe('identical');
+          if (form === 'rms+gated+residual') {
+            const ref = cpu.linearInt8?.(xc, wc, wsc, { dtype: 'float16', gated: true, rmsNorm: { weight: nwc, eps: 1e-6 }, residual: rc }) as Tensor;
+            expect(relErr(want, cpu.download(ref)), `${t} CPU`).toBeLessThan(2e-2);
+          } else if (form === 'gated+bias+residual') {
+            const ref = cpu.linearInt8?.(xc, wc, wsc, { dtype: 'float16', gated: true, bias: bc, residual: rc }) as Tensor;
+            expect(relErr(want, cpu.download(ref)), `${t} CPU`).toBeLessThan(2e-2);
+          }
+        }
       }
     });
   });

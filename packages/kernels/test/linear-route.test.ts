@@ -63,7 +63,7 @@ describe('linearRoute', () => {
       ...(extra.gated ? { gated: true } : {}),
     }, () => aligned);
   const route = (c: LinearCall, p: RoutePolicy, hopper: () => boolean) => linearRoute(c, p, hopper).route;
-  const none = { gelu: false, residual: false };
+  const none = { gelu: false, gated: false, residual: false };
 
   it('runs up to 8 rows as one GEMV kernel, the norm, the activations and the residual included', () => {
     expect(route(facts(1), policy(), never)).toBe('gemv');
@@ -81,10 +81,14 @@ describe('linearRoute', () => {
     expect(route(facts(4096), policy({ fusedLinearTune: false }), yes)).toBe('fused');
     expect(route(facts(4096), policy({ fusedLinear: false }), never)).toBe('three-calls');
   });
-  it('puts GELU and the residual into the fused kernel\'s epilogue, the gated GELU and its residual after it', () => {
-    expect(linearRoute(facts(512, 4096, 4096, { residual: true }), policy(), yes)).toEqual({ route: 'timed', norm: 'none', epilogue: { gelu: false, residual: true } });
-    expect(linearRoute(facts(512, 2560, 10240, { norm: 'layer', gelu: true }), policy(), yes)).toEqual({ route: 'timed', norm: 'quantize', epilogue: { gelu: true, residual: false } });
-    expect(linearRoute(facts(512, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), yes)).toEqual({ route: 'timed', norm: 'quantize', epilogue: none });
+  it('puts GELU or the gated GELU·gate and the residual into the fused kernel\'s epilogue', () => {
+    expect(linearRoute(facts(512, 4096, 4096, { residual: true }), policy(), yes)).toEqual({ route: 'timed', norm: 'none', epilogue: { ...none, residual: true } });
+    expect(linearRoute(facts(512, 2560, 10240, { norm: 'layer', gelu: true }), policy(), yes)).toEqual({ route: 'timed', norm: 'quantize', epilogue: { ...none, gelu: true } });
+    expect(linearRoute(facts(512, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), yes)).toEqual({
+      route: 'timed', norm: 'quantize', epilogue: { gelu: false, gated: true, residual: true },
+    });
+    // f % 8 != 0: the plain kernel, gelu_mul and the residual after it
+    expect(linearRoute(facts(512, 4096, 2056, { gated: true, residual: true }), policy(), yes).epilogue).toEqual(none);
     expect(linearRoute(facts(512, 4096, 4096, { gelu: true, residual: true }), policy({ fusedEpilogue: false }), yes).epilogue).toEqual(none);
     // the three calls never take an epilogue
     expect(linearRoute(facts(64, 4096, 4096, { gelu: true, residual: true }), policy(), never).epilogue).toEqual(none);

@@ -687,11 +687,11 @@ export class CudaBackend implements Backend {
     const { bias, residual, gated, gelu } = options;
     const [rows, k] = q.values.shape;
     const m = weight.shape[0];
-    // the ops after the product that `done` did not apply; y is consumed
+    // the ops after the product that `done` (the epilogue) did not apply; y is consumed
     const finish = (y: Tensor, done: LinearPlan['epilogue']): Tensor => {
       let h = y;
       try {
-        if (gated) h = this.geluMul(y);
+        if (gated && !done.gated) h = this.geluMul(y);
         else if (gelu && !done.gelu) h = this.gelu(y);
       } finally {
         if (h !== y) y.dispose();
@@ -716,9 +716,10 @@ export class CudaBackend implements Backend {
     if (plan.route === 'fused' || plan.route === 'timed') {
       const epi = plan.epilogue;
       const fused = (): Tensor => {
-        const y = this.make([rows, m], 'float16');
+        const y = this.make([rows, epi.gated ? m / 2 : m], 'float16');
         try {
-          this.sm90.linear(q.values, q.scales, weight, ws, bias, y, { gelu: epi.gelu, ...(epi.residual ? { residual } : {}) });
+          if (epi.gated) this.sm90.linearGated(q.values, q.scales, weight, ws, bias, y, epi.residual ? residual : undefined);
+          else this.sm90.linear(q.values, q.scales, weight, ws, bias, y, { gelu: epi.gelu, ...(epi.residual ? { residual } : {}) });
         } catch (e) {
           y.dispose();
           throw e;
@@ -726,17 +727,17 @@ export class CudaBackend implements Backend {
         return y;
       };
       // Timed like with like: the fused kernel with its epilogue against the three calls followed by the
-      // same ops as kernels of their own (what follows both alike, the gated GELU·gate, is left out).
+      // same ops as kernels of their own (what would follow both alike is left out).
       const callsAsFused = (): void => {
         const y = threeCalls();
-        const g = epi.gelu ? this.gelu(y) : y;
+        const g = epi.gated ? this.geluMul(y) : epi.gelu ? this.gelu(y) : y;
         const r = epi.residual && residual ? this.add(residual, g) : g;
         for (const t of new Set([y, g, r])) t.dispose();
       };
       const fusedWins = plan.route === 'fused' || this.tuner.fusedFaster(rows, m, k, !!bias, epi, () => fused().dispose(), callsAsFused);
       if (fusedWins) return finish(fused(), epi);
     }
-    return finish(threeCalls(), { gelu: false, residual: false });
+    return finish(threeCalls(), { gelu: false, gated: false, residual: false });
   }
 
   private readonly gemvShared = new Map<string, number>();

@@ -22,6 +22,7 @@ export {
   type IgemmCall,
   type IgemmRoute,
   type LinearCall,
+  type LinearEpilogue,
   type LinearPlan,
   type LinearRoute,
   type RoutePolicy,

@@ -157,10 +157,16 @@ export interface LinearPlan {
   norm: 'none' | 'quantize' | 'op';
   /**
    * What the Hopper kernel's epilogue applies ('fused', and 'timed' where the fused kernel wins): GELU
-   * (as gelu() rounds it), then the residual (as add() rounds it). The gated form's GELU·gate and its
-   * residual ([rows, f]) stay ops after the product.
+   * (as gelu() rounds it) or the gated GELU·gate (linear_gated_sm90: as gelu then mul round it; needs
+   * f % 8 == 0), then the residual (as add() rounds it). What it does not take runs as ops after.
    */
-  epilogue: { gelu: boolean; residual: boolean };
+  epilogue: LinearEpilogue;
+}
+
+export interface LinearEpilogue {
+  gelu: boolean;
+  gated: boolean;
+  residual: boolean;
 }
 
 export interface LinearCall {
@@ -182,7 +188,7 @@ export interface LinearCall {
 
 /** The GEMV linear keeps the quantized activations in shared memory: at most this many bytes (rows × k). */
 const GEMV_LINEAR_MAX_BYTES = 96 * 1024;
-const NO_EPILOGUE = { gelu: false, residual: false } as const;
+const NO_EPILOGUE: Readonly<LinearEpilogue> = { gelu: false, gated: false, residual: false };
 
 /** `hopper`: whether the Hopper kernel runs here and fits x and the weight (compiles it on first use, so asked last). */
 export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean): LinearPlan {
@@ -191,7 +197,9 @@ export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean
   const vec = c.float16 && c.packed16 && c.k > 0 && c.k % 8 === 0 && c.k <= ROW_VEC_MAX_COLS;
   const norm = c.norm === 'none' ? 'none' : p.normQuantize && vec ? 'quantize' : 'op';
   if (p.fusedLinear && c.float16 && c.packed16 && c.rows >= p.fusedLinearMinRows && hopper()) {
-    const epilogue = p.fusedEpilogue ? { gelu: c.gelu, residual: c.residual && !c.gated } : NO_EPILOGUE;
+    // the gated kernel writes 8 outputs of [rows, f] at a time; elsewhere the plain one, gelu_mul after it
+    const gated = c.gated && c.m % 16 === 0;
+    const epilogue = p.fusedEpilogue ? { gelu: c.gelu, gated, residual: c.residual && (!c.gated || gated) } : NO_EPILOGUE;
     return { route: p.fusedLinearTune ? 'timed' : 'fused', norm, epilogue };
   }
   return { route: 'three-calls', norm, epilogue: NO_EPILOGUE };
