@@ -149,31 +149,6 @@ __device__ __forceinline__ float2 rowNormStats(const u32x4* __restrict__ xr, boo
   return make_float2(mean, inv);
 }
 
-// Chunk i (8 halves v) of a row normalised with its stats, rounded to float16 as layerNorm rounds it:
-// RMS half(x·inv·w); LayerNorm half((x − mean)·inv·w (+ b)). normW, normB: [k] float16 (normB may be null).
-template <int NORM>
-__device__ __forceinline__ u32x4 normRow8(u32x4 v, const half_t* __restrict__ normW, const half_t* __restrict__ normB,
-                                          int i, float2 stats) {
-  if (!NORM) return v;
-  const float mean = stats.x, inv = stats.y;
-  const u32x4 g = reinterpret_cast<const u32x4*>(normW)[i];
-  const half_t* h = reinterpret_cast<const half_t*>(&v);
-  const half_t* gh = reinterpret_cast<const half_t*>(&g);
-  u32x4 bvec = {0u, 0u, 0u, 0u};
-  if (NORM == 2 && normB) bvec = reinterpret_cast<const u32x4*>(normB)[i];
-  const half_t* bh = reinterpret_cast<const half_t*>(&bvec);
-  auto one = [&](int e) -> half_t {
-    if (NORM == 1) return f2h(__fmul_rn(__fmul_rn(h2f(h[e]), inv), h2f(gh[e])));
-    float y = __fmul_rn(__fmul_rn(__fsub_rn(h2f(h[e]), mean), inv), h2f(gh[e]));
-    if (normB) y = __fadd_rn(y, h2f(bh[e]));
-    return f2h(y);
-  };
-  unsigned o[4];
-#pragma unroll
-  for (int e = 0; e < 4; e++) o[e] = (unsigned)one(2 * e) | ((unsigned)one(2 * e + 1) << 16);
-  return u32x4{o[0], o[1], o[2], o[3]};
-}
-
 // Row r's absmax over the chunks row8(i) gives (its int8 scale is scaleOf of it, as quantizeRows takes it),
 // with rowNormStats' layout of threads; every thread of the block calls it (one block barrier).
 template <typename Row8>

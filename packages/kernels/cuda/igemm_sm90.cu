@@ -1,7 +1,8 @@
 // int8 x int8 -> int32 GEMM for Hopper (sm_90a) with the int8 linear layer's dequantize fused into its
 // epilogue: y[t, o] = half(float(sum_k x[t, k] * w[o, k]) * xs[t] * ws[o] (+ bias[o])), with the CPU's
-// rounding (two float32 products, then the bias, then one rounding to float16); or the int32 sums
-// themselves (igemm). cublasLt has no int8 GEMM with per-row and per-column float scales on Hopper
+// rounding (two float32 products, then the bias, then one rounding to float16), then optionally
+// half(gelu(y)) and half(residual[t, o] + y) as the gelu and add ops round them (dequant8Store); or the
+// int32 sums themselves (igemm). cublasLt has no int8 GEMM with per-row and per-column float scales on Hopper
 // (tooling/probe/lt_int8_scaled.py), so without this kernel the int32 product makes a round trip through
 // memory (4 bytes written and read per output) before a separate dequantize kernel.
 //
@@ -133,13 +134,15 @@ __device__ __forceinline__ void wgmma(int* d, u64 a, u64 b) {
 // Split-K's end: the SPLIT blocks of a cluster each hold a BM x BN int32 partial tile in shared memory
 // (row r at r * (BN * 4 + 32) bytes). Block `rank` sums rows [rank * BM / SPLIT, (rank + 1) * BM / SPLIT)
 // of all of them (its own and its peers', read through distributed shared memory) and writes them out
-// as the single-block epilogue does: int32 sums (MODE 0) or dequantized float16 (MODE 1). Integer
+// as the single-block epilogue does: int32 sums (MODE 0), dequantized float16 (MODE 1), or the gated
+// outputs (MODE 2: columns [0, BN / 2) of the tile are in rows' sums, [BN / 2, BN) their gate rows'). Integer
 // sums, so the result does not depend on the split.
 template <int MODE, int BM, int BN, int SPLIT>
 __device__ __forceinline__ void splitReduce(unsigned char* smem, int rank, const half_t* __restrict__ xs,
                                             const half_t* __restrict__ ws, const half_t* __restrict__ bias, int hasBias,
-                                            void* __restrict__ out, int t0, int o0, int T, int M) {
-  constexpr int STRIDE = BN * 4 + 32, RB = BM / SPLIT, VEC = MODE == 0 ? 4 : 8, CPR = BN / VEC;
+                                            const half_t* __restrict__ residual, int gelu, void* __restrict__ out, int t0,
+                                            int o0, int T, int M) {
+  constexpr int STRIDE = BN * 4 + 32, RB = BM / SPLIT, VEC = MODE == 0 ? 4 : 8, CPR = (MODE == 2 ? BN / 2 : BN) / VEC;
   const u32 base = smemAddr(smem);
   u32 peer[SPLIT];
 #pragma unroll
@@ -149,24 +152,40 @@ __device__ __forceinline__ void splitReduce(unsigned char* smem, int rank, const
     const int t = t0 + r, o = o0 + ch * VEC;
     if (t >= T || o >= M) continue;
     const u32 off = (u32)(r * STRIDE + ch * VEC * 4);
-    i32x4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0};
+    i32x4 a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, g0 = {0, 0, 0, 0}, g1 = {0, 0, 0, 0};
 #pragma unroll
     for (int p = 0; p < SPLIT; p++) {
       add4(a0, clusterLoad4(peer[p] + off));
-      if (MODE == 1) add4(a1, clusterLoad4(peer[p] + off + 16));
+      if (MODE >= 1) add4(a1, clusterLoad4(peer[p] + off + 16));
+      if (MODE == 2) {
+        add4(g0, clusterLoad4(peer[p] + off + BN / 2 * 4));
+        add4(g1, clusterLoad4(peer[p] + off + BN / 2 * 4 + 16));
+      }
     }
     if (MODE == 0) *(i32x4*)((int*)out + (i64)t * M + o) = a0;
-    else dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr);
+    else if (MODE == 1)
+      dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr, gelu,
+                    residual ? residual + (i64)t * M + o : nullptr);
+    else
+      gatedStore8((half_t*)out + (i64)t * M + o, a0, a1, g0, g1, h2f(xs[t]), ws + o, ws + M + o,
+                  hasBias ? bias + o : nullptr, hasBias ? bias + M + o : nullptr, residual ? residual + (i64)t * M + o : nullptr);
   }
 }
 
 // out[T, M] from x [T, K] (mapX: boxes of 128 bytes x BM rows) and w [M, K] (mapW: 128 bytes x BN rows).
-// MODE 0: int32 sums (igemm); MODE 1: float16 y with xs [T], ws [M] float16 scales and optional bias.
+// MODE 0: int32 sums (igemm); MODE 1: float16 y with xs [T], ws [M] float16 scales and optional bias,
+// then GELU (gelu != 0) and the residual [T, M] (non-null; packed, 16-byte aligned) where asked.
+// MODE 2 (gated): w is a gated FFN's stacked [in; gate] rows [2M, K] (ws, bias [2M]; mapW's box BN / 2
+// rows), out [T, M] = half(half(gelu(in)) * gate) (+ residual [T, M]) as gelu, mul and add round them.
+// A tile's BN weight rows are its BN / 2 in rows and their gate rows (two TMA boxes per stage, the
+// second BN / 2 * 128 bytes on, so the stage is laid out as one box of BN rows), so that each output's
+// two sums are in the same tile; its outputs are BN / 2 wide. M % 8 == 0.
 // WGM x WGN = 2 consumer warpgroups: WGM along the tokens (BM = 64 * WGM), WGN along the features.
 template <int MODE, int WGM, int BN, int STAGES, int SPLIT>
 __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap* mapW, const half_t* __restrict__ xs,
                                          const half_t* __restrict__ ws, const half_t* __restrict__ bias, int hasBias,
-                                         void* __restrict__ out, int T, int M, int K) {
+                                         const half_t* __restrict__ residual, int gelu, void* __restrict__ out, int T,
+                                         int M, int K) {
   constexpr int BM = 64 * WGM, WGN = 2 / WGM, WN = BN / WGN, BK = 128;
   constexpr int STAGE_A = BM * BK, STAGE_B = BN * BK;
   extern __shared__ unsigned char smemRaw[];
@@ -185,7 +204,8 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
   const int tileIdx = blockIdx.x / SPLIT;
   const int rank = SPLIT > 1 ? (int)clusterRank() : 0;
   const int t0 = (tileIdx % tilesT) * BM;
-  const int o0 = (tileIdx / tilesT) * BN;
+  constexpr int BO = MODE == 2 ? BN / 2 : BN;  // output columns per tile
+  const int o0 = (tileIdx / tilesT) * BO;
   const int nkAll = (K + BK - 1) / BK;
   const int kBegin = (int)((i64)nkAll * rank / SPLIT);
   const int nk = (int)((i64)nkAll * (rank + 1) / SPLIT) - kBegin;
@@ -210,12 +230,13 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
         mbarExpectTx(&full[s], STAGE_A + STAGE_B);
         tmaLoad(sA + s * STAGE_A, mapX, (kBegin + i) * BK, t0, &full[s]);
         tmaLoad(sB + s * STAGE_B, mapW, (kBegin + i) * BK, o0, &full[s]);
+        if (MODE == 2) tmaLoad(sB + s * STAGE_B + BO * BK, mapW, (kBegin + i) * BK, M + o0, &full[s]);
       }
     }
     if constexpr (SPLIT > 1) {
       // The producer's threads join the cluster's barriers of the reduction (they share its work too).
       clusterSync();
-      splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, out, t0, o0, T, M);
+      splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, residual, gelu, out, t0, o0, T, M);
       clusterSync();
     }
     return;
@@ -262,8 +283,32 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
     // Every block of the cluster has its partial tile in shared memory after the first barrier; the
     // second keeps each block's tile alive until the others have read it.
     clusterSync();
-    splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, out, t0, o0, T, M);
+    splitReduce<MODE, BM, BN, SPLIT>(smem, rank, xs, ws, bias, hasBias, residual, gelu, out, t0, o0, T, M);
     clusterSync();
+    return;
+  }
+  if (MODE == 2) {
+    // 'a' (WGN 1): each consumer's tile holds in sums in columns [0, BN / 2), gate sums in [BN / 2, BN).
+    // 'b' (WGN 2): consumer 0's tile is the in rows', consumer 1's the gate rows', for the same 64 tokens:
+    // both consumers meet, then share the 64 rows.
+    if (WGN == 2) namedBarrier(1, 256);
+    else namedBarrier(2 + c, 128);
+    const unsigned char* inTile = WGN == 2 ? smem : tile;
+    const unsigned char* gateTile = WGN == 2 ? smem + 64 * STRIDE : tile + BO * 4;
+    const int me = WGN == 2 ? threadIdx.x - 128 : tid, threads = WGN == 2 ? 256 : 128;
+    const int rowBase = t0 + cm * 64;
+    constexpr int CPR = BO / 8;
+    for (int q = me; q < 64 * CPR; q += threads) {
+      const int r = q / CPR, ch = q % CPR;
+      const int t = rowBase + r, o = o0 + ch * 8;
+      if (t >= T || o >= M) continue;
+      const i32x4 a0 = *(const i32x4*)(inTile + r * STRIDE + ch * 32);
+      const i32x4 a1 = *(const i32x4*)(inTile + r * STRIDE + ch * 32 + 16);
+      const i32x4 g0 = *(const i32x4*)(gateTile + r * STRIDE + ch * 32);
+      const i32x4 g1 = *(const i32x4*)(gateTile + r * STRIDE + ch * 32 + 16);
+      gatedStore8((half_t*)out + (i64)t * M + o, a0, a1, g0, g1, h2f(xs[t]), ws + o, ws + M + o,
+                  hasBias ? bias + o : nullptr, hasBias ? bias + M + o : nullptr, residual ? residual + (i64)t * M + o : nullptr);
+    }
     return;
   }
   namedBarrier(2 + c, 128);
@@ -278,7 +323,7 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
     }
   } else {
     // 8 outputs per thread and step: two 16-byte reads of the tile, then the dequantize kernel's own
-    // arithmetic (dequant8Store in prelude.cuh: 16-byte loads of the scales and biases, one store).
+    // arithmetic (dequant8Store in prelude.cuh: 16-byte loads of the scales, biases and residual, one store).
     constexpr int CPR = WN / 8;
     for (int q = tid; q < 64 * CPR; q += 128) {
       const int r = q / CPR, ch = q % CPR;
@@ -286,7 +331,8 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
       if (t >= T || o >= M) continue;
       const i32x4 a0 = *(const i32x4*)(tile + r * STRIDE + ch * 32);
       const i32x4 a1 = *(const i32x4*)(tile + r * STRIDE + ch * 32 + 16);
-      dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr);
+      dequant8Store((half_t*)out + (i64)t * M + o, a0, a1, h2f(xs[t]), ws + o, hasBias ? bias + o : nullptr, gelu,
+                    residual ? residual + (i64)t * M + o : nullptr);
     }
   }
 }
@@ -298,13 +344,23 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
   extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
       igemm_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW, int* __restrict__ out, \
                        int T, int M, int K) {                                                                          \
-    gemmSm90<0, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, nullptr, nullptr, nullptr, 0, out, T, M, K);                     \
+    gemmSm90<0, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, nullptr, nullptr, nullptr, 0, nullptr, 0, out, T, M, K);         \
   }                                                                                                                    \
   extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
       linear_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW,               \
                         const half_t* __restrict__ xs, const half_t* __restrict__ ws, const half_t* __restrict__ bias,  \
-                        int hasBias, half_t* __restrict__ out, int T, int M, int K) {                                  \
-    gemmSm90<1, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, xs, ws, bias, hasBias, out, T, M, K);                            \
+                        int hasBias, const half_t* __restrict__ residual, int hasResidual, int gelu,                   \
+                        half_t* __restrict__ out, int T, int M, int K) {                                               \
+    gemmSm90<1, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, xs, ws, bias, hasBias, hasResidual ? residual : nullptr, gelu,   \
+                                        out, T, M, K);                                                                 \
+  }                                                                                                                    \
+  extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
+      linear_gated_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW,         \
+                              const half_t* __restrict__ xs, const half_t* __restrict__ ws,                           \
+                              const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual,      \
+                              int hasResidual, half_t* __restrict__ out, int T, int M, int K) {                       \
+    gemmSm90<2, WGM, BN, STAGES, SPLIT>(&mapX, &mapW, xs, ws, bias, hasBias, hasResidual ? residual : nullptr, 0,      \
+                                        out, T, M, K);                                                                 \
   }
 #define NO_CLUSTER
 SM90_KERNELS(a, 2, 256, 4, 1, NO_CLUSTER)

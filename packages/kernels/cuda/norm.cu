@@ -1,5 +1,5 @@
-// Row-wise ops: layerNorm (LayerNorm with mean subtraction, or RMS norm) and softmax. One block per
-// row; statistics in float32.
+// Row-wise ops: layerNorm (LayerNorm with mean subtraction, or RMS norm), the norm fused with the int8
+// quantize that follows it, and softmax. One block per row (softmax_warp*: a warp); statistics in float32.
 
 #define LAYERNORM_KERNEL(NAME, T)                                                                                 \
   extern "C" __global__ void layernorm_##NAME(const T* __restrict__ x, const T* __restrict__ w,                  \
@@ -26,6 +26,103 @@
     }                                                                                                             \
   }
 FOR_FLOAT_TYPES(LAYERNORM_KERNEL)
+
+// ---- float16 rows held in registers: layernorm8 and norm_quantize ---------------------------------------
+// float16 rows whose length is a multiple of 8, 16-byte aligned (x, the norm's weight and bias, the
+// output): one block per row, thread t holding the row's 16-byte vectors t + j * blockDim.x in registers
+// (quantize_f16_fast's layout), so the row is read from memory once. layernorm8 writes the normalised
+// row. norm_quantize quantizes it as quantize_f16_fast does (quantizeRegs) and writes only the int8
+// values and the scale: the norm before an int8 linear and that linear's quantize in one pass, without
+// the float16 row's round trip through memory. Both take the statistics (rowStats8) and round each
+// element (normRow8, shared with the GEMV linears) with the same code in the same order, and the backend
+// launches both with the same ITEMS and threads for a row length (rowVecLaunch), so norm_quantize gives
+// exactly quantizeRows(layerNorm(x)) wherever layerNorm takes layernorm8.
+
+// Row vectors t + j * blockDim.x below nvec into v (the others are left unset and never read).
+template <int ITEMS>
+__device__ __forceinline__ void loadRow8(const half_t* __restrict__ row, u32x4 (&v)[ITEMS], int nvec) {
+  const u32x4* xr = reinterpret_cast<const u32x4*>(row);
+#pragma unroll
+  for (int j = 0; j < ITEMS; j++) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < nvec) v[j] = xr[i];
+  }
+}
+
+// The row's {mean, 1 / rms} as layerNorm defines them: mean = sum / cols (subtractMean; 0 for RMS), then
+// rsqrt(sum((x - mean)^2) / cols + eps). Each thread sums its own elements in order, then blockSum; the
+// arithmetic is spelled out (_rn) so that no contraction choice of the compiler can differ between the
+// two kernels. Every thread of the block calls it (block barriers).
+template <int ITEMS>
+__device__ __forceinline__ float2 rowStats8(const u32x4 (&v)[ITEMS], int nvec, int cols, float eps, bool subtractMean,
+                                            float* red) {
+  float mean = 0.f;
+  if (subtractMean) {
+    float s = 0.f;
+#pragma unroll
+    for (int j = 0; j < ITEMS; j++) {
+      if (threadIdx.x + j * blockDim.x >= nvec) continue;
+      const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+#pragma unroll
+      for (int e = 0; e < 8; e++) s = __fadd_rn(s, h2f(h[e]));
+    }
+    mean = __fdiv_rn(blockSum(s, red), (float)cols);
+  }
+  float ss = 0.f;
+#pragma unroll
+  for (int j = 0; j < ITEMS; j++) {
+    if (threadIdx.x + j * blockDim.x >= nvec) continue;
+    const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+      const float d = __fsub_rn(h2f(h[e]), mean);
+      ss = __fmaf_rn(d, d, ss);
+    }
+  }
+  const float inv = rsqrtf(__fadd_rn(__fdiv_rn(blockSum(ss, red), (float)cols), eps));
+  return make_float2(mean, inv);
+}
+
+// Launched with one block per row and rowVecLaunch's threads (ITEMS * threads >= cols / 8). RMS is
+// NORM 2's formula with mean 0 (normRow8: the same bits as its RMS form), the bias optional in both.
+#define ROW_NORM8_KERNELS(N)                                                                                       \
+  extern "C" __global__ void layernorm8_f16_##N(const half_t* __restrict__ x, const half_t* __restrict__ w,       \
+                                                const half_t* __restrict__ b, int hasBias, half_t* __restrict__ out, \
+                                                int cols, float eps, int subtractMean) {                           \
+    PDL_ENTRY();                                                                                                   \
+    __shared__ float red[32];                                                                                      \
+    const i64 base = (i64)blockIdx.x * cols;                                                                       \
+    const int nvec = cols >> 3;                                                                                    \
+    u32x4 v[N];                                                                                                    \
+    loadRow8<N>(x + base, v, nvec);                                                                                \
+    const float2 stats = rowStats8<N>(v, nvec, cols, eps, subtractMean, red);                                      \
+    u32x4* o = reinterpret_cast<u32x4*>(out + base);                                                               \
+    _Pragma("unroll") for (int j = 0; j < N; j++) {                                                                \
+      const int i = threadIdx.x + j * blockDim.x;                                                                  \
+      if (i < nvec) o[i] = normRow8<2>(v[j], w, hasBias ? b : nullptr, i, stats);                                  \
+    }                                                                                                              \
+  }                                                                                                                \
+  extern "C" __global__ void norm_quantize_f16_##N(const half_t* __restrict__ x, const half_t* __restrict__ w,    \
+                                                   const half_t* __restrict__ b, int hasBias,                      \
+                                                   signed char* __restrict__ q, half_t* __restrict__ scales,       \
+                                                   int cols, float eps, int subtractMean) {                        \
+    PDL_ENTRY();                                                                                                   \
+    __shared__ float red[32];                                                                                      \
+    const i64 base = (i64)blockIdx.x * cols;                                                                       \
+    const int nvec = cols >> 3;                                                                                    \
+    u32x4 v[N];                                                                                                    \
+    loadRow8<N>(x + base, v, nvec);                                                                                \
+    const float2 stats = rowStats8<N>(v, nvec, cols, eps, subtractMean, red);                                      \
+    _Pragma("unroll") for (int j = 0; j < N; j++) {                                                                \
+      const int i = threadIdx.x + j * blockDim.x;                                                                  \
+      if (i < nvec) v[j] = normRow8<2>(v[j], w, hasBias ? b : nullptr, i, stats);                                  \
+    }                                                                                                              \
+    quantizeRegs<N>(v, nvec, q + base, scales + blockIdx.x, red);                                                  \
+  }
+ROW_NORM8_KERNELS(1)
+ROW_NORM8_KERNELS(2)
+ROW_NORM8_KERNELS(4)
+ROW_NORM8_KERNELS(8)
 
 // y = softmax(scale * x + bias) over each row of x [batch * rows, cols] (packed), with entries where
 // col > row + causalOffset masked out when causal is set. biasMode: 0 none, 1 bias has x's shape,

@@ -37,28 +37,92 @@ __device__ __forceinline__ void st(half_t* p, i64 i, float v) { p[i] = f2h(v); }
 
 // The int8 linear layer's dequantize of 8 consecutive outputs of one row: (float(acc) * rowScale) *
 // colScale[j] (+ bias[j]), each product rounded to float32 as the CPU does (no FMA), then once to
-// float16, written with one 16-byte store. colScale, bias and dst 16-byte aligned; bias may be null.
-// Shared by the dequantize kernel (quantize.cu) and the Hopper GEMM's fused epilogue (igemm_sm90.cu).
-__device__ __forceinline__ void dequant8Store(half_t* dst, i32x4 a0, i32x4 a1, float rowScale, const half_t* colScale,
-                                             const half_t* bias) {
+// float16. colScale and bias 16-byte aligned; bias may be null.
+__device__ __forceinline__ void dequant8(half_t (&h)[8], i32x4 a0, i32x4 a1, float rowScale, const half_t* colScale,
+                                        const half_t* bias) {
   const u32x4 cv = *reinterpret_cast<const u32x4*>(colScale);
   u32x4 bv = {0u, 0u, 0u, 0u};
   if (bias) bv = *reinterpret_cast<const u32x4*>(bias);
   const int av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-  const unsigned cw[4] = {cv.x, cv.y, cv.z, cv.w}, bw[4] = {bv.x, bv.y, bv.z, bv.w};
+  const half_t* ch = reinterpret_cast<const half_t*>(&cv);
+  const half_t* bh = reinterpret_cast<const half_t*>(&bv);
+#pragma unroll
+  for (int e = 0; e < 8; e++) {
+    float v = __fmul_rn(__fmul_rn((float)av[e], rowScale), h2f(ch[e]));
+    if (bias) v = __fadd_rn(v, h2f(bh[e]));
+    h[e] = f2h(v);
+  }
+}
+
+// 8 float16 outputs with the residual added where given (16-byte aligned, the outputs' own 8 entries):
+// half(residual + y) as add(residual, y) rounds it; one 16-byte store.
+__device__ __forceinline__ void store8(half_t* dst, half_t (&h)[8], const half_t* residual) {
+  if (residual) {
+    const u32x4 rv = *reinterpret_cast<const u32x4*>(residual);
+    const half_t* rh = reinterpret_cast<const half_t*>(&rv);
+#pragma unroll
+    for (int e = 0; e < 8; e++) h[e] = f2h(__fadd_rn(h2f(rh[e]), h2f(h[e])));
+  }
+  u32x4 ov;
+  unsigned* o = reinterpret_cast<unsigned*>(&ov);
+#pragma unroll
+  for (int e = 0; e < 4; e++) o[e] = (unsigned)h[2 * e] | ((unsigned)h[2 * e + 1] << 16);
+  *reinterpret_cast<u32x4*>(dst) = ov;
+}
+
+// dequant8, then where asked the ops that follow a linear, each rounding to float16 as the op alone
+// does: gelu, half(geluTanh(y)) as gelu() rounds it; then the residual (store8). dst 16-byte aligned.
+// Shared by the dequantize kernel (quantize.cu) and the Hopper GEMM's fused epilogue (igemm_sm90.cu).
+__device__ __forceinline__ void dequant8Store(half_t* dst, i32x4 a0, i32x4 a1, float rowScale, const half_t* colScale,
+                                             const half_t* bias, bool gelu = false, const half_t* residual = nullptr) {
+  half_t h[8];
+  dequant8(h, a0, a1, rowScale, colScale, bias);
+  if (gelu)
+#pragma unroll
+    for (int e = 0; e < 8; e++) h[e] = f2h(geluTanh(h2f(h[e])));
+  store8(dst, h, residual);
+}
+
+// The gated FFN's 8 outputs from the sums of their in rows (a) and gate rows (g) of a stacked [in; gate]
+// weight: half(half(gelu(in)) * gate) as gelu then mul (or gelu_mul) round it, then the residual (store8).
+// wsIn / biasIn and wsGate / biasGate: the scales and biases of the 8 in rows and of their gate rows.
+__device__ __forceinline__ void gatedStore8(half_t* dst, i32x4 a0, i32x4 a1, i32x4 g0, i32x4 g1, float rowScale,
+                                           const half_t* wsIn, const half_t* wsGate, const half_t* biasIn,
+                                           const half_t* biasGate, const half_t* residual) {
+  half_t h[8], g[8];
+  dequant8(h, a0, a1, rowScale, wsIn, biasIn);
+  dequant8(g, g0, g1, rowScale, wsGate, biasGate);
+#pragma unroll
+  for (int e = 0; e < 8; e++) h[e] = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(h[e])))), h2f(g[e])));
+  store8(dst, h, residual);
+}
+
+// Chunk i (8 halves v) of a row normalised with its stats {mean, 1 / rms}, rounded to float16 as layerNorm
+// rounds it (the GEMV linears' fused norm, norm.cu's layernorm8 and norm_quantize share it, so that all
+// round each element alike):
+// RMS half(x·inv·w); LayerNorm half((x − mean)·inv·w (+ b)). normW, normB: [k] float16 (normB may be null).
+// NORM 2 with mean 0 and no normB gives NORM 1's bits (x − 0 is x exactly, -0 included).
+template <int NORM>
+__device__ __forceinline__ u32x4 normRow8(u32x4 v, const half_t* __restrict__ normW, const half_t* __restrict__ normB,
+                                          int i, float2 stats) {
+  if (!NORM) return v;
+  const float mean = stats.x, inv = stats.y;
+  const u32x4 g = reinterpret_cast<const u32x4*>(normW)[i];
+  const half_t* h = reinterpret_cast<const half_t*>(&v);
+  const half_t* gh = reinterpret_cast<const half_t*>(&g);
+  u32x4 bvec = {0u, 0u, 0u, 0u};
+  if (NORM == 2 && normB) bvec = reinterpret_cast<const u32x4*>(normB)[i];
+  const half_t* bh = reinterpret_cast<const half_t*>(&bvec);
+  auto one = [&](int e) -> half_t {
+    if (NORM == 1) return f2h(__fmul_rn(__fmul_rn(h2f(h[e]), inv), h2f(gh[e])));
+    float y = __fmul_rn(__fmul_rn(__fsub_rn(h2f(h[e]), mean), inv), h2f(gh[e]));
+    if (normB) y = __fadd_rn(y, h2f(bh[e]));
+    return f2h(y);
+  };
   unsigned o[4];
 #pragma unroll
-  for (int e = 0; e < 4; e++) {
-    float v0 = __fmul_rn(__fmul_rn((float)av[2 * e], rowScale), h2f((half_t)(cw[e] & 0xffffu)));
-    float v1 = __fmul_rn(__fmul_rn((float)av[2 * e + 1], rowScale), h2f((half_t)(cw[e] >> 16)));
-    if (bias) {
-      v0 = __fadd_rn(v0, h2f((half_t)(bw[e] & 0xffffu)));
-      v1 = __fadd_rn(v1, h2f((half_t)(bw[e] >> 16)));
-    }
-    o[e] = (unsigned)f2h(v0) | ((unsigned)f2h(v1) << 16);
-  }
-  const u32x4 ov = {o[0], o[1], o[2], o[3]};
-  *reinterpret_cast<u32x4*>(dst) = ov;
+  for (int e = 0; e < 4; e++) o[e] = (unsigned)one(2 * e) | ((unsigned)one(2 * e + 1) << 16);
+  return u32x4{o[0], o[1], o[2], o[3]};
 }
 
 __device__ __forceinline__ float warpMax(float v) {

@@ -74,13 +74,37 @@ __device__ __forceinline__ u32x2 quant8(const u32x4& v, float s, float r) {
   return out;
 }
 
+// The FAST path's scale and int8 values of one row already in registers: thread t holds the row's 16-byte
+// vectors t + j * blockDim.x (v[j], those below nvec), as quantizeRowVec loads them. The absmax with
+// max.f16x2 (absMax8), x * RN(1/s) with the exact division only near ties (quant8). q: the row's int8
+// (8-byte aligned), *scale its float16 scale. Every thread of the block calls it (block barriers).
+// Shared by quantize_f16_fast* and norm.cu's norm_quantize_f16* (the row normalised in registers).
+template <int ITEMS>
+__device__ __forceinline__ void quantizeRegs(const u32x4 (&v)[ITEMS], int nvec, signed char* __restrict__ q,
+                                             half_t* __restrict__ scale, float* red) {
+  unsigned m2 = 0;  // packed half2 absmax
+#pragma unroll
+  for (int j = 0; j < ITEMS; j++)
+    if (threadIdx.x + j * blockDim.x < nvec) m2 = absMax8(m2, v[j]);
+  const float m = blockMax(absMaxOf(m2), red);
+  const half_t sh = scaleOf(m);
+  const float s = h2f(sh);
+  if (threadIdx.x == 0) *scale = sh;
+  const float r = s == 0.f ? 0.f : __frcp_rn(s);
+  u32x2* qr = reinterpret_cast<u32x2*>(q);
+#pragma unroll
+  for (int j = 0; j < ITEMS; j++) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < nvec) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(v[j], s, r);
+  }
+}
+
 // float16 rows whose length is a multiple of 8 and which start 16-byte aligned: one block per row,
 // each thread keeps ITEMS vectors of 8 halves in registers, so the row is read from memory once and
-// written once (3 bytes moved per element, as a copy of the same data would). FAST: the absmax with
-// max.f16x2 (absMax8) and x * RN(1/s) with the exact division only near ties (quant8), the default;
-// otherwise float absmax and the exact division everywhere (quant1), the first version, instantiated
-// only in packages/kernels/dev/cuda/quantize_variants.cu as a measured alternative (NOTES.md). Both
-// give the same bits.
+// written once (3 bytes moved per element, as a copy of the same data would). FAST: quantizeRegs, the
+// default; otherwise float absmax and the exact division everywhere (quant1), the first version,
+// instantiated only in packages/kernels/dev/cuda/quantize_variants.cu as a measured alternative
+// (NOTES.md). Both give the same bits.
 template <int ITEMS, bool FAST>
 __device__ __forceinline__ void quantizeRowVec(const half_t* __restrict__ x, signed char* __restrict__ q,
                                                half_t* __restrict__ scales, int cols) {
@@ -89,42 +113,39 @@ __device__ __forceinline__ void quantizeRowVec(const half_t* __restrict__ x, sig
   const u32x4* xr = reinterpret_cast<const u32x4*>(x + row * cols);
   const int nvec = cols >> 3;
   u32x4 v[ITEMS];
-  unsigned m2 = 0;  // FAST: packed half2 absmax
-  float mf = 0.f;
 #pragma unroll
   for (int j = 0; j < ITEMS; j++) {
     const int i = threadIdx.x + j * blockDim.x;
-    if (i < nvec) {
-      v[j] = xr[i];
-      if (FAST) {
-        m2 = absMax8(m2, v[j]);
-      } else {
-        const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+    if (i < nvec) v[j] = xr[i];
+  }
+  if constexpr (FAST) {
+    quantizeRegs<ITEMS>(v, nvec, q + row * cols, scales + row, red);
+    return;
+  }
+  float mf = 0.f;
 #pragma unroll
-        for (int e = 0; e < 8; e++) mf = fmaxf(mf, fabsf(h2f(h[e])));
-      }
+  for (int j = 0; j < ITEMS; j++) {
+    if (threadIdx.x + j * blockDim.x < nvec) {
+      const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+#pragma unroll
+      for (int e = 0; e < 8; e++) mf = fmaxf(mf, fabsf(h2f(h[e])));
     }
   }
-  const float m = blockMax(FAST ? absMaxOf(m2) : mf, red);
+  const float m = blockMax(mf, red);
   const half_t sh = scaleOf(m);
   const float s = h2f(sh);
   if (threadIdx.x == 0) scales[row] = sh;
-  const float r = s == 0.f ? 0.f : __frcp_rn(s);
   u32x2* qr = reinterpret_cast<u32x2*>(q + row * cols);
 #pragma unroll
   for (int j = 0; j < ITEMS; j++) {
     const int i = threadIdx.x + j * blockDim.x;
     if (i >= nvec) continue;
-    if (FAST) {
-      qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(v[j], s, r);
-    } else {
-      const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
-      u32x2 out;
-      signed char* o = reinterpret_cast<signed char*>(&out);
+    const half_t* h = reinterpret_cast<const half_t*>(&v[j]);
+    u32x2 out;
+    signed char* o = reinterpret_cast<signed char*>(&out);
 #pragma unroll
-      for (int e = 0; e < 8; e++) o[e] = quant1(h2f(h[e]), s);
-      qr[i] = out;
-    }
+    for (int e = 0; e < 8; e++) o[e] = quant1(h2f(h[e]), s);
+    qr[i] = out;
   }
 }
 

@@ -10,11 +10,14 @@ import {
   createCpuBackend,
   gemvRows,
   igemmRoute,
+  type LinearCall,
   linearCall,
   linearMmaFits,
   linearMmaTiles,
   linearGemvSplit,
   linearRoute,
+  ROW_VEC_MAX_COLS,
+  rowVecLaunch,
 } from '@bminf/kernels';
 
 const policy = (p: Partial<RoutePolicy> = {}): RoutePolicy => ({ ...DEFAULT_ROUTE_POLICY, ...p });
@@ -49,32 +52,73 @@ describe('igemmRoute', () => {
 describe('linearRoute', () => {
   const cpu = createCpuBackend();
   const f16 = (shape: number[]) => cpu.zeros(shape, 'float16');
-  const facts = (rows: number, k = 4096, m = 4096, extra: { bias?: boolean; residual?: boolean; dtype?: 'float16' | 'float32' } = {}, aligned = true) =>
+  type Extra = { bias?: boolean; residual?: boolean; dtype?: 'float16' | 'float32'; norm?: 'rms' | 'layer'; gelu?: boolean; gated?: boolean };
+  const facts = (rows: number, k = 4096, m = 4096, extra: Extra = {}, aligned = true) =>
     linearCall(f16([rows, k]), cpu.zeros([m, k], 'int8'), f16([m]), {
       dtype: extra.dtype ?? 'float16',
       ...(extra.bias ? { bias: f16([m]) } : {}),
-      ...(extra.residual ? { residual: f16([rows, m]) } : {}),
+      ...(extra.residual ? { residual: f16([rows, extra.gated ? m / 2 : m]) } : {}),
+      ...(extra.norm === 'rms' ? { rmsNorm: { weight: f16([k]), eps: 1e-6 } } : {}),
+      ...(extra.norm === 'layer' ? { layerNorm: { weight: f16([k]), bias: f16([k]), eps: 1e-5 } } : {}),
+      ...(extra.gelu ? { gelu: true } : {}),
+      ...(extra.gated ? { gated: true } : {}),
     }, () => aligned);
+  const route = (c: LinearCall, p: RoutePolicy, hopper: () => boolean) => linearRoute(c, p, hopper).route;
+  const none = { gelu: false, gated: false, residual: false };
 
-  it('runs up to 8 rows as one GEMV kernel, the residual included', () => {
-    expect(linearRoute(facts(1), policy(), never)).toBe('gemv');
-    expect(linearRoute(facts(8, 4096, 4096, { bias: true, residual: true }), policy(), never)).toBe('gemv');
+  it('runs up to 8 rows as one GEMV kernel, the norm, the activations and the residual included', () => {
+    expect(route(facts(1), policy(), never)).toBe('gemv');
+    expect(route(facts(8, 4096, 4096, { bias: true, residual: true }), policy(), never)).toBe('gemv');
+    expect(route(facts(8, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), never)).toBe('gemv');
+    expect(route(facts(3, 2560, 10240, { norm: 'layer', gelu: true }), policy(), never)).toBe('gemv');
     // 8 x 16384 bytes of activations do not fit its shared memory: the three calls, the residual added after
-    expect(linearRoute(facts(8, 16384, 4096, { residual: true }), policy(), never)).toBe('add-residual');
-    expect(linearRoute(facts(8, 16384), policy(), never)).toBe('three-calls');
+    expect(linearRoute(facts(8, 16384, 4096, { residual: true }), policy(), never)).toEqual({ route: 'three-calls', norm: 'none', epilogue: none });
+    expect(route(facts(8, 16384), policy(), never)).toBe('three-calls');
   });
   it('times the fused Hopper kernel from 128 rows, and takes the three calls below or without it', () => {
-    expect(linearRoute(facts(64), policy(), never)).toBe('three-calls');
-    expect(linearRoute(facts(128, 4096, 10240, { bias: true }), policy(), yes)).toBe('timed');
-    expect(linearRoute(facts(4096), policy(), no)).toBe('three-calls');
-    expect(linearRoute(facts(4096), policy({ fusedLinearTune: false }), yes)).toBe('fused');
-    expect(linearRoute(facts(4096), policy({ fusedLinear: false }), never)).toBe('three-calls');
+    expect(route(facts(64), policy(), never)).toBe('three-calls');
+    expect(route(facts(128, 4096, 10240, { bias: true }), policy(), yes)).toBe('timed');
+    expect(route(facts(4096), policy(), no)).toBe('three-calls');
+    expect(route(facts(4096), policy({ fusedLinearTune: false }), yes)).toBe('fused');
+    expect(route(facts(4096), policy({ fusedLinear: false }), never)).toBe('three-calls');
+  });
+  it('puts GELU or the gated GELU·gate and the residual into the fused kernel\'s epilogue', () => {
+    expect(linearRoute(facts(512, 4096, 4096, { residual: true }), policy(), yes)).toEqual({ route: 'timed', norm: 'none', epilogue: { ...none, residual: true } });
+    expect(linearRoute(facts(512, 2560, 10240, { norm: 'layer', gelu: true }), policy(), yes)).toEqual({ route: 'timed', norm: 'quantize', epilogue: { ...none, gelu: true } });
+    expect(linearRoute(facts(512, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), yes)).toEqual({
+      route: 'timed', norm: 'quantize', epilogue: { gelu: false, gated: true, residual: true },
+    });
+    // f % 8 != 0: the plain kernel, gelu_mul and the residual after it
+    expect(linearRoute(facts(512, 4096, 2056, { gated: true, residual: true }), policy(), yes).epilogue).toEqual(none);
+    expect(linearRoute(facts(512, 4096, 4096, { gelu: true, residual: true }), policy({ fusedEpilogue: false }), yes).epilogue).toEqual(none);
+    // the three calls never take an epilogue
+    expect(linearRoute(facts(64, 4096, 4096, { gelu: true, residual: true }), policy(), never).epilogue).toEqual(none);
+  });
+  it('fuses the norm with the quantize for float16, 16-byte aligned rows of k % 8 == 0, on any route but the GEMV', () => {
+    expect(linearRoute(facts(64, 4096, 4096, { norm: 'rms' }), policy(), never).norm).toBe('quantize');
+    expect(linearRoute(facts(1000, 4104, 4096, { norm: 'rms' }), policy(), no)).toEqual({ route: 'three-calls', norm: 'quantize', epilogue: none }); // k % 16 != 0: no Hopper kernel
+    expect(linearRoute(facts(64, 4100, 4096, { norm: 'rms' }), policy(), never).norm).toBe('op');
+    expect(linearRoute(facts(64, 4096, 4096, { norm: 'layer' }, false), policy(), never).norm).toBe('op');
+    expect(linearRoute(facts(64, 4096, 4096, { norm: 'layer', dtype: 'float32' }), policy(), never).norm).toBe('op');
+    expect(linearRoute(facts(64, 4096, 4096, { norm: 'rms' }), policy({ normQuantize: false }), never).norm).toBe('op');
+    expect(linearRoute(facts(64), policy(), never).norm).toBe('none');
   });
   it('keeps float32 output, misaligned operands and odd shapes on the three calls', () => {
-    expect(linearRoute(facts(4, 4096, 4096, { dtype: 'float32' }), policy(), never)).toBe('three-calls');
-    expect(linearRoute(facts(4, 4096, 4096, {}, false), policy(), never)).toBe('three-calls');
-    expect(linearRoute(facts(4, 4104), policy(), never)).toBe('three-calls'); // k % 16 != 0
-    expect(linearRoute(facts(4, 4096, 4098), policy(), never)).toBe('three-calls'); // m % 4 != 0
+    expect(route(facts(4, 4096, 4096, { dtype: 'float32' }), policy(), never)).toBe('three-calls');
+    expect(route(facts(4, 4096, 4096, {}, false), policy(), never)).toBe('three-calls');
+    expect(route(facts(4, 4104), policy(), never)).toBe('three-calls'); // k % 16 != 0
+    expect(route(facts(4, 4096, 4098), policy(), never)).toBe('three-calls'); // m % 4 != 0
+  });
+});
+
+describe('rowVecLaunch', () => {
+  it('gives quantize_f16_fast\'s launch: up to 8 vectors a thread, at most 128 threads until 8 vectors, whole warps', () => {
+    expect(rowVecLaunch(8)).toEqual({ items: 1, threads: 32 });
+    expect(rowVecLaunch(1024)).toEqual({ items: 1, threads: 128 });
+    expect(rowVecLaunch(4096)).toEqual({ items: 4, threads: 128 });
+    expect(rowVecLaunch(4104)).toEqual({ items: 8, threads: 96 });
+    expect(rowVecLaunch(10240)).toEqual({ items: 8, threads: 160 });
+    expect(rowVecLaunch(ROW_VEC_MAX_COLS)).toEqual({ items: 8, threads: 1024 });
   });
 });
 

@@ -57,8 +57,9 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
 } from './linear-route.js';
+import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { Sm90Gemm } from './sm90-gemm.js';
 import { Tuner } from './tuner.js';
 import type { CudaInfo } from './info.js';
@@ -391,16 +392,13 @@ export class CudaBackend implements Backend {
     if (rows === 0) return;
     const xp = this.packed(x);
     try {
-      const nvec = cols / 8;
       const xs = this.span(xp);
       const fast = x.dtype === 'float16' && cols > 0 && cols % 8 === 0 && xs.byteOffset % 16 === 0 && this.span(values).byteOffset % 8 === 0;
-      if (fast && nvec <= 8 * 1024) {
-        // Up to 8 vectors of 8 halves per thread, issued back to back: small blocks with several loads in
-        // flight each keep more bytes in flight per SM than one load per thread in a large block. The
-        // measured alternatives (exact division everywhere, a pipelined persistent grid) are in
-        // packages/kernels/dev/cuda/ with their history in NOTES.md.
-        const items = [1, 2, 4, 8].find((i) => i * 128 >= nvec) ?? 8;
-        this.launch(`quantize_f16_fast${items}`, rows, up32(Math.ceil(nvec / items)), 'pppii', [xp, values, scales, rows, cols]);
+      if (fast && cols <= ROW_VEC_MAX_COLS) {
+        // The row in registers (rowVecLaunch). The measured alternatives (exact division everywhere, a
+        // pipelined persistent grid) are in packages/kernels/dev/cuda/ with their history in NOTES.md.
+        const { items, threads } = rowVecLaunch(cols);
+        this.launch(`quantize_f16_fast${items}`, rows, threads, 'pppii', [xp, values, scales, rows, cols]);
       } else {
         this.launch(`quantize_${sfx(x.dtype)}`, rows, Math.min(256, up32(cols)), 'pppii', [xp, values, scales, rows, cols]);
       }
@@ -645,114 +643,105 @@ export class CudaBackend implements Backend {
 
   // ---- the int8 linear layer ----------------------------------------------------------------------
   /**
-   * dequantize(igemm(quantizeRows(x), weight), scales, weightScale) (+ residual): the Backend's optional
-   * fused op, routed by linearRoute. Its norm and gated forms (the decode step's) exist as the one-kernel
-   * GEMV only; elsewhere they run as the ops they fuse, one after the other.
+   * dequantize(igemm(quantizeRows(x), weight), scales, weightScale) with its options (norm first; GELU or
+   * gated GELU; the residual last): the Backend's optional fused op, planned by linearRoute. Up to 8 rows
+   * one kernel (the GEMV); beyond, the norm with the quantize, the product with what its epilogue takes,
+   * and the rest as ops (LinearPlan).
    */
   linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: LinearInt8Options): Tensor {
     const { bias, residual, rmsNorm, layerNorm, gated, gelu } = options;
     this.check('linearInt8', x, weight, weightScale, bias, residual, rmsNorm?.weight, layerNorm?.weight, layerNorm?.bias);
     if (rmsNorm && layerNorm) throw new InvalidArgumentError('linearInt8: give rmsNorm or layerNorm, not both.');
     if (gated && gelu) throw new InvalidArgumentError('linearInt8: give gated or gelu, not both.');
-    if (layerNorm || gelu) {
-      if (this.linearGemvOk(x, weight, weightScale, options)) return this.linearGemv(x, weight, weightScale, options);
-      // elsewhere as the ops they stand for: the norm, the linear (+ gated), the GELU, the residual
-      const { layerNorm: _ln, gelu: _gelu, residual: _res, ...rest } = options;
-      const xn = layerNorm ? this.layerNorm(x, layerNorm.weight, layerNorm.bias ?? null, { eps: layerNorm.eps, subtractMean: true }) : x;
-      const y = this.linearInt8(xn, weight, weightScale, gelu ? rest : { ...rest, ...(residual ? { residual } : {}) });
-      const h = gelu ? this.gelu(y) : y;
-      try {
-        return gelu && residual ? this.add(residual, h) : h;
-      } finally {
-        if (xn !== x) xn.dispose();
-        if (h !== y) y.dispose();
-        if (gelu && residual) h.dispose();
-      }
+    if (gated && weight.rank === 2 && weight.shape[0] % 2 !== 0) {
+      throw new ShapeMismatchError(`linearInt8: a gated weight has an even number of rows [in; gate], not ${weight.shape[0]}.`);
     }
-    if (rmsNorm || gated) {
-      if (this.linearGemvOk(x, weight, weightScale, options)) return this.linearGemv(x, weight, weightScale, options);
-      if (rmsNorm) {
-        const xn = this.layerNorm(x, rmsNorm.weight, null, { eps: rmsNorm.eps, subtractMean: false });
-        try {
-          return this.linearInt8(xn, weight, weightScale, plainOptions(options, { gated, residual }));
-        } finally {
-          xn.dispose();
-        }
-      }
-      const y = this.linearInt8(x, weight, weightScale, plainOptions(options, {}));
-      let h: Tensor | null = null;
-      try {
-        h = this.geluMul(y);
-        return residual ? this.add(residual, h) : h;
-      } finally {
-        y.dispose();
-        if (residual) h?.dispose();
-      }
-    }
-    const route = linearRoute(linearCall(x, weight, weightScale, options, this.aligned16), this.routes, () => this.hopperFits(x, weight));
-    if (route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
-    if (route === 'add-residual' && residual) {
-      const y = this.linearInt8(x, weight, weightScale, { dtype: options.dtype, ...(bias ? { bias } : {}) });
-      try {
-        return this.add(residual, y);
-      } finally {
-        y.dispose();
-      }
-    }
-    const q = this.quantizeRows(x);
+    const plan = linearRoute(linearCall(x, weight, weightScale, options, this.aligned16), this.routes, () => this.hopperFits(x, weight));
+    if (plan.route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
+    const q = this.linearQuantize(x, options, plan.norm);
     try {
-      if (route === 'fused' || route === 'timed') {
-        const y = this.make([x.shape[0], weight.shape[0]], 'float16');
-        try {
-          // Both ways give the same bits, so the tuner's timing runs write into y, which the chosen way then writes again.
-          const fused = () => this.sm90.linear(q.values, q.scales, weight, weightScale, bias, y);
-          const calls = () => {
-            const acc = this.igemm(q.values, weight);
-            this.dequantizeLaunch(acc, q.scales, weightScale, bias, y);
-            acc.dispose();
-          };
-          if (route === 'fused' || this.tuner.fusedFaster(x.shape[0], weight.shape[0], x.shape[1], !!bias, fused, calls)) {
-            fused();
-            return y;
-          }
-        } catch (e) {
-          y.dispose();
-          throw e;
-        }
-        y.dispose();
-      }
-      const acc = this.igemm(q.values, weight);
-      try {
-        return this.dequantize(acc, q.scales, weightScale, options);
-      } finally {
-        acc.dispose();
-      }
+      return this.linearProduct(q, weight, weightScale, options, plan);
     } finally {
       q.values.dispose();
       q.scales.dispose();
     }
   }
 
+  /** linearInt8's first step: x quantized, normalised first where asked (in the quantize's kernel or as layerNorm, as the plan says). */
+  private linearQuantize(x: Tensor, options: LinearInt8Options, norm: LinearPlan['norm']): { values: Tensor; scales: Tensor } {
+    const n = options.rmsNorm ?? options.layerNorm;
+    if (!n) return this.quantizeRows(x);
+    const nb = options.layerNorm?.bias ?? null;
+    const normOptions = { eps: n.eps, subtractMean: !!options.layerNorm };
+    if (norm === 'quantize') return this.normQuantizeRows(x, n.weight, nb, normOptions);
+    const xn = this.layerNorm(x, n.weight, nb, normOptions);
+    try {
+      return this.quantizeRows(xn);
+    } finally {
+      xn.dispose();
+    }
+  }
+
   /**
-   * Whether the norm and gated forms of linearInt8 run as one kernel (linear_gemv_norm / _gated in
-   * gemv.cu): linearRoute's 'gemv' conditions, and the norm weight's and the halved output's own.
+   * linearInt8's product and the ops after it: the Hopper kernel with plan.epilogue's ops in its
+   * epilogue, or igemm + dequantize; then GELU or the gated GELU·gate and the residual add where the
+   * epilogue did not take them. Every way rounds as the separate ops do, so they give the same bits.
    */
-  private linearGemvOk(x: Tensor, w: Tensor, ws: Tensor, options: LinearInt8Options): boolean {
-    const { bias, residual, rmsNorm, layerNorm, gated } = options;
-    if (options.dtype !== 'float16' || x.rank !== 2 || w.rank !== 2 || x.dtype !== 'float16' || w.dtype !== 'int8' || ws.dtype !== 'float16' || ws.rank !== 1) return false;
-    const [rows, k] = x.shape;
-    const m = w.shape[0];
-    if (rows < 1 || rows > this.routes.gemvMaxRows || w.shape[1] !== k || ws.shape[0] !== m || k % 16 !== 0 || m % 4 !== 0 || rows * k > 96 * 1024) return false;
-    if (bias && (bias.dtype !== 'float16' || bias.rank !== 1 || bias.shape[0] !== m)) return false;
-    const outWidth = gated ? m / 2 : m;
-    if (residual && (residual.dtype !== 'float16' || residual.rank !== 2 || residual.shape[0] !== rows || residual.shape[1] !== outWidth)) return false;
-    const norm = rmsNorm ?? layerNorm;
-    const nw = norm?.weight;
-    const nb = layerNorm?.bias;
-    if (nw && (nw.dtype !== 'float16' || nw.rank !== 1 || nw.shape[0] !== k || !(norm.eps >= 0))) return false;
-    if (nb && (nb.dtype !== 'float16' || nb.rank !== 1 || nb.shape[0] !== k)) return false;
-    this.check('linearInt8', x, w, ws, bias, residual, nw, nb);
-    return [x, w, ws, bias, residual, nw, nb].every((t) => !t || (t.isContiguous() && this.span(t).byteOffset % 16 === 0));
+  private linearProduct(q: { values: Tensor; scales: Tensor }, weight: Tensor, ws: Tensor, options: LinearInt8Options, plan: LinearPlan): Tensor {
+    const { bias, residual, gated, gelu } = options;
+    const [rows, k] = q.values.shape;
+    const m = weight.shape[0];
+    // the ops after the product that `done` (the epilogue) did not apply; y is consumed
+    const finish = (y: Tensor, done: LinearPlan['epilogue']): Tensor => {
+      let h = y;
+      try {
+        if (gated && !done.gated) h = this.geluMul(y);
+        else if (gelu && !done.gelu) h = this.gelu(y);
+      } finally {
+        if (h !== y) y.dispose();
+      }
+      if (!residual || done.residual) return h;
+      try {
+        return this.add(residual, h);
+      } finally {
+        h.dispose();
+      }
+    };
+    const threeCalls = (): Tensor => {
+      const acc = this.igemm(q.values, weight);
+      let y: Tensor;
+      try {
+        y = this.dequantize(acc, q.scales, ws, { dtype: options.dtype, ...(bias ? { bias } : {}) });
+      } finally {
+        acc.dispose();
+      }
+      return y;
+    };
+    if (plan.route === 'fused' || plan.route === 'timed') {
+      const epi = plan.epilogue;
+      const fused = (): Tensor => {
+        const y = this.make([rows, epi.gated ? m / 2 : m], 'float16');
+        try {
+          if (epi.gated) this.sm90.linearGated(q.values, q.scales, weight, ws, bias, y, epi.residual ? residual : undefined);
+          else this.sm90.linear(q.values, q.scales, weight, ws, bias, y, { gelu: epi.gelu, ...(epi.residual ? { residual } : {}) });
+        } catch (e) {
+          y.dispose();
+          throw e;
+        }
+        return y;
+      };
+      // Timed like with like: the fused kernel with its epilogue against the three calls followed by the
+      // same ops as kernels of their own (what would follow both alike is left out).
+      const callsAsFused = (): void => {
+        const y = threeCalls();
+        const g = epi.gated ? this.geluMul(y) : epi.gelu ? this.gelu(y) : y;
+        const r = epi.residual && residual ? this.add(residual, g) : g;
+        for (const t of new Set([y, g, r])) t.dispose();
+      };
+      const fusedWins = plan.route === 'fused' || this.tuner.fusedFaster(rows, m, k, !!bias, epi, () => fused().dispose(), callsAsFused);
+      if (fusedWins) return finish(fused(), epi);
+    }
+    return finish(threeCalls(), { gelu: false, gated: false, residual: false });
   }
 
   private readonly gemvShared = new Map<string, number>();
@@ -903,12 +892,52 @@ export class CudaBackend implements Backend {
       const rows = d === 0 ? 0 : x.numel / d;
       if (rows > 0) {
         const [xp, w, b] = ins;
-        this.launch(`layernorm_${sfx(x.dtype)}`, rows, up32(Math.ceil(d / 4)), 'pppipifi', [xp, w, b ?? w, b ? 1 : 0, out, d, eps, options.subtractMean ? 1 : 0]);
+        const args = [xp, w, b ?? w, b ? 1 : 0, out, d, eps, options.subtractMean ? 1 : 0];
+        if (this.rowVecOk(d, xp, w, b, out)) {
+          // the row in registers, read once: the kernel norm_quantize shares (an int8 linear's fused norm)
+          const { items, threads } = rowVecLaunch(d);
+          this.launch(`layernorm8_f16_${items}`, rows, threads, 'pppipifi', args);
+        } else {
+          this.launch(`layernorm_${sfx(x.dtype)}`, rows, up32(Math.ceil(d / 4)), 'pppipifi', args);
+        }
       }
     } finally {
       disposeCopies(ins, [x, weight, bias]);
     }
     return out;
+  }
+
+  /** Whether float16 rows of `cols` and the norm's vectors take the register-row kernels (layernorm8, norm_quantize). */
+  private rowVecOk(cols: number, ...ts: (Tensor | null | undefined)[]): boolean {
+    return cols > 0 && cols % 8 === 0 && cols <= ROW_VEC_MAX_COLS && ts.every((t) => !t || (t.dtype === 'float16' && t.isContiguous() && this.aligned16(t)));
+  }
+
+  /**
+   * quantizeRows(layerNorm(x, weight, bias, options)) for x [rows, k]: where layerNorm takes its
+   * register-row kernel (float16, k % 8 == 0, 16-byte aligned), one kernel (norm_quantize_f16 in norm.cu)
+   * that normalises each row in registers and quantizes it, bit for bit the two ops, the float16 row never
+   * stored; elsewhere the two ops. The int8 linear's norm for more rows than the GEMV takes.
+   */
+  normQuantizeRows(x: Tensor, weight: Tensor, bias: Tensor | null, options: { eps: number; subtractMean: boolean }): { values: Tensor; scales: Tensor } {
+    this.check('normQuantizeRows', x, weight, bias);
+    checkRank('normQuantizeRows', x, 2);
+    const [rows, k] = x.shape;
+    const eps = options?.eps;
+    if (!this.rowVecOk(k, x, weight, bias) || weight.rank !== 1 || weight.shape[0] !== k || (bias && (bias.rank !== 1 || bias.shape[0] !== k)) || !(eps >= 0)) {
+      const xn = this.layerNorm(x, weight, bias, options);
+      try {
+        return this.quantizeRows(xn);
+      } finally {
+        xn.dispose();
+      }
+    }
+    const values = this.make([rows, k], 'int8');
+    const scales = this.make([rows], 'float16');
+    if (rows > 0) {
+      const { items, threads } = rowVecLaunch(k);
+      this.launch(`norm_quantize_f16_${items}`, rows, threads, 'pppippifi', [x, weight, bias ?? weight, bias ? 1 : 0, values, scales, k, eps, options.subtractMean ? 1 : 0]);
+    }
+    return { values, scales };
   }
 
   gelu(x: Tensor): Tensor {
@@ -1309,13 +1338,3 @@ export class CudaBackend implements Backend {
 }
 
 export { isFloatDType };
-
-/** o's dtype and bias, with only the gated and residual options given in `keep`. */
-function plainOptions(o: LinearInt8Options, keep: { gated?: boolean | undefined; residual?: Tensor | undefined }): LinearInt8Options {
-  return {
-    dtype: o.dtype,
-    ...(o.bias ? { bias: o.bias } : {}),
-    ...(keep.gated ? { gated: true } : {}),
-    ...(keep.residual ? { residual: keep.residual } : {}),
-  };
-}

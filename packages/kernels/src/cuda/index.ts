@@ -25,10 +25,13 @@ export {
   type IgemmCall,
   type IgemmRoute,
   type LinearCall,
+  type LinearEpilogue,
+  type LinearPlan,
   type LinearRoute,
   type RoutePolicy,
 } from './linear-route.js';
 export { ATTENTION_HEAD_DIMS, attentionRoute, type AttentionOperand, type AttentionRouteInput } from './attention-route.js';
+export { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 export { Tuner, type IgemmKernelChoice } from './tuner.js';
 export type { Sm90Tile } from './sm90-gemm.js';
 

@@ -4,7 +4,8 @@
 // take the operands; where two kernels must be timed against each other they say so, and the tuner
 // (tuner.ts) times them. The backend runs the route it is given. Why each threshold is what it is:
 // packages/kernels/cuda/NOTES.md.
-import type { Tensor } from '@bminf/core';
+import type { LinearInt8Options, Tensor } from '@bminf/core';
+import { ROW_VEC_MAX_COLS } from './row-vec.js';
 
 /** What the routes may take, with the product's defaults in DEFAULT_ROUTE_POLICY. Tests and benchmarks change it to force a route. */
 export interface RoutePolicy {
@@ -32,6 +33,10 @@ export interface RoutePolicy {
   fusedLinearMinRows: number;
   /** false: the fused kernel wherever it fits, without timing it against the three calls. */
   fusedLinearTune: boolean;
+  /** The fused kernel's epilogue applies the linear's GELU and residual add (false: they run as ops after it). */
+  fusedEpilogue: boolean;
+  /** A norm before an int8 linear of more rows than the GEMV takes runs fused with its quantize (norm_quantize), not as layerNorm then quantizeRows. */
+  normQuantize: boolean;
 }
 
 export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
@@ -51,6 +56,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // measured as fast (host-bound). From 1024 rows the fused kernel is 1.1-1.5x faster (H100).
   fusedLinearMinRows: 128,
   fusedLinearTune: true,
+  fusedEpilogue: true,
+  normQuantize: true,
 };
 
 /** The GEMV kernels' row counts: a product of m rows runs the kernel for the next one up. */
@@ -162,53 +169,100 @@ export function igemmRoute(c: IgemmCall, p: RoutePolicy, hopper: () => boolean):
 
 // ---- the int8 linear layer ------------------------------------------------------------------------------
 /**
- * - 'gemv': one kernel (linear_gemv in gemv.cu: quantize, dp4a GEMV, dequantize and the residual add,
- *   bit for bit the separate ops).
- * - 'add-residual': the linear without the residual, routed again, then an add.
- * - 'fused': quantize + the Hopper kernel with the dequantize in its epilogue.
- * - 'timed': 'fused' or 'three-calls', whichever the tuner timed faster at this shape.
- * - 'three-calls': quantize + igemm (routed by igemmRoute) + dequantize.
+ * How the product of an int8 linear runs:
+ * - 'gemv': one kernel for the whole op, norm, GELU or gated GELU and residual included (linear_gemv /
+ *   linear_mma in gemv.cu, bit for bit the separate ops but for the norm's order of summing).
+ * - 'fused': the Hopper kernel with the dequantize (and LinearPlan.epilogue's ops) in its epilogue.
+ * - 'timed': 'fused' or 'three-calls', whichever the tuner timed faster at this shape and epilogue.
+ * - 'three-calls': igemm (routed by igemmRoute) + dequantize, the ops after it separate.
  */
-export type LinearRoute = 'gemv' | 'add-residual' | 'fused' | 'timed' | 'three-calls';
+export type LinearRoute = 'gemv' | 'fused' | 'timed' | 'three-calls';
+
+/**
+ * An int8 linear with more rows than the GEMV takes is three steps: (1) the norm, if asked, and the
+ * quantize; (2) the product with its dequantize; (3) what the product's epilogue did not take, as ops:
+ * GELU or the gated GELU·gate, then the residual add. Each step rounds to float16 as the op it stands
+ * for does, so every plan gives the same bits (the norm's one exception: `norm` below).
+ */
+export interface LinearPlan {
+  route: LinearRoute;
+  /**
+   * 'none': quantizeRows(x). 'quantize': norm_quantize (norm.cu), the row normalised in registers and
+   * quantized, never stored: bit for bit quantizeRows(layerNorm(x)) where layerNorm takes its
+   * vectorised kernel (the same layout: float16, 16-byte aligned, k % 8 == 0); 'op': layerNorm, then
+   * quantizeRows (elsewhere; layerNorm's scalar kernel sums in another order).
+   */
+  norm: 'none' | 'quantize' | 'op';
+  /**
+   * What the Hopper kernel's epilogue applies ('fused', and 'timed' where the fused kernel wins): GELU
+   * (as gelu() rounds it) or the gated GELU·gate (linear_gated_sm90: as gelu then mul round it; needs
+   * f % 8 == 0), then the residual (as add() rounds it). What it does not take runs as ops after.
+   */
+  epilogue: LinearEpilogue;
+}
+
+export interface LinearEpilogue {
+  gelu: boolean;
+  gated: boolean;
+  residual: boolean;
+}
 
 export interface LinearCall {
   rows: number;
   k: number;
   m: number;
-  /** float16 activations and output, int8 weight [m, k], float16 scales [m], bias [m] and residual [rows, m] where given. */
+  /**
+   * float16 activations and output, int8 weight [m, k], float16 scales [m], bias [m], residual [rows,
+   * m] ([rows, m / 2] gated, m even) and the norm's weight and bias [k] (eps >= 0) where given.
+   */
   float16: boolean;
   residual: boolean;
+  gelu: boolean;
+  gated: boolean;
+  norm: 'none' | 'rms' | 'layer';
   /** Every operand packed and 16-byte aligned. */
   packed16: boolean;
 }
 
 /** The GEMV linear keeps the quantized activations in shared memory: at most this many bytes (rows × k). */
 const GEMV_LINEAR_MAX_BYTES = 96 * 1024;
+const NO_EPILOGUE: Readonly<LinearEpilogue> = { gelu: false, gated: false, residual: false };
 
 /** `hopper`: whether the Hopper kernel runs here and fits x and the weight (compiles it on first use, so asked last). */
-export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean): LinearRoute {
+export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean): LinearPlan {
   const gemv = c.rows >= 1 && c.rows <= p.gemvMaxRows && c.k % 16 === 0 && c.m % 4 === 0 && c.rows * c.k <= GEMV_LINEAR_MAX_BYTES;
-  if (gemv && c.float16 && c.packed16) return 'gemv';
-  if (c.residual) return 'add-residual';
-  if (p.fusedLinear && c.float16 && c.packed16 && c.rows >= p.fusedLinearMinRows && hopper()) return p.fusedLinearTune ? 'timed' : 'fused';
-  return 'three-calls';
+  if (gemv && c.float16 && c.packed16) return { route: 'gemv', norm: 'none', epilogue: NO_EPILOGUE };
+  const vec = c.float16 && c.packed16 && c.k > 0 && c.k % 8 === 0 && c.k <= ROW_VEC_MAX_COLS;
+  const norm = c.norm === 'none' ? 'none' : p.normQuantize && vec ? 'quantize' : 'op';
+  if (p.fusedLinear && c.float16 && c.packed16 && c.rows >= p.fusedLinearMinRows && hopper()) {
+    // the gated kernel writes 8 outputs of [rows, f] at a time; elsewhere the plain one, gelu_mul after it
+    const gated = c.gated && c.m % 16 === 0;
+    const epilogue = p.fusedEpilogue ? { gelu: c.gelu, gated, residual: c.residual && (!c.gated || gated) } : NO_EPILOGUE;
+    return { route: p.fusedLinearTune ? 'timed' : 'fused', norm, epilogue };
+  }
+  return { route: 'three-calls', norm, epilogue: NO_EPILOGUE };
 }
 
 /** The facts linearRoute needs, read off the operands (`aligned16`: the tensor's first byte is 16-byte aligned in device memory). */
-export function linearCall(
-  x: Tensor, w: Tensor, ws: Tensor, options: { dtype: string; bias?: Tensor; residual?: Tensor }, aligned16: (t: Tensor) => boolean,
-): LinearCall {
-  const { bias, residual } = options;
+export function linearCall(x: Tensor, w: Tensor, ws: Tensor, options: LinearInt8Options, aligned16: (t: Tensor) => boolean): LinearCall {
+  const { bias, residual, rmsNorm, layerNorm, gated, gelu } = options;
   const rows = x.rank === 2 ? x.shape[0] : 0;
   const k = x.rank === 2 ? x.shape[1] : 0;
   const m = w.rank === 2 ? w.shape[0] : 0;
+  const outWidth = gated ? m / 2 : m;
+  const normOptions = rmsNorm ?? layerNorm;
+  const nw = normOptions?.weight;
+  const nb = layerNorm?.bias;
+  const vectorK = (t: Tensor | undefined) => !t || (t.dtype === 'float16' && t.rank === 1 && t.shape[0] === k);
   const float16 =
     options.dtype === 'float16' && x.rank === 2 && w.rank === 2 && ws.rank === 1 && x.dtype === 'float16' && w.dtype === 'int8' && ws.dtype === 'float16' &&
-    w.shape[1] === k && ws.shape[0] === m &&
+    w.shape[1] === k && ws.shape[0] === m && (!gated || m % 2 === 0) &&
     (!bias || (bias.dtype === 'float16' && bias.rank === 1 && bias.shape[0] === m)) &&
-    (!residual || (residual.dtype === 'float16' && residual.rank === 2 && residual.shape[0] === rows && residual.shape[1] === m));
-  const packed16 = float16 && [x, w, ws, bias, residual].every((t) => !t || (t.isContiguous() && aligned16(t)));
-  return { rows, k, m, float16, residual: !!residual, packed16 };
+    (!residual || (residual.dtype === 'float16' && residual.rank === 2 && residual.shape[0] === rows && residual.shape[1] === outWidth)) &&
+    vectorK(nw) && vectorK(nb) && (!normOptions || normOptions.eps >= 0);
+  const packed16 = float16 && [x, w, ws, bias, residual, nw, nb].every((t) => !t || (t.isContiguous() && aligned16(t)));
+  const norm = rmsNorm ? 'rms' : layerNorm ? 'layer' : 'none';
+  return { rows, k, m, float16, residual: !!residual, gelu: !!gelu, gated: !!gated, norm, packed16 };
 }
 
 /** Pairs of (sequence, head) the split attention's counters cover (attendCacheSplits is 1 beyond). */

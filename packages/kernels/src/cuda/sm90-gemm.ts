@@ -144,18 +144,19 @@ export class Sm90Gemm {
     return m;
   }
 
-  private launch(kind: 'igemm' | 'linear', x: Tensor, w: Tensor, tileAsked: Sm90Tile | undefined, sig: string, args: LaunchArg[]): void {
+  private launch(kind: 'igemm' | 'linear' | 'linear_gated', x: Tensor, w: Tensor, tileAsked: Sm90Tile | undefined, sig: string, args: LaunchArg[]): void {
     const t = x.shape[0];
     const m = w.shape[0];
     const tile = tileAsked ?? this.tileFor(t, m);
     const { bm, bn, split } = TILES[tile];
     const name = `${kind}_sm90_${tile}`;
+    // gated: a tile's bn weight rows are bn / 2 in rows and their gate rows (two boxes of bn / 2), as many tiles as bn-row tiles of w
     const grid = Math.ceil(t / bm) * Math.ceil(m / bn) * split;
     try {
       // Replayed from a CUDA graph where the same launch repeats (the host's time to launch a cluster
       // kernel with two tensor maps, ~11 us on the H200 VM, is near the GPU's at 256 rows).
       this.native.launch(this.fn(name, tile), [grid, 1, 1], [384, 1, 1], smemOf(tile), sig, [
-        this.activationMap(x, bm), this.weightMap(w, bn), ...args,
+        this.activationMap(x, bm), this.weightMap(w, kind === 'linear_gated' ? bn / 2 : bn), ...args,
       ], true);
     } catch (e) {
       throw mapNativeError(e, name);
@@ -168,14 +169,33 @@ export class Sm90Gemm {
     this.launch('igemm', x, w, tile, 'ttpiii', [o.region, o.byteOffset, o.byteLength, x.shape[0], w.shape[0], x.shape[1]]);
   }
 
-  /** y [T, M] float16 = dequantize(x · wᵀ, xs [T], ws [M], bias [M] float16 or none). */
-  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor): void {
+  /**
+   * y [T, M] float16 = dequantize(x · wᵀ, xs [T], ws [M], bias [M] float16 or none), then gelu(y) and
+   * residual + y ([T, M] float16, packed, 16-byte aligned) where `epilogue` asks, each rounded as the op.
+   */
+  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, epilogue: { gelu?: boolean; residual?: Tensor } = {}): void {
     const sp = (t: Tensor) => {
       const s = this.span(t);
       return [s.region, s.byteOffset, s.byteLength];
     };
-    this.launch('linear', x, w, undefined, 'ttpppipiii', [
-      ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(y), x.shape[0], w.shape[0], x.shape[1],
+    const { gelu, residual } = epilogue;
+    this.launch('linear', x, w, undefined, 'ttpppipiipiii', [
+      ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(residual ?? ws), residual ? 1 : 0, gelu ? 1 : 0, ...sp(y), x.shape[0], w.shape[0], x.shape[1],
+    ]);
+  }
+
+  /**
+   * The gated FFN's input: w = stacked [in; gate] rows [2f, K] (ws, bias [2f]; f % 8 == 0), y [T, f] float16
+   * = half(half(gelu(in)) * gate) of the dequantized sums, + residual [T, f] where given, each rounded as
+   * gelu, mul and add round it: gelu_mul's bits without the [T, 2f] product's round trip through memory.
+   */
+  linearGated(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, residual?: Tensor): void {
+    const sp = (t: Tensor) => {
+      const s = this.span(t);
+      return [s.region, s.byteOffset, s.byteLength];
+    };
+    this.launch('linear_gated', x, w, undefined, 'ttpppipipiii', [
+      ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(residual ?? ws), residual ? 1 : 0, ...sp(y), x.shape[0], w.shape[0] / 2, x.shape[1],
     ]);
   }
 }

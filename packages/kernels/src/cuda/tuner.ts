@@ -22,7 +22,7 @@ const FLUSH_BYTES = 64 * 2 ** 20;
 export class Tuner {
   /** Per igemm shape (`rows:features:k`): the kernel that timed fastest. */
   readonly igemmChoice = new Map<string, IgemmKernelChoice>();
-  /** Per linear shape (`ceil(tokens / 256):features:k:bias`): whether the fused kernel beat the three calls. */
+  /** Per linear shape (`ceil(tokens / 256):features:k:bias`, then `:gelu`, `:gated`, `:residual` for its epilogue): whether the fused kernel beat the three calls. */
   readonly fusedChoice = new Map<string, boolean>();
   private events: CudaEvent[] | null = null;
 
@@ -59,10 +59,16 @@ export class Tuner {
    * rounded up to 256 (timed back to back with warm weights the choice was wrong at 4096 x 10240 with
    * 512 tokens: in a model every layer's weights come from memory, hence timeCold). Which is faster
    * depends on how the kernel's blocks fill the GPU: at 4096 tokens it won at every CPM-2 shape on the
-   * H100, at 512 tokens at 4 of 5 (NOTES.md). Inside a capture, an untimed shape takes the three calls.
+   * H100, at 512 tokens at 4 of 5 (NOTES.md). `epilogue`: the ops the fused kernel's epilogue applies
+   * (GELU or the gated GELU·gate, the residual add), which `calls` then runs as separate kernels, so that both compute the same
+   * thing; part of the key (the plain linear's key is `tokens/256:m:k:bias` as before). Inside a
+   * capture, an untimed shape takes the three calls.
    */
-  fusedFaster(tokens: number, m: number, k: number, bias: boolean, fused: () => void, calls: () => void): boolean {
-    const key = `${Math.ceil(tokens / 256)}:${m}:${k}:${bias ? 1 : 0}`;
+  fusedFaster(
+    tokens: number, m: number, k: number, bias: boolean, epilogue: { gelu: boolean; gated: boolean; residual: boolean }, fused: () => void, calls: () => void,
+  ): boolean {
+    const ops = `${epilogue.gelu ? ':gelu' : ''}${epilogue.gated ? ':gated' : ''}${epilogue.residual ? ':residual' : ''}`;
+    const key = `${Math.ceil(tokens / 256)}:${m}:${k}:${bias ? 1 : 0}${ops}`;
     let faster = this.fusedChoice.get(key);
     if (faster !== undefined) return faster;
     if (this.capturing()) return false;
