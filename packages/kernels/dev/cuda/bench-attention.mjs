@@ -20,7 +20,8 @@ if (!avail.available) {
 console.log(formatCudaInfo());
 const gpu = createCudaBackend({ memoryLimit: 4 * 2 ** 30 });
 const n = gpu.nativeCuda;
-const timed = (fn) => eventTimed(n, () => tidy(fn), { syncEachRun: true });
+// each call's output is disposed at once (tidy keeps what fn returns)
+const timed = (fn) => eventTimed(n, () => tidy(fn).dispose(), { syncEachRun: true });
 const us = (x) => (x * 1e6).toFixed(1);
 
 const SHAPES = [
