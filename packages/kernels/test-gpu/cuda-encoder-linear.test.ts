@@ -167,7 +167,9 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
         const m = 2 * f;
         const [xc, x] = both(cpu, gpu, f16(rows * k, 3), [rows, k]);
         const [wc, w] = both(cpu, gpu, randInt8(m * k), [m, k]);
-        const [wsc, ws] = both(cpu, gpu, positive(m, 0.001, 0.01), [m]);
+        // scales small enough that gelu(in) * gate stays finite without the norm (x of magnitude 3 over
+        // k = 4096 made products of ~500 and overflowed float16 to inf on both sides: inf - inf is NaN)
+        const [wsc, ws] = both(cpu, gpu, positive(m, 0.0002, 0.002), [m]);
         const [bc, bias] = both(cpu, gpu, f16(m, 0.5), [m]);
         const [nwc, nw] = both(cpu, gpu, positive(k, 0.5, 1), [k]);
         const [rc, res] = both(cpu, gpu, f16(rows * f, 4), [rows, f]);
