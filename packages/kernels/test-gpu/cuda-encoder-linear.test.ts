@@ -190,7 +190,7 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
             for (const tile of ['a', 'b', 't'] as const) {
               gpu.sm90.tile = tile;
               try {
-                const got = withRoutes({ fusedLinearMinRows: 1, fusedLinearTune: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+                const got = withRoutes({ fusedLinearMinRows: 1, fusedLinearTune: false, gatedEpilogue: true }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
                 expect(firstDifference(got, want), `${t} tile ${tile}`).toBe('identical');
               } finally {
                 gpu.sm90.tile = null;

@@ -35,6 +35,13 @@ export interface RoutePolicy {
   fusedLinearTune: boolean;
   /** The fused kernel's epilogue applies the linear's GELU and residual add (false: they run as ops after it). */
   fusedEpilogue: boolean;
+  /**
+   * A gated linear beyond 8 rows runs the gated Hopper kernel (linear_gated_sm90: GELU·gate in its
+   * epilogue); false: the plain fused kernel, then gelu_mul. Off by default: on the H200 CPM-2's encoder
+   * FFN input (512 x 20480 x 4096) took 306 us a layer that way against ~177 us for the plain kernel and
+   * gelu_mul (NOTES.md), and the tuner had only the three calls to set against it.
+   */
+  gatedEpilogue: boolean;
   /** A norm before an int8 linear of more rows than the GEMV takes runs fused with its quantize (norm_quantize), not as layerNorm then quantizeRows. */
   normQuantize: boolean;
 }
@@ -57,6 +64,7 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   fusedLinearMinRows: 128,
   fusedLinearTune: true,
   fusedEpilogue: true,
+  gatedEpilogue: false,
   normQuantize: true,
 };
 
@@ -236,7 +244,7 @@ export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean
   const norm = c.norm === 'none' ? 'none' : p.normQuantize && vec ? 'quantize' : 'op';
   if (p.fusedLinear && c.float16 && c.packed16 && c.rows >= p.fusedLinearMinRows && hopper()) {
     // the gated kernel writes 8 outputs of [rows, f] at a time; elsewhere the plain one, gelu_mul after it
-    const gated = c.gated && c.m % 16 === 0;
+    const gated = p.gatedEpilogue && c.gated && c.m % 16 === 0;
     const epilogue = p.fusedEpilogue ? { gelu: c.gelu, gated, residual: c.residual && (!c.gated || gated) } : NO_EPILOGUE;
     return { route: p.fusedLinearTune ? 'timed' : 'fused', norm, epilogue };
   }
