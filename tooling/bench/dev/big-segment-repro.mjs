@@ -1,0 +1,29 @@
+// Dev: does a 2 GiB pool segment, freed before a model is made (gpu-e2e.mjs's copyBandwidth), make CPM-2's
+// first encoder pass fail with cublasLtMatmul's CUBLAS_STATUS_EXECUTION_FAILED? profile-cpm2.mjs, which
+// has no such allocation, never failed; gpu-e2e.mjs failed 3 of 5 runs (NOTES.md).
+//   node tooling/bench/dev/big-segment-repro.mjs [big|none]
+import { createCudaBackend } from '@bminf/kernels';
+import { CPM2_CONFIG, Cpm2PlannedRunner, randomCpm2Model } from '@bminf/models';
+import { syntheticIds } from '../lib.mjs';
+
+const big = process.argv[2] !== 'none';
+const b = createCudaBackend();
+if (big) {
+  const t = [b.empty([2 ** 31], 'int8'), b.empty([2 ** 31], 'int8')];
+  const [s, d] = t.map((x) => b.span(x));
+  b.nativeCuda.copy(s.region, s.byteOffset, s.byteLength, d.region, d.byteOffset, d.byteLength);
+  b.synchronize();
+  for (const x of t) x.dispose();
+}
+const model = randomCpm2Model(CPM2_CONFIG, { device: 'cuda', seed: 3 });
+const runner = new Cpm2PlannedRunner(model, 32, { maxEncoderLength: 512, maxDecoderLength: 128 });
+try {
+  await runner.open(0, syntheticIds(512, CPM2_CONFIG.vocabSize, 1));
+  await runner.open(1, syntheticIds(64, CPM2_CONFIG.vocabSize, 2));
+  console.log(`big-segment-repro ${big ? 'with' : 'without'} a 2 GiB segment first: encoder passes ran`);
+} catch (e) {
+  console.log(`big-segment-repro ${big ? 'with' : 'without'} a 2 GiB segment first: FAILED: ${e.message}`);
+}
+runner.dispose();
+model.dispose();
+b.dispose();
