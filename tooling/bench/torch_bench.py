@@ -17,6 +17,8 @@ if not torch.cuda.is_available():
     print(json.dumps({"error": "PyTorch sees no CUDA device"}))
     sys.exit(0)
 
+from torch_timing import timed  # noqa: E402 (beside this file; needs torch)
+
 dev = torch.device("cuda")
 SHAPES = [(m, k, n) for m in (4096, 10240) for k in (4096, 10240) for n in (1, 16, 64, 256, 1024, 4096)] + [(8192, 8192, 8192)]
 LINEAR = [(4096, 4096, 4096), (10240, 4096, 4096), (4096, 10240, 4096)]
@@ -27,34 +29,6 @@ if "--tokens" in sys.argv:
     SHAPES = [(m, k, n) for m in (4096, 10240) for k in (4096, 10240) for n in sorted(only)]
     if "--linear" not in sys.argv:  # `--linear` keeps the linear layers
         LINEAR = []
-
-
-def timed(fn, target_s=0.05, min_iters=10, max_iters=2000):
-    """Seconds per call: median of 5 runs of `iters` back-to-back calls, each timed with CUDA events."""
-    import time
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < 0.02:  # warm-up: at least 20 ms of calls
-        for _ in range(3):
-            fn()
-        torch.cuda.synchronize()
-    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    s.record()
-    for _ in range(3):
-        fn()
-    e.record()
-    e.synchronize()
-    est = s.elapsed_time(e) / 1000 / 3
-    iters = int(max(min_iters, min(max_iters, target_s / max(est, 1e-7))))
-    runs = []
-    for _ in range(5):
-        s.record()
-        for _ in range(iters):
-            fn()
-        e.record()
-        e.synchronize()
-        runs.append(s.elapsed_time(e) / 1000 / iters)
-    runs.sort()
-    return runs[2]
 
 
 def warm_up_gpu(seconds=0.5):

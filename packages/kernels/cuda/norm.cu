@@ -83,6 +83,22 @@ __device__ __forceinline__ float2 rowStats8(const u32x4 (&v)[ITEMS], int nvec, i
   return make_float2(mean, inv);
 }
 
+// Row blockIdx.x of x, normalised in registers (v[j]: chunk threadIdx.x + j * blockDim.x): what
+// layernorm8 stores and norm_quantize quantizes, so that both round every element alike.
+template <int N>
+__device__ __forceinline__ void normRowRegs(const half_t* __restrict__ x, const half_t* __restrict__ w,
+                                            const half_t* __restrict__ b, int cols, float eps, int subtractMean,
+                                            float* red, u32x4 (&v)[N]) {
+  const int nvec = cols >> 3;
+  loadRow8<N>(x + (i64)blockIdx.x * cols, v, nvec);
+  const float2 stats = rowStats8<N>(v, nvec, cols, eps, subtractMean, red);
+#pragma unroll
+  for (int j = 0; j < N; j++) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < nvec) v[j] = normRow8<2>(v[j], w, b, i, stats);
+  }
+}
+
 // Launched with one block per row and rowVecLaunch's threads (ITEMS * threads >= cols / 8). RMS is
 // NORM 2's formula with mean 0 (normRow8: the same bits as its RMS form), the bias optional in both.
 #define ROW_NORM8_KERNELS(N)                                                                                       \
@@ -91,15 +107,12 @@ __device__ __forceinline__ float2 rowStats8(const u32x4 (&v)[ITEMS], int nvec, i
                                                 int cols, float eps, int subtractMean) {                           \
     PDL_ENTRY();                                                                                                   \
     __shared__ float red[32];                                                                                      \
-    const i64 base = (i64)blockIdx.x * cols;                                                                       \
-    const int nvec = cols >> 3;                                                                                    \
     u32x4 v[N];                                                                                                    \
-    loadRow8<N>(x + base, v, nvec);                                                                                \
-    const float2 stats = rowStats8<N>(v, nvec, cols, eps, subtractMean, red);                                      \
-    u32x4* o = reinterpret_cast<u32x4*>(out + base);                                                               \
+    normRowRegs<N>(x, w, hasBias ? b : nullptr, cols, eps, subtractMean, red, v);                                  \
+    u32x4* o = reinterpret_cast<u32x4*>(out + (i64)blockIdx.x * cols);                                             \
     _Pragma("unroll") for (int j = 0; j < N; j++) {                                                                \
       const int i = threadIdx.x + j * blockDim.x;                                                                  \
-      if (i < nvec) o[i] = normRow8<2>(v[j], w, hasBias ? b : nullptr, i, stats);                                  \
+      if (i < (cols >> 3)) o[i] = v[j];                                                                            \
     }                                                                                                              \
   }                                                                                                                \
   extern "C" __global__ void norm_quantize_f16_##N(const half_t* __restrict__ x, const half_t* __restrict__ w,    \
@@ -108,16 +121,9 @@ __device__ __forceinline__ float2 rowStats8(const u32x4 (&v)[ITEMS], int nvec, i
                                                    int cols, float eps, int subtractMean) {                        \
     PDL_ENTRY();                                                                                                   \
     __shared__ float red[32];                                                                                      \
-    const i64 base = (i64)blockIdx.x * cols;                                                                       \
-    const int nvec = cols >> 3;                                                                                    \
     u32x4 v[N];                                                                                                    \
-    loadRow8<N>(x + base, v, nvec);                                                                                \
-    const float2 stats = rowStats8<N>(v, nvec, cols, eps, subtractMean, red);                                      \
-    _Pragma("unroll") for (int j = 0; j < N; j++) {                                                                \
-      const int i = threadIdx.x + j * blockDim.x;                                                                  \
-      if (i < nvec) v[j] = normRow8<2>(v[j], w, hasBias ? b : nullptr, i, stats);                                  \
-    }                                                                                                              \
-    quantizeRegs<N>(v, nvec, q + base, scales + blockIdx.x, red);                                                  \
+    normRowRegs<N>(x, w, hasBias ? b : nullptr, cols, eps, subtractMean, red, v);                                  \
+    quantizeRegs<N>(v, cols >> 3, q + (i64)blockIdx.x * cols, scales + blockIdx.x, red);                           \
   }
 ROW_NORM8_KERNELS(1)
 ROW_NORM8_KERNELS(2)

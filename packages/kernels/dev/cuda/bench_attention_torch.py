@@ -2,33 +2,15 @@
 # tooling/bench/torch_bench.py times (CUDA events, median of 5). Prints one JSON line.
 # With a bias the flash kernel does not apply: torch picks its memory-efficient kernel (attn_mask).
 import json
+import os
 import sys
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../../tooling/bench"))
+from torch_timing import timed  # noqa: E402
+
 dev = "cuda"
-
-
-def timed(fn, target_s=0.05):
-    for _ in range(20):
-        fn()
-    torch.cuda.synchronize()
-    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    s.record()
-    for _ in range(3):
-        fn()
-    e.record()
-    e.synchronize()
-    iters = int(max(10, min(2000, target_s / max(s.elapsed_time(e) / 3000, 1e-7))))
-    runs = []
-    for _ in range(5):
-        s.record()
-        for _ in range(iters):
-            fn()
-        e.record()
-        e.synchronize()
-        runs.append(s.elapsed_time(e) / 1000 / iters)
-    return sorted(runs)[2]
 
 
 results = []
