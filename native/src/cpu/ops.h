@@ -23,6 +23,7 @@ Napi::Value ScatterRows(const Napi::CallbackInfo& info);  // step_ops.cc
 Napi::Value AttendCache(const Napi::CallbackInfo& info);  // step_ops.cc
 Napi::Value Argmax(const Napi::CallbackInfo& info);       // argmax.cc
 Napi::Value ArgmaxRows(const Napi::CallbackInfo& info);   // argmax.cc
+Napi::Value Sample(const Napi::CallbackInfo& info);       // sample.cc
 
 }  // namespace cpu
 }  // namespace bminf

@@ -42,6 +42,7 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
   fn("linearInt8", Guarded<LinearInt8>);
   fn("argmax", Guarded<Argmax>);
   fn("argmaxRows", Guarded<ArgmaxRows>);
+  fn("sample", Guarded<Sample>);
   fn("igemm", Guarded<Igemm>);
   fn("gemm", Guarded<Gemm>);
   fn("layerNorm", Guarded<LayerNorm>);

@@ -10,6 +10,9 @@ export {
   cpuBackend,
   nativeCpu,
   type NativeCpu,
+  type NativeSampleParams,
+  sampleFloat32,
+  samplingDistributionFloat32,
 } from './cpu/index.js';
 export { getBackend } from './select.js';
 export * as reference from './reference/index.js';

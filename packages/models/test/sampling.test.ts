@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { describe, expect, it } from 'vitest';
-import { CpuBackend, argmaxFloat32 } from '@bminf/kernels';
+import { CpuBackend, argmaxFloat32, nativeCpu, samplingDistributionFloat32 } from '@bminf/kernels';
 import {
   TokenCounts,
   Xoshiro128StarStar,
@@ -10,6 +10,7 @@ import {
   samplingDistribution,
   validateSamplingOptions,
 } from '../src/generation/sampling.js';
+import { penaltyArrays } from '../src/generation/sampling-distribution.js';
 import type { SamplingOptions } from '../src/generation/sampling.js';
 
 const f32 = (xs: number[]): Float32Array => Float32Array.from(xs);
@@ -355,5 +356,111 @@ describe('createSampler draws', () => {
   it('a draw with one candidate always returns it', () => {
     const s = createSampler({ seed: 3, topK: 1 });
     for (let i = 0; i < 100; i++) expect(s.sample(f32([0, 1, 9, 2]))).toBe(2);
+  });
+});
+
+// Float32 logits are sampled natively (native/src/cpu/sample.cc); samplingDistribution (TypeScript, on
+// the same values as float64) is the reference it must equal: the same candidates, probabilities equal
+// up to e^x's last bits, and so the same token for the same draw.
+describe('the native sampler against the TypeScript reference', () => {
+  let seed = 11;
+  const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const vocabulary = (n: number, spread: number) => Float32Array.from({ length: n }, () => (next() * 2 - 1) * spread);
+  const settings: SamplingOptions[] = [
+    {},
+    { temperature: 0.7 },
+    { temperature: 5 },
+    { temperature: 1e-3 },
+    { topK: 1 },
+    { topK: 50 },
+    { topK: 1_000_000 },
+    { topP: 0.9 },
+    { topP: 0.5, temperature: 0.8 },
+    { topP: 1e-9 },
+    { topK: 40, topP: 0.95, frequencyPenalty: 0.5, presencePenalty: 0.3 },
+    { frequencyPenalty: -0.4, presencePenalty: 1.5 },
+  ];
+  const native = (logits: Float32Array, counts: TokenCounts | undefined, o: SamplingOptions) => {
+    const r = resolved(o);
+    return samplingDistributionFloat32(logits, {
+      ...penaltyArrays(counts, logits.length, r.frequencyPenalty, r.presencePenalty),
+      frequencyPenalty: r.frequencyPenalty, presencePenalty: r.presencePenalty, temperature: r.temperature, topK: r.topK, topP: r.topP,
+    });
+  };
+
+  it('gives the reference distribution (ids exactly, probabilities to 1e-12), on every kernel path', () => {
+    const cases: Float32Array[] = [];
+    for (const [n, spread] of [[7, 3], [1000, 8], [26240, 12], [30001, 40]] as const) {
+      const x = vocabulary(n, spread);
+      cases.push(x);
+      const odd = x.slice();
+      for (let i = 0; i < n; i += 5) odd[i] = Number.NaN; // NaN is never a candidate
+      odd[n - 1] = -Infinity;
+      cases.push(odd);
+      const ties = x.slice();
+      ties[1] = ties[n >> 1] = ties[n - 2] = 30; // equal weights at the top: top-p keeps the lowest ids first
+      cases.push(ties);
+    }
+    const counts = new TokenCounts([0, 0, 1, 3, 3, 3, 6]);
+    for (const isa of CpuBackend.kernelInfo().isas) {
+      CpuBackend.setIsa(isa);
+      try {
+        cases.forEach((logits, c) => {
+          for (const o of settings) {
+            const tag = `${isa} case ${c} ${JSON.stringify(o)}`;
+            const want = samplingDistribution(Float64Array.from(logits), counts, resolved(o));
+            const got = native(logits, counts, o);
+            expect(got, tag).not.toBeNull();
+            expect(Array.from(got!.ids), tag).toEqual(Array.from(want.ids));
+            let err = 0;
+            want.probs.forEach((p, j) => (err = Math.max(err, Math.abs(got!.probs[j] - p))));
+            expect(err, tag).toBeLessThan(1e-12);
+          }
+        });
+      } finally {
+        CpuBackend.setIsa(null);
+      }
+    }
+  });
+
+  it('draws the reference\'s tokens for the same seed (float32 logits natively, float64 through TypeScript)', () => {
+    const logits = vocabulary(26240, 10);
+    for (const o of settings) {
+      const a = createSampler({ ...o, seed: 99 });
+      const b = createSampler({ ...o, seed: 99 });
+      const ca = new TokenCounts([5, 6, 7]);
+      const cb = new TokenCounts([5, 6, 7]);
+      const wide = Float64Array.from(logits);
+      for (let t = 0; t < 300; t++) {
+        const x = a.sample(logits, ca);
+        const y = b.sample(wide, cb);
+        expect(x, `${JSON.stringify(o)} draw ${t}`).toBe(y);
+        ca.add(x);
+        cb.add(y);
+      }
+    }
+  });
+
+  it('treats +Infinity and all-unusable logits as the reference does', () => {
+    const inf = f32([1, Infinity, 3, Infinity, Number.NaN]);
+    expect(native(inf, undefined, {})).toEqual({ ids: Int32Array.from([1, 3]), probs: Float64Array.from([0.5, 0.5]) });
+    expect(native(f32([Number.NaN, -Infinity]), undefined, {})).toBeNull();
+    expect(() => createSampler({ seed: 1 }).sample(f32([Number.NaN, -Infinity]))).toThrow(/NaN or -Infinity/);
+    // a subnormal temperature: only the maximum is left (the reference divides; 0 · ∞ would make NaN)
+    expect(native(f32([1, 2, 2, 0]), undefined, { temperature: 1e-310 })).toEqual({ ids: Int32Array.from([0, 1, 2, 3]), probs: Float64Array.from([0, 0.5, 0.5, 0]) });
+  });
+
+  it('refuses bad arguments with errors, never a crash', () => {
+    const x = vocabulary(100, 3);
+    const none = new Int32Array(0);
+    const call = (...a: unknown[]) => () => (nativeCpu.sample as (...args: unknown[]) => unknown)(...a);
+    expect(call(x, 0, 100, none, none, 0, 0, 0, 1, 0, 1, 1)).toThrow(/u must lie/);
+    expect(call(x, 0, 100, none, none, 0, 0, 0, 0, 0, 1, 0.5)).toThrow(/temperature/);
+    expect(call(x, 0, 100, none, none, 0, 0, 0, 1, 0, 0, 0.5)).toThrow(/topP/);
+    expect(call(x, 0, 101, none, none, 0, 0, 0, 1, 0, 1, 0.5)).toThrow(RangeError);
+    expect(call(x, 0, 100, Int32Array.from([100]), Int32Array.from([1]), 1, 1, 0, 1, 0, 1, 0.5)).toThrow(/outside \[0, n\)/);
+    expect(call(x, 0, 100, Int32Array.from([1]), none, 1, 1, 0, 1, 0, 1, 0.5)).toThrow(RangeError);
+    expect(call(Float64Array.from(x), 0, 100, none, none, 0, 0, 0, 1, 0, 1, 0.5)).toThrow(TypeError);
+    expect(() => createSampler({ seed: 1, frequencyPenalty: 1 }).sample(x, new TokenCounts([100]))).toThrow(/outside the logits' vocabulary/);
   });
 });

@@ -70,6 +70,16 @@ export interface NativeCpu {
    * `exclude` (-1: none). A step op: recorded on a tape like the others.
    */
   argmaxRows(x: Float32Array, xOffset: number, rows: number, n: number, exclude: number, ids: Int32Array, idsOffset: number): void;
+  /**
+   * The token drawn by u in [0, 1) from logits[offset .. offset + n) after the penalties (np pairs of
+   * id and count), temperature, top-k (0: off) and top-p, as the sampler's reference computes it; -1
+   * when every logit is NaN or -Infinity. u < 0: the distribution itself ({ ids, probs }; null for
+   * no choice). native/src/cpu/sample.cc.
+   */
+  sample(
+    logits: Float32Array, offset: number, n: number, penaltyIds: Int32Array, penaltyCounts: Int32Array, np: number,
+    frequency: number, presence: number, temperature: number, topK: number, topP: number, u: number,
+  ): number | { ids: Int32Array; probs: Float64Array } | null;
   /** A recorded sequence of ops (native/src/cpu/tape.h). */
   Tape: new () => NativeTape;
   /** From now on, ops called on this thread are appended to `tape` instead of run, until endCapture(). */

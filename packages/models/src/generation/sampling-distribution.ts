@@ -50,10 +50,38 @@ export function applyPenalties(
   return out;
 }
 
+/**
+ * The counted tokens as the native sampler takes them (ids and counts side by side), checked as
+ * applyPenalties checks them; empty when no penalty applies.
+ */
+export function penaltyArrays(
+  counts: TokenCounts | undefined,
+  vocab: number,
+  frequencyPenalty: number,
+  presencePenalty: number,
+): { penaltyIds: Int32Array; penaltyCounts: Int32Array } {
+  if (!counts || (frequencyPenalty === 0 && presencePenalty === 0)) return NO_PENALTIES;
+  const penaltyIds = new Int32Array(counts.size);
+  const penaltyCounts = new Int32Array(counts.size);
+  let j = 0;
+  for (const [id, count] of counts.entries()) {
+    if (id >= vocab) {
+      throw new InvalidArgumentError(`A counted token id (${id}) is outside the logits' vocabulary of ${vocab}.`, {
+        hint: 'Count only ids of the model that produced the logits.',
+      });
+    }
+    penaltyIds[j] = id;
+    penaltyCounts[j++] = Math.min(count, 0x7fffffff);
+  }
+  return { penaltyIds, penaltyCounts };
+}
+const NO_PENALTIES = { penaltyIds: new Int32Array(0), penaltyCounts: new Int32Array(0) };
+
 /** Below this many values the JS loop is as fast as the call. */
 const NATIVE_ARGMAX_MIN = 256;
 
-function noChoice(): never {
+/** Throws the error of a distribution with no token in it (every logit NaN or -Infinity). */
+export function noChoice(): never {
   throw new InvalidArgumentError('Every logit is NaN or -Infinity, so no token can be chosen.', {
     hint: 'The model produced no usable scores (a numerical overflow upstream?).',
   });

@@ -3,9 +3,10 @@
 // request and a TokenCounts seeded with the prompt, adding each new token to it.
 
 import { InvalidArgumentError } from '@bminf/core';
+import { sampleFloat32 } from '@bminf/kernels';
 import { Xoshiro128StarStar, randomSeed } from './rng.js';
 import type { TokenCounts } from './sampling-counts.js';
-import { applyPenalties, argmax, checkLogits, samplingDistribution } from './sampling-distribution.js';
+import { applyPenalties, argmax, checkLogits, noChoice, penaltyArrays, samplingDistribution } from './sampling-distribution.js';
 import type { Logits } from './sampling-distribution.js';
 import { type ResolvedSamplingOptions, type SamplingOptions, validateSamplingOptions } from './sampling-options.js';
 
@@ -48,9 +49,17 @@ export function createSampler(opts: SamplingOptions = {}): Sampler {
     seed,
     sample(logits, counts) {
       checkCounts(counts);
+      checkLogits(logits);
+      const u = rng.nextFloat64();
+      // A model's float32 logits: natively (sample.cc), the same steps as samplingDistribution.
+      if (logits instanceof Float32Array) {
+        const { frequencyPenalty, presencePenalty, temperature, topK, topP } = options;
+        const penalties = penaltyArrays(counts, logits.length, frequencyPenalty, presencePenalty);
+        const id = sampleFloat32(logits, { ...penalties, frequencyPenalty, presencePenalty, temperature, topK, topP }, u);
+        return id < 0 ? noChoice() : id;
+      }
       const { ids, probs } = samplingDistribution(logits, counts, options);
       // Inverse CDF over ascending ids; the fallback covers a u that rounding puts past the end.
-      const u = rng.nextFloat64();
       let cum = 0;
       for (let j = 0; j < ids.length; j++) {
         cum += probs[j];
