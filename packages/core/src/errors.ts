@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'UNSUPPORTED'
   | 'BACKEND_UNAVAILABLE'
   | 'TOKENIZER'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'DEVICE_FAULT';
 
 export class BminfError extends Error {
   readonly code: ErrorCode;
@@ -113,6 +114,22 @@ export class TokenizerError extends BminfError {
 export class AbortedError extends BminfError {
   constructor(message = 'The operation was aborted.') {
     super('ABORTED', message);
+  }
+}
+
+/**
+ * A kernel failed on the GPU (an illegal address, a launch failure, cublasLt's EXECUTION_FAILED). CUDA
+ * keeps such an error in the context: every later call of this process on that GPU fails too.
+ */
+export class DeviceFaultError extends BminfError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DEVICE_FAULT', message, {
+      ...options,
+      hint:
+        'The GPU context cannot be used after this (CUDA keeps the error): restart the process. To find the ' +
+        'kernel, run once with CUDA_LAUNCH_BLOCKING=1 (the failing call then names itself) or under ' +
+        'compute-sanitizer, and report it with that output.',
+    });
   }
 }
 

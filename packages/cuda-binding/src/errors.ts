@@ -4,6 +4,7 @@
 import {
   BackendUnavailableError,
   BminfError,
+  DeviceFaultError,
   DisposedError,
   InvalidArgumentError,
   OutOfMemoryError,
@@ -26,5 +27,10 @@ export function mapNativeError(e: unknown, what: string): Error {
       return new UnsupportedError(msg, { cause: e });
   }
   if (e instanceof RangeError || e instanceof TypeError) return new InvalidArgumentError(msg, { cause: e });
+  if (DEVICE_FAULT.test(err?.message ?? '')) return new DeviceFaultError(msg, { cause: e });
   return e instanceof Error ? e : new Error(msg);
 }
+
+/** The driver's and cublasLt's names for a kernel that failed on the device (sticky: the context is lost). */
+const DEVICE_FAULT =
+  /CUDA_ERROR_(ILLEGAL_ADDRESS|LAUNCH_FAILED|ILLEGAL_INSTRUCTION|MISALIGNED_ADDRESS|INVALID_PC|HARDWARE_STACK_ERROR|INVALID_ADDRESS_SPACE|ASSERT)|CUBLAS_STATUS_EXECUTION_FAILED/;
