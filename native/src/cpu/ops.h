@@ -24,6 +24,7 @@ Napi::Value AttendCache(const Napi::CallbackInfo& info);  // step_ops.cc
 Napi::Value Argmax(const Napi::CallbackInfo& info);       // argmax.cc
 Napi::Value ArgmaxRows(const Napi::CallbackInfo& info);   // argmax.cc
 Napi::Value Sample(const Napi::CallbackInfo& info);       // sample.cc
+Napi::Value SampleRows(const Napi::CallbackInfo& info);   // sample.cc
 
 }  // namespace cpu
 }  // namespace bminf

@@ -43,6 +43,7 @@ void RegisterCpu(Napi::Env env, Napi::Object exports) {
   fn("argmax", Guarded<Argmax>);
   fn("argmaxRows", Guarded<ArgmaxRows>);
   fn("sample", Guarded<Sample>);
+  fn("sampleRows", Guarded<SampleRows>);
   fn("igemm", Guarded<Igemm>);
   fn("gemm", Guarded<Gemm>);
   fn("layerNorm", Guarded<LayerNorm>);

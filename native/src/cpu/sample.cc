@@ -17,6 +17,7 @@
 #include "cpu/features.h"
 #include "cpu/ops.h"
 #include "cpu/sample_exp.h"
+#include "cpu/thread_pool.h"
 
 namespace bminf {
 namespace cpu {
@@ -245,6 +246,74 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   out.Set("ids", outIds);
   out.Set("probs", outProbs);
   return out;
+}
+
+// sampleRows(logits: Float32Array[], penaltyIds: Int32Array[], penaltyCounts: Int32Array[], params:
+// Float64Array [rows × 6: frequency, presence, temperature, topK, topP, u], out: Int32Array [rows]):
+// sample() for every row, the rows spread over the thread pool (each thread its own scratch). A
+// batched decode step's sequences are sampled in one call, instead of one call each on the JS thread.
+// out[r] = -1 where row r has no usable logit. Every argument is checked before any row runs.
+Napi::Value SampleRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args args(info, "sampleRows", 5);
+  if (!info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray()) args.typeError("logits, penaltyIds and penaltyCounts must be arrays of typed arrays");
+  Napi::Array logitsList = info[0].As<Napi::Array>(), idsList = info[1].As<Napi::Array>(), countsList = info[2].As<Napi::Array>();
+  const uint32_t rows = logitsList.Length();
+  if (idsList.Length() != rows || countsList.Length() != rows) args.rangeError("logits, penaltyIds and penaltyCounts must have one entry per row");
+  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) args.typeError("params must be a Float64Array");
+  Napi::Float64Array params = info[3].As<Napi::Float64Array>();
+  if (params.ElementLength() != static_cast<size_t>(rows) * 6) args.rangeError("params must hold 6 numbers per row");
+  Array out = args.array(4, "out", Bit(ElemType::kInt32));
+  args.checkRange(out, "out", 0, rows);
+  struct Row {
+    const float* logits;
+    int64_t n;
+    const int32_t* ids;
+    const int32_t* counts;
+    int64_t np;
+    Options o;
+    double u;
+  };
+  std::vector<Row> work(rows);
+  auto typed = [&](Napi::Value v, napi_typedarray_type type, const char* what, uint32_t r) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+      args.typeError(std::string(what) + "[" + std::to_string(r) + "] has the wrong type");
+    return v.As<Napi::TypedArray>();
+  };
+  for (uint32_t r = 0; r < rows; r++) {
+    Napi::TypedArray x = typed(logitsList.Get(r), napi_float32_array, "logits", r);
+    Napi::TypedArray ids = typed(idsList.Get(r), napi_int32_array, "penaltyIds", r);
+    Napi::TypedArray counts = typed(countsList.Get(r), napi_int32_array, "penaltyCounts", r);
+    Row& w = work[r];
+    w.logits = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x.ArrayBuffer().Data()) + x.ByteOffset());
+    w.n = static_cast<int64_t>(x.ElementLength());
+    w.ids = reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(ids.ArrayBuffer().Data()) + ids.ByteOffset());
+    w.counts = reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(counts.ArrayBuffer().Data()) + counts.ByteOffset());
+    w.np = static_cast<int64_t>(ids.ElementLength());
+    const double* p = params.Data() + static_cast<size_t>(r) * 6;
+    w.o = Options{p[0], p[1], p[2], p[4], 0};  // topK once checked, below
+    w.u = p[5];
+    const std::string at = " (row " + std::to_string(r) + ")";
+    if (w.n < 1) args.rangeError("logits must not be empty" + at);
+    if (static_cast<int64_t>(counts.ElementLength()) != w.np) args.rangeError("penaltyIds and penaltyCounts differ in length" + at);
+    if (!std::isfinite(w.o.frequency) || !std::isfinite(w.o.presence)) args.rangeError("the penalties must be finite" + at);
+    if (!(w.o.temperature > 0) || !std::isfinite(w.o.temperature)) args.rangeError("temperature must be above 0" + at);
+    if (!(w.o.topP > 0 && w.o.topP <= 1)) args.rangeError("topP must lie in (0, 1]" + at);
+    if (!(p[3] >= 0) || p[3] != std::floor(p[3])) args.rangeError("topK must be an integer ≥ 0" + at);
+    w.o.topK = p[3] > static_cast<double>(w.n) ? w.n : static_cast<int64_t>(p[3]);
+    if (!(w.u >= 0 && w.u < 1)) args.rangeError("u must lie in [0, 1)" + at);
+    for (int64_t j = 0; j < w.np; j++)
+      if (w.ids[j] < 0 || w.ids[j] >= w.n) args.rangeError("penaltyIds[" + std::to_string(j) + "] is outside [0, n)" + at);
+  }
+  int32_t* o = out.as<int32_t>();
+  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
+    Distribution& d = Scratch();
+    for (int64_t r = begin; r < end; r++) {
+      const Row& w = work[r];
+      o[r] = Build(w.logits, w.n, w.ids, w.counts, w.np, w.o, d) ? Draw(d, w.u) : -1;
+    }
+  });
+  return env.Undefined();
 }
 
 }  // namespace cpu

@@ -11,7 +11,9 @@ export {
   nativeCpu,
   type NativeCpu,
   type NativeSampleParams,
+  type NativeSampleRow,
   sampleFloat32,
+  sampleRowsFloat32,
   samplingDistributionFloat32,
 } from './cpu/index.js';
 export { getBackend } from './select.js';

@@ -52,6 +52,43 @@ describe.each(['int8', 'fp32'] as const)('Engine on tiny-cpm1 (%s, CPU)', (dtype
     expect(engine.stats.running).toBe(0);
   });
 
+  it('samples each batched sequence as generate() samples it alone (one native call a step, the same tokens for the same seeds)', async () => {
+    const { generate: generateAlone } = await import('../src/generation/generate.js');
+    const settings: GenerateOptions[] = [
+      { temperature: 0.9, seed: 1 },
+      { temperature: 1.3, topP: 0.9, seed: 2 },
+      { topK: 20, frequencyPenalty: 0.5, presencePenalty: 0.2, seed: 3 },
+      { temperature: 0.7, topK: 50, topP: 0.95, seed: 4 },
+      { temperature: 1, seed: 5 },
+    ];
+    const maxTokens = [20, 9, 26, 14, 17];
+    // Alone: in float32, without an engine (the model's own forward passes, whose logits the engine's
+    // steps match bit for bit, and createSampler().sample on each); in int8, whose planned steps round
+    // otherwise than the eager forward, on an engine of one sequence at a time.
+    const solo = new Engine(model, { maxBatch: 1 });
+    const alone = [];
+    for (let i = 0; i < prompts.length; i++) {
+      const options = { ...settings[i], maxTokens: maxTokens[i], stopTokens: [] };
+      alone.push(dtype === 'fp32' ? await generateAlone(model, prompts[i], options) : await generate(solo, prompts[i], options));
+    }
+    await solo.close();
+    const engine = new Engine(model, { maxBatch: 4 });
+    let largest = 0;
+    const batched = await Promise.all(
+      prompts.map(async (p, i) => {
+        const it = engine.generate(p, { ...settings[i], maxTokens: maxTokens[i], stopTokens: [] });
+        for (;;) {
+          const r = await it.next();
+          largest = Math.max(largest, engine.stats.lastBatchSize);
+          if (r.done) return r.value;
+        }
+      }),
+    );
+    batched.forEach((r, i) => expect(r.ids, `prompt ${i} ${JSON.stringify(settings[i])}`).toEqual(alone[i].ids));
+    expect(largest).toBeGreaterThan(1); // sequences really shared steps, and so their sampling call
+    await engine.close();
+  });
+
   it.runIf(dtype === 'fp32')('decodes the reference prompts to transformers\' greedy ids, all in one batch', async () => {
     const engine = new Engine(model, { maxBatch: reference.length });
     const results = await Promise.all(reference.map((c) => generate(engine, c.prompt_ids, { greedy: true, maxTokens: 48 })));

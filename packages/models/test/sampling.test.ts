@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@bminf/core';
 import { describe, expect, it } from 'vitest';
-import { CpuBackend, argmaxFloat32, nativeCpu, samplingDistributionFloat32 } from '@bminf/kernels';
+import { CpuBackend, argmaxFloat32, nativeCpu, sampleRowsFloat32, samplingDistributionFloat32 } from '@bminf/kernels';
 import {
   TokenCounts,
   Xoshiro128StarStar,
@@ -439,6 +439,29 @@ describe('the native sampler against the TypeScript reference', () => {
         cb.add(y);
       }
     }
+  });
+
+  it('samples many rows in one call (sampleRowsFloat32, on the thread pool) as one call a row does', () => {
+    const rows = Array.from({ length: 37 }, (_, r) => {
+      const o = resolved(settings[r % settings.length]);
+      const logits = vocabulary(r % 3 === 0 ? 30001 : 1000 + r, 6);
+      if (r === 5) logits.fill(Number.NaN); // no usable logit: -1 for that row alone
+      const counts = new TokenCounts([r, r + 1, r + 1]);
+      const params = { ...penaltyArrays(counts, logits.length, o.frequencyPenalty, o.presencePenalty), frequencyPenalty: o.frequencyPenalty, presencePenalty: o.presencePenalty, temperature: o.temperature, topK: o.topK, topP: o.topP };
+      return { logits, params, u: next() };
+    });
+    const one = rows.map((r) => (nativeCpu.sample(r.logits, 0, r.logits.length, r.params.penaltyIds, r.params.penaltyCounts, r.params.penaltyIds.length, r.params.frequencyPenalty, r.params.presencePenalty, r.params.temperature, Math.min(r.params.topK, r.logits.length), r.params.topP, r.u) as number));
+    expect(one[5]).toBe(-1);
+    expect(Array.from(sampleRowsFloat32(rows))).toEqual(one);
+    expect(sampleRowsFloat32([]).length).toBe(0);
+    const bad = (change: Partial<(typeof rows)[0]['params']> & { u?: number }) => () =>
+      sampleRowsFloat32([rows[0], { ...rows[1], params: { ...rows[1].params, ...change }, u: change.u ?? rows[1].u }]);
+    expect(bad({ u: 1 })).toThrow(/u must lie in \[0, 1\) \(row 1\)/);
+    expect(bad({ temperature: 0 })).toThrow(/temperature/);
+    expect(bad({ topP: 1.5 })).toThrow(/topP/);
+    expect(bad({ topK: 2.5 })).toThrow(/topK/);
+    expect(bad({ penaltyIds: Int32Array.from([1e6]), penaltyCounts: Int32Array.from([1]) })).toThrow(/outside \[0, n\)/);
+    expect(bad({ penaltyIds: Int32Array.from([1]), penaltyCounts: new Int32Array(0) })).toThrow(/differ in length/);
   });
 
   it('treats +Infinity and all-unusable logits as the reference does', () => {

@@ -1,7 +1,7 @@
 import { CpuBackend, type CpuBackendOptions } from './cpu-backend.js';
 
 export { argmaxFloat32 } from './argmax.js';
-export { sampleFloat32, samplingDistributionFloat32, type NativeSampleParams } from './sample.js';
+export { sampleFloat32, sampleRowsFloat32, samplingDistributionFloat32, type NativeSampleParams, type NativeSampleRow } from './sample.js';
 export { CPU_ISAS, CpuBackend, type CpuBackendOptions } from './cpu-backend.js';
 export { type CpuIsa, type CpuKernelInfo, nativeCpu, type NativeCpu } from './native.js';
 

@@ -80,6 +80,11 @@ export interface NativeCpu {
     logits: Float32Array, offset: number, n: number, penaltyIds: Int32Array, penaltyCounts: Int32Array, np: number,
     frequency: number, presence: number, temperature: number, topK: number, topP: number, u: number,
   ): number | { ids: Int32Array; probs: Float64Array } | null;
+  /**
+   * sample() for each row r (logits[r], its penalties, params[6 r .. 6 r + 5]: frequency, presence,
+   * temperature, topK, topP, u), the rows spread over the thread pool; out[r] = the token, or -1.
+   */
+  sampleRows(logits: Float32Array[], penaltyIds: Int32Array[], penaltyCounts: Int32Array[], params: Float64Array, out: Int32Array): void;
   /** A recorded sequence of ops (native/src/cpu/tape.h). */
   Tape: new () => NativeTape;
   /** From now on, ops called on this thread are appended to `tape` instead of run, until endCapture(). */

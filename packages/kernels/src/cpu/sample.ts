@@ -40,3 +40,26 @@ export function sampleFloat32(logits: Float32Array, params: NativeSampleParams, 
 export function samplingDistributionFloat32(logits: Float32Array, params: NativeSampleParams): { ids: Int32Array; probs: Float64Array } | null {
   return call(logits, params, -1) as { ids: Int32Array; probs: Float64Array } | null;
 }
+
+/** One sequence's draw: its logits, what applies to them, and its uniform number in [0, 1). */
+export interface NativeSampleRow {
+  logits: Float32Array;
+  params: NativeSampleParams;
+  u: number;
+}
+
+/**
+ * sampleFloat32 for every row, in one call whose rows run on the CPU thread pool (a batched decode
+ * step's sequences together): the same tokens as one call per row. -1 where a row has no usable logit.
+ */
+export function sampleRowsFloat32(rows: readonly NativeSampleRow[]): Int32Array {
+  const out = new Int32Array(rows.length);
+  if (rows.length === 0) return out;
+  const params = new Float64Array(rows.length * 6);
+  rows.forEach(({ logits, params: p, u }, r) => {
+    if (!(logits instanceof Float32Array)) throw new InvalidArgumentError(`sampleRowsFloat32: row ${r}'s logits must be a Float32Array.`);
+    params.set([p.frequencyPenalty, p.presencePenalty, p.temperature, p.topK, p.topP, u], r * 6);
+  });
+  N.sampleRows(rows.map((r) => r.logits), rows.map((r) => r.params.penaltyIds), rows.map((r) => r.params.penaltyCounts), params, out);
+  return out;
+}

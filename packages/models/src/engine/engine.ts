@@ -1,4 +1,5 @@
 import { AbortedError, InvalidArgumentError } from '@bminf/core';
+import { sampleRowsFloat32 } from '@bminf/kernels';
 import { Cpm1Model } from '../cpm1/model.js';
 import { Cpm1PlannedRunner } from '../cpm1/planned-runner.js';
 import { type Cpm2RunnerLimits, Cpm2PlannedRunner } from '../cpm2/planned-runner.js';
@@ -7,6 +8,7 @@ import { type FillBlankChunk, type FillBlankResult, streamFillBlankOn } from '..
 import { streamCpm2GenerateOn } from '../cpm2/prefix-lm.js';
 import type { Cpm2TaskOptions } from '../cpm2/task-options.js';
 import { type GenerateChunk, type GenerateOptions, type GenerateResult, streamGenerateOn } from '../generation/generate.js';
+import type { SampleDraw } from '../generation/sampling.js';
 import type { EngineModel, ModelRunner, StepOutput } from './runner.js';
 
 export interface EngineOptions extends Cpm2RunnerLimits {
@@ -43,6 +45,12 @@ export interface EngineSequence {
    * takes the argmax on the device, else to the logits.
    */
   forwardArgmax?(ids: readonly number[]): Promise<StepOutput>;
+  /**
+   * Optional: forward() for a caller that samples (Sampler.draw made the draw): resolves to the token
+   * that draw picks from the logits after the last id (-1 where every logit is NaN or -Infinity). An
+   * engine samples all of a step's such sequences in one native call on the CPU's thread pool.
+   */
+  forwardSample?(ids: readonly number[], draw: SampleDraw): Promise<number>;
   /** Tokens in the sequence's state so far. */
   readonly length: number;
   /** Frees the slot (idempotent). */
@@ -59,6 +67,7 @@ interface Pending {
   slot: number;
   ids: readonly number[];
   argmax: boolean;
+  draw?: SampleDraw;
   resolve: (out: StepOutput) => void;
   reject: (e: unknown) => void;
 }
@@ -135,6 +144,11 @@ export class Engine {
         length += ids.length;
         return this.request(slot, ids, true);
       },
+      forwardSample: (ids, draw) => {
+        if (!open) return Promise.reject(new InvalidArgumentError('This sequence was closed.'));
+        length += ids.length;
+        return this.request(slot, ids, false, draw) as Promise<number>; // the logits, sampled in tick()
+      },
       get length() {
         return length;
       },
@@ -171,9 +185,9 @@ export class Engine {
     this.notifyIdle();
   }
 
-  private request(slot: number, ids: readonly number[], argmax: boolean): Promise<StepOutput> {
+  private request(slot: number, ids: readonly number[], argmax: boolean, draw?: SampleDraw): Promise<StepOutput> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ slot, ids, argmax, resolve, reject });
+      this.pending.push({ slot, ids, argmax, ...(draw ? { draw } : {}), resolve, reject });
       this.schedule();
     });
   }
@@ -205,6 +219,12 @@ export class Engine {
     this.pending = [];
     try {
       const outputs = await this.exclusive(() => this.runner.step(batch.map(({ slot, ids, argmax }) => ({ slot, ids, argmax }))));
+      // The sequences that sample: all in one native call, its rows on the CPU's thread pool.
+      const drawn = batch.flatMap((p, i) => (p.draw && outputs[i] instanceof Float32Array ? [i] : []));
+      if (drawn.length > 0) {
+        const ids = sampleRowsFloat32(drawn.map((i) => ({ logits: outputs[i] as Float32Array, ...(batch[i].draw as SampleDraw) })));
+        drawn.forEach((i, j) => (outputs[i] = ids[j]));
+      }
       this._stats.steps++;
       this._stats.lastBatchSize = batch.length;
       for (const p of batch) this._stats.tokensIn += p.ids.length;

@@ -140,8 +140,14 @@ async function* generateLoop(
     let input: readonly number[] = promptIds;
     for (;;) {
       if (options.signal?.aborted) throw new AbortedError('Generation was aborted.');
-      // Greedy without penalties needs only the argmax, which an engine's runner may take on the GPU.
-      const out = plainGreedy && state.forwardArgmax ? await state.forwardArgmax(input) : await state.forward(input);
+      // Greedy without penalties needs only the argmax, which an engine's runner may take on the GPU; a
+      // draw is made ahead where the engine samples a step's sequences together (the same token).
+      const out =
+        plainGreedy && state.forwardArgmax
+          ? await state.forwardArgmax(input)
+          : sampler.draw && state.forwardSample
+            ? await state.forwardSample(input, sampler.draw(counts, model.vocabSize))
+            : await state.forward(input);
       if (ids.length === 0) prefillSeconds = (performance.now() - t0) / 1000;
       const id = typeof out === 'number' ? greedyId(out) : sampler.sample(out, counts);
       ids.push(id);

@@ -3,7 +3,7 @@
 // request and a TokenCounts seeded with the prompt, adding each new token to it.
 
 import { InvalidArgumentError } from '@bminf/core';
-import { sampleFloat32 } from '@bminf/kernels';
+import { type NativeSampleParams, sampleFloat32 } from '@bminf/kernels';
 import { Xoshiro128StarStar, randomSeed } from './rng.js';
 import type { TokenCounts } from './sampling-counts.js';
 import { applyPenalties, argmax, checkLogits, noChoice, penaltyArrays, samplingDistribution } from './sampling-distribution.js';
@@ -17,6 +17,12 @@ export type { Distribution, Logits } from './sampling-distribution.js';
 export { validateSamplingOptions } from './sampling-options.js';
 export type { ResolvedSamplingOptions, SamplingOptions } from './sampling-options.js';
 
+/** A random draw made ahead of its logits: what sampleFloat32 / sampleRowsFloat32 need besides them. */
+export interface SampleDraw {
+  params: NativeSampleParams;
+  u: number;
+}
+
 export interface Sampler {
   /** The options in effect, defaults filled in. */
   readonly options: ResolvedSamplingOptions;
@@ -24,6 +30,13 @@ export interface Sampler {
   readonly seed: number | undefined;
   /** Picks the next token id. `counts` (the tokens so far) feeds the penalties. */
   sample(logits: Logits, counts?: TokenCounts): number;
+  /**
+   * The next draw without its logits yet (not for greedy samplers): its uniform number, taken from the
+   * stream as sample() would take it, and the penalties of `counts` over a vocabulary of `vocab`.
+   * sampleFloat32(logits, draw.params, draw.u) then gives the token sample(logits, counts) would, so
+   * an engine can sample a whole step's sequences in one call.
+   */
+  draw?(counts: TokenCounts | undefined, vocab: number): SampleDraw;
 }
 
 /** Validates the options (InvalidArgumentError naming the bad one) and returns a sampler. */
@@ -44,18 +57,25 @@ export function createSampler(opts: SamplingOptions = {}): Sampler {
   }
   const seed = options.seed ?? randomSeed();
   const rng = new Xoshiro128StarStar(seed);
+  const { frequencyPenalty, presencePenalty, temperature, topK, topP } = options;
+  const params = (counts: TokenCounts | undefined, vocab: number): NativeSampleParams => ({
+    ...penaltyArrays(counts, vocab, frequencyPenalty, presencePenalty),
+    frequencyPenalty, presencePenalty, temperature, topK, topP,
+  });
   return {
     options,
     seed,
+    draw(counts, vocab) {
+      checkCounts(counts);
+      return { params: params(counts, vocab), u: rng.nextFloat64() };
+    },
     sample(logits, counts) {
       checkCounts(counts);
       checkLogits(logits);
       const u = rng.nextFloat64();
       // A model's float32 logits: natively (sample.cc), the same steps as samplingDistribution.
       if (logits instanceof Float32Array) {
-        const { frequencyPenalty, presencePenalty, temperature, topK, topP } = options;
-        const penalties = penaltyArrays(counts, logits.length, frequencyPenalty, presencePenalty);
-        const id = sampleFloat32(logits, { ...penalties, frequencyPenalty, presencePenalty, temperature, topK, topP }, u);
+        const id = sampleFloat32(logits, params(counts, logits.length), u);
         return id < 0 ? noChoice() : id;
       }
       const { ids, probs } = samplingDistribution(logits, counts, options);
