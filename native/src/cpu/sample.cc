@@ -306,7 +306,11 @@ Napi::Value SampleRows(const Napi::CallbackInfo& info) {
       if (w.ids[j] < 0 || w.ids[j] >= w.n) args.rangeError("penaltyIds[" + std::to_string(j) + "] is outside [0, n)" + at);
   }
   int32_t* o = out.as<int32_t>();
-  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
+  // Pieces of at least kGrainElements logits (2 rows of CPM-2's vocabulary): waking a thread for less
+  // costs more than it saves.
+  int64_t longest = 1;
+  for (const Row& w : work) longest = std::max(longest, w.n);
+  ParallelFor(rows, std::max<int64_t>(1, kGrainElements / longest), [&](int64_t begin, int64_t end) {
     Distribution& d = Scratch();
     for (int64_t r = begin; r < end; r++) {
       const Row& w = work[r];
