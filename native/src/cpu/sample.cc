@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "cpu/args.h"
@@ -198,6 +199,22 @@ int32_t Draw(const Distribution& d, double u) {
   return d.ids[0];
 }
 
+// Why a draw's arguments cannot be used, or "" when they can, as sample() and sampleRows() both check
+// them. topK as JS gave it; once checked, o.topK is it clamped to n (a top-k of the whole vocabulary or
+// more keeps everything, as 0 does). negativeU: u < 0 asks for the distribution (sample() only).
+std::string CheckDraw(Options& o, double topK, double u, bool negativeU, const int32_t* penIds, int64_t np, int64_t n) {
+  if (!std::isfinite(o.frequency) || !std::isfinite(o.presence)) return "the penalties must be finite";
+  if (!(o.temperature > 0) || !std::isfinite(o.temperature)) return "temperature must be above 0";
+  if (!(o.topP > 0 && o.topP <= 1)) return "topP must lie in (0, 1]";
+  if (!(topK >= 0) || topK != std::floor(topK)) return "topK must be an integer ≥ 0";
+  if (!(u < 1) || (!negativeU && !(u >= 0)))
+    return negativeU ? "u must lie in [0, 1), or be negative to ask for the distribution" : "u must lie in [0, 1)";
+  for (int64_t j = 0; j < np; j++)
+    if (penIds[j] < 0 || penIds[j] >= n) return "penaltyIds[" + std::to_string(j) + "] = " + std::to_string(penIds[j]) + " is outside [0, n)";
+  o.topK = topK > static_cast<double>(n) ? n : static_cast<int64_t>(topK);
+  return "";
+}
+
 Distribution& Scratch() {
   thread_local Distribution d;
   return d;
@@ -220,19 +237,11 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   const int64_t np = args.integer(5, "np");
   args.checkRange(ids, "penaltyIds", 0, np);
   args.checkRange(counts, "penaltyCounts", 0, np);
-  Options o;
-  o.frequency = args.number(6, "frequency");
-  o.presence = args.number(7, "presence");
-  o.temperature = args.number(8, "temperature");
-  o.topK = args.integer(9, "topK");
-  o.topP = args.number(10, "topP");
+  Options o{args.number(6, "frequency"), args.number(7, "presence"), args.number(8, "temperature"), args.number(10, "topP"), 0};
   const double u = args.number(11, "u");
-  if (!(o.temperature > 0)) args.rangeError("temperature must be above 0");
-  if (!(o.topP > 0 && o.topP <= 1)) args.rangeError("topP must lie in (0, 1]");
-  if (u >= 1) args.rangeError("u must lie in [0, 1), or be negative to ask for the distribution");
   const int32_t* pi = ids.as<int32_t>();
-  for (int64_t j = 0; j < np; j++)
-    if (pi[j] < 0 || pi[j] >= n) args.rangeError("penaltyIds[" + std::to_string(j) + "] = " + std::to_string(pi[j]) + " is outside [0, n)");
+  const std::string bad = CheckDraw(o, args.number(9, "topK"), u, true, pi, np, n);
+  if (!bad.empty()) args.rangeError(bad);
   Distribution& d = Scratch();
   const bool ok = Build(x.as<float>() + xo, n, pi, counts.as<int32_t>(), np, o, d);
   Napi::Env env = info.Env();
@@ -291,19 +300,13 @@ Napi::Value SampleRows(const Napi::CallbackInfo& info) {
     w.counts = reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(counts.ArrayBuffer().Data()) + counts.ByteOffset());
     w.np = static_cast<int64_t>(ids.ElementLength());
     const double* p = params.Data() + static_cast<size_t>(r) * 6;
-    w.o = Options{p[0], p[1], p[2], p[4], 0};  // topK once checked, below
+    w.o = Options{p[0], p[1], p[2], p[4], 0};
     w.u = p[5];
     const std::string at = " (row " + std::to_string(r) + ")";
     if (w.n < 1) args.rangeError("logits must not be empty" + at);
     if (static_cast<int64_t>(counts.ElementLength()) != w.np) args.rangeError("penaltyIds and penaltyCounts differ in length" + at);
-    if (!std::isfinite(w.o.frequency) || !std::isfinite(w.o.presence)) args.rangeError("the penalties must be finite" + at);
-    if (!(w.o.temperature > 0) || !std::isfinite(w.o.temperature)) args.rangeError("temperature must be above 0" + at);
-    if (!(w.o.topP > 0 && w.o.topP <= 1)) args.rangeError("topP must lie in (0, 1]" + at);
-    if (!(p[3] >= 0) || p[3] != std::floor(p[3])) args.rangeError("topK must be an integer ≥ 0" + at);
-    w.o.topK = p[3] > static_cast<double>(w.n) ? w.n : static_cast<int64_t>(p[3]);
-    if (!(w.u >= 0 && w.u < 1)) args.rangeError("u must lie in [0, 1)" + at);
-    for (int64_t j = 0; j < w.np; j++)
-      if (w.ids[j] < 0 || w.ids[j] >= w.n) args.rangeError("penaltyIds[" + std::to_string(j) + "] is outside [0, n)" + at);
+    const std::string bad = CheckDraw(w.o, p[3], w.u, false, w.ids, w.np, w.n);
+    if (!bad.empty()) args.rangeError(bad + at);
   }
   int32_t* o = out.as<int32_t>();
   // Pieces of at least kGrainElements logits (2 rows of CPM-2's vocabulary): waking a thread for less

@@ -72,7 +72,7 @@ export interface NativeCpu {
   argmaxRows(x: Float32Array, xOffset: number, rows: number, n: number, exclude: number, ids: Int32Array, idsOffset: number): void;
   /**
    * The token drawn by u in [0, 1) from logits[offset .. offset + n) after the penalties (np pairs of
-   * id and count), temperature, top-k (0: off) and top-p, as the sampler's reference computes it; -1
+   * id and count), temperature, top-k (0 or n and more: off) and top-p, as the sampler's reference computes it; -1
    * when every logit is NaN or -Infinity. u < 0: the distribution itself ({ ids, probs }; null for
    * no choice). native/src/cpu/sample.cc.
    */

@@ -25,8 +25,7 @@ function call(logits: Float32Array, p: NativeSampleParams, u: number) {
   }
   return N.sample(
     logits, 0, logits.length, p.penaltyIds, p.penaltyCounts, p.penaltyIds.length,
-    // a top-k of the whole vocabulary or more keeps everything, as 0 does (and stays an index natively)
-    p.frequencyPenalty, p.presencePenalty, p.temperature, Math.min(p.topK, logits.length), p.topP, u,
+    p.frequencyPenalty, p.presencePenalty, p.temperature, p.topK, p.topP, u,
   );
 }
 

@@ -39,15 +39,19 @@ export function applyPenalties(
   const out = new Float64Array(logits);
   if (!counts || (frequencyPenalty === 0 && presencePenalty === 0)) return out;
   for (const [id, count] of counts.entries()) {
-    if (id >= out.length) {
-      throw new InvalidArgumentError(
-        `A counted token id (${id}) is outside the logits' vocabulary of ${out.length}.`,
-        { hint: 'Count only ids of the model that produced the logits.' },
-      );
-    }
+    checkCountedId(id, out.length);
     out[id] -= frequencyPenalty * count + presencePenalty * (count > 0 ? 1 : 0);
   }
   return out;
+}
+
+/** A counted id must lie in the logits' vocabulary (TokenCounts keeps ids ≥ 0). */
+function checkCountedId(id: number, vocab: number): void {
+  if (id >= vocab) {
+    throw new InvalidArgumentError(`A counted token id (${id}) is outside the logits' vocabulary of ${vocab}.`, {
+      hint: 'Count only ids of the model that produced the logits.',
+    });
+  }
 }
 
 /**
@@ -65,11 +69,7 @@ export function penaltyArrays(
   const penaltyCounts = new Int32Array(counts.size);
   let j = 0;
   for (const [id, count] of counts.entries()) {
-    if (id >= vocab) {
-      throw new InvalidArgumentError(`A counted token id (${id}) is outside the logits' vocabulary of ${vocab}.`, {
-        hint: 'Count only ids of the model that produced the logits.',
-      });
-    }
+    checkCountedId(id, vocab);
     penaltyIds[j] = id;
     penaltyCounts[j++] = Math.min(count, 0x7fffffff);
   }
