@@ -165,8 +165,13 @@ export class Sm90Gemm {
 
   /** out [T, M] int32 = x [T, K] · w [M, K]ᵀ (all packed; the caller checked fits()); tileFor's tile unless given. */
   igemm(x: Tensor, w: Tensor, out: Tensor, tile?: Sm90Tile): void {
-    const o = this.span(out);
-    this.launch('igemm', x, w, tile, 'ttpiii', [o.region, o.byteOffset, o.byteLength, x.shape[0], w.shape[0], x.shape[1]]);
+    this.launch('igemm', x, w, tile, 'ttpiii', [...this.spanArgs(out), x.shape[0], w.shape[0], x.shape[1]]);
+  }
+
+  /** A tensor as a kernel's pointer argument: its (region, byteOffset, byteLength). */
+  private spanArgs(t: Tensor): LaunchArg[] {
+    const s = this.span(t);
+    return [s.region, s.byteOffset, s.byteLength];
   }
 
   /**
@@ -174,13 +179,9 @@ export class Sm90Gemm {
    * residual + y ([T, M] float16, packed, 16-byte aligned) where `epilogue` asks, each rounded as the op.
    */
   linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, epilogue: { gelu?: boolean; residual?: Tensor } = {}): void {
-    const sp = (t: Tensor) => {
-      const s = this.span(t);
-      return [s.region, s.byteOffset, s.byteLength];
-    };
     const { gelu, residual } = epilogue;
     this.launch('linear', x, w, undefined, 'ttpppipiipiii', [
-      ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(residual ?? ws), residual ? 1 : 0, gelu ? 1 : 0, ...sp(y), x.shape[0], w.shape[0], x.shape[1],
+      ...this.spanArgs(xs), ...this.spanArgs(ws), ...this.spanArgs(bias ?? ws), bias ? 1 : 0, ...this.spanArgs(residual ?? ws), residual ? 1 : 0, gelu ? 1 : 0, ...this.spanArgs(y), x.shape[0], w.shape[0], x.shape[1],
     ]);
   }
 
@@ -190,12 +191,8 @@ export class Sm90Gemm {
    * gelu, mul and add round it: gelu_mul's bits without the [T, 2f] product's round trip through memory.
    */
   linearGated(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, residual?: Tensor): void {
-    const sp = (t: Tensor) => {
-      const s = this.span(t);
-      return [s.region, s.byteOffset, s.byteLength];
-    };
     this.launch('linear_gated', x, w, undefined, 'ttpppipipiii', [
-      ...sp(xs), ...sp(ws), ...sp(bias ?? ws), bias ? 1 : 0, ...sp(residual ?? ws), residual ? 1 : 0, ...sp(y), x.shape[0], w.shape[0] / 2, x.shape[1],
+      ...this.spanArgs(xs), ...this.spanArgs(ws), ...this.spanArgs(bias ?? ws), bias ? 1 : 0, ...this.spanArgs(residual ?? ws), residual ? 1 : 0, ...this.spanArgs(y), x.shape[0], w.shape[0] / 2, x.shape[1],
     ]);
   }
 }
