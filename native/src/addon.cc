@@ -5,9 +5,11 @@
 namespace bminf {
 void RegisterCpu(Napi::Env env, Napi::Object exports);   // src/cpu/register.cc
 void RegisterCuda(Napi::Env env, Napi::Object exports);  // src/cuda/register.cc
+void InstallCrashTrace();                                // src/crash_trace.cc (BMINF_CRASH_TRACE=1)
 }  // namespace bminf
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  bminf::InstallCrashTrace();
   Napi::Object cpu = Napi::Object::New(env);
   bminf::RegisterCpu(env, cpu);
   exports.Set("cpu", cpu);
