@@ -1,6 +1,6 @@
 export { CPM2_CONFIG, EVA_CONFIG, type Cpm2Config, isT5Config, parseCpm2Config, toT5ConfigJson } from './config.js';
 export { cpm2Plan, cpm2Architecture, evaArchitecture } from './plan.js';
-export { CROSS_KV_GROUP, Cpm2Model, type Cpm2LoadOptions, type CrossKvGroup, MAX_ENCODER_TOKENS, MAX_DECODER_TOKENS } from './model.js';
+export { Cpm2Model, type Cpm2LoadOptions, MAX_ENCODER_TOKENS, MAX_DECODER_TOKENS } from './model.js';
 export { Cpm2State } from './state.js';
 export { randomCpm2Model } from './random.js';
 export type { Cpm2TaskOptions } from './task-options.js';

@@ -17,7 +17,6 @@ import {
   GatedFeedForward,
   LayerNorm,
   Linear,
-  type LinearParams,
   RelativePositionBias,
   SelfAttention,
   T5DecoderBlock,
@@ -44,20 +43,6 @@ export interface Cpm2LoadOptions extends StreamingLoadOptions {
 }
 
 /** Encoder tokens at most (BMInf sets no limit; this bounds the [heads, n, n] score tensors). */
-/**
- * Decoder layers whose cross-attention k and v are stacked into one linear (Cpm2Model.crossKvStacks):
- * CPM-2's 6 layers make a [512, 49152] product of an encoder step, wide enough to fill the GPU, while
- * building the stack holds at most one group's weights twice (~200 MB) at load.
- */
-export const CROSS_KV_GROUP = 6;
-
-/** One stack of cross-attention k|v projections: decoder layers first..first+count-1. */
-export interface CrossKvGroup {
-  linear: Linear;
-  first: number;
-  count: number;
-}
-
 export const MAX_ENCODER_TOKENS = 4096;
 /** Decoder tokens at most per input. */
 export const MAX_DECODER_TOKENS = 4096;
@@ -77,8 +62,6 @@ export class Cpm2Model extends ModelBase {
   private readonly decoderBlocks: T5DecoderBlock[];
   private readonly encoderNorm: LayerNorm;
   private readonly decoderNorm: LayerNorm;
-  /** The decoder layers' cross-attention k|v projections stacked by groups of layers (empty: one a layer). */
-  private readonly crossKvGroups: CrossKvGroup[] = [];
   /** The units each pass runs, in order (for the layer streamer). */
   readonly encoderPass: readonly string[];
   readonly decoderPass: readonly string[];
@@ -132,10 +115,6 @@ export class Cpm2Model extends ModelBase {
       const p = `encoder.layers.${i}`;
       return new T5EncoderBlock(b, norm(`${p}.ln_attn.weight`), attention(`${p}.attn`), norm(`${p}.ln_ff.weight`), ffn(`${p}.ff`));
     });
-    // Every decoder layer's cross-attention k and v read the same input, the encoder's output: resident int8
-    // weights are stacked CROSS_KV_GROUP layers at a time, each layer's kv a view of its group's rows, so
-    // the planned encoder step projects them in a few wide GEMMs instead of one narrow GEMM a layer.
-    const crossKv = this.stackCrossKv(c, S, params);
     this.decoderBlocks = Array.from({ length: c.numDecoderLayers }, (_, i) => {
       const p = `decoder.layers.${i}`;
       return new T5DecoderBlock(
@@ -145,7 +124,7 @@ export class Cpm2Model extends ModelBase {
         norm(`${p}.ln_cross.weight`),
         new CrossAttention(b, {
           q: linear(`${p}.cross.q`),
-          kv: crossKv[i] ?? stacked(`${p}.cross.k`, `${p}.cross.v`),
+          kv: stacked(`${p}.cross.k`, `${p}.cross.v`),
           out: linear(`${p}.cross.out`),
           numHeads: c.numHeads,
           headDim: c.headDim,
@@ -273,41 +252,6 @@ export class Cpm2Model extends ModelBase {
   }
 
   /** The model's layers, for runners that plan their own steps over them (Cpm2PlannedRunner). */
-  /**
-   * Stacks the cross-attention k and v weights of CROSS_KV_GROUP decoder layers at a time into one int8
-   * linear (rows: layer j's k, then its v, for each layer of the group) and returns each layer's kv
-   * linear as a view of its rows (bit for bit the per-layer stack). Only for resident int8 weights:
-   * a streamed model's blocks live in their own slots, and a float GEMM of another width could sum in
-   * another order.
-   */
-  private stackCrossKv(c: Cpm2Config, streamer: LayerStreamer | null, params: (name: string) => LinearParams): (Linear | undefined)[] {
-    const out: (Linear | undefined)[] = [];
-    const b = this.backend;
-    const name = (i: number, part: 'k' | 'v') => `decoder.layers.${i}.cross.${part}`;
-    if (streamer || c.numDecoderLayers < 2 || params(name(0, 'k')).kind !== 'int8') return out;
-    const rows = 2 * c.numHeads * c.headDim;
-    for (let g0 = 0; g0 < c.numDecoderLayers; g0 += CROSS_KV_GROUP) {
-      const count = Math.min(CROSS_KV_GROUP, c.numDecoderLayers - g0);
-      const parts: LinearParams[] = [];
-      for (let i = g0; i < g0 + count; i++) parts.push(params(name(i, 'k')), params(name(i, 'v')));
-      const stack = stackLinears(b, parts);
-      if (stack.kind !== 'int8') throw new InvalidArgumentError('stackCrossKv: the int8 cross-attention weights did not stack as int8.');
-      this.crossKvGroups.push({ linear: new Linear(b, stack), first: g0, count });
-      for (let j = 0; j < count; j++) {
-        const weight = keep(stack.weight.narrow(0, j * rows, rows));
-        const scale = keep(stack.scale.narrow(0, j * rows, rows));
-        out[g0 + j] = new Linear(b, { kind: 'int8', weight, scale, bias: null });
-      }
-    }
-    return out;
-  }
-
-  /** The cross-attention k|v projections of groups of decoder layers: [P, count · 2 · inner] a group, layer by layer. */
-  get crossKvStacks(): readonly CrossKvGroup[] {
-    this.assertAlive();
-    return this.crossKvGroups;
-  }
-
   get layers() {
     this.assertAlive();
     return {
@@ -341,7 +285,6 @@ export class Cpm2Model extends ModelBase {
   protected release(): void {
     // The blocks own the stacked projections; the rest is in weights (disposing twice is a no-op).
     for (const blk of [...this.encoderBlocks, ...this.decoderBlocks]) blk.dispose();
-    for (const g of this.crossKvGroups) g.linear.dispose();
     this.weights.dispose();
     this.streamer?.dispose();
   }

@@ -170,20 +170,13 @@ export class Cpm2PlannedRunner implements ModelRunner {
       m.streamer?.begin(m.encoderPass);
       L.encoderBlocks.forEach((blk, i) => (x = m.unit(`encoder.${i}`, () => blk.forward(x, bias))));
       const enc = L.encoderNorm.forward(x);
-      // [P, 2d] a layer: k | v, into the slot's cache rows
-      const toCache = (kv: Tensor, i: number) => {
-        b.scatterRows(kv.narrow(1, 0, d), this.crossKeys[i], t.rows);
-        b.scatterRows(kv.narrow(1, d, d), this.crossValues[i], t.rows);
-      };
-      if (m.crossKvStacks.length > 0) {
-        // one product for each group of layers (resident int8 weights): [P, count · 2d]
-        for (const g of m.crossKvStacks) {
-          const kv = g.linear.forward(enc);
-          for (let j = 0; j < g.count; j++) toCache(kv.narrow(1, 2 * d * j, 2 * d), g.first + j);
-        }
-      } else {
-        L.decoderBlocks.forEach((blk, i) => m.unit(`cross.${i}`, () => toCache(blk.cross.params.kv?.forward(enc) as Tensor, i)));
-      }
+      L.decoderBlocks.forEach((blk, i) =>
+        m.unit(`cross.${i}`, () => {
+          const kv = blk.cross.params.kv?.forward(enc) as Tensor; // [P, 2d]: k | v
+          b.scatterRows(kv.narrow(1, 0, d), this.crossKeys[i], t.rows);
+          b.scatterRows(kv.narrow(1, d, d), this.crossValues[i], t.rows);
+        }),
+      );
     }, this.record);
   }
 
