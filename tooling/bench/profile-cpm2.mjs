@@ -27,10 +27,8 @@ const skipProfile = args.includes('--skip-profile');
 const variants = args.includes('--variants')
   ? {
       default: {},
-      'dp4a GEMV at 2-8 rows (no mma)': { gemvMmaMinRows: 0 },
-      'mma GEMV from 1 row': { gemvMmaMinRows: 1 },
-      'dp4a GEMV k unsplit': { gemvSplitK: 1 },
-      'dp4a GEMV k split 4': { gemvSplitK: 4 },
+      'attention split as attendCacheSplits chooses': { attendSplitMax: 0 },
+      'attention split 2 at most': { attendSplitMax: 2 },
       'no dependent launch': { dependentLaunch: false },
       default2: {},
     }

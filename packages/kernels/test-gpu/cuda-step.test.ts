@@ -82,6 +82,8 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
 
   it('a captured step equals the same ops run one by one, bit for bit, over runs with fresh inputs', async () => {
     const B = 3, H = 4, D = 64, S = 200, V = 50, d = H * D; // S: the attention splits the cache (4 blocks a pair)
+    const savedSplits = gpu.routes.attendSplitMax;
+    gpu.routes.attendSplitMax = 0; // the split path (the product's default runs unsplit)
     const table = gpu.upload(hostData(randn(V * d), 'float16'), [V, d]);
     const lnw = gpu.upload(hostData(randn(d), 'float16'), [d]);
     const w = gpu.upload(randInt8(3 * d * d), [3 * d, d]);
@@ -114,6 +116,7 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
       }
     } finally {
       graph.dispose();
+      gpu.routes.attendSplitMax = savedSplits;
     }
     await expect(graph.run()).rejects.toThrow(/dispose/);
   });

@@ -1,5 +1,6 @@
 import { type AttentionOptions, type Backend, ShapeMismatchError, type Tensor, attentionByParts, shapeToString, tidy } from '@bminf/core';
 import type { KVCache } from './kv-cache.js';
+import type { LayerNorm } from './layer-norm.js';
 import type { Linear } from './linear.js';
 
 /** Splits [n, heads*headDim] into a [heads, n, headDim] view (no copy). */
@@ -39,32 +40,38 @@ export class SelfAttention {
     readonly params: SelfAttentionParams,
   ) {}
 
-  /** Projects x [n, d] to q, k, v, each a [heads, n, headDim] view. */
-  project(x: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
+  /**
+   * Projects x [n, d] (norm.forward(x) with `norm`: fused into the int8 projection where the backend
+   * can, Linear.forwardNormed) to q, k, v, each a [heads, n, headDim] view.
+   */
+  project(x: Tensor, norm?: LayerNorm): { q: Tensor; k: Tensor; v: Tensor } {
     const { qkv, q, k, v, numHeads, headDim } = this.params;
     const d = numHeads * headDim;
     if (qkv) {
-      const y = qkv.forward(x); // [n, 3d]
+      const y = norm ? qkv.forwardNormed(norm, x) : qkv.forward(x); // [n, 3d]
       const n = x.shape[0];
       const parts = y.reshape([n, 3, numHeads, headDim]).permute([1, 2, 0, 3]); // [3, h, n, dh]
       return { q: parts.select(0, 0), k: parts.select(0, 1), v: parts.select(0, 2) };
     }
     if (!q || !k || !v) throw new ShapeMismatchError('SelfAttention needs either a fused qkv projection or q, k and v.');
     void d;
+    if (norm) x = norm.forward(x);
     return { q: splitHeads(q.forward(x), numHeads), k: splitHeads(k.forward(x), numHeads), v: splitHeads(v.forward(x), numHeads) };
   }
 
   /**
    * x [n, d] → [n, d]. With a cache, the new keys/values are appended and attention covers every cached
-   * position; `causal` masks keys after each query's own position.
+   * position; `causal` masks keys after each query's own position. `norm`: of norm.forward(x) (a
+   * pre-norm block's norm, fused into the projection where it can be); `residual`: residual + the
+   * output, as add(residual, ·) rounds it (fused into the output projection where it can be).
    */
-  forward(x: Tensor, cache: KVCache | null, options: { causal: boolean; bias?: Tensor }): Tensor {
+  forward(x: Tensor, cache: KVCache | null, options: { causal: boolean; bias?: Tensor; norm?: LayerNorm; residual?: Tensor }): Tensor {
     const d = this.params.numHeads * this.params.headDim;
     if (x.rank !== 2 || x.shape[1] !== d) {
       throw new ShapeMismatchError(`SelfAttention: expected input [n, ${d}] but received ${shapeToString(x.shape)}.`);
     }
     return tidy(() => {
-      const { q, k, v } = this.project(x);
+      const { q, k, v } = this.project(x, options.norm);
       let keys = k;
       let values = v;
       let offset = 0;
@@ -78,7 +85,7 @@ export class SelfAttention {
         ...(options.causal ? { causalOffset: offset } : {}),
         ...(options.bias ? { bias: options.bias } : {}),
       });
-      return this.params.out.forward(ctx);
+      return options.residual ? this.params.out.forwardAdd(ctx, options.residual) : this.params.out.forward(ctx);
     });
   }
 

@@ -1225,7 +1225,8 @@ export class CudaBackend implements Backend {
           this.native.launch(this.fn(`attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [128, 1, 1], slotRows * 4, 'plppppipiiifppli', args, false, this.routes.dependentLaunch);
         } else {
           // split over the cache where the (sequence, head) pairs alone leave SMs idle (linear-route.ts)
-          const splits = attendCacheSplits(B * numHeads, slotRows, this.info.multiprocessors ?? 132);
+          const auto = attendCacheSplits(B * numHeads, slotRows, this.info.multiprocessors ?? 132);
+          const splits = this.routes.attendSplitMax > 0 ? Math.min(auto, this.routes.attendSplitMax) : auto;
           const chunk = Math.ceil(slotRows / splits);
           work = splits > 1 ? this.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
           const counters = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);

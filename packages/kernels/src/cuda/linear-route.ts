@@ -18,6 +18,8 @@ export interface RoutePolicy {
   gemvMmaMinRows: number;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses. Benchmarks force it. */
   gemvSplitK: number;
+  /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
+  attendSplitMax: number;
   /**
    * The backend's own kernels are launched as programmatic dependents (sm_90+): each may start while the
    * kernel before it finishes (its weights in flight, NOTES.md); every kernel waits for its predecessor
@@ -51,6 +53,9 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
   gemvSplitK: 0,
+  // CPM-2 at batch 1 (64-token inputs, caches planned for 512): 445 tokens/s unsplit, 424 at 2, 418 as
+  // attendCacheSplits chooses (profile-cpm2 --variants, H200, NOTES.md)
+  attendSplitMax: 1,
   dependentLaunch: true,
   igemmKernel: 'auto',
   // From 128 rows (below, a product is a few us of GPU work and its host time decides; cublasLt's graph

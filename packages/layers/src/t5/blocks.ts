@@ -18,12 +18,16 @@ export class T5EncoderBlock {
     readonly ffn: GatedFeedForward,
   ) {}
 
-  /** x [n, d], bias [heads, n, n] → [n, d]. */
+  /**
+   * x [n, d], bias [heads, n, n] → [n, d]. The norms and the residual adds go to the int8 linears
+   * around them where the backend fuses them (the norm into the quantize of the projection after it, the
+   * add into the epilogue of the projection before it), the same values as separate ops up to the
+   * order of the norm's sums in a GEMV of a few rows.
+   */
   forward(x: Tensor, bias: Tensor): Tensor {
-    const b = this.backend;
     return tidy(() => {
-      const h = b.add(x, this.attn.forward(this.lnAttn.forward(x), null, { causal: false, bias }));
-      return b.add(h, this.ffn.forward(this.lnFF.forward(h)));
+      const h = this.attn.forward(x, null, { causal: false, bias, norm: this.lnAttn, residual: x });
+      return this.ffn.forward(h, h, this.lnFF);
     });
   }
 

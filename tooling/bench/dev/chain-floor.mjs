@@ -1,0 +1,57 @@
+// Dev: what one kernel costs inside a recorded step when each depends on the one before (a decode
+// layer is 8 such kernels). Captures N chained ops as one graph (captureStep), runs it, and prints µs
+// per op, with the weight bandwidth for the int8 linears (each of the N has its own weights, so they
+// come from memory, not L2). Dependent launches on and off.
+//   node tooling/bench/dev/chain-floor.mjs
+import { createCudaBackend } from '@bminf/kernels';
+
+const b = createCudaBackend();
+const N = 48;
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+async function timeStep(fn) {
+  const g = b.captureStep(fn);
+  await g.run();
+  const runs = [];
+  for (let i = 0; i < 9; i++) {
+    const t0 = performance.now();
+    await g.run();
+    runs.push(performance.now() - t0);
+  }
+  g.dispose();
+  return (median(runs) * 1000) / N;
+}
+const cases = [];
+for (const rows of [1, 8]) {
+  const x = b.empty([rows, 4096], 'float16');
+  b.fillRandom(x, 7, 1);
+  const bias = b.empty([4096], 'float16');
+  b.fillRandom(bias, 8, 1);
+  cases.push([`add [${rows}x4096] (the floor)`, 0, () => {
+    let y = x;
+    for (let i = 0; i < N; i++) y = b.add(y, bias);
+  }]);
+  for (const [n, k] of [[4096, 4096], [12288, 4096], [4096, 10240], [20480, 4096]]) {
+    const ws = Array.from({ length: N }, (_, i) => {
+      const w = b.empty([n, k], 'int8');
+      b.fillRandom(w, 100 + i);
+      const s = b.empty([n], 'float16');
+      b.fillRandom(s, 200 + i, 0.001);
+      return [w, s];
+    });
+    const xin = b.empty([rows, k], 'float16');
+    b.fillRandom(xin, 9, 1);
+    cases.push([`linearInt8 [${rows}x${k}] x [${n}x${k}] (${((n * k) / 1e6).toFixed(1)} MB)`, n * k, () => {
+      for (let i = 0; i < N; i++) b.linearInt8(xin, ws[i][0], ws[i][1], { dtype: 'float16' });
+    }]);
+  }
+}
+for (const dep of [true, false]) {
+  b.routes.dependentLaunch = dep;
+  {
+    for (const [label, bytes, fn] of cases) {
+      const us = await timeStep(fn);
+      console.log(`${dep ? 'PDL' : 'plain'} | ${label}: ${us.toFixed(2)} us an op${bytes ? `, ${(bytes / us / 1e6).toFixed(2)} TB/s` : ''}`);
+    }
+  }
+}
+b.dispose();
