@@ -27,8 +27,7 @@ const skipProfile = args.includes('--skip-profile');
 const variants = args.includes('--variants')
   ? {
       default: {},
-      'attention split as attendCacheSplits chooses': { attendSplitMax: 0 },
-      'attention split 2 at most': { attendSplitMax: 2 },
+      'attention without reading ahead': { attendAhead: false },
       'no dependent launch': { dependentLaunch: false },
       default2: {},
     }

@@ -134,6 +134,7 @@ struct cublasLtMatmulHeuristicResult_t {
   int reserved[4];
 };
 constexpr cublasStatus_t CUBLAS_STATUS_SUCCESS = 0;
+constexpr cublasStatus_t CUBLAS_STATUS_EXECUTION_FAILED = 13;  // cublas_api.h
 // cudaDataType
 constexpr int CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_8I = 3, CUDA_R_32I = 10;
 // cublasComputeType_t

@@ -127,7 +127,18 @@ std::string LtError(State& s, cublasStatus_t st) {
 }
 
 void CheckLt(Napi::Env env, State& s, cublasStatus_t st, const std::string& what) {
-  if (st != CUBLAS_STATUS_SUCCESS) ThrowError(env, what + " failed: " + LtError(s, st), "BMINF_CUBLASLT");
+  if (st == CUBLAS_STATUS_SUCCESS) return;
+  std::string msg = what + " failed: " + LtError(s, st);
+  if (st == CUBLAS_STATUS_EXECUTION_FAILED) {
+    // cublasLt says only that its kernel did not run. Whether the context already holds a fault from an
+    // earlier kernel (sticky: every later call fails alike) or cublasLt's own launch failed tells where to
+    // look; the stream is waited on either way before the error goes up.
+    const CUresult r = s.drv.cuStreamSynchronize(s.stream);
+    msg += r == CUDA_SUCCESS ? "; the device reports no fault, so cublasLt's own launch failed"
+                             : "; the device reports " + DriverError(r) +
+                                   ", so an earlier kernel faulted (CUDA_LAUNCH_BLOCKING=1 makes the faulting launch report itself)";
+  }
+  ThrowError(env, msg, "BMINF_CUBLASLT");
 }
 
 Ctx& GetCtx(Napi::Env env, State& s) {

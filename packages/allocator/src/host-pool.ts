@@ -7,6 +7,12 @@ import { bucketSize } from './buckets.js';
 export interface HostPoolOptions {
   /** Most bytes the pool may hold (in use plus cached for reuse). Default: unlimited. */
   limitBytes?: number;
+  /**
+   * Fill every buffer it hands out with 0xff bytes (NaN as float16 and float32, -1 as int32 and int8), so
+   * that code reading memory it never wrote gives NaN or fails instead of quietly reading zeros or an
+   * earlier tensor's values. Default: on where the environment has BMINF_POISON=1 (tests, debugging).
+   */
+  poison?: boolean;
 }
 
 export interface HostPoolStats {
@@ -25,6 +31,7 @@ export interface HostPoolStats {
 
 export class HostPool {
   readonly limitBytes: number;
+  readonly poison: boolean;
   private readonly free = new Map<number, ArrayBuffer[]>();
   private inUse = 0;
   private peak = 0;
@@ -39,6 +46,7 @@ export class HostPool {
       throw new InvalidArgumentError(`HostPool: limitBytes must be a non-negative integer but is ${String(limit)}.`);
     }
     this.limitBytes = limit;
+    this.poison = options.poison ?? process.env.BMINF_POISON === '1';
   }
 
   /**
@@ -66,6 +74,7 @@ export class HostPool {
       }
       buffer = new ArrayBuffer(size);
     }
+    if (this.poison) new Uint8Array(buffer, 0, bytes).fill(0xff);
     this.allocations++;
     this.inUse += size;
     if (this.inUse > this.peak) this.peak = this.inUse;

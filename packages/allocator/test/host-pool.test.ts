@@ -99,3 +99,26 @@ describe('HostPool', () => {
     expect(pool.stats.bytesInUse).toBe(0);
   });
 });
+
+describe('HostPool poison (BMINF_POISON=1)', () => {
+  it('hands out every buffer filled with 0xff, fresh or reused, so reads of unwritten memory show as NaN', () => {
+    const pool = new HostPool({ poison: true });
+    const a = pool.allocate(64);
+    expect([...new Uint8Array(a.buffer, a.byteOffset, 64)].every((v) => v === 0xff)).toBe(true);
+    new Uint8Array(a.buffer, a.byteOffset, 64).fill(7);
+    a.dispose();
+    const b = pool.allocate(64);
+    expect(pool.stats.reuses).toBe(1);
+    expect(Number.isNaN(new Float32Array(b.buffer, b.byteOffset, 16)[3])).toBe(true);
+    expect(new Int32Array(b.buffer, b.byteOffset, 16)[0]).toBe(-1);
+  });
+
+  it('is off unless asked for: a reused buffer keeps what its last user wrote', () => {
+    const pool = new HostPool({ poison: false });
+    const a = pool.allocate(16);
+    new Uint8Array(a.buffer, a.byteOffset, 16).fill(7);
+    a.dispose();
+    const b = pool.allocate(16);
+    expect(new Uint8Array(b.buffer, b.byteOffset, 16)[0]).toBe(7);
+  });
+});

@@ -103,6 +103,12 @@ FOR_FLOAT_TYPES(ATTEND_CACHE_KERNEL)
 // Each thread scores whole keys (16-byte loads, eight in flight at once) instead of a warp per key; then
 // each thread sums p_j·v_j for one 8-wide column chunk over every G-th key (G = 256 / (D/8) groups, four
 // keys' loads in flight), and the groups are added in shared memory. 256 threads per block.
+// With so few blocks, every round trip to memory that waits for the one before it shows in the step's
+// time (a microsecond or so each, 2 attention kernels in each of 24 layers). So the loads whose
+// addresses do not depend on the sequence's length go out together, first: the length, q, this
+// thread's first key and its first four value rows (positions past the length are read from the slot,
+// which holds them, and dropped) and the appended row; only the bias waits for the length. The sums are
+// formed in the same order as before, so the results are the same bits.
 // Split over the cache (flash-decoding) where (sequence, head) pairs alone would leave SMs idle: block
 // (b, h, s) of `splits` takes keys [s·chunk, (s+1)·chunk) of the L_b cached, writes its max, sum and
 // unnormalised p·v to `work`, and the last block of (b, h) to finish (a counter per pair, which that
@@ -110,56 +116,115 @@ FOR_FLOAT_TYPES(ATTEND_CACHE_KERNEL)
 // them: out = Σ_s acc_s·e^(m_s−M) / Σ_s l_s·e^(m_s−M). splits == 1 writes out directly.
 // hasNew (attendCache's append): position L-1 is read from newK[b], newV[b] (rows newStride apart), and
 // the block whose range holds it writes its head of them into the cache through keysOut / valuesOut
-// (the same buffers; no block of this launch reads that row from the cache).
-extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
+// (the same buffers; no block of this launch uses that row of the cache: a stale copy read ahead is dropped).
+template <bool AHEAD>
+__device__ __forceinline__ void attendCacheV8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
                                               const half_t* __restrict__ values, const int* __restrict__ lengths,
                                               const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,
                                               int heads, int headDim, int slotRows, float scale,
                                               const half_t* __restrict__ newK, const half_t* __restrict__ newV, i64 newStride,
                                               int hasNew, half_t* keysOut, half_t* valuesOut, int splits, int chunk,
-                                              float* __restrict__ work, int* __restrict__ counters) { PDL_ENTRY();
+                                              float* __restrict__ work, int* __restrict__ counters) {
   extern __shared__ float sc[];
   __shared__ float red[32];
   __shared__ float qs[256];
   __shared__ float part[2048];
   __shared__ int last;
+  __shared__ u32x4 newRow[2][32];
+  const u32x4 zero = {0u, 0u, 0u, 0u};
   const int bh = blockIdx.x / splits, split = blockIdx.x % splits;
   const int b = bh / heads, h = bh % heads;
   const int width = heads * headDim, chunks = headDim >> 3;
-  const int L = min(max(lengths[b], 0), slotRows);
   const half_t* qrow = q + (i64)b * qStride + (i64)h * headDim;
   half_t* orow = out + (i64)b * width + (i64)h * headDim;
+  const i64 base = (i64)b * slotRows * width + (i64)h * headDim;
+  const i64 newAt = (i64)b * newStride + (i64)h * headDim;
+  const i64 rowVec = width >> 3;
+  // This thread's parts of the score and value passes, as they will be if the range is not empty (then
+  // it starts at split·chunk): key jA, and value rows vA + t·groups of column chunk c.
+  const int groups = blockDim.x / chunks, g = threadIdx.x / chunks, c = threadIdx.x % chunks;
+  const int jA = split * chunk + threadIdx.x, vA = split * chunk + g;
+  // ---- the loads that do not depend on the length, all in flight at once
+  const int rawL = lengths[b];
+  const half_t qh = threadIdx.x < headDim ? qrow[threadIdx.x] : (half_t)0;
+  // the appended row (chunk t of its key and value by thread t), through shared memory to whichever
+  // thread turns out to hold position L-1
+  u32x4 kA[8], vAhead[4], kNewT = zero, vNewT = zero;
+  if (AHEAD) {
+    const bool ok = threadIdx.x < chunk && jA < slotRows;
+    const u32x4* k = reinterpret_cast<const u32x4*>(keys + base + (i64)jA * width);
+#pragma unroll
+    for (int cc = 0; cc < 8; cc++) kA[cc] = ok && cc < chunks ? k[cc] : zero;
+    const u32x4* vcol = reinterpret_cast<const u32x4*>(values + base) + c;
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+      const int r = g + t * groups;
+      vAhead[t] = g < groups && r < chunk && vA + t * groups < slotRows ? vcol[(i64)(vA + t * groups) * rowVec] : zero;
+    }
+  }
+  if (hasNew && (int)threadIdx.x < chunks) {
+    kNewT = reinterpret_cast<const u32x4*>(newK + newAt)[threadIdx.x];
+    vNewT = reinterpret_cast<const u32x4*>(newV + newAt)[threadIdx.x];
+  }
+  const int L = min(max(rawL, 0), slotRows);
   if (L == 0) {  // every block of the pair sees it: none counts, one writes the zeros
     if (split == 0)
       for (int e = threadIdx.x; e < headDim; e += blockDim.x) orow[e] = 0;
     return;
   }
   const int j0 = min(split * chunk, L), j1 = min(j0 + chunk, L), n = j1 - j0;
-  for (int e = threadIdx.x; e < headDim; e += blockDim.x) qs[e] = h2f(qrow[e]);
+  const float biasA = hasBias && threadIdx.x < n ? h2f(bias[(i64)h * slotRows + (L - 1 - (j0 + (int)threadIdx.x))]) : 0.f;
+  if (threadIdx.x < headDim) qs[threadIdx.x] = h2f(qh);
+  if (hasNew && (int)threadIdx.x < chunks) {
+    newRow[0][threadIdx.x] = kNewT;
+    newRow[1][threadIdx.x] = vNewT;
+  }
   __syncthreads();
-  const i64 base = (i64)b * slotRows * width + (i64)h * headDim;
-  const i64 newAt = (i64)b * newStride + (i64)h * headDim;
   if (hasNew && j0 <= L - 1 && L - 1 < j1)
     for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
       keysOut[base + (i64)(L - 1) * width + e] = newK[newAt + e];
       valuesOut[base + (i64)(L - 1) * width + e] = newV[newAt + e];
     }
+  // q·k of key j0 + jj, chunks c0..c0+7 of it in v
+  auto dot8 = [&](const u32x4 (&v)[8], int c0, float s) {
+#pragma unroll
+    for (int cc = 0; cc < 8; cc++) {
+      const half_t* hv = reinterpret_cast<const half_t*>(&v[cc]);
+      if (c0 + cc < chunks)
+#pragma unroll
+        for (int e = 0; e < 8; e++) s += qs[(c0 + cc) * 8 + e] * h2f(hv[e]);
+    }
+    return s;
+  };
+  // the key's 8 chunks from c0: the appended row from shared memory, else from the cache
+  auto load8 = [&](u32x4 (&v)[8], int j, int c0) {
+    const u32x4* k = reinterpret_cast<const u32x4*>(keys + base + (i64)j * width);
+    const bool isNew = hasNew && j == L - 1;
+#pragma unroll
+    for (int cc = 0; cc < 8; cc++) v[cc] = c0 + cc >= chunks ? zero : isNew ? newRow[0][c0 + cc] : k[c0 + cc];
+  };
   float m = -3.402823466e38f;
-  for (int jj = threadIdx.x; jj < n; jj += blockDim.x) {
+  if ((int)threadIdx.x < n) {  // the first key, read ahead (chunks 0-7) into kA
+    const int j = j0 + threadIdx.x;
+    float s = 0.f;
+    if (!AHEAD || (hasNew && j == L - 1)) load8(kA, j, 0);
+    s = dot8(kA, 0, s);
+    for (int c0 = 8; c0 < chunks; c0 += 8) {
+      u32x4 v[8];
+      load8(v, j, c0);
+      s = dot8(v, c0, s);
+    }
+    s = s * scale + biasA;
+    sc[threadIdx.x] = s;
+    m = fmaxf(m, s);
+  }
+  for (int jj = threadIdx.x + blockDim.x; jj < n; jj += blockDim.x) {
     const int j = j0 + jj;
-    const u32x4* k = reinterpret_cast<const u32x4*>(hasNew && j == L - 1 ? newK + newAt : keys + base + (i64)j * width);
     float s = 0.f;
     for (int c0 = 0; c0 < chunks; c0 += 8) {
       u32x4 v[8];
-#pragma unroll
-      for (int c = 0; c < 8; c++) v[c] = c0 + c < chunks ? k[c0 + c] : u32x4{0u, 0u, 0u, 0u};
-#pragma unroll
-      for (int c = 0; c < 8; c++) {
-        const half_t* hv = reinterpret_cast<const half_t*>(&v[c]);
-        if (c0 + c < chunks)
-#pragma unroll
-          for (int e = 0; e < 8; e++) s += qs[(c0 + c) * 8 + e] * h2f(hv[e]);
-      }
+      load8(v, j, c0);
+      s = dot8(v, c0, s);
     }
     s = s * scale + (hasBias ? h2f(bias[(i64)h * slotRows + (L - 1 - j)]) : 0.f);
     sc[jj] = s;
@@ -173,18 +238,15 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
     sum += p;
   }
   sum = blockSum(sum, red);  // its barriers also order the sc writes before the reads below
-  const int groups = blockDim.x / chunks, g = threadIdx.x / chunks, c = threadIdx.x % chunks;
   float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   if (g < groups) {
     const u32x4* vcol = reinterpret_cast<const u32x4*>(values + base) + c;
-    const u32x4* vnew = reinterpret_cast<const u32x4*>(newV + newAt) + c;  // position L-1 when hasNew
-    const i64 rowVec = width >> 3;
     for (int jj = g; jj < n; jj += 4 * groups) {
       u32x4 v[4];
 #pragma unroll
       for (int t = 0; t < 4; t++) {
         const int j = j0 + jj + t * groups;
-        v[t] = jj + t * groups >= n ? u32x4{0u, 0u, 0u, 0u} : hasNew && j == L - 1 ? *vnew : vcol[(i64)j * rowVec];
+        v[t] = jj + t * groups >= n ? zero : hasNew && j == L - 1 ? newRow[1][c] : AHEAD && jj == g ? vAhead[t] : vcol[(i64)j * rowVec];
       }
 #pragma unroll
       for (int t = 0; t < 4; t++) {
@@ -242,6 +304,22 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
   }
   if (threadIdx.x == 0) counters[bh] = 0;
 }
+#define ATTEND_CACHE_V8_KERNEL(NAME, AHEAD, ...)                                                                        \
+  extern "C" __global__ void __VA_ARGS__ NAME(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,       \
+                                              const half_t* __restrict__ values, const int* __restrict__ lengths,              \
+                                              const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,          \
+                                              int heads, int headDim, int slotRows, float scale, const half_t* __restrict__ newK, \
+                                              const half_t* __restrict__ newV, i64 newStride, int hasNew, half_t* keysOut,     \
+                                              half_t* valuesOut, int splits, int chunk, float* __restrict__ work,             \
+                                              int* __restrict__ counters) {                                                    \
+    PDL_ENTRY();                                                                                                             \
+    attendCacheV8<AHEAD>(q, qStride, keys, values, lengths, bias, hasBias, out, heads, headDim, slotRows, scale, newK, newV,  \
+                         newStride, hasNew, keysOut, valuesOut, splits, chunk, work, counters);                                \
+  }
+// As many blocks resident as the step has (sequence, head) pairs for: 4 per SM (56 registers).
+ATTEND_CACHE_V8_KERNEL(attend_cache_f16v8, false, __launch_bounds__(256, 4))
+// For launches of at most 3 blocks per SM (batch 1 and 2 with 64 heads): the loads read ahead take 80 registers.
+ATTEND_CACHE_V8_KERNEL(attend_cache_f16v8_ahead, true, __launch_bounds__(256, 3))
 
 // argmaxRows: for each row of x [rows, n] float32, the lowest index of its largest value; NaN never
 // wins, -1 where every value is NaN or -inf (the host's argmax, sampling-distribution.ts). One block

@@ -1,7 +1,7 @@
 // The planned-step ops on CUDA against the CPU backend (fresh random data at awkward sizes), and a
 // step recorded as one CUDA graph against the same ops run one by one: bit for bit, over several
 // runs with fresh inputs. Skips, saying why, where no usable GPU is present.
-import { type Backend, type Tensor, tidy } from '@bminf/core';
+import { type Backend, type HostArray, type Tensor, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
 import { TOL, both, firstDifference, hostData, randInt8, randn, random, relErr, seedUsed, testMemoryLimit } from './helpers.js';
@@ -57,27 +57,50 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
-  it.each(['float16', 'float32'] as const)('attendCache (%s) with append writes the caches as the CPU does and attends alike, split or not', (dtype) => {
-    tidy(() => {
-      // [2, 4, 33, 130]: the generic kernel; the rest the float16 vector kernel (split from 600 and 300 rows)
-      for (const [B, H, D, S] of [[3, 2, 64, 37], [2, 4, 33, 130], [4, 2, 64, 600], [6, 16, 128, 300]]) {
-        const width = H * D;
-        const [qc, qg] = both(cpu, gpu, hostData(randn(B * 3 * width), dtype), [B, 3 * width]);
-        const [kc, kg] = both(cpu, gpu, hostData(randn(B * S * width), dtype), [B * S, width]);
-        const [vc, vg] = both(cpu, gpu, hostData(randn(B * S * width), dtype), [B * S, width]);
-        const lens = Int32Array.from({ length: B }, (_, b) => [0, 1, S, S + 5, 1 + Math.floor(random() * S)][b % 5]);
-        const [lc, lg] = both(cpu, gpu, lens, [B]);
-        const o = { heads: H, scale: 1 / Math.sqrt(D), slotRows: S };
-        const ap = (x: Tensor) => ({ keys: x.narrow(1, width, width), values: x.narrow(1, 2 * width, width) });
-        const c = cpu.attendCache(qc.narrow(1, 0, width), kc, vc, lc, { ...o, append: ap(qc) });
-        const g = gpu.attendCache(qg.narrow(1, 0, width), kg, vg, lg, { ...o, append: ap(qg) });
-        const what = `B ${B} H ${H} D ${D} S ${S}`;
-        // firstDifference, not toEqual: a deep equality over millions of elements took a minute (and held the worker)
-        expect(firstDifference(gpu.download(kg), cpu.download(kc)), `keys ${what}`).toBe('identical');
-        expect(firstDifference(gpu.download(vg), cpu.download(vc)), `values ${what}`).toBe('identical');
-        expect(relErr(gpu.download(g), cpu.download(c)), what).toBeLessThan(TOL[dtype]);
-      }
-    });
+  it.each(['float16', 'float32'] as const)('attendCache (%s) with append writes the caches as the CPU does and attends alike, split or not, read ahead or not', (dtype) => {
+    // The vector kernel's routes: unsplit and split, with and without the kernel that reads ahead; the
+    // routes give the same bits (the sums are formed in the same order), checked against each other.
+    const routes = [
+      { attendSplitMax: 1, attendAhead: true },
+      { attendSplitMax: 1, attendAhead: false },
+      { attendSplitMax: 0, attendAhead: true },
+      { attendSplitMax: 0, attendAhead: false },
+    ];
+    const saved = { attendSplitMax: gpu.routes.attendSplitMax, attendAhead: gpu.routes.attendAhead };
+    try {
+      tidy(() => {
+        // [2, 4, 33, 130]: the generic kernel; the rest the float16 vector kernel (split from 600 and 300 rows)
+        for (const [B, H, D, S] of [[3, 2, 64, 37], [2, 4, 33, 130], [4, 2, 64, 600], [6, 16, 128, 300]]) {
+          const width = H * D;
+          const q = hostData(randn(B * 3 * width), dtype);
+          const k = hostData(randn(B * S * width), dtype);
+          const v = hostData(randn(B * S * width), dtype);
+          const lens = Int32Array.from({ length: B }, (_, b) => [0, 1, S, S + 5, 1 + Math.floor(random() * S)][b % 5]);
+          const o = { heads: H, scale: 1 / Math.sqrt(D), slotRows: S };
+          const ap = (x: Tensor) => ({ keys: x.narrow(1, width, width), values: x.narrow(1, 2 * width, width) });
+          const qc = cpu.upload(q, [B, 3 * width]);
+          const [kc, vc] = [cpu.upload(k, [B * S, width]), cpu.upload(v, [B * S, width])];
+          const c = cpu.attendCache(qc.narrow(1, 0, width), kc, vc, cpu.upload(lens, [B]), { ...o, append: ap(qc) });
+          let first: HostArray | null = null;
+          for (const r of routes) {
+            Object.assign(gpu.routes, r);
+            const qg = gpu.upload(q, [B, 3 * width]);
+            const [kg, vg] = [gpu.upload(k, [B * S, width]), gpu.upload(v, [B * S, width])];
+            const g = gpu.attendCache(qg.narrow(1, 0, width), kg, vg, gpu.upload(lens, [B]), { ...o, append: ap(qg) });
+            const what = `B ${B} H ${H} D ${D} S ${S}, routes ${JSON.stringify(r)}`;
+            // firstDifference, not toEqual: a deep equality over millions of elements took a minute (and held the worker)
+            expect(firstDifference(gpu.download(kg), cpu.download(kc)), `keys ${what}`).toBe('identical');
+            expect(firstDifference(gpu.download(vg), cpu.download(vc)), `values ${what}`).toBe('identical');
+            const got = gpu.download(g);
+            expect(relErr(got, cpu.download(c)), what).toBeLessThan(TOL[dtype]);
+            if (first) expect(firstDifference(got, first), `${what} against ${JSON.stringify(routes[0])}`).toBe('identical');
+            else first = got;
+          }
+        }
+      });
+    } finally {
+      Object.assign(gpu.routes, saved);
+    }
   });
 
   it('a captured step equals the same ops run one by one, bit for bit, over runs with fresh inputs', async () => {

@@ -5,6 +5,7 @@ import {
   ATTEND_SPLIT_MAX_PAIRS,
   DEFAULT_ROUTE_POLICY,
   type IgemmCall,
+  attendCacheKernel,
   attendCacheSplits,
   type RoutePolicy,
   createCpuBackend,
@@ -177,5 +178,20 @@ describe('attendCacheSplits', () => {
     // at most 32 blocks a pair; none beyond the counters' reach
     expect(attendCacheSplits(1, 1 << 20, 132)).toBe(32);
     expect(attendCacheSplits(ATTEND_SPLIT_MAX_PAIRS + 1, 1 << 20, 1 << 20)).toBe(1);
+  });
+});
+
+describe('attendCacheKernel', () => {
+  it('reads ahead only where every block is resident in one wave', () => {
+    // CPM-2, 64 heads on 132 SMs: batch 1 to 4 (64-256 blocks) read ahead; batch 8's 512 blocks take the
+    // kernel that fits 4 a SM
+    expect(attendCacheKernel(64, 132, true)).toBe('attend_cache_f16v8_ahead');
+    expect(attendCacheKernel(256, 132, true)).toBe('attend_cache_f16v8_ahead');
+    expect(attendCacheKernel(396, 132, true)).toBe('attend_cache_f16v8_ahead');
+    expect(attendCacheKernel(397, 132, true)).toBe('attend_cache_f16v8');
+    expect(attendCacheKernel(512, 132, true)).toBe('attend_cache_f16v8');
+    // the policy's switch
+    expect(attendCacheKernel(64, 132, false)).toBe('attend_cache_f16v8');
+    expect(DEFAULT_ROUTE_POLICY.attendAhead).toBe(true);
   });
 });

@@ -56,6 +56,26 @@ function decoderBytes(kind, c) {
   return (kind === 'cpm1' ? c.numLayers : c.numDecoderLayers) * layer + 2 * c.vocabSize * c.dModel;
 }
 
+/**
+ * transformers' rows (tooling/bench/torch_e2e.py, its own process), or null where that side failed.
+ * BENCH_E2E_TORCH=0 leaves it out (the ratio columns then read n/a): to tell whether a failure of
+ * bminf's side needs another process to have used the GPU first.
+ */
+function transformersSide() {
+  if (process.env.BENCH_E2E_TORCH === '0') {
+    console.error('bench: transformers side left out (BENCH_E2E_TORCH=0)');
+    return null;
+  }
+  try {
+    const torch = JSON.parse(execFileSync('python3', [join(repoRoot, 'tooling/bench/torch_e2e.py')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 }));
+    if (!torch.error) return torch;
+    console.error(`bench: transformers side: ${torch.error}`);
+  } catch (e) {
+    console.error(`bench: transformers side failed: ${e.message}`);
+  }
+  return null;
+}
+
 /** Seconds for NEW decode steps of `batch` sequences (slots opened and prefilled first, not timed). */
 async function decodeSeconds(runner, kind, batch, vocab) {
   const runs = [];
@@ -121,16 +141,7 @@ export default {
     if (!avail.available) throw new Error(`CUDA is unavailable: ${avail.reason}`);
     console.error(formatCudaInfo());
     // transformers first, in its own process, before bminf reserves the device's memory
-    let torch = null;
-    try {
-      torch = JSON.parse(execFileSync('python3', [join(repoRoot, 'tooling/bench/torch_e2e.py')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 }));
-      if (torch.error) {
-        console.error(`bench: transformers side: ${torch.error}`);
-        torch = null;
-      }
-    } catch (e) {
-      console.error(`bench: transformers side failed: ${e.message}`);
-    }
+    const torch = transformersSide();
     const b = createCudaBackend();
     const bw = copyBandwidth(b);
     const rows = [];

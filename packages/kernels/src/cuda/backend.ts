@@ -57,7 +57,7 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheKernel, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
 } from './linear-route.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { Sm90Gemm } from './sm90-gemm.js';
@@ -167,7 +167,7 @@ export class CudaBackend implements Backend {
   private alloc(bytes: number): CudaStorage {
     if (this.arena) {
       const a = this.arena.allocate(bytes);
-      return new CudaStorage(this.device, this, a.region, a.base, bytes, a.free);
+      return this.poisoned(new CudaStorage(this.device, this, a.region, a.base, bytes, a.free));
     }
     return this.allocMain(bytes);
   }
@@ -175,7 +175,19 @@ export class CudaBackend implements Backend {
   /** A block of the pool, outside any step's arena. */
   private allocMain(bytes: number): CudaStorage {
     const at = this.pool.allocate(bytes);
-    return new CudaStorage(this.device, this, at.region, at.block.offset, bytes, () => this.pool.free(at));
+    return this.poisoned(new CudaStorage(this.device, this, at.region, at.block.offset, bytes, () => this.pool.free(at)));
+  }
+
+  /**
+   * BMINF_POISON=1: every block handed out is first filled with 0xff bytes (NaN as float16 and float32,
+   * -1 as int32), in stream order (inside a captured step, on every replay), as HostPool does on the CPU:
+   * a kernel or a plan that reads memory nobody wrote then fails the same way on every run, instead of
+   * reading zeros on a fresh GPU and whatever another process left there on a used one.
+   */
+  private readonly poison = process.env.BMINF_POISON === '1';
+  private poisoned(s: CudaStorage): CudaStorage {
+    if (this.poison && s.byteLength > 0) this.native.fill(s.region, s.base, s.byteLength, 0xff);
+    return s;
   }
 
   private make(shape: Shape, dtype: DType): Tensor {
@@ -1230,7 +1242,8 @@ export class CudaBackend implements Backend {
           const chunk = Math.ceil(slotRows / splits);
           work = splits > 1 ? this.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
           const counters = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
-          this.native.launch(this.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
+          const kernel = attendCacheKernel(B * numHeads * splits, this.info.multiprocessors ?? 132, this.routes.attendAhead);
+          this.native.launch(this.fn(kernel), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
             ...args, ...this.flat([keys, values]), splits, chunk, ...(work ? this.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
           ], false, this.routes.dependentLaunch);
         }

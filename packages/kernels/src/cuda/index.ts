@@ -11,7 +11,9 @@ export { kernelSourceDir, cacheDir as kernelCacheDir } from './compiler.js';
 export {
   ATTEND_SPLIT_MAX_PAIRS,
   DEFAULT_ROUTE_POLICY,
+  attendCacheKernel,
   attendCacheSplits,
+  ATTEND_AHEAD_BLOCKS_PER_SM,
   IGEMM_TIMED_CANDIDATES,
   gemvRows,
   linearMmaFits,

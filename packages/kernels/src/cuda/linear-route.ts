@@ -20,6 +20,8 @@ export interface RoutePolicy {
   gemvSplitK: number;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
+  /** Decode attention may take the kernel that reads ahead where its blocks fit one wave (attendCacheKernel); false: never. */
+  attendAhead: boolean;
   /**
    * The backend's own kernels are launched as programmatic dependents (sm_90+): each may start while the
    * kernel before it finishes (its weights in flight, NOTES.md); every kernel waits for its predecessor
@@ -56,6 +58,9 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // CPM-2 at batch 1 (64-token inputs, caches planned for 512): 445 tokens/s unsplit, 424 at 2, 418 as
   // attendCacheSplits chooses (profile-cpm2 --variants, H200, NOTES.md)
   attendSplitMax: 1,
+  // Not yet measured on a GPU (written 2026-12-05 without one): the next GPU session compares it in
+  // profile-cpm2 --variants and keeps it only if batch 1 gains.
+  attendAhead: true,
   dependentLaunch: true,
   igemmKernel: 'auto',
   // From 128 rows (below, a product is a few us of GPU work and its host time decides; cublasLt's graph
@@ -289,4 +294,17 @@ export const ATTEND_SPLIT_MAX_PAIRS = 32768;
 export function attendCacheSplits(pairs: number, slotRows: number, sms: number): number {
   if (pairs < 1 || pairs > ATTEND_SPLIT_MAX_PAIRS) return 1;
   return Math.max(1, Math.min(32, Math.ceil((2 * sms) / pairs), Math.ceil(slotRows / 64)));
+}
+
+/** The blocks of 256 threads attend_cache_f16v8_ahead keeps resident on an SM (its launch bounds in step.cu). */
+export const ATTEND_AHEAD_BLOCKS_PER_SM = 3;
+
+/**
+ * The attend_cache kernel for `blocks` blocks: `attend_cache_f16v8_ahead` (the length, q, the first key
+ * and values read at once, one round trip to memory instead of four) where all blocks are resident in
+ * one wave at its 3 blocks per SM (batch 1 to 4 of CPM-2's 64 heads), else `attend_cache_f16v8` (4 per
+ * SM: at batch 8, 512 blocks in one wave). `ahead` false (RoutePolicy.attendAhead): never.
+ */
+export function attendCacheKernel(blocks: number, sms: number, ahead: boolean): 'attend_cache_f16v8' | 'attend_cache_f16v8_ahead' {
+  return ahead && blocks <= ATTEND_AHEAD_BLOCKS_PER_SM * sms ? 'attend_cache_f16v8_ahead' : 'attend_cache_f16v8';
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Dev: the GPU machine's runs that belong together, one part per device call (each fits its 10 minutes);
+# logs go to $OUT as each part ends, so a call stopped at its limit still brings back what finished.
+#   tooling/bench/dev/gpu-session.sh fault      the open cublasLt EXECUTION_FAILED (NOTES.md): CPM-2's first
+#                                               encoder pass with device memory poisoned, then gpu-e2e without
+#                                               transformers, then with CUDA_LAUNCH_BLOCKING=1 if that failed
+#   tooling/bench/dev/gpu-session.sh tests      the gpu test project, then again with BMINF_POISON=1
+#   tooling/bench/dev/gpu-session.sh variants   profile-cpm2 --variants (the routes switched one at a time)
+#   tooling/bench/dev/gpu-session.sh e2e        run-gpu.mjs e2e, BENCHMARKS.md brought back in $OUT
+cd "$(dirname "$0")/../../.."
+part=${1:?"which part: fault, tests, variants or e2e"}
+log() { echo "== $(date -u +%T) $*" | tee -a "$OUT/session.log"; }
+case "$part" in
+  fault)
+    log "poisoned: CPM-2 24 + 24, first encoder passes"
+    BMINF_POISON=1 timeout 150 node tooling/bench/dev/big-segment-repro.mjs none > "$OUT/poison-repro.log" 2>&1
+    echo "rc=$?" >> "$OUT/poison-repro.log"; tail -3 "$OUT/poison-repro.log"
+    log "gpu-e2e without transformers"
+    BENCH_E2E_TORCH=0 timeout 200 node tooling/bench/run-gpu.mjs e2e > "$OUT/e2e-notorch.log" 2>&1
+    rc=$?; echo "rc=$rc" >> "$OUT/e2e-notorch.log"; grep -E "FAILED|Error|CPM-2" "$OUT/e2e-notorch.log" | head -12
+    if [ "$rc" != 0 ]; then
+      log "gpu-e2e without transformers, CUDA_LAUNCH_BLOCKING=1"
+      CUDA_LAUNCH_BLOCKING=1 BENCH_E2E_TORCH=0 timeout 200 node tooling/bench/run-gpu.mjs e2e > "$OUT/e2e-blocking.log" 2>&1
+      echo "rc=$?" >> "$OUT/e2e-blocking.log"; grep -E "FAILED|Error|CUDA_ERROR" "$OUT/e2e-blocking.log" | head -12
+    fi
+    ;;
+  tests)
+    log "gpu tests"
+    timeout 240 node node_modules/vitest/vitest.mjs run --project gpu --no-file-parallelism > "$OUT/gpu-tests.log" 2>&1
+    echo "rc=$?" >> "$OUT/gpu-tests.log"; tail -6 "$OUT/gpu-tests.log"
+    log "gpu tests, BMINF_POISON=1"
+    BMINF_POISON=1 timeout 300 node node_modules/vitest/vitest.mjs run --project gpu --no-file-parallelism > "$OUT/gpu-tests-poison.log" 2>&1
+    echo "rc=$?" >> "$OUT/gpu-tests-poison.log"; grep -E "FAIL|✗|×" "$OUT/gpu-tests-poison.log" | head -20; tail -6 "$OUT/gpu-tests-poison.log"
+    ;;
+  variants)
+    log "profile-cpm2 --variants"
+    timeout 560 node tooling/bench/profile-cpm2.mjs --skip-profile --variants --out "$OUT" > "$OUT/variants.log" 2>&1
+    echo "rc=$?" >> "$OUT/variants.log"; grep -E "^##|TokS|GraphUs|rc=" "$OUT/variants.log"
+    ;;
+  e2e)
+    log "run-gpu.mjs e2e"
+    BENCH_OUT="$OUT" timeout 580 node tooling/bench/run-gpu.mjs e2e > "$OUT/e2e.log" 2>&1
+    echo "rc=$?" >> "$OUT/e2e.log"; tail -30 "$OUT/e2e.log"
+    ;;
+  *) echo "unknown part $part (fault, tests, variants or e2e)"; exit 2 ;;
+esac
