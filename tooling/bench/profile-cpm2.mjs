@@ -27,7 +27,7 @@ const skipProfile = args.includes('--skip-profile');
 const variants = args.includes('--variants')
   ? {
       default: {},
-      'attention without reading ahead': { attendAhead: false },
+      'attention reading ahead': { attendAhead: true },
       'no dependent launch': { dependentLaunch: false },
       default2: {},
     }

@@ -192,6 +192,7 @@ describe('attendCacheKernel', () => {
     expect(attendCacheKernel(512, 132, true)).toBe('attend_cache_f16v8');
     // the policy's switch
     expect(attendCacheKernel(64, 132, false)).toBe('attend_cache_f16v8');
-    expect(DEFAULT_ROUTE_POLICY.attendAhead).toBe(true);
+    // off until measured on a GPU (linear-route.ts)
+    expect(DEFAULT_ROUTE_POLICY.attendAhead).toBe(false);
   });
 });

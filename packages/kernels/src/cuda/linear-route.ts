@@ -58,9 +58,10 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // CPM-2 at batch 1 (64-token inputs, caches planned for 512): 445 tokens/s unsplit, 424 at 2, 418 as
   // attendCacheSplits chooses (profile-cpm2 --variants, H200, NOTES.md)
   attendSplitMax: 1,
-  // Not yet measured on a GPU (written 2026-12-05 without one): the next GPU session compares it in
-  // profile-cpm2 --variants and keeps it only if batch 1 gains.
-  attendAhead: true,
+  // Off until it has run on a GPU (written 2026-12-05, when none was lent): the next GPU session runs the
+  // gpu tests (every route against the others, bit for bit) and profile-cpm2 --variants, and turns it on
+  // if batch 1 gains.
+  attendAhead: false,
   dependentLaunch: true,
   igemmKernel: 'auto',
   // From 128 rows (below, a product is a few us of GPU work and its host time decides; cublasLt's graph
@@ -303,7 +304,7 @@ export const ATTEND_AHEAD_BLOCKS_PER_SM = 3;
  * The attend_cache kernel for `blocks` blocks: `attend_cache_f16v8_ahead` (the length, q, the first key
  * and values read at once, one round trip to memory instead of four) where all blocks are resident in
  * one wave at its 3 blocks per SM (batch 1 to 4 of CPM-2's 64 heads), else `attend_cache_f16v8` (4 per
- * SM: at batch 8, 512 blocks in one wave). `ahead` false (RoutePolicy.attendAhead): never.
+ * SM: at batch 8, 512 blocks in one wave). `ahead` false (RoutePolicy.attendAhead, off by default until measured): never.
  */
 export function attendCacheKernel(blocks: number, sms: number, ahead: boolean): 'attend_cache_f16v8' | 'attend_cache_f16v8_ahead' {
   return ahead && blocks <= ATTEND_AHEAD_BLOCKS_PER_SM * sms ? 'attend_cache_f16v8_ahead' : 'attend_cache_f16v8';
