@@ -28,6 +28,8 @@ const variants = args.includes('--variants')
   ? {
       default: {},
       'attention reading ahead': { attendAhead: true },
+      'GEMV epilogue operands early': { gemvEarlyEpilogue: true },
+      'both': { attendAhead: true, gemvEarlyEpilogue: true },
       'no dependent launch': { dependentLaunch: false },
       default2: {},
     }

@@ -171,7 +171,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                            const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
                                            int n, int k, const half_t* __restrict__ normW, float eps,
-                                           const half_t* __restrict__ normB, int ks) {
+                                           const half_t* __restrict__ normB, int ks, int early) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
@@ -205,8 +205,24 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
       }
     }
   };
+  // early != 0: the epilogue's operands of lane r * 4 + w (its weight row's scale and bias, and the residual
+  // it adds) are loaded a round ahead, with the weights, instead of after the unit's sums, where each is
+  // one more round trip to memory at the end of the kernel; the scale and bias (weights, which no kernel
+  // writes) before PDL_ENTRY, the residual after it. The same operands, so the same bits.
+  half_t epW = 0, epB = 0, epR = 0;  // for this round's unit
+  half_t nxW = 0, nxB = 0, nxR = 0;  // for the next round's
+  auto loadEpilogue = [&](int u, bool withResidual, half_t& ew, half_t& eb, half_t& er) {
+    const int r = lane >> 2, w = lane & 3;
+    if (lane >= R * 4 || u >= units) return;
+    const int j = wrow(u, w);
+    ew = wScale[j];
+    if (bias) eb = bias[j];
+    if (withResidual && residual && r < rows && (!GATED || w < 2)) er = GATED ? residual[(i64)r * f + 2 * u + w] : residual[(i64)r * n + j];
+  };
   if (rounds > 0 && base0 + uw < units && sBeg < sEnd) loadStep(base0 + uw, sBeg);
+  if (early && rounds > 0) loadEpilogue(base0 + uw, false, epW, epB, epR);
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
+  if (early && rounds > 0 && residual) loadEpilogue(base0 + uw, true, epW, epB, epR);
   {
     // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
     const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
@@ -229,6 +245,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   // a block runs the block's rounds (the barrier), idle where its unit is past the end.
   for (int rd = 0, buf = 0; rd < rounds; rd++, buf ^= 1) {
     const int u = base0 + rd * ustride + uw;
+    if (early && rd > 0) epW = nxW, epB = nxB, epR = nxR;
     const bool act = u < units && sBeg < sEnd;
     int acc[R][4];
 #pragma unroll
@@ -263,6 +280,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     // the next round's first weights are in flight during the reductions and the epilogue below
     const int nu = u + ustride;
     if (rd + 1 < rounds && nu < units && sBeg < sEnd) loadStep(nu, sBeg);
+    if (early && rd + 1 < rounds) loadEpilogue(nu, true, nxW, nxB, nxR);
     int mine = 0;  // lane r * 4 + w keeps the sum of row r, unit row w
 #pragma unroll
     for (int r = 0; r < R; r++)
@@ -285,8 +303,8 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     const bool ok = lane < R * 4 && r < rows;
     half_t h = 0;
     if (ok) {
-      float y = __fmul_rn(__fmul_rn((float)mine, rowScale[r]), h2f(wScale[j]));
-      if (bias) y = __fadd_rn(y, h2f(bias[j]));
+      float y = __fmul_rn(__fmul_rn((float)mine, rowScale[r]), h2f(early ? epW : wScale[j]));
+      if (bias) y = __fadd_rn(y, h2f(early ? epB : bias[j]));
       h = f2h(y);
     }
     if (GATED) {
@@ -295,12 +313,12 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
       if (ok && w < 2) {
         const int c = 2 * u + w;
         half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(h)))), h2f(g)));
-        if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
+        if (residual) o = f2h(__fadd_rn(h2f(early ? epR : residual[(i64)r * f + c]), h2f(o)));
         out[(i64)r * f + c] = o;
       }
     } else if (ok) {
       if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
-      if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
+      if (residual) h = f2h(__fadd_rn(h2f(early ? epR : residual[(i64)r * n + j]), h2f(h)));
       out[(i64)r * n + j] = h;
     }
   }
@@ -316,9 +334,9 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
                                   const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,  \
                                   const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out,   \
                                   int rows, int n, int k, const half_t* __restrict__ normW, float eps,              \
-                                  const half_t* __restrict__ normB, int hasNormB, int ks) {                         \
+                                  const half_t* __restrict__ normB, int hasNormB, int ks, int early) {              \
     linearGemv<R, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows,   \
-                             n, k, normW, eps, hasNormB ? normB : nullptr, ks);                                     \
+                             n, k, normW, eps, hasNormB ? normB : nullptr, ks, early);                              \
   }
 #define LINEAR_GEMV_KERNELS(R)                                              \
   LINEAR_GEMV_KERNEL(linear_gemv_r##R, R, 0, 0)                             \

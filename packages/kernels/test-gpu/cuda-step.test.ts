@@ -243,9 +243,10 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
-  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows, and the dp4a one its k splits', () => {
+  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows, and the dp4a one its k splits and its early epilogue', () => {
     const saved = gpu.routes.gemvMmaMinRows;
     const savedSplit = gpu.routes.gemvSplitK;
+    const savedEarly = gpu.routes.gemvEarlyEpilogue;
     try {
       tidy(() => {
         // CPM-2's shape first (its 48 KiB of dynamic shared memory need the opt-in, which a larger k
@@ -280,11 +281,16 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
               const dp4a = gpu.download(gpu.linearInt8(x, w, ws, options));
               if (exact) expect(mma, `${form} ${tag}`).toEqual(dp4a);
               else expect(relErr(mma, dp4a), `${form} ${tag}`).toBeLessThan(2e-2);
-              // k split over 1, 2, 4 or 8 warps: integer sums, so the same bits
-              for (const ks of [1, 2, 4, 8]) {
-                gpu.routes.gemvSplitK = ks;
-                expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), dp4a), `${form} ${tag} ks ${ks}`).toBe('identical');
+              // k split over 1, 2, 4 or 8 warps: integer sums, so the same bits; and with the epilogue's
+              // operands loaded a round ahead (the same operands)
+              for (const early of [false, true]) {
+                gpu.routes.gemvEarlyEpilogue = early;
+                for (const ks of [1, 2, 4, 8]) {
+                  gpu.routes.gemvSplitK = ks;
+                  expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), dp4a), `${form} ${tag} ks ${ks}${early ? ' early' : ''}`).toBe('identical');
+                }
               }
+              gpu.routes.gemvEarlyEpilogue = savedEarly;
             }
           }
         }
@@ -292,6 +298,7 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     } finally {
       gpu.routes.gemvMmaMinRows = saved;
       gpu.routes.gemvSplitK = savedSplit;
+      gpu.routes.gemvEarlyEpilogue = savedEarly;
     }
   });
 

@@ -5,7 +5,7 @@
 #                                               encoder pass with device memory poisoned, then gpu-e2e without
 #                                               transformers, then with CUDA_LAUNCH_BLOCKING=1 if that failed
 #   tooling/bench/dev/gpu-session.sh tests      the gpu test project, then again with BMINF_POISON=1
-#   tooling/bench/dev/gpu-session.sh variants   profile-cpm2 --variants (the routes switched one at a time)
+#   tooling/bench/dev/gpu-session.sh variants   chain-floor, then profile-cpm2 --variants (routes switched one at a time)
 #   tooling/bench/dev/gpu-session.sh e2e        run-gpu.mjs e2e, BENCHMARKS.md brought back in $OUT
 cd "$(dirname "$0")/../../.."
 part=${1:?"which part: fault, tests, variants or e2e"}
@@ -33,8 +33,11 @@ case "$part" in
     echo "rc=$?" >> "$OUT/gpu-tests-poison.log"; grep -E "FAIL|✗|×" "$OUT/gpu-tests-poison.log" | head -20; tail -6 "$OUT/gpu-tests-poison.log"
     ;;
   variants)
+    log "chain-floor (kernels in a dependent chain, the unmeasured routes on and off)"
+    timeout 150 node tooling/bench/dev/chain-floor.mjs > "$OUT/chain-floor.log" 2>&1
+    echo "rc=$?" >> "$OUT/chain-floor.log"; grep -E "attendCache|residual|rc=" "$OUT/chain-floor.log"
     log "profile-cpm2 --variants"
-    timeout 560 node tooling/bench/profile-cpm2.mjs --skip-profile --variants --out "$OUT" > "$OUT/variants.log" 2>&1
+    timeout 420 node tooling/bench/profile-cpm2.mjs --skip-profile --variants --out "$OUT" > "$OUT/variants.log" 2>&1
     echo "rc=$?" >> "$OUT/variants.log"; grep -E "^##|TokS|GraphUs|rc=" "$OUT/variants.log"
     ;;
   e2e)

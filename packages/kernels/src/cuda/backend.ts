@@ -789,7 +789,7 @@ export class CudaBackend implements Backend {
         // as many blocks as stay resident at once, each warp looping over its units of 4 weight rows
         // (or its slice of their k)
         const { ks, grid } = linearGemvSplit(m, k, R, sms, this.routes.gemvSplitK);
-        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipfpii', [...args, ks], false, this.routes.dependentLaunch);
+        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipfpiii', [...args, ks, this.routes.gemvEarlyEpilogue ? 1 : 0], false, this.routes.dependentLaunch);
       }
     } catch (e) {
       out.dispose();

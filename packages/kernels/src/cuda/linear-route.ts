@@ -18,6 +18,11 @@ export interface RoutePolicy {
   gemvMmaMinRows: number;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses. Benchmarks force it. */
   gemvSplitK: number;
+  /**
+   * linear_gemv loads each unit's epilogue operands (weight scale, bias, residual) a round ahead, with its
+   * weights, instead of after its sums (gemv.cu): one round trip to memory less at the kernel's end.
+   */
+  gemvEarlyEpilogue: boolean;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
   /** Decode attention may take the kernel that reads ahead where its blocks fit one wave (attendCacheKernel); false: never. */
@@ -55,6 +60,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
   gemvSplitK: 0,
+  // Off until it has run on a GPU (written 2026-12-05, when none was lent): profile-cpm2 --variants compares.
+  gemvEarlyEpilogue: false,
   // CPM-2 at batch 1 (64-token inputs, caches planned for 512): 445 tokens/s unsplit, 424 at 2, 418 as
   // attendCacheSplits chooses (profile-cpm2 --variants, H200, NOTES.md)
   attendSplitMax: 1,
