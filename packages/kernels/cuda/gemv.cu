@@ -385,7 +385,7 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
                                           const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                           const half_t* __restrict__ residual, half_t* __restrict__ out, int rows, int n,
                                           int k, const half_t* __restrict__ normW, float eps, const half_t* __restrict__ normB,
-                                          int mt) {
+                                          int mt, int early) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 mmaShared[];
   signed char* xq = reinterpret_cast<signed char*>(mmaShared);  // 8 rows x k int8, interleaved by 64 bytes
@@ -410,11 +410,36 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
       wh[q] = s < s1 ? ph[4 * s] : u32x4{0u, 0u, 0u, 0u};
     }
   };
+  // early != 0 (as in linear_gemv): the epilogue's operands of this thread's first tile of a group (tile
+  // threadIdx.x / 128; with more than NW / 4 tiles a group the others load theirs as before) are loaded
+  // with the group's weights: the scales and biases before PDL_ENTRY, the residual after it.
+  struct Epi {
+    half_t w0, w1, b0, b1, r;  // the scale and bias of its output (w0, b0) and, gated, of its gate row (w1, b1); the residual
+  };
+  Epi ep = {0, 0, 0, 0, 0}, nx = {0, 0, 0, 0, 0};
+  auto loadEpilogue = [&](int grp, bool withResidual, Epi& o) {
+    const int tt = threadIdx.x >> 7, e = threadIdx.x & 127, uu = grp * mt + tt;
+    const int l2 = e >> 2, q = e & 3, gg = l2 >> 2, r = 2 * (l2 & 3) + (q & 1);
+    if (tt >= mt || grp >= groups || uu >= tiles || r >= rows || (GATED && q >= 2)) return;
+    if (GATED) {
+      const int c = 8 * uu + gg;
+      o.w0 = wScale[c], o.w1 = wScale[f + c];
+      if (bias) o.b0 = bias[c], o.b1 = bias[f + c];
+      if (withResidual && residual) o.r = residual[(i64)r * f + c];
+    } else {
+      const int j = 16 * uu + gg + (q >= 2 ? 8 : 0);
+      o.w0 = wScale[j];
+      if (bias) o.b0 = bias[j];
+      if (withResidual && residual) o.r = residual[(i64)r * n + j];
+    }
+  };
   int group = blockIdx.x;
   int u = group * mt + myTile;
   bool active = group < groups && u < tiles && s0 < s1;
   if (active) load(u, s0);
+  if (early) loadEpilogue(group, false, ep);
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
+  if (early && residual) loadEpilogue(group, true, ep);
   {
     // Quantize: NW / 8 warps per row (rows beyond `rows` are left as they are: their products feed only
     // output columns that are never written).
@@ -456,6 +481,7 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
     const int ng = group + gridDim.x, nu = ng * mt + myTile;
     const bool nactive = ng < groups && nu < tiles && s0 < s1;
     if (nactive) load(nu, s0);
+    if (early) loadEpilogue(ng, true, nx);
     int* pb = part + buf * (NW * 128);
     reinterpret_cast<i32x4*>(pb + warp * 128)[lane] = i32x4{acc[0], acc[1], acc[2], acc[3]};
     __syncthreads();
@@ -470,22 +496,24 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
           for (int s = 0; s < S; s++) v += pb[(tt * S + s) * 128 + l2 * 4 + qq];
           return v;
         };
-        auto dq = [&](int v, int j) -> half_t {
-          float y = __fmul_rn(__fmul_rn((float)v, rowScale[r]), h2f(wScale[j]));
-          if (bias) y = __fadd_rn(y, h2f(bias[j]));
+        // the operands loaded early, where this is the thread's first tile of the group
+        const bool pre = early && tt == (int)(threadIdx.x >> 7);
+        auto dq = [&](int v, int j, half_t ws, half_t b) -> half_t {
+          float y = __fmul_rn(__fmul_rn((float)v, rowScale[r]), h2f(pre ? ws : wScale[j]));
+          if (bias) y = __fadd_rn(y, h2f(pre ? b : bias[j]));
           return f2h(y);
         };
         if (GATED) {
           const int c = 8 * uu + gg;
-          const half_t hin = dq(sumAt(q), c), hg = dq(sumAt(q + 2), f + c);
+          const half_t hin = dq(sumAt(q), c, ep.w0, ep.b0), hg = dq(sumAt(q + 2), f + c, ep.w1, ep.b1);
           half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(hin)))), h2f(hg)));
-          if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
+          if (residual) o = f2h(__fadd_rn(h2f(pre ? ep.r : residual[(i64)r * f + c]), h2f(o)));
           out[(i64)r * f + c] = o;
         } else {
           const int j = 16 * uu + gg + (q >= 2 ? 8 : 0);
-          half_t h = dq(sumAt(q), j);
+          half_t h = dq(sumAt(q), j, ep.w0, ep.b0);
           if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
-          if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
+          if (residual) h = f2h(__fadd_rn(h2f(pre ? ep.r : residual[(i64)r * n + j]), h2f(h)));
           out[(i64)r * n + j] = h;
         }
       }
@@ -493,6 +521,7 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
     buf ^= 1;
     u = nu;
     active = nactive;
+    ep = nx;
   }
 }
 
@@ -504,9 +533,9 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
       NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
            const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
            half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps,            \
-           const half_t* __restrict__ normB, int hasNormB, int mt) {                                                \
+           const half_t* __restrict__ normB, int hasNormB, int mt, int early) {                                     \
     linearMma<16, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, \
-                             k, normW, eps, hasNormB ? normB : nullptr, mt);                                        \
+                             k, normW, eps, hasNormB ? normB : nullptr, mt, early);                                 \
   }
 LINEAR_MMA_KERNEL(linear_mma, 0, 0)
 LINEAR_MMA_KERNEL(linear_mma_norm, 1, 0)

@@ -285,6 +285,9 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
               // operands loaded a round ahead (the same operands)
               for (const early of [false, true]) {
                 gpu.routes.gemvEarlyEpilogue = early;
+                gpu.routes.gemvMmaMinRows = 1;
+                expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), mma), `${form} ${tag} mma${early ? ' early' : ''}`).toBe('identical');
+                gpu.routes.gemvMmaMinRows = 0;
                 for (const ks of [1, 2, 4, 8]) {
                   gpu.routes.gemvSplitK = ks;
                   expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), dp4a), `${form} ${tag} ks ${ks}${early ? ' early' : ''}`).toBe('identical');

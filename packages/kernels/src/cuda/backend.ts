@@ -784,7 +784,7 @@ export class CudaBackend implements Backend {
         // one block of LINEAR_MMA_WARPS warps per SM, each taking groups of mt tiles of 16 weight rows
         const mt = linearMmaTiles(m, k, sms);
         const grid = Math.min(sms, Math.ceil(m / 16 / mt));
-        this.native.launch(this.fn(name), [grid, 1, 1], [LINEAR_MMA_WARPS * 32, 1, 1], shared, 'ppppipipiiipfpii', [...args, mt], false, this.routes.dependentLaunch);
+        this.native.launch(this.fn(name), [grid, 1, 1], [LINEAR_MMA_WARPS * 32, 1, 1], shared, 'ppppipipiiipfpiii', [...args, mt, this.routes.gemvEarlyEpilogue ? 1 : 0], false, this.routes.dependentLaunch);
       } else {
         // as many blocks as stay resident at once, each warp looping over its units of 4 weight rows
         // (or its slice of their k)

@@ -19,8 +19,9 @@ export interface RoutePolicy {
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses. Benchmarks force it. */
   gemvSplitK: number;
   /**
-   * linear_gemv loads each unit's epilogue operands (weight scale, bias, residual) a round ahead, with its
-   * weights, instead of after its sums (gemv.cu): one round trip to memory less at the kernel's end.
+   * The GEMV linears (linear_gemv, linear_mma) load their epilogue operands (weight scale, bias, residual)
+   * a round ahead, with the weights, instead of after the sums (gemv.cu): one round trip to memory less
+   * at the kernel's end.
    */
   gemvEarlyEpilogue: boolean;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
