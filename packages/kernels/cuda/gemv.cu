@@ -221,6 +221,13 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   };
   if (rounds > 0 && base0 + uw < units && sBeg < sEnd) loadStep(base0 + uw, sBeg);
   if (early && rounds > 0) loadEpilogue(base0 + uw, false, epW, epB, epR);
+  if (NORM && early) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
+    const int wpr = 8 / R, stride = wpr * 32, t = threadIdx.x - (warp / wpr) * stride;
+    for (int i = t; i < nvec; i += stride) {
+      prefetchL1(normW + 8 * (i64)i);
+      if (NORM == 2 && normB) prefetchL1(normB + 8 * (i64)i);
+    }
+  }
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
   if (early && rounds > 0 && residual) loadEpilogue(base0 + uw, true, epW, epB, epR);
   {
@@ -438,6 +445,14 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
   bool active = group < groups && u < tiles && s0 < s1;
   if (active) load(u, s0);
   if (early) loadEpilogue(group, false, ep);
+  if (NORM && early) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
+    constexpr int WPR = NW / 8;
+    const int stride = WPR * 32, t = threadIdx.x - (warp / WPR) * stride, nvec = k >> 3;
+    for (int i = t; i < nvec; i += stride) {
+      prefetchL1(normW + 8 * (i64)i);
+      if (NORM == 2 && normB) prefetchL1(normB + 8 * (i64)i);
+    }
+  }
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
   if (early && residual) loadEpilogue(group, true, ep);
   {

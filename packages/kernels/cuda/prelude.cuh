@@ -170,6 +170,10 @@ __device__ __forceinline__ float blockSum(float v, float* red) {
 #define PDL_TRIGGER()
 #define PDL_WAIT()
 #endif
+// A hint that brings the line holding p into L1 (no register, no wait): for operands that no kernel writes
+// (a norm's weights), requested before PDL_ENTRY so that the first use after it does not wait on L2.
+__device__ __forceinline__ void prefetchL1(const void* p) { asm volatile("prefetch.global.L1 [%0];" ::"l"(p)); }
+
 #define PDL_ENTRY() \
   PDL_TRIGGER();    \
   PDL_WAIT()

@@ -21,7 +21,8 @@ export interface RoutePolicy {
   /**
    * The GEMV linears (linear_gemv, linear_mma) load their epilogue operands (weight scale, bias, residual)
    * a round ahead, with the weights, instead of after the sums (gemv.cu): one round trip to memory less
-   * at the kernel's end.
+   * at the kernel's end; and the fused norm's weights are requested into L1 before the kernel waits for
+   * its predecessor.
    */
   gemvEarlyEpilogue: boolean;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
