@@ -30,6 +30,7 @@ const variants = args.includes('--variants')
       'attention reading ahead': { attendAhead: true },
       'GEMV epilogue operands early': { gemvEarlyEpilogue: true },
       'both': { attendAhead: true, gemvEarlyEpilogue: true },
+      'fused linear tiles timed': { fusedTileTune: true },
       'no dependent launch': { dependentLaunch: false },
       default2: {},
     }

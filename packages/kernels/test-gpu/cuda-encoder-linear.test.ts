@@ -133,6 +133,9 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
           expect(firstDifference(normFusedCalls, ops), `${tag} three calls, norm with the quantize`).toBe('identical');
           // the default plan: timed once per shape and epilogue, whichever wins gives these bits
           expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), ops), `${tag} timed`).toBe('identical');
+          // with the fused kernel's tile timed too (RoutePolicy.fusedTileTune), whichever wins
+          const tilesTimed = withRoutes({ fusedTileTune: true }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+          expect(firstDifference(tilesTimed, ops), `${tag} tiles timed`).toBe('identical');
           const ref = cpu.download(cpu.linearInt8?.(xc, wc, wsc, cpuOptions) as Tensor);
           if (exact) expect(firstDifference(ops, ref), `${tag} CPU`).toBe('identical');
           else expect(relErr(ops, ref), `${tag} CPU`).toBeLessThan(2e-2);
@@ -157,6 +160,10 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
       for (const key of ['2:4096:4096:0', '2:4096:4096:0:residual', '2:4096:4096:0:gelu:residual', '2:4096:4096:0:gated:residual']) {
         expect(gpu.tuner.fusedChoice.has(key), key).toBe(true);
       }
+      // with the tiles timed, a key of their own (the tiles named), holding a tile or null (the three calls)
+      withRoutes({ fusedTileTune: true }, () => gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res }));
+      const choice = gpu.tuner.fusedTileChoice.get('2:4096:4096:0:residual:a,t,b');
+      expect(choice === null || ['a', 't', 'b'].includes(choice as string), String(choice)).toBe(true);
     });
   });
 

@@ -60,7 +60,7 @@ import {
   ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheKernel, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
 } from './linear-route.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
-import { Sm90Gemm } from './sm90-gemm.js';
+import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
 import { Tuner } from './tuner.js';
 import type { CudaInfo } from './info.js';
 import { CudaStorage } from './storage.js';
@@ -731,11 +731,12 @@ export class CudaBackend implements Backend {
     };
     if (plan.route === 'fused' || plan.route === 'timed') {
       const epi = plan.epilogue;
-      const fused = (): Tensor => {
+      // tile: the kernel's tile shape (undefined: Sm90Gemm.tileFor's)
+      const fused = (tile?: Sm90Tile): Tensor => {
         const y = this.make([rows, epi.gated ? m / 2 : m], 'float16');
         try {
-          if (epi.gated) this.sm90.linearGated(q.values, q.scales, weight, ws, bias, y, epi.residual ? residual : undefined);
-          else this.sm90.linear(q.values, q.scales, weight, ws, bias, y, { gelu: epi.gelu, ...(epi.residual ? { residual } : {}) });
+          if (epi.gated) this.sm90.linearGated(q.values, q.scales, weight, ws, bias, y, epi.residual ? residual : undefined, tile);
+          else this.sm90.linear(q.values, q.scales, weight, ws, bias, y, { gelu: epi.gelu, ...(epi.residual ? { residual } : {}), ...(tile ? { tile } : {}) });
         } catch (e) {
           y.dispose();
           throw e;
@@ -750,6 +751,11 @@ export class CudaBackend implements Backend {
         const r = epi.residual && residual ? this.add(residual, g) : g;
         for (const t of new Set([y, g, r])) t.dispose();
       };
+      if (plan.route === 'timed' && this.routes.fusedTileTune) {
+        const tile = this.tuner.fusedTile(rows, m, k, !!bias, epi, SM90_TILES, (t) => fused(t).dispose(), callsAsFused);
+        if (tile) return finish(fused(tile), epi);
+        return finish(threeCalls(), { gelu: false, gated: false, residual: false });
+      }
       const fusedWins = plan.route === 'fused' || this.tuner.fusedFaster(rows, m, k, !!bias, epi, () => fused().dispose(), callsAsFused);
       if (fusedWins) return finish(fused(), epi);
     }

@@ -44,6 +44,12 @@ export interface RoutePolicy {
   fusedLinearMinRows: number;
   /** false: the fused kernel wherever it fits, without timing it against the three calls. */
   fusedLinearTune: boolean;
+  /**
+   * Where the fused kernel is timed against the three calls (fusedLinearTune), each of its tiles is timed
+   * (Tuner.fusedTile) instead of only Sm90Gemm.tileFor's: at 512 tokens tileFor always takes 'a', whose
+   * 64 tiles fill half the SMs at 4096 outputs (CPM-2's encoder o and FFN-out products).
+   */
+  fusedTileTune: boolean;
   /** The fused kernel's epilogue applies the linear's GELU and residual add (false: they run as ops after it). */
   fusedEpilogue: boolean;
   /**
@@ -83,6 +89,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // measured as fast (host-bound). From 1024 rows the fused kernel is 1.1-1.5x faster (H100).
   fusedLinearMinRows: 128,
   fusedLinearTune: true,
+  // Off until it has run on a GPU (written 2026-12-05, when none was lent): profile-cpm2 --variants compares.
+  fusedTileTune: false,
   fusedEpilogue: true,
   gatedEpilogue: false,
   normQuantize: true,

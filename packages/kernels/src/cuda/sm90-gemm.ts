@@ -19,6 +19,8 @@ const TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number; split: n
   b: { bm: 64, bn: 128, stages: 8, split: 1 },
   t: { bm: 128, bn: 128, stages: 6, split: 2 },
 };
+/** Every tile, as the tuner times them for the fused linear (RoutePolicy.fusedTileTune; a tie keeps the earlier). */
+export const SM90_TILES: readonly Sm90Tile[] = ['a', 't', 'b'];
 /** Below 512 tokens, tile 'a' where its blocks fill at least this share of the SMs (else 't' or 'b'). */
 const SM_FILL = 0.5;
 /** Shared memory per block: the stages, the barriers, 1 KiB to align the stages. */
@@ -178,9 +180,9 @@ export class Sm90Gemm {
    * y [T, M] float16 = dequantize(x · wᵀ, xs [T], ws [M], bias [M] float16 or none), then gelu(y) and
    * residual + y ([T, M] float16, packed, 16-byte aligned) where `epilogue` asks, each rounded as the op.
    */
-  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, epilogue: { gelu?: boolean; residual?: Tensor } = {}): void {
-    const { gelu, residual } = epilogue;
-    this.launch('linear', x, w, undefined, 'ttpppipiipiii', [
+  linear(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, epilogue: { gelu?: boolean; residual?: Tensor; tile?: Sm90Tile } = {}): void {
+    const { gelu, residual, tile } = epilogue;
+    this.launch('linear', x, w, tile, 'ttpppipiipiii', [
       ...this.spanArgs(xs), ...this.spanArgs(ws), ...this.spanArgs(bias ?? ws), bias ? 1 : 0, ...this.spanArgs(residual ?? ws), residual ? 1 : 0, gelu ? 1 : 0, ...this.spanArgs(y), x.shape[0], w.shape[0], x.shape[1],
     ]);
   }
@@ -190,8 +192,8 @@ export class Sm90Gemm {
    * = half(half(gelu(in)) * gate) of the dequantized sums, + residual [T, f] where given, each rounded as
    * gelu, mul and add round it: gelu_mul's bits without the [T, 2f] product's round trip through memory.
    */
-  linearGated(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, residual?: Tensor): void {
-    this.launch('linear_gated', x, w, undefined, 'ttpppipipiii', [
+  linearGated(x: Tensor, xs: Tensor, w: Tensor, ws: Tensor, bias: Tensor | undefined, y: Tensor, residual?: Tensor, tile?: Sm90Tile): void {
+    this.launch('linear_gated', x, w, tile, 'ttpppipipiii', [
       ...this.spanArgs(xs), ...this.spanArgs(ws), ...this.spanArgs(bias ?? ws), bias ? 1 : 0, ...this.spanArgs(residual ?? ws), residual ? 1 : 0, ...this.spanArgs(y), x.shape[0], w.shape[0] / 2, x.shape[1],
     ]);
   }

@@ -78,6 +78,33 @@ export class Tuner {
   }
 
   /**
+   * fusedFaster with the fused kernel's tile timed too (RoutePolicy.fusedTileTune): the fastest of the
+   * fused kernel at each of `tiles` and the three calls, timed once per shape as fusedFaster times (a tie
+   * keeps the earlier; the calls come last). null: the three calls. Inside a capture, an untimed shape
+   * takes the three calls.
+   */
+  fusedTile<T extends string>(
+    tokens: number, m: number, k: number, bias: boolean, epilogue: { gelu: boolean; gated: boolean; residual: boolean },
+    tiles: readonly T[], fused: (tile: T) => void, calls: () => void,
+  ): T | null {
+    const ops = `${epilogue.gelu ? ':gelu' : ''}${epilogue.gated ? ':gated' : ''}${epilogue.residual ? ':residual' : ''}`;
+    const key = `${Math.ceil(tokens / 256)}:${m}:${k}:${bias ? 1 : 0}${ops}:${tiles.join(',')}`;
+    if (this.fusedTileChoice.has(key)) return (this.fusedTileChoice.get(key) as T | null) ?? null;
+    if (this.capturing()) return null;
+    let choice: T | null = null;
+    let best = Number.POSITIVE_INFINITY;
+    for (const t of tiles) {
+      const ms = this.timeCold(() => fused(t));
+      if (ms < best) [best, choice] = [ms, t];
+    }
+    if (this.timeCold(calls) < best) choice = null;
+    this.fusedTileChoice.set(key, choice);
+    return choice;
+  }
+  /** Per linear shape and epilogue, with the tiles timed (fusedTile): the tile that won, or null for the three calls. */
+  readonly fusedTileChoice = new Map<string, string | null>();
+
+  /**
    * Milliseconds for 3 runs of fn, after one to warm up, each run timed alone between events after a
    * 64 MiB fill has pushed the operands out of L2 (skipped where 64 MiB of device memory is not free).
    * All 3 runs are queued before any is read back: the fill ahead of each gives the host time to queue
