@@ -31,6 +31,7 @@ const variants = args.includes('--variants')
       'GEMV epilogue operands early': { gemvEarlyEpilogue: true },
       'both': { attendAhead: true, gemvEarlyEpilogue: true },
       'fused linear tiles timed': { fusedTileTune: true },
+      'linear_mma on 8 warps': { mmaWarps: 8 },
       'no dependent launch': { dependentLaunch: false },
       default2: {},
     }

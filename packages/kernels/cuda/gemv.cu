@@ -543,21 +543,27 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
 // Launched with NW * 32 threads per block and at most one block per SM (min(SMs, tile groups) blocks).
 // 16 warps: 128 registers a thread, so that the 4 steps of weights in flight per lane stay in registers
 // (at 32 warps, 64 registers, NVRTC's build spilled them: 20-160 k local requests a call, NOTES.md).
-#define LINEAR_MMA_KERNEL(NAME, NORM, ACT)                                                                          \
-  extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
+// linear_mma8*: the same on 8 warps, two blocks an SM (RoutePolicy.mmaWarps = 8): each SM quantizes the
+// rows twice, but a product of fewer tile groups than twice the SMs (CPM-1's 2560 x 2560: 80 blocks of 16
+// warps on 132 SMs) spreads over them all. Not yet measured (written 2026-12-05 without a GPU).
+#define LINEAR_MMA_KERNEL(NAME, NW, BOUNDS, NORM, ACT)                                                              \
+  extern "C" __global__ void BOUNDS                                                                                 \
       NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
            const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
            half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps,            \
            const half_t* __restrict__ normB, int hasNormB, int mt, int early) {                                     \
-    linearMma<16, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, \
+    linearMma<NW, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, \
                              k, normW, eps, hasNormB ? normB : nullptr, mt, early);                                 \
   }
-LINEAR_MMA_KERNEL(linear_mma, 0, 0)
-LINEAR_MMA_KERNEL(linear_mma_norm, 1, 0)
-LINEAR_MMA_KERNEL(linear_mma_gated, 0, 1)
-LINEAR_MMA_KERNEL(linear_mma_norm_gated, 1, 1)
-LINEAR_MMA_KERNEL(linear_mma_gelu, 0, 2)
-LINEAR_MMA_KERNEL(linear_mma_norm_gelu, 1, 2)
-LINEAR_MMA_KERNEL(linear_mma_ln, 2, 0)
-LINEAR_MMA_KERNEL(linear_mma_ln_gated, 2, 1)
-LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
+#define LINEAR_MMA_KERNELS(P, NW, BOUNDS)                              \
+  LINEAR_MMA_KERNEL(P, NW, BOUNDS, 0, 0)                               \
+  LINEAR_MMA_KERNEL(P##_norm, NW, BOUNDS, 1, 0)                        \
+  LINEAR_MMA_KERNEL(P##_gated, NW, BOUNDS, 0, 1)                       \
+  LINEAR_MMA_KERNEL(P##_norm_gated, NW, BOUNDS, 1, 1)                  \
+  LINEAR_MMA_KERNEL(P##_gelu, NW, BOUNDS, 0, 2)                        \
+  LINEAR_MMA_KERNEL(P##_norm_gelu, NW, BOUNDS, 1, 2)                   \
+  LINEAR_MMA_KERNEL(P##_ln, NW, BOUNDS, 2, 0)                          \
+  LINEAR_MMA_KERNEL(P##_ln_gated, NW, BOUNDS, 2, 1)                    \
+  LINEAR_MMA_KERNEL(P##_ln_gelu, NW, BOUNDS, 2, 2)
+LINEAR_MMA_KERNELS(linear_mma, 16, __launch_bounds__(512, 1))
+LINEAR_MMA_KERNELS(linear_mma8, 8, __launch_bounds__(256, 2))

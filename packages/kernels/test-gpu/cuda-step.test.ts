@@ -247,6 +247,7 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     const saved = gpu.routes.gemvMmaMinRows;
     const savedSplit = gpu.routes.gemvSplitK;
     const savedEarly = gpu.routes.gemvEarlyEpilogue;
+    const savedWarps = gpu.routes.mmaWarps;
     try {
       tidy(() => {
         // CPM-2's shape first (its 48 KiB of dynamic shared memory need the opt-in, which a larger k
@@ -287,6 +288,14 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
                 gpu.routes.gemvEarlyEpilogue = early;
                 gpu.routes.gemvMmaMinRows = 1;
                 expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), mma), `${form} ${tag} mma${early ? ' early' : ''}`).toBe('identical');
+                // on 8 warps, two blocks an SM: one warp a row in the norm's sums, as linear_gemv at 5-8 rows
+                gpu.routes.mmaWarps = 8;
+                const mma8 = gpu.download(gpu.linearInt8(x, w, ws, options));
+                gpu.routes.mmaWarps = 16;
+                const normed = 'rmsNorm' in options || 'layerNorm' in options;
+                if (!normed) expect(firstDifference(mma8, mma), `${form} ${tag} mma8${early ? ' early' : ''}`).toBe('identical');
+                else if (rows >= 5) expect(firstDifference(mma8, dp4a), `${form} ${tag} mma8${early ? ' early' : ''}`).toBe('identical');
+                else expect(relErr(mma8, dp4a), `${form} ${tag} mma8${early ? ' early' : ''}`).toBeLessThan(2e-2);
                 gpu.routes.gemvMmaMinRows = 0;
                 for (const ks of [1, 2, 4, 8]) {
                   gpu.routes.gemvSplitK = ks;
@@ -302,6 +311,7 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
       gpu.routes.gemvMmaMinRows = saved;
       gpu.routes.gemvSplitK = savedSplit;
       gpu.routes.gemvEarlyEpilogue = savedEarly;
+      gpu.routes.mmaWarps = savedWarps;
     }
   });
 

@@ -14,6 +14,7 @@ import {
   type LinearCall,
   linearCall,
   linearMmaFits,
+  linearMmaResident,
   linearMmaTiles,
   linearGemvSplit,
   linearRoute,
@@ -194,5 +195,21 @@ describe('attendCacheKernel', () => {
     expect(attendCacheKernel(64, 132, false)).toBe('attend_cache_f16v8');
     // off until measured on a GPU (linear-route.ts)
     expect(DEFAULT_ROUTE_POLICY.attendAhead).toBe(false);
+  });
+});
+
+describe('linear_mma on 8 warps (RoutePolicy.mmaWarps)', () => {
+  it('keeps two blocks an SM where their shared memory fits, and spreads small products over every SM', () => {
+    expect(linearMmaResident(4096, 16)).toBe(1);
+    expect(linearMmaResident(4096, 8)).toBe(2); // 2 x (32 + 8 + 1) KiB
+    expect(linearMmaResident(10240, 8)).toBe(2); // 2 x (80 + 8 + 1) KiB
+    expect(linearMmaResident(16384, 8)).toBe(1); // 2 x (128 + 8 + 1) KiB > 227
+    // CPM-1's 2560 x 2560 (160 tiles): on 132 one-block SMs 2 tiles a group (80 blocks); on 264 slots of 8
+    // warps one tile a block, 160 blocks over every SM
+    expect(linearMmaTiles(2560, 2560, 132)).toBe(2);
+    expect(linearMmaTiles(2560, 2560, 264, 8)).toBe(1);
+    // never more tiles a group than warps
+    expect(linearMmaTiles(1 << 20, 64, 1, 8)).toBeLessThanOrEqual(8);
+    expect(DEFAULT_ROUTE_POLICY.mmaWarps).toBe(16);
   });
 });

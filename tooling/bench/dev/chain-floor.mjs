@@ -71,8 +71,9 @@ for (const rows of [1, 8]) {
   }
 }
 const settings = [
-  ['PDL', { dependentLaunch: true, attendAhead: false, gemvEarlyEpilogue: false }],
+  ['PDL', { dependentLaunch: true, attendAhead: false, gemvEarlyEpilogue: false, mmaWarps: 16 }],
   ['PDL + reading ahead', { dependentLaunch: true, attendAhead: true, gemvEarlyEpilogue: true }],
+  ['PDL + linear_mma on 8 warps', { dependentLaunch: true, mmaWarps: 8 }],
   ['plain', { dependentLaunch: false, attendAhead: false, gemvEarlyEpilogue: false }],
 ];
 const saved = { ...b.routes };

@@ -57,7 +57,7 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheKernel, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheKernel, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaResident, linearMmaShared, linearMmaTiles, linearRoute,
 } from './linear-route.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
@@ -768,11 +768,12 @@ export class CudaBackend implements Backend {
     const [rows, k] = x.shape;
     const m = w.shape[0];
     const mma = linearMmaFits(rows, k, m, this.routes);
+    const warps = this.routes.mmaWarps === 8 ? 8 : LINEAR_MMA_WARPS;
     const R = gemvRows(rows);
     const norm = rmsNorm ? '_norm' : layerNorm ? '_ln' : '';
     const act = gated ? '_gated' : gelu ? '_gelu' : '';
-    const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
-    const shared = mma ? linearMmaShared(k) : R * k;
+    const name = `linear_${mma ? (warps === 8 ? 'mma8' : 'mma') : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
+    const shared = mma ? linearMmaShared(k, warps) : R * k;
     // Beyond 48 KiB of shared memory a kernel must opt in; the kernels' static shared memory (under 1 KiB)
     // counts too, so linear_mma at k = 4096 (exactly 48 KiB dynamic) needs it.
     if (shared > 47 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
@@ -787,10 +788,11 @@ export class CudaBackend implements Backend {
         ...this.flat([(rmsNorm ?? layerNorm)?.weight ?? ws]), (rmsNorm ?? layerNorm)?.eps ?? 0, ...this.flat([layerNorm?.bias ?? ws]), layerNorm?.bias ? 1 : 0,
       ];
       if (mma) {
-        // one block of LINEAR_MMA_WARPS warps per SM, each taking groups of mt tiles of 16 weight rows
-        const mt = linearMmaTiles(m, k, sms);
-        const grid = Math.min(sms, Math.ceil(m / 16 / mt));
-        this.native.launch(this.fn(name), [grid, 1, 1], [LINEAR_MMA_WARPS * 32, 1, 1], shared, 'ppppipipiiipfpiii', [...args, mt, this.routes.gemvEarlyEpilogue ? 1 : 0], false, this.routes.dependentLaunch);
+        // the blocks that stay resident (one of 16 warps an SM, or two of 8), each taking groups of mt tiles of 16 weight rows
+        const slots = sms * linearMmaResident(k, warps);
+        const mt = linearMmaTiles(m, k, slots, warps);
+        const grid = Math.min(slots, Math.ceil(m / 16 / mt));
+        this.native.launch(this.fn(name), [grid, 1, 1], [warps * 32, 1, 1], shared, 'ppppipipiiipfpiii', [...args, mt, this.routes.gemvEarlyEpilogue ? 1 : 0], false, this.routes.dependentLaunch);
       } else {
         // as many blocks as stay resident at once, each warp looping over its units of 4 weight rows
         // (or its slice of their k)

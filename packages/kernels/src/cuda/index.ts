@@ -19,6 +19,7 @@ export {
   linearMmaFits,
   linearMmaTiles,
   linearGemvSplit,
+  linearMmaResident,
   linearMmaShared,
   LINEAR_MMA_WARPS,
   igemmRoute,

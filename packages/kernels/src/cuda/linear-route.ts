@@ -18,6 +18,8 @@ export interface RoutePolicy {
   gemvMmaMinRows: number;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses. Benchmarks force it. */
   gemvSplitK: number;
+  /** linear_mma's warps a block: 16 (one block an SM) or 8 (linear_mma8*, two an SM). */
+  mmaWarps: 8 | 16;
   /**
    * The GEMV linears (linear_gemv, linear_mma) load their epilogue operands (weight scale, bias, residual)
    * a round ahead, with the weights, instead of after the sums (gemv.cu): one round trip to memory less
@@ -68,6 +70,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
   gemvSplitK: 0,
+  // 8: not yet run on a GPU (written 2026-12-05, when none was lent); profile-cpm2 --variants compares.
+  mmaWarps: 16,
   // Off until it has run on a GPU (written 2026-12-05, when none was lent): profile-cpm2 --variants compares.
   gemvEarlyEpilogue: false,
   // CPM-2 at batch 1 (64-token inputs, caches planned for 512): 445 tokens/s unsplit, 424 at 2, 418 as
@@ -101,12 +105,20 @@ export function gemvRows(m: number): 1 | 2 | 4 | 8 {
   return m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8;
 }
 
-/** linear_mma's warps per block (gemv.cu instantiates it for 16: 128 registers a thread, no spills). */
+/**
+ * linear_mma's warps per block: 16, one block an SM (128 registers a thread, no spills); linear_mma8* has 8,
+ * two blocks an SM where their shared memory fits (RoutePolicy.mmaWarps).
+ */
 export const LINEAR_MMA_WARPS = 16;
 
-/** linear_mma's dynamic shared memory: the 8 quantized rows, then the double-buffered partial sums. */
-export function linearMmaShared(k: number): number {
-  return 8 * k + 2 * LINEAR_MMA_WARPS * 128 * 4;
+/** linear_mma's dynamic shared memory: the 8 quantized rows, then the double-buffered partial sums of its warps. */
+export function linearMmaShared(k: number, warps: number = LINEAR_MMA_WARPS): number {
+  return 8 * k + 2 * warps * 128 * 4;
+}
+
+/** Blocks of linear_mma an SM keeps resident: 1 at 16 warps; 2 at 8 where both blocks' shared memory fits in an SM's 227 KiB. */
+export function linearMmaResident(k: number, warps: number): number {
+  return warps === 8 && 2 * (linearMmaShared(k, 8) + 1024) <= 227 * 1024 ? 2 : 1;
 }
 
 /**
@@ -145,19 +157,20 @@ export function linearGemvSplit(m: number, k: number, R: number, sms: number, fo
 }
 
 /**
- * linear_mma's tiles per group (its warps split each tile's k over LINEAR_MMA_WARPS / mt of them), of 1, 2, 4, 8:
- * the fewest weight bytes on the busiest SM (rounds of groups over the blocks, one per SM, times the
- * group's bytes), then the shortest path through one warp (rounds times its 64-byte k steps), then the
- * larger mt (fewer rounds and barriers).
+ * linear_mma's tiles per group (its warps split each tile's k over warps / mt of them), of 1, 2, 4, 8:
+ * the fewest weight bytes on the busiest block slot (rounds of groups over the `slots` resident blocks,
+ * times the group's bytes), then the shortest path through one warp (rounds times its 64-byte k steps),
+ * then the larger mt (fewer rounds and barriers).
  */
-export function linearMmaTiles(m: number, k: number, sms: number): number {
+export function linearMmaTiles(m: number, k: number, slots: number, warps: number = LINEAR_MMA_WARPS): number {
   const tiles = m / 16, steps = k / 64;
   let best = 1;
   let bestCost: [number, number] = [Infinity, Infinity];
   for (const mt of [1, 2, 4, 8]) {
     if (mt > 1 && mt > tiles) break;
-    const rounds = Math.ceil(tiles / (mt * sms));
-    const cost: [number, number] = [rounds * mt * steps, rounds * Math.ceil((steps * mt) / LINEAR_MMA_WARPS)];
+    if (mt > warps) break;
+    const rounds = Math.ceil(tiles / (mt * slots));
+    const cost: [number, number] = [rounds * mt * steps, rounds * Math.ceil((steps * mt) / warps)];
     if (cost[0] < bestCost[0] || (cost[0] === bestCost[0] && cost[1] <= bestCost[1])) {
       best = mt;
       bestCost = cost;
