@@ -5,10 +5,11 @@
 #                                               encoder pass with device memory poisoned, then gpu-e2e without
 #                                               transformers, then with CUDA_LAUNCH_BLOCKING=1 if that failed
 #   tooling/bench/dev/gpu-session.sh tests      the gpu test project, then again with BMINF_POISON=1
-#   tooling/bench/dev/gpu-session.sh variants   chain-floor, then profile-cpm2 --variants (routes switched one at a time)
+#   tooling/bench/dev/gpu-session.sh chain      chain-floor: the kernels in a dependent chain, the unmeasured routes on and off
+#   tooling/bench/dev/gpu-session.sh variants   profile-cpm2 --variants (CPM-2 24 + 24, the routes switched one at a time)
 #   tooling/bench/dev/gpu-session.sh e2e        run-gpu.mjs e2e, BENCHMARKS.md brought back in $OUT
 cd "$(dirname "$0")/../../.."
-part=${1:?"which part: fault, tests, variants or e2e"}
+part=${1:?"which part: fault, tests, chain, variants or e2e"}
 log() { echo "== $(date -u +%T) $*" | tee -a "$OUT/session.log"; }
 case "$part" in
   fault)
@@ -32,12 +33,14 @@ case "$part" in
     BMINF_POISON=1 timeout 300 node node_modules/vitest/vitest.mjs run --project gpu --no-file-parallelism > "$OUT/gpu-tests-poison.log" 2>&1
     echo "rc=$?" >> "$OUT/gpu-tests-poison.log"; grep -E "FAIL|✗|×" "$OUT/gpu-tests-poison.log" | head -20; tail -6 "$OUT/gpu-tests-poison.log"
     ;;
-  variants)
+  chain)
     log "chain-floor (kernels in a dependent chain, the unmeasured routes on and off)"
-    timeout 150 node tooling/bench/dev/chain-floor.mjs > "$OUT/chain-floor.log" 2>&1
-    echo "rc=$?" >> "$OUT/chain-floor.log"; grep -E "attendCache|residual|rc=" "$OUT/chain-floor.log"
+    timeout 500 node tooling/bench/dev/chain-floor.mjs > "$OUT/chain-floor.log" 2>&1
+    echo "rc=$?" >> "$OUT/chain-floor.log"; cat "$OUT/chain-floor.log"
+    ;;
+  variants)
     log "profile-cpm2 --variants"
-    timeout 420 node tooling/bench/profile-cpm2.mjs --skip-profile --variants --out "$OUT" > "$OUT/variants.log" 2>&1
+    timeout 570 node tooling/bench/profile-cpm2.mjs --skip-profile --variants --out "$OUT" > "$OUT/variants.log" 2>&1
     echo "rc=$?" >> "$OUT/variants.log"; grep -E "^##|TokS|GraphUs|rc=" "$OUT/variants.log"
     ;;
   e2e)
@@ -45,5 +48,5 @@ case "$part" in
     BENCH_OUT="$OUT" timeout 580 node tooling/bench/run-gpu.mjs e2e > "$OUT/e2e.log" 2>&1
     echo "rc=$?" >> "$OUT/e2e.log"; tail -30 "$OUT/e2e.log"
     ;;
-  *) echo "unknown part $part (fault, tests, variants or e2e)"; exit 2 ;;
+  *) echo "unknown part $part (fault, tests, chain, variants or e2e)"; exit 2 ;;
 esac
