@@ -1,0 +1,24 @@
+// The CUDA kernels' logic on a machine without a GPU: packages/kernels/dev/emu builds the kernel sources
+// for the CPU (every CUDA thread a fiber) and checks kernel variants against the kernels they stand in
+// for, bit for bit. Here the decode attention that reads ahead (attend_cache_f16v8_ahead) against
+// attend_cache_f16v8 (~15 s with the build); the GEMV linears' variants (`kernel-checks linear`) take
+// minutes on two cores and run by hand. Skips, saying why, where g++ is missing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs dev script without types
+import { buildChecks } from '../dev/emu/build.mjs';
+
+const gxx = spawnSync('g++', ['--version']).status === 0;
+if (!gxx) console.log('[kernel emulation] skipped: g++ is not installed');
+
+describe.skipIf(!gxx)('CUDA kernels emulated on the CPU', () => {
+  it('attend_cache_f16v8_ahead gives attend_cache_f16v8 bits: outputs and the cache rows it writes', () => {
+    const bin = buildChecks(mkdtempSync(join(tmpdir(), 'bminf-emu-'))) as string;
+    const out = execFileSync(bin, ['attention'], { encoding: 'utf8', timeout: 120_000 });
+    expect(out).toContain('PASSED: 0 check(s) differ');
+    expect(out.match(/^ok /gm)?.length).toBe(30);
+  }, 180_000);
+});
