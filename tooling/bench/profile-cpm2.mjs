@@ -5,9 +5,8 @@
 //    top-level backend call between two CUDA events; summed by op and shape.
 // 2. The recorded steps end to end, measured as tooling/bench/suites/gpu-e2e.mjs does (encoder 1 × 512;
 //    decode 64 new tokens after a 64-token input, batch 1 and 8, greedy ids taken on the GPU), without
-//    transformers beside it. --variants: also with the GEMV linear's routes forced (no tensor cores, tensor
-//    cores from 1 row, the dp4a kernel's k split fixed) and with programmatic dependent launches off
-//    (CudaBackend.routes), each in a fresh runner, so one run compares them.
+//    transformers beside it. --variants: also with RoutePolicy switches set (CudaBackend.routes; the list below),
+//    each in a fresh runner, so one run compares them.
 // Writes profile-cpm2.json and a table to stdout; random int8 weights drawn on the GPU.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,13 +26,10 @@ const skipProfile = args.includes('--skip-profile');
 const variants = args.includes('--variants')
   ? {
       default: {},
-      'attention reading ahead': { attendAhead: true },
-      'GEMV epilogue operands early': { gemvEarlyEpilogue: true },
-      'both': { attendAhead: true, gemvEarlyEpilogue: true },
-      'fused linear tiles timed': { fusedTileTune: true },
-      'linear_mma on 8 warps': { mmaWarps: 8 },
-      'no dependent launch': { dependentLaunch: false },
+      'weights past L1': { weightsPastL1: true },
+      'fused linear tiles untimed': { fusedTileTune: false },
       default2: {},
+      'weights past L1 (2)': { weightsPastL1: true },
     }
   : { default: {} };
 const NEW = 64;

@@ -171,7 +171,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                            const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
                                            int n, int k, const half_t* __restrict__ normW, float eps,
-                                           const half_t* __restrict__ normB, int ks, int early) {
+                                           const half_t* __restrict__ normB, int ks, int stream) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
@@ -201,14 +201,14 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
 #pragma unroll
       for (int p = 0; p < P; p++) {
         const int i = lane + 32 * (P * s + p);
-        wv[p][w] = i < kv ? b[i] : u32x4{0u, 0u, 0u, 0u};
+        wv[p][w] = i < kv ? ldWeights(b + i, stream) : u32x4{0u, 0u, 0u, 0u};
       }
     }
   };
-  // early != 0: the epilogue's operands of lane r * 4 + w (its weight row's scale and bias, and the residual
-  // it adds) are loaded a round ahead, with the weights, instead of after the unit's sums, where each is
-  // one more round trip to memory at the end of the kernel; the scale and bias (weights, which no kernel
-  // writes) before PDL_ENTRY, the residual after it. The same operands, so the same bits.
+  // The epilogue's operands of lane r * 4 + w (its weight row's scale and bias, and the residual it adds)
+  // are loaded a round ahead, with the weights, not after the unit's sums, where each was one more round
+  // trip to memory at the end of the kernel: the scale and bias (weights, which no kernel writes) before
+  // PDL_ENTRY, the residual after it. CPM-2's batch-1 decode graph ran 4 % shorter (H100, NOTES.md).
   half_t epW = 0, epB = 0, epR = 0;  // for this round's unit
   half_t nxW = 0, nxB = 0, nxR = 0;  // for the next round's
   auto loadEpilogue = [&](int u, bool withResidual, half_t& ew, half_t& eb, half_t& er) {
@@ -220,8 +220,8 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     if (withResidual && residual && r < rows && (!GATED || w < 2)) er = GATED ? residual[(i64)r * f + 2 * u + w] : residual[(i64)r * n + j];
   };
   if (rounds > 0 && base0 + uw < units && sBeg < sEnd) loadStep(base0 + uw, sBeg);
-  if (early && rounds > 0) loadEpilogue(base0 + uw, false, epW, epB, epR);
-  if (NORM && early) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
+  if (rounds > 0) loadEpilogue(base0 + uw, false, epW, epB, epR);
+  if (NORM) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
     const int wpr = 8 / R, stride = wpr * 32, t = threadIdx.x - (warp / wpr) * stride;
     for (int i = t; i < nvec; i += stride) {
       prefetchL1(normW + 8 * (i64)i);
@@ -229,7 +229,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     }
   }
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
-  if (early && rounds > 0 && residual) loadEpilogue(base0 + uw, true, epW, epB, epR);
+  if (rounds > 0 && residual) loadEpilogue(base0 + uw, true, epW, epB, epR);
   {
     // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
     const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
@@ -252,7 +252,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   // a block runs the block's rounds (the barrier), idle where its unit is past the end.
   for (int rd = 0, buf = 0; rd < rounds; rd++, buf ^= 1) {
     const int u = base0 + rd * ustride + uw;
-    if (early && rd > 0) epW = nxW, epB = nxB, epR = nxR;
+    if (rd > 0) epW = nxW, epB = nxB, epR = nxR;
     const bool act = u < units && sBeg < sEnd;
     int acc[R][4];
 #pragma unroll
@@ -287,7 +287,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     // the next round's first weights are in flight during the reductions and the epilogue below
     const int nu = u + ustride;
     if (rd + 1 < rounds && nu < units && sBeg < sEnd) loadStep(nu, sBeg);
-    if (early && rd + 1 < rounds) loadEpilogue(nu, true, nxW, nxB, nxR);
+    if (rd + 1 < rounds) loadEpilogue(nu, true, nxW, nxB, nxR);
     int mine = 0;  // lane r * 4 + w keeps the sum of row r, unit row w
 #pragma unroll
     for (int r = 0; r < R; r++)
@@ -310,8 +310,8 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     const bool ok = lane < R * 4 && r < rows;
     half_t h = 0;
     if (ok) {
-      float y = __fmul_rn(__fmul_rn((float)mine, rowScale[r]), h2f(early ? epW : wScale[j]));
-      if (bias) y = __fadd_rn(y, h2f(early ? epB : bias[j]));
+      float y = __fmul_rn(__fmul_rn((float)mine, rowScale[r]), h2f(epW));
+      if (bias) y = __fadd_rn(y, h2f(epB));
       h = f2h(y);
     }
     if (GATED) {
@@ -320,12 +320,12 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
       if (ok && w < 2) {
         const int c = 2 * u + w;
         half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(h)))), h2f(g)));
-        if (residual) o = f2h(__fadd_rn(h2f(early ? epR : residual[(i64)r * f + c]), h2f(o)));
+        if (residual) o = f2h(__fadd_rn(h2f(epR), h2f(o)));
         out[(i64)r * f + c] = o;
       }
     } else if (ok) {
       if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
-      if (residual) h = f2h(__fadd_rn(h2f(early ? epR : residual[(i64)r * n + j]), h2f(h)));
+      if (residual) h = f2h(__fadd_rn(h2f(epR), h2f(h)));
       out[(i64)r * n + j] = h;
     }
   }
@@ -341,9 +341,9 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
                                   const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,  \
                                   const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out,   \
                                   int rows, int n, int k, const half_t* __restrict__ normW, float eps,              \
-                                  const half_t* __restrict__ normB, int hasNormB, int ks, int early) {              \
+                                  const half_t* __restrict__ normB, int hasNormB, int ks, int stream) {              \
     linearGemv<R, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows,   \
-                             n, k, normW, eps, hasNormB ? normB : nullptr, ks, early);                              \
+                             n, k, normW, eps, hasNormB ? normB : nullptr, ks, stream);                              \
   }
 #define LINEAR_GEMV_KERNELS(R)                                              \
   LINEAR_GEMV_KERNEL(linear_gemv_r##R, R, 0, 0)                             \
@@ -392,7 +392,7 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
                                           const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                           const half_t* __restrict__ residual, half_t* __restrict__ out, int rows, int n,
                                           int k, const half_t* __restrict__ normW, float eps, const half_t* __restrict__ normB,
-                                          int mt, int early) {
+                                          int mt, int stream) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 mmaShared[];
   signed char* xq = reinterpret_cast<signed char*>(mmaShared);  // 8 rows x k int8, interleaved by 64 bytes
@@ -413,48 +413,15 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
 #pragma unroll
     for (int q = 0; q < U; q++) {
       const int s = sb + q;
-      wl[q] = s < s1 ? pl[4 * s] : u32x4{0u, 0u, 0u, 0u};
-      wh[q] = s < s1 ? ph[4 * s] : u32x4{0u, 0u, 0u, 0u};
-    }
-  };
-  // early != 0 (as in linear_gemv): the epilogue's operands of this thread's first tile of a group (tile
-  // threadIdx.x / 128; with more than NW / 4 tiles a group the others load theirs as before) are loaded
-  // with the group's weights: the scales and biases before PDL_ENTRY, the residual after it.
-  struct Epi {
-    half_t w0, w1, b0, b1, r;  // the scale and bias of its output (w0, b0) and, gated, of its gate row (w1, b1); the residual
-  };
-  Epi ep = {0, 0, 0, 0, 0}, nx = {0, 0, 0, 0, 0};
-  auto loadEpilogue = [&](int grp, bool withResidual, Epi& o) {
-    const int tt = threadIdx.x >> 7, e = threadIdx.x & 127, uu = grp * mt + tt;
-    const int l2 = e >> 2, q = e & 3, gg = l2 >> 2, r = 2 * (l2 & 3) + (q & 1);
-    if (tt >= mt || grp >= groups || uu >= tiles || r >= rows || (GATED && q >= 2)) return;
-    if (GATED) {
-      const int c = 8 * uu + gg;
-      o.w0 = wScale[c], o.w1 = wScale[f + c];
-      if (bias) o.b0 = bias[c], o.b1 = bias[f + c];
-      if (withResidual && residual) o.r = residual[(i64)r * f + c];
-    } else {
-      const int j = 16 * uu + gg + (q >= 2 ? 8 : 0);
-      o.w0 = wScale[j];
-      if (bias) o.b0 = bias[j];
-      if (withResidual && residual) o.r = residual[(i64)r * n + j];
+      wl[q] = s < s1 ? ldWeights(pl + 4 * s, stream) : u32x4{0u, 0u, 0u, 0u};
+      wh[q] = s < s1 ? ldWeights(ph + 4 * s, stream) : u32x4{0u, 0u, 0u, 0u};
     }
   };
   int group = blockIdx.x;
   int u = group * mt + myTile;
   bool active = group < groups && u < tiles && s0 < s1;
   if (active) load(u, s0);
-  if (early) loadEpilogue(group, false, ep);
-  if (NORM && early) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
-    constexpr int WPR = NW / 8;
-    const int stride = WPR * 32, t = threadIdx.x - (warp / WPR) * stride, nvec = k >> 3;
-    for (int i = t; i < nvec; i += stride) {
-      prefetchL1(normW + 8 * (i64)i);
-      if (NORM == 2 && normB) prefetchL1(normB + 8 * (i64)i);
-    }
-  }
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
-  if (early && residual) loadEpilogue(group, true, ep);
   {
     // Quantize: NW / 8 warps per row (rows beyond `rows` are left as they are: their products feed only
     // output columns that are never written).
@@ -496,7 +463,6 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
     const int ng = group + gridDim.x, nu = ng * mt + myTile;
     const bool nactive = ng < groups && nu < tiles && s0 < s1;
     if (nactive) load(nu, s0);
-    if (early) loadEpilogue(ng, true, nx);
     int* pb = part + buf * (NW * 128);
     reinterpret_cast<i32x4*>(pb + warp * 128)[lane] = i32x4{acc[0], acc[1], acc[2], acc[3]};
     __syncthreads();
@@ -511,24 +477,22 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
           for (int s = 0; s < S; s++) v += pb[(tt * S + s) * 128 + l2 * 4 + qq];
           return v;
         };
-        // the operands loaded early, where this is the thread's first tile of the group
-        const bool pre = early && tt == (int)(threadIdx.x >> 7);
-        auto dq = [&](int v, int j, half_t ws, half_t b) -> half_t {
-          float y = __fmul_rn(__fmul_rn((float)v, rowScale[r]), h2f(pre ? ws : wScale[j]));
-          if (bias) y = __fadd_rn(y, h2f(pre ? b : bias[j]));
+        auto dq = [&](int v, int j) -> half_t {
+          float y = __fmul_rn(__fmul_rn((float)v, rowScale[r]), h2f(wScale[j]));
+          if (bias) y = __fadd_rn(y, h2f(bias[j]));
           return f2h(y);
         };
         if (GATED) {
           const int c = 8 * uu + gg;
-          const half_t hin = dq(sumAt(q), c, ep.w0, ep.b0), hg = dq(sumAt(q + 2), f + c, ep.w1, ep.b1);
+          const half_t hin = dq(sumAt(q), c), hg = dq(sumAt(q + 2), f + c);
           half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(hin)))), h2f(hg)));
-          if (residual) o = f2h(__fadd_rn(h2f(pre ? ep.r : residual[(i64)r * f + c]), h2f(o)));
+          if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
           out[(i64)r * f + c] = o;
         } else {
           const int j = 16 * uu + gg + (q >= 2 ? 8 : 0);
-          half_t h = dq(sumAt(q), j, ep.w0, ep.b0);
+          half_t h = dq(sumAt(q), j);
           if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
-          if (residual) h = f2h(__fadd_rn(h2f(pre ? ep.r : residual[(i64)r * n + j]), h2f(h)));
+          if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
           out[(i64)r * n + j] = h;
         }
       }
@@ -536,34 +500,27 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
     buf ^= 1;
     u = nu;
     active = nactive;
-    ep = nx;
   }
 }
 
 // Launched with NW * 32 threads per block and at most one block per SM (min(SMs, tile groups) blocks).
 // 16 warps: 128 registers a thread, so that the 4 steps of weights in flight per lane stay in registers
 // (at 32 warps, 64 registers, NVRTC's build spilled them: 20-160 k local requests a call, NOTES.md).
-// linear_mma8*: the same on 8 warps, two blocks an SM (RoutePolicy.mmaWarps = 8): each SM quantizes the
-// rows twice, but a product of fewer tile groups than twice the SMs (CPM-1's 2560 x 2560: 80 blocks of 16
-// warps on 132 SMs) spreads over them all. Not yet measured (written 2026-12-05 without a GPU).
-#define LINEAR_MMA_KERNEL(NAME, NW, BOUNDS, NORM, ACT)                                                              \
-  extern "C" __global__ void BOUNDS                                                                                 \
+#define LINEAR_MMA_KERNEL(NAME, NORM, ACT)                                                                          \
+  extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
       NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
            const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
            half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps,            \
-           const half_t* __restrict__ normB, int hasNormB, int mt, int early) {                                     \
-    linearMma<NW, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, \
-                             k, normW, eps, hasNormB ? normB : nullptr, mt, early);                                 \
+           const half_t* __restrict__ normB, int hasNormB, int mt, int stream) {                                                \
+    linearMma<16, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, \
+                             k, normW, eps, hasNormB ? normB : nullptr, mt, stream);                                        \
   }
-#define LINEAR_MMA_KERNELS(P, NW, BOUNDS)                              \
-  LINEAR_MMA_KERNEL(P, NW, BOUNDS, 0, 0)                               \
-  LINEAR_MMA_KERNEL(P##_norm, NW, BOUNDS, 1, 0)                        \
-  LINEAR_MMA_KERNEL(P##_gated, NW, BOUNDS, 0, 1)                       \
-  LINEAR_MMA_KERNEL(P##_norm_gated, NW, BOUNDS, 1, 1)                  \
-  LINEAR_MMA_KERNEL(P##_gelu, NW, BOUNDS, 0, 2)                        \
-  LINEAR_MMA_KERNEL(P##_norm_gelu, NW, BOUNDS, 1, 2)                   \
-  LINEAR_MMA_KERNEL(P##_ln, NW, BOUNDS, 2, 0)                          \
-  LINEAR_MMA_KERNEL(P##_ln_gated, NW, BOUNDS, 2, 1)                    \
-  LINEAR_MMA_KERNEL(P##_ln_gelu, NW, BOUNDS, 2, 2)
-LINEAR_MMA_KERNELS(linear_mma, 16, __launch_bounds__(512, 1))
-LINEAR_MMA_KERNELS(linear_mma8, 8, __launch_bounds__(256, 2))
+LINEAR_MMA_KERNEL(linear_mma, 0, 0)
+LINEAR_MMA_KERNEL(linear_mma_norm, 1, 0)
+LINEAR_MMA_KERNEL(linear_mma_gated, 0, 1)
+LINEAR_MMA_KERNEL(linear_mma_norm_gated, 1, 1)
+LINEAR_MMA_KERNEL(linear_mma_gelu, 0, 2)
+LINEAR_MMA_KERNEL(linear_mma_norm_gelu, 1, 2)
+LINEAR_MMA_KERNEL(linear_mma_ln, 2, 0)
+LINEAR_MMA_KERNEL(linear_mma_ln_gated, 2, 1)
+LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)

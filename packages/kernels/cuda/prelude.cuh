@@ -174,6 +174,16 @@ __device__ __forceinline__ float blockSum(float v, float* red) {
 // (a norm's weights), requested before PDL_ENTRY so that the first use after it does not wait on L2.
 __device__ __forceinline__ void prefetchL1(const void* p) { asm volatile("prefetch.global.L1 [%0];" ::"l"(p)); }
 
+// A 16-byte load of weights, which a kernel reads once. `stream` != 0: past L1 (no_allocate), so that the
+// weights streaming through do not push out of it what the kernel reads again (the activation rows that
+// the GEMV linears' quantize phase reads two or three times). RoutePolicy.weightsPastL1.
+__device__ __forceinline__ u32x4 ldWeights(const u32x4* p, int stream) {
+  if (!stream) return *p;
+  u32x4 v;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
 #define PDL_ENTRY() \
   PDL_TRIGGER();    \
   PDL_WAIT()

@@ -152,16 +152,19 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
       const w = gpu.upload(randInt8(m * k), [m, k]);
       const ws = gpu.upload(positive(m, 0.001, 0.01), [m]);
       const res = gpu.upload(f16(rows * m, 4), [rows, m]);
-      gpu.linearInt8(x, w, ws, { dtype: 'float16' });
-      gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res });
-      gpu.linearInt8(x, w, ws, { dtype: 'float16', gelu: true, residual: res });
-      // the gated kernel is off by default (RoutePolicy.gatedEpilogue): asked for here, its form has a key too
-      withRoutes({ gatedEpilogue: true }, () => gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, residual: gpu.contiguous(res.narrow(1, 0, m / 2)) }));
+      // with tileFor's tile alone (RoutePolicy.fusedTileTune off): fused or not, a key per form
+      withRoutes({ fusedTileTune: false }, () => {
+        gpu.linearInt8(x, w, ws, { dtype: 'float16' });
+        gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res });
+        gpu.linearInt8(x, w, ws, { dtype: 'float16', gelu: true, residual: res });
+        // the gated kernel is off by default (RoutePolicy.gatedEpilogue): asked for here, its form has a key too
+        withRoutes({ gatedEpilogue: true }, () => gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, residual: gpu.contiguous(res.narrow(1, 0, m / 2)) }));
+      });
       for (const key of ['2:4096:4096:0', '2:4096:4096:0:residual', '2:4096:4096:0:gelu:residual', '2:4096:4096:0:gated:residual']) {
         expect(gpu.tuner.fusedChoice.has(key), key).toBe(true);
       }
-      // with the tiles timed, a key of their own (the tiles named), holding a tile or null (the three calls)
-      withRoutes({ fusedTileTune: true }, () => gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res }));
+      // with the tiles timed (the default), a key of their own (the tiles named), holding a tile or null (the three calls)
+      gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res });
       const choice = gpu.tuner.fusedTileChoice.get('2:4096:4096:0:residual:a,t,b');
       expect(choice === null || ['a', 't', 'b'].includes(choice as string), String(choice)).toBe(true);
     });

@@ -1,7 +1,7 @@
 // The planned-step ops on CUDA against the CPU backend (fresh random data at awkward sizes), and a
 // step recorded as one CUDA graph against the same ops run one by one: bit for bit, over several
 // runs with fresh inputs. Skips, saying why, where no usable GPU is present.
-import { type Backend, type HostArray, type Tensor, tidy } from '@bminf/core';
+import { type Backend, type Tensor, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
 import { TOL, both, firstDifference, hostData, randInt8, randn, random, relErr, seedUsed, testMemoryLimit } from './helpers.js';
@@ -57,16 +57,12 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
-  it.each(['float16', 'float32'] as const)('attendCache (%s) with append writes the caches as the CPU does and attends alike, split or not, read ahead or not', (dtype) => {
-    // The vector kernel's routes: unsplit and split, with and without the kernel that reads ahead; the
-    // routes give the same bits (the sums are formed in the same order), checked against each other.
-    const routes = [
-      { attendSplitMax: 1, attendAhead: true },
-      { attendSplitMax: 1, attendAhead: false },
-      { attendSplitMax: 0, attendAhead: true },
-      { attendSplitMax: 0, attendAhead: false },
-    ];
-    const saved = { attendSplitMax: gpu.routes.attendSplitMax, attendAhead: gpu.routes.attendAhead };
+  it.each(['float16', 'float32'] as const)('attendCache (%s) with append writes the caches as the CPU does and attends alike, split or not', (dtype) => {
+    // The vector kernel's routes: unsplit (the product's default) and split over the cache as
+    // attendCacheSplits chooses. A split rescales and adds partial sums, so the two differ in the last
+    // bits (the first GPU run of 2026-12-05 showed it); each is held to the CPU.
+    const routes = [{ attendSplitMax: 1 }, { attendSplitMax: 0 }];
+    const saved = { attendSplitMax: gpu.routes.attendSplitMax };
     try {
       tidy(() => {
         // [2, 4, 33, 130]: the generic kernel; the rest the float16 vector kernel (split from 600 and 300 rows)
@@ -81,7 +77,6 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
           const qc = cpu.upload(q, [B, 3 * width]);
           const [kc, vc] = [cpu.upload(k, [B * S, width]), cpu.upload(v, [B * S, width])];
           const c = cpu.attendCache(qc.narrow(1, 0, width), kc, vc, cpu.upload(lens, [B]), { ...o, append: ap(qc) });
-          let first: HostArray | null = null;
           for (const r of routes) {
             Object.assign(gpu.routes, r);
             const qg = gpu.upload(q, [B, 3 * width]);
@@ -93,8 +88,6 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
             expect(firstDifference(gpu.download(vg), cpu.download(vc)), `values ${what}`).toBe('identical');
             const got = gpu.download(g);
             expect(relErr(got, cpu.download(c)), what).toBeLessThan(TOL[dtype]);
-            if (first) expect(firstDifference(got, first), `${what} against ${JSON.stringify(routes[0])}`).toBe('identical');
-            else first = got;
           }
         }
       });
@@ -243,11 +236,10 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
-  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows, and the dp4a one its k splits and its early epilogue', () => {
+  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows, and the dp4a one its k splits, with the weights through L1 or past it', () => {
     const saved = gpu.routes.gemvMmaMinRows;
     const savedSplit = gpu.routes.gemvSplitK;
-    const savedEarly = gpu.routes.gemvEarlyEpilogue;
-    const savedWarps = gpu.routes.mmaWarps;
+    const savedPast = gpu.routes.weightsPastL1;
     try {
       tidy(() => {
         // CPM-2's shape first (its 48 KiB of dynamic shared memory need the opt-in, which a larger k
@@ -282,27 +274,19 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
               const dp4a = gpu.download(gpu.linearInt8(x, w, ws, options));
               if (exact) expect(mma, `${form} ${tag}`).toEqual(dp4a);
               else expect(relErr(mma, dp4a), `${form} ${tag}`).toBeLessThan(2e-2);
-              // k split over 1, 2, 4 or 8 warps: integer sums, so the same bits; and with the epilogue's
-              // operands loaded a round ahead (the same operands)
-              for (const early of [false, true]) {
-                gpu.routes.gemvEarlyEpilogue = early;
+              // k split over 1, 2, 4 or 8 warps: integer sums, so the same bits; and the weights loaded past
+              // L1 (the same values)
+              for (const past of [false, true]) {
+                gpu.routes.weightsPastL1 = past;
                 gpu.routes.gemvMmaMinRows = 1;
-                expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), mma), `${form} ${tag} mma${early ? ' early' : ''}`).toBe('identical');
-                // on 8 warps, two blocks an SM: one warp a row in the norm's sums, as linear_gemv at 5-8 rows
-                gpu.routes.mmaWarps = 8;
-                const mma8 = gpu.download(gpu.linearInt8(x, w, ws, options));
-                gpu.routes.mmaWarps = 16;
-                const normed = 'rmsNorm' in options || 'layerNorm' in options;
-                if (!normed) expect(firstDifference(mma8, mma), `${form} ${tag} mma8${early ? ' early' : ''}`).toBe('identical');
-                else if (rows >= 5) expect(firstDifference(mma8, dp4a), `${form} ${tag} mma8${early ? ' early' : ''}`).toBe('identical');
-                else expect(relErr(mma8, dp4a), `${form} ${tag} mma8${early ? ' early' : ''}`).toBeLessThan(2e-2);
+                expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), mma), `${form} ${tag} mma${past ? ' past L1' : ''}`).toBe('identical');
                 gpu.routes.gemvMmaMinRows = 0;
                 for (const ks of [1, 2, 4, 8]) {
                   gpu.routes.gemvSplitK = ks;
-                  expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), dp4a), `${form} ${tag} ks ${ks}${early ? ' early' : ''}`).toBe('identical');
+                  expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), dp4a), `${form} ${tag} ks ${ks}${past ? ' past L1' : ''}`).toBe('identical');
                 }
               }
-              gpu.routes.gemvEarlyEpilogue = savedEarly;
+              gpu.routes.weightsPastL1 = savedPast;
             }
           }
         }
@@ -310,8 +294,7 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     } finally {
       gpu.routes.gemvMmaMinRows = saved;
       gpu.routes.gemvSplitK = savedSplit;
-      gpu.routes.gemvEarlyEpilogue = savedEarly;
-      gpu.routes.mmaWarps = savedWarps;
+      gpu.routes.weightsPastL1 = savedPast;
     }
   });
 

@@ -1,8 +1,8 @@
 // The CUDA kernels' logic on a machine without a GPU: packages/kernels/dev/emu builds the kernel sources
 // for the CPU (every CUDA thread a fiber) and checks kernel variants against the kernels they stand in
-// for, bit for bit. Here the decode attention that reads ahead (attend_cache_f16v8_ahead) against
-// attend_cache_f16v8 (~15 s with the build); the GEMV linears' variants (`kernel-checks linear`) take
-// minutes on two cores and run by hand. Skips, saying why, where g++ is missing.
+// for, bit for bit. Here the decode attention that reads ahead (dev/cuda's attend_cache_f16v8_ahead, a
+// reordering of the product kernel's loads) against attend_cache_f16v8 (~15 s with the build); the GEMV
+// linears' checks (`kernel-checks linear`) take minutes on two cores and run by hand. Skips, saying why, where g++ is missing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

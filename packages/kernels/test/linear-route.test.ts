@@ -5,7 +5,6 @@ import {
   ATTEND_SPLIT_MAX_PAIRS,
   DEFAULT_ROUTE_POLICY,
   type IgemmCall,
-  attendCacheKernel,
   attendCacheSplits,
   type RoutePolicy,
   createCpuBackend,
@@ -14,7 +13,6 @@ import {
   type LinearCall,
   linearCall,
   linearMmaFits,
-  linearMmaResident,
   linearMmaTiles,
   linearGemvSplit,
   linearRoute,
@@ -179,37 +177,5 @@ describe('attendCacheSplits', () => {
     // at most 32 blocks a pair; none beyond the counters' reach
     expect(attendCacheSplits(1, 1 << 20, 132)).toBe(32);
     expect(attendCacheSplits(ATTEND_SPLIT_MAX_PAIRS + 1, 1 << 20, 1 << 20)).toBe(1);
-  });
-});
-
-describe('attendCacheKernel', () => {
-  it('reads ahead only where every block is resident in one wave', () => {
-    // CPM-2, 64 heads on 132 SMs: batch 1 to 4 (64-256 blocks) read ahead; batch 8's 512 blocks take the
-    // kernel that fits 4 a SM
-    expect(attendCacheKernel(64, 132, true)).toBe('attend_cache_f16v8_ahead');
-    expect(attendCacheKernel(256, 132, true)).toBe('attend_cache_f16v8_ahead');
-    expect(attendCacheKernel(396, 132, true)).toBe('attend_cache_f16v8_ahead');
-    expect(attendCacheKernel(397, 132, true)).toBe('attend_cache_f16v8');
-    expect(attendCacheKernel(512, 132, true)).toBe('attend_cache_f16v8');
-    // the policy's switch
-    expect(attendCacheKernel(64, 132, false)).toBe('attend_cache_f16v8');
-    // off until measured on a GPU (linear-route.ts)
-    expect(DEFAULT_ROUTE_POLICY.attendAhead).toBe(false);
-  });
-});
-
-describe('linear_mma on 8 warps (RoutePolicy.mmaWarps)', () => {
-  it('keeps two blocks an SM where their shared memory fits, and spreads small products over every SM', () => {
-    expect(linearMmaResident(4096, 16)).toBe(1);
-    expect(linearMmaResident(4096, 8)).toBe(2); // 2 x (32 + 8 + 1) KiB
-    expect(linearMmaResident(10240, 8)).toBe(2); // 2 x (80 + 8 + 1) KiB
-    expect(linearMmaResident(16384, 8)).toBe(1); // 2 x (128 + 8 + 1) KiB > 227
-    // CPM-1's 2560 x 2560 (160 tiles): on 132 one-block SMs 2 tiles a group (80 blocks); on 264 slots of 8
-    // warps one tile a block, 160 blocks over every SM
-    expect(linearMmaTiles(2560, 2560, 132)).toBe(2);
-    expect(linearMmaTiles(2560, 2560, 264, 8)).toBe(1);
-    // never more tiles a group than warps
-    expect(linearMmaTiles(1 << 20, 64, 1, 8)).toBeLessThanOrEqual(8);
-    expect(DEFAULT_ROUTE_POLICY.mmaWarps).toBe(16);
   });
 });

@@ -1,12 +1,14 @@
 // Dev: does a 2 GiB pool segment, freed before a model is made (gpu-e2e.mjs's copyBandwidth), make CPM-2's
 // first encoder pass fail with cublasLtMatmul's CUBLAS_STATUS_EXECUTION_FAILED? profile-cpm2.mjs, which
 // has no such allocation, never failed; gpu-e2e.mjs failed 3 of 5 runs (NOTES.md).
-//   node tooling/bench/dev/big-segment-repro.mjs [big|none]
+//   node tooling/bench/dev/big-segment-repro.mjs [big|none] [layers]   (layers: 24 + 24 unless given; 2 under compute-sanitizer)
 import { createCudaBackend } from '@bminf/kernels';
 import { CPM2_CONFIG, Cpm2PlannedRunner, randomCpm2Model } from '@bminf/models';
 import { syntheticIds } from '../lib.mjs';
 
 const big = process.argv[2] !== 'none';
+const layers = Number(process.argv[3] ?? 24);
+const config = { ...CPM2_CONFIG, numEncoderLayers: layers, numDecoderLayers: layers };
 const b = createCudaBackend();
 if (big) {
   const t = [b.empty([2 ** 31], 'int8'), b.empty([2 ** 31], 'int8')];
@@ -15,7 +17,7 @@ if (big) {
   b.synchronize();
   for (const x of t) x.dispose();
 }
-const model = randomCpm2Model(CPM2_CONFIG, { device: 'cuda', seed: 3 });
+const model = randomCpm2Model(config, { device: 'cuda', seed: 3 });
 const runner = new Cpm2PlannedRunner(model, 32, { maxEncoderLength: 512, maxDecoderLength: 128 });
 try {
   await runner.open(0, syntheticIds(512, CPM2_CONFIG.vocabSize, 1));

@@ -2,8 +2,8 @@
 // layer is 8 such kernels). Captures N chained ops as one graph (captureStep), runs it, and prints µs
 // per op, with the weight bandwidth for the int8 linears (each of the N has its own weights, so they
 // come from memory, not L2), and the decode attention over a cache (each with its own cache; q is the
-// previous one's output). Dependent launches on and off, and the routes not yet measured
-// (RoutePolicy.attendAhead, gemvEarlyEpilogue) on.
+// previous one's output). Dependent launches on and off, and the GEMV linears' weights loaded past L1
+// (RoutePolicy.weightsPastL1).
 //   node tooling/bench/dev/chain-floor.mjs
 import { createCudaBackend } from '@bminf/kernels';
 
@@ -71,10 +71,9 @@ for (const rows of [1, 8]) {
   }
 }
 const settings = [
-  ['PDL', { dependentLaunch: true, attendAhead: false, gemvEarlyEpilogue: false, mmaWarps: 16 }],
-  ['PDL + reading ahead', { dependentLaunch: true, attendAhead: true, gemvEarlyEpilogue: true }],
-  ['PDL + linear_mma on 8 warps', { dependentLaunch: true, mmaWarps: 8 }],
-  ['plain', { dependentLaunch: false, attendAhead: false, gemvEarlyEpilogue: false }],
+  ['PDL', { dependentLaunch: true, weightsPastL1: false }],
+  ['PDL + weights past L1', { dependentLaunch: true, weightsPastL1: true }],
+  ['plain', { dependentLaunch: false, weightsPastL1: false }],
 ];
 const saved = { ...b.routes };
 for (const [name, routes] of settings) {

@@ -143,6 +143,9 @@ export default {
     // transformers first, in its own process, before bminf reserves the device's memory
     const torch = transformersSide();
     const b = createCudaBackend();
+    // BENCH_IGEMM_MODE=0|1|2: how igemm issues its cublasLt call (NativeCudaBench.igemmMode; the product's is
+    // 2, each call replayed from a CUDA graph per operand addresses): for the open EXECUTION_FAILED (NOTES.md).
+    if (process.env.BENCH_IGEMM_MODE) b.nativeCuda.bench.igemmMode(Number(process.env.BENCH_IGEMM_MODE));
     const bw = copyBandwidth(b);
     const rows = [];
     for (const kind of ['cpm2', 'eva', 'cpm1']) rows.push(...(await measure(kind, torch, bw)));

@@ -57,7 +57,7 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheKernel, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaResident, linearMmaShared, linearMmaTiles, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
 } from './linear-route.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
@@ -93,6 +93,14 @@ function disposeCopies(used: readonly (Tensor | null | undefined)[], given: read
 }
 const sfx = (d: DType): string => (d === 'float16' ? 'f16' : 'f32');
 const up32 = (n: number): number => Math.max(32, Math.min(1024, Math.ceil(n / 32) * 32));
+
+/** BMINF_POISON's fill byte: '1' is 0xff; a byte value (0x7f, 127) itself; null where unset or not a byte. */
+export function poisonByte(v: string | undefined): number | null {
+  if (v === undefined || v === '' || v === '0') return null;
+  if (v === '1') return 0xff;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 && n <= 255 ? n : null;
+}
 
 export class CudaBackend implements Backend {
   readonly name = 'cuda' as const;
@@ -183,10 +191,12 @@ export class CudaBackend implements Backend {
    * -1 as int32), in stream order (inside a captured step, on every replay), as HostPool does on the CPU:
    * a kernel or a plan that reads memory nobody wrote then fails the same way on every run, instead of
    * reading zeros on a fresh GPU and whatever another process left there on a used one.
+   * BMINF_POISON=0x7f (any byte, 0x.. or decimal) fills with that byte instead: 0x7f makes every int32 a
+   * large positive index (0xff's -1 is one that kernels skip), and float32 a finite 3.4e38.
    */
-  private readonly poison = process.env.BMINF_POISON === '1';
+  private readonly poison = poisonByte(process.env.BMINF_POISON);
   private poisoned(s: CudaStorage): CudaStorage {
-    if (this.poison && s.byteLength > 0) this.native.fill(s.region, s.base, s.byteLength, 0xff);
+    if (this.poison !== null && s.byteLength > 0) this.native.fill(s.region, s.base, s.byteLength, this.poison);
     return s;
   }
 
@@ -768,12 +778,11 @@ export class CudaBackend implements Backend {
     const [rows, k] = x.shape;
     const m = w.shape[0];
     const mma = linearMmaFits(rows, k, m, this.routes);
-    const warps = this.routes.mmaWarps === 8 ? 8 : LINEAR_MMA_WARPS;
     const R = gemvRows(rows);
     const norm = rmsNorm ? '_norm' : layerNorm ? '_ln' : '';
     const act = gated ? '_gated' : gelu ? '_gelu' : '';
-    const name = `linear_${mma ? (warps === 8 ? 'mma8' : 'mma') : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
-    const shared = mma ? linearMmaShared(k, warps) : R * k;
+    const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
+    const shared = mma ? linearMmaShared(k) : R * k;
     // Beyond 48 KiB of shared memory a kernel must opt in; the kernels' static shared memory (under 1 KiB)
     // counts too, so linear_mma at k = 4096 (exactly 48 KiB dynamic) needs it.
     if (shared > 47 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
@@ -787,17 +796,17 @@ export class CudaBackend implements Backend {
         ...this.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? x]), residual ? 1 : 0, ...this.flat([out]), rows, m, k,
         ...this.flat([(rmsNorm ?? layerNorm)?.weight ?? ws]), (rmsNorm ?? layerNorm)?.eps ?? 0, ...this.flat([layerNorm?.bias ?? ws]), layerNorm?.bias ? 1 : 0,
       ];
+      const stream = this.routes.weightsPastL1 ? 1 : 0;
       if (mma) {
-        // the blocks that stay resident (one of 16 warps an SM, or two of 8), each taking groups of mt tiles of 16 weight rows
-        const slots = sms * linearMmaResident(k, warps);
-        const mt = linearMmaTiles(m, k, slots, warps);
-        const grid = Math.min(slots, Math.ceil(m / 16 / mt));
-        this.native.launch(this.fn(name), [grid, 1, 1], [warps * 32, 1, 1], shared, 'ppppipipiiipfpiii', [...args, mt, this.routes.gemvEarlyEpilogue ? 1 : 0], false, this.routes.dependentLaunch);
+        // one block an SM, each taking groups of mt tiles of 16 weight rows
+        const mt = linearMmaTiles(m, k, sms);
+        const grid = Math.min(sms, Math.ceil(m / 16 / mt));
+        this.native.launch(this.fn(name), [grid, 1, 1], [LINEAR_MMA_WARPS * 32, 1, 1], shared, 'ppppipipiiipfpiii', [...args, mt, stream], false, this.routes.dependentLaunch);
       } else {
         // as many blocks as stay resident at once, each warp looping over its units of 4 weight rows
         // (or its slice of their k)
         const { ks, grid } = linearGemvSplit(m, k, R, sms, this.routes.gemvSplitK);
-        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipfpiii', [...args, ks, this.routes.gemvEarlyEpilogue ? 1 : 0], false, this.routes.dependentLaunch);
+        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipfpiii', [...args, ks, stream], false, this.routes.dependentLaunch);
       }
     } catch (e) {
       out.dispose();
@@ -1250,8 +1259,7 @@ export class CudaBackend implements Backend {
           const chunk = Math.ceil(slotRows / splits);
           work = splits > 1 ? this.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
           const counters = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
-          const kernel = attendCacheKernel(B * numHeads * splits, this.info.multiprocessors ?? 132, this.routes.attendAhead);
-          this.native.launch(this.fn(kernel), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
+          this.native.launch(this.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
             ...args, ...this.flat([keys, values]), splits, chunk, ...(work ? this.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
           ], false, this.routes.dependentLaunch);
         }

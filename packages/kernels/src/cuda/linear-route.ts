@@ -18,19 +18,14 @@ export interface RoutePolicy {
   gemvMmaMinRows: number;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses. Benchmarks force it. */
   gemvSplitK: number;
-  /** linear_mma's warps a block: 16 (one block an SM) or 8 (linear_mma8*, two an SM). */
-  mmaWarps: 8 | 16;
   /**
-   * The GEMV linears (linear_gemv, linear_mma) load their epilogue operands (weight scale, bias, residual)
-   * a round ahead, with the weights, instead of after the sums (gemv.cu): one round trip to memory less
-   * at the kernel's end; and the fused norm's weights are requested into L1 before the kernel waits for
-   * its predecessor.
+   * The GEMV linears (linear_gemv, linear_mma) load their weights past L1 (ld.global.nc.L1::no_allocate),
+   * so that the weights streaming through do not push out of L1 the activation rows that the kernels'
+   * quantize phase reads two or three times (8 rows of 10 240 halves at CPM-2's FFN output: 160 KiB).
    */
-  gemvEarlyEpilogue: boolean;
+  weightsPastL1: boolean;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
-  /** Decode attention may take the kernel that reads ahead where its blocks fit one wave (attendCacheKernel); false: never. */
-  attendAhead: boolean;
   /**
    * The backend's own kernels are launched as programmatic dependents (sm_90+): each may start while the
    * kernel before it finishes (its weights in flight, NOTES.md); every kernel waits for its predecessor
@@ -70,17 +65,12 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
   gemvSplitK: 0,
-  // 8: not yet run on a GPU (written 2026-12-05, when none was lent); profile-cpm2 --variants compares.
-  mmaWarps: 16,
-  // Off until it has run on a GPU (written 2026-12-05, when none was lent): profile-cpm2 --variants compares.
-  gemvEarlyEpilogue: false,
+  // CPM-2's decode graph, two runs each way in one call (H100, 2026-12-05, profile-cpm2 --variants):
+  // batch 1 2 545-2 550 us against 2 576-2 608, batch 8 3 369-3 398 against 3 406-3 410; batch 32 even.
+  weightsPastL1: true,
   // CPM-2 at batch 1 (64-token inputs, caches planned for 512): 445 tokens/s unsplit, 424 at 2, 418 as
   // attendCacheSplits chooses (profile-cpm2 --variants, H200, NOTES.md)
   attendSplitMax: 1,
-  // Off until it has run on a GPU (written 2026-12-05, when none was lent): the next GPU session runs the
-  // gpu tests (every route against the others, bit for bit) and profile-cpm2 --variants, and turns it on
-  // if batch 1 gains.
-  attendAhead: false,
   dependentLaunch: true,
   igemmKernel: 'auto',
   // From 128 rows (below, a product is a few us of GPU work and its host time decides; cublasLt's graph
@@ -93,8 +83,9 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // measured as fast (host-bound). From 1024 rows the fused kernel is 1.1-1.5x faster (H100).
   fusedLinearMinRows: 128,
   fusedLinearTune: true,
-  // Off until it has run on a GPU (written 2026-12-05, when none was lent): profile-cpm2 --variants compares.
-  fusedTileTune: false,
+  // Every tile a candidate: the tuner keeps whichever times fastest, so no worse than tileFor's tile alone
+  // (CPM-2's encoder at 49 k tokens/s on an H100 either way once the tuner timed on warm clocks, NOTES.md).
+  fusedTileTune: true,
   fusedEpilogue: true,
   gatedEpilogue: false,
   normQuantize: true,
@@ -106,19 +97,14 @@ export function gemvRows(m: number): 1 | 2 | 4 | 8 {
 }
 
 /**
- * linear_mma's warps per block: 16, one block an SM (128 registers a thread, no spills); linear_mma8* has 8,
- * two blocks an SM where their shared memory fits (RoutePolicy.mmaWarps).
+ * linear_mma's warps per block: 16, one block an SM (128 registers a thread, no spills). 8 warps, two
+ * blocks an SM, ran CPM-2's batch-8 decode at 1 713 tokens/s against 2 123 (H100, NOTES.md).
  */
 export const LINEAR_MMA_WARPS = 16;
 
 /** linear_mma's dynamic shared memory: the 8 quantized rows, then the double-buffered partial sums of its warps. */
-export function linearMmaShared(k: number, warps: number = LINEAR_MMA_WARPS): number {
-  return 8 * k + 2 * warps * 128 * 4;
-}
-
-/** Blocks of linear_mma an SM keeps resident: 1 at 16 warps; 2 at 8 where both blocks' shared memory fits in an SM's 227 KiB. */
-export function linearMmaResident(k: number, warps: number): number {
-  return warps === 8 && 2 * (linearMmaShared(k, 8) + 1024) <= 227 * 1024 ? 2 : 1;
+export function linearMmaShared(k: number): number {
+  return 8 * k + 2 * LINEAR_MMA_WARPS * 128 * 4;
 }
 
 /**
@@ -162,15 +148,14 @@ export function linearGemvSplit(m: number, k: number, R: number, sms: number, fo
  * times the group's bytes), then the shortest path through one warp (rounds times its 64-byte k steps),
  * then the larger mt (fewer rounds and barriers).
  */
-export function linearMmaTiles(m: number, k: number, slots: number, warps: number = LINEAR_MMA_WARPS): number {
+export function linearMmaTiles(m: number, k: number, slots: number): number {
   const tiles = m / 16, steps = k / 64;
   let best = 1;
   let bestCost: [number, number] = [Infinity, Infinity];
   for (const mt of [1, 2, 4, 8]) {
     if (mt > 1 && mt > tiles) break;
-    if (mt > warps) break;
     const rounds = Math.ceil(tiles / (mt * slots));
-    const cost: [number, number] = [rounds * mt * steps, rounds * Math.ceil((steps * mt) / warps)];
+    const cost: [number, number] = [rounds * mt * steps, rounds * Math.ceil((steps * mt) / LINEAR_MMA_WARPS)];
     if (cost[0] < bestCost[0] || (cost[0] === bestCost[0] && cost[1] <= bestCost[1])) {
       best = mt;
       bestCost = cost;
@@ -325,17 +310,4 @@ export const ATTEND_SPLIT_MAX_PAIRS = 32768;
 export function attendCacheSplits(pairs: number, slotRows: number, sms: number): number {
   if (pairs < 1 || pairs > ATTEND_SPLIT_MAX_PAIRS) return 1;
   return Math.max(1, Math.min(32, Math.ceil((2 * sms) / pairs), Math.ceil(slotRows / 64)));
-}
-
-/** The blocks of 256 threads attend_cache_f16v8_ahead keeps resident on an SM (its launch bounds in step.cu). */
-export const ATTEND_AHEAD_BLOCKS_PER_SM = 3;
-
-/**
- * The attend_cache kernel for `blocks` blocks: `attend_cache_f16v8_ahead` (the length, q, the first key
- * and values read at once, one round trip to memory instead of four) where all blocks are resident in
- * one wave at its 3 blocks per SM (batch 1 to 4 of CPM-2's 64 heads), else `attend_cache_f16v8` (4 per
- * SM: at batch 8, 512 blocks in one wave). `ahead` false (RoutePolicy.attendAhead, off by default until measured): never.
- */
-export function attendCacheKernel(blocks: number, sms: number, ahead: boolean): 'attend_cache_f16v8' | 'attend_cache_f16v8_ahead' {
-  return ahead && blocks <= ATTEND_AHEAD_BLOCKS_PER_SM * sms ? 'attend_cache_f16v8_ahead' : 'attend_cache_f16v8';
 }

@@ -18,13 +18,22 @@ export interface Scratch {
 
 /** Bytes written between timed runs to push the operands out of L2 (the H100's and H200's L2 is 50-60 MiB). */
 const FLUSH_BYTES = 64 * 2 ** 20;
+/** Timed runs of each candidate (timeCold). */
+const ROUNDS = 3;
+
+/** The index of the smallest time; a tie keeps the earlier candidate. */
+function fastest(ms: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < ms.length; i++) if (ms[i] < ms[best]) best = i;
+  return best;
+}
 
 export class Tuner {
   /** Per igemm shape (`rows:features:k`): the kernel that timed fastest. */
   readonly igemmChoice = new Map<string, IgemmKernelChoice>();
   /** Per linear shape (`ceil(tokens / 256):features:k:bias`, then `:gelu`, `:gated`, `:residual` for its epilogue): whether the fused kernel beat the three calls. */
   readonly fusedChoice = new Map<string, boolean>();
-  private events: CudaEvent[] | null = null;
+  private readonly events: CudaEvent[] = [];
 
   constructor(
     private readonly native: NativeCuda,
@@ -44,12 +53,8 @@ export class Tuner {
     const known = this.igemmChoice.get(key) as C | undefined;
     if (known !== undefined) return known;
     if (this.capturing()) return candidates[0];
-    let choice = candidates[0];
-    let best = Number.POSITIVE_INFINITY;
-    for (const c of candidates) {
-      const ms = this.timeCold(() => run(c));
-      if (ms < best) [best, choice] = [ms, c];
-    }
+    const ms = this.timeCold(candidates.map((c) => () => run(c)));
+    const choice = candidates[fastest(ms)];
     this.igemmChoice.set(key, choice);
     return choice;
   }
@@ -72,7 +77,8 @@ export class Tuner {
     let faster = this.fusedChoice.get(key);
     if (faster !== undefined) return faster;
     if (this.capturing()) return false;
-    faster = this.timeCold(fused) < this.timeCold(calls);
+    const [f, c] = this.timeCold([fused, calls]);
+    faster = f < c;
     this.fusedChoice.set(key, faster);
     return faster;
   }
@@ -91,13 +97,9 @@ export class Tuner {
     const key = `${Math.ceil(tokens / 256)}:${m}:${k}:${bias ? 1 : 0}${ops}:${tiles.join(',')}`;
     if (this.fusedTileChoice.has(key)) return (this.fusedTileChoice.get(key) as T | null) ?? null;
     if (this.capturing()) return null;
-    let choice: T | null = null;
-    let best = Number.POSITIVE_INFINITY;
-    for (const t of tiles) {
-      const ms = this.timeCold(() => fused(t));
-      if (ms < best) [best, choice] = [ms, t];
-    }
-    if (this.timeCold(calls) < best) choice = null;
+    const ms = this.timeCold([...tiles.map((t) => () => fused(t)), calls]);
+    const i = fastest(ms);
+    const choice = i < tiles.length ? tiles[i] : null;
     this.fusedTileChoice.set(key, choice);
     return choice;
   }
@@ -105,33 +107,45 @@ export class Tuner {
   readonly fusedTileChoice = new Map<string, string | null>();
 
   /**
-   * Milliseconds for 3 runs of fn, after one to warm up, each run timed alone between events after a
-   * 64 MiB fill has pushed the operands out of L2 (skipped where 64 MiB of device memory is not free).
-   * All 3 runs are queued before any is read back: the fill ahead of each gives the host time to queue
-   * the run, so the events time the GPU's work, not the host's latency to start it.
+   * Milliseconds for each of `fns`: the fastest of 3 runs, after one run of each to warm up, each run timed
+   * alone between events after a 64 MiB fill has pushed the operands out of L2 (skipped where 64 MiB of
+   * device memory is not free). The candidates take turns (round r runs every one of them) so that a
+   * GPU still raising its clocks, as it is when a model plans its first steps, slows them alike: timed one
+   * after another, the first candidates paid for the ramp and CPM-2's encoder took 43-45 k tokens/s or
+   * 49 k on an H100 by which of its runners had timed its linears first (profile-cpm2, 2026-12-05).
+   * Every run is queued before any is read back: the fill ahead of each gives the host time to queue the
+   * run, so the events time the GPU's work, not the host's latency to start it.
    */
-  private timeCold(fn: () => void): number {
+  private timeCold(fns: readonly (() => void)[]): number[] {
     const flush = this.scratch(FLUSH_BYTES);
     try {
       const fs = flush?.span;
-      fn();
-      const ev = this.timingEvents();
-      for (let i = 0; i < 3; i++) {
-        if (fs) this.native.fill(fs.region, fs.byteOffset, fs.byteLength, i);
-        this.native.eventRecord(ev[2 * i]);
-        fn();
-        this.native.eventRecord(ev[2 * i + 1]);
-      }
-      let ms = 0;
-      for (let i = 0; i < 3; i++) ms += this.native.eventElapsed(ev[2 * i], ev[2 * i + 1]);
-      return ms;
+      for (const fn of fns) fn();
+      const ev = this.timingEvents(2 * ROUNDS * fns.length);
+      for (let r = 0; r < ROUNDS; r++)
+        fns.forEach((fn, j) => {
+          const i = 2 * (r * fns.length + j);
+          if (fs) this.native.fill(fs.region, fs.byteOffset, fs.byteLength, i & 0xff);
+          this.native.eventRecord(ev[i]);
+          fn();
+          this.native.eventRecord(ev[i + 1]);
+        });
+      return fns.map((_, j) => {
+        let ms = Number.POSITIVE_INFINITY;
+        for (let r = 0; r < ROUNDS; r++) {
+          const i = 2 * (r * fns.length + j);
+          ms = Math.min(ms, this.native.eventElapsed(ev[i], ev[i + 1]));
+        }
+        return ms;
+      });
     } finally {
       flush?.dispose();
     }
   }
 
-  private timingEvents(): CudaEvent[] {
-    if (!this.events) this.events = Array.from({ length: 6 }, () => this.native.eventCreate());
+  /** At least n timing events, created once and kept (grown where a call times more candidates). */
+  private timingEvents(n: number): CudaEvent[] {
+    while (this.events.length < n) this.events.push(this.native.eventCreate());
     return this.events;
   }
 }
