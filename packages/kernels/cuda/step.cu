@@ -98,6 +98,56 @@ SCATTER_ROWS_KERNEL(32, unsigned int)
   }
 FOR_FLOAT_TYPES(ATTEND_CACHE_KERNEL)
 
+// The end of attend_cache_f16v8 (and of its dev variants), after the block's value sums are in `part`
+// (groups rows of headDim): splits == 1 writes the output row; else the block writes its partial (max m,
+// sum, headDim sums) to `work` and the last block of pair bh to finish combines the splits and resets its
+// counter. Every thread of the block calls it.
+__device__ __forceinline__ void attendCombine(const float* part, int groups, int headDim, float m, float sum, int splits, int split,
+                                              int bh, float* __restrict__ work, int* __restrict__ counters, half_t* __restrict__ orow) {
+  __shared__ int last;
+  if (splits == 1) {
+    const float inv = 1.f / sum;
+    for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
+      float t = 0.f;
+      for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
+      orow[e] = f2h(t * inv);
+    }
+    return;
+  }
+  // This split's partial result: m, l, then headDim sums (an empty split: m = -FLT_MAX, l = 0, zeros).
+  float* mine = work + ((i64)bh * splits + split) * (headDim + 2);
+  if (threadIdx.x == 0) {
+    mine[0] = m;
+    mine[1] = sum;
+  }
+  for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
+    float t = 0.f;
+    for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
+    mine[2 + e] = t;
+  }
+  __threadfence();  // the partial is visible device-wide before this block counts itself done
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(&counters[bh], 1) == splits - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  const float* all = work + (i64)bh * splits * (headDim + 2);
+  float M = -3.402823466e38f;
+  for (int s = 0; s < splits; s++) M = fmaxf(M, __ldcg(all + s * (headDim + 2)));
+  float total = 0.f;
+  for (int s = 0; s < splits; s++) total += __ldcg(all + s * (headDim + 2) + 1) * expf(__ldcg(all + s * (headDim + 2)) - M);
+  const float inv = 1.f / total;
+  for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
+    float t = 0.f;
+    for (int s = 0; s < splits; s++) {
+      const float* ps = all + s * (headDim + 2);
+      t += __ldcg(ps + 2 + e) * expf(__ldcg(ps) - M);
+    }
+    orow[e] = f2h(t * inv);
+  }
+  if (threadIdx.x == 0) counters[bh] = 0;
+}
+
 // attendCache for float16 heads of a multiple of 8 dimensions (at most 256), keys and values 16-byte
 // aligned: the same function with the work spread for latency, since a decode step has few blocks.
 // Each thread scores whole keys (16-byte loads, eight in flight at once) instead of a warp per key; then
@@ -122,7 +172,6 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
   __shared__ float red[32];
   __shared__ float qs[256];
   __shared__ float part[2048];
-  __shared__ int last;
   const int bh = blockIdx.x / splits, split = blockIdx.x % splits;
   const int b = bh / heads, h = bh % heads;
   const int width = heads * headDim, chunks = headDim >> 3;
@@ -200,47 +249,7 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
     for (int e = 0; e < 8; e++) part[g * headDim + c * 8 + e] = acc[e];
   }
   __syncthreads();
-  if (splits == 1) {
-    const float inv = 1.f / sum;
-    for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
-      float t = 0.f;
-      for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
-      orow[e] = f2h(t * inv);
-    }
-    return;
-  }
-  // This split's partial result: m, l, then headDim sums (an empty split: m = -FLT_MAX, l = 0, zeros).
-  float* mine = work + ((i64)bh * splits + split) * (headDim + 2);
-  if (threadIdx.x == 0) {
-    mine[0] = m;
-    mine[1] = sum;
-  }
-  for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
-    float t = 0.f;
-    for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
-    mine[2 + e] = t;
-  }
-  __threadfence();  // the partial is visible device-wide before this block counts itself done
-  __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(&counters[bh], 1) == splits - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  const float* all = work + (i64)bh * splits * (headDim + 2);
-  float M = -3.402823466e38f;
-  for (int s = 0; s < splits; s++) M = fmaxf(M, __ldcg(all + s * (headDim + 2)));
-  float total = 0.f;
-  for (int s = 0; s < splits; s++) total += __ldcg(all + s * (headDim + 2) + 1) * expf(__ldcg(all + s * (headDim + 2)) - M);
-  const float inv = 1.f / total;
-  for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
-    float t = 0.f;
-    for (int s = 0; s < splits; s++) {
-      const float* ps = all + s * (headDim + 2);
-      t += __ldcg(ps + 2 + e) * expf(__ldcg(ps) - M);
-    }
-    orow[e] = f2h(t * inv);
-  }
-  if (threadIdx.x == 0) counters[bh] = 0;
+  attendCombine(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow);
 }
 
 // argmaxRows: for each row of x [rows, n] float32, the lowest index of its largest value; NaN never

@@ -25,7 +25,6 @@ extern "C" __global__ void __launch_bounds__(256, 3)
   __shared__ float red[32];
   __shared__ float qs[256];
   __shared__ float part[2048];
-  __shared__ int last;
   __shared__ u32x4 newRow[2][32];
   const u32x4 zero = {0u, 0u, 0u, 0u};
   const int bh = blockIdx.x / splits, split = blockIdx.x % splits;
@@ -158,45 +157,5 @@ extern "C" __global__ void __launch_bounds__(256, 3)
     for (int e = 0; e < 8; e++) part[g * headDim + c * 8 + e] = acc[e];
   }
   __syncthreads();
-  if (splits == 1) {
-    const float inv = 1.f / sum;
-    for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
-      float t = 0.f;
-      for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
-      orow[e] = f2h(t * inv);
-    }
-    return;
-  }
-  // This split's partial result: m, l, then headDim sums (an empty split: m = -FLT_MAX, l = 0, zeros).
-  float* mine = work + ((i64)bh * splits + split) * (headDim + 2);
-  if (threadIdx.x == 0) {
-    mine[0] = m;
-    mine[1] = sum;
-  }
-  for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
-    float t = 0.f;
-    for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
-    mine[2 + e] = t;
-  }
-  __threadfence();  // the partial is visible device-wide before this block counts itself done
-  __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(&counters[bh], 1) == splits - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  const float* all = work + (i64)bh * splits * (headDim + 2);
-  float M = -3.402823466e38f;
-  for (int s = 0; s < splits; s++) M = fmaxf(M, __ldcg(all + s * (headDim + 2)));
-  float total = 0.f;
-  for (int s = 0; s < splits; s++) total += __ldcg(all + s * (headDim + 2) + 1) * expf(__ldcg(all + s * (headDim + 2)) - M);
-  const float inv = 1.f / total;
-  for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
-    float t = 0.f;
-    for (int s = 0; s < splits; s++) {
-      const float* ps = all + s * (headDim + 2);
-      t += __ldcg(ps + 2 + e) * expf(__ldcg(ps) - M);
-    }
-    orow[e] = f2h(t * inv);
-  }
-  if (threadIdx.x == 0) counters[bh] = 0;
+  attendCombine(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow);
 }
