@@ -177,9 +177,27 @@ cublasLtMatrixLayout_t MakeLayout(Napi::Env env, State& s, const Layout& l) {
   return out;
 }
 
+// An operand's alignment in bytes, up to 256. cublasLt's heuristic assumes 256 unless told otherwise
+// (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES), so each plan tells it what its operands have, and the
+// plan is keyed by it.
 int AlignClass(CUdeviceptr p) {
-  for (int a : {16, 8, 4, 2}) if (p % a == 0) return a;
+  for (int a = 256; a > 1; a /= 2) if (p % a == 0) return a;
   return 1;
+}
+
+// "id 21 tile 20 stages 8 splitK 1 reduction 0 swizzle 0": a candidate's configuration, for logs and errors.
+std::string AlgoText(const Lt& lt, const cublasLtMatmulAlgo_t& algo) {
+  const int attrs[6] = {CUBLASLT_ALGO_CONFIG_ID, CUBLASLT_ALGO_CONFIG_TILE_ID, CUBLASLT_ALGO_CONFIG_STAGES_ID, CUBLASLT_ALGO_CONFIG_SPLITK_NUM,
+                        CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING};
+  const char* names[6] = {"id", "tile", "stages", "splitK", "reduction", "swizzle"};
+  std::string out;
+  for (int q = 0; q < 6; q++) {
+    uint32_t v = 0;
+    size_t w = 0;
+    if (lt.cublasLtMatmulAlgoConfigGetAttribute) lt.cublasLtMatmulAlgoConfigGetAttribute(&algo, attrs[q], &v, sizeof(v), &w);
+    out += (q ? " " : "") + std::string(names[q]) + " " + std::to_string(v);
+  }
+  return out;
 }
 
 PlanKey Key(int compute, int opA, int opB, const Layout& a, const Layout& b, const Layout& c, CUdeviceptr pa, CUdeviceptr pb,
@@ -241,6 +259,16 @@ std::vector<cublasLtMatmulHeuristicResult_t> SearchSkinny(State& s, Ctx& c, cons
     return lt.cublasLtMatmulAlgoCapGetAttribute(&a, attr, &v, sizeof(v), &w) == CUBLAS_STATUS_SUCCESS ? v : 0u;
   };
   auto set = [&](cublasLtMatmulAlgo_t& a, int attr, uint32_t v) { lt.cublasLtMatmulAlgoConfigSetAttribute(&a, attr, &v, sizeof(v)); };
+  // cublasLtMatmulAlgoCheck sees the layouts, not the pointers: an algorithm that needs more alignment
+  // than an operand has is left out here (the heuristic's candidates are filtered by the preference).
+  const uint32_t have[4] = {static_cast<uint32_t>(AlignClass(pa)), static_cast<uint32_t>(AlignClass(pb)), static_cast<uint32_t>(AlignClass(pc)),
+                            static_cast<uint32_t>(AlignClass(pc))};
+  const int alignCaps[4] = {CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_B_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_C_BYTES,
+                            CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES};
+  auto aligned = [&](const cublasLtMatmulAlgo_t& a) {
+    for (int q = 0; q < 4; q++) if (capInt(a, alignCaps[q]) > have[q]) return false;
+    return true;
+  };
   auto check = [&](const cublasLtMatmulAlgo_t& a, cublasLtMatmulHeuristicResult_t* r) {
     std::memset(r, 0, sizeof(*r));
     return lt.cublasLtMatmulAlgoCheck(c.h, p.desc, p.a, p.b, p.c, p.c, &a, r) == CUBLAS_STATUS_SUCCESS && r->workspaceSize <= kWorkspaceBytes;
@@ -251,7 +279,8 @@ std::vector<cublasLtMatmulHeuristicResult_t> SearchSkinny(State& s, Ctx& c, cons
   for (int i = 0; i < nIds && checks < kMaxChecks && static_cast<int>(found.size()) < kMaxValid; i++) {
     cublasLtMatmulAlgo_t base{};
     if (lt.cublasLtMatmulAlgoInit(c.h, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUDA_R_8I, CUDA_R_8I, CUDA_R_32I, CUDA_R_32I, ids[i], &base) !=
-        CUBLAS_STATUS_SUCCESS)
+            CUBLAS_STATUS_SUCCESS ||
+        !aligned(base))
       continue;
     const auto tiles = capList(base, CUBLASLT_ALGO_CAP_TILE_IDS), stages = capList(base, CUBLASLT_ALGO_CAP_STAGES_IDS);
     const bool splitK = capInt(base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT) != 0;
@@ -314,13 +343,8 @@ std::vector<cublasLtMatmulHeuristicResult_t> SearchSkinny(State& s, Ctx& c, cons
     std::fprintf(stderr, "[bminf cublasLt] igemm search: %d algorithm ids, %d checks, %zu valid, %zu timed in %.2f s\n", nIds, checks,
                  found.size(), timed.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     for (size_t j = 0; j < timed.size() && j < static_cast<size_t>(keep); j++) {
-      uint32_t v[6] = {};
-      size_t w = 0;
-      const int attrs[6] = {CUBLASLT_ALGO_CONFIG_ID, CUBLASLT_ALGO_CONFIG_TILE_ID, CUBLASLT_ALGO_CONFIG_STAGES_ID, CUBLASLT_ALGO_CONFIG_SPLITK_NUM,
-                            CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING};
-      for (int q = 0; q < 6; q++) lt.cublasLtMatmulAlgoConfigGetAttribute(&found[timed[j].second].algo, attrs[q], &v[q], sizeof(v[q]), &w);
-      std::fprintf(stderr, "[bminf cublasLt]   #%zu id %u tile %u stages %u splitK %u reduction %u swizzle %u workspace %zu: %.2f us per call\n", j, v[0],
-                   v[1], v[2], v[3], v[4], v[5], found[timed[j].second].workspaceSize, 1000.0 * timed[j].first / 3);
+      std::fprintf(stderr, "[bminf cublasLt]   #%zu %s workspace %zu: %.2f us per call\n", j, AlgoText(lt, found[timed[j].second].algo).c_str(),
+                   found[timed[j].second].workspaceSize, 1000.0 * timed[j].first / 3);
     }
   }
   std::vector<cublasLtMatmulHeuristicResult_t> best;
@@ -356,6 +380,14 @@ Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int o
     std::memset(resv.data(), 0, resv.size() * sizeof(resv[0]));
     cublasLtMatmulHeuristicResult_t* res = resv.data();
     int n = 0;
+    // The operands' alignment (the heuristic assumes 256 bytes otherwise); the preferences are shared,
+    // set here for this plan only (plans are made on one thread).
+    const uint32_t al[4] = {static_cast<uint32_t>(AlignClass(pa)), static_cast<uint32_t>(AlignClass(pb)), static_cast<uint32_t>(AlignClass(pc)),
+                            static_cast<uint32_t>(AlignClass(pc))};
+    const int alAttr[4] = {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                           CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (cublasLtMatmulPreference_t pr : {c.pref, c.pref0})
+      for (int q = 0; q < 4; q++) s.lt.cublasLtMatmulPreferenceSetAttribute(pr, alAttr[q], &al[q], sizeof(al[q]));
     cublasStatus_t st = s.lt.cublasLtMatmulAlgoGetHeuristic(c.h, p.desc, p.a, p.b, p.c, p.c, c.pref, kCandidates, res, &n);
     if (st == CUBLAS_STATUS_SUCCESS && n > 0 && (alwaysTime || macs >= kTimeAboveMacs)) {
       int n0 = 0;
@@ -398,8 +430,22 @@ Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int o
       };
       std::vector<char> usable(n, 0);
       for (int i = 0; i < n; i++) {
-        // warm-up; a candidate that fails is skipped
+        // warm-up; a candidate that fails to launch is skipped. Each is waited for: a candidate whose
+        // kernel faults leaves the context unusable (every later call fails alike), so the error names
+        // it here, with the shape and the operands' addresses, instead of surfacing at a later call.
         usable[i] = res[i].state == CUBLAS_STATUS_SUCCESS && res[i].workspaceSize <= kWorkspaceBytes && run(i) == CUBLAS_STATUS_SUCCESS;
+        const CUresult r = s.drv.cuStreamSynchronize(s.stream);
+        if (r != CUDA_SUCCESS) {
+          char where[160];
+          std::snprintf(where, sizeof(where), "A 0x%llx B 0x%llx C 0x%llx (aligned to %u, %u, %u bytes)", static_cast<unsigned long long>(pa),
+                        static_cast<unsigned long long>(pb), static_cast<unsigned long long>(pc), al[0], al[1], al[2]);
+          ThrowError(env,
+                     std::string(what) + ": cublasLt's candidate " + std::to_string(i) + " of " + std::to_string(n) + " (" + AlgoText(s.lt, res[i].algo) +
+                         ", workspace " + std::to_string(res[i].workspaceSize) + ") faulted on m=" + std::to_string(lc.cols) + " n=" +
+                         std::to_string(lc.rows) + " k=" + std::to_string(la.rows) + ", " + where + ": " + DriverError(r) +
+                         ". This is a bug of cublasLt or of bminf's operands; please report it with this message.",
+                     "BMINF_CUBLASLT");
+        }
       }
       for (int round = 0; round < rounds; round++) {
         for (int i = 0; i < n; i++) {
@@ -455,6 +501,7 @@ void Matmul(Napi::Env env, State& s, int compute, int scaleType, int opA, int op
   Plan& p = GetPlan(env, s, c, compute, scaleType, opA, opB, la, lb, lc, pa, pb, pc, alpha, beta, macs, what, alwaysTime);
   cublasStatus_t st = Run(s, c, p, pa, pb, pc, alpha, beta);
   if (st != CUBLAS_STATUS_SUCCESS) CheckLt(env, s, st, std::string(what) + ": cublasLtMatmul");
+  if (SyncLaunches()) CheckLaunchDone(env, s, std::string(what) + " (" + AlgoText(s.lt, p.algo) + ")");
 }
 
 uint64_t Need(uint64_t batch, int64_t batchStride, uint64_t rows, int64_t ld, uint64_t cols, uint64_t elem) {
@@ -538,7 +585,7 @@ void Transform(Napi::Env env, State& s, Ctx& c, CUdeviceptr src, const Layout& l
 void IgemmTn(Napi::Env env, State& s, CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc, int64_t m, int64_t n, int64_t k) {
   static const int32_t one = 1, zero = 0;
   Ctx& c = GetCtx(env, s);
-  const int align = AlignClass(pa) | AlignClass(pb) << 8 | AlignClass(pc) << 16;
+  const int align = AlignClass(pa) | AlignClass(pb) << 10 | AlignClass(pc) << 20;
   auto& last = c.lastIgemm;
   Plan* p = last.plan;
   if (!p || last.m != m || last.n != n || last.k != k || last.align != align) {
@@ -567,12 +614,14 @@ void IgemmTn(Napi::Env env, State& s, CUdeviceptr pa, CUdeviceptr pb, CUdevicept
       if (!g.tried) g.exec = Capture(s, c, *p, pb, pa, pc, &one, &zero), g.tried = true;
       if (g.exec) {
         CheckDrv(env, s.drv.cuGraphLaunch(g.exec, s.stream), "cuGraphLaunch (igemm)");
+        if (SyncLaunches()) CheckLaunchDone(env, s, "igemm (graph) m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k));
         return;
       }
     }
   }
   cublasStatus_t st = Run(s, c, *p, pb, pa, pc, &one, &zero);
   if (st != CUBLAS_STATUS_SUCCESS) CheckLt(env, s, st, "igemm: cublasLtMatmul");
+  if (SyncLaunches()) CheckLaunchDone(env, s, "igemm m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) + " (" + AlgoText(s.lt, p->algo) + ")");
 }
 
 // The same product through BMInf's layouts (sm_75 to sm_89): A and C in COL32, B in COL4_4R2_8C

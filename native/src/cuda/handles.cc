@@ -1,6 +1,7 @@
 #include "cuda/handles.h"
 
 #include <cmath>
+#include <cstdlib>
 
 namespace bminf::cuda {
 
@@ -35,6 +36,21 @@ void CheckDrv(Napi::Env env, CUresult r, const char* what) {
   if (r == CUDA_SUCCESS) return;
   ThrowError(env, std::string(what) + " failed: " + DriverError(r),
              r == CUDA_ERROR_OUT_OF_MEMORY ? "BMINF_CUDA_OOM" : "BMINF_CUDA_ERROR");
+}
+
+bool SyncLaunches() {
+  static const bool on = [] {
+    const char* v = std::getenv("BMINF_SYNC_LAUNCHES");
+    return v != nullptr && v[0] != '\0' && !(v[0] == '0' && v[1] == '\0');
+  }();
+  return on;
+}
+
+void CheckLaunchDone(Napi::Env env, State& s, const std::string& what) {
+  if (!SyncLaunches() || s.capturing) return;
+  const CUresult r = s.drv.cuStreamSynchronize(s.stream);
+  if (r == CUDA_SUCCESS) return;
+  ThrowError(env, what + " faulted (BMINF_SYNC_LAUNCHES=1 waited for it): " + DriverError(r), "BMINF_CUDA_ERROR");
 }
 
 int64_t ToIndex(const Napi::Value& v, const char* arg) {

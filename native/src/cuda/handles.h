@@ -45,6 +45,13 @@ State& Ready(Napi::Env env);
 // Throws a JS Error naming the call when a driver call failed (code BMINF_CUDA_OOM for out of memory).
 void CheckDrv(Napi::Env env, CUresult r, const char* what);
 
+// BMINF_SYNC_LAUNCHES=1 (a debugging switch, off by default): every kernel launch and cublasLt call
+// outside a capture is waited for, and a fault is thrown naming that launch (`what`) instead of
+// surfacing at some later call. CUDA_LAUNCH_BLOCKING=1 alone does not do it: a launch returns before
+// its kernel's fault is recorded, so the error comes back from the launch after it.
+bool SyncLaunches();
+void CheckLaunchDone(Napi::Env env, State& s, const std::string& what);
+
 template <typename T>
 T* Unwrap(const Napi::Value& v, const napi_type_tag& tag, const char* what, const char* arg) {
   if (!v.IsExternal() || !v.As<Napi::External<T>>().CheckTypeTag(&tag)) {

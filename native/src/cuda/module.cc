@@ -1,5 +1,6 @@
 // Run-time compilation (NVRTC) of bminf's CUDA C sources, module loading and kernel launches.
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -168,6 +169,19 @@ CUgraphExec LaunchGraphFor(State& s, CUfunction fn, const unsigned* g, const uns
   return lg.exec;
 }
 
+// "kernel quantize_rows grid 32x1x1 block 256x1x1, pointers 0x7f..., 0x7f...": a launch, for BMINF_SYNC_LAUNCHES's errors.
+std::string LaunchText(const std::string& name, const unsigned* g, const unsigned* b, const std::string& sig, const std::vector<void*>& params) {
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), " grid %ux%ux%u block %ux%ux%u", g[0], g[1], g[2], b[0], b[1], b[2]);
+  std::string out = "kernel " + name + buf + ", pointers";
+  for (size_t i = 0; i < sig.size(); i++) {
+    if (sig[i] != 'p') continue;
+    std::snprintf(buf, sizeof(buf), " 0x%llx", static_cast<unsigned long long>(*static_cast<const CUdeviceptr*>(params[i])));
+    out += buf;
+  }
+  return out;
+}
+
 // launch(kernel, [gx, gy, gz], [bx, by, bz], sharedBytes, signature, args[], graph?): queues a kernel on the
 // stream. signature has one letter per kernel parameter: p = a device span (three entries of args:
 // region, byteOffset, byteLength; checked against the region), i = int32, l = int64, f = float32,
@@ -249,6 +263,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   if (graph && LaunchGraphsOn(s)) {
     if (CUgraphExec e = LaunchGraphFor(s, f->fn, g, b, shared, sig, params)) {
       CheckDrv(env, s.drv.cuGraphLaunch(e, s.stream), ("cuGraphLaunch(" + f->name + ")").c_str());
+      if (SyncLaunches()) CheckLaunchDone(env, s, LaunchText(f->name, g, b, sig, params));
       return env.Undefined();
     }
   }
@@ -258,10 +273,11 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
     attr.value.programmaticStreamSerializationAllowed = 1;
     CUlaunchConfig config{g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, &attr, 1};
     CheckDrv(env, s.drv.cuLaunchKernelEx(&config, f->fn, params.data(), nullptr), ("cuLaunchKernelEx(" + f->name + ")").c_str());
-    return env.Undefined();
+  } else {
+    CheckDrv(env, s.drv.cuLaunchKernel(f->fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params.data(), nullptr),
+             ("cuLaunchKernel(" + f->name + ")").c_str());
   }
-  CheckDrv(env, s.drv.cuLaunchKernel(f->fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params.data(), nullptr),
-           ("cuLaunchKernel(" + f->name + ")").c_str());
+  if (SyncLaunches()) CheckLaunchDone(env, s, LaunchText(f->name, g, b, sig, params));
   return env.Undefined();
 }
 

@@ -84,6 +84,17 @@ export function paddedRows(m: number): number {
   return Math.ceil(m / 4) * 4;
 }
 
+/**
+ * Bytes past its last row that an operand (A, or the int32 product) of cublasLt's int8 kernels must have
+ * in memory of its own: the rows up to the next multiple of 256, and 4 KiB. Some of its kernels take whole
+ * tiles of rows whatever the row count: on an H100 (cublasLt 13.1) a candidate for 32 x 4096 x 10240 (id 39,
+ * tile 15, 36 stages) faulted with CUDA_ERROR_ILLEGAL_ADDRESS when the product sat near the end of its
+ * device allocation, and ran wherever memory followed (packages/kernels/cuda/NOTES.md).
+ */
+export function ltSlackBytes(rows: number, rowBytes: number): number {
+  return (Math.ceil(rows / 256) * 256 - rows) * rowBytes + 4096;
+}
+
 let shared: CublasLt | null = null;
 /** The shared wrapper over the addon (throws BackendUnavailableError when the addon has no CUDA). */
 export function cublasLt(): CublasLt {

@@ -1,7 +1,7 @@
 // The parts of @bminf/cublaslt that need no GPU: cublasLt's shape rules and row padding. (The GEMMs
 // themselves are tested in packages/kernels/test-gpu.)
 import { describe, expect, it } from 'vitest';
-import { igemmShapeProblem, paddedRows } from '@bminf/cublaslt';
+import { igemmShapeProblem, ltSlackBytes, paddedRows } from '@bminf/cublaslt';
 
 describe('igemm shape rules', () => {
   it('accepts k and n that are multiples of 4, any m', () => {
@@ -13,5 +13,10 @@ describe('igemm shape rules', () => {
   });
   it('pads rows to a multiple of 4', () => {
     expect([0, 1, 3, 4, 5, 16, 17].map(paddedRows)).toEqual([0, 4, 4, 4, 8, 16, 20]);
+  });
+  it('asks for room up to the next 256 rows past an int8 operand, and 4 KiB', () => {
+    expect(ltSlackBytes(32, 10240)).toBe(224 * 10240 + 4096);
+    expect(ltSlackBytes(512, 4096)).toBe(4096);
+    expect(ltSlackBytes(257, 16)).toBe(255 * 16 + 4096);
   });
 });

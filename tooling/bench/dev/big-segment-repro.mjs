@@ -1,12 +1,20 @@
 // Dev: does a 2 GiB pool segment, freed before a model is made (gpu-e2e.mjs's copyBandwidth), make CPM-2's
 // first encoder pass fail with cublasLtMatmul's CUBLAS_STATUS_EXECUTION_FAILED? profile-cpm2.mjs, which
 // has no such allocation, never failed; gpu-e2e.mjs failed 3 of 5 runs (NOTES.md).
-//   node tooling/bench/dev/big-segment-repro.mjs [big|none] [layers]   (layers: 24 + 24 unless given; 2 under compute-sanitizer)
-import { createCudaBackend } from '@bminf/kernels';
+//   node tooling/bench/dev/big-segment-repro.mjs [big|none|torch] [layers]   (layers: 24 + 24 unless given; 2 under compute-sanitizer)
+// torch: as big, after transformers ran CPM-2 in a child process while this one held its CUDA context
+// (what gpu-e2e.mjs did when it failed).
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { cudaAvailability, createCudaBackend } from '@bminf/kernels';
 import { CPM2_CONFIG, Cpm2PlannedRunner, randomCpm2Model } from '@bminf/models';
-import { syntheticIds } from '../lib.mjs';
+import { repoRoot, syntheticIds } from '../lib.mjs';
 
 const big = process.argv[2] !== 'none';
+if (process.argv[2] === 'torch') {
+  if (!cudaAvailability().available) throw new Error('no CUDA');
+  execFileSync('python3', [join(repoRoot, 'tooling/bench/torch_e2e.py'), 'cpm2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
 const layers = Number(process.argv[3] ?? 24);
 const config = { ...CPM2_CONFIG, numEncoderLayers: layers, numDecoderLayers: layers };
 const b = createCudaBackend();

@@ -6,6 +6,7 @@
 // generate() includes its prefill: a few ms in seconds). The roofline of a decode row is B tokens per
 // (decoder weight bytes per step ÷ the device-to-device copy bandwidth measured in this run).
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCudaBackend, cudaAvailability, formatCudaInfo } from '@bminf/kernels';
 import {
@@ -59,19 +60,26 @@ function decoderBytes(kind, c) {
 /**
  * transformers' rows (tooling/bench/torch_e2e.py, its own process), or null where that side failed.
  * BENCH_E2E_TORCH=0 leaves it out (the ratio columns then read n/a): to tell whether a failure of
- * bminf's side needs another process to have used the GPU first.
+ * bminf's side needs another process to have used the GPU first. BENCH_E2E_TORCH_JSON=FILE reads
+ * what torch_e2e.py printed when it ran just before, on the same GPU, in the same device call
+ * (`python3 tooling/bench/torch_e2e.py > FILE`): then no other process uses the GPU while this one
+ * holds it.
  */
 function transformersSide() {
   if (process.env.BENCH_E2E_TORCH === '0') {
     console.error('bench: transformers side left out (BENCH_E2E_TORCH=0)');
     return null;
   }
+  const file = process.env.BENCH_E2E_TORCH_JSON;
   try {
-    const torch = JSON.parse(execFileSync('python3', [join(repoRoot, 'tooling/bench/torch_e2e.py')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 }));
+    const text = file
+      ? readFileSync(file, 'utf8')
+      : execFileSync('python3', [join(repoRoot, 'tooling/bench/torch_e2e.py')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
+    const torch = JSON.parse(text);
     if (!torch.error) return torch;
     console.error(`bench: transformers side: ${torch.error}`);
   } catch (e) {
-    console.error(`bench: transformers side failed: ${e.message}`);
+    console.error(`bench: transformers side failed${file ? ` (reading ${file})` : ''}: ${e.message}`);
   }
   return null;
 }
@@ -137,18 +145,27 @@ async function measure(kind, torch, bw) {
 export default {
   title: 'End to end at full size on the GPU: planned steps (CUDA graphs) against transformers fp16',
   async run() {
+    // transformers first, in its own process, before this one touches the GPU (loading the addon's
+    // CUDA side retains the device's context) and reserves its memory
+    const torch = transformersSide();
     const avail = cudaAvailability();
     if (!avail.available) throw new Error(`CUDA is unavailable: ${avail.reason}`);
     console.error(formatCudaInfo());
-    // transformers first, in its own process, before bminf reserves the device's memory
-    const torch = transformersSide();
     const b = createCudaBackend();
     // BENCH_IGEMM_MODE=0|1|2: how igemm issues its cublasLt call (NativeCudaBench.igemmMode; the product's is
     // 2, each call replayed from a CUDA graph per operand addresses): for the open EXECUTION_FAILED (NOTES.md).
     if (process.env.BENCH_IGEMM_MODE) b.nativeCuda.bench.igemmMode(Number(process.env.BENCH_IGEMM_MODE));
     const bw = copyBandwidth(b);
     const rows = [];
-    for (const kind of ['cpm2', 'eva', 'cpm1']) rows.push(...(await measure(kind, torch, bw)));
+    for (const kind of ['cpm2', 'eva', 'cpm1']) {
+      try {
+        rows.push(...(await measure(kind, torch, bw)));
+      } catch (e) {
+        // what the pool held when it failed, for the open cublasLt fault (NOTES.md)
+        console.error(`bench: ${kind} failed; device pool: ${JSON.stringify(b.memoryStats())}`);
+        throw e;
+      }
+    }
     b.dispose();
     return {
       columns: ['work', 'bminf int8 tokens/s', 'transformers fp16 tokens/s', 'ratio', 'roofline tokens/s', 'of roofline'],

@@ -43,7 +43,7 @@ import {
   tidy,
 } from '@bminf/core';
 import { GrowingDevicePool, type GrowingPoolStats } from '@bminf/allocator';
-import { CublasLt, igemmShapeProblem, paddedRows } from '@bminf/cublaslt';
+import { CublasLt, igemmShapeProblem, ltSlackBytes, paddedRows } from '@bminf/cublaslt';
 import {
   type DeviceRegion,
   type DeviceSpan,
@@ -202,6 +202,20 @@ export class CudaBackend implements Backend {
 
   private make(shape: Shape, dtype: DType): Tensor {
     return new Tensor({ storage: this.alloc(numelOf(shape) * dtypeSize(dtype)), dtype, shape });
+  }
+
+  /**
+   * A [rows, cols] tensor whose storage runs on for ltSlackBytes: for the activations and products that
+   * go to cublasLt's int8 kernels, which read (and may write) whole tiles past the last row.
+   */
+  private makeLt(shape: readonly [number, number], dtype: DType): Tensor {
+    const rowBytes = shape[1] * dtypeSize(dtype);
+    return new Tensor({ storage: this.alloc(shape[0] * rowBytes + ltSlackBytes(shape[0], rowBytes)), dtype, shape: [shape[0], shape[1]] });
+  }
+
+  /** Whether t's storage runs on past its `rows` rows of `rowBytes` for cublasLt's whole tiles. */
+  private ltSlackOk(t: Tensor, rows: number, rowBytes: number): boolean {
+    return (t.storage as CudaStorage).byteLength - t.byteOffset >= rows * rowBytes + ltSlackBytes(rows, rowBytes);
   }
 
   /** The bytes a view can touch, from its first element to its last. */
@@ -393,7 +407,7 @@ export class CudaBackend implements Backend {
     checkDType('quantizeRows', x, 'float16', 'float32');
     checkRank('quantizeRows', x, 2);
     const [rows, cols] = x.shape;
-    const values = this.make([rows, cols], 'int8');
+    const values = this.makeLt([rows, cols], 'int8');
     const scales = this.make([rows], 'float16');
     this.quantizeRowsInto(x, values, scales);
     return { values, scales };
@@ -431,7 +445,7 @@ export class CudaBackend implements Backend {
 
   igemm(a: Tensor, b: Tensor): Tensor {
     if (this.igemmDirectOk(a, b)) {
-      const out = this.make([a.shape[0], b.shape[0]], 'int32');
+      const out = this.makeLt([a.shape[0], b.shape[0]], 'int32');
       try {
         this.igemmRouted(a, b, out, true, false);
       } catch (e) {
@@ -442,7 +456,7 @@ export class CudaBackend implements Backend {
     }
     const [m, n] = this.igemmCheck('igemm', a, b);
     // cublasLt may compute into padded rows (see igemmPadded): the output has room for them.
-    const storage = this.alloc(paddedRows(m) * n * 4);
+    const storage = this.alloc(paddedRows(m) * n * 4 + ltSlackBytes(paddedRows(m), n * 4));
     const out = new Tensor({ storage, dtype: 'int32', shape: [m, n] });
     try {
       this.igemmRouted(a, b, out, false, true);
@@ -534,11 +548,36 @@ export class CudaBackend implements Backend {
     return out.shape[0] === m && out.shape[1] === n && out.isContiguous() && (so.base + out.byteOffset) % 4 === 0;
   }
 
-  /** C = A·Bᵀ on cublasLt, for operands igemmDirectOk and igemmDirectOutOk accepted. */
+  /**
+   * C = A·Bᵀ on cublasLt, for operands igemmDirectOk and igemmDirectOutOk accepted. A and C must run on
+   * for ltSlackBytes (cublasLt's int8 kernels take whole tiles of rows: one faulted reading or writing
+   * past a 32-row product placed near the end of its memory, NOTES.md); this backend's quantize and igemm
+   * allocate them so, and operands from elsewhere go through a copy that has it.
+   */
   private igemmDirect(a: Tensor, b: Tensor, out: Tensor): void {
     const m = a.shape[0];
     const k = a.shape[1];
     const n = b.shape[0];
+    if (!this.ltSlackOk(a, m, k)) {
+      const ap = this.makeLt([m, k], 'int8');
+      try {
+        this.copy(a, ap);
+        this.igemmDirect(ap, b, out);
+      } finally {
+        ap.dispose();
+      }
+      return;
+    }
+    if (!this.ltSlackOk(out, m, n * 4)) {
+      const op = this.makeLt([m, n], 'int32');
+      try {
+        this.igemmDirect(a, b, op);
+        this.copy(op, out);
+      } finally {
+        op.dispose();
+      }
+      return;
+    }
     const sa = a.storage as CudaStorage;
     const sb = b.storage as CudaStorage;
     const sc = out.storage as CudaStorage;
@@ -587,8 +626,8 @@ export class CudaBackend implements Backend {
     const temps: Tensor[] = [];
     try {
       let ap = a;
-      if (mp !== m || as.byteOffset % 4 !== 0) {
-        ap = this.make([mp, k], 'int8');
+      if (mp !== m || as.byteOffset % 4 !== 0 || !this.ltSlackOk(a, m, k)) {
+        ap = this.makeLt([mp, k], 'int8');
         temps.push(ap);
         const ps = this.span(ap);
         if (as.byteLength) this.native.copy(as.region, as.byteOffset, as.byteLength, ps.region, ps.byteOffset, as.byteLength);
@@ -601,11 +640,11 @@ export class CudaBackend implements Backend {
         this.copy(b, bp);
       }
       const os = (out.storage as CudaStorage).span(out.byteOffset, mp * n * 4);
-      if ((padded || mp === m) && os.byteOffset % 4 === 0) {
+      if ((padded || mp === m) && os.byteOffset % 4 === 0 && this.ltSlackOk(out, mp, n * 4)) {
         this.lt.igemm(this.span(ap), this.span(bp), os, mp, n, k, this.igemmPath);
       } else {
         // The caller's output has no room for the padded rows: compute into a temporary, copy m rows.
-        const tmp = this.make([mp, n], 'int32');
+        const tmp = this.makeLt([mp, n], 'int32');
         temps.push(tmp);
         this.lt.igemm(this.span(ap), this.span(bp), this.span(tmp), mp, n, k, this.igemmPath);
         const ts = this.span(tmp);
@@ -960,7 +999,7 @@ export class CudaBackend implements Backend {
         xn.dispose();
       }
     }
-    const values = this.make([rows, k], 'int8');
+    const values = this.makeLt([rows, k], 'int8');
     const scales = this.make([rows], 'float16');
     if (rows > 0) {
       const { items, threads } = rowVecLaunch(k);
