@@ -26,10 +26,8 @@ const skipProfile = args.includes('--skip-profile');
 const variants = args.includes('--variants')
   ? {
       default: {},
-      'weights past L1': { weightsPastL1: true },
       'fused linear tiles untimed': { fusedTileTune: false },
       default2: {},
-      'weights past L1 (2)': { weightsPastL1: true },
     }
   : { default: {} };
 const NEW = 64;
