@@ -178,7 +178,7 @@ export default {
         `Device-to-device copy bandwidth measured in this run: ${(bw / 1e12).toFixed(2)} TB/s (read + write of 2 GiB). ` +
         `Roofline = batch ÷ (the decoder's int8 weights and float16 output head, in bytes, ÷ that bandwidth): CPM-2 ${(decoderBytes('cpm2', CPM2_CONFIG) / 1e9).toFixed(2)} GB, EVA ${(decoderBytes('eva', EVA_CONFIG) / 1e9).toFixed(2)} GB, CPM-1 ${(decoderBytes('cpm1', CPM1_CONFIG) / 1e9).toFixed(2)} GB per step. ` +
         `Models: random int8 weights drawn on the GPU (randomCpm2Model, randomCpm1Model); engine runners Cpm2PlannedRunner (32 slots, encoder ≤ 512, decoder ≤ 128 tokens) and Cpm1PlannedRunner (8 slots, 256 tokens). ` +
-        `transformers ${torch?.transformers ?? '?'} with PyTorch ${torch?.torch ?? '?'}: the same shapes in float16, random weights, generate() greedy with min_new_tokens = max_new_tokens = ${NEW}, median of 2 after a warm-up. ` +
+        `transformers ${torch?.transformers ?? '?'} with PyTorch ${torch?.torch ?? '?'}: the same shapes in float16, random weights, generate() greedy with min_new_tokens = max_new_tokens = ${NEW}, median of 3 after a warm-up. ` +
         `Encoder rows: the encoder over 512 tokens and then the cross-attention keys and values of every decoder layer (what Cpm2PlannedRunner.open computes; transformers computes them in its first decoding step), on both sides; ` +
         `transformers' encoder alone: ${['cpm2', 'eva'].map((k) => `${k === 'cpm2' ? 'CPM-2' : 'EVA'} ${torch?.[k]?.encoder_tok_s?.toFixed(0) ?? 'n/a'}`).join(', ')} tokens/s` +
         `${['cpm2', 'eva'].some((k) => torch?.[k] && torch[k].encoder_cross_kv_tok_s === undefined) ? ' (where the cross-attention figure is missing, the row compares with the encoder alone)' : ''}.`,
