@@ -5,6 +5,7 @@
 // with up to 64 rows also times the best of an exhaustive search over algorithm ids, tiles, stages,
 // split-K and swizzling (SearchSkinny).
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -185,6 +186,12 @@ int AlignClass(CUdeviceptr p) {
   return 1;
 }
 
+// The alignments of cublasLt's A, B, C and D (D is C here), in the order of its MIN_ALIGNMENT attributes.
+std::array<uint32_t, 4> OperandAlignments(CUdeviceptr pa, CUdeviceptr pb, CUdeviceptr pc) {
+  const auto a = [](CUdeviceptr p) { return static_cast<uint32_t>(AlignClass(p)); };
+  return {a(pa), a(pb), a(pc), a(pc)};
+}
+
 // "id 21 tile 20 stages 8 splitK 1 reduction 0 swizzle 0": a candidate's configuration, for logs and errors.
 std::string AlgoText(const Lt& lt, const cublasLtMatmulAlgo_t& algo) {
   const int attrs[6] = {CUBLASLT_ALGO_CONFIG_ID, CUBLASLT_ALGO_CONFIG_TILE_ID, CUBLASLT_ALGO_CONFIG_STAGES_ID, CUBLASLT_ALGO_CONFIG_SPLITK_NUM,
@@ -261,8 +268,7 @@ std::vector<cublasLtMatmulHeuristicResult_t> SearchSkinny(State& s, Ctx& c, cons
   auto set = [&](cublasLtMatmulAlgo_t& a, int attr, uint32_t v) { lt.cublasLtMatmulAlgoConfigSetAttribute(&a, attr, &v, sizeof(v)); };
   // cublasLtMatmulAlgoCheck sees the layouts, not the pointers: an algorithm that needs more alignment
   // than an operand has is left out here (the heuristic's candidates are filtered by the preference).
-  const uint32_t have[4] = {static_cast<uint32_t>(AlignClass(pa)), static_cast<uint32_t>(AlignClass(pb)), static_cast<uint32_t>(AlignClass(pc)),
-                            static_cast<uint32_t>(AlignClass(pc))};
+  const std::array<uint32_t, 4> have = OperandAlignments(pa, pb, pc);
   const int alignCaps[4] = {CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_B_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_C_BYTES,
                             CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES};
   auto aligned = [&](const cublasLtMatmulAlgo_t& a) {
@@ -382,8 +388,7 @@ Plan& GetPlan(Napi::Env env, State& s, Ctx& c, int compute, int scaleType, int o
     int n = 0;
     // The operands' alignment (the heuristic assumes 256 bytes otherwise); the preferences are shared,
     // set here for this plan only (plans are made on one thread).
-    const uint32_t al[4] = {static_cast<uint32_t>(AlignClass(pa)), static_cast<uint32_t>(AlignClass(pb)), static_cast<uint32_t>(AlignClass(pc)),
-                            static_cast<uint32_t>(AlignClass(pc))};
+    const std::array<uint32_t, 4> al = OperandAlignments(pa, pb, pc);
     const int alAttr[4] = {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
                            CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
     for (cublasLtMatmulPreference_t pr : {c.pref, c.pref0})

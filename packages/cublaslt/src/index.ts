@@ -95,6 +95,11 @@ export function ltSlackBytes(rows: number, rowBytes: number): number {
   return (Math.ceil(rows / 256) * 256 - rows) * rowBytes + 4096;
 }
 
+/** Bytes to allocate for `rows` rows of `rowBytes` that go to cublasLt's int8 kernels: the rows and ltSlackBytes. */
+export function ltStorageBytes(rows: number, rowBytes: number): number {
+  return rows * rowBytes + ltSlackBytes(rows, rowBytes);
+}
+
 let shared: CublasLt | null = null;
 /** The shared wrapper over the addon (throws BackendUnavailableError when the addon has no CUDA). */
 export function cublasLt(): CublasLt {

@@ -157,7 +157,7 @@ export default {
     console.error(formatCudaInfo());
     const b = createCudaBackend();
     // BENCH_IGEMM_MODE=0|1|2: how igemm issues its cublasLt call (NativeCudaBench.igemmMode; the product's is
-    // 2, each call replayed from a CUDA graph per operand addresses): for the open EXECUTION_FAILED (NOTES.md).
+    // 2, each call replayed from a CUDA graph per operand addresses): for cublasLt faults (NOTES.md, 2026-12-05).
     if (process.env.BENCH_IGEMM_MODE) b.nativeCuda.bench.igemmMode(Number(process.env.BENCH_IGEMM_MODE));
     const bw = copyBandwidth(b);
     const rows = [];
@@ -165,7 +165,7 @@ export default {
       try {
         rows.push(...(await measure(kind, torch, bw)));
       } catch (e) {
-        // what the pool held when it failed, for the open cublasLt fault (NOTES.md)
+        // what the pool held when it failed: the cublasLt fault of 2026-12-05 depended on placement (NOTES.md)
         console.error(`bench: ${kind} failed; device pool: ${JSON.stringify(b.memoryStats())}`);
         throw e;
       }

@@ -43,7 +43,7 @@ import {
   tidy,
 } from '@bminf/core';
 import { GrowingDevicePool, type GrowingPoolStats } from '@bminf/allocator';
-import { CublasLt, igemmShapeProblem, ltSlackBytes, paddedRows } from '@bminf/cublaslt';
+import { CublasLt, igemmShapeProblem, ltStorageBytes, paddedRows } from '@bminf/cublaslt';
 import {
   type DeviceRegion,
   type DeviceSpan,
@@ -210,12 +210,12 @@ export class CudaBackend implements Backend {
    */
   private makeLt(shape: readonly [number, number], dtype: DType): Tensor {
     const rowBytes = shape[1] * dtypeSize(dtype);
-    return new Tensor({ storage: this.alloc(shape[0] * rowBytes + ltSlackBytes(shape[0], rowBytes)), dtype, shape: [shape[0], shape[1]] });
+    return new Tensor({ storage: this.alloc(ltStorageBytes(shape[0], rowBytes)), dtype, shape: [shape[0], shape[1]] });
   }
 
   /** Whether t's storage runs on past its `rows` rows of `rowBytes` for cublasLt's whole tiles. */
   private ltSlackOk(t: Tensor, rows: number, rowBytes: number): boolean {
-    return (t.storage as CudaStorage).byteLength - t.byteOffset >= rows * rowBytes + ltSlackBytes(rows, rowBytes);
+    return (t.storage as CudaStorage).byteLength - t.byteOffset >= ltStorageBytes(rows, rowBytes);
   }
 
   /** The bytes a view can touch, from its first element to its last. */
@@ -456,7 +456,7 @@ export class CudaBackend implements Backend {
     }
     const [m, n] = this.igemmCheck('igemm', a, b);
     // cublasLt may compute into padded rows (see igemmPadded): the output has room for them.
-    const storage = this.alloc(paddedRows(m) * n * 4 + ltSlackBytes(paddedRows(m), n * 4));
+    const storage = this.alloc(ltStorageBytes(paddedRows(m), n * 4));
     const out = new Tensor({ storage, dtype: 'int32', shape: [m, n] });
     try {
       this.igemmRouted(a, b, out, false, true);
