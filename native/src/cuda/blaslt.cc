@@ -696,8 +696,17 @@ Napi::Value Igemm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// An operand of igemmFast: (region, byteOffset) with `bytes` bytes from there inside the live region.
-CUdeviceptr Operand(const Napi::CallbackInfo& info, size_t i, const char* arg, uint64_t bytes) {
+// The bytes past `rows` rows of `rowBytes` that cublasLt's int8 kernels may touch: up to the next multiple of
+// 256 rows, and 4 KiB. A candidate for 32 x 4096 x 10240 faulted with its operands near the end of their
+// allocation (H100, 2026-12-05, NOTES.md). The same sum as ltSlackBytes in @bminf/cublaslt.
+uint64_t LtSlackBytes(int64_t rows, int64_t rowBytes) {
+  return static_cast<uint64_t>((rows + 255) / 256 * 256 - rows) * static_cast<uint64_t>(rowBytes) + 4096;
+}
+
+// An operand of igemmFast: (region, byteOffset) with `bytes` bytes from there inside the live region, and
+// `slack` bytes more mapped after them (the region goes on), so that no kernel of cublasLt's reading whole
+// tiles past the operand can fault.
+CUdeviceptr Operand(const Napi::CallbackInfo& info, size_t i, const char* arg, uint64_t bytes, uint64_t slack) {
   Napi::Env env = info.Env();
   Region* r = Unwrap<Region>(info[i], kRegionTag, "device region", arg);
   if (r->freed) ThrowError(env, std::string("igemm: ") + arg + ": the device region was already freed.", "BMINF_DISPOSED");
@@ -706,11 +715,18 @@ CUdeviceptr Operand(const Napi::CallbackInfo& info, size_t i, const char* arg, u
     ThrowRange(env, std::string("igemm: ") + arg + ": bytes " + std::to_string(off) + ".." + std::to_string(off + bytes) +
                         " lie outside the device region of " + std::to_string(r->size) + " bytes.");
   }
+  if (slack > r->size - off - bytes) {
+    ThrowRange(env, std::string("igemm: ") + arg + ": the device region ends " + std::to_string(r->size - off - bytes) +
+                        " bytes after the operand; cublasLt's int8 kernels may touch " + std::to_string(slack) +
+                        " bytes past it (whole tiles of 256 rows, and 4 KiB). Allocate it with ltStorageBytes (@bminf/cublaslt), "
+                        "or call igemm, which copies such operands.");
+  }
   return r->ptr + off;
 }
 
 // igemmFast(regionA, offsetA, regionB, offsetB, regionC, offsetC, m, n, k): igemm's lean entry for the
-// per-token calls of a linear layer (path 'auto'; every byte range still checked against its region).
+// per-token calls of a linear layer (path 'auto'; every byte range still checked against its region, A's
+// and C's with LtSlackBytes after them).
 // The lengths follow from m, n and k, so the call reads 9 numbers and handles instead of 13 values and
 // a string, and the shape's plan is found by comparing it with the last one.
 Napi::Value IgemmFast(const Napi::CallbackInfo& info) {
@@ -719,9 +735,10 @@ Napi::Value IgemmFast(const Napi::CallbackInfo& info) {
   if (info.Length() < 9) ThrowType(env, "igemmFast(regionA, offsetA, regionB, offsetB, regionC, offsetC, m, n, k): 9 arguments expected.");
   const int64_t kMax = 2147483647;
   int64_t m = ToInt(info[6], "m", 0, kMax), n = ToInt(info[7], "n", 0, kMax), k = ToInt(info[8], "k", 0, kMax);
-  CUdeviceptr pa = Operand(info, 0, "A", static_cast<uint64_t>(m * k));
-  CUdeviceptr pb = Operand(info, 2, "B", static_cast<uint64_t>(n * k));
-  CUdeviceptr pc = Operand(info, 4, "C", static_cast<uint64_t>(m * n) * 4);
+  // the activations and the product need room for whole tiles after them; the weights are rows of their own
+  CUdeviceptr pa = Operand(info, 0, "A", static_cast<uint64_t>(m * k), LtSlackBytes(m, k));
+  CUdeviceptr pb = Operand(info, 2, "B", static_cast<uint64_t>(n * k), 0);
+  CUdeviceptr pc = Operand(info, 4, "C", static_cast<uint64_t>(m * n) * 4, LtSlackBytes(m, n * 4));
   IgemmChecked(env, s, pa, pb, pc, m, n, k, AutoCol32(s));
   return env.Undefined();
 }

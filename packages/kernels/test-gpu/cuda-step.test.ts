@@ -236,9 +236,10 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
-  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows, and the dp4a one its k splits, with the weights through L1 or past it', () => {
+  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows, and each its own splits (the tuner\'s candidates), with the weights through L1 or past it', () => {
     const saved = gpu.routes.gemvMmaMinRows;
     const savedSplit = gpu.routes.gemvSplitK;
+    const savedTiles = gpu.routes.gemvMmaTiles;
     const savedPast = gpu.routes.weightsPastL1;
     try {
       tidy(() => {
@@ -279,7 +280,11 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
               for (const past of [false, true]) {
                 gpu.routes.weightsPastL1 = past;
                 gpu.routes.gemvMmaMinRows = 1;
-                expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), mma), `${form} ${tag} mma${past ? ' past L1' : ''}`).toBe('identical');
+                for (const mt of [1, 2, 4, 8].filter((t) => t === 1 || t <= m / 16)) {
+                  gpu.routes.gemvMmaTiles = mt;
+                  expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), mma), `${form} ${tag} mma mt ${mt}${past ? ' past L1' : ''}`).toBe('identical');
+                }
+                gpu.routes.gemvMmaTiles = savedTiles;
                 gpu.routes.gemvMmaMinRows = 0;
                 for (const ks of [1, 2, 4, 8]) {
                   gpu.routes.gemvSplitK = ks;
@@ -294,6 +299,7 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     } finally {
       gpu.routes.gemvMmaMinRows = saved;
       gpu.routes.gemvSplitK = savedSplit;
+      gpu.routes.gemvMmaTiles = savedTiles;
       gpu.routes.weightsPastL1 = savedPast;
     }
   });

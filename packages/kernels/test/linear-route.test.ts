@@ -8,6 +8,7 @@ import {
   attendCacheSplits,
   type RoutePolicy,
   createCpuBackend,
+  gemvLinearConfigs,
   gemvRows,
   igemmRoute,
   type LinearCall,
@@ -162,6 +163,32 @@ describe('linear_gemv (the dp4a GEMV linear): its grid and k split', () => {
     expect(linearGemvSplit(4096, 4096, 1, 132, 8)).toEqual({ ks: 8, grid: 396 });
     expect(linearGemvSplit(16, 64, 1, 132)).toEqual({ ks: 1, grid: 1 });
     expect(linearGemvSplit(16, 64, 1, 132, 8)).toEqual({ ks: 8, grid: 4 });
+  });
+});
+
+describe('gemvLinearConfigs (the GEMV linear launches the tuner times)', () => {
+  it("puts the heuristics' launch first, then the other splits of one kernel, never the other kernel", () => {
+    // CPM-1's 2560 x 2560 at 8 rows: linear_mma, 2 tiles a group on 80 blocks first, then 1 (132 blocks), 4, 8
+    const mma = gemvLinearConfigs(8, 2560, 2560, 132, policy());
+    expect(mma[0]).toEqual({ kernel: 'mma', mt: 2, grid: 80 });
+    expect(mma.slice(1)).toEqual([
+      { kernel: 'mma', mt: 1, grid: 132 },
+      { kernel: 'mma', mt: 4, grid: 40 },
+      { kernel: 'mma', mt: 8, grid: 20 },
+    ]);
+    // one row: linear_gemv at each k split, linearGemvSplit's first
+    const gemv = gemvLinearConfigs(1, 4096, 4096, 132, policy());
+    expect(gemv.map((c) => c.kernel)).toEqual(['gemv', 'gemv', 'gemv', 'gemv']);
+    expect(gemv[0]).toEqual({ kernel: 'gemv', ks: 2, grid: 256 });
+    expect(gemv.map((c) => (c.kernel === 'gemv' ? c.ks : 0)).sort()).toEqual([1, 2, 4, 8]);
+    // no more tiles a group than there are tiles
+    expect(gemvLinearConfigs(4, 64, 32, 132, policy()).map((c) => (c.kernel === 'mma' ? c.mt : 0))).toEqual([1, 2]);
+  });
+  it('offers the one launch where tuning is off or the split is forced', () => {
+    expect(gemvLinearConfigs(8, 2560, 2560, 132, policy({ gemvTune: false }))).toEqual([{ kernel: 'mma', mt: 2, grid: 80 }]);
+    expect(gemvLinearConfigs(1, 4096, 4096, 132, policy({ gemvSplitK: 8 }))).toEqual([{ kernel: 'gemv', ks: 8, grid: 396 }]);
+    expect(gemvLinearConfigs(8, 4096, 4096, 132, policy({ gemvMmaTiles: 8 }))).toEqual([{ kernel: 'mma', mt: 8, grid: 32 }]);
+    expect(gemvLinearConfigs(8, 4096, 4096, 132, policy({ gemvMmaMinRows: 0 }))[0].kernel).toBe('gemv');
   });
 });
 

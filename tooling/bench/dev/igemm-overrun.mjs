@@ -5,6 +5,8 @@
 // a: the activations end exactly where their allocation ends, and the allocation after it is freed first,
 //    so that reading past them faults; c: the same for the int32 product; canary: the product is followed
 //    by 8 MiB of 0x5a bytes of its own allocation, and the bytes changed past its end are counted.
+// Modes a and c now end in the addon's refusal: igemmFast demands that A's and C's region go on for
+// LtSlackBytes after them (blaslt.cc), so that no JS caller can place them where the fault struck.
 import { createCudaBackend } from '@bminf/kernels';
 
 const mode = process.argv[2] ?? 'canary';

@@ -101,6 +101,40 @@ async function decodeSeconds(runner, kind, batch, vocab) {
   return median(runs);
 }
 
+/**
+ * Seconds for the encoder alone over `ids` (embedding, every block, the final norm), recorded as one
+ * step as Cpm2PlannedRunner's encoder step is, without the cross-attention keys and values that open()
+ * computes from its output: the work transformers' encoder row times (`model.get_encoder()`), and the
+ * row issue 10 names. The median of 7 runs after the planning run.
+ */
+async function encoderAloneSeconds(model, ids) {
+  const b = model.backend;
+  const L = model.layers;
+  const n = ids.length;
+  const idT = b.upload(Int32Array.from(ids), [n]);
+  const bias = L.encoderBias.forward(0, n, n); // [heads, n, n], as the runner's plan holds it
+  const graph = b.captureStep(() => {
+    let x = b.embedding(idT, L.embed.table);
+    if (x.dtype !== model.activationDType) x = b.cast(x, model.activationDType);
+    for (const blk of L.encoderBlocks) x = blk.forward(x, bias);
+    L.encoderNorm.forward(x);
+  });
+  try {
+    await graph.run();
+    const times = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      await graph.run();
+      times.push((performance.now() - t0) / 1000);
+    }
+    return median(times);
+  } finally {
+    graph.dispose();
+    bias.dispose();
+    idT.dispose();
+  }
+}
+
 async function measure(kind, torch, bw) {
   const config = kind === 'cpm2' ? CPM2_CONFIG : kind === 'eva' ? EVA_CONFIG : CPM1_CONFIG;
   const batches = kind === 'cpm2' ? [1, 8, 32] : [1, 8];
@@ -116,6 +150,9 @@ async function measure(kind, torch, bw) {
   try {
     if (kind !== 'cpm1') {
       const enc = syntheticIds(512, config.vocabSize, 1);
+      const alone = 512 / (await encoderAloneSeconds(model, enc));
+      const refAlone = tref?.encoder_tok_s;
+      rows.push([`${name} encoder, 1 × 512 tokens`, alone, refAlone ?? 'n/a', refAlone ? alone / refAlone : 'n/a', '', '']);
       await runner.open(0, enc); // plans the 512-token encoder step
       const times = [];
       for (let i = 0; i < 7; i++) {
@@ -126,10 +163,9 @@ async function measure(kind, torch, bw) {
       runner.close(0);
       const tps = 512 / median(times);
       // open() runs the encoder and every decoder layer's cross-attention k and v of its output: set
-      // beside transformers doing the same (torch_e2e.py's encoder_cross_kv_tok_s; the encoder alone
-      // where that is missing, as the notes say)
-      const ref = tref?.encoder_cross_kv_tok_s ?? tref?.encoder_tok_s;
-      rows.push([`${name} encoder, 1 × 512 tokens`, tps, ref ?? 'n/a', ref ? tps / ref : 'n/a', '', '']);
+      // beside transformers doing the same (torch_e2e.py's encoder_cross_kv_tok_s)
+      const ref = tref?.encoder_cross_kv_tok_s;
+      rows.push([`${name} encoder + every layer's cross-attention k, v (open)`, tps, ref ?? 'n/a', ref ? tps / ref : 'n/a', '', '']);
     }
     const bytes = decoderBytes(kind, config);
     await decodeSeconds(runner, kind, 1, config.vocabSize); // plans the decode step, warms the GPU
@@ -159,6 +195,12 @@ export default {
     // BENCH_IGEMM_MODE=0|1|2: how igemm issues its cublasLt call (NativeCudaBench.igemmMode; the product's is
     // 2, each call replayed from a CUDA graph per operand addresses): for cublasLt faults (NOTES.md, 2026-12-05).
     if (process.env.BENCH_IGEMM_MODE) b.nativeCuda.bench.igemmMode(Number(process.env.BENCH_IGEMM_MODE));
+    // BENCH_ROUTES='{"gemvTune":false}': RoutePolicy switches (CudaBackend.routes) for this run, to compare a
+    // route with the product's in one device call
+    if (process.env.BENCH_ROUTES) {
+      Object.assign(b.routes, JSON.parse(process.env.BENCH_ROUTES));
+      console.error(`bench: routes ${process.env.BENCH_ROUTES}`);
+    }
     const bw = copyBandwidth(b);
     const rows = [];
     for (const kind of ['cpm2', 'eva', 'cpm1']) {
@@ -179,9 +221,9 @@ export default {
         `Roofline = batch ÷ (the decoder's int8 weights and float16 output head, in bytes, ÷ that bandwidth): CPM-2 ${(decoderBytes('cpm2', CPM2_CONFIG) / 1e9).toFixed(2)} GB, EVA ${(decoderBytes('eva', EVA_CONFIG) / 1e9).toFixed(2)} GB, CPM-1 ${(decoderBytes('cpm1', CPM1_CONFIG) / 1e9).toFixed(2)} GB per step. ` +
         `Models: random int8 weights drawn on the GPU (randomCpm2Model, randomCpm1Model); engine runners Cpm2PlannedRunner (32 slots, encoder ≤ 512, decoder ≤ 128 tokens) and Cpm1PlannedRunner (8 slots, 256 tokens). ` +
         `transformers ${torch?.transformers ?? '?'} with PyTorch ${torch?.torch ?? '?'}: the same shapes in float16, random weights, generate() greedy with min_new_tokens = max_new_tokens = ${NEW}, median of 3 after a warm-up. ` +
-        `Encoder rows: the encoder over 512 tokens and then the cross-attention keys and values of every decoder layer (what Cpm2PlannedRunner.open computes; transformers computes them in its first decoding step), on both sides; ` +
-        `transformers' encoder alone: ${['cpm2', 'eva'].map((k) => `${k === 'cpm2' ? 'CPM-2' : 'EVA'} ${torch?.[k]?.encoder_tok_s?.toFixed(0) ?? 'n/a'}`).join(', ')} tokens/s` +
-        `${['cpm2', 'eva'].some((k) => torch?.[k] && torch[k].encoder_cross_kv_tok_s === undefined) ? ' (where the cross-attention figure is missing, the row compares with the encoder alone)' : ''}.`,
+        `Encoder rows: "encoder" is the encoder alone over 512 tokens (embedding, every block, the final norm; one recorded step), beside transformers' model.get_encoder(); ` +
+        `"(open)" adds the cross-attention keys and values of every decoder layer (what Cpm2PlannedRunner.open computes for a new sequence; transformers computes them in its first decoding step), on both sides.` +
+        `${process.env.BENCH_ROUTES ? ` Route switches set for this run: ${process.env.BENCH_ROUTES}.` : ''}`,
     };
   },
 };

@@ -57,7 +57,7 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearGemvSplit, linearMmaFits, linearMmaShared, linearMmaTiles, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearMmaShared, linearRoute,
 } from './linear-route.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
@@ -816,12 +816,14 @@ export class CudaBackend implements Backend {
     const { bias, residual, rmsNorm, layerNorm, gated, gelu } = options;
     const [rows, k] = x.shape;
     const m = w.shape[0];
-    const mma = linearMmaFits(rows, k, m, this.routes);
-    const R = gemvRows(rows);
+    const sms = this.info.multiprocessors ?? 132;
+    // every candidate launch runs the same kernel (linear_mma or linear_gemv), so the same bits
+    const candidates = gemvLinearConfigs(rows, k, m, sms, this.routes);
+    const mma = candidates[0].kernel === 'mma';
     const norm = rmsNorm ? '_norm' : layerNorm ? '_ln' : '';
     const act = gated ? '_gated' : gelu ? '_gelu' : '';
-    const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
-    const shared = mma ? linearMmaShared(k) : R * k;
+    const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${gemvRows(rows)}`}`;
+    const shared = mma ? linearMmaShared(k) : gemvRows(rows) * k;
     // Beyond 48 KiB of shared memory a kernel must opt in; the kernels' static shared memory (under 1 KiB)
     // counts too, so linear_mma at k = 4096 (exactly 48 KiB dynamic) needs it.
     if (shared > 47 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
@@ -830,23 +832,18 @@ export class CudaBackend implements Backend {
     }
     const out = this.make([rows, gated ? m / 2 : m], 'float16');
     try {
-      const sms = this.info.multiprocessors ?? 132;
       const args = [
         ...this.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? x]), residual ? 1 : 0, ...this.flat([out]), rows, m, k,
         ...this.flat([(rmsNorm ?? layerNorm)?.weight ?? ws]), (rmsNorm ?? layerNorm)?.eps ?? 0, ...this.flat([layerNorm?.bias ?? ws]), layerNorm?.bias ? 1 : 0,
       ];
       const stream = this.routes.weightsPastL1 ? 1 : 0;
-      if (mma) {
-        // one block an SM, each taking groups of mt tiles of 16 weight rows
-        const mt = linearMmaTiles(m, k, sms);
-        const grid = Math.min(sms, Math.ceil(m / 16 / mt));
-        this.native.launch(this.fn(name), [grid, 1, 1], [LINEAR_MMA_WARPS * 32, 1, 1], shared, 'ppppipipiiipfpiii', [...args, mt, stream], false, this.routes.dependentLaunch);
-      } else {
-        // as many blocks as stay resident at once, each warp looping over its units of 4 weight rows
-        // (or its slice of their k)
-        const { ks, grid } = linearGemvSplit(m, k, R, sms, this.routes.gemvSplitK);
-        this.native.launch(this.fn(name), [grid, 1, 1], [256, 1, 1], shared, 'ppppipipiiipfpiii', [...args, ks, stream], false, this.routes.dependentLaunch);
-      }
+      // linear_mma: one block an SM, each taking groups of mt tiles of 16 weight rows; linear_gemv: as many
+      // blocks as stay resident at once, each warp looping over its units of 4 weight rows (or its slice of their k)
+      const run = (c: GemvLinearConfig) =>
+        this.native.launch(this.fn(name), [c.grid, 1, 1], [c.kernel === 'mma' ? LINEAR_MMA_WARPS * 32 : 256, 1, 1], shared, 'ppppipipiiipfpiii',
+          [...args, c.kernel === 'mma' ? c.mt : c.ks, stream], false, this.routes.dependentLaunch);
+      const key = `${name}:${rows}:${m}:${k}:${bias ? 1 : 0}${residual ? 1 : 0}${layerNorm?.bias ? 1 : 0}:${stream}`;
+      run(this.tuner.gemvLinear(key, candidates, run));
     } catch (e) {
       out.dispose();
       throw mapNativeError(e, 'linearInt8');

@@ -16,8 +16,18 @@ export interface RoutePolicy {
    * (linear_mma) from this many rows where its shapes allow, below on dp4a (linear_gemv). 0 or more than 8: never.
    */
   gemvMmaMinRows: number;
-  /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses. Benchmarks force it. */
+  /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses (or the tuner, gemvTune). Benchmarks force it. */
   gemvSplitK: number;
+  /** linear_mma's tiles a group (1, 2, 4, 8; at most the weight's tiles of 16 rows); 0: linearMmaTiles chooses (or the tuner, gemvTune). Tests force it. */
+  gemvMmaTiles: number;
+  /**
+   * The GEMV linear's launch (linear_gemv's k split, linear_mma's tiles a group) is timed at plan time
+   * among gemvLinearConfigs' candidates, which all compute the same bits; false: the heuristics'
+   * choice (linearGemvSplit, linearMmaTiles) untimed. The heuristics count rounds and bytes per block;
+   * what the memory system makes of a grid of 80 blocks against 132 (CPM-1's 2560-wide products at
+   * 8 rows) they cannot know.
+   */
+  gemvTune: boolean;
   /**
    * The GEMV linears (linear_gemv, linear_mma) load their weights past L1 (ld.global.nc.L1::no_allocate),
    * so that the weights streaming through do not push out of L1 the activation rows that the kernels'
@@ -65,6 +75,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
   gemvSplitK: 0,
+  gemvMmaTiles: 0,
+  gemvTune: true,
   // CPM-2's decode graph, two runs each way in one call (H100, 2026-12-05, profile-cpm2 --variants):
   // batch 1 2 545-2 550 us against 2 576-2 608, batch 8 3 369-3 398 against 3 406-3 410; batch 32 even.
   weightsPastL1: true,
@@ -162,6 +174,31 @@ export function linearMmaTiles(m: number, k: number, slots: number): number {
     }
   }
   return best;
+}
+
+/** One launch of the GEMV linear: linear_gemv with ks warps a unit, or linear_mma with mt tiles a group; `grid` blocks. */
+export type GemvLinearConfig = { kernel: 'gemv'; ks: number; grid: number } | { kernel: 'mma'; mt: number; grid: number };
+
+/**
+ * The launches the GEMV linear may take for rows x k times an [m, k] weight, the heuristics' choice
+ * first (the tuner keeps it on a tie, and takes it untimed where it may not time). linear_mma where
+ * linearMmaFits says so, else linear_gemv; the other kernel is never a candidate: their fused norms sum in
+ * another order, and every candidate must give the same bits. With `p.gemvTune` the other splits of k
+ * (gemv: 1, 2, 4, 8 warps a unit, unless p.gemvSplitK fixes it) or tile groups (mma: 1, 2, 4, 8 tiles,
+ * no more than there are) follow, unless p.gemvMmaTiles fixes it.
+ */
+export function gemvLinearConfigs(rows: number, k: number, m: number, sms: number, p: RoutePolicy): GemvLinearConfig[] {
+  if (linearMmaFits(rows, k, m, p)) {
+    const tiles = m / 16;
+    const mma = (mt: number): GemvLinearConfig => ({ kernel: 'mma', mt, grid: Math.min(sms, Math.ceil(tiles / mt)) });
+    const first = p.gemvMmaTiles || linearMmaTiles(m, k, sms);
+    const rest = p.gemvTune && !p.gemvMmaTiles ? [1, 2, 4, 8].filter((mt) => mt !== first && (mt === 1 || mt <= tiles)) : [];
+    return [first, ...rest].map(mma);
+  }
+  const R = gemvRows(rows);
+  const first = linearGemvSplit(m, k, R, sms, p.gemvSplitK);
+  const rest = p.gemvTune && !p.gemvSplitK ? [1, 2, 4, 8].filter((ks) => ks !== first.ks).map((ks) => linearGemvSplit(m, k, R, sms, ks)) : [];
+  return [first, ...rest].map((c): GemvLinearConfig => ({ kernel: 'gemv', ...c }));
 }
 
 // ---- igemm ------------------------------------------------------------------------------------------

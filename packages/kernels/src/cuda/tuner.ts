@@ -1,10 +1,11 @@
 // The one place on the TypeScript side that times kernels against each other and remembers what won:
-// per shape, which kernel an igemm takes (cublasLt or a Hopper tile) and whether the int8 linear layer's
-// fused Hopper kernel beats its three calls. linear-route.ts says when a choice has to be timed; this
+// per shape, which kernel an igemm takes (cublasLt or a Hopper tile), whether the int8 linear layer's
+// fused Hopper kernel beats its three calls, and how the GEMV linear of a decode step is launched. linear-route.ts says when a choice has to be timed; this
 // times it once per shape and answers from its caches from then on. (cublasLt's own algorithm for a
 // shape is chosen inside the addon when it builds the shape's plan: native/src/cuda/blaslt.cc.)
 // Every candidate computes the same bits, so the timing runs write into the call's own output.
 import type { CudaEvent, DeviceSpan, NativeCuda } from '@bminf/cuda-binding';
+import type { GemvLinearConfig } from './linear-route.js';
 import type { Sm90Tile } from './sm90-gemm.js';
 
 /** The kernel an igemm took: a Hopper tile or cublasLt. */
@@ -103,6 +104,23 @@ export class Tuner {
     this.fusedTileChoice.set(key, choice);
     return choice;
   }
+  /** Per GEMV linear (`kernel:rows:m:k` and its options): the launch that timed fastest (gemvLinear). */
+  readonly gemvChoice = new Map<string, GemvLinearConfig>();
+
+  /**
+   * The launch of a GEMV linear: the fastest of `candidates` (gemvLinearConfigs: the heuristics' first,
+   * which a tie keeps), each run by `run`, timed once per key on cold L2, as a decode step finds the
+   * weights. Inside a capture, an untimed key takes the first.
+   */
+  gemvLinear(key: string, candidates: readonly GemvLinearConfig[], run: (c: GemvLinearConfig) => void): GemvLinearConfig {
+    const known = this.gemvChoice.get(key);
+    if (known) return known;
+    if (candidates.length === 1 || this.capturing()) return candidates[0];
+    const choice = candidates[fastest(this.timeCold(candidates.map((c) => () => run(c))))];
+    this.gemvChoice.set(key, choice);
+    return choice;
+  }
+
   /** Per linear shape and epilogue, with the tiles timed (fusedTile): the tile that won, or null for the three calls. */
   readonly fusedTileChoice = new Map<string, string | null>();
 
