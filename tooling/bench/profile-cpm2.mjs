@@ -26,7 +26,7 @@ const skipProfile = args.includes('--skip-profile');
 const variants = args.includes('--variants')
   ? {
       default: {},
-      'fused linear tiles untimed': { fusedTileTune: false },
+      'GEMV launches untimed': { gemvTune: false },
       default2: {},
     }
   : { default: {} };
