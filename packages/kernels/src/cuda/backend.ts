@@ -822,8 +822,9 @@ export class CudaBackend implements Backend {
     const mma = candidates[0].kernel === 'mma';
     const norm = rmsNorm ? '_norm' : layerNorm ? '_ln' : '';
     const act = gated ? '_gated' : gelu ? '_gelu' : '';
-    const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${gemvRows(rows)}`}`;
-    const shared = mma ? linearMmaShared(k) : gemvRows(rows) * k;
+    const R = gemvRows(rows);
+    const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
+    const shared = mma ? linearMmaShared(k) : R * k;
     // Beyond 48 KiB of shared memory a kernel must opt in; the kernels' static shared memory (under 1 KiB)
     // counts too, so linear_mma at k = 4096 (exactly 48 KiB dynamic) needs it.
     if (shared > 47 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {

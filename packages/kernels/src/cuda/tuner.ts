@@ -1,8 +1,9 @@
 // The one place on the TypeScript side that times kernels against each other and remembers what won:
 // per shape, which kernel an igemm takes (cublasLt or a Hopper tile), whether the int8 linear layer's
-// fused Hopper kernel beats its three calls, and how the GEMV linear of a decode step is launched. linear-route.ts says when a choice has to be timed; this
-// times it once per shape and answers from its caches from then on. (cublasLt's own algorithm for a
-// shape is chosen inside the addon when it builds the shape's plan: native/src/cuda/blaslt.cc.)
+// fused Hopper kernel beats its three calls, and how the GEMV linear of a decode step is launched.
+// linear-route.ts says when a choice has to be timed; this times it once per shape and answers from its
+// caches from then on. (cublasLt's own algorithm for a shape is chosen inside the addon when it builds the
+// shape's plan: native/src/cuda/blaslt.cc.)
 // Every candidate computes the same bits, so the timing runs write into the call's own output.
 import type { CudaEvent, DeviceSpan, NativeCuda } from '@bminf/cuda-binding';
 import type { GemvLinearConfig } from './linear-route.js';
@@ -50,13 +51,19 @@ export class Tuner {
    * first candidate.
    */
   igemmKernel<C extends IgemmKernelChoice>(m: number, n: number, k: number, candidates: readonly C[], run: (c: C) => void): C {
-    const key = `${m}:${n}:${k}`;
-    const known = this.igemmChoice.get(key) as C | undefined;
+    return this.timedChoice(this.igemmChoice as Map<string, C>, `${m}:${n}:${k}`, candidates, run);
+  }
+
+  /**
+   * The fastest of `candidates` under `key` in `choices` (a tie keeps the earlier), each run by `run`,
+   * timed once (timeCold) and remembered. Inside a capture, an untimed key takes the first candidate.
+   */
+  private timedChoice<C>(choices: Map<string, C>, key: string, candidates: readonly C[], run: (c: C) => void): C {
+    const known = choices.get(key);
     if (known !== undefined) return known;
     if (this.capturing()) return candidates[0];
-    const ms = this.timeCold(candidates.map((c) => () => run(c)));
-    const choice = candidates[fastest(ms)];
-    this.igemmChoice.set(key, choice);
+    const choice = candidates[fastest(this.timeCold(candidates.map((c) => () => run(c))))];
+    choices.set(key, choice);
     return choice;
   }
 
@@ -113,12 +120,8 @@ export class Tuner {
    * weights. Inside a capture, an untimed key takes the first.
    */
   gemvLinear(key: string, candidates: readonly GemvLinearConfig[], run: (c: GemvLinearConfig) => void): GemvLinearConfig {
-    const known = this.gemvChoice.get(key);
-    if (known) return known;
-    if (candidates.length === 1 || this.capturing()) return candidates[0];
-    const choice = candidates[fastest(this.timeCold(candidates.map((c) => () => run(c))))];
-    this.gemvChoice.set(key, choice);
-    return choice;
+    // one candidate (tuning off, or a forced split): nothing to time
+    return candidates.length === 1 ? candidates[0] : this.timedChoice(this.gemvChoice, key, candidates, run);
   }
 
   /** Per linear shape and epilogue, with the tiles timed (fusedTile): the tile that won, or null for the three calls. */
