@@ -19,6 +19,8 @@ export {
   linearMmaTiles,
   linearGemvSplit,
   linearMmaShared,
+  gemvLinearShared,
+  stagedRowsBytes,
   LINEAR_MMA_WARPS,
   igemmRoute,
   linearCall,
