@@ -27,7 +27,6 @@ const variants = args.includes('--variants')
   ? {
       default: {},
       'GEMV launches untimed': { gemvTune: false },
-      'rows unstaged': { stageRows: false },
       default2: {},
     }
   : { default: {} };
