@@ -30,7 +30,20 @@
 #define ATT_BN 64  // keys per tile
 #define ATT_NEG_INF __int_as_float(0xff800000)
 
+__device__ __forceinline__ unsigned sharedAddr(const void* p) {
+  unsigned long long r;
+  asm("cvta.to.shared.u64 %0, %1;" : "=l"(r) : "l"(p));
+  return (unsigned)r;
+}
+
 #if __CUDA_ARCH__ >= 800
+// 16 bytes global -> shared, bypassing L1; bytes < 16 zero-fills the rest (0: all zeros, nothing read).
+__device__ __forceinline__ void cpAsync16(unsigned dst, const void* src, int bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+__device__ __forceinline__ void cpAsyncWaitOne() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
+
 __device__ __forceinline__ void ldsm4(unsigned* r, unsigned addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -236,7 +249,7 @@ __device__ __forceinline__ void attentionTile(const half_t* __restrict__ q, i64 
   }
 
   // No copy may still be writing shared memory when the block exits (kTiles = 0 never waited for its first two).
-  cpAsyncWaitAll();
+  asm volatile("cp.async.wait_all;" ::: "memory");
 
   // O / l, with l summed over the quad; out [n, heads * D], this head's columns.
 #pragma unroll

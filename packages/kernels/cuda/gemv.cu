@@ -166,68 +166,14 @@ __device__ __forceinline__ float rowAbsMax(Row8 row8, bool live, int t, int stri
   return m;
 }
 
-// Staged rows (`stage`, linear_gemv and linear_mma). The fused quantize phase reads each activation row two
-// to four times (a norm's mean and sum of squares, the absmax, the quantize), and every pass costs its
-// threads dependent round trips to L2: a pass's loads wait for the barrier of the pass before, and at 8
-// rows each of linear_mma's threads has 8-20 chunks a pass, which the loop takes a few at a time. At 8
-// rows and k = 4096 that latency, not the weights, is what the kernel waits for (its weights are all in
-// flight from the start). Staged, the block first copies its rows (and the norm's weight and bias) into
-// shared memory, every copy in flight at once through cp.async (no registers held: the weights in flight
-// keep theirs), and the passes read shared memory. The same values, so the same bits.
-// The staged area: R rows of k halves, then (NORM) the norm's weight, then (NORM 2 with a bias) its bias;
-// stagedBytes in linear-route.ts is its size.
-//
-// n 16-byte chunks from src (global) to dst (shared), thread threadIdx.x taking every blockDim.x-th.
-__device__ __forceinline__ void stageCopy(void* dst, const void* src, int n) {
-#if __CUDA_ARCH__ >= 800
-  const unsigned d = sharedAddr(dst);
-  for (int i = threadIdx.x; i < n; i += blockDim.x) cpAsync16(d + 16u * (unsigned)i, static_cast<const u32x4*>(src) + i, 16);
-#else
-  for (int i = threadIdx.x; i < n; i += blockDim.x) static_cast<u32x4*>(dst)[i] = static_cast<const u32x4*>(src)[i];
-#endif
-}
-// Waits for this thread's copies; the block barrier then makes every thread's visible.
-__device__ __forceinline__ void stageWait() {
-#if __CUDA_ARCH__ >= 800
-  cpAsyncWaitAll();
-#else
-  // plain copies: nothing in flight
-#endif
-  __syncthreads();
-}
-// Where the quantize phase reads its operands: x's rows and the norm's weight and bias, in global memory
-// or staged. stageNorm copies the norm's (which no kernel writes: before PDL_ENTRY), stageRows x's rows
-// (after it) and waits for both.
-struct RowOperands {
-  const half_t* x;
-  const half_t* normW;
-  const half_t* normB;
-};
-template <int NORM>
-__device__ __forceinline__ void stageNorm(half_t* st, int stRows, int k, RowOperands& o) {
-  half_t* w = st + (i64)stRows * k;
-  if (NORM) stageCopy(w, o.normW, k >> 3);
-  if (NORM == 2 && o.normB) stageCopy(w + k, o.normB, k >> 3);
-}
-template <int NORM>
-__device__ __forceinline__ void stageRows(half_t* st, int stRows, int rows, int k, RowOperands& o) {
-  stageCopy(st, o.x, (int)(((i64)rows * k) >> 3));
-  stageWait();
-  o.x = st;
-  if (NORM) o.normW = st + (i64)stRows * k;
-  if (NORM == 2 && o.normB) o.normB = st + (i64)stRows * k + k;
-}
-
 template <int R, int NORM, int ACT>
 __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                            const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
                                            int n, int k, const half_t* __restrict__ normW, float eps,
-                                           const half_t* __restrict__ normB, int ks, int stream, int stage) {
+                                           const half_t* __restrict__ normB, int ks, int stream) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
-  extern __shared__ u32x4 xq[];  // R rows of k int8, then (stage) the staged area
-  half_t* st = reinterpret_cast<half_t*>(reinterpret_cast<signed char*>(xq) + (i64)R * k);
-  RowOperands ops{X, normW, normB};
+  extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
   __shared__ float rowScale[R];
   __shared__ int part[2][8][R * 4];  // the k slices' sums (ks > 1), double-buffered: one barrier a round
@@ -275,9 +221,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   };
   if (rounds > 0 && base0 + uw < units && sBeg < sEnd) loadStep(base0 + uw, sBeg);
   if (rounds > 0) loadEpilogue(base0 + uw, false, epW, epB, epR);
-  if (stage) {
-    stageNorm<NORM>(st, R, k, ops);
-  } else if (NORM) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
+  if (NORM) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
     const int wpr = 8 / R, stride = wpr * 32, t = threadIdx.x - (warp / wpr) * stride;
     for (int i = t; i < nvec; i += stride) {
       prefetchL1(normW + 8 * (i64)i);
@@ -286,14 +230,13 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   }
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
   if (rounds > 0 && residual) loadEpilogue(base0 + uw, true, epW, epB, epR);
-  if (stage) stageRows<NORM>(st, R, rows, k, ops);
   {
     // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
     const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
-    const u32x4* xr = reinterpret_cast<const u32x4*>(ops.x + (i64)r * k);
+    const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
     const float2 stats = rowNormStats<NORM>(xr, r < rows, t, stride, nvec, k, eps, r, wpr, red);
     // 8 halves of row r from chunk i: x itself, or x normalised
-    auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], ops.normW, ops.normB, i, stats); };
+    auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], normW, normB, i, stats); };
     const float m = rowAbsMax(row8, r < rows, t, stride, nvec, r, wpr, red);
     if (r < rows) {
       const float s = h2f(scaleOf(m));
@@ -398,9 +341,9 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
                                   const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,  \
                                   const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out,   \
                                   int rows, int n, int k, const half_t* __restrict__ normW, float eps,              \
-                                  const half_t* __restrict__ normB, int hasNormB, int ks, int stream, int stage) {   \
+                                  const half_t* __restrict__ normB, int hasNormB, int ks, int stream) {              \
     linearGemv<R, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows,   \
-                             n, k, normW, eps, hasNormB ? normB : nullptr, ks, stream, stage);                       \
+                             n, k, normW, eps, hasNormB ? normB : nullptr, ks, stream);                              \
   }
 #define LINEAR_GEMV_KERNELS(R)                                              \
   LINEAR_GEMV_KERNEL(linear_gemv_r##R, R, 0, 0)                             \
@@ -449,13 +392,11 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
                                           const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                           const half_t* __restrict__ residual, half_t* __restrict__ out, int rows, int n,
                                           int k, const half_t* __restrict__ normW, float eps, const half_t* __restrict__ normB,
-                                          int mt, int stream, int stage) {
+                                          int mt, int stream) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 mmaShared[];
   signed char* xq = reinterpret_cast<signed char*>(mmaShared);  // 8 rows x k int8, interleaved by 64 bytes
   int* part = reinterpret_cast<int*>(xq + 8 * (i64)k);     // [2][NW warps][128]
-  half_t* st = reinterpret_cast<half_t*>(part + 2 * NW * 128);  // (stage) the staged area, 8 rows
-  RowOperands ops{X, normW, normB};
   __shared__ float red[32];
   __shared__ float rowScale[8];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
@@ -480,17 +421,15 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
   int u = group * mt + myTile;
   bool active = group < groups && u < tiles && s0 < s1;
   if (active) load(u, s0);
-  if (stage) stageNorm<NORM>(st, 8, k, ops);
   PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
-  if (stage) stageRows<NORM>(st, 8, rows, k, ops);
   {
     // Quantize: NW / 8 warps per row (rows beyond `rows` are left as they are: their products feed only
     // output columns that are never written).
     constexpr int WPR = NW / 8;
     const int r = warp / WPR, tt = threadIdx.x - r * WPR * 32, stride = WPR * 32, nvec = k >> 3;
-    const u32x4* xr = reinterpret_cast<const u32x4*>(ops.x + (i64)r * k);
+    const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
     const float2 stats = rowNormStats<NORM>(xr, r < rows, tt, stride, nvec, k, eps, r, WPR, red);
-    auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], ops.normW, ops.normB, i, stats); };
+    auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], normW, normB, i, stats); };
     const float m = rowAbsMax(row8, r < rows, tt, stride, nvec, r, WPR, red);
     if (r < rows) {
       const float s = h2f(scaleOf(m));
@@ -572,9 +511,9 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
       NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
            const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
            half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps,            \
-           const half_t* __restrict__ normB, int hasNormB, int mt, int stream, int stage) {                         \
+           const half_t* __restrict__ normB, int hasNormB, int mt, int stream) {                                                \
     linearMma<16, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows, n, \
-                             k, normW, eps, hasNormB ? normB : nullptr, mt, stream, stage);                          \
+                             k, normW, eps, hasNormB ? normB : nullptr, mt, stream);                                        \
   }
 LINEAR_MMA_KERNEL(linear_mma, 0, 0)
 LINEAR_MMA_KERNEL(linear_mma_norm, 1, 0)

@@ -187,22 +187,3 @@ __device__ __forceinline__ u32x4 ldWeights(const u32x4* p, int stream) {
 #define PDL_ENTRY() \
   PDL_TRIGGER();    \
   PDL_WAIT()
-
-// Shared memory addresses and cp.async (sm_80+), for the attention kernel's tile pipeline and the GEMV
-// linears' staged rows (gemv.cu).
-#if __CUDA_ARCH__ >= 800
-__device__ __forceinline__ unsigned sharedAddr(const void* p) {
-  unsigned long long r;
-  asm("cvta.to.shared.u64 %0, %1;" : "=l"(r) : "l"(p));
-  return (unsigned)r;
-}
-// 16 bytes global -> shared, bypassing L1; bytes < 16 zero-fills the rest (0: all zeros, nothing read).
-__device__ __forceinline__ void cpAsync16(unsigned dst, const void* src, int bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-__device__ __forceinline__ void cpAsyncWaitOne() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
-__device__ __forceinline__ void cpAsyncWaitAll() { asm volatile("cp.async.wait_all;" ::: "memory"); }
-#else
-// (below sm_80 the staged rows are copied by plain loads and stores; attention.cu needs sm_80)
-#endif

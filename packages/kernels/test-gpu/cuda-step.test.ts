@@ -236,12 +236,11 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     });
   });
 
-  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows, and each its own splits (the tuner\'s candidates), with the weights through L1 or past it, the rows staged in shared memory or not', () => {
+  it('the tensor-core GEMV linear (linear_mma) equals the dp4a one bit for bit, in each form, at 1-8 rows, and each its own splits (the tuner\'s candidates), with the weights through L1 or past it', () => {
     const saved = gpu.routes.gemvMmaMinRows;
     const savedSplit = gpu.routes.gemvSplitK;
     const savedTiles = gpu.routes.gemvMmaTiles;
     const savedPast = gpu.routes.weightsPastL1;
-    const savedStage = gpu.routes.stageRows;
     try {
       tidy(() => {
         // CPM-2's shape first (its 48 KiB of dynamic shared memory need the opt-in, which a larger k
@@ -276,26 +275,23 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
               const dp4a = gpu.download(gpu.linearInt8(x, w, ws, options));
               if (exact) expect(mma, `${form} ${tag}`).toEqual(dp4a);
               else expect(relErr(mma, dp4a), `${form} ${tag}`).toBeLessThan(2e-2);
-              // k split over 1, 2, 4 or 8 warps: integer sums, so the same bits; the weights loaded past L1
-              // and the rows read from global or staged memory (the same values)
-              for (const [past, stage] of [[false, true], [true, true], [true, false]]) {
+              // k split over 1, 2, 4 or 8 warps: integer sums, so the same bits; and the weights loaded past
+              // L1 (the same values)
+              for (const past of [false, true]) {
                 gpu.routes.weightsPastL1 = past;
-                gpu.routes.stageRows = stage;
-                const how = `${past ? ' past L1' : ''}${stage ? '' : ' unstaged'}`;
                 gpu.routes.gemvMmaMinRows = 1;
                 for (const mt of [1, 2, 4, 8].filter((t) => t === 1 || t <= m / 16)) {
                   gpu.routes.gemvMmaTiles = mt;
-                  expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), mma), `${form} ${tag} mma mt ${mt}${how}`).toBe('identical');
+                  expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), mma), `${form} ${tag} mma mt ${mt}${past ? ' past L1' : ''}`).toBe('identical');
                 }
                 gpu.routes.gemvMmaTiles = savedTiles;
                 gpu.routes.gemvMmaMinRows = 0;
                 for (const ks of [1, 2, 4, 8]) {
                   gpu.routes.gemvSplitK = ks;
-                  expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), dp4a), `${form} ${tag} ks ${ks}${how}`).toBe('identical');
+                  expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), dp4a), `${form} ${tag} ks ${ks}${past ? ' past L1' : ''}`).toBe('identical');
                 }
               }
               gpu.routes.weightsPastL1 = savedPast;
-              gpu.routes.stageRows = savedStage;
             }
           }
         }
@@ -305,7 +301,6 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
       gpu.routes.gemvSplitK = savedSplit;
       gpu.routes.gemvMmaTiles = savedTiles;
       gpu.routes.weightsPastL1 = savedPast;
-      gpu.routes.stageRows = savedStage;
     }
   });
 

@@ -9,19 +9,16 @@ import {
   type RoutePolicy,
   createCpuBackend,
   gemvLinearConfigs,
-  gemvLinearShared,
   gemvRows,
   igemmRoute,
   type LinearCall,
   linearCall,
   linearMmaFits,
-  linearMmaShared,
   linearMmaTiles,
   linearGemvSplit,
   linearRoute,
   ROW_VEC_MAX_COLS,
   rowVecLaunch,
-  stagedRowsBytes,
 } from '@bminf/kernels';
 
 const policy = (p: Partial<RoutePolicy> = {}): RoutePolicy => ({ ...DEFAULT_ROUTE_POLICY, ...p });
@@ -147,26 +144,6 @@ describe('linear_mma (the tensor-core GEMV linear)', () => {
     // few tiles: one tile a group, k split over all 16 warps
     expect(linearMmaTiles(16, 64, 132)).toBe(1);
     expect(linearMmaTiles(592, 448, 132)).toBe(1);
-  });
-});
-
-describe("the GEMV linears' staged rows (gemvLinearShared)", () => {
-  it('stages where the blocks an SM still fit, and adds the norm only where there is one', () => {
-    expect(stagedRowsBytes(8, 4096, false)).toBe(65536);
-    expect(stagedRowsBytes(1, 4096, true)).toBe(8192 + 16384);
-    // CPM-2's 4096-wide products at 8 rows: linear_mma, one block an SM, staged
-    expect(gemvLinearShared('mma', 8, 4096, true, policy())).toEqual({ bytes: linearMmaShared(4096) + 65536 + 16384, stage: true });
-    // its FFN output (k = 10 240): 8 rows of float16 do not fit beside the rest
-    expect(gemvLinearShared('mma', 8, 10240, false, policy())).toEqual({ bytes: linearMmaShared(10240), stage: false });
-    // linear_gemv: three blocks an SM at 1-4 rows, two at 8
-    expect(gemvLinearShared('gemv', 1, 10240, false, policy())).toEqual({ bytes: 10240 * 3, stage: true });
-    expect(gemvLinearShared('gemv', 4, 4096, true, policy())).toEqual({ bytes: 4 * 4096 * 3 + 16384, stage: true });
-    expect(gemvLinearShared('gemv', 8, 4096, true, policy())).toEqual({ bytes: 8 * 4096, stage: false });
-    expect(gemvLinearShared('gemv', 3, 10240, false, policy())).toEqual({ bytes: 4 * 10240, stage: false });
-  });
-  it('never stages where the policy says not to', () => {
-    expect(gemvLinearShared('mma', 8, 4096, true, policy({ stageRows: false }))).toEqual({ bytes: linearMmaShared(4096), stage: false });
-    expect(gemvLinearShared('gemv', 1, 4096, false, policy({ stageRows: false }))).toEqual({ bytes: 4096, stage: false });
   });
 });
 

@@ -97,7 +97,7 @@ void checkAttention() {
 
 // ---- the GEMV linears: k splits, weights past L1, linear_mma against linear_gemv ------------------------
 using LinearKernel = void (*)(const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*, int, half_t*, int, int, int,
-                              const half_t*, float, const half_t*, int, int, int, int);
+                              const half_t*, float, const half_t*, int, int, int);
 
 struct Form {
   const char* name;
@@ -118,17 +118,14 @@ struct LinearData {
   std::vector<signed char> w;
 };
 
-// split: linear_gemv's ks or linear_mma's tiles a group; stream: the weights loaded past L1 (the same values);
-// stage: the rows (and the norm's weight and bias) staged in shared memory after the kernel's own, `stRows` rows
-// (stagedRowsBytes in linear-route.ts)
+// split: linear_gemv's ks or linear_mma's tiles a group; stream: the weights loaded past L1 (the same values)
 std::vector<half_t> runLinear(LinearKernel kernel, const LinearData& d, const Form& f, unsigned grid, unsigned threads, size_t shared, int split,
-                              int stream, int stage = 0, int stRows = 0) {
-  if (stage) shared += 2 * static_cast<size_t>(stRows) * d.k + (f.norm ? 4 * static_cast<size_t>(d.k) : 0);
+                              int stream) {
   const int outWidth = f.gated ? d.m / 2 : d.m;
   std::vector<half_t> out(static_cast<size_t>(d.rows) * outWidth, 0x7e00);
   emu_launch(grid, threads, shared, [&] {
     kernel(d.x.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(), d.rows, d.m, d.k, d.normW.data(), 1e-5f,
-           d.normB.data(), f.norm == 2, split, stream, stage);
+           d.normB.data(), f.norm == 2, split, stream);
   });
   return out;
 }
@@ -152,8 +149,6 @@ void checkLinears() {
         std::snprintf(tag, sizeof tag, "linear_gemv %s rows %d ks %d%s", f.name, rows, ks, ks == 8 ? " weights past L1" : "");
         expectSame(tag, runLinear(f.gemv[ri], d, f, 5, 256, static_cast<size_t>(R) * k, ks, ks == 8), dp4a);
       }
-      std::snprintf(tag, sizeof tag, "linear_gemv %s rows %d ks 2, rows staged", f.name, rows);
-      expectSame(tag, runLinear(f.gemv[ri], d, f, 5, 256, static_cast<size_t>(R) * k, 2, 1, 1, R), dp4a);
       if (rows == 1) continue;  // linear_mma takes 2-8 rows in the product
       // linear_mma, 3 blocks and 2 tiles a group; 7 blocks and 1 tile a group with the weights past L1
       const auto mma = runLinear(f.mma, d, f, 3, 512, 8 * k + 2 * 16 * 128 * 4, 2, 0);
@@ -163,8 +158,6 @@ void checkLinears() {
       }
       std::snprintf(tag, sizeof tag, "linear_mma %s rows %d: 1 tile a group, weights past L1", f.name, rows);
       expectSame(tag, runLinear(f.mma, d, f, 7, 512, 8 * k + 2 * 16 * 128 * 4, 1, 1), mma);
-      std::snprintf(tag, sizeof tag, "linear_mma %s rows %d: rows staged", f.name, rows);
-      expectSame(tag, runLinear(f.mma, d, f, 3, 512, 8 * k + 2 * 16 * 128 * 4, 2, 1, 1, 8), mma);
     }
   }
 }

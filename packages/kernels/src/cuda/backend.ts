@@ -57,7 +57,7 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvLinearShared, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearMmaShared, linearRoute,
 } from './linear-route.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
@@ -824,7 +824,7 @@ export class CudaBackend implements Backend {
     const act = gated ? '_gated' : gelu ? '_gelu' : '';
     const R = gemvRows(rows);
     const name = `linear_${mma ? 'mma' : 'gemv'}${norm}${act}${mma ? '' : `_r${R}`}`;
-    const { bytes: shared, stage } = gemvLinearShared(candidates[0].kernel, rows, k, !!(rmsNorm ?? layerNorm), this.routes);
+    const shared = mma ? linearMmaShared(k) : R * k;
     // Beyond 48 KiB of shared memory a kernel must opt in; the kernels' static shared memory (under 1 KiB)
     // counts too, so linear_mma at k = 4096 (exactly 48 KiB dynamic) needs it.
     if (shared > 47 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
@@ -841,9 +841,9 @@ export class CudaBackend implements Backend {
       // linear_mma: one block an SM, each taking groups of mt tiles of 16 weight rows; linear_gemv: as many
       // blocks as stay resident at once, each warp looping over its units of 4 weight rows (or its slice of their k)
       const run = (c: GemvLinearConfig) =>
-        this.native.launch(this.fn(name), [c.grid, 1, 1], [c.kernel === 'mma' ? LINEAR_MMA_WARPS * 32 : 256, 1, 1], shared, 'ppppipipiiipfpiiii',
-          [...args, c.kernel === 'mma' ? c.mt : c.ks, stream, stage ? 1 : 0], false, this.routes.dependentLaunch);
-      const key = `${name}:${rows}:${m}:${k}:${bias ? 1 : 0}${residual ? 1 : 0}${layerNorm?.bias ? 1 : 0}:${stream}${stage ? 1 : 0}`;
+        this.native.launch(this.fn(name), [c.grid, 1, 1], [c.kernel === 'mma' ? LINEAR_MMA_WARPS * 32 : 256, 1, 1], shared, 'ppppipipiiipfpiii',
+          [...args, c.kernel === 'mma' ? c.mt : c.ks, stream], false, this.routes.dependentLaunch);
+      const key = `${name}:${rows}:${m}:${k}:${bias ? 1 : 0}${residual ? 1 : 0}${layerNorm?.bias ? 1 : 0}:${stream}`;
       run(this.tuner.gemvLinear(key, candidates, run));
     } catch (e) {
       out.dispose();

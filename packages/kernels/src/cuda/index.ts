@@ -19,8 +19,6 @@ export {
   linearMmaTiles,
   linearGemvSplit,
   linearMmaShared,
-  gemvLinearShared,
-  stagedRowsBytes,
   LINEAR_MMA_WARPS,
   igemmRoute,
   linearCall,

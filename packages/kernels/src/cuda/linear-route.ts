@@ -34,13 +34,6 @@ export interface RoutePolicy {
    * quantize phase reads two or three times (8 rows of 10 240 halves at CPM-2's FFN output: 160 KiB).
    */
   weightsPastL1: boolean;
-  /**
-   * The GEMV linears copy their activation rows (and the fused norm's weight and bias) into shared memory
-   * before the quantize phase, all at once through cp.async, where the shared memory allows it
-   * (gemvLinearShared): the phase reads each row two to four times, and from global memory each pass was
-   * a few dependent round trips to L2 (gemv.cu, "Staged rows"). The same bits either way.
-   */
-  stageRows: boolean;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
   /**
@@ -87,7 +80,6 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // CPM-2's decode graph, two runs each way in one call (H100, 2026-12-05, profile-cpm2 --variants):
   // batch 1 2 545-2 550 us against 2 576-2 608, batch 8 3 369-3 398 against 3 406-3 410; batch 32 even.
   weightsPastL1: true,
-  stageRows: true,
   // CPM-2 at batch 1 (64-token inputs, caches planned for 512): 445 tokens/s unsplit, 424 at 2, 418 as
   // attendCacheSplits chooses (profile-cpm2 --variants, H200, NOTES.md)
   attendSplitMax: 1,
@@ -127,38 +119,12 @@ export function linearMmaShared(k: number): number {
   return 8 * k + 2 * LINEAR_MMA_WARPS * 128 * 4;
 }
 
-/** linear_mma's dynamic shared memory at most (one block an SM). */
-const LINEAR_MMA_SHARED_MAX = 200 * 1024;
-
 /**
  * Whether linear_mma takes a GEMV linear of this shape (k × out features m; gated: m stacked rows):
  * 64-byte steps of k, tiles of 16 weight rows, and its shared memory within 200 KiB.
  */
 export function linearMmaFits(rows: number, k: number, m: number, p: RoutePolicy): boolean {
-  return p.gemvMmaMinRows > 0 && rows >= p.gemvMmaMinRows && rows <= 8 && k % 64 === 0 && m % 16 === 0 && linearMmaShared(k) <= LINEAR_MMA_SHARED_MAX;
-}
-
-/** Shared memory of the GEMV linears' staged rows (gemv.cu's stageRows): R rows of k float16, then the norm's weight and bias. */
-export function stagedRowsBytes(R: number, k: number, norm: boolean): number {
-  return 2 * R * k + (norm ? 4 * k : 0);
-}
-
-/** What the GEMV linears' blocks on one SM may take of its shared memory (228 KiB on sm_90, with some to spare). */
-const GEMV_SHARED_PER_SM = 224 * 1024;
-/** linear_gemv's static shared memory and the driver's reserve per block, at most (gemv.cu: part, red, rowScale). */
-const GEMV_STATIC_SHARED = 3 * 1024;
-
-/**
- * The GEMV linear's dynamic shared memory per block and whether it stages its rows: staged where
- * p.stageRows asks and the blocks an SM still fit (linear_mma: one block; linear_gemv: linearGemvResident's,
- * which its launch bounds promise the grid). Unstaged, linear_mma needs linearMmaShared, linear_gemv R·k.
- */
-export function gemvLinearShared(kernel: 'gemv' | 'mma', rows: number, k: number, norm: boolean, p: RoutePolicy): { bytes: number; stage: boolean } {
-  const R = kernel === 'mma' ? 8 : gemvRows(rows);
-  const plain = kernel === 'mma' ? linearMmaShared(k) : R * k;
-  const staged = plain + stagedRowsBytes(R, k, norm);
-  const fits = kernel === 'mma' ? staged <= LINEAR_MMA_SHARED_MAX : linearGemvResident(R) * (staged + GEMV_STATIC_SHARED) <= GEMV_SHARED_PER_SM;
-  return p.stageRows && fits ? { bytes: staged, stage: true } : { bytes: plain, stage: false };
+  return p.gemvMmaMinRows > 0 && rows >= p.gemvMmaMinRows && rows <= 8 && k % 64 === 0 && m % 16 === 0 && linearMmaShared(k) <= 200 * 1024;
 }
 
 /** Blocks of 256 threads of linear_gemv that stay resident per SM (LINEAR_GEMV_RESIDENT in gemv.cu, its launch bounds). */
