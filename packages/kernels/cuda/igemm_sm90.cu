@@ -104,31 +104,34 @@ __device__ __forceinline__ void add4(i32x4& a, const i32x4 b) {
   a.w += b.w;
 }
 
-// d (64 x N int32 per warpgroup) += A (64 x 32 int8) * B (N x 32 int8)ᵀ.
-__device__ __forceinline__ void wgmmaN64(int* d, u64 descA, u64 descB) {
+// d (64 x N int32 per warpgroup) += A (64 x 32 int8) * B (N x 32 int8)ᵀ; acc == 0: d = A * Bᵀ (wgmma's scale-d
+// predicate). The first product of a tile overwrites its accumulators instead of adding to zeros set before
+// the loop: with those zeroing moves in the pipeline, ptxas serialized the wgmma of the 'a' kernels
+// (C7515: "non wgmma instructions defining accumulator registers") of igemm and the gated linear.
+__device__ __forceinline__ void wgmmaN64(int* d, u64 descA, u64 descB, int acc) {
   asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1;\n"
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
-      : "l"(descA), "l"(descB));
+      : "l"(descA), "l"(descB), "r"(acc));
 }
-__device__ __forceinline__ void wgmmaN128(int* d, u64 descA, u64 descB) {
+__device__ __forceinline__ void wgmmaN128(int* d, u64 descA, u64 descB, int acc) {
   asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1;\n"
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\nwgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
-      : "l"(descA), "l"(descB));
+      : "l"(descA), "l"(descB), "r"(acc));
 }
-__device__ __forceinline__ void wgmmaN256(int* d, u64 descA, u64 descB) {
+__device__ __forceinline__ void wgmmaN256(int* d, u64 descA, u64 descB, int acc) {
   asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1;\n"
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\nwgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, p;\n}\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63]), "+r"(d[64]), "+r"(d[65]), "+r"(d[66]), "+r"(d[67]), "+r"(d[68]), "+r"(d[69]), "+r"(d[70]), "+r"(d[71]), "+r"(d[72]), "+r"(d[73]), "+r"(d[74]), "+r"(d[75]), "+r"(d[76]), "+r"(d[77]), "+r"(d[78]), "+r"(d[79]), "+r"(d[80]), "+r"(d[81]), "+r"(d[82]), "+r"(d[83]), "+r"(d[84]), "+r"(d[85]), "+r"(d[86]), "+r"(d[87]), "+r"(d[88]), "+r"(d[89]), "+r"(d[90]), "+r"(d[91]), "+r"(d[92]), "+r"(d[93]), "+r"(d[94]), "+r"(d[95]), "+r"(d[96]), "+r"(d[97]), "+r"(d[98]), "+r"(d[99]), "+r"(d[100]), "+r"(d[101]), "+r"(d[102]), "+r"(d[103]), "+r"(d[104]), "+r"(d[105]), "+r"(d[106]), "+r"(d[107]), "+r"(d[108]), "+r"(d[109]), "+r"(d[110]), "+r"(d[111]), "+r"(d[112]), "+r"(d[113]), "+r"(d[114]), "+r"(d[115]), "+r"(d[116]), "+r"(d[117]), "+r"(d[118]), "+r"(d[119]), "+r"(d[120]), "+r"(d[121]), "+r"(d[122]), "+r"(d[123]), "+r"(d[124]), "+r"(d[125]), "+r"(d[126]), "+r"(d[127])
-      : "l"(descA), "l"(descB));
+      : "l"(descA), "l"(descB), "r"(acc));
 }
 
 template <int WN>
-__device__ __forceinline__ void wgmma(int* d, u64 a, u64 b) {
-  if constexpr (WN == 256) wgmmaN256(d, a, b);
-  else if constexpr (WN == 128) wgmmaN128(d, a, b);
-  else wgmmaN64(d, a, b);
+__device__ __forceinline__ void wgmma(int* d, u64 a, u64 b, int acc) {
+  if constexpr (WN == 256) wgmmaN256(d, a, b, acc);
+  else if constexpr (WN == 128) wgmmaN128(d, a, b, acc);
+  else wgmmaN64(d, a, b, acc);
 }
 
 // Split-K's end: the SPLIT blocks of a cluster each hold a BM x BN int32 partial tile in shared memory
@@ -244,9 +247,10 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
 
   const int c = wg - 1;
   const int cm = WGM == 2 ? c : 0, cn = WGM == 2 ? 0 : c;
+  // Set by the first stage's products (acc 0). A block whose share of the K steps is empty (split-K's
+  // rank 0 where K is one step) never sets them: its epilogue stores zeros (a select there, so that no
+  // zeroing moves come near the pipeline).
   int d[WN / 2];
-#pragma unroll
-  for (int j = 0; j < WN / 2; j++) d[j] = 0;
   for (int i = 0; i < nk; i++) {
     const int s = i % STAGES;
     mbarWait(&full[s], (i / STAGES) & 1);
@@ -254,7 +258,7 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
     const unsigned char* a = sA + s * STAGE_A + cm * 64 * BK;
     const unsigned char* b = sB + s * STAGE_B + cn * WN * BK;
 #pragma unroll
-    for (int kk = 0; kk < BK / 32; kk++) wgmma<WN>(d, smemDesc(a + kk * 32), smemDesc(b + kk * 32));
+    for (int kk = 0; kk < BK / 32; kk++) wgmma<WN>(d, smemDesc(a + kk * 32), smemDesc(b + kk * 32), i > 0 || kk > 0);
     wgmmaCommit();
     // One group stays in flight: the previous stage's products are done, so its buffers go back.
     wgmmaWait<1>();
@@ -275,7 +279,7 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
 #pragma unroll
     for (int h = 0; h < 2; h++) {
       const int r = warp * 16 + lane / 4 + h * 8, col = j * 8 + (lane % 4) * 2;
-      const u32x2 pair = {(u32)d[j * 4 + h * 2], (u32)d[j * 4 + h * 2 + 1]};
+      const u32x2 pair = {nk > 0 ? (u32)d[j * 4 + h * 2] : 0u, nk > 0 ? (u32)d[j * 4 + h * 2 + 1] : 0u};
       *(u32x2*)(tile + r * STRIDE + col * 4) = pair;
     }
   }
