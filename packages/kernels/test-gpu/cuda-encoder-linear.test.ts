@@ -157,8 +157,8 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
         gpu.linearInt8(x, w, ws, { dtype: 'float16' });
         gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res });
         gpu.linearInt8(x, w, ws, { dtype: 'float16', gelu: true, residual: res });
-        // the gated kernel is off by default (RoutePolicy.gatedEpilogue): asked for here, its form has a key too
-        withRoutes({ gatedEpilogue: true }, () => gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, residual: gpu.contiguous(res.narrow(1, 0, m / 2)) }));
+        // the gated kernel (RoutePolicy.gatedEpilogue, on by default): its form has a key too
+        gpu.linearInt8(x, w, ws, { dtype: 'float16', gated: true, residual: gpu.contiguous(res.narrow(1, 0, m / 2)) });
       });
       for (const key of ['2:4096:4096:0', '2:4096:4096:0:residual', '2:4096:4096:0:gelu:residual', '2:4096:4096:0:gated:residual']) {
         expect(gpu.tuner.fusedChoice.has(key), key).toBe(true);

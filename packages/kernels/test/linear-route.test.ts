@@ -89,8 +89,9 @@ describe('linearRoute', () => {
     expect(linearRoute(facts(512, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy({ gatedEpilogue: true }), yes)).toEqual({
       route: 'timed', norm: 'quantize', epilogue: { gelu: false, gated: true, residual: true },
     });
-    // by default (the gated kernel measured slower) and where f % 8 != 0: the plain kernel, gelu_mul and the residual after it
-    expect(linearRoute(facts(512, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), yes).epilogue).toEqual(none);
+    // the gated kernel is the default; switched off, and where f % 8 != 0: the plain kernel, gelu_mul and the residual after it
+    expect(linearRoute(facts(512, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), yes).epilogue).toEqual({ gelu: false, gated: true, residual: true });
+    expect(linearRoute(facts(512, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy({ gatedEpilogue: false }), yes).epilogue).toEqual(none);
     expect(linearRoute(facts(512, 4096, 2056, { gated: true, residual: true }), policy({ gatedEpilogue: true }), yes).epilogue).toEqual(none);
     expect(linearRoute(facts(512, 4096, 4096, { gelu: true, residual: true }), policy({ fusedEpilogue: false }), yes).epilogue).toEqual(none);
     // the three calls never take an epilogue

@@ -61,9 +61,11 @@ export interface RoutePolicy {
   fusedEpilogue: boolean;
   /**
    * A gated linear beyond 8 rows runs the gated Hopper kernel (linear_gated_sm90: GELU·gate in its
-   * epilogue); false: the plain fused kernel, then gelu_mul. Off by default: on the H200 CPM-2's encoder
-   * FFN input (512 x 20480 x 4096) took 306 us a layer that way against ~177 us for the plain kernel and
-   * gelu_mul (NOTES.md), and the tuner had only the three calls to set against it.
+   * epilogue); false: the plain fused kernel, then gelu_mul. Off until 2026-12-06: its 'a' tile's wgmma
+   * were serialized (ptxas C7515: the accumulators' zeroing moves), and CPM-2's encoder FFN input took
+   * 306 us a layer against ~177 for the plain kernel and gelu_mul (H200). With the first product
+   * overwriting the accumulators instead (igemm_sm90.cu), CPM-2's encoder ran 68 701-69 906 tokens/s with
+   * it against 64 703-65 342 without (H100, gpu-e2e, NOTES.md).
    */
   gatedEpilogue: boolean;
   /** A norm before an int8 linear of more rows than the GEMV takes runs fused with its quantize (norm_quantize), not as layerNorm then quantizeRows. */
@@ -99,7 +101,7 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // (CPM-2's encoder at 49 k tokens/s on an H100 either way once the tuner timed on warm clocks, NOTES.md).
   fusedTileTune: true,
   fusedEpilogue: true,
-  gatedEpilogue: false,
+  gatedEpilogue: true,
   normQuantize: true,
 };
 
