@@ -106,8 +106,8 @@ __device__ __forceinline__ void add4(i32x4& a, const i32x4 b) {
 
 // d (64 x N int32 per warpgroup) += A (64 x 32 int8) * B (N x 32 int8)ᵀ; acc == 0: d = A * Bᵀ (wgmma's scale-d
 // predicate). The first product of a tile overwrites its accumulators instead of adding to zeros set before
-// the loop: with those zeroing moves in the pipeline, ptxas serialized the wgmma of the 'a' kernels
-// (C7515: "non wgmma instructions defining accumulator registers") of igemm and the gated linear.
+// the loop: with those zeroing moves in the pipeline, ptxas serialized the wgmma of igemm_sm90_a and _b and
+// linear_gated_sm90_a (C7515: "non wgmma instructions defining accumulator registers"; NOTES.md).
 __device__ __forceinline__ void wgmmaN64(int* d, u64 descA, u64 descB, int acc) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\nwgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
