@@ -8,8 +8,12 @@
 #   tooling/bench/dev/gpu-session.sh chain      chain-floor: the kernels in a dependent chain, the unmeasured routes on and off
 #   tooling/bench/dev/gpu-session.sh variants   profile-cpm2 --variants (CPM-2 24 + 24, the routes switched one at a time)
 #   tooling/bench/dev/gpu-session.sh e2e        run-gpu.mjs e2e, BENCHMARKS.md brought back in $OUT
+#   tooling/bench/dev/gpu-session.sh table      transformers first (torch_e2e.py), then run-gpu.mjs e2e reading its
+#                                               figures: the same-run table, with no other process on the GPU meanwhile
+#   tooling/bench/dev/gpu-session.sh steps      the decode steps kernel by kernel (ncu over kernel-times.mjs at 2
+#                                               layers, condensed by step-kernels.py): where a step's time goes
 cd "$(dirname "$0")/../../.."
-part=${1:?"which part: fault, tests, chain, variants or e2e"}
+part=${1:?"which part: fault, tests, chain, variants, e2e, table or steps"}
 log() { echo "== $(date -u +%T) $*" | tee -a "$OUT/session.log"; }
 case "$part" in
   fault)
@@ -48,5 +52,19 @@ case "$part" in
     BENCH_OUT="$OUT" timeout 580 node tooling/bench/run-gpu.mjs e2e > "$OUT/e2e.log" 2>&1
     echo "rc=$?" >> "$OUT/e2e.log"; tail -30 "$OUT/e2e.log"
     ;;
-  *) echo "unknown part $part (fault, tests, chain, variants or e2e)"; exit 2 ;;
+  table)
+    log "transformers side (torch_e2e.py), then run-gpu.mjs e2e reading it"
+    timeout 200 python3 tooling/bench/torch_e2e.py > "$OUT/torch.json" 2> "$OUT/torch.err"
+    echo "torch rc=$?" | tee -a "$OUT/session.log"
+    BENCH_E2E_TORCH_JSON="$OUT/torch.json" BENCH_OUT="$OUT" timeout 300 node tooling/bench/run-gpu.mjs e2e > "$OUT/e2e.log" 2>&1
+    echo "rc=$?" >> "$OUT/e2e.log"; grep -E '^\||rc=' "$OUT/e2e.log"
+    ;;
+  steps)
+    log "decode steps kernel by kernel (ncu over kernel-times.mjs, 2 layers)"
+    timeout 400 /usr/local/cuda/bin/ncu --graph-profiling node --metrics gpu__time_duration.sum --cache-control none --clock-control none \
+      --csv --page raw node tooling/bench/dev/kernel-times.mjs 2 > /tmp/steps.csv 2> "$OUT/steps.err"
+    echo "ncu rc=$?" | tee -a "$OUT/session.log"
+    python3 tooling/bench/dev/step-kernels.py /tmp/steps.csv > "$OUT/steps.txt" 2>&1; head -80 "$OUT/steps.txt"
+    ;;
+  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table or steps)"; exit 2 ;;
 esac
