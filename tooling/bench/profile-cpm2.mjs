@@ -27,6 +27,8 @@ const variants = args.includes('--variants')
   ? {
       default: {},
       'GEMV launches untimed': { gemvTune: false },
+      // batch 32's products as the three calls (cublasLt) or the Hopper tiles, timed (NOTES.md, 2026-12-06)
+      'Hopper kernels from 16 rows': { fusedLinearMinRows: 16, igemmSm90MinRows: 16 },
       default2: {},
     }
   : { default: {} };
