@@ -524,3 +524,145 @@ LINEAR_MMA_KERNEL(linear_mma_norm_gelu, 1, 2)
 LINEAR_MMA_KERNEL(linear_mma_ln, 2, 0)
 LINEAR_MMA_KERNEL(linear_mma_ln_gated, 2, 1)
 LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
+
+// ---- The linear for 9-32 rows on the tensor cores, its activations quantized before it ---------------------
+// linear_mma quantizes every activation row in every block: at 8 rows that is 64-160 KiB read from L2 per
+// SM, as much as the weights it streams; at 32 rows it would be four times that, and the rows would not fit
+// in shared memory at CPM-2's k = 10 240. Here the rows come quantized (quantizeRows / normQuantizeRows, one
+// kernel before: xq [rows, k] int8, xScale [rows] float16), and each warp reads from L2 only the k slice of
+// them that it multiplies: its lanes load their mma fragments straight from xq, in linear_mma's order of k
+// (lane (g, t): bytes 16t..16t+15 of each 64-byte step of row 8 nb + g), zeros for rows past `rows`.
+// Each warp multiplies TW = 2 tiles of 16 weight rows with the same fragments of NB groups of 8 rows, so the
+// activation bytes it reads are NB / 4 of the weight bytes it streams (1 at 32 rows: L2, not DRAM).
+// One block of 16 warps an SM takes groups of TW tiles; a group's k is split over its 16 warps, whose
+// partial sums meet in shared memory (double-buffered: one barrier a group) and are dequantized as
+// linear_mma does: half(acc·xScale·wScale (+ bias)), GELU or the gated GELU·gate, then the residual, so the
+// bits are those of igemm + dequantize (+ gelu / gelu_mul, + add). GATED: a tile is 8 in-rows over their 8
+// gate rows (linear_mma's layout). Needs k % 64 == 0, n % 32 == 0 (gated: f % 16 == 0), xq, W and the
+// output rows 16-byte aligned; dynamic shared memory 2 · 16 · TW · NB · 512 bytes.
+template <int NB, int ACT>
+__device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale,
+                                           const signed char* __restrict__ W, const half_t* __restrict__ wScale,
+                                           const half_t* __restrict__ bias, const half_t* __restrict__ residual,
+                                           half_t* __restrict__ out, int rows, int n, int k, int stream) {
+  constexpr int NW = 16, TW = 2, U = 2;  // warps, tiles a warp, 64-byte steps of k in flight per lane
+  constexpr bool GATED = ACT == 1, GELU = ACT == 2;
+  extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int f = n >> 1, groups = n / (16 * TW);
+  const int steps = k >> 6, per = (steps + NW - 1) / NW;
+  const int s0 = min(steps, warp * per), s1 = min(steps, s0 + per);
+  const u32x4* px[NB];  // this lane's 16 bytes of each 64-byte step of activation row 8 nb + g
+#pragma unroll
+  for (int nb = 0; nb < NB; nb++) px[nb] = reinterpret_cast<const u32x4*>(XQ + (i64)min(8 * nb + g, rows - 1) * k) + t;
+  u32x4 wv[U][TW][2], xv[U][NB];
+  auto loadW = [&](int grp, int sb) {
+#pragma unroll
+    for (int tw = 0; tw < TW; tw++) {
+      const int u = grp * TW + tw;
+      const int lo = GATED ? 8 * u + g : 16 * u + g, hi = GATED ? f + 8 * u + g : 16 * u + 8 + g;
+      const u32x4* pl = reinterpret_cast<const u32x4*>(W + (i64)lo * k) + t;
+      const u32x4* ph = reinterpret_cast<const u32x4*>(W + (i64)hi * k) + t;
+#pragma unroll
+      for (int q = 0; q < U; q++) {
+        const int s = sb + q;
+        wv[q][tw][0] = s < s1 ? ldWeights(pl + 4 * s, stream) : u32x4{0u, 0u, 0u, 0u};
+        wv[q][tw][1] = s < s1 ? ldWeights(ph + 4 * s, stream) : u32x4{0u, 0u, 0u, 0u};
+      }
+    }
+  };
+  auto loadX = [&](int sb) {
+#pragma unroll
+    for (int q = 0; q < U; q++)
+#pragma unroll
+      for (int nb = 0; nb < NB; nb++)
+        xv[q][nb] = sb + q < s1 && 8 * nb + g < rows ? px[nb][4 * (sb + q)] : u32x4{0u, 0u, 0u, 0u};
+  };
+  int grp = blockIdx.x;
+  if (grp < groups && s0 < s1) loadW(grp, s0);
+  PDL_ENTRY();  // the weights are in flight; xq (the quantize kernel's) is read from here on
+  int buf = 0;
+  for (; grp < groups; grp += gridDim.x) {
+    int acc[TW][NB][4];
+#pragma unroll
+    for (int tw = 0; tw < TW; tw++)
+#pragma unroll
+      for (int nb = 0; nb < NB; nb++) acc[tw][nb][0] = acc[tw][nb][1] = acc[tw][nb][2] = acc[tw][nb][3] = 0;
+    for (int sb = s0; sb < s1; sb += U) {
+      if (sb != s0) loadW(grp, sb);
+      loadX(sb);
+#pragma unroll
+      for (int q = 0; q < U; q++) {
+        if (sb + q < s1) {
+#pragma unroll
+          for (int tw = 0; tw < TW; tw++)
+#pragma unroll
+            for (int nb = 0; nb < NB; nb++) {
+              const u32x4 wl = wv[q][tw][0], wh = wv[q][tw][1], xx = xv[q][nb];
+              mmaS8(acc[tw][nb], wl.x, wh.x, wl.y, wh.y, xx.x, xx.y);
+              mmaS8(acc[tw][nb], wl.z, wh.z, wl.w, wh.w, xx.z, xx.w);
+            }
+        }
+      }
+    }
+    // the next group's first weights are in flight during the reduction below
+    const int ng = grp + gridDim.x;
+    if (ng < groups && s0 < s1) loadW(ng, s0);
+    i32x4* pb = mmaqPart + buf * (NW * TW * NB * 32);
+#pragma unroll
+    for (int tw = 0; tw < TW; tw++)
+#pragma unroll
+      for (int nb = 0; nb < NB; nb++)
+        pb[(warp * TW * NB + tw * NB + nb) * 32 + lane] = i32x4{acc[tw][nb][0], acc[tw][nb][1], acc[tw][nb][2], acc[tw][nb][3]};
+    __syncthreads();
+    // element e of (tile tw, group nb): fragment element q = e % 4 of lane l2 = e / 4 (weight row gg, +8 for
+    // q = 2, 3; activation row 8 nb + 2 (l2 % 4) + q % 2), summed over the warps
+    for (int e = threadIdx.x; e < TW * NB * 128; e += NW * 32) {
+      const int tw = e / (NB * 128), nb = (e / 128) % NB, l2 = (e & 127) >> 2, q = e & 3;
+      const int gg = l2 >> 2, r = 8 * nb + 2 * (l2 & 3) + (q & 1), u = grp * TW + tw;
+      if (r >= rows || (GATED && q >= 2)) continue;
+      auto sumAt = [&](int qq) {
+        int v = 0;
+        for (int w = 0; w < NW; w++) v += reinterpret_cast<const int*>(&pb[(w * TW * NB + tw * NB + nb) * 32 + l2])[qq];
+        return v;
+      };
+      const float rs = h2f(xScale[r]);
+      auto dq = [&](int v, int j) -> half_t {
+        float y = __fmul_rn(__fmul_rn((float)v, rs), h2f(wScale[j]));
+        if (bias) y = __fadd_rn(y, h2f(bias[j]));
+        return f2h(y);
+      };
+      if (GATED) {
+        const int c = 8 * u + gg;
+        const half_t hin = dq(sumAt(q), c), hg = dq(sumAt(q + 2), f + c);
+        half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(hin)))), h2f(hg)));
+        if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
+        out[(i64)r * f + c] = o;
+      } else {
+        const int j = 16 * u + gg + (q >= 2 ? 8 : 0);
+        half_t h = dq(sumAt(q), j);
+        if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
+        if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
+        out[(i64)r * n + j] = h;
+      }
+    }
+    buf ^= 1;
+  }
+}
+
+// Launched with 512 threads and min(SMs, n / 32) blocks, one an SM. _b2: 9-16 rows, _b4: 17-32.
+#define LINEAR_MMA_Q_KERNEL(NAME, NB, ACT)                                                                          \
+  extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
+      NAME(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale, const signed char* __restrict__ W, \
+           const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,                         \
+           const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out, int rows, int n, int k,   \
+           int stream) {                                                                                            \
+    linearMmaQ<NB, ACT>(XQ, xScale, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out,     \
+                        rows, n, k, stream);                                                                        \
+  }
+#define LINEAR_MMA_Q_KERNELS(NB)                                  \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_b##NB, NB, 0)                  \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_gated_b##NB, NB, 1)            \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_gelu_b##NB, NB, 2)
+LINEAR_MMA_Q_KERNELS(2)
+LINEAR_MMA_Q_KERNELS(4)

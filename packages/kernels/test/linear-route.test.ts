@@ -76,6 +76,22 @@ describe('linearRoute', () => {
     expect(linearRoute(facts(8, 16384, 4096, { residual: true }), policy(), never)).toEqual({ route: 'three-calls', norm: 'none', epilogue: none });
     expect(route(facts(8, 16384), policy(), never)).toBe('three-calls');
   });
+  it('runs 9-32 rows as the quantize and linear_mma_q, every op after the product in its epilogue', () => {
+    expect(linearRoute(facts(9, 4096, 4096, { residual: true }), policy(), never)).toEqual({ route: 'mma-q', norm: 'none', epilogue: { ...none, residual: true } });
+    expect(linearRoute(facts(32, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), never)).toEqual({
+      route: 'mma-q', norm: 'quantize', epilogue: { gelu: false, gated: true, residual: true },
+    });
+    expect(linearRoute(facts(16, 2560, 10240, { norm: 'layer', gelu: true }), policy(), never).epilogue).toEqual({ ...none, gelu: true });
+    expect(route(facts(33), policy(), never)).toBe('three-calls');
+    expect(route(facts(32), policy({ mmaQuantizedMaxRows: 16 }), never)).toBe('three-calls');
+    expect(route(facts(16), policy({ mmaQuantizedMaxRows: 0 }), never)).toBe('three-calls');
+    expect(route(facts(32), policy({ mmaQuantizedMaxRows: 64 }), never)).toBe('mma-q'); // at most 32 whatever the policy says
+    expect(route(facts(64), policy({ mmaQuantizedMaxRows: 64 }), never)).toBe('three-calls');
+    expect(route(facts(16, 4096, 4112), policy(), never)).toBe('three-calls'); // m % 32 != 0
+    expect(route(facts(16, 4160 + 16), policy(), never)).toBe('three-calls'); // k % 64 != 0
+    expect(route(facts(16, 4096, 4096, { dtype: 'float32' }), policy(), never)).toBe('three-calls');
+    expect(route(facts(16, 4096, 4096, {}, false), policy(), never)).toBe('three-calls');
+  });
   it('times the fused Hopper kernel from 128 rows, and takes the three calls below or without it', () => {
     expect(route(facts(64), policy(), never)).toBe('three-calls');
     expect(route(facts(128, 4096, 10240, { bias: true }), policy(), yes)).toBe('timed');

@@ -12,8 +12,10 @@
 #                                               figures: the same-run table, with no other process on the GPU meanwhile
 #   tooling/bench/dev/gpu-session.sh steps      the decode steps kernel by kernel (ncu over kernel-times.mjs at 2
 #                                               layers, condensed by step-kernels.py): where a step's time goes
+#   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
+#                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
-part=${1:?"which part: fault, tests, chain, variants, e2e, table or steps"}
+part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps or stalls"}
 log() { echo "== $(date -u +%T) $*" | tee -a "$OUT/session.log"; }
 case "$part" in
   fault)
@@ -65,6 +67,14 @@ case "$part" in
       --csv --page raw node tooling/bench/dev/kernel-times.mjs 2 > /tmp/steps.csv 2> "$OUT/steps.err"
     echo "ncu rc=$?" | tee -a "$OUT/session.log"
     python3 tooling/bench/dev/step-kernels.py /tmp/steps.csv > "$OUT/steps.txt" 2>&1; head -80 "$OUT/steps.txt"
+    ;;
+  stalls)
+    n=$(grep -c '"linear_mma' /tmp/steps.csv); skip=$((n - 12)); [ "$skip" -lt 0 ] && skip=0
+    log "linear_mma under ncu sections (skip $skip of $n)"
+    timeout 300 /usr/local/cuda/bin/ncu --graph-profiling node -k regex:linear_mma --launch-skip "$skip" --launch-count 12 \
+      --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+      --section SchedulerStats --section SourceCounters --clock-control none node tooling/bench/dev/kernel-times.mjs 2 > "$OUT/stalls.txt" 2> "$OUT/stalls.err"
+    echo "ncu rc=$?" | tee -a "$OUT/session.log"; grep -E "linear_mma|Duration|DRAM Throughput|Stall|L2 Hit" "$OUT/stalls.txt" | head -60
     ;;
   *) echo "unknown part $part (fault, tests, chain, variants, e2e, table or steps)"; exit 2 ;;
 esac

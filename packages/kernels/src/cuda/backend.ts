@@ -57,7 +57,7 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, linearMmaShared, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaShared, linearRoute,
 } from './linear-route.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
@@ -721,6 +721,8 @@ export class CudaBackend implements Backend {
     if (plan.route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
     const q = this.linearQuantize(x, options, plan.norm);
     try {
+      // (the pool's blocks start 256-byte aligned; a misaligned q would take the three calls, same bits)
+      if (plan.route === 'mma-q' && this.aligned16(q.values)) return this.linearMmaQ(q, weight, weightScale, options);
       return this.linearProduct(q, weight, weightScale, options, plan);
     } finally {
       q.values.dispose();
@@ -809,6 +811,32 @@ export class CudaBackend implements Backend {
       if (fusedWins) return finish(fused(), epi);
     }
     return finish(threeCalls(), { gelu: false, gated: false, residual: false });
+  }
+
+  /** linearInt8's 'mma-q' route: linear_mma_q on the quantized rows, every op after the product in its epilogue. */
+  private linearMmaQ(q: { values: Tensor; scales: Tensor }, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
+    const { bias, residual, gated, gelu } = options;
+    const [rows, k] = q.values.shape;
+    const m = w.shape[0];
+    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}_b${linearMmaQGroups(rows)}`;
+    const shared = linearMmaQShared(rows);
+    if ((this.gemvShared.get(name) ?? 0) < shared) {
+      this.native.setMaxDynamicShared(this.fn(name), shared);
+      this.gemvShared.set(name, shared);
+    }
+    const out = this.make([rows, gated ? m / 2 : m], 'float16');
+    try {
+      const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
+      const grid = Math.min(this.info.multiprocessors ?? 132, groups);
+      this.native.launch(this.fn(name), [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, 'pppppipipiiii', [
+        ...this.flat([q.values, q.scales, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? ws]), residual ? 1 : 0, ...this.flat([out]),
+        rows, m, k, this.routes.weightsPastL1 ? 1 : 0,
+      ], false, this.routes.dependentLaunch);
+    } catch (e) {
+      out.dispose();
+      throw mapNativeError(e, 'linearInt8');
+    }
+    return out;
   }
 
   private readonly gemvShared = new Map<string, number>();

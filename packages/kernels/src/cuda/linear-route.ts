@@ -16,6 +16,13 @@ export interface RoutePolicy {
    * (linear_mma) from this many rows where its shapes allow, below on dp4a (linear_gemv). 0 or more than 8: never.
    */
   gemvMmaMinRows: number;
+  /**
+   * An int8 linear of more rows than the GEMV takes, up to this many (at most 32; 0: never), runs as the
+   * quantize (its norm fused, as the three calls do it) and linear_mma_q: the tensor cores on the
+   * quantized rows with the dequantize, GELU or gated GELU·gate and residual in its epilogue (2 kernels,
+   * not the three calls' 3-5, and no int32 product in memory).
+   */
+  mmaQuantizedMaxRows: number;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses (or the tuner, gemvTune). Benchmarks force it. */
   gemvSplitK: number;
   /** linear_mma's tiles a group (1, 2, 4, 8; at most the weight's tiles of 16 rows); 0: linearMmaTiles chooses (or the tuner, gemvTune). Tests force it. */
@@ -76,6 +83,7 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   gemvMaxRows: 8,
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
+  mmaQuantizedMaxRows: 32,
   gemvSplitK: 0,
   gemvMmaTiles: 0,
   gemvTune: true,
@@ -125,6 +133,19 @@ export function linearMmaShared(k: number): number {
  * Whether linear_mma takes a GEMV linear of this shape (k × out features m; gated: m stacked rows):
  * 64-byte steps of k, tiles of 16 weight rows, and its shared memory within 200 KiB.
  */
+/** linear_mma_q's warps a block (one block an SM), tiles of 16 weight rows a warp, and rows at most (groups of 8). */
+export const LINEAR_MMA_Q = { warps: 16, tilesPerWarp: 2, maxRows: 32 } as const;
+
+/** linear_mma_q's groups of 8 activation rows (its kernels _b2 and _b4). */
+export function linearMmaQGroups(rows: number): 2 | 4 {
+  return rows <= 16 ? 2 : 4;
+}
+
+/** linear_mma_q's dynamic shared memory: its warps' double-buffered partial sums. */
+export function linearMmaQShared(rows: number): number {
+  return 2 * LINEAR_MMA_Q.warps * LINEAR_MMA_Q.tilesPerWarp * linearMmaQGroups(rows) * 32 * 16;
+}
+
 export function linearMmaFits(rows: number, k: number, m: number, p: RoutePolicy): boolean {
   return p.gemvMmaMinRows > 0 && rows >= p.gemvMmaMinRows && rows <= 8 && k % 64 === 0 && m % 16 === 0 && linearMmaShared(k) <= 200 * 1024;
 }
@@ -247,9 +268,11 @@ export function igemmRoute(c: IgemmCall, p: RoutePolicy, hopper: () => boolean):
  *   linear_mma in gemv.cu, bit for bit the separate ops but for the norm's order of summing).
  * - 'fused': the Hopper kernel with the dequantize (and LinearPlan.epilogue's ops) in its epilogue.
  * - 'timed': 'fused' or 'three-calls', whichever the tuner timed faster at this shape and epilogue.
+ * - 'mma-q': the quantize (with its norm), then linear_mma_q (gemv.cu): the product on the tensor cores
+ *   with the dequantize and every op after it in its epilogue (9-32 rows).
  * - 'three-calls': igemm (routed by igemmRoute) + dequantize, the ops after it separate.
  */
-export type LinearRoute = 'gemv' | 'fused' | 'timed' | 'three-calls';
+export type LinearRoute = 'gemv' | 'fused' | 'timed' | 'mma-q' | 'three-calls';
 
 /**
  * An int8 linear with more rows than the GEMV takes is three steps: (1) the norm, if asked, and the
@@ -307,6 +330,10 @@ export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean
   if (gemv && c.float16 && c.packed16) return { route: 'gemv', norm: 'none', epilogue: NO_EPILOGUE };
   const vec = c.float16 && c.packed16 && c.k > 0 && c.k % 8 === 0 && c.k <= ROW_VEC_MAX_COLS;
   const norm = c.norm === 'none' ? 'none' : p.normQuantize && vec ? 'quantize' : 'op';
+  const maxQ = Math.min(p.mmaQuantizedMaxRows, LINEAR_MMA_Q.maxRows);
+  if (c.float16 && c.packed16 && c.rows > p.gemvMaxRows && c.rows <= maxQ && c.k > 0 && c.k % 64 === 0 && c.m % 32 === 0) {
+    return { route: 'mma-q', norm, epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
+  }
   if (p.fusedLinear && c.float16 && c.packed16 && c.rows >= p.fusedLinearMinRows && hopper()) {
     // the gated kernel writes 8 outputs of [rows, f] at a time; elsewhere the plain one, gelu_mul after it
     const gated = p.gatedEpilogue && c.gated && c.m % 16 === 0;
