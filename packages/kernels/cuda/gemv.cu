@@ -650,7 +650,7 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
   }
 }
 
-// Launched with 512 threads and min(SMs, n / 32) blocks, one an SM. _b2: 9-16 rows, _b4: 17-32.
+// Launched with 512 threads and min(SMs, n / 32) blocks, one an SM. _b1: up to 8 rows, _b2: 9-16, _b4: 17-32.
 #define LINEAR_MMA_Q_KERNEL(NAME, NB, ACT)                                                                          \
   extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
       NAME(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale, const signed char* __restrict__ W, \
@@ -664,5 +664,6 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
   LINEAR_MMA_Q_KERNEL(linear_mma_q_b##NB, NB, 0)                  \
   LINEAR_MMA_Q_KERNEL(linear_mma_q_gated_b##NB, NB, 1)            \
   LINEAR_MMA_Q_KERNEL(linear_mma_q_gelu_b##NB, NB, 2)
+LINEAR_MMA_Q_KERNELS(1)
 LINEAR_MMA_Q_KERNELS(2)
 LINEAR_MMA_Q_KERNELS(4)

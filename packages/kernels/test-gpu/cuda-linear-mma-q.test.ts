@@ -38,10 +38,12 @@ describe.skipIf(!avail.available)('the int8 linear for 9-32 rows on the tensor c
 
   const shapes: [number, number][] = [[1216, 608], [4096, 4096], [10240, 4096], [4096, 20480], [64, 32]];
   for (const [k, m] of shapes) {
-    it(`linearInt8 k ${k} -> ${m} at 9, 16, 17, 25 and 32 rows equals the three calls and the ops after them, every form`, () => {
+    it(`linearInt8 k ${k} -> ${m} at 9, 16, 17, 25 and 32 rows (and 3, 8 where asked) equals the three calls and the ops after them, every form`, () => {
       expect(gpu.routes.mmaQuantizedMaxRows).toBe(32); // the default: what runs below is the new route
       tidy(() => {
-        for (const rows of [9, 16, 17, 25, 32]) {
+        for (const rows of [3, 8, 9, 16, 17, 25, 32]) {
+          // 1-8 rows: the GEMV linears' unless mmaQuantizedMinRows says otherwise
+          const mine: Partial<RoutePolicy> = rows <= 8 ? { mmaQuantizedMinRows: 2 } : {};
           const f = m / 2;
           const [xc, x] = both(cpu, gpu, f16(rows * k, 3), [rows, k]);
           const [wc, w] = both(cpu, gpu, randInt8(m * k), [m, k]);
@@ -62,8 +64,8 @@ describe.skipIf(!avail.available)('the int8 linear for 9-32 rows on the tensor c
           ];
           for (const [form, options, cpuOptions] of forms) {
             const tag = `${form} ${rows}x${k}x${m}`;
-            const calls = withRoutes({ mmaQuantizedMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
-            const mmaQ = gpu.download(gpu.linearInt8(x, w, ws, options));
+            const calls = withRoutes({ mmaQuantizedMaxRows: 0, gemvMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+            const mmaQ = withRoutes(mine, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
             expect(firstDifference(mmaQ, calls), tag).toBe('identical');
             if (cpuOptions) expect(firstDifference(mmaQ, cpu.download(cpu.linearInt8?.(xc, wc, wsc, cpuOptions) as Tensor)), `${tag} CPU`).toBe('identical');
           }

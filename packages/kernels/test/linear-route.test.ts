@@ -91,6 +91,9 @@ describe('linearRoute', () => {
     expect(route(facts(16, 4160 + 16), policy(), never)).toBe('three-calls'); // k % 64 != 0
     expect(route(facts(16, 4096, 4096, { dtype: 'float32' }), policy(), never)).toBe('three-calls');
     expect(route(facts(16, 4096, 4096, {}, false), policy(), never)).toBe('three-calls');
+    // from mmaQuantizedMinRows it takes rows the GEMV would
+    expect(route(facts(8), policy({ mmaQuantizedMinRows: 2 }), never)).toBe('mma-q');
+    expect(route(facts(1), policy({ mmaQuantizedMinRows: 2 }), never)).toBe('gemv');
   });
   it('times the fused Hopper kernel from 128 rows, and takes the three calls below or without it', () => {
     expect(route(facts(64), policy(), never)).toBe('three-calls');

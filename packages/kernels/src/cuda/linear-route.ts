@@ -23,6 +23,11 @@ export interface RoutePolicy {
    * not the three calls' 3-5, and no int32 product in memory).
    */
   mmaQuantizedMaxRows: number;
+  /**
+   * From this many rows the 'mma-q' route takes the linear even where the GEMV linears would (their one
+   * kernel quantizes every row in every block); the default leaves 1-8 rows to them.
+   */
+  mmaQuantizedMinRows: number;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses (or the tuner, gemvTune). Benchmarks force it. */
   gemvSplitK: number;
   /** linear_mma's tiles a group (1, 2, 4, 8; at most the weight's tiles of 16 rows); 0: linearMmaTiles chooses (or the tuner, gemvTune). Tests force it. */
@@ -84,6 +89,7 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
   mmaQuantizedMaxRows: 32,
+  mmaQuantizedMinRows: 9,
   gemvSplitK: 0,
   gemvMmaTiles: 0,
   gemvTune: true,
@@ -136,9 +142,9 @@ export function linearMmaShared(k: number): number {
 /** linear_mma_q's warps a block (one block an SM), tiles of 16 weight rows a warp, and rows at most (groups of 8). */
 export const LINEAR_MMA_Q = { warps: 16, tilesPerWarp: 2, maxRows: 32 } as const;
 
-/** linear_mma_q's groups of 8 activation rows (its kernels _b2 and _b4). */
-export function linearMmaQGroups(rows: number): 2 | 4 {
-  return rows <= 16 ? 2 : 4;
+/** linear_mma_q's groups of 8 activation rows (its kernels _b1, _b2 and _b4). */
+export function linearMmaQGroups(rows: number): 1 | 2 | 4 {
+  return rows <= 8 ? 1 : rows <= 16 ? 2 : 4;
 }
 
 /** linear_mma_q's dynamic shared memory: its warps' double-buffered partial sums. */
@@ -327,13 +333,14 @@ const NO_EPILOGUE: Readonly<LinearEpilogue> = { gelu: false, gated: false, resid
 /** `hopper`: whether the Hopper kernel runs here and fits x and the weight (compiles it on first use, so asked last). */
 export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean): LinearPlan {
   const gemv = c.rows >= 1 && c.rows <= p.gemvMaxRows && c.k % 16 === 0 && c.m % 4 === 0 && c.rows * c.k <= GEMV_LINEAR_MAX_BYTES;
-  if (gemv && c.float16 && c.packed16) return { route: 'gemv', norm: 'none', epilogue: NO_EPILOGUE };
   const vec = c.float16 && c.packed16 && c.k > 0 && c.k % 8 === 0 && c.k <= ROW_VEC_MAX_COLS;
   const norm = c.norm === 'none' ? 'none' : p.normQuantize && vec ? 'quantize' : 'op';
-  const maxQ = Math.min(p.mmaQuantizedMaxRows, LINEAR_MMA_Q.maxRows);
-  if (c.float16 && c.packed16 && c.rows > p.gemvMaxRows && c.rows <= maxQ && c.k > 0 && c.k % 64 === 0 && c.m % 32 === 0) {
+  // past the GEMV's rows, or from mmaQuantizedMinRows
+  const mmaQRows = c.rows >= 1 && c.rows <= Math.min(p.mmaQuantizedMaxRows, LINEAR_MMA_Q.maxRows) && (c.rows > p.gemvMaxRows || c.rows >= p.mmaQuantizedMinRows);
+  if (mmaQRows && c.float16 && c.packed16 && c.k > 0 && c.k % 64 === 0 && c.m % 32 === 0) {
     return { route: 'mma-q', norm, epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
   }
+  if (gemv && c.float16 && c.packed16) return { route: 'gemv', norm: 'none', epilogue: NO_EPILOGUE };
   if (p.fusedLinear && c.float16 && c.packed16 && c.rows >= p.fusedLinearMinRows && hopper()) {
     // the gated kernel writes 8 outputs of [rows, f] at a time; elsewhere the plain one, gelu_mul after it
     const gated = p.gatedEpilogue && c.gated && c.m % 16 === 0;
