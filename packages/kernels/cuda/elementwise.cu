@@ -109,6 +109,19 @@ extern "C" __global__ void gelu_mul_f16(const half_t* __restrict__ y, half_t* __
     for (int c = threadIdx.x; c < d; c += blockDim.x) out[(i64)r * d + c] = ok ? table[(i64)id * d + c] : (T)0;   \
   }
 FOR_FLOAT_TYPES(EMBEDDING_KERNEL)
+// float16 rows of a multiple of 8 halves, table and out 16-byte aligned: 16-byte copies (a decode step's
+// first kernel; 4 096 halves are 2 rounds of loads for 256 threads, not 16).
+extern "C" __global__ void embedding_f16v8(const int* __restrict__ ids, const half_t* __restrict__ table, half_t* __restrict__ out,
+                                           int n, int d, int vocab, int* bad) {
+  PDL_ENTRY();
+  const int r = blockIdx.x;
+  const int id = ids[r];
+  const bool ok = id >= 0 && id < vocab;
+  if (!ok && threadIdx.x == 0) atomicCAS(bad, 0, r + 1);
+  const u32x4* src = reinterpret_cast<const u32x4*>(table + (i64)(ok ? id : 0) * d);
+  u32x4* dst = reinterpret_cast<u32x4*>(out + (i64)r * d);
+  for (int c = threadIdx.x; c < (d >> 3); c += blockDim.x) dst[c] = ok ? src[c] : u32x4{0u, 0u, 0u, 0u};
+}
 
 // Random bits for benchmark weights, drawn where they are used (a full-size CPM-2 is ~11 GB: drawn on
 // the host in JavaScript that took minutes). A counter-based hash of (seed, index), so any grid gives

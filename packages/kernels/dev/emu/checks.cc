@@ -162,31 +162,31 @@ void checkLinears() {
   }
 }
 
-// ---- linear_mma_q (9-32 rows, the rows quantized before it) against linear_gemv_r8 on 8-row slices ------
+// ---- linear_mma_q (1-32 rows, the rows quantized before it) against linear_gemv_r8 on 8-row slices ------
 using LinearQKernel = void (*)(const signed char*, const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*, int,
                                half_t*, int, int, int, int);
 
 void checkLinearQ() {
   struct QForm {
     const char* name;
-    LinearQKernel b2, b4;
+    LinearQKernel b1, b2, b4;
     LinearKernel gemv8;
     bool gated;
   };
   const QForm forms[] = {
-      {"plain", linear_mma_q_b2, linear_mma_q_b4, linear_gemv_r8, false},
-      {"gated", linear_mma_q_gated_b2, linear_mma_q_gated_b4, linear_gemv_gated_r8, true},
-      {"gelu", linear_mma_q_gelu_b2, linear_mma_q_gelu_b4, linear_gemv_gelu_r8, false},
+      {"plain", linear_mma_q_b1, linear_mma_q_b2, linear_mma_q_b4, linear_gemv_r8, false},
+      {"gated", linear_mma_q_gated_b1, linear_mma_q_gated_b2, linear_mma_q_gated_b4, linear_gemv_gated_r8, true},
+      {"gelu", linear_mma_q_gelu_b1, linear_mma_q_gelu_b2, linear_mma_q_gelu_b4, linear_gemv_gelu_r8, false},
   };
   const int k = 1216, m = 608;  // 19 steps of 64 (uneven over 16 warps), 19 groups of 32 rows (gated f = 304: 16-output chunks)
-  for (int rows : {9, 16, 17, 30, 32}) {
+  for (int rows : {5, 8, 9, 16, 17, 30, 32}) {
     LinearData d{rows, m, k, halves(static_cast<size_t>(rows) * k, 3.f), positive(m, 0.001f, 0.01f), halves(m, 0.5f),
                  halves(static_cast<size_t>(rows) * m, 4.f), positive(k, 0.5f, 1.f), halves(k, 0.5f), int8s(static_cast<size_t>(m) * k)};
     std::vector<signed char> xq(static_cast<size_t>(rows) * k);
     std::vector<half_t> xs(rows);
     emu_launch(rows, 256, 0, [&] { quantize_f16(d.x.data(), xq.data(), xs.data(), rows, k); });
     for (const QForm& f : forms) {
-      const int outWidth = f.gated ? m / 2 : m, NB = rows <= 16 ? 2 : 4;
+      const int outWidth = f.gated ? m / 2 : m, NB = rows <= 8 ? 1 : rows <= 16 ? 2 : 4;
       // the reference: linear_gemv_r8 (quantizeRows + igemv + dequantize + the ops, bit for bit) on each 8-row slice
       std::vector<half_t> want;
       for (int r0 = 0; r0 < rows; r0 += 8) {
@@ -201,7 +201,7 @@ void checkLinearQ() {
       for (unsigned grid : {3u, 19u}) {
         std::vector<half_t> out(static_cast<size_t>(rows) * outWidth, 0x7e00);
         emu_launch(grid, 512, static_cast<size_t>(2 * 16 * 2 * NB * 512), [&] {
-          (NB == 2 ? f.b2 : f.b4)(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(), rows, m, k,
+          (NB == 1 ? f.b1 : NB == 2 ? f.b2 : f.b4)(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(), rows, m, k,
                                   grid == 19);
         });
         char tag[120];

@@ -1155,15 +1155,17 @@ export class CudaBackend implements Backend {
     const ip = this.packed(ids);
     const tp = this.packed(table);
     const out = this.make([n, d], table.dtype);
+    // 16-byte copies where the rows allow (out is a fresh pool block: 256-byte aligned)
+    const kernel = table.dtype === 'float16' && d % 8 === 0 && this.aligned16(tp) ? 'embedding_f16v8' : `embedding_${sfx(table.dtype)}`;
     try {
       if (n > 0 && this.capturing) {
         // Inside a step the host checked the ids before writing them; an id out of range gives zeros.
         const flag = this.flag.span(4, 4);
-        this.launch(`embedding_${sfx(table.dtype)}`, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
+        this.launch(kernel, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
       } else if (n > 0) {
         const flag = this.flag.span(0, 4);
         this.native.fill(flag.region, flag.byteOffset, 4, 0);
-        this.launch(`embedding_${sfx(table.dtype)}`, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
+        this.launch(kernel, n, Math.min(256, up32(d)), 'pppiiip', [ip, tp, out, n, d, vocab, flag]);
         const bad = new Int32Array(1);
         this.native.download(flag.region, flag.byteOffset, 4, bad);
         if (bad[0] !== 0) {
