@@ -173,9 +173,6 @@ __device__ __forceinline__ float blockSum(float v, float* red) {
 // A hint that brings the line holding p into L1 (no register, no wait): for operands that no kernel writes
 // (a norm's weights), requested before PDL_ENTRY so that the first use after it does not wait on L2.
 __device__ __forceinline__ void prefetchL1(const void* p) { asm volatile("prefetch.global.L1 [%0];" ::"l"(p)); }
-// The same into L2 only: safe before PDL_WAIT even for data that a kernel still running may write (L2 is
-// where every write lands, and nothing is read into a register).
-__device__ __forceinline__ void prefetchL2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
 // A 16-byte load of weights, which a kernel reads once. `stream` != 0: past L1 (no_allocate), so that the
 // weights streaming through do not push out of it what the kernel reads again (the activation rows that

@@ -148,9 +148,6 @@ __device__ __forceinline__ void attendCombine(const float* part, int groups, int
   if (threadIdx.x == 0) counters[bh] = 0;
 }
 
-// 1: attend_cache_f16v8 requests its cache rows into L2 before PDL_ENTRY (0: the measured alternative).
-#define ATTEND_PREFETCH 1
-
 // attendCache for float16 heads of a multiple of 8 dimensions (at most 256), keys and values 16-byte
 // aligned: the same function with the work spread for latency, since a decode step has few blocks.
 // Each thread scores whole keys (16-byte loads, eight in flight at once) instead of a warp per key; then
@@ -170,26 +167,7 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
                                               int heads, int headDim, int slotRows, float scale,
                                               const half_t* __restrict__ newK, const half_t* __restrict__ newV, i64 newStride,
                                               int hasNew, half_t* keysOut, half_t* valuesOut, int splits, int chunk,
-                                              float* __restrict__ work, int* __restrict__ counters) {
-#if ATTEND_PREFETCH
-  {
-    // The cache rows this block will read, requested into L2 while the kernel before it still runs (a
-    // decode step's attention is a few dependent round trips to memory; the cross-attention's rows were
-    // written at the encoder pass, the self-attention's at earlier steps). Only a hint: the length read
-    // here may be one a running kernel is about to change, so it only bounds the request.
-    const int pb = blockIdx.x / splits, ps = blockIdx.x % splits, b = pb / heads, h = pb % heads;
-    const int L = min(max(__ldcg(lengths + b), 0), slotRows);
-    const int j0 = min(ps * chunk, L), n = min(j0 + chunk, L) - j0;
-    const int lines = (headDim * 2 + 127) >> 7, width = heads * headDim;
-    const half_t* kb = keys + (i64)b * slotRows * width + (i64)h * headDim;
-    const half_t* vb = values + (i64)b * slotRows * width + (i64)h * headDim;
-    for (int i = threadIdx.x; i < 2 * n * lines; i += blockDim.x) {
-      const int j = j0 + (i >> 1) / lines, c = (i >> 1) % lines;
-      prefetchL2(((i & 1) ? vb : kb) + (i64)j * width + c * 64);
-    }
-  }
-#endif
-  PDL_ENTRY();
+                                              float* __restrict__ work, int* __restrict__ counters) { PDL_ENTRY();
   extern __shared__ float sc[];
   __shared__ float red[32];
   __shared__ float qs[256];

@@ -40,8 +40,9 @@ describe.skipIf(!avail.available)('the int8 linear for 9-32 rows on the tensor c
   for (const [k, m] of shapes) {
     it(`linearInt8 k ${k} -> ${m} at 9, 16, 17, 25 and 32 rows (and 3, 8 where asked) equals the three calls and the ops after them, every form`, () => {
       expect(gpu.routes.mmaQuantizedMaxRows).toBe(32); // the default: what runs below is the new route
-      tidy(() => {
-        for (const rows of [3, 8, 9, 16, 17, 25, 32]) {
+      for (const rows of [3, 8, 9, 16, 17, 25, 32]) {
+        // one scope a row count: CPM-2's FFN weight is 80 MiB, the test's pool 512 MiB
+        tidy(() => {
           // 1-8 rows: the GEMV linears' unless mmaQuantizedMinRows says otherwise
           const mine: Partial<RoutePolicy> = rows <= 8 ? { mmaQuantizedMinRows: 2 } : {};
           const f = m / 2;
@@ -69,8 +70,8 @@ describe.skipIf(!avail.available)('the int8 linear for 9-32 rows on the tensor c
             expect(firstDifference(mmaQ, calls), tag).toBe('identical');
             if (cpuOptions) expect(firstDifference(mmaQ, cpu.download(cpu.linearInt8?.(xc, wc, wsc, cpuOptions) as Tensor)), `${tag} CPU`).toBe('identical');
           }
-        }
-      });
+        });
+      }
     });
   }
 

@@ -241,6 +241,9 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     const savedSplit = gpu.routes.gemvSplitK;
     const savedTiles = gpu.routes.gemvMmaTiles;
     const savedPast = gpu.routes.weightsPastL1;
+    const savedQ = gpu.routes.mmaQuantizedMinRows;
+    // the GEMV kernels at 2-8 rows, not linear_mma_q, which takes them by default (cuda-linear-mma-q.test.ts)
+    gpu.routes.mmaQuantizedMinRows = 9;
     try {
       tidy(() => {
         // CPM-2's shape first (its 48 KiB of dynamic shared memory need the opt-in, which a larger k
@@ -297,6 +300,7 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
         }
       });
     } finally {
+      gpu.routes.mmaQuantizedMinRows = savedQ;
       gpu.routes.gemvMmaMinRows = saved;
       gpu.routes.gemvSplitK = savedSplit;
       gpu.routes.gemvMmaTiles = savedTiles;

@@ -67,14 +67,18 @@ describe('linearRoute', () => {
   const route = (c: LinearCall, p: RoutePolicy, hopper: () => boolean) => linearRoute(c, p, hopper).route;
   const none = { gelu: false, gated: false, residual: false };
 
-  it('runs up to 8 rows as one GEMV kernel, the norm, the activations and the residual included', () => {
+  it('runs one row (and 2-8 where linear_mma_q does not fit) as one GEMV kernel, the norm, the activations and the residual included', () => {
     expect(route(facts(1), policy(), never)).toBe('gemv');
-    expect(route(facts(8, 4096, 4096, { bias: true, residual: true }), policy(), never)).toBe('gemv');
-    expect(route(facts(8, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), never)).toBe('gemv');
-    expect(route(facts(3, 2560, 10240, { norm: 'layer', gelu: true }), policy(), never)).toBe('gemv');
-    // 8 x 16384 bytes of activations do not fit its shared memory: the three calls, the residual added after
-    expect(linearRoute(facts(8, 16384, 4096, { residual: true }), policy(), never)).toEqual({ route: 'three-calls', norm: 'none', epilogue: none });
-    expect(route(facts(8, 16384), policy(), never)).toBe('three-calls');
+    expect(route(facts(1, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), never)).toBe('gemv');
+    expect(route(facts(8, 4096, 4112, { bias: true, residual: true }), policy(), never)).toBe('gemv'); // m % 32 != 0
+    expect(route(facts(8, 4096, 4096, { bias: true, residual: true }), policy({ mmaQuantizedMinRows: 9 }), never)).toBe('gemv');
+    expect(route(facts(8, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy({ mmaQuantizedMinRows: 0 }), never)).toBe('mma-q');
+    expect(route(facts(3, 2560, 10240, { norm: 'layer', gelu: true }), policy({ mmaQuantizedMaxRows: 0 }), never)).toBe('gemv');
+    // 8 x 16384 bytes of activations do not fit the GEMV's shared memory: the three calls, the residual added
+    // after; linear_mma_q (by default from 2 rows) reads them from L2 and takes them
+    expect(linearRoute(facts(8, 16384, 4096, { residual: true }), policy({ mmaQuantizedMinRows: 9 }), never)).toEqual({ route: 'three-calls', norm: 'none', epilogue: none });
+    expect(route(facts(8, 16384), policy({ mmaQuantizedMinRows: 9 }), never)).toBe('three-calls');
+    expect(route(facts(8, 16384), policy(), never)).toBe('mma-q');
   });
   it('runs 9-32 rows as the quantize and linear_mma_q, every op after the product in its epilogue', () => {
     expect(linearRoute(facts(9, 4096, 4096, { residual: true }), policy(), never)).toEqual({ route: 'mma-q', norm: 'none', epilogue: { ...none, residual: true } });
@@ -91,9 +95,13 @@ describe('linearRoute', () => {
     expect(route(facts(16, 4160 + 16), policy(), never)).toBe('three-calls'); // k % 64 != 0
     expect(route(facts(16, 4096, 4096, { dtype: 'float32' }), policy(), never)).toBe('three-calls');
     expect(route(facts(16, 4096, 4096, {}, false), policy(), never)).toBe('three-calls');
-    // from mmaQuantizedMinRows it takes rows the GEMV would
-    expect(route(facts(8), policy({ mmaQuantizedMinRows: 2 }), never)).toBe('mma-q');
-    expect(route(facts(1), policy({ mmaQuantizedMinRows: 2 }), never)).toBe('gemv');
+    // from mmaQuantizedMinRows (2) it takes rows the GEMV would
+    expect(linearRoute(facts(8, 4096, 20480, { norm: 'rms', gated: true, residual: true }), policy(), never)).toEqual({
+      route: 'mma-q', norm: 'quantize', epilogue: { gelu: false, gated: true, residual: true },
+    });
+    expect(route(facts(2), policy(), never)).toBe('mma-q');
+    expect(route(facts(1), policy(), never)).toBe('gemv');
+    expect(route(facts(8), policy({ mmaQuantizedMinRows: 9 }), never)).toBe('gemv');
   });
   it('times the fused Hopper kernel from 128 rows, and takes the three calls below or without it', () => {
     expect(route(facts(64), policy(), never)).toBe('three-calls');

@@ -29,7 +29,7 @@ export function emulatedSource() {
   s = rewrite(s, /asm\("cvt\.rn\.f16\.f32 %0, %1;" : "=h"\((\w+)\) : "f"\((\w+)\)\);/g, '$1 = emu_f2h($2);', 'cvt.rn.f16.f32');
   s = rewrite(s, /asm\("dp4a\.s32\.s32 %0, %1, %2, %3;" : "=r"\((\w+)\) : "r"\((\w+)\), "r"\((\w+)\), "r"\((\w+)\)\);/g, '$1 = emu_dp4a($2, $3, $4);', 'dp4a');
   s = rewrite(s, /asm volatile\("mma\.sync\.aligned\.m16n8k32[^;]*;"[\s\S]*?\);/g, 'emu_mma_s8(c, a0, a1, a2, a3, b0, b1);', 'mma.sync s8');
-  s = rewrite(s, /asm volatile\("prefetch\.global\.L[12] \[%0\];" ::"l"\(p\)\);/g, '(void)p;', 'prefetch');
+  s = rewrite(s, /asm volatile\("prefetch\.global\.L1 \[%0\];" ::"l"\(p\)\);/g, '(void)p;', 'prefetch');
   s = rewrite(s, /asm\("ld\.global\.nc\.L1::no_allocate\.v4\.u32[^;]*;" : [^;]*\);/g, 'v = *p;', 'ld.global.nc.L1::no_allocate');
   s = rewrite(s, /extern __shared__ (\w+) (\w+)\[\];/g, '$1* $2 = reinterpret_cast<$1*>(emu_dyn_smem);', 'extern __shared__');
   s = rewrite(s, /__shared__/g, 'static', '__shared__');

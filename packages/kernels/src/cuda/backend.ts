@@ -705,9 +705,10 @@ export class CudaBackend implements Backend {
   // ---- the int8 linear layer ----------------------------------------------------------------------
   /**
    * dequantize(igemm(quantizeRows(x), weight), scales, weightScale) with its options (norm first; GELU or
-   * gated GELU; the residual last): the Backend's optional fused op, planned by linearRoute. Up to 8 rows
-   * one kernel (the GEMV); beyond, the norm with the quantize, the product with what its epilogue takes,
-   * and the rest as ops (LinearPlan).
+   * gated GELU; the residual last): the Backend's optional fused op, planned by linearRoute. One row:
+   * one kernel (the GEMV); 2-32 rows: the quantize (with the norm), then linear_mma_q with every op in its
+   * epilogue; beyond, the norm with the quantize, the product with what its epilogue takes, and the rest as
+   * ops (LinearPlan).
    */
   linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: LinearInt8Options): Tensor {
     const { bias, residual, rmsNorm, layerNorm, gated, gelu } = options;

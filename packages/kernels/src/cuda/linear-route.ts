@@ -14,6 +14,7 @@ export interface RoutePolicy {
   /**
    * The GEMV linear layer (linearInt8 for at most gemvMaxRows rows) runs on the tensor cores
    * (linear_mma) from this many rows where its shapes allow, below on dp4a (linear_gemv). 0 or more than 8: never.
+   * Where the 'mma-q' route takes the rows (mmaQuantizedMinRows), it goes first.
    */
   gemvMmaMinRows: number;
   /**
@@ -24,8 +25,10 @@ export interface RoutePolicy {
    */
   mmaQuantizedMaxRows: number;
   /**
-   * From this many rows the 'mma-q' route takes the linear even where the GEMV linears would (their one
-   * kernel quantizes every row in every block); the default leaves 1-8 rows to them.
+   * From this many rows the 'mma-q' route takes the linear where the GEMV linears would too (their one
+   * kernel quantizes every row in every block, linear_mma's 8 rows from L2 in each of its 132 blocks).
+   * From 2: batch 8 decodes 14-25 % faster than with linear_mma (H100, gpu-e2e, NOTES.md); batch 1 stays
+   * with linear_gemv, where the row is 8 KiB and one kernel less counts.
    */
   mmaQuantizedMinRows: number;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses (or the tuner, gemvTune). Benchmarks force it. */
@@ -88,8 +91,11 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   gemvMaxRows: 8,
   // At 8 rows linear_gemv's dp4a work set the pace, not its weight reads (NOTES.md).
   gemvMmaMinRows: 2,
+  // CPM-2's batch 32: 6 418-6 646 tokens/s against 6 198 with the three calls (H100, gpu-e2e, NOTES.md)
   mmaQuantizedMaxRows: 32,
-  mmaQuantizedMinRows: 9,
+  // batch 8, tokens/s (H100, one call, 2 runs against 3): CPM-2 2 359-2 498 against 2 087-2 189, EVA
+  // 5 208-5 471 against 4 365-4 421, CPM-1 3 572-3 681 against 2 920-3 136
+  mmaQuantizedMinRows: 2,
   gemvSplitK: 0,
   gemvMmaTiles: 0,
   gemvTune: true,
