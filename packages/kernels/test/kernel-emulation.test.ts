@@ -1,8 +1,10 @@
 // The CUDA kernels' logic on a machine without a GPU: packages/kernels/dev/emu builds the kernel sources
 // for the CPU (every CUDA thread a fiber) and checks kernel variants against the kernels they stand in
 // for, bit for bit. Here the decode attention that reads ahead (dev/cuda's attend_cache_f16v8_ahead, a
-// reordering of the product kernel's loads) against attend_cache_f16v8 (~15 s with the build); the GEMV
-// linears' checks (`kernel-checks linear`) take minutes on two cores and run by hand. Skips, saying why, where g++ is missing.
+// reordering of the product kernel's loads) against attend_cache_f16v8 (~15 s with the build), and
+// linear_mma_q (batched decoding's int8 linear, 2-32 rows) against linear_gemv_r8 on 8-row slices at two row
+// counts (~40 s); the GEMV linears' full checks (`kernel-checks linear`, `linear-q`) take minutes and run by
+// hand. Skips, saying why, where g++ is missing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,10 +17,16 @@ const gxx = spawnSync('g++', ['--version']).status === 0;
 if (!gxx) console.log('[kernel emulation] skipped: g++ is not installed');
 
 describe.skipIf(!gxx)('CUDA kernels emulated on the CPU', () => {
+  let bin = '';
+  const checks = () => (bin ||= buildChecks(mkdtempSync(join(tmpdir(), 'bminf-emu-'))) as string);
   it('attend_cache_f16v8_ahead gives attend_cache_f16v8 bits: outputs and the cache rows it writes', () => {
-    const bin = buildChecks(mkdtempSync(join(tmpdir(), 'bminf-emu-'))) as string;
-    const out = execFileSync(bin, ['attention'], { encoding: 'utf8', timeout: 120_000 });
+    const out = execFileSync(checks(), ['attention'], { encoding: 'utf8', timeout: 120_000 });
     expect(out).toContain('PASSED: 0 check(s) differ');
     expect(out.match(/^ok /gm)?.length).toBe(30);
   }, 180_000);
+  it('linear_mma_q (rows quantized before it, 1 and 4 groups of 8 rows) gives the bits of linear_gemv_r8 on 8-row slices, plain and gated', () => {
+    const out = execFileSync(checks(), ['linear-q-quick'], { encoding: 'utf8', timeout: 240_000 });
+    expect(out).toContain('PASSED: 0 check(s) differ');
+    expect(out.match(/^ok linear_mma_q /gm)?.length).toBe(4);
+  }, 300_000);
 });
