@@ -1,8 +1,8 @@
-// The int8 linear for 9-32 rows (batched decoding): the quantize, then linear_mma_q (gemv.cu) with the
+// The int8 linear for 2-32 rows (batched decoding): the quantize, then linear_mma_q (gemv.cu) with the
 // dequantize, GELU, the gated GELU·gate and the residual in its epilogue, must give the bits of the three
 // calls and the ops after them, in every form, at row counts on both sides of its kernels' groups of 8
-// (9, 16, 17, 25, 32) and at awkward shapes (k 1216 = 19 steps of 64 over 16 warps; 608 features = 19
-// groups of 32) as well as CPM-2's. Against the CPU backend bit for bit where no norm and no GELU is
+// (3, 8, 9, 16, 17, 25, 32; and one row, a route to time) and at awkward shapes (k 1216 = 19 steps of 64
+// over 16 warps; 608 features = 19 groups of 32) as well as CPM-2's. Against the CPU backend bit for bit where no norm and no GELU is
 // involved. Skips, saying why, without a GPU.
 import { type Backend, type Tensor, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${a
 
 type Options = Parameters<CudaBackend['linearInt8']>[3];
 
-describe.skipIf(!avail.available)('the int8 linear for 9-32 rows on the tensor cores (linear_mma_q)', () => {
+describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor cores (linear_mma_q)', () => {
   let gpu: CudaBackend;
   let cpu: Backend;
   beforeAll(() => {
@@ -38,13 +38,13 @@ describe.skipIf(!avail.available)('the int8 linear for 9-32 rows on the tensor c
 
   const shapes: [number, number][] = [[1216, 608], [4096, 4096], [10240, 4096], [4096, 20480], [64, 32]];
   for (const [k, m] of shapes) {
-    it(`linearInt8 k ${k} -> ${m} at 9, 16, 17, 25 and 32 rows (and 3, 8 where asked) equals the three calls and the ops after them, every form`, () => {
+    it(`linearInt8 k ${k} -> ${m} at 1 (where asked), 3, 8, 9, 16, 17, 25 and 32 rows equals the three calls and the ops after them, every form`, () => {
       expect(gpu.routes.mmaQuantizedMaxRows).toBe(32); // the default: what runs below is the new route
-      for (const rows of [3, 8, 9, 16, 17, 25, 32]) {
+      for (const rows of [1, 3, 8, 9, 16, 17, 25, 32]) {
         // one scope a row count: CPM-2's FFN weight is 80 MiB, the test's pool 512 MiB
         tidy(() => {
-          // 1-8 rows: the GEMV linears' unless mmaQuantizedMinRows says otherwise
-          const mine: Partial<RoutePolicy> = rows <= 8 ? { mmaQuantizedMinRows: 2 } : {};
+          // one row: the GEMV linear's unless mmaQuantizedMinRows says otherwise (a route to time)
+          const mine: Partial<RoutePolicy> = rows === 1 ? { mmaQuantizedMinRows: 1 } : {};
           const f = m / 2;
           const [xc, x] = both(cpu, gpu, f16(rows * k, 3), [rows, k]);
           const [wc, w] = both(cpu, gpu, randInt8(m * k), [m, k]);
