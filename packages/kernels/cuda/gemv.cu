@@ -651,6 +651,39 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
   }
 }
 
+// The quantize before linear_mma_q: each row normalised (NORM as linear_gemv's) and quantized exactly as
+// linear_gemv_*_r1's quantize phase does it, with the same functions over the same 256 threads a row
+// (rowNormStats and rowAbsMax with 8 warps a row), so that a sequence decoding in a batch of 2-32 gets the
+// bits it gets decoding alone: linear_gemv_r1 then, quantize_rows_gemv + linear_mma_q now, bit for bit.
+// (norm_quantize, the three calls' norm, sums in another order.) One block of 256 threads a row; k % 8 == 0,
+// x 16-byte aligned rows, xq 8-byte aligned rows; xScale the float16 scale of each row.
+template <int NORM>
+__device__ __forceinline__ void quantizeRowGemv(const half_t* __restrict__ X, signed char* __restrict__ xq, half_t* __restrict__ xScale,
+                                                int k, const half_t* __restrict__ normW, float eps, const half_t* __restrict__ normB) {
+  __shared__ float red[32];
+  const int r = blockIdx.x, nvec = k >> 3;
+  const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
+  const float2 stats = rowNormStats<NORM>(xr, true, threadIdx.x, 256, nvec, k, eps, 0, 8, red);
+  auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], normW, normB, i, stats); };
+  const float m = rowAbsMax(row8, true, threadIdx.x, 256, nvec, 0, 8, red);
+  const half_t sh = scaleOf(m);
+  const float s = h2f(sh);
+  const float rc = s == 0.f ? 0.f : __frcp_rn(s);
+  u32x2* qr = reinterpret_cast<u32x2*>(xq + (i64)r * k);
+  for (int i = threadIdx.x; i < nvec; i += 256) qr[i] = s == 0.f ? u32x2{0u, 0u} : quant8(row8(i), s, rc);
+  if (threadIdx.x == 0) xScale[r] = sh;
+}
+#define QUANTIZE_ROWS_GEMV_KERNEL(NAME, NORM)                                                                        \
+  extern "C" __global__ void __launch_bounds__(256) NAME(const half_t* __restrict__ X, signed char* __restrict__ xq,  \
+                                                         half_t* __restrict__ xScale, int k, const half_t* __restrict__ normW, \
+                                                         float eps, const half_t* __restrict__ normB, int hasNormB) {  \
+    PDL_ENTRY();                                                                                                      \
+    quantizeRowGemv<NORM>(X, xq, xScale, k, normW, eps, hasNormB ? normB : nullptr);                                 \
+  }
+QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv, 0)
+QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_norm, 1)
+QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_ln, 2)
+
 // Launched with 512 threads and min(SMs, n / 32) blocks, one an SM. _b1: up to 8 rows, _b2: 9-16, _b4: 17-32.
 #define LINEAR_MMA_Q_KERNEL(NAME, NB, ACT)                                                                          \
   extern "C" __global__ void __launch_bounds__(512, 1)                                                              \

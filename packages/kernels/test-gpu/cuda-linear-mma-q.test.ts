@@ -1,13 +1,15 @@
-// The int8 linear for 2-32 rows (batched decoding): the quantize, then linear_mma_q (gemv.cu) with the
-// dequantize, GELU, the gated GELU·gate and the residual in its epilogue, must give the bits of the three
-// calls and the ops after them, in every form, at row counts on both sides of its kernels' groups of 8
-// (3, 8, 9, 16, 17, 25, 32; and one row, a route to time) and at awkward shapes (k 1216 = 19 steps of 64
-// over 16 warps; 608 features = 19 groups of 32) as well as CPM-2's. Against the CPU backend bit for bit where no norm and no GELU is
-// involved. Skips, saying why, without a GPU.
+// The int8 linear for 2-32 rows (batched decoding): the quantize (quantize_rows_gemv), then linear_mma_q
+// (gemv.cu) with the dequantize, GELU, the gated GELU·gate and the residual in its epilogue, must give each
+// row the bits it gets alone (the one-row GEMV linear: a sequence decodes to the same ids in any batch),
+// and the bits of the three calls and the ops after them (where a norm is fused, within its rounding:
+// norm_quantize sums in another order), in every form, at row counts on both sides of its kernels' groups
+// of 8 (3, 8, 9, 16, 17, 25, 32; and one row, a route to time) and at awkward shapes (k 1216 = 19 steps of
+// 64 over 16 warps; 608 features = 19 groups of 32) as well as CPM-2's. Against the CPU backend bit for bit
+// where no norm and no GELU is involved. Skips, saying why, without a GPU.
 import { type Backend, type Tensor, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability, type RoutePolicy } from '@bminf/kernels';
-import { both, firstDifference, hostData, randInt8, randn, random, seedUsed, testMemoryLimit } from './helpers.js';
+import { both, firstDifference, hostData, randInt8, randn, random, relErr, seedUsed, testMemoryLimit } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -38,7 +40,7 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
 
   const shapes: [number, number][] = [[1216, 608], [4096, 4096], [10240, 4096], [4096, 20480], [64, 32]];
   for (const [k, m] of shapes) {
-    it(`linearInt8 k ${k} -> ${m} at 1 (where asked), 3, 8, 9, 16, 17, 25 and 32 rows equals the three calls and the ops after them, every form`, () => {
+    it(`linearInt8 k ${k} -> ${m} at 1 (where asked), 3, 8, 9, 16, 17, 25 and 32 rows gives each row its bits alone, and the three calls' (a norm's within rounding), every form`, () => {
       expect(gpu.routes.mmaQuantizedMaxRows).toBe(32); // the default: what runs below is the new route
       for (const rows of [1, 3, 8, 9, 16, 17, 25, 32]) {
         // one scope a row count: CPM-2's FFN weight is 80 MiB, the test's pool 512 MiB
@@ -65,9 +67,19 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
           ];
           for (const [form, options, cpuOptions] of forms) {
             const tag = `${form} ${rows}x${k}x${m}`;
-            const calls = withRoutes({ mmaQuantizedMaxRows: 0, gemvMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
             const mmaQ = withRoutes(mine, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
-            expect(firstDifference(mmaQ, calls), tag).toBe('identical');
+            // each row alone (the GEMV linear's one-row kernel): the same bits, the norms' included
+            const alone = new Uint16Array(mmaQ.length);
+            const width = mmaQ.length / rows;
+            for (let r = 0; r < rows; r++) {
+              const one = { ...options, ...(options.residual ? { residual: options.residual.narrow(0, r, 1) } : {}) };
+              alone.set(gpu.download(gpu.linearInt8(x.narrow(0, r, 1), w, ws, one)) as Uint16Array, r * width);
+            }
+            expect(firstDifference(mmaQ, alone), `${tag} rows alone`).toBe('identical');
+            // the three calls: the same bits but where a norm is summed (norm_quantize's order)
+            const calls = withRoutes({ mmaQuantizedMaxRows: 0, gemvMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+            if (options.rmsNorm || options.layerNorm) expect(relErr(mmaQ, calls), tag).toBeLessThan(2e-2);
+            else expect(firstDifference(mmaQ, calls), tag).toBe('identical');
             if (cpuOptions) expect(firstDifference(mmaQ, cpu.download(cpu.linearInt8?.(xc, wc, wsc, cpuOptions) as Tensor)), `${tag} CPU`).toBe('identical');
           }
         });

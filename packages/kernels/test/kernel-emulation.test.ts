@@ -2,9 +2,9 @@
 // for the CPU (every CUDA thread a fiber) and checks kernel variants against the kernels they stand in
 // for, bit for bit. Here the decode attention that reads ahead (dev/cuda's attend_cache_f16v8_ahead, a
 // reordering of the product kernel's loads) against attend_cache_f16v8 (~15 s with the build), and
-// linear_mma_q (batched decoding's int8 linear, 2-32 rows) against linear_gemv_r8 on 8-row slices at two row
-// counts (~40 s); the GEMV linears' full checks (`kernel-checks linear`, `linear-q`) take minutes and run by
-// hand. Skips, saying why, where g++ is missing.
+// batched decoding's int8 linear (quantize_rows_gemv + linear_mma_q, 2-32 rows) against each row alone
+// through linear_gemv_*_r1 at two row counts (~50 s); the GEMV linears' full checks (`kernel-checks linear`,
+// `linear-q`) take minutes and run by hand. Skips, saying why, where g++ is missing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,9 +24,9 @@ describe.skipIf(!gxx)('CUDA kernels emulated on the CPU', () => {
     expect(out).toContain('PASSED: 0 check(s) differ');
     expect(out.match(/^ok /gm)?.length).toBe(30);
   }, 180_000);
-  it('linear_mma_q (rows quantized before it, 1 and 4 groups of 8 rows) gives the bits of linear_gemv_r8 on 8-row slices, plain and gated', () => {
+  it('a batch through quantize_rows_gemv + linear_mma_q gives each row the bits linear_gemv_r1 gives it alone (5 and 17 rows; plain, RMS norm + gated, LayerNorm + GELU)', () => {
     const out = execFileSync(checks(), ['linear-q-quick'], { encoding: 'utf8', timeout: 240_000 });
     expect(out).toContain('PASSED: 0 check(s) differ');
-    expect(out.match(/^ok linear_mma_q /gm)?.length).toBe(4);
+    expect(out.match(/^ok linear_mma_q .*each row as alone$/gm)?.length).toBe(6);
   }, 300_000);
 });

@@ -162,53 +162,67 @@ void checkLinears() {
   }
 }
 
-// ---- linear_mma_q (1-32 rows, the rows quantized before it) against linear_gemv_r8 on 8-row slices ------
+// ---- batched decoding's int8 linear: quantize_rows_gemv + linear_mma_q against linear_gemv_r1 row by row ----
+// A sequence decoding in a batch of 2-32 must get the bits it gets alone (one row: linear_gemv_*_r1), in
+// every form, the norms included.
 using LinearQKernel = void (*)(const signed char*, const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*, int,
                                half_t*, int, int, int, int);
+using QuantizeGemvKernel = void (*)(const half_t*, signed char*, half_t*, int, const half_t*, float, const half_t*, int);
 
-// quick: two row counts (one kernel of 1 group, one of 4), two forms, one grid (CI's share)
+// quick: two row counts (kernels of 1 and of 4 groups of 8 rows), three forms, one grid (CI's share)
 void checkLinearQ(bool quick) {
   struct QForm {
     const char* name;
+    LinearKernel gemv1;
     LinearQKernel b1, b2, b4;
-    LinearKernel gemv8;
-    bool gated;
+    QuantizeGemvKernel quantize;
+    int norm;
+    bool gated, inQuick;
   };
+#define QFORM(NAME, GSUF, QSUF, QUANT, NORM, GATED, QUICK)                                                              \
+  QForm {                                                                                                               \
+    NAME, linear_gemv##GSUF##_r1, linear_mma_q##QSUF##_b1, linear_mma_q##QSUF##_b2, linear_mma_q##QSUF##_b4, QUANT, NORM, \
+        GATED, QUICK                                                                                                    \
+  }
   const QForm forms[] = {
-      {"plain", linear_mma_q_b1, linear_mma_q_b2, linear_mma_q_b4, linear_gemv_r8, false},
-      {"gated", linear_mma_q_gated_b1, linear_mma_q_gated_b2, linear_mma_q_gated_b4, linear_gemv_gated_r8, true},
-      {"gelu", linear_mma_q_gelu_b1, linear_mma_q_gelu_b2, linear_mma_q_gelu_b4, linear_gemv_gelu_r8, false},
+      QFORM("plain", , , quantize_rows_gemv, 0, false, true),
+      QFORM("gated", _gated, _gated, quantize_rows_gemv, 0, true, false),
+      QFORM("gelu", _gelu, _gelu, quantize_rows_gemv, 0, false, false),
+      QFORM("norm", _norm, , quantize_rows_gemv_norm, 1, false, false),
+      QFORM("norm+gated", _norm_gated, _gated, quantize_rows_gemv_norm, 1, true, true),
+      QFORM("ln+gelu", _ln_gelu, _gelu, quantize_rows_gemv_ln, 2, false, true),
+      QFORM("ln", _ln, , quantize_rows_gemv_ln, 2, false, false),
   };
+#undef QFORM
   const int k = quick ? 448 : 1216, m = 608;  // 7 or 19 steps of 64 (uneven over 16 warps), 19 groups of 32 rows (gated f = 304)
-  for (int rows : quick ? std::vector<int>{5, 30} : std::vector<int>{5, 8, 9, 16, 17, 30, 32}) {
+  for (int rows : quick ? std::vector<int>{5, 17} : std::vector<int>{2, 8, 9, 16, 17, 30, 32}) {
     LinearData d{rows, m, k, halves(static_cast<size_t>(rows) * k, 3.f), positive(m, 0.001f, 0.01f), halves(m, 0.5f),
                  halves(static_cast<size_t>(rows) * m, 4.f), positive(k, 0.5f, 1.f), halves(k, 0.5f), int8s(static_cast<size_t>(m) * k)};
-    std::vector<signed char> xq(static_cast<size_t>(rows) * k);
-    std::vector<half_t> xs(rows);
-    emu_launch(rows, 256, 0, [&] { quantize_f16(d.x.data(), xq.data(), xs.data(), rows, k); });
     for (const QForm& f : forms) {
-      if (quick && !f.gated && std::string(f.name) != "plain") continue;
+      if (quick && !f.inQuick) continue;
       const int outWidth = f.gated ? m / 2 : m, NB = rows <= 8 ? 1 : rows <= 16 ? 2 : 4;
-      // the reference: linear_gemv_r8 (quantizeRows + igemv + dequantize + the ops, bit for bit) on each 8-row slice
+      const Form asForm{f.name, {f.gemv1, nullptr, nullptr, nullptr}, nullptr, f.norm, f.gated, false};
+      // the reference: each row alone through linear_gemv_*_r1
       std::vector<half_t> want;
-      for (int r0 = 0; r0 < rows; r0 += 8) {
-        const int n = std::min(8, rows - r0);
-        LinearData s{n, m, k, {d.x.begin() + static_cast<size_t>(r0) * k, d.x.begin() + static_cast<size_t>(r0 + n) * k}, d.ws, d.bias,
-                     {d.residual.begin() + static_cast<size_t>(r0) * outWidth, d.residual.begin() + static_cast<size_t>(r0 + n) * outWidth},
+      for (int r = 0; r < rows; r++) {
+        LinearData s{1, m, k, {d.x.begin() + static_cast<size_t>(r) * k, d.x.begin() + static_cast<size_t>(r + 1) * k}, d.ws, d.bias,
+                     {d.residual.begin() + static_cast<size_t>(r) * outWidth, d.residual.begin() + static_cast<size_t>(r + 1) * outWidth},
                      d.normW, d.normB, d.w};
-        const Form plain{f.name, {nullptr, nullptr, nullptr, f.gemv8}, nullptr, 0, f.gated, false};
-        const auto part = runLinear(f.gemv8, s, plain, 5, 256, static_cast<size_t>(8) * k, 1, 0);
+        const auto part = runLinear(f.gemv1, s, asForm, 5, 256, static_cast<size_t>(k), 1, 0);
         want.insert(want.end(), part.begin(), part.end());
       }
+      std::vector<signed char> xq(static_cast<size_t>(rows) * k);
+      std::vector<half_t> xs(rows);
+      emu_launch(rows, 256, 0, [&] { f.quantize(d.x.data(), xq.data(), xs.data(), k, d.normW.data(), 1e-5f, d.normB.data(), f.norm == 2); });
       for (unsigned grid : {3u, 19u}) {
         if (quick && grid == 19u) continue;
         std::vector<half_t> out(static_cast<size_t>(rows) * outWidth, 0x7e00);
         emu_launch(grid, 512, static_cast<size_t>(2 * 16 * 2 * NB * 512), [&] {
-          (NB == 1 ? f.b1 : NB == 2 ? f.b2 : f.b4)(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(), rows, m, k,
-                                  grid == 19);
+          (NB == 1 ? f.b1 : NB == 2 ? f.b2 : f.b4)(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(),
+                                                   rows, m, k, grid == 19);
         });
         char tag[120];
-        std::snprintf(tag, sizeof tag, "linear_mma_q %s rows %d grid %u", f.name, rows, grid);
+        std::snprintf(tag, sizeof tag, "linear_mma_q %s rows %d grid %u: each row as alone", f.name, rows, grid);
         expectSame(tag, out, want);
       }
     }

@@ -720,10 +720,9 @@ export class CudaBackend implements Backend {
     }
     const plan = linearRoute(linearCall(x, weight, weightScale, options, this.aligned16), this.routes, () => this.hopperFits(x, weight));
     if (plan.route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
-    const q = this.linearQuantize(x, options, plan.norm);
+    const q = plan.route === 'mma-q' ? this.quantizeRowsGemv(x, options) : this.linearQuantize(x, options, plan.norm);
     try {
-      // (the pool's blocks start 256-byte aligned; a misaligned q would take the three calls, same bits)
-      if (plan.route === 'mma-q' && this.aligned16(q.values)) return this.linearMmaQ(q, weight, weightScale, options);
+      if (plan.route === 'mma-q') return this.linearMmaQ(q, weight, weightScale, options);
       return this.linearProduct(q, weight, weightScale, options, plan);
     } finally {
       q.values.dispose();
@@ -812,6 +811,28 @@ export class CudaBackend implements Backend {
       if (fusedWins) return finish(fused(), epi);
     }
     return finish(threeCalls(), { gelu: false, gated: false, residual: false });
+  }
+
+  /**
+   * The 'mma-q' route's quantize (quantize_rows_gemv*, gemv.cu): each row normalised where asked and
+   * quantized as linear_gemv's one-row kernel does it, so that batched decoding gives each sequence the
+   * bits it gets alone. x float16, packed, 16-byte aligned, k % 64 == 0 (linearRoute checked).
+   */
+  private quantizeRowsGemv(x: Tensor, options: LinearInt8Options): { values: Tensor; scales: Tensor } {
+    const [rows, k] = x.shape;
+    const norm = options.rmsNorm ?? options.layerNorm;
+    const values = this.make([rows, k], 'int8');
+    const scales = this.make([rows], 'float16');
+    try {
+      const name = `quantize_rows_gemv${options.rmsNorm ? '_norm' : options.layerNorm ? '_ln' : ''}`;
+      const nb = options.layerNorm?.bias;
+      this.launch(name, rows, 256, 'pppipfpi', [x, values, scales, k, norm?.weight ?? x, norm?.eps ?? 0, nb ?? x, nb ? 1 : 0]);
+    } catch (e) {
+      values.dispose();
+      scales.dispose();
+      throw e;
+    }
+    return { values, scales };
   }
 
   /** linearInt8's 'mma-q' route: linear_mma_q on the quantized rows, every op after the product in its epilogue. */

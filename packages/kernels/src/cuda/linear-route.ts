@@ -19,7 +19,7 @@ export interface RoutePolicy {
   gemvMmaMinRows: number;
   /**
    * An int8 linear of more rows than the GEMV takes, up to this many (at most 32; 0: never), runs as the
-   * quantize (its norm fused, as the three calls do it) and linear_mma_q: the tensor cores on the
+   * quantize (its norm fused, in linear_gemv's order) and linear_mma_q: the tensor cores on the
    * quantized rows with the dequantize, GELU or gated GELU·gate and residual in its epilogue (2 kernels,
    * not the three calls' 3-5, and no int32 product in memory).
    */
@@ -280,8 +280,9 @@ export function igemmRoute(c: IgemmCall, p: RoutePolicy, hopper: () => boolean):
  *   linear_mma in gemv.cu, bit for bit the separate ops but for the norm's order of summing).
  * - 'fused': the Hopper kernel with the dequantize (and LinearPlan.epilogue's ops) in its epilogue.
  * - 'timed': 'fused' or 'three-calls', whichever the tuner timed faster at this shape and epilogue.
- * - 'mma-q': the quantize (with its norm), then linear_mma_q (gemv.cu): the product on the tensor cores
- *   with the dequantize and every op after it in its epilogue (9-32 rows).
+ * - 'mma-q': the quantize (quantize_rows_gemv: the norm and the quantize as linear_gemv's one-row kernel
+ *   computes them, so a batch gives each row the bits it gets alone), then linear_mma_q (gemv.cu): the
+ *   product on the tensor cores with the dequantize and every op after it in its epilogue (2-32 rows).
  * - 'three-calls': igemm (routed by igemmRoute) + dequantize, the ops after it separate.
  */
 export type LinearRoute = 'gemv' | 'fused' | 'timed' | 'mma-q' | 'three-calls';
@@ -298,7 +299,8 @@ export interface LinearPlan {
    * 'none': quantizeRows(x). 'quantize': norm_quantize (norm.cu), the row normalised in registers and
    * quantized, never stored: bit for bit quantizeRows(layerNorm(x)) where layerNorm takes its
    * vectorised kernel (the same layout: float16, 16-byte aligned, k % 8 == 0); 'op': layerNorm, then
-   * quantizeRows (elsewhere; layerNorm's scalar kernel sums in another order).
+   * quantizeRows (elsewhere; layerNorm's scalar kernel sums in another order). Route 'mma-q' has its own
+   * quantize ('none' or 'quantize': quantize_rows_gemv, the norm in it summed as linear_gemv sums it).
    */
   norm: 'none' | 'quantize' | 'op';
   /**
@@ -344,7 +346,7 @@ export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean
   // past the GEMV's rows, or from mmaQuantizedMinRows
   const mmaQRows = c.rows >= 1 && c.rows <= Math.min(p.mmaQuantizedMaxRows, LINEAR_MMA_Q.maxRows) && (c.rows > p.gemvMaxRows || c.rows >= p.mmaQuantizedMinRows);
   if (mmaQRows && c.float16 && c.packed16 && c.k > 0 && c.k % 64 === 0 && c.m % 32 === 0) {
-    return { route: 'mma-q', norm, epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
+    return { route: 'mma-q', norm: c.norm === 'none' ? 'none' : 'quantize', epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
   }
   if (gemv && c.float16 && c.packed16) return { route: 'gemv', norm: 'none', epilogue: NO_EPILOGUE };
   if (p.fusedLinear && c.float16 && c.packed16 && c.rows >= p.fusedLinearMinRows && hopper()) {
