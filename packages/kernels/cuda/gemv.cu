@@ -387,13 +387,43 @@ __device__ __forceinline__ void mmaS8(int* c, unsigned a0, unsigned a1, unsigned
                : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
+// The mma linears' epilogue (linear_mma, linear_mma_q) for fragment element q (0-3) of lane row gg in tile u,
+// activation row r; sumAt(qq) is the element's integer sum (gated: qq = q + 2 its gate's). A tile is 16
+// weight rows, or gated 8 in-rows (8u..) over their 8 gate rows (f + 8u..), whose element q < 2 writes
+// output 8u + gg. half(acc·rowScale·wScale (+ bias)), then GELU or the gated GELU·gate, then the residual,
+// each rounded as dequantize, gelu / gelu_mul and add round them.
+template <int ACT, typename SumAt>
+__device__ __forceinline__ void mmaTileEpilogue(SumAt sumAt, int q, int gg, int u, int r, float rowScale, const half_t* __restrict__ wScale,
+                                                const half_t* __restrict__ bias, const half_t* __restrict__ residual, half_t* __restrict__ out,
+                                                int n) {
+  const int f = n >> 1;
+  auto dq = [&](int v, int j) -> half_t {
+    float y = __fmul_rn(__fmul_rn((float)v, rowScale), h2f(wScale[j]));
+    if (bias) y = __fadd_rn(y, h2f(bias[j]));
+    return f2h(y);
+  };
+  if (ACT == 1) {
+    const int c = 8 * u + gg;
+    const half_t hin = dq(sumAt(q), c), hg = dq(sumAt(q + 2), f + c);
+    half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(hin)))), h2f(hg)));
+    if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
+    out[(i64)r * f + c] = o;
+  } else {
+    const int j = 16 * u + gg + (q >= 2 ? 8 : 0);
+    half_t h = dq(sumAt(q), j);
+    if (ACT == 2) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
+    if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
+    out[(i64)r * n + j] = h;
+  }
+}
+
 template <int NW, int NORM, int ACT>
 __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                           const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                           const half_t* __restrict__ residual, half_t* __restrict__ out, int rows, int n,
                                           int k, const half_t* __restrict__ normW, float eps, const half_t* __restrict__ normB,
                                           int mt, int stream) {
-  constexpr bool GATED = ACT == 1, GELU = ACT == 2;
+  constexpr bool GATED = ACT == 1;
   extern __shared__ u32x4 mmaShared[];
   signed char* xq = reinterpret_cast<signed char*>(mmaShared);  // 8 rows x k int8, interleaved by 64 bytes
   int* part = reinterpret_cast<int*>(xq + 8 * (i64)k);     // [2][NW warps][128]
@@ -477,24 +507,7 @@ __device__ __forceinline__ void linearMma(const half_t* __restrict__ X, const si
           for (int s = 0; s < S; s++) v += pb[(tt * S + s) * 128 + l2 * 4 + qq];
           return v;
         };
-        auto dq = [&](int v, int j) -> half_t {
-          float y = __fmul_rn(__fmul_rn((float)v, rowScale[r]), h2f(wScale[j]));
-          if (bias) y = __fadd_rn(y, h2f(bias[j]));
-          return f2h(y);
-        };
-        if (GATED) {
-          const int c = 8 * uu + gg;
-          const half_t hin = dq(sumAt(q), c), hg = dq(sumAt(q + 2), f + c);
-          half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(hin)))), h2f(hg)));
-          if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
-          out[(i64)r * f + c] = o;
-        } else {
-          const int j = 16 * uu + gg + (q >= 2 ? 8 : 0);
-          half_t h = dq(sumAt(q), j);
-          if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
-          if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
-          out[(i64)r * n + j] = h;
-        }
+        mmaTileEpilogue<ACT>(sumAt, q, gg, uu, r, rowScale[r], wScale, bias, residual, out, n);
       }
     }
     buf ^= 1;
@@ -547,7 +560,7 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
                                            const half_t* __restrict__ bias, const half_t* __restrict__ residual,
                                            half_t* __restrict__ out, int rows, int n, int k, int stream) {
   constexpr int NW = 16, TW = 2, U = 2;  // warps, tiles a warp, 64-byte steps of k in flight per lane
-  constexpr bool GATED = ACT == 1, GELU = ACT == 2;
+  constexpr bool GATED = ACT == 1;
   extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int f = n >> 1, groups = n / (16 * TW);
@@ -627,25 +640,7 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
         for (int w = 0; w < NW; w++) v += reinterpret_cast<const int*>(&pb[(w * TW * NB + tw * NB + nb) * 32 + l2])[qq];
         return v;
       };
-      const float rs = h2f(xScale[r]);
-      auto dq = [&](int v, int j) -> half_t {
-        float y = __fmul_rn(__fmul_rn((float)v, rs), h2f(wScale[j]));
-        if (bias) y = __fadd_rn(y, h2f(bias[j]));
-        return f2h(y);
-      };
-      if (GATED) {
-        const int c = 8 * u + gg;
-        const half_t hin = dq(sumAt(q), c), hg = dq(sumAt(q + 2), f + c);
-        half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(hin)))), h2f(hg)));
-        if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
-        out[(i64)r * f + c] = o;
-      } else {
-        const int j = 16 * u + gg + (q >= 2 ? 8 : 0);
-        half_t h = dq(sumAt(q), j);
-        if (GELU) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
-        if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
-        out[(i64)r * n + j] = h;
-      }
+      mmaTileEpilogue<ACT>(sumAt, q, gg, u, r, h2f(xScale[r]), wScale, bias, residual, out, n);
     }
     buf ^= 1;
   }

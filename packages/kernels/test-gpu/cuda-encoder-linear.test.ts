@@ -6,8 +6,8 @@
 // takes its own exp). Skips, saying why, without a GPU; the epilogue's cases without the Hopper kernel.
 import { type Backend, type Tensor, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability, type RoutePolicy } from '@bminf/kernels';
-import { TOL, both, firstDifference, hostData, randInt8, randn, random, relErr, seedUsed, testMemoryLimit } from './helpers.js';
+import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability } from '@bminf/kernels';
+import { TOL, both, f16, firstDifference, positiveF16, randInt8, relErr, seedUsed, testMemoryLimit, withRoutes } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -27,24 +27,11 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
   });
   afterAll(() => gpu?.dispose());
 
-  /** Runs fn with the routes changed, then puts them back. */
-  const withRoutes = <T>(change: Partial<RoutePolicy>, fn: () => T): T => {
-    const saved = { ...gpu.routes };
-    Object.assign(gpu.routes, change);
-    try {
-      return fn();
-    } finally {
-      Object.assign(gpu.routes, saved);
-    }
-  };
-  const f16 = (n: number, scale = 1) => hostData(randn(n, scale), 'float16');
-  const positive = (n: number, lo: number, span: number) => hostData(Float32Array.from({ length: n }, () => lo + random() * span), 'float16');
-
   it.each([9, 130, 513, 1000])('normQuantizeRows (%i rows) equals quantizeRows(layerNorm(x)) bit for bit, RMS and LayerNorm, and the CPU within tolerance', (rows) => {
     tidy(() => {
       for (const k of [4096, 4160, 2560, 8, 10240]) {
         const [xc, x] = both(cpu, gpu, f16(rows * k, 3), [rows, k]);
-        const [wc, w] = both(cpu, gpu, positive(k, 0.5, 1), [k]);
+        const [wc, w] = both(cpu, gpu, positiveF16(k, 0.5, 1), [k]);
         const [bc, b] = both(cpu, gpu, f16(k, 0.5), [k]);
         for (const [form, bias, subtractMean, eps] of [['rms', false, false, 1e-6], ['ln', true, true, 1e-5], ['ln, no bias', false, true, 1e-5], ['rms, bias', true, false, 1e-6]] as const) {
           const tag = `${form} ${rows}x${k}`;
@@ -65,7 +52,7 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
     tidy(() => {
       for (const [rows, k] of [[9, 4100], [130, 20]]) {
         const x = gpu.upload(f16(rows * k, 3), [rows, k]);
-        const w = gpu.upload(positive(k, 0.5, 1), [k]);
+        const w = gpu.upload(positiveF16(k, 0.5, 1), [k]);
         const o = { eps: 1e-6, subtractMean: false };
         const fused = gpu.normQuantizeRows(x, w, null, o);
         const twoOps = gpu.quantizeRows(gpu.layerNorm(x, w, null, o));
@@ -73,7 +60,7 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
       }
       const wide = gpu.upload(f16(20 * 4104, 3), [20, 4104]);
       const x = wide.narrow(1, 4, 4096); // rows 8 bytes off 16-byte alignment, not packed
-      const w = gpu.upload(positive(4096, 0.5, 1), [4096]);
+      const w = gpu.upload(positiveF16(4096, 0.5, 1), [4096]);
       const o = { eps: 1e-6, subtractMean: true };
       const fused = gpu.normQuantizeRows(x, w, null, o);
       const twoOps = gpu.quantizeRows(gpu.layerNorm(x, w, null, o));
@@ -91,10 +78,10 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
       tidy(() => {
         const [xc, x] = both(cpu, gpu, f16(rows * k, 3), [rows, k]);
         const [wc, w] = both(cpu, gpu, randInt8(m * k), [m, k]);
-        const [wsc, ws] = both(cpu, gpu, positive(m, 0.001, 0.01), [m]);
+        const [wsc, ws] = both(cpu, gpu, positiveF16(m, 0.001, 0.01), [m]);
         const [bc, bias] = both(cpu, gpu, f16(m, 0.5), [m]);
         const [rc, res] = both(cpu, gpu, f16(rows * m, 4), [rows, m]);
-        const [nwc, nw] = both(cpu, gpu, positive(k, 0.5, 1), [k]);
+        const [nwc, nw] = both(cpu, gpu, positiveF16(k, 0.5, 1), [k]);
         const [nbc, nb] = both(cpu, gpu, f16(k, 0.5), [k]);
         const forms: [string, Options, Options, boolean][] = [
           ['residual', { dtype: 'float16', residual: res }, { dtype: 'float16', residual: rc }, true],
@@ -117,24 +104,24 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
         ];
         for (const [form, options, cpuOptions, exact] of forms) {
           const tag = `${form} ${rows}x${k}x${m}`;
-          const ops = withRoutes({ fusedLinear: false, normQuantize: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+          const ops = withRoutes(gpu, { fusedLinear: false, normQuantize: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
           for (const tile of ['a', 'b', 't'] as const) {
             gpu.sm90.tile = tile;
             try {
-              const fused = withRoutes({ fusedLinearMinRows: 1, fusedLinearTune: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+              const fused = withRoutes(gpu, { fusedLinearMinRows: 1, fusedLinearTune: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
               expect(firstDifference(fused, ops), `${tag} tile ${tile}`).toBe('identical');
             } finally {
               gpu.sm90.tile = null;
             }
           }
-          const opsAfter = withRoutes({ fusedLinearMinRows: 1, fusedLinearTune: false, fusedEpilogue: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+          const opsAfter = withRoutes(gpu, { fusedLinearMinRows: 1, fusedLinearTune: false, fusedEpilogue: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
           expect(firstDifference(opsAfter, ops), `${tag} ops after the fused kernel`).toBe('identical');
-          const normFusedCalls = withRoutes({ fusedLinear: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+          const normFusedCalls = withRoutes(gpu, { fusedLinear: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
           expect(firstDifference(normFusedCalls, ops), `${tag} three calls, norm with the quantize`).toBe('identical');
           // the default plan: timed once per shape and epilogue, whichever wins gives these bits
           expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), ops), `${tag} timed`).toBe('identical');
           // with the fused kernel's tile timed too (RoutePolicy.fusedTileTune), whichever wins
-          const tilesTimed = withRoutes({ fusedTileTune: true }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+          const tilesTimed = withRoutes(gpu, { fusedTileTune: true }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
           expect(firstDifference(tilesTimed, ops), `${tag} tiles timed`).toBe('identical');
           const ref = cpu.download(cpu.linearInt8?.(xc, wc, wsc, cpuOptions) as Tensor);
           if (exact) expect(firstDifference(ops, ref), `${tag} CPU`).toBe('identical');
@@ -150,10 +137,10 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
       const [rows, k, m] = [512, 4096, 4096];
       const x = gpu.upload(f16(rows * k, 3), [rows, k]);
       const w = gpu.upload(randInt8(m * k), [m, k]);
-      const ws = gpu.upload(positive(m, 0.001, 0.01), [m]);
+      const ws = gpu.upload(positiveF16(m, 0.001, 0.01), [m]);
       const res = gpu.upload(f16(rows * m, 4), [rows, m]);
       // with tileFor's tile alone (RoutePolicy.fusedTileTune off): fused or not, a key per form
-      withRoutes({ fusedTileTune: false }, () => {
+      withRoutes(gpu, { fusedTileTune: false }, () => {
         gpu.linearInt8(x, w, ws, { dtype: 'float16' });
         gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res });
         gpu.linearInt8(x, w, ws, { dtype: 'float16', gelu: true, residual: res });
@@ -180,9 +167,9 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
         const [wc, w] = both(cpu, gpu, randInt8(m * k), [m, k]);
         // scales small enough that gelu(in) * gate stays finite without the norm (x of magnitude 3 over
         // k = 4096 made products of ~500 and overflowed float16 to inf on both sides: inf - inf is NaN)
-        const [wsc, ws] = both(cpu, gpu, positive(m, 0.0002, 0.002), [m]);
+        const [wsc, ws] = both(cpu, gpu, positiveF16(m, 0.0002, 0.002), [m]);
         const [bc, bias] = both(cpu, gpu, f16(m, 0.5), [m]);
-        const [nwc, nw] = both(cpu, gpu, positive(k, 0.5, 1), [k]);
+        const [nwc, nw] = both(cpu, gpu, positiveF16(k, 0.5, 1), [k]);
         const [rc, res] = both(cpu, gpu, f16(rows * f, 4), [rows, f]);
         const tag = `${rows}x${m}x${k}`;
         const norm = { weight: nw, eps: 1e-6 };
@@ -193,7 +180,7 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
         ] as [string, Options][]) {
           // the ops one by one: layerNorm, quantize + igemm + dequantize, gelu, mul, add
           const xn = options.rmsNorm ? gpu.layerNorm(x, nw, null, { eps: 1e-6, subtractMean: false }) : x;
-          const y = withRoutes({ fusedLinear: false }, () => gpu.linearInt8(xn, w, ws, { dtype: 'float16', ...(options.bias ? { bias } : {}) }));
+          const y = withRoutes(gpu, { fusedLinear: false }, () => gpu.linearInt8(xn, w, ws, { dtype: 'float16', ...(options.bias ? { bias } : {}) }));
           const g = gpu.mul(gpu.gelu(y.narrow(1, 0, f)), gpu.contiguous(y.narrow(1, f, f)));
           const want = gpu.download(options.residual ? gpu.add(res, g) : g);
           const t = `${form} ${tag}`;
@@ -201,14 +188,14 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
             for (const tile of ['a', 'b', 't'] as const) {
               gpu.sm90.tile = tile;
               try {
-                const got = withRoutes({ fusedLinearMinRows: 1, fusedLinearTune: false, gatedEpilogue: true }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+                const got = withRoutes(gpu, { fusedLinearMinRows: 1, fusedLinearTune: false, gatedEpilogue: true }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
                 expect(firstDifference(got, want), `${t} tile ${tile}`).toBe('identical');
               } finally {
                 gpu.sm90.tile = null;
               }
             }
           }
-          const calls = withRoutes({ fusedLinear: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+          const calls = withRoutes(gpu, { fusedLinear: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
           expect(firstDifference(calls, want), `${t} three calls, gelu_mul`).toBe('identical');
           expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, options)), want), `${t} timed`).toBe('identical');
           if (form === 'rms+gated+residual') {

@@ -9,7 +9,7 @@
 import { type Backend, type Tensor, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CudaBackend, createCpuBackend, createCudaBackend, cudaAvailability, type RoutePolicy } from '@bminf/kernels';
-import { both, firstDifference, hostData, randInt8, randn, random, relErr, seedUsed, testMemoryLimit } from './helpers.js';
+import { both, f16, firstDifference, positiveF16, randInt8, relErr, seedUsed, testMemoryLimit, withRoutes } from './helpers.js';
 
 const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] skipped: CUDA is unavailable: ${avail.reason}`);
@@ -26,18 +26,6 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
   });
   afterAll(() => gpu?.dispose());
 
-  const withRoutes = <T>(change: Partial<RoutePolicy>, fn: () => T): T => {
-    const saved = { ...gpu.routes };
-    Object.assign(gpu.routes, change);
-    try {
-      return fn();
-    } finally {
-      Object.assign(gpu.routes, saved);
-    }
-  };
-  const f16 = (n: number, scale = 1) => hostData(randn(n, scale), 'float16');
-  const positive = (n: number, lo: number, span: number) => hostData(Float32Array.from({ length: n }, () => lo + random() * span), 'float16');
-
   const shapes: [number, number][] = [[1216, 608], [4096, 4096], [10240, 4096], [4096, 20480], [64, 32]];
   for (const [k, m] of shapes) {
     it(`linearInt8 k ${k} -> ${m} at 1 (where asked), 3, 8, 9, 16, 17, 25 and 32 rows gives each row its bits alone, and the three calls' (a norm's within rounding), every form`, () => {
@@ -50,11 +38,11 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
           const f = m / 2;
           const [xc, x] = both(cpu, gpu, f16(rows * k, 3), [rows, k]);
           const [wc, w] = both(cpu, gpu, randInt8(m * k), [m, k]);
-          const [wsc, ws] = both(cpu, gpu, positive(m, 0.001, 0.01), [m]);
+          const [wsc, ws] = both(cpu, gpu, positiveF16(m, 0.001, 0.01), [m]);
           const [bc, bias] = both(cpu, gpu, f16(m, 0.5), [m]);
           const [rc, res] = both(cpu, gpu, f16(rows * m, 4), [rows, m]);
           const resGated = gpu.upload(f16(rows * f, 4), [rows, f]);
-          const nw = gpu.upload(positive(k, 0.5, 1), [k]);
+          const nw = gpu.upload(positiveF16(k, 0.5, 1), [k]);
           const nb = gpu.upload(f16(k, 0.5), [k]);
           const forms: [string, Options, Options | null][] = [
             ['plain', { dtype: 'float16' }, { dtype: 'float16' }],
@@ -67,7 +55,7 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
           ];
           for (const [form, options, cpuOptions] of forms) {
             const tag = `${form} ${rows}x${k}x${m}`;
-            const mmaQ = withRoutes(mine, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+            const mmaQ = withRoutes(gpu, mine, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
             // each row alone (the GEMV linear's one-row kernel): the same bits, the norms' included
             const alone = new Uint16Array(mmaQ.length);
             const width = mmaQ.length / rows;
@@ -77,7 +65,7 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
             }
             expect(firstDifference(mmaQ, alone), `${tag} rows alone`).toBe('identical');
             // the three calls: the same bits but where a norm is summed (norm_quantize's order)
-            const calls = withRoutes({ mmaQuantizedMaxRows: 0, gemvMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
+            const calls = withRoutes(gpu, { mmaQuantizedMaxRows: 0, gemvMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
             if (options.rmsNorm || options.layerNorm) expect(relErr(mmaQ, calls), tag).toBeLessThan(2e-2);
             else expect(firstDifference(mmaQ, calls), tag).toBe('identical');
             if (cpuOptions) expect(firstDifference(mmaQ, cpu.download(cpu.linearInt8?.(xc, wc, wsc, cpuOptions) as Tensor)), `${tag} CPU`).toBe('identical');
@@ -92,8 +80,8 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
       for (const [rows, k, m] of [[33, 256, 64], [20, 256, 48], [12, 80, 64]]) {
         const x = gpu.upload(f16(rows * k, 3), [rows, k]);
         const w = gpu.upload(randInt8(m * k), [m, k]);
-        const ws = gpu.upload(positive(m, 0.001, 0.01), [m]);
-        const calls = withRoutes({ mmaQuantizedMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16' })));
+        const ws = gpu.upload(positiveF16(m, 0.001, 0.01), [m]);
+        const calls = withRoutes(gpu, { mmaQuantizedMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16' })));
         expect(firstDifference(gpu.download(gpu.linearInt8(x, w, ws, { dtype: 'float16' })), calls), `${rows}x${k}x${m}`).toBe('identical');
       }
     });

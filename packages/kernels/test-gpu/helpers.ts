@@ -2,6 +2,7 @@
 // comparisons with dtype-appropriate tolerances.
 import { type Backend, type DType, type HostArray, type Tensor, fromFloat16Array, toFloat16Array } from '@bminf/core';
 import { loadNativeCuda } from '@bminf/cuda-binding';
+import type { RoutePolicy } from '@bminf/kernels';
 import { beforeEach } from 'vitest';
 
 /**
@@ -45,6 +46,27 @@ export function randInt8(n: number): Int8Array {
 /** Host data of a float dtype (float16 as bits). */
 export function hostData(values: Float32Array, dtype: DType): HostArray {
   return dtype === 'float16' ? toFloat16Array(values) : values;
+}
+
+/** n random float16 values (as bits), uniform-ish in (-2 scale, 2 scale). */
+export function f16(n: number, scale = 1): HostArray {
+  return hostData(randn(n, scale), 'float16');
+}
+
+/** n float16 values (as bits) uniform in [lo, lo + span): weight scales, norm weights. */
+export function positiveF16(n: number, lo: number, span: number): HostArray {
+  return hostData(Float32Array.from({ length: n }, () => lo + random() * span), 'float16');
+}
+
+/** Runs fn with the backend's routes changed, then puts them back. */
+export function withRoutes<T>(backend: { routes: RoutePolicy }, change: Partial<RoutePolicy>, fn: () => T): T {
+  const saved = { ...backend.routes };
+  Object.assign(backend.routes, change);
+  try {
+    return fn();
+  } finally {
+    Object.assign(backend.routes, saved);
+  }
 }
 
 /** Uploads the same data to both backends. */
