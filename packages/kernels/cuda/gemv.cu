@@ -541,7 +541,7 @@ LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
 // ---- The linear for 2-32 rows on the tensor cores, its activations quantized before it ---------------------
 // linear_mma quantizes every activation row in every block: at 8 rows that is 64-160 KiB read from L2 per
 // SM, as much as the weights it streams; at 32 rows it would be four times that, and the rows would not fit
-// in shared memory at CPM-2's k = 10 240. With one quantize kernel before it instead, batch 8 decoded 14-25 %
+// in shared memory at CPM-2's k = 10 240. With one quantize kernel before it instead, batch 8 decoded 13-22 %
 // faster than with linear_mma (H100, NOTES.md): the product's route from 2 rows (RoutePolicy.mmaQuantizedMinRows). Here the rows come quantized (quantizeRows / normQuantizeRows, one
 // kernel before: xq [rows, k] int8, xScale [rows] float16), and each warp reads from L2 only the k slice of
 // them that it multiplies: its lanes load their mma fragments straight from xq, in linear_mma's order of k

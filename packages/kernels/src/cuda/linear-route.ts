@@ -27,7 +27,7 @@ export interface RoutePolicy {
   /**
    * From this many rows the 'mma-q' route takes the linear where the GEMV linears would too (their one
    * kernel quantizes every row in every block, linear_mma's 8 rows from L2 in each of its 132 blocks).
-   * From 2: batch 8 decodes 14-25 % faster than with linear_mma (H100, gpu-e2e, NOTES.md); batch 1 stays
+   * From 2: batch 8 decodes 13-22 % faster than with linear_mma (H100, gpu-e2e, NOTES.md); batch 1 stays
    * with linear_gemv, where the row is 8 KiB and one kernel less counts.
    */
   mmaQuantizedMinRows: number;
