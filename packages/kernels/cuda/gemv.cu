@@ -542,16 +542,17 @@ LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
 // linear_mma quantizes every activation row in every block: at 8 rows that is 64-160 KiB read from L2 per
 // SM, as much as the weights it streams; at 32 rows it would be four times that, and the rows would not fit
 // in shared memory at CPM-2's k = 10 240. With one quantize kernel before it instead, batch 8 decoded 13-22 %
-// faster than with linear_mma (H100, NOTES.md): the product's route from 2 rows (RoutePolicy.mmaQuantizedMinRows). Here the rows come quantized (quantizeRows / normQuantizeRows, one
-// kernel before: xq [rows, k] int8, xScale [rows] float16), and each warp reads from L2 only the k slice of
-// them that it multiplies: its lanes load their mma fragments straight from xq, in linear_mma's order of k
+// faster than with linear_mma (H100, NOTES.md): the product's route from 2 rows
+// (RoutePolicy.mmaQuantizedMinRows). Here the rows come quantized (quantize_rows_gemv below, one kernel
+// before: xq [rows, k] int8, xScale [rows] float16), and each warp reads from L2 only the k slice of them
+// that it multiplies: its lanes load their mma fragments straight from xq, in linear_mma's order of k
 // (lane (g, t): bytes 16t..16t+15 of each 64-byte step of row 8 nb + g), zeros for rows past `rows`.
 // Each warp multiplies TW = 2 tiles of 16 weight rows with the same fragments of NB groups of 8 rows, so the
 // activation bytes it reads are NB / 4 of the weight bytes it streams (1 at 32 rows: L2, not DRAM).
 // One block of 16 warps an SM takes groups of TW tiles; a group's k is split over its 16 warps, whose
 // partial sums meet in shared memory (double-buffered: one barrier a group) and are dequantized as
-// linear_mma does: half(acc·xScale·wScale (+ bias)), GELU or the gated GELU·gate, then the residual, so the
-// bits are those of igemm + dequantize (+ gelu / gelu_mul, + add). GATED: a tile is 8 in-rows over their 8
+// linear_mma does (mmaTileEpilogue): half(acc·xScale·wScale (+ bias)), GELU or the gated GELU·gate, then the
+// residual, so the bits are those of igemm + dequantize (+ gelu / gelu_mul, + add) on the same quantized rows. GATED: a tile is 8 in-rows over their 8
 // gate rows (linear_mma's layout). Needs k % 64 == 0, n % 32 == 0 (gated: f % 16 == 0), xq, W and the
 // output rows 16-byte aligned; dynamic shared memory 2 · 16 · TW · NB · 512 bytes.
 template <int NB, int ACT>
