@@ -142,10 +142,15 @@ void Args::checkRange(const Array& a, const char* name, int64_t offset, int64_t 
 
 void Args::checkView(const Array& a, const char* name, int64_t offset, const std::vector<int64_t>& shape,
                      const std::vector<int64_t>& strides) const {
-  __int128 last = offset;
+  __int128 first = offset, last = offset;
   for (size_t d = 0; d < shape.size(); d++) {
     if (shape[d] == 0) return;  // an empty view touches nothing
-    last += static_cast<__int128>(shape[d] - 1) * strides[d];
+    const __int128 step = static_cast<__int128>(shape[d] - 1) * strides[d];
+    (step < 0 ? first : last) += step;  // a negative stride (a bias by distance) reaches below the offset
+  }
+  if (first < 0) {
+    rangeError(std::string(name) + ": the view reaches element " + std::to_string(static_cast<int64_t>(first < -kMaxIndex ? -kMaxIndex : first)) +
+               ", before the array's start.");
   }
   if (last >= a.length) {
     rangeError(std::string(name) + " is too short: the view reaches element " +

@@ -14,13 +14,15 @@ namespace bminf {
 namespace cpu {
 
 // softmax(x, xOffset, batch, rows, cols, out, outOffset, scale, causalOffset|null, bias|null, biasOffset,
-//         biasBatchStride, biasRowStride)
+//         biasBatchStride, biasRowStride, colBias|null, colBiasOffset)
 // x and out are packed [batch, rows, cols]; bias (x's type) row r of batch b is at biasOffset +
-// b · biasBatchStride + r · biasRowStride (strides of 0 broadcast one bias over the batch or rows). y = softmax(scale · x + bias) where entries
+// b · biasBatchStride + r · biasRowStride (strides of 0 broadcast one bias over the batch or rows; a row
+// stride of -1 reads a bias by distance, ScoreBias.distanceBias); colBias [cols] at colBiasOffset is added
+// to every row (ScoreBias.keyBias), the two summed in float32. y = softmax(scale · x + bias) where entries
 // with col > row + causalOffset are masked (0). A row with nothing left (all masked, or all -inf)
 // is all zeros rather than NaN.
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
-  Args args(info, "softmax", 13);
+  Args args(info, "softmax", 15);
   Array x = args.array(0, "x", kFloatTypes);
   int64_t xo = args.integer(1, "xOffset");
   int64_t batch = args.integer(2, "batch");
@@ -34,7 +36,9 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   Array bias = args.optionalArray(9, "bias", kFloatTypes);
   int64_t bo = args.integer(10, "biasOffset");
   int64_t bstride = args.integer(11, "biasBatchStride");
-  int64_t rstride = args.integer(12, "biasRowStride");
+  int64_t rstride = args.integer(12, "biasRowStride", -1, kMaxIndex);  // -1: a bias by distance
+  Array colBias = args.optionalArray(13, "colBias", kFloatTypes);
+  int64_t co = args.integer(14, "colBiasOffset");
   args.checkSameType(x, "x", out, "out");
   if (bias.present) args.checkSameType(bias, "bias", out, "out");
   if (rows > 0 && cols > kMaxIndex / rows) args.rangeError("rows * cols is too large.");
@@ -42,6 +46,8 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   args.checkRange(x, "x", xo, batch * rows * cols);
   args.checkRange(out, "out", oo, batch * rows * cols);
   if (bias.present) args.checkView(bias, "bias", bo, {batch, rows, cols}, {bstride, rstride, 1});
+  if (colBias.present) args.checkSameType(colBias, "colBias", out, "out");
+  if (colBias.present) args.checkRange(colBias, "colBias", co, cols);
   if (batch == 0 || rows == 0 || cols == 0) return info.Env().Undefined();
 
   return Launch(args, [=] {
@@ -54,6 +60,15 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
         const int64_t bi = t / rows, r = t % rows;
         const float* xr = LoadRow(x, xo + t * cols, cols, xb);
         const float* br = bias.present ? LoadRow(bias, bo + bi * bstride + r * rstride, cols, bb) : nullptr;
+        if (colBias.present) {
+          const float* cb = LoadRow(colBias, co, cols, ScratchFloats(3, cols));
+          if (br) {
+            for (int64_t j = 0; j < cols; j++) bb[j] = br[j] + cb[j];  // br may be bb itself: in place
+            br = bb;
+          } else {
+            br = cb;
+          }
+        }
         int64_t valid = cols;
         if (causal) {
           int64_t last = r + causalOffset;  // the last visible column

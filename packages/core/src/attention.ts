@@ -1,7 +1,7 @@
 // Backend.attention's contract in one place: its argument checks, shared by every backend, and the
 // composition of gemm, softmax, gemm and a permute copy that defines its result (the CPU backend's
 // implementation, and the CUDA backend's wherever its fused kernel does not apply).
-import type { AttentionOptions, Backend } from './backend.js';
+import type { AttentionOptions, Backend, ScoreBias } from './backend.js';
 import { checkDType, checkRank, checkSameDType, checkShape } from './checks.js';
 import { InvalidArgumentError, ShapeMismatchError } from './errors.js';
 import { tidy } from './scope.js';
@@ -32,6 +32,52 @@ export function checkAttention(q: Tensor, keys: Tensor, values: Tensor, options:
     checkSameDType(op, q, options.bias);
     checkShape(op, options.bias, [h, n, L], 'bias');
   }
+  checkScoreBias(op, q, [h, n, L], options);
+}
+
+/**
+ * Checks ScoreBias's distanceBias and keyBias for scores of `shape` ([rows, cols] or [lead, rows,
+ * cols]) in x's dtype; bias is the caller's to check (its broadcasting differs between ops).
+ */
+export function checkScoreBias(op: string, x: Tensor, shape: readonly number[], sb: ScoreBias): void {
+  const [rows, cols] = shape.slice(-2);
+  if (sb.distanceBias) {
+    if (sb.bias) {
+      throw new InvalidArgumentError(`${op}: give bias or distanceBias, not both.`, {
+        hint: 'Add the distance bias into the [.., n, L] bias, or pass both parts of it as distanceBias and keyBias.',
+      });
+    }
+    checkSameDType(op, x, sb.distanceBias);
+    checkShape(op, sb.distanceBias, [...shape.slice(0, -2), rows + cols - 1], 'distanceBias');
+  }
+  if (sb.keyBias) {
+    checkSameDType(op, x, sb.keyBias);
+    checkShape(op, sb.keyBias, [cols], 'keyBias');
+  }
+}
+
+/**
+ * ScoreBias's terms as one bias of the scores' full shape ([rows, cols] or [lead, rows, cols]), with
+ * backend ops (a gather of the distance columns, an add of the key row): for a softmax that takes only
+ * a full bias. undefined when there is none. Where keyBias is added to another term the sum is rounded
+ * to the dtype once more than ScoreBias's float32 sum (exact for 0 and -Infinity, the padding masks).
+ */
+export function expandScoreBias(backend: Backend, shape: readonly number[], dtype: Tensor['dtype'], sb: ScoreBias): Tensor | undefined {
+  if (!sb.distanceBias && !sb.keyBias) return sb.bias;
+  return tidy(() => {
+    const [rows, cols] = shape.slice(-2);
+    const lead = shape.length === 3 ? shape[0] : 1;
+    let out = sb.bias;
+    if (sb.distanceBias) {
+      const ids = new Int32Array(rows * cols);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) ids[i * cols + j] = j - i + rows - 1;
+      const table = backend.contiguous(backend.contiguous(sb.distanceBias).reshape([lead, rows + cols - 1]).permute([1, 0]));
+      const gathered = backend.embedding(backend.upload(ids, [rows * cols]), table); // [rows * cols, lead]
+      out = backend.contiguous(gathered.reshape([rows, cols, lead]).permute([2, 0, 1])).reshape(shape);
+    }
+    if (sb.keyBias) out = backend.add(out ?? backend.zeros(shape.slice(-2), dtype), sb.keyBias);
+    return out;
+  });
 }
 
 /**
@@ -46,6 +92,8 @@ export function attentionByParts(backend: Backend, q: Tensor, keys: Tensor, valu
     const probs = backend.softmax(scores, {
       ...(options.causalOffset !== undefined ? { causalOffset: options.causalOffset } : {}),
       ...(options.bias ? { bias: options.bias } : {}),
+      ...(options.distanceBias ? { distanceBias: options.distanceBias } : {}),
+      ...(options.keyBias ? { keyBias: options.keyBias } : {}),
     });
     const ctx = backend.gemm(probs, values); // [h, n, dh]
     return backend.contiguous(ctx.permute([1, 0, 2])).reshape([n, h * dh]);

@@ -92,16 +92,17 @@ export interface Backend {
    * Softmax over the last dimension of x [.., rows, cols] (rank 2 or 3), in float32:
    * y = softmax(scale * x + bias) with entries where col > row + causalOffset masked out (when
    * causalOffset is given: the query in row r sits at absolute position causalOffset + r). bias, when
-   * given, has x's shape (or x's without the leading dim, broadcast over it).
+   * given, has x's shape (or x's without the leading dim, broadcast over it); distanceBias and keyBias
+   * (ScoreBias) are the same additions without their copies over rows and columns.
    */
-  softmax(x: Tensor, options?: { scale?: number; causalOffset?: number; bias?: Tensor }): Tensor;
+  softmax(x: Tensor, options?: SoftmaxOptions): Tensor;
   /**
    * Optional: scaled dot-product attention of every head at once, for q [heads, n, headDim] over keys
    * and values [heads, L, headDim] (views with a unit last stride, such as one head's columns of a
    * [n, heads*headDim] projection or of a fused [n, 3·heads*headDim] q|k|v, are read in place):
    * softmax(scale·q·kᵀ + bias, keys after position causalOffset + row masked)·v, returned packed as
-   * [n, heads*headDim] (the heads side by side, as the output projection takes them). bias: [heads, n,
-   * L] of q's dtype. A row with no visible key gives zeros. The result is that of attentionByParts
+   * [n, heads*headDim] (the heads side by side, as the output projection takes them). bias: ScoreBias's
+   * terms, of q's dtype. A row with no visible key gives zeros. The result is that of attentionByParts
    * (gemm, softmax, gemm, contiguous), which the CPU backend runs; a fused kernel (CUDA, float16)
    * keeps the scores in float32 instead of rounding them, so it differs within float16's rounding.
    */
@@ -191,14 +192,35 @@ export interface LinearInt8Options {
   gated?: boolean;
 }
 
+/**
+ * What is added to the scores before a softmax over keys (Backend.softmax, Backend.attention), for
+ * scores [heads, n, L] (query i, key j): bias[h, i, j] + distanceBias[h, j - i + n - 1] + keyBias[j],
+ * each in the scores' dtype, the terms given added in float32. distanceBias is a bias that depends only
+ * on the distance j - i (T5's relative positions: [heads, n + L - 1] instead of its n·L copies of the
+ * same values, which an encoder of 512 tokens and 64 heads would read as 33.5 MB a layer); keyBias one
+ * that depends only on the key (padding masked as -Infinity). bias and distanceBias exclude each other.
+ */
+export interface ScoreBias {
+  /** [heads, n, L] (softmax: x's shape, or x's without its leading dimension). */
+  bias?: Tensor;
+  /** [heads, n + L - 1] (softmax over x [rows, cols]: [rows + cols - 1]): column j - i + n - 1 for query i, key j. */
+  distanceBias?: Tensor;
+  /** [L]: added to every query's score of key j. */
+  keyBias?: Tensor;
+}
+
+/** Backend.softmax's options. */
+export interface SoftmaxOptions extends ScoreBias {
+  scale?: number;
+  causalOffset?: number;
+}
+
 /** Backend.attention's options. */
-export interface AttentionOptions {
+export interface AttentionOptions extends ScoreBias {
   /** Multiplies q·k (1/√headDim for GPT-2, 1 for T5). */
   scale: number;
   /** Causal masking: the query in row r sits at absolute position causalOffset + r (keys start at 0). */
   causalOffset?: number;
-  /** Additive bias [heads, n, L] (T5's relative positions, padding masks as -Infinity). */
-  bias?: Tensor;
 }
 
 export interface AttendCacheOptions {

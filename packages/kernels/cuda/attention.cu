@@ -24,7 +24,8 @@
 // past the end), so "wait until one group is left in flight" is always the buffer needed next.
 //
 // Needs sm_80 (cp.async, mma.m16n8k16 f32), D in {64, 80, 128}, q/k/v rows and head starts 16-byte
-// aligned (strides multiples of 8 elements); bias rows with a unit last stride (2-byte loads). The host checks.
+// aligned (strides multiples of 8 elements); bias rows with a unit last stride (2-byte loads; any row stride,
+// -1 included). The host checks.
 
 #define ATT_BM 64  // query rows per block
 #define ATT_BN 64  // keys per tile
@@ -86,11 +87,11 @@ __device__ __forceinline__ void loadTileAsync(half_t* tile, const half_t* __rest
   }
 }
 
-template <int D>
+template <int D, bool KB>
 __device__ __forceinline__ void attentionTile(const half_t* __restrict__ q, i64 qHs, i64 qRs, const half_t* __restrict__ k,
                                               i64 kHs, i64 kRs, const half_t* __restrict__ v, i64 vHs, i64 vRs,
                                               const half_t* __restrict__ bias, i64 bHs, i64 bRs, int hasBias,
-                                              half_t* __restrict__ out, int n, int L, int heads, int qTiles, float scale,
+                                              const half_t* __restrict__ keyBias, half_t* __restrict__ out, int n, int L, int heads, int qTiles, float scale,
                                               int causal, int causalOffset) {
   constexpr int STRIDE = D + 8;  // halves per shared row: 16 bytes of padding keep ldmatrix free of bank conflicts
   constexpr int KC = D / 16;     // 16-dim chunks of q·k
@@ -158,8 +159,8 @@ __device__ __forceinline__ void attentionTile(const half_t* __restrict__ q, i64 
     __syncthreads();
 
     // This lane's bias entries (pairs of keys 2t, 2t+1 of each n-tile, packed), loaded before the
-    // products so that their latency hides behind them.
-    unsigned bv[2][8];
+    // products so that their latency hides behind them; the key bias's (KB) the same way, for both rows.
+    unsigned bv[2][8], kv[8];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       const int row = row0 + 8 * r;
@@ -170,6 +171,16 @@ __device__ __forceinline__ void attentionTile(const half_t* __restrict__ q, i64 
         const unsigned lo = nt * 8 < left ? brow[nt * 8] : 0u;
         const unsigned hi = nt * 8 + 1 < left ? brow[nt * 8 + 1] : 0u;
         bv[r][nt] = lo | hi << 16;
+      }
+    }
+    if (KB) {
+      const half_t* krow = keyBias + k0 + 2 * t;
+      const int left = L - k0 - 2 * t;
+#pragma unroll
+      for (int nt = 0; nt < 8; nt++) {
+        const unsigned lo = nt * 8 < left ? krow[nt * 8] : 0u;
+        const unsigned hi = nt * 8 + 1 < left ? krow[nt * 8 + 1] : 0u;
+        kv[nt] = lo | hi << 16;
       }
     }
 
@@ -202,7 +213,9 @@ __device__ __forceinline__ void attentionTile(const half_t* __restrict__ q, i64 
 #pragma unroll
         for (int e = 0; e < 2; e++) {
           const float x0 = s[nt][2 * r + e] * scale;
-          const float x = hasBias ? x0 + h2f((half_t)(bv[r][nt] >> (16 * e))) : x0;
+          // ScoreBias's float32 sum: bias (by position or distance) + key bias (0 bits read as +0: no change)
+          const float xb = hasBias ? x0 + h2f((half_t)(bv[r][nt] >> (16 * e))) : x0;
+          const float x = KB ? xb + h2f((half_t)(kv[nt] >> (16 * e))) : xb;
           s[nt][2 * r + e] = nt * 8 + e < visible ? x : ATT_NEG_INF;
           mx = fmaxf(mx, s[nt][2 * r + e]);
         }
@@ -268,21 +281,29 @@ __device__ __forceinline__ void attentionTile(const half_t* __restrict__ q, i64 
 #endif
 
 // Grid: heads * ceil(n / 64) blocks of 128 threads; strides in elements (q/k/v: head, row; bias: head, row).
-#define ATTENTION_KERNEL(D, MINB)                                                                                         \
-  extern "C" __global__ void __launch_bounds__(128, MINB) attention_f16_d##D(                                        \
+// A bias by distance (ScoreBias.distanceBias [heads, n + L - 1]) is this bias with a row stride of -1,
+// from column n - 1: the host passes its pointer there. The _kb kernels also add keyBias [L] to every
+// row (ScoreBias.keyBias, T5's padding mask): kernels of their own, so that the others keep the
+// registers they had (the key bias's 8 more would spill the d80 kernel at 3 blocks an SM).
+#define ATTENTION_KERNEL(D, MINB, KB, SUFFIX)                                                                             \
+  extern "C" __global__ void __launch_bounds__(128, MINB) attention_f16_d##D##SUFFIX(                                \
       const half_t* __restrict__ q, i64 qHs, i64 qRs, const half_t* __restrict__ k, i64 kHs, i64 kRs,                 \
       const half_t* __restrict__ v, i64 vHs, i64 vRs, const half_t* __restrict__ bias, i64 bHs, i64 bRs, int hasBias, \
-      half_t* __restrict__ out, int n, int L, int heads, int qTiles, float scale, int causal, int causalOffset) {     \
+      const half_t* __restrict__ keyBias, half_t* __restrict__ out, int n, int L, int heads, int qTiles, float scale,  \
+      int causal, int causalOffset) {                                                                                 \
     PDL_ENTRY();                                                                                                      \
-    ATTENTION_BODY(D)                                                                                                 \
+    ATTENTION_BODY(D, KB)                                                                                             \
   }
 #if __CUDA_ARCH__ >= 800
-#define ATTENTION_BODY(D)                                                                                              \
-  attentionTile<D>(q, qHs, qRs, k, kHs, kRs, v, vHs, vRs, bias, bHs, bRs, hasBias, out, n, L, heads, qTiles, scale, \
-                   causal, causalOffset);
+#define ATTENTION_BODY(D, KB)                                                                                          \
+  attentionTile<D, KB>(q, qHs, qRs, k, kHs, kRs, v, vHs, vRs, bias, bHs, bRs, hasBias, keyBias, out, n, L, heads,   \
+                       qTiles, scale, causal, causalOffset);
 #else
-#define ATTENTION_BODY(D) __trap();  // the host routes below sm_80 to the composition
+#define ATTENTION_BODY(D, KB) __trap();  // the host routes below sm_80 to the composition
 #endif
-ATTENTION_KERNEL(64, 3)
-ATTENTION_KERNEL(80, 3)
-ATTENTION_KERNEL(128, 2)
+ATTENTION_KERNEL(64, 3, false, )
+ATTENTION_KERNEL(80, 3, false, )
+ATTENTION_KERNEL(128, 2, false, )
+ATTENTION_KERNEL(64, 3, true, _kb)
+ATTENTION_KERNEL(80, 3, true, _kb)
+ATTENTION_KERNEL(128, 2, true, _kb)

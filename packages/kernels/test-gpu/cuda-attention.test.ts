@@ -101,6 +101,65 @@ describe.skipIf(!avail.available)('CUDA attention against the CPU op', () => {
     });
   }
 
+  // ScoreBias: T5's encoder bias by distance [h, n + L - 1] (read with a row stride of -1) and the padding
+  // as a key bias [L]. With the key bias 0 or -Infinity (exact sums) they are the [h, n, L] bias they
+  // stand for, bit for bit, in the fused kernel and in the softmax (score_bias_*, then the usual kernel).
+  const scoreCases: { h: number; n: number; L: number; d: number; causalOffset?: number }[] = [
+    { h: 64, n: 512, L: 512, d: 64 }, // CPM-2's encoder
+    { h: 3, n: 70, L: 70, d: 64, causalOffset: 0 },
+    { h: 2, n: 33, L: 97, d: 128, causalOffset: 64 },
+    { h: 5, n: 1, L: 130, d: 80 },
+    { h: 2, n: 65, L: 3, d: 64 },
+  ];
+  for (const c of scoreCases) {
+    it(`a bias by distance and a key bias, as the bias they stand for: ${JSON.stringify(c)}`, () => {
+      tidy(() => {
+        const { h, n, L, d } = c;
+        const dist = randn(h * (n + L - 1), 2);
+        const key = new Float32Array(L).map((_, j) => (L > 1 && j >= L - Math.min(3, L - 1) ? -Infinity : 0)); // padded keys
+        const full = new Float32Array(h * n * L);
+        for (let hh = 0; hh < h; hh++) for (let i = 0; i < n; i++) for (let j = 0; j < L; j++) full[(hh * n + i) * L + j] = dist[hh * (n + L - 1) + j - i + n - 1] + key[j];
+        const [, distanceBias] = both(cpu, gpu, hostData(dist, 'float16'), [h, n + L - 1]);
+        const [keyC, keyBias] = both(cpu, gpu, hostData(key, 'float16'), [L]);
+        const [, bias] = both(cpu, gpu, hostData(full, 'float16'), [h, n, L]);
+        const [qc, q] = both(cpu, gpu, hostData(randn(h * n * d, 0.8), 'float16'), [h, n, d]);
+        const [kc, k] = both(cpu, gpu, hostData(randn(h * L * d, 0.8), 'float16'), [h, L, d]);
+        const [vc, v] = both(cpu, gpu, hostData(randn(h * L * d), 'float16'), [h, L, d]);
+        const co = c.causalOffset !== undefined ? { causalOffset: c.causalOffset } : {};
+        const terms = gpu.download(gpu.attention(q, k, v, { scale: 1, ...co, distanceBias, keyBias }));
+        expect(firstDifference(terms, gpu.download(gpu.attention(q, k, v, { scale: 1, ...co, bias })))).toBe('identical');
+        const vals = asFloat(gpu.download(gpu.contiguous(v)));
+        const [distC] = both(cpu, gpu, hostData(dist, 'float16'), [h, n + L - 1]);
+        const onCpu = cpu.download(cpu.attention(qc, kc, vc, { scale: 1, ...co, distanceBias: distC, keyBias: keyC }));
+        expect(errOverScale(asFloat(terms), asFloat(onCpu), vals)).toBeLessThanOrEqual(1e-2);
+        const [xc, x] = both(cpu, gpu, hostData(randn(h * n * L, 3), 'float16'), [h, n, L]);
+        const sm = gpu.download(gpu.softmax(x, { ...co, distanceBias, keyBias }));
+        expect(firstDifference(sm, gpu.download(gpu.softmax(x, { ...co, bias })))).toBe('identical');
+        expect(errOverScale(asFloat(sm), asFloat(cpu.download(cpu.softmax(xc, { ...co, distanceBias: distC, keyBias: keyC }))), new Float32Array([1]))).toBeLessThanOrEqual(4e-3);
+      });
+    });
+  }
+
+  it('reads a bias by distance inside a recorded step as the eager op does', async () => {
+    const [h, n, L, d] = [8, 96, 96, 64];
+    const [, distanceBias] = both(cpu, gpu, hostData(randn(h * (n + L - 1), 2), 'float16'), [h, n + L - 1]);
+    const [, keyBias] = both(cpu, gpu, hostData(new Float32Array(L).map((_, j) => (j > 90 ? -Infinity : 0)), 'float16'), [L]);
+    const [, q] = both(cpu, gpu, hostData(randn(h * n * d, 0.8), 'float16'), [h, n, d]);
+    const [, kv] = both(cpu, gpu, hostData(randn(h * L * d, 0.8), 'float16'), [h, L, d]);
+    const [, x] = both(cpu, gpu, hostData(randn(h * n * L, 3), 'float16'), [h, n, L]);
+    const options = { scale: 1, distanceBias, keyBias };
+    const eager = [gpu.download(gpu.attention(q, kv, kv, options)), gpu.download(gpu.softmax(x, { distanceBias, keyBias }))];
+    const outs = [gpu.empty([n, h * d], 'float16'), gpu.empty([h, n, L], 'float16')];
+    const step = gpu.captureStep(() => {
+      gpu.copy(gpu.attention(q, kv, kv, options), outs[0]);
+      gpu.copy(gpu.softmax(x, { distanceBias, keyBias }), outs[1]);
+    });
+    await step.run();
+    expect(firstDifference(gpu.download(outs[0]), eager[0])).toBe('identical');
+    expect(firstDifference(gpu.download(outs[1]), eager[1])).toBe('identical');
+    step.dispose();
+  });
+
   it('runs inside a recorded step, equal to the eager op bit for bit; the composition on CUDA stays close', async () => {
     const c: Case = { h: 8, n: 96, L: 96, d: 64, scale: 1, bias: true, layout: 'fused' };
     const o = operands(c);

@@ -77,6 +77,63 @@ describe('attention (CPU)', () => {
   });
 });
 
+describe('ScoreBias terms on the CPU: a bias by distance and a key bias', () => {
+  // What the terms stand for, written out: bias[h, i, j] = distance[h, j - i + n - 1] + key[j].
+  const expanded = (dist: number[] | null, key: number[] | null, h: number, n: number, L: number) => {
+    const out: number[] = [];
+    for (let hh = 0; hh < h; hh++)
+      for (let i = 0; i < n; i++) for (let j = 0; j < L; j++) out.push((dist ? dist[hh * (n + L - 1) + j - i + n - 1] : 0) + (key ? key[j] : 0));
+    return out;
+  };
+  for (const dtype of ['float32', 'float16'] as const) {
+    it(`attention and softmax take them as the [heads, n, L] bias they stand for, bit for bit (${dtype})`, () => {
+      const r = rng(73);
+      for (const { h, n, L, d, causalOffset } of [
+        { h: 3, n: 5, L: 5, d: 8 }, // T5's encoder: n = L
+        { h: 2, n: 3, L: 9, d: 16, causalOffset: 6 },
+        { h: 1, n: 7, L: 2, d: 4 },
+        { h: 2, n: 1, L: 1, d: 8 },
+      ]) {
+        const q = tensorOf(randomValues(r, h * n * d, dtype), [h, n, d], dtype);
+        const k = tensorOf(randomValues(r, h * L * d, dtype), [h, L, d], dtype);
+        const v = tensorOf(randomValues(r, h * L * d, dtype), [h, L, d], dtype);
+        const dist = randomValues(r, h * (n + L - 1), dtype, 2);
+        // the padding mask: the last key masked where there are two or more (0 and -Infinity are exact sums)
+        const key = Array.from({ length: L }, (_, j) => (L > 1 && j === L - 1 ? -Infinity : 0));
+        const distanceBias = tensorOf(dist, [h, n + L - 1], dtype);
+        const keyBias = tensorOf(key, [L], dtype);
+        const co = causalOffset !== undefined ? { causalOffset } : {};
+        for (const [terms, full] of [
+          [{ distanceBias }, expanded(dist, null, h, n, L)],
+          [{ distanceBias, keyBias }, expanded(dist, key, h, n, L)],
+          [{ keyBias }, expanded(null, key, h, n, L)],
+        ] as const) {
+          const bias = tensorOf(full, [h, n, L], dtype);
+          const what = `${dtype} h ${h} n ${n} L ${L} ${Object.keys(terms).join('+')}`;
+          expect(valuesOf(backend.attention(q, k, v, { scale: 0.5, ...co, ...terms })), what).toEqual(valuesOf(backend.attention(q, k, v, { scale: 0.5, ...co, bias })));
+          const x = tensorOf(randomValues(r, h * n * L, dtype), [h, n, L], dtype);
+          expect(valuesOf(backend.softmax(x, { scale: 0.7, ...co, ...terms })), what).toEqual(valuesOf(backend.softmax(x, { scale: 0.7, ...co, bias })));
+        }
+        // a bias plus a key bias: the two added as the composition would
+        const bias = tensorOf(randomValues(r, h * n * L, dtype), [h, n, L], dtype);
+        const x = tensorOf(randomValues(r, h * n * L, dtype), [h, n, L], dtype);
+        expect(valuesOf(backend.softmax(x, { bias, keyBias }))).toEqual(valuesOf(backend.softmax(x, { bias: backend.add(bias, keyBias) })));
+      }
+    });
+  }
+
+  it('says what was wrong with them', () => {
+    const q = tensorOf(new Array(2 * 3 * 4).fill(0), [2, 3, 4], 'float32');
+    const k = tensorOf(new Array(2 * 5 * 4).fill(0), [2, 5, 4], 'float32');
+    const dist = tensorOf(new Array(2 * 7).fill(0), [2, 7], 'float32');
+    const bias = tensorOf(new Array(2 * 3 * 5).fill(0), [2, 3, 5], 'float32');
+    expect(() => backend.attention(q, k, k, { scale: 1, distanceBias: dist.narrow(1, 0, 6) })).toThrow(/distanceBias must have shape \[2, 7\]/);
+    expect(() => backend.attention(q, k, k, { scale: 1, keyBias: tensorOf([0, 0, 0], [3], 'float32') })).toThrow(/keyBias must have shape \[5\]/);
+    expect(() => backend.attention(q, k, k, { scale: 1, bias, distanceBias: dist })).toThrow(/bias or distanceBias, not both/);
+    expect(() => backend.softmax(bias, { distanceBias: tensorOf(new Array(14).fill(0), [14], 'float32') })).toThrow(/distanceBias must have shape \[2, 7\]/);
+  });
+});
+
 describe('attentionRoute (CUDA, no GPU needed)', () => {
   // CPM-2's encoder: q, k, v heads of one fused [512, 3·4096] projection.
   const view = (strides: number[], misalign = 0) => ({ strides, misalign });
@@ -88,6 +145,8 @@ describe('attentionRoute (CUDA, no GPU needed)', () => {
     expect(attentionRoute(base)).toEqual({ kernel: 'attention_f16_d64' });
     expect(attentionRoute({ ...base, heads: 32, headDim: 80, causalOffset: 0, bias: undefined })).toEqual({ kernel: 'attention_f16_d80' });
     expect(attentionRoute({ ...base, headDim: 128, n: 1, L: 1 })).toEqual({ kernel: 'attention_f16_d128' });
+    // T5's encoder with its bias by distance (row stride -1) and the padding as a key bias
+    expect(attentionRoute({ ...base, bias: { strides: [1023, -1, 1] }, keyBias: { strides: [1] } })).toEqual({ kernel: 'attention_f16_d64_kb' });
   });
   it('leaves everything else to the composition, saying why', () => {
     const reason = (x: Partial<AttentionRouteInput>) => {
@@ -101,6 +160,7 @@ describe('attentionRoute (CUDA, no GPU needed)', () => {
     expect(reason({ keys: view([64, 3 * 4096, 1], 2) })).toMatch(/keys is not read/);
     expect(reason({ values: view([1, 3 * 4096, 64]) })).toMatch(/values is not read/);
     expect(reason({ bias: { strides: [1, 512, 512 * 512] } })).toMatch(/non-unit last stride/);
+    expect(reason({ keyBias: { strides: [2] } })).toMatch(/key bias has a non-unit stride/);
     expect(reason({ causalOffset: 2 ** 31 })).toMatch(/int32/);
   });
 });

@@ -1,4 +1,4 @@
-import { type AttentionOptions, type Backend, ShapeMismatchError, type Tensor, attentionByParts, shapeToString, tidy } from '@bminf/core';
+import { type AttentionOptions, type Backend, type ScoreBias, ShapeMismatchError, Tensor, attentionByParts, shapeToString, tidy } from '@bminf/core';
 import type { KVCache } from './kv-cache.js';
 import type { LayerNorm } from './layer-norm.js';
 import type { Linear } from './linear.js';
@@ -9,8 +9,19 @@ export function splitHeads(x: Tensor, numHeads: number): Tensor {
   return x.reshape([n, numHeads, d / numHeads]).permute([1, 0, 2]);
 }
 
-/** attend()'s options: scale, causalOffset, bias [heads, n, L] (Backend.attention's). */
+/** attend()'s options: scale, causalOffset, the ScoreBias terms (Backend.attention's). */
 export type AttendOptions = AttentionOptions;
+
+/** A [heads, n, L] bias, or ScoreBias's terms (a bias by distance, a key bias), as attention options. */
+export function scoreBias(bias: Tensor | ScoreBias | undefined): ScoreBias {
+  if (!bias) return {};
+  if (bias instanceof Tensor) return { bias };
+  return {
+    ...(bias.bias ? { bias: bias.bias } : {}),
+    ...(bias.distanceBias ? { distanceBias: bias.distanceBias } : {}),
+    ...(bias.keyBias ? { keyBias: bias.keyBias } : {}),
+  };
+}
 
 /**
  * Scaled dot-product attention for q [heads, n, headDim] over keys/values [heads, L, headDim]
@@ -65,7 +76,7 @@ export class SelfAttention {
    * pre-norm block's norm, fused into the projection where it can be); `residual`: residual + the
    * output, as add(residual, ·) rounds it (fused into the output projection where it can be).
    */
-  forward(x: Tensor, cache: KVCache | null, options: { causal: boolean; bias?: Tensor; norm?: LayerNorm; residual?: Tensor }): Tensor {
+  forward(x: Tensor, cache: KVCache | null, options: { causal: boolean; bias?: Tensor | ScoreBias; norm?: LayerNorm; residual?: Tensor }): Tensor {
     const d = this.params.numHeads * this.params.headDim;
     if (x.rank !== 2 || x.shape[1] !== d) {
       throw new ShapeMismatchError(`SelfAttention: expected input [n, ${d}] but received ${shapeToString(x.shape)}.`);
@@ -83,7 +94,7 @@ export class SelfAttention {
       const ctx = attend(this.backend, q, keys, values, {
         scale: this.params.scale,
         ...(options.causal ? { causalOffset: offset } : {}),
-        ...(options.bias ? { bias: options.bias } : {}),
+        ...scoreBias(options.bias),
       });
       return options.residual ? this.params.out.forwardAdd(ctx, options.residual) : this.params.out.forward(ctx);
     });

@@ -54,6 +54,25 @@ describe('T5 layers against a plain float64 T5', () => {
     });
   });
 
+  it('gives the same biases by distance: column j - i + n - 1 of query i, key j', () => {
+    const m = model as unknown as { encoderBias: RelativePositionBias; decoderBias: RelativePositionBias };
+    const b = model.backend;
+    tidy(() => {
+      for (const [pb, queryStart, n, L] of [[m.encoderBias, 0, 300, 300], [m.decoderBias, 0, 20, 20], [m.decoderBias, 40, 1, 41], [m.encoderBias, 3, 4, 9]] as const) {
+        const full = b.download(pb.forward(queryStart, n, L)) as Float32Array;
+        const dist = b.download(pb.byDistance(queryStart, n, L)) as Float32Array;
+        const H = pb.numHeads;
+        expect(dist.length).toBe(H * (n + L - 1));
+        let worst = 0;
+        for (let h = 0; h < H; h++)
+          for (let i = 0; i < n; i++)
+            for (let j = 0; j < L; j++) worst = Math.max(worst, Math.abs(full[(h * n + i) * L + j] - dist[h * (n + L - 1) + j - i + n - 1]));
+        expect(worst, `queryStart ${queryStart} n ${n} L ${L}`).toBe(0);
+      }
+      expect(() => m.encoderBias.byDistance(0, 0, 5)).toThrow(/at least 1/);
+    });
+  });
+
   it('runs the whole encoder and decoder as the plain implementation does', () => {
     const ids = Array.from({ length: 40 }, (_, i) => (i * 37) % 598);
     const enc = model.encoderOutput(ids);

@@ -50,6 +50,13 @@ for (const [i, s] of SHAPES.entries()) {
   const flops = 4 * h * t * t * d * (s.causal ? 0.5 : 1);
   const line = [`${s.name} [${h} heads, ${t}, ${d}]${s.bias ? ' + bias' : ''}${s.causal ? ' causal' : ''}:`,
     `fused ${us(fused.s)} us (${(flops / fused.s / 1e12).toFixed(0)} TFLOPS)`, `composition ${us(parts.s)} us (x${(parts.s / fused.s).toFixed(2)})`];
+  if (s.bias) {
+    // T5's bias as the encoder passes it now: by distance [h, 2t - 1] plus the padding as a key bias [t]
+    const distanceBias = gpu.upload(randHalf(h * (2 * t - 1), 13), [h, 2 * t - 1]);
+    const keyBias = gpu.zeros([t], 'float16');
+    const byDistance = timed(() => gpu.attention(q, k, v, { scale: s.scale, distanceBias, keyBias }));
+    line.push(`fused by distance + key bias ${us(byDistance.s)} us (x${(fused.s / byDistance.s).toFixed(2)} of the full bias's speed)`);
+  }
   const tr = torch?.results?.[i];
   if (tr) line.push(`torch sdpa ${us(tr.s)} us (${tr.backend})`);
   console.log(line.join(', '));

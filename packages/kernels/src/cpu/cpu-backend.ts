@@ -4,6 +4,8 @@ import { HostPool } from '@bminf/allocator';
 import {
   type AttendCacheOptions,
   type AttentionOptions,
+  type SoftmaxOptions,
+  checkScoreBias,
   type Backend,
   attentionByParts,
   checkAttention,
@@ -463,9 +465,9 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  softmax(x: Tensor, options: { scale?: number; causalOffset?: number; bias?: Tensor } = {}): Tensor {
-    const bias = options.bias;
-    this.check('softmax', x, bias);
+  softmax(x: Tensor, options: SoftmaxOptions = {}): Tensor {
+    const { bias, distanceBias, keyBias } = options;
+    this.check('softmax', x, bias, distanceBias, keyBias);
     checkFloat('softmax', x);
     checkRank('softmax', x, 2, 3);
     const scale = checkFiniteNumber('softmax', 'scale', options.scale ?? 1);
@@ -492,24 +494,35 @@ export class CpuBackend implements Backend {
         biasRowStride = full ? cols : 0;
       }
     }
+    checkScoreBias('softmax', x, x.shape, options);
     const xc = this.packed(x);
-    const bc = bias ? this.packed(bias) : null;
+    // A bias by distance is read in place: row r of batch b starts at column rows - 1 - r of its row b.
+    const bc = bias ? this.packed(bias) : distanceBias ? this.packed(distanceBias) : null;
+    let biasOffset = bc ? bc.offset : 0;
+    if (distanceBias) {
+      biasOffset += rows - 1;
+      biasBatchStride = x.rank === 3 ? rows + cols - 1 : 0;
+      biasRowStride = -1;
+    }
+    const kc = keyBias ? this.packed(keyBias) : null;
     const out = this.empty(x.shape, x.dtype);
     try {
       N.softmax(
         this.arr(xc) as FloatArray, xc.offset, batch, rows, cols, this.arr(out) as FloatArray, 0, scale, causal,
-        bc ? (this.arr(bc) as FloatArray) : null, bc ? bc.offset : 0, biasBatchStride, biasRowStride,
+        bc ? (this.arr(bc) as FloatArray) : null, biasOffset, biasBatchStride, biasRowStride,
+        kc ? (this.arr(kc) as FloatArray) : null, kc ? kc.offset : 0,
       );
     } finally {
       if (xc !== x) xc.dispose();
-      if (bc && bc !== bias) bc.dispose();
+      if (bc && bc !== bias && bc !== distanceBias) bc.dispose();
+      if (kc && kc !== keyBias) kc.dispose();
     }
     return out;
   }
 
   /** Backend.attention as its composition (gemm, softmax, gemm, contiguous): the reference for CUDA's kernel. */
   attention(q: Tensor, keys: Tensor, values: Tensor, options: AttentionOptions): Tensor {
-    this.check('attention', q, keys, values, options?.bias);
+    this.check('attention', q, keys, values, options?.bias, options?.distanceBias, options?.keyBias);
     checkAttention(q, keys, values, options);
     return attentionByParts(this, q, keys, values, options);
   }

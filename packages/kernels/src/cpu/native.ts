@@ -47,7 +47,7 @@ export interface NativeCpu {
   softmax(
     x: FloatArray, xOffset: number, batch: number, rows: number, cols: number, out: FloatArray, outOffset: number,
     scale: number, causalOffset: number | null, bias: FloatArray | null, biasOffset: number, biasBatchStride: number,
-    biasRowStride: number,
+    biasRowStride: number, colBias: FloatArray | null, colBiasOffset: number,
   ): void;
   gelu(x: FloatArray, xOffset: number, out: FloatArray, outOffset: number, n: number): void;
   binary(op: 'add' | 'mul', a: FloatArray, aOffset: number, n: number, b: FloatArray, bOffset: number, bn: number, out: FloatArray, outOffset: number): void;

@@ -24,8 +24,10 @@ export interface AttentionRouteInput {
   q: AttentionOperand;
   keys: AttentionOperand;
   values: AttentionOperand;
-  /** The bias's strides: only its last one matters (the kernel reads it element by element). */
+  /** The bias's strides (a distance bias's: [head, -1, 1]): only its last one matters (the kernel reads it element by element). */
   bias?: { strides: readonly number[] } | undefined;
+  /** The key bias's stride. */
+  keyBias?: { strides: readonly number[] } | undefined;
 }
 
 /** Grid size limit of one dimension, and the int32 ranges the kernel's index math assumes. */
@@ -43,8 +45,9 @@ export function attentionRoute(x: AttentionRouteInput): { kernel: string } | { r
     }
   }
   if (x.bias && x.bias.strides[2] !== 1 && x.L > 1) return { reason: 'the bias has a non-unit last stride' };
+  if (x.keyBias && x.keyBias.strides[0] !== 1 && x.L > 1) return { reason: 'the key bias has a non-unit stride' };
   const co = x.causalOffset ?? 0;
   if (Math.abs(co) > 2 ** 30 || x.n > 2 ** 30 || x.L > 2 ** 30) return { reason: 'sizes or causalOffset beyond the kernel int32 index math' };
   if (x.heads * Math.ceil(x.n / 64) > MAX_INT || x.n * x.heads * x.headDim > MAX_INT) return { reason: 'too many blocks or output elements for one launch' };
-  return { kernel: `attention_f16_d${x.headDim}` };
+  return { kernel: `attention_f16_d${x.headDim}${x.keyBias ? '_kb' : ''}` };
 }

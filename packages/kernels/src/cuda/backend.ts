@@ -8,6 +8,9 @@ import {
   type AttendCacheOptions,
   type AttentionOptions,
   type Backend,
+  type ScoreBias,
+  type SoftmaxOptions,
+  checkScoreBias,
   attentionByParts,
   checkAttention,
   type StepGraph,
@@ -1086,7 +1089,20 @@ export class CudaBackend implements Backend {
     return out;
   }
 
-  softmax(x: Tensor, options: { scale?: number; causalOffset?: number; bias?: Tensor } = {}): Tensor {
+  softmax(x: Tensor, options: SoftmaxOptions = {}): Tensor {
+    if (options.distanceBias || options.keyBias) {
+      // The attention kernel reads these as they are; the softmax (attention's composition: float32
+      // scores, head sizes without a fused kernel) takes them as one full bias, made by a kernel.
+      this.check('softmax', x, options.bias, options.distanceBias, options.keyBias);
+      checkRank('softmax', x, 2, 3);
+      checkScoreBias('softmax', x, x.shape, options);
+      const full = this.scoreBias(x, options);
+      try {
+        return this.softmax(x, { ...(options.scale !== undefined ? { scale: options.scale } : {}), ...(options.causalOffset !== undefined ? { causalOffset: options.causalOffset } : {}), bias: full });
+      } finally {
+        full.dispose(); // stream-ordered: reused only by work queued after the softmax
+      }
+    }
     const bias = options.bias;
     this.check('softmax', x, bias);
     checkDType('softmax', x, 'float16', 'float32');
@@ -1132,31 +1148,63 @@ export class CudaBackend implements Backend {
   }
 
   /**
+   * ScoreBias's terms for scores x as one bias: bias + keyBias (add), or x's shape from a distance bias
+   * and/or [rows, cols] from a key bias alone (score_bias_*, elementwise.cu).
+   */
+  private scoreBias(x: Tensor, sb: ScoreBias): Tensor {
+    if (sb.bias) return this.add(sb.bias, sb.keyBias as Tensor); // checkScoreBias: never beside a distance bias
+    const [rows, cols] = x.shape.slice(-2);
+    const dist = sb.distanceBias ? this.packed(sb.distanceBias) : null;
+    const key = sb.keyBias ? this.packed(sb.keyBias) : null;
+    const out = this.make(dist ? x.shape : [rows, cols], x.dtype);
+    try {
+      const total = out.numel;
+      if (total > 0) {
+        this.launch(`score_bias_${sfx(x.dtype)}`, Math.min(CudaBackend.gridFor(total), 65536), 256, 'pipipiii', [
+          dist ?? out, dist ? 1 : 0, key ?? out, key ? 1 : 0, out, total / (rows * cols), rows, cols,
+        ]);
+      }
+    } catch (e) {
+      out.dispose();
+      throw e;
+    } finally {
+      if (dist && dist !== sb.distanceBias) dist.dispose();
+      if (key && key !== sb.keyBias) key.dispose();
+    }
+    return out;
+  }
+
+  /**
    * Backend.attention: float16 heads of 64, 80 or 128 dimensions with 16-byte aligned rows run as one
    * kernel (attention.cu) reading q, k and v in place and writing [n, heads*headDim]; everything else
    * (attention-route.ts says why) as the composition. No host reads, one launch: fine inside a step.
    */
   attention(q: Tensor, keys: Tensor, values: Tensor, options: AttentionOptions): Tensor {
-    const bias = options?.bias;
-    this.check('attention', q, keys, values, bias);
+    const { distanceBias, keyBias } = options;
+    this.check('attention', q, keys, values, options.bias, distanceBias, keyBias);
     checkAttention(q, keys, values, options);
     const [heads, n, headDim] = q.shape;
     const L = keys.shape[1];
     // Strides of dimensions of size 1 are never multiplied by anything but 0: take them as 0.
     const strides = (t: Tensor) => t.strides.map((s, i) => (t.shape[i] === 1 ? 0 : s));
     const operand = (t: Tensor) => ({ strides: strides(t), misalign: ((t.storage as CudaStorage).base + t.byteOffset) % 16 });
+    // A bias by distance is read as a [heads, n, L] bias whose rows start one element apart, backwards
+    // (row stride -1), row 0 at column n - 1: the kernel is passed that column's address, and row i's
+    // reads reach back to column n - 1 - i ≥ 0, inside the tensor.
+    const bias = distanceBias ? distanceBias.narrow(1, n - 1, distanceBias.shape[1] - n + 1) : options.bias;
+    const bs = distanceBias ? [strides(distanceBias)[0], -1, 1] : options.bias ? strides(options.bias) : [0, 0, 1];
     const route = attentionRoute({
       dtype: q.dtype, ccMajor: this.info.computeCapability?.[0] ?? 0, heads, n, L, headDim, causalOffset: options.causalOffset,
-      q: operand(q), keys: operand(keys), values: operand(values), bias: bias ? { strides: strides(bias) } : undefined,
+      q: operand(q), keys: operand(keys), values: operand(values), bias: bias ? { strides: bs } : undefined,
+      keyBias: keyBias ? { strides: strides(keyBias) } : undefined,
     });
     if ('reason' in route || n === 0 || heads === 0) return attentionByParts(this, q, keys, values, options);
     const out = this.make([n, heads * headDim], q.dtype);
     const [qs, ks, vs] = [q, keys, values].map(strides);
-    const bs = bias ? strides(bias) : [0, 0, 1];
     const qTiles = Math.ceil(n / 64);
     try {
-      this.launch(route.kernel, heads * qTiles, 128, 'pllpllpllpllipiiiifii', [
-        q, qs[0], qs[1], keys, ks[0], ks[1], values, vs[0], vs[1], bias ?? q, bs[0], bs[1], bias ? 1 : 0,
+      this.launch(route.kernel, heads * qTiles, 128, 'pllpllpllpllippiiiifii', [
+        q, qs[0], qs[1], keys, ks[0], ks[1], values, vs[0], vs[1], bias ?? q, bs[0], bs[1], bias ? 1 : 0, keyBias ?? q,
         out, n, L, heads, qTiles, options.scale, options.causalOffset !== undefined ? 1 : 0, options.causalOffset ?? 0,
       ]);
     } catch (e) {

@@ -1,4 +1,4 @@
-import { type Backend, type Tensor, tidy } from '@bminf/core';
+import { type Backend, type ScoreBias, type Tensor, tidy } from '@bminf/core';
 import type { SelfAttention } from '../attention.js';
 import type { KVCache } from '../kv-cache.js';
 import type { LayerNorm } from '../layer-norm.js';
@@ -19,12 +19,13 @@ export class T5EncoderBlock {
   ) {}
 
   /**
-   * x [n, d], bias [heads, n, n] → [n, d]. The norms and the residual adds go to the int8 linears
+   * x [n, d], bias [heads, n, n] or its ScoreBias terms (T5's relative positions by distance, the
+   * padding as a key bias) → [n, d]. The norms and the residual adds go to the int8 linears
    * around them where the backend fuses them (the norm into the quantize of the projection after it, the
    * add into the epilogue of the projection before it), the same values as separate ops up to the
    * order of the norm's sums in a GEMV of a few rows.
    */
-  forward(x: Tensor, bias: Tensor): Tensor {
+  forward(x: Tensor, bias: Tensor | ScoreBias): Tensor {
     return tidy(() => {
       const h = this.attn.forward(x, null, { causal: false, bias, norm: this.lnAttn, residual: x });
       return this.ffn.forward(h, h, this.lnFF);

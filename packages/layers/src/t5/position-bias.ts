@@ -90,6 +90,25 @@ export class RelativePositionBias {
     });
   }
 
+  /**
+   * The same bias by distance, [heads, n + keyLength - 1] (ScoreBias.distanceBias): column c holds the
+   * bias of key j and query i with j - i = c - (n - 1), for n queries from position queryStart. One
+   * row of distances instead of n · keyLength entries; Backend.attention reads it in place.
+   */
+  byDistance(queryStart: number, n: number, keyLength: number): Tensor {
+    for (const [name, v] of [['queryStart', queryStart], ['n', n], ['keyLength', keyLength]] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`RelativePositionBias: ${name} must be a non-negative integer but is ${v}.`);
+    }
+    if (n === 0 || keyLength === 0) throw new InvalidArgumentError('RelativePositionBias.byDistance: n and keyLength must be at least 1.');
+    const { numBuckets, maxDistance, bidirectional } = this.config;
+    const width = n + keyLength - 1;
+    const ids = new Int32Array(width);
+    // key j of query i (at queryStart + i) is relative j - queryStart - i = c - (n - 1) - queryStart
+    for (let c = 0; c < width; c++) ids[c] = relativePositionBucket(c - (n - 1) - queryStart, bidirectional, numBuckets, maxDistance);
+    const b = this.backend;
+    return tidy(() => b.contiguous(b.embedding(b.upload(ids, [width]), this.table).permute([1, 0])));
+  }
+
   dispose(): void {
     this.table.dispose();
   }

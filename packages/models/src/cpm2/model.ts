@@ -187,7 +187,7 @@ export class Cpm2Model extends ModelBase {
     const n = ids.length;
     return tidy(() => {
       let x = this.castIn(this.embed.forward(ids));
-      const bias = this.encoderBias.forward(0, n, n);
+      const bias = { distanceBias: this.encoderBias.byDistance(0, n, n) }; // [H, 2n - 1], read in place
       this.streamer?.begin(this.encoderPass);
       this.encoderBlocks.forEach((blk, i) => (x = this.unit(`encoder.${i}`, () => blk.forward(x, bias))));
       return this.encoderNorm.forward(x);

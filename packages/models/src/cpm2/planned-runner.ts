@@ -144,8 +144,9 @@ export class Cpm2PlannedRunner implements ModelRunner {
       inputs.host.rows.fill(-1);
       inputs.upload();
       const mask = keep(this.backend.zeros([P], this.model.activationDType));
-      // The relative position bias of P positions is the same for every input of the bucket.
-      const positionBias = keep(this.model.layers.encoderBias.forward(0, P, P)); // [H, P, P]
+      // The relative position bias of P positions is the same for every input of the bucket: by
+      // distance, [H, 2P - 1], which the attention reads in place (not its [H, P, P] copies).
+      const positionBias = keep(this.model.layers.encoderBias.byDistance(0, P, P));
       plan = { inputs, mask, maskHost: new Float32Array(P), positionBias, graph: this.planEncoder(inputs, mask, positionBias) };
       this.encoderPlans.set(P, plan);
     }
@@ -166,7 +167,7 @@ export class Cpm2PlannedRunner implements ModelRunner {
     const t = inputs.tensors;
     return planStep(b, () => {
       let x = this.castIn(b.embedding(t.ids, L.embed.table));
-      const bias = b.add(positionBias, mask); // padded keys masked out for every query
+      const bias = { distanceBias: positionBias, keyBias: mask }; // padded keys masked out for every query
       m.streamer?.begin(m.encoderPass);
       L.encoderBlocks.forEach((blk, i) => (x = m.unit(`encoder.${i}`, () => blk.forward(x, bias))));
       const enc = L.encoderNorm.forward(x);
