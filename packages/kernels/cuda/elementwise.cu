@@ -123,6 +123,26 @@ extern "C" __global__ void embedding_f16v8(const int* __restrict__ ids, const ha
   for (int c = threadIdx.x; c < (d >> 3); c += blockDim.x) dst[c] = ok ? src[c] : u32x4{0u, 0u, 0u, 0u};
 }
 
+// ScoreBias's terms as one bias (Backend.softmax, where a distance or key bias is given): out [lead, rows,
+// cols] = dist[b, c - r + rows - 1] (hasDist; dist [lead, rows + cols - 1]) + key[c] (hasKey), summed in
+// float32 and rounded to T once.
+#define SCORE_BIAS_KERNEL(NAME, T)                                                                                \
+  extern "C" __global__ void score_bias_##NAME(const T* __restrict__ dist, int hasDist, const T* __restrict__ key, \
+                                               int hasKey, T* __restrict__ out, int lead, int rows, int cols) {    \
+    PDL_ENTRY();                                                                                                  \
+    GRID_LOOP(e, (i64)lead * rows * cols) {                                                                       \
+      const int c = (int)(e % cols);                                                                              \
+      const i64 br = e / cols;                                                                                    \
+      const int r = (int)(br % rows);                                                                             \
+      const i64 b = br / rows;                                                                                    \
+      float v = 0.f;                                                                                              \
+      if (hasDist) v += ld(dist, b * (rows + cols - 1) + c - r + rows - 1);                                       \
+      if (hasKey) v += ld(key, c);                                                                                \
+      st(out, e, v);                                                                                              \
+    }                                                                                                             \
+  }
+FOR_FLOAT_TYPES(SCORE_BIAS_KERNEL)
+
 // Random bits for benchmark weights, drawn where they are used (a full-size CPM-2 is ~11 GB: drawn on
 // the host in JavaScript that took minutes). A counter-based hash of (seed, index), so any grid gives
 // the same values. int8: uniform in [-127, 127]; float16: a random sign and mantissa with the exponent

@@ -112,7 +112,8 @@ async function encoderAloneSeconds(model, ids) {
   const L = model.layers;
   const n = ids.length;
   const idT = b.upload(Int32Array.from(ids), [n]);
-  const bias = L.encoderBias.forward(0, n, n); // [heads, n, n], as the runner's plan holds it
+  // as the runner's plan holds it: the bias by distance [heads, 2n - 1] and the padding as a key bias (none here)
+  const bias = { distanceBias: L.encoderBias.byDistance(0, n, n), keyBias: b.zeros([n], model.activationDType) };
   const graph = b.captureStep(() => {
     let x = b.embedding(idT, L.embed.table);
     if (x.dtype !== model.activationDType) x = b.cast(x, model.activationDType);
@@ -130,7 +131,8 @@ async function encoderAloneSeconds(model, ids) {
     return median(times);
   } finally {
     graph.dispose();
-    bias.dispose();
+    bias.distanceBias.dispose();
+    bias.keyBias.dispose();
     idT.dispose();
   }
 }
