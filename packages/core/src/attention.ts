@@ -57,30 +57,6 @@ export function checkScoreBias(op: string, x: Tensor, shape: readonly number[], 
 }
 
 /**
- * ScoreBias's terms as one bias of the scores' full shape ([rows, cols] or [lead, rows, cols]), with
- * backend ops (a gather of the distance columns, an add of the key row): for a softmax that takes only
- * a full bias. undefined when there is none. Where keyBias is added to another term the sum is rounded
- * to the dtype once more than ScoreBias's float32 sum (exact for 0 and -Infinity, the padding masks).
- */
-export function expandScoreBias(backend: Backend, shape: readonly number[], dtype: Tensor['dtype'], sb: ScoreBias): Tensor | undefined {
-  if (!sb.distanceBias && !sb.keyBias) return sb.bias;
-  return tidy(() => {
-    const [rows, cols] = shape.slice(-2);
-    const lead = shape.length === 3 ? shape[0] : 1;
-    let out = sb.bias;
-    if (sb.distanceBias) {
-      const ids = new Int32Array(rows * cols);
-      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) ids[i * cols + j] = j - i + rows - 1;
-      const table = backend.contiguous(backend.contiguous(sb.distanceBias).reshape([lead, rows + cols - 1]).permute([1, 0]));
-      const gathered = backend.embedding(backend.upload(ids, [rows * cols]), table); // [rows * cols, lead]
-      out = backend.contiguous(gathered.reshape([rows, cols, lead]).permute([2, 0, 1])).reshape(shape);
-    }
-    if (sb.keyBias) out = backend.add(out ?? backend.zeros(shape.slice(-2), dtype), sb.keyBias);
-    return out;
-  });
-}
-
-/**
  * softmax(scale·q·kᵀ + bias, causal mask)·v as four ops: gemm (batched over heads, alpha = scale),
  * softmax (bias, causalOffset), gemm, and a packed copy of the [n, heads, headDim] permute. Every op
  * rounds to the inputs' dtype, so float16 scores and probabilities are rounded once each.

@@ -1190,15 +1190,20 @@ export class CudaBackend implements Backend {
     const operand = (t: Tensor) => ({ strides: strides(t), misalign: ((t.storage as CudaStorage).base + t.byteOffset) % 16 });
     // A bias by distance is read as a [heads, n, L] bias whose rows start one element apart, backwards
     // (row stride -1), row 0 at column n - 1: the kernel is passed that column's address, and row i's
-    // reads reach back to column n - 1 - i ≥ 0, inside the tensor.
-    const bias = distanceBias ? distanceBias.narrow(1, n - 1, distanceBias.shape[1] - n + 1) : options.bias;
-    const bs = distanceBias ? [strides(distanceBias)[0], -1, 1] : options.bias ? strides(options.bias) : [0, 0, 1];
+    // reads reach back to column n - 1 - i ≥ 0, inside the tensor (whose columns must then be adjacent).
+    const db = distanceBias && n > 0 ? (distanceBias.strides[1] === 1 ? distanceBias : this.contiguous(distanceBias)) : undefined;
+    const skip = (n - 1) * dtypeSize(q.dtype); // bytes before column n - 1
+    const bias: Tensor | DeviceSpan | undefined = db ? (db.storage as CudaStorage).span(db.byteOffset + skip, db.lastByte() - db.byteOffset - skip) : options.bias;
+    const bs = db ? [strides(db)[0], -1, 1] : options.bias ? strides(options.bias) : [0, 0, 1];
     const route = attentionRoute({
       dtype: q.dtype, ccMajor: this.info.computeCapability?.[0] ?? 0, heads, n, L, headDim, causalOffset: options.causalOffset,
       q: operand(q), keys: operand(keys), values: operand(values), bias: bias ? { strides: bs } : undefined,
       keyBias: keyBias ? { strides: strides(keyBias) } : undefined,
     });
-    if ('reason' in route || n === 0 || heads === 0) return attentionByParts(this, q, keys, values, options);
+    if ('reason' in route || n === 0 || heads === 0) {
+      if (db && db !== distanceBias) db.dispose();
+      return attentionByParts(this, q, keys, values, options);
+    }
     const out = this.make([n, heads * headDim], q.dtype);
     const [qs, ks, vs] = [q, keys, values].map(strides);
     const qTiles = Math.ceil(n / 64);
@@ -1210,6 +1215,8 @@ export class CudaBackend implements Backend {
     } catch (e) {
       out.dispose();
       throw e;
+    } finally {
+      if (db && db !== distanceBias) db.dispose(); // stream-ordered, as the pool's blocks are
     }
     return out;
   }
