@@ -128,6 +128,9 @@ describe.skipIf(!avail.available)('CUDA attention against the CPU op', () => {
         const co = c.causalOffset !== undefined ? { causalOffset: c.causalOffset } : {};
         const terms = gpu.download(gpu.attention(q, k, v, { scale: 1, ...co, distanceBias, keyBias }));
         expect(firstDifference(terms, gpu.download(gpu.attention(q, k, v, { scale: 1, ...co, bias })))).toBe('identical');
+        // the distance bias alone (the eager encoder and the decoder's prefill pass no key bias): the kernel without _kb
+        const [, distOnly] = both(cpu, gpu, hostData(full.map((_, e) => dist[Math.floor(e / (n * L)) * (n + L - 1) + (e % L) - (Math.floor(e / L) % n) + n - 1]), 'float16'), [h, n, L]);
+        expect(firstDifference(gpu.download(gpu.attention(q, k, v, { scale: 1, ...co, distanceBias })), gpu.download(gpu.attention(q, k, v, { scale: 1, ...co, bias: distOnly })))).toBe('identical');
         const vals = asFloat(gpu.download(gpu.contiguous(v)));
         const [distC] = both(cpu, gpu, hostData(dist, 'float16'), [h, n + L - 1]);
         const onCpu = cpu.download(cpu.attention(qc, kc, vc, { scale: 1, ...co, distanceBias: distC, keyBias: keyC }));

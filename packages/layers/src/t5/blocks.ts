@@ -54,10 +54,11 @@ export class T5DecoderBlock {
   ) {}
 
   /**
-   * x [n, d] for the tokens after those in `cache` (appended to it); bias [heads, n, cached + n];
+   * x [n, d] for the tokens after those in `cache` (appended to it); bias [heads, n, cached + n], or
+   * its ScoreBias terms (by distance: [heads, n + cached + n - 1]);
    * kv: this layer's cross-attention keys/values.
    */
-  forward(x: Tensor, cache: KVCache, bias: Tensor, kv: CrossKV): Tensor {
+  forward(x: Tensor, cache: KVCache, bias: Tensor | ScoreBias, kv: CrossKV): Tensor {
     const b = this.backend;
     return tidy(() => {
       let h = b.add(x, this.attn.forward(this.lnAttn.forward(x), cache, { causal: true, bias }));

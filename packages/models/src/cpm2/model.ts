@@ -237,7 +237,7 @@ export class Cpm2Model extends ModelBase {
     const b = this.backend;
     const logits = tidy(() => {
       let x = this.castIn(this.embed.forward(ids));
-      const bias = this.decoderBias.forward(start, n, start + n);
+      const bias = { distanceBias: this.decoderBias.byDistance(start, n, start + n) }; // [H, 2n + start - 1]
       this.streamer?.begin(this.decoderPass);
       this.decoderBlocks.forEach((blk, i) => (x = this.unit(`decoder.${i}`, () => blk.forward(x, state.caches[i], bias, state.cross[i]))));
       let h = this.decoderNorm.forward(x);
