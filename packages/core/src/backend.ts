@@ -199,6 +199,8 @@ export interface LinearInt8Options {
  * on the distance j - i (T5's relative positions: [heads, n + L - 1] instead of its n·L copies of the
  * same values, which an encoder of 512 tokens and 64 heads would read as 33.5 MB a layer); keyBias one
  * that depends only on the key (padding masked as -Infinity). bias and distanceBias exclude each other.
+ * (CUDA's softmax, outside the fused attention, first makes the terms one bias of the dtype: their sum
+ * rounded once more, exact where keyBias is 0 or -Infinity.)
  */
 export interface ScoreBias {
   /** [heads, n, L] (softmax: x's shape, or x's without its leading dimension). */
