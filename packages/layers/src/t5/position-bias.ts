@@ -26,6 +26,12 @@ export function relativePositionBucket(relative: number, bidirectional: boolean,
   return bucket + Math.min(large, buckets - 1);
 }
 
+function checkPositions(queryStart: number, n: number, keyLength: number): void {
+  for (const [name, v] of [['queryStart', queryStart], ['n', n], ['keyLength', keyLength]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`RelativePositionBias: ${name} must be a non-negative integer but is ${v}.`);
+  }
+}
+
 export interface PositionBiasConfig {
   numBuckets: number;
   maxDistance: number;
@@ -59,18 +65,23 @@ export class RelativePositionBias {
     this.numHeads = table.shape[1];
   }
 
+  /**
+   * Bucket ids by distance for n queries from position queryStart over keys 0..keyLength-1: entry
+   * c = j - i + n - 1 is the bucket of key j and query i (relative j - queryStart - i), n + keyLength - 1
+   * of them. The bucket depends only on key − query, so each distinct distance is computed once.
+   */
+  distanceBuckets(queryStart: number, n: number, keyLength: number): Int32Array {
+    const { numBuckets, maxDistance, bidirectional } = this.config;
+    const out = new Int32Array(Math.max(0, n + keyLength - 1));
+    for (let c = 0; c < out.length; c++) out[c] = relativePositionBucket(c - (n - 1) - queryStart, bidirectional, numBuckets, maxDistance);
+    return out;
+  }
+
   /** Bucket ids for queries at positions queryStart..queryStart+n-1 over keys 0..keyLength-1, row-major [n, keyLength]. */
   buckets(queryStart: number, n: number, keyLength: number): Int32Array {
-    const { numBuckets, maxDistance, bidirectional } = this.config;
-    // The bucket depends only on key − query: compute each distinct distance once.
-    const lo = -(queryStart + n - 1);
-    const byRelative = new Int32Array(keyLength - lo);
-    for (let r = lo; r < keyLength; r++) byRelative[r - lo] = relativePositionBucket(r, bidirectional, numBuckets, maxDistance);
+    const byDistance = this.distanceBuckets(queryStart, n, keyLength);
     const out = new Int32Array(n * keyLength);
-    for (let i = 0; i < n; i++) {
-      const q = queryStart + i;
-      for (let j = 0; j < keyLength; j++) out[i * keyLength + j] = byRelative[j - q - lo];
-    }
+    for (let i = 0; i < n; i++) for (let j = 0; j < keyLength; j++) out[i * keyLength + j] = byDistance[j - i + n - 1];
     return out;
   }
 
@@ -79,9 +90,7 @@ export class RelativePositionBias {
    * queryStart (the encoder: 0 and n = keyLength; a decoder step: its position and n = 1).
    */
   forward(queryStart: number, n: number, keyLength: number): Tensor {
-    for (const [name, v] of [['queryStart', queryStart], ['n', n], ['keyLength', keyLength]] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`RelativePositionBias: ${name} must be a non-negative integer but is ${v}.`);
-    }
+    checkPositions(queryStart, n, keyLength);
     const b = this.backend;
     return tidy(() => {
       const ids = b.upload(this.buckets(queryStart, n, keyLength), [n * keyLength]);
@@ -96,17 +105,11 @@ export class RelativePositionBias {
    * row of distances instead of n · keyLength entries; Backend.attention reads it in place.
    */
   byDistance(queryStart: number, n: number, keyLength: number): Tensor {
-    for (const [name, v] of [['queryStart', queryStart], ['n', n], ['keyLength', keyLength]] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`RelativePositionBias: ${name} must be a non-negative integer but is ${v}.`);
-    }
+    checkPositions(queryStart, n, keyLength);
     if (n === 0 || keyLength === 0) throw new InvalidArgumentError('RelativePositionBias.byDistance: n and keyLength must be at least 1.');
-    const { numBuckets, maxDistance, bidirectional } = this.config;
-    const width = n + keyLength - 1;
-    const ids = new Int32Array(width);
-    // key j of query i (at queryStart + i) is relative j - queryStart - i = c - (n - 1) - queryStart
-    for (let c = 0; c < width; c++) ids[c] = relativePositionBucket(c - (n - 1) - queryStart, bidirectional, numBuckets, maxDistance);
+    const ids = this.distanceBuckets(queryStart, n, keyLength);
     const b = this.backend;
-    return tidy(() => b.contiguous(b.embedding(b.upload(ids, [width]), this.table).permute([1, 0])));
+    return tidy(() => b.contiguous(b.embedding(b.upload(ids, [ids.length]), this.table).permute([1, 0])));
   }
 
   dispose(): void {
