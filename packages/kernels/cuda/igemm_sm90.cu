@@ -342,7 +342,8 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
 }
 
 // Tile shapes (see the header): a = 128 x 256, 4 stages; b = 64 x 128, 8 stages; t = 128 x 128, 6
-// stages, split-K over clusters of 2 blocks. Shared memory per block (the backend's SMEM table must
+// stages, split-K over clusters of 2 blocks; a2 = a's tile split-K over clusters of 2 (for products whose
+// 'a' tiles fill half the SMs or fewer: CPM-2's encoder FFN out, [512, 10240] x [4096, 10240], 64 tiles). Shared memory per block (the backend's SMEM table must
 // match): STAGES * (BM + BN) * 128 + 16 * STAGES + 1024.
 #define SM90_KERNELS(CFG, WGM, BN, STAGES, SPLIT, ATTR)                                                                  \
   extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
@@ -370,3 +371,4 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
 SM90_KERNELS(a, 2, 256, 4, 1, NO_CLUSTER)
 SM90_KERNELS(b, 1, 128, 8, 1, NO_CLUSTER)
 SM90_KERNELS(t, 2, 128, 6, 2, __cluster_dims__(2, 1, 1))
+SM90_KERNELS(a2, 2, 256, 4, 2, __cluster_dims__(2, 1, 1))

@@ -65,7 +65,7 @@ for (const [m, k, tok] of [[4096, 4096, 16], [4096, 4096, 64], [4096, 4096, 128]
   const x = gpu.upload(randHalf(tok * k), [tok, k]);
   const w = gpu.upload(randBytes(m * k), [m, k]);
   const ws = gpu.upload(randHalf(m, 99), [m]);
-  for (const tile of ['a', 'b', 't']) {
+  for (const tile of ['a', 'b', 't', 'a2']) {
     gpu.sm90.tile = tile;
     gpu.routes.fusedLinearMinRows = 1;
     check(x, w, ws, `n=${tok} tile ${tile}`);

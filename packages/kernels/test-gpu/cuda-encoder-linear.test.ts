@@ -105,7 +105,7 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
         for (const [form, options, cpuOptions, exact] of forms) {
           const tag = `${form} ${rows}x${k}x${m}`;
           const ops = withRoutes(gpu, { fusedLinear: false, normQuantize: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
-          for (const tile of ['a', 'b', 't'] as const) {
+          for (const tile of ['a', 'b', 't', 'a2'] as const) {
             gpu.sm90.tile = tile;
             try {
               const fused = withRoutes(gpu, { fusedLinearMinRows: 1, fusedLinearTune: false }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
@@ -152,8 +152,8 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
       }
       // with the tiles timed (the default), a key of their own (the tiles named), holding a tile or null (the three calls)
       gpu.linearInt8(x, w, ws, { dtype: 'float16', residual: res });
-      const choice = gpu.tuner.fusedTileChoice.get('2:4096:4096:0:residual:a,t,b');
-      expect(choice === null || ['a', 't', 'b'].includes(choice as string), String(choice)).toBe(true);
+      const choice = gpu.tuner.fusedTileChoice.get('2:4096:4096:0:residual:a,t,b,a2');
+      expect(choice === null || ['a', 't', 'b', 'a2'].includes(choice as string), String(choice)).toBe(true);
     });
   });
 
@@ -185,7 +185,7 @@ describe.skipIf(!avail.available)('the int8 linear beyond 8 rows: norm with the 
           const want = gpu.download(options.residual ? gpu.add(res, g) : g);
           const t = `${form} ${tag}`;
           if (!hopper) {
-            for (const tile of ['a', 'b', 't'] as const) {
+            for (const tile of ['a', 'b', 't', 'a2'] as const) {
               gpu.sm90.tile = tile;
               try {
                 const got = withRoutes(gpu, { fusedLinearMinRows: 1, fusedLinearTune: false, gatedEpilogue: true }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));

@@ -32,7 +32,7 @@ describe.skipIf(!avail.available)('Hopper GEMM kernel (sm_90)', () => {
   ];
 
   // 't' splits K over clusters of 2 blocks (at K = 16 and 128 one of them gets no K step).
-  const tiles = ['a', 'b', 't'] as const;
+  const tiles = ['a', 'b', 't', 'a2'] as const;
   for (const [t, k, m, tile] of shapes.flatMap(([t, k, m]) => tiles.map((tile) => [t, k, m, tile] as const))) {
     it(`igemm ${t} x ${k} · (${m} x ${k})ᵀ, tile ${tile}: the CPU's int32 sums`, (ctx) => {
       if (why) ctx.skip();

@@ -10,8 +10,8 @@
 #   tooling/bench/dev/gpu-session.sh e2e        run-gpu.mjs e2e, BENCHMARKS.md brought back in $OUT
 #   tooling/bench/dev/gpu-session.sh table      transformers first (torch_e2e.py), then run-gpu.mjs e2e reading its
 #                                               figures: the same-run table, with no other process on the GPU meanwhile
-#   tooling/bench/dev/gpu-session.sh steps      the decode steps kernel by kernel (ncu over kernel-times.mjs at 2
-#                                               layers, condensed by step-kernels.py): where a step's time goes
+#   tooling/bench/dev/gpu-session.sh steps [cpm2|cpm1] [1,8]   the decode steps kernel by kernel (ncu over
+#                                               kernel-times.mjs at 2 layers, condensed by step-kernels.py): where a step's time goes
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
@@ -62,11 +62,12 @@ case "$part" in
     echo "rc=$?" >> "$OUT/e2e.log"; grep -E '^\||rc=' "$OUT/e2e.log"
     ;;
   steps)
-    log "decode steps kernel by kernel (ncu over kernel-times.mjs, 2 layers)"
+    kind=${2:-cpm2}; batches=${3:-1,8}
+    log "decode steps kernel by kernel (ncu over kernel-times.mjs, 2 layers, $kind, batches $batches)"
     timeout 400 /usr/local/cuda/bin/ncu --graph-profiling node --metrics gpu__time_duration.sum --cache-control none --clock-control none \
-      --csv --page raw node tooling/bench/dev/kernel-times.mjs 2 > /tmp/steps.csv 2> "$OUT/steps.err"
+      --csv --page raw node tooling/bench/dev/kernel-times.mjs 2 "$kind" "$batches" > /tmp/steps.csv 2> "$OUT/steps-$kind.err"
     echo "ncu rc=$?" | tee -a "$OUT/session.log"
-    python3 tooling/bench/dev/step-kernels.py /tmp/steps.csv > "$OUT/steps.txt" 2>&1; head -80 "$OUT/steps.txt"
+    python3 tooling/bench/dev/step-kernels.py /tmp/steps.csv "$batches" > "$OUT/steps-$kind.txt" 2>&1; head -80 "$OUT/steps-$kind.txt"
     ;;
   stalls)
     n=$(grep -c '"linear_mma' /tmp/steps.csv); skip=$((n - 12)); [ "$skip" -lt 0 ] && skip=0

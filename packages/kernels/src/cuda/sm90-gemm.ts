@@ -11,16 +11,19 @@ import { compileSm90Kernels, type CompiledModule } from './compiler.js';
  * and split: the blocks of a thread-block cluster that share one tile, each running 1/split of the K
  * steps, the partial tiles summed through distributed shared memory. 't' is for 128-511 tokens at
  * products that give 'a' too few blocks: one block per 128 x 256 tile leaves most SMs idle there, and
- * 'b' reads the operands from L2 too often (NOTES.md).
+ * 'b' reads the operands from L2 too often (NOTES.md). 'a2' is 'a' split the same way, for products with
+ * many tokens but few 128 x 256 tiles (CPM-2's encoder FFN out: [512, 10240] x [4096, 10240] is 64 tiles,
+ * 128 blocks as 'a2').
  */
-export type Sm90Tile = 'a' | 'b' | 't';
+export type Sm90Tile = 'a' | 'b' | 't' | 'a2';
 const TILES: Record<Sm90Tile, { bm: number; bn: number; stages: number; split: number }> = {
   a: { bm: 128, bn: 256, stages: 4, split: 1 },
   b: { bm: 64, bn: 128, stages: 8, split: 1 },
   t: { bm: 128, bn: 128, stages: 6, split: 2 },
+  a2: { bm: 128, bn: 256, stages: 4, split: 2 },
 };
 /** Every tile, as the tuner times them for the fused linear (RoutePolicy.fusedTileTune; a tie keeps the earlier). */
-export const SM90_TILES: readonly Sm90Tile[] = ['a', 't', 'b'];
+export const SM90_TILES: readonly Sm90Tile[] = ['a', 't', 'b', 'a2'];
 /** Below 512 tokens, tile 'a' where its blocks fill at least this share of the SMs (else 't' or 'b'). */
 const SM_FILL = 0.5;
 /** Shared memory per block: the stages, the barriers, 1 KiB to align the stages. */
