@@ -653,17 +653,14 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
 // bits it gets decoding alone: linear_gemv_r1 then, quantize_rows_gemv + linear_mma_q now, bit for bit.
 // (norm_quantize, the three calls' norm, sums in another order.) One block of 256 threads a row; k % 8 == 0,
 // x 16-byte aligned rows, xq 8-byte aligned rows; xScale the float16 scale of each row.
-// Row r; L2ROW: the row is read past L1 (other blocks of the same kernel wrote it: attend_cache_f16v8's
-// quantize tail), which only the passes through row8 do, so only without a norm.
-template <int NORM, bool L2ROW = false>
+template <int NORM>
 __device__ __forceinline__ void quantizeRowGemv(const half_t* __restrict__ X, signed char* __restrict__ xq, half_t* __restrict__ xScale,
-                                                int r, int k, const half_t* __restrict__ normW, float eps, const half_t* __restrict__ normB) {
-  static_assert(!L2ROW || NORM == 0, "rowNormStats reads the row through L1");
+                                                int k, const half_t* __restrict__ normW, float eps, const half_t* __restrict__ normB) {
   __shared__ float red[32];
-  const int nvec = k >> 3;
+  const int r = blockIdx.x, nvec = k >> 3;
   const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
   const float2 stats = rowNormStats<NORM>(xr, true, threadIdx.x, 256, nvec, k, eps, 0, 8, red);
-  auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(L2ROW ? ldL2(xr + i) : xr[i], normW, normB, i, stats); };
+  auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], normW, normB, i, stats); };
   const float m = rowAbsMax(row8, true, threadIdx.x, 256, nvec, 0, 8, red);
   const half_t sh = scaleOf(m);
   const float s = h2f(sh);
@@ -682,7 +679,7 @@ __device__ __forceinline__ void quantizeRowGemv(const half_t* __restrict__ X, si
         if (NORM == 2 && hasNormB) prefetchL1(normB + 8 * (i64)i);                                                    \
       }                                                                                                               \
     PDL_ENTRY();                                                                                                      \
-    quantizeRowGemv<NORM>(X, xq, xScale, blockIdx.x, k, normW, eps, hasNormB ? normB : nullptr);                      \
+    quantizeRowGemv<NORM>(X, xq, xScale, k, normW, eps, hasNormB ? normB : nullptr);                                 \
   }
 QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv, 0)
 QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_norm, 1)

@@ -184,14 +184,6 @@ __device__ __forceinline__ u32x4 ldWeights(const u32x4* p, int stream) {
   return v;
 }
 
-// 16 bytes read from L2, past L1: for rows that other blocks of the same kernel wrote (L1 is not coherent
-// between SMs). volatile + memory: not moved above the fence that orders it after their writes.
-__device__ __forceinline__ u32x4 ldL2(const u32x4* p) {
-  u32x4 v;
-  asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p) : "memory");
-  return v;
-}
-
 #define PDL_ENTRY() \
   PDL_TRIGGER();    \
   PDL_WAIT()

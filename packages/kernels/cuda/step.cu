@@ -101,8 +101,8 @@ FOR_FLOAT_TYPES(ATTEND_CACHE_KERNEL)
 // The end of attend_cache_f16v8 (and of its dev variants), after the block's value sums are in `part`
 // (groups rows of headDim): splits == 1 writes the output row; else the block writes its partial (max m,
 // sum, headDim sums) to `work` and the last block of pair bh to finish combines the splits and resets its
-// counter. Every thread of the block calls it; true in the block that wrote the output row.
-__device__ __forceinline__ bool attendCombine(const float* part, int groups, int headDim, float m, float sum, int splits, int split,
+// counter. Every thread of the block calls it.
+__device__ __forceinline__ void attendCombine(const float* part, int groups, int headDim, float m, float sum, int splits, int split,
                                               int bh, float* __restrict__ work, int* __restrict__ counters, half_t* __restrict__ orow) {
   __shared__ int last;
   if (splits == 1) {
@@ -112,7 +112,7 @@ __device__ __forceinline__ bool attendCombine(const float* part, int groups, int
       for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
       orow[e] = f2h(t * inv);
     }
-    return true;
+    return;
   }
   // This split's partial result: m, l, then headDim sums (an empty split: m = -FLT_MAX, l = 0, zeros).
   float* mine = work + ((i64)bh * splits + split) * (headDim + 2);
@@ -129,7 +129,7 @@ __device__ __forceinline__ bool attendCombine(const float* part, int groups, int
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(&counters[bh], 1) == splits - 1;
   __syncthreads();
-  if (!last) return false;
+  if (!last) return;
   __threadfence();
   const float* all = work + (i64)bh * splits * (headDim + 2);
   float M = -3.402823466e38f;
@@ -146,27 +146,6 @@ __device__ __forceinline__ bool attendCombine(const float* part, int groups, int
     orow[e] = f2h(t * inv);
   }
   if (threadIdx.x == 0) counters[bh] = 0;
-  return true;
-}
-
-// The int8 linear after the attention (its o projection) quantizes the output rows first; with `quantize`
-// (RoutePolicy.attendQuantize; xq [B, width] int8, xScale [B] float16), the block that writes the last head of row b (a counter per row, which
-// that block sets back to 0, so the counters stay zero between launches and graph replays) quantizes the
-// row as quantize_rows_gemv does, with the same function over its 256 threads: the same bits, and one
-// kernel fewer between the attention and the linear. `wrote`: this block wrote its head of row b (one
-// block a (sequence, head) pair does). Every thread of the block calls it.
-__device__ __forceinline__ void attendQuantizeTail(bool wrote, int b, int heads, int width, const half_t* out,
-                                                   signed char* __restrict__ xq, half_t* __restrict__ xScale,
-                                                   int* __restrict__ rowCounters) {
-  __shared__ int lastOfRow;
-  __threadfence();  // this block's head of the row is visible device-wide before it counts itself
-  __syncthreads();
-  if (threadIdx.x == 0) lastOfRow = wrote && atomicAdd(&rowCounters[b], 1) == heads - 1;
-  __syncthreads();
-  if (!lastOfRow) return;
-  __threadfence();
-  quantizeRowGemv<0, true>(out, xq, xScale, b, width, nullptr, 0.f, nullptr);
-  if (threadIdx.x == 0) rowCounters[b] = 0;
 }
 
 // attendCache for float16 heads of a multiple of 8 dimensions (at most 256), keys and values 16-byte
@@ -188,9 +167,7 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
                                               int heads, int headDim, int slotRows, float scale,
                                               const half_t* __restrict__ newK, const half_t* __restrict__ newV, i64 newStride,
                                               int hasNew, half_t* keysOut, half_t* valuesOut, int splits, int chunk,
-                                              float* __restrict__ work, int* __restrict__ counters,
-                                              signed char* __restrict__ xq, half_t* __restrict__ xScale,
-                                              int* __restrict__ rowCounters, int quantize) { PDL_ENTRY();
+                                              float* __restrict__ work, int* __restrict__ counters) { PDL_ENTRY();
   extern __shared__ float sc[];
   __shared__ float red[32];
   __shared__ float qs[256];
@@ -204,7 +181,6 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
   if (L == 0) {  // every block of the pair sees it: none counts, one writes the zeros
     if (split == 0)
       for (int e = threadIdx.x; e < headDim; e += blockDim.x) orow[e] = 0;
-    if (quantize) attendQuantizeTail(split == 0, b, heads, width, out, xq, xScale, rowCounters);
     return;
   }
   const int j0 = min(split * chunk, L), j1 = min(j0 + chunk, L), n = j1 - j0;
@@ -273,8 +249,7 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
     for (int e = 0; e < 8; e++) part[g * headDim + c * 8 + e] = acc[e];
   }
   __syncthreads();
-  const bool wrote = attendCombine(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow);
-  if (quantize) attendQuantizeTail(wrote, b, heads, width, out, xq, xScale, rowCounters);
+  attendCombine(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow);
 }
 
 // argmaxRows: for each row of x [rows, n] float32, the lowest index of its largest value; NaN never

@@ -96,66 +96,6 @@ describe.skipIf(!avail.available)('planned-step ops and captured steps on CUDA',
     }
   });
 
-  it('attendCache quantizes its rows for the o projection after it (RoutePolicy.attendQuantize): the same bits as the quantize kernel', () => {
-    const saved = { attendQuantize: gpu.routes.attendQuantize, attendSplitMax: gpu.routes.attendSplitMax };
-    try {
-      // [B, H, D, S]: CPM-2's and CPM-1's widths at 2-32 rows; lengths 0 and past the cache among them
-      for (const [B, H, D, S] of [[2, 64, 64, 70], [8, 32, 80, 130], [17, 4, 64, 37], [32, 64, 64, 90], [5, 2, 32, 300]]) {
-        tidy(() => {
-          const width = H * D;
-          const qkv = gpu.upload(hostData(randn(B * 3 * width), 'float16'), [B, 3 * width]);
-          const keys = gpu.upload(hostData(randn(B * S * width), 'float16'), [B * S, width]);
-          const values = gpu.upload(hostData(randn(B * S * width), 'float16'), [B * S, width]);
-          const lens = gpu.upload(Int32Array.from({ length: B }, (_, b) => [0, 1, S, S + 5, 1 + Math.floor(random() * S)][b % 5]), [B]);
-          const m = 96;
-          const w = gpu.upload(randInt8(m * width), [m, width]);
-          const ws = gpu.upload(hostData(Float32Array.from({ length: m }, () => 0.001 + random() * 0.01), 'float16'), [m]);
-          const res = gpu.upload(hostData(randn(B * m), 'float16'), [B, m]);
-          const o = { heads: H, scale: 1 / Math.sqrt(D), slotRows: S };
-          // the cache written by append is read back by the next run: each run gets fresh copies
-          // each run in a scope of its own (the test pool is 512 MiB; B = 32 caches are 22.5 MiB each)
-          const run = (quantize: boolean, splits: number) => tidy(() => {
-            gpu.routes.attendQuantize = quantize;
-            gpu.routes.attendSplitMax = splits;
-            const kc = gpu.zeros(keys.shape, 'float16');
-            const vc = gpu.zeros(values.shape, 'float16');
-            gpu.copy(keys, kc);
-            gpu.copy(values, vc);
-            const taken = gpu.attendQuantizedTaken;
-            const att = gpu.attendCache(qkv.narrow(1, 0, width), kc, vc, lens, { ...o, append: { keys: qkv.narrow(1, width, width), values: qkv.narrow(1, 2 * width, width) } });
-            const y = gpu.linearInt8(att, w, ws, { dtype: 'float16', residual: res });
-            return { att: gpu.download(att), y: gpu.download(y), keys: gpu.download(kc), took: gpu.attendQuantizedTaken - taken };
-          });
-          const tag = `B ${B} H ${H} D ${D} S ${S}`;
-          for (const splits of [1, 0]) {
-            const plain = run(false, splits);
-            expect(plain.took, `${tag} off`).toBe(0);
-            for (let rep = 0; rep < 2; rep++) {
-              // twice: the per-row counters are back at zero after each launch
-              const tail = run(true, splits);
-              expect(tail.took, `${tag} splits ${splits}: the linear took the attention's rows`).toBe(1);
-              expect(firstDifference(tail.att, plain.att), `${tag} splits ${splits} attention`).toBe('identical');
-              expect(firstDifference(tail.keys, plain.keys), `${tag} splits ${splits} cache`).toBe('identical');
-              expect(firstDifference(tail.y, plain.y), `${tag} splits ${splits} linear`).toBe('identical');
-            }
-          }
-          // not taken where another op comes between, or the linear has a norm: the quantize kernel then
-          gpu.routes.attendQuantize = true;
-          const nw = gpu.upload(hostData(randn(width), 'float16'), [width]);
-          const before = gpu.attendQuantizedTaken;
-          const att = gpu.attendCache(qkv.narrow(1, 0, width), keys, values, lens, o);
-          gpu.add(att, att);
-          gpu.linearInt8(att, w, ws, { dtype: 'float16' });
-          const att2 = gpu.attendCache(qkv.narrow(1, 0, width), keys, values, lens, o);
-          gpu.linearInt8(att2, w, ws, { dtype: 'float16', rmsNorm: { weight: nw, eps: 1e-6 } });
-          expect(gpu.attendQuantizedTaken - before, tag).toBe(0);
-        });
-      }
-    } finally {
-      Object.assign(gpu.routes, saved);
-    }
-  });
-
   it('a captured step equals the same ops run one by one, bit for bit, over runs with fresh inputs', async () => {
     const B = 3, H = 4, D = 64, S = 200, V = 50, d = H * D; // S: the attention splits the cache (4 blocks a pair)
     const savedSplits = gpu.routes.attendSplitMax;

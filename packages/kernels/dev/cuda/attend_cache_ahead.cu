@@ -19,9 +19,7 @@ extern "C" __global__ void __launch_bounds__(256, 3)
                                               int heads, int headDim, int slotRows, float scale,
                                               const half_t* __restrict__ newK, const half_t* __restrict__ newV, i64 newStride,
                                               int hasNew, half_t* keysOut, half_t* valuesOut, int splits, int chunk,
-                                              float* __restrict__ work, int* __restrict__ counters,
-                                              signed char* __restrict__ xq, half_t* __restrict__ xScale,
-                                              int* __restrict__ rowCounters, int quantize) {
+                                              float* __restrict__ work, int* __restrict__ counters) {
   PDL_ENTRY();
   extern __shared__ float sc[];
   __shared__ float red[32];
@@ -67,7 +65,6 @@ extern "C" __global__ void __launch_bounds__(256, 3)
   if (L == 0) {  // every block of the pair sees it: none counts, one writes the zeros
     if (split == 0)
       for (int e = threadIdx.x; e < headDim; e += blockDim.x) orow[e] = 0;
-    if (quantize) attendQuantizeTail(split == 0, b, heads, width, out, xq, xScale, rowCounters);
     return;
   }
   const int j0 = min(split * chunk, L), j1 = min(j0 + chunk, L), n = j1 - j0;
@@ -160,6 +157,5 @@ extern "C" __global__ void __launch_bounds__(256, 3)
     for (int e = 0; e < 8; e++) part[g * headDim + c * 8 + e] = acc[e];
   }
   __syncthreads();
-  const bool wrote = attendCombine(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow);
-  if (quantize) attendQuantizeTail(wrote, b, heads, width, out, xq, xScale, rowCounters);
+  attendCombine(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow);
 }

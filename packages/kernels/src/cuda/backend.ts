@@ -59,7 +59,6 @@ import {
 } from '@bminf/cuda-binding';
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
-import { countingCalls } from './counting-calls.js';
 import {
   ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaShared, linearRoute,
 } from './linear-route.js';
@@ -115,22 +114,6 @@ export class CudaBackend implements Backend {
   private readonly fns = new Map<string, KernelFunction>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
   private readonly attendCounters: CudaStorage;
-  /** attend_cache_f16v8's per-row counters of its quantize tail (RoutePolicy.attendQuantize), zero between launches. */
-  private readonly attendRowCounters: CudaStorage;
-  /**
-   * The rows attendCache quantized in its kernel (RoutePolicy.attendQuantize) for the linearInt8 that
-   * may follow, with the count of addon calls when they were made: the linear takes them only where it
-   * is called on that output and no addon call (no device work) came between.
-   */
-  private attendQuantized: { out: Tensor; values: Tensor; scales: Tensor; calls: number } | null = null;
-  /** Calls into the addon so far (each may put work on the device); see attendQuantized. */
-  private nativeCalls = 0;
-  private attendQuantizedTakenCount = 0;
-  /** How many times a linearInt8 took the rows attendCache quantized (RoutePolicy.attendQuantize): for tests and benchmarks. */
-  get attendQuantizedTaken(): number {
-    return this.attendQuantizedTakenCount;
-  }
-  private readonly native: NativeCuda;
   private readonly igemmPath: IgemmPath;
   private _disposed = false;
   /** Pinned host buffers and the copy stream, for layers streamed from host memory. */
@@ -148,15 +131,10 @@ export class CudaBackend implements Backend {
   readonly tuner: Tuner;
 
   constructor(
-    native: NativeCuda,
+    private readonly native: NativeCuda,
     readonly info: CudaInfo,
     options: CudaBackendOptions = {},
   ) {
-    // Every user of the addon below (cublasLt, the Hopper GEMM, the tuner, the pool) goes through this
-    // counting wrapper, so nativeCalls counts every call that can put work on the device.
-    this.native = native = countingCalls(native, () => {
-      this.nativeCalls++;
-    });
     const cc = info.computeCapability ?? [0, 0];
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
     this.lt = new CublasLt(native);
@@ -190,9 +168,6 @@ export class CudaBackend implements Backend {
     this.attendCounters = this.allocMain(4 * ATTEND_SPLIT_MAX_PAIRS);
     const c = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
     native.fill(c.region, c.byteOffset, c.byteLength, 0);
-    this.attendRowCounters = this.allocMain(4 * LINEAR_MMA_Q.maxRows);
-    const r = this.attendRowCounters.span(0, 4 * LINEAR_MMA_Q.maxRows);
-    native.fill(r.region, r.byteOffset, r.byteLength, 0);
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------
@@ -747,9 +722,8 @@ export class CudaBackend implements Backend {
       throw new ShapeMismatchError(`linearInt8: a gated weight has an even number of rows [in; gate], not ${weight.shape[0]}.`);
     }
     const plan = linearRoute(linearCall(x, weight, weightScale, options, this.aligned16), this.routes, () => this.hopperFits(x, weight));
-    const handed = this.takeAttendQuantized(x, plan.route === 'mma-q' && !rmsNorm && !layerNorm);
     if (plan.route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
-    const q = plan.route === 'mma-q' ? (handed ?? this.quantizeRowsGemv(x, options)) : this.linearQuantize(x, options, plan.norm);
+    const q = plan.route === 'mma-q' ? this.quantizeRowsGemv(x, options) : this.linearQuantize(x, options, plan.norm);
     try {
       if (plan.route === 'mma-q') return this.linearMmaQ(q, weight, weightScale, options);
       return this.linearProduct(q, weight, weightScale, options, plan);
@@ -757,25 +731,6 @@ export class CudaBackend implements Backend {
       q.values.dispose();
       q.scales.dispose();
     }
-  }
-
-  /**
-   * The rows attendCache quantized for x (RoutePolicy.attendQuantize), where x is that output (the same
-   * storage, offset and shape), `usable` (the 'mma-q' route, no norm) and no addon call came since; else
-   * null. Either way the hand-off is over: rows not taken are disposed.
-   */
-  private takeAttendQuantized(x: Tensor, usable: boolean): { values: Tensor; scales: Tensor } | null {
-    const h = this.attendQuantized;
-    if (!h) return null;
-    this.attendQuantized = null;
-    const same = x.storage === h.out.storage && x.offset === h.out.offset && x.isContiguous() && x.shape.every((d, i) => d === h.out.shape[i]);
-    if (usable && same && h.calls === this.nativeCalls && !h.values.disposed && !h.scales.disposed) {
-      this.attendQuantizedTakenCount++;
-      return { values: h.values, scales: h.scales };
-    }
-    h.values.dispose();
-    h.scales.dispose();
-    return null;
   }
 
   /** linearInt8's first step: x quantized, normalised first where asked (in the quantize's kernel or as layerNorm, as the plan says). */
@@ -1431,9 +1386,6 @@ export class CudaBackend implements Backend {
     const qp = q.strides[1] === 1 || width === 1 ? q : this.contiguous(q);
     const out = this.make([B, width], q.dtype);
     let work: Tensor | null = null;
-    let quantized: { values: Tensor; scales: Tensor } | null = null;
-    // an earlier attention's rows that no linear took
-    this.takeAttendQuantized(out, false);
     try {
       if (B > 0 && width > 0) {
         // float16 heads of 8k ≤ 256 dimensions with 16-byte aligned caches: the kernel spread for latency
@@ -1451,28 +1403,13 @@ export class CudaBackend implements Backend {
           const chunk = Math.ceil(slotRows / splits);
           work = splits > 1 ? this.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
           const counters = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
-          const rowCounters = this.attendRowCounters.span(0, 4 * LINEAR_MMA_Q.maxRows);
-          // the output rows quantized for the o projection where it will take the 'mma-q' route
-          if (this.routes.attendQuantize && q.dtype === 'float16' && B >= this.routes.mmaQuantizedMinRows && B <= Math.min(this.routes.mmaQuantizedMaxRows, LINEAR_MMA_Q.maxRows) && width % 64 === 0) {
-            quantized = { values: this.make([B, width], 'int8'), scales: this.make([B], 'float16') };
-          }
-          const qArgs = quantized
-            ? [...this.flat([quantized.values, quantized.scales]), rowCounters.region, rowCounters.byteOffset, rowCounters.byteLength, 1]
-            : [rowCounters.region, rowCounters.byteOffset, 0, rowCounters.region, rowCounters.byteOffset, 0, rowCounters.region, rowCounters.byteOffset, rowCounters.byteLength, 0];
-          this.native.launch(this.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipppppi', [
+          this.native.launch(this.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
             ...args, ...this.flat([keys, values]), splits, chunk, ...(work ? this.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
-            ...qArgs,
           ], false, this.routes.dependentLaunch);
-          if (quantized) {
-            this.attendQuantized = { out, ...quantized, calls: this.nativeCalls };
-            quantized = null;
-          }
         }
       }
     } catch (e) {
       out.dispose();
-      quantized?.values.dispose();
-      quantized?.scales.dispose();
       throw mapNativeError(e, 'attendCache');
     } finally {
       if (qp !== q) qp.dispose();

@@ -52,13 +52,6 @@ export interface RoutePolicy {
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
   /**
-   * attendCache with as many rows as the 'mma-q' route takes (2-32) quantizes its output rows in the
-   * attention kernel (the last block of each row, as quantize_rows_gemv does it: the same bits), and a
-   * linearInt8 without a norm called next on that output takes them instead of launching the quantize:
-   * the o projection's quantize kernel goes. false: the quantize kernel, as before.
-   */
-  attendQuantize: boolean;
-  /**
    * The backend's own kernels are launched as programmatic dependents (sm_90+): each may start while the
    * kernel before it finishes (its weights in flight, NOTES.md); every kernel waits for its predecessor
    * before it touches data (PDL_ENTRY in prelude.cuh). false: ordinary launches.
@@ -112,7 +105,6 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // CPM-2 at batch 1 (64-token inputs, caches planned for 512): 445 tokens/s unsplit, 424 at 2, 418 as
   // attendCacheSplits chooses (profile-cpm2 --variants, H200, NOTES.md)
   attendSplitMax: 1,
-  attendQuantize: true,
   dependentLaunch: true,
   igemmKernel: 'auto',
   // From 128 rows (below, a product is a few us of GPU work and its host time decides; cublasLt's graph
