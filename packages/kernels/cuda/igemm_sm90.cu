@@ -343,8 +343,9 @@ __device__ __forceinline__ void gemmSm90(const TensorMap* mapX, const TensorMap*
 
 // Tile shapes (see the header): a = 128 x 256, 4 stages; b = 64 x 128, 8 stages; t = 128 x 128, 6
 // stages, split-K over clusters of 2 blocks; a2 = a's tile split-K over clusters of 2 (for products whose
-// 'a' tiles fill half the SMs or fewer: CPM-2's encoder FFN out, [512, 10240] x [4096, 10240], 64 tiles). Shared memory per block (the backend's SMEM table must
-// match): STAGES * (BM + BN) * 128 + 16 * STAGES + 1024.
+// 'a' tiles fill half the SMs or fewer: CPM-2's encoder FFN out, [512, 10240] x [4096, 10240], is 64
+// tiles). Shared memory per block (the backend's SMEM table must match): STAGES * (BM + BN) * 128 +
+// 16 * STAGES + 1024.
 #define SM90_KERNELS(CFG, WGM, BN, STAGES, SPLIT, ATTR)                                                                  \
   extern "C" __global__ void __launch_bounds__(384, 1) ATTR                                                            \
       igemm_sm90_##CFG(const __grid_constant__ TensorMap mapX, const __grid_constant__ TensorMap mapW, int* __restrict__ out, \
