@@ -91,16 +91,19 @@ export class Sm90Gemm {
   }
 
   /**
-   * The tile shape for T tokens and M features: 'a' (128 x 256) from 512 tokens, or where its blocks
-   * fill at least SM_FILL of the GPU's SMs; else 't' (128 x 128, split-K over 2 blocks) from 128 tokens,
-   * 'b' (64 x 128) below. `tile` overrides (benchmarks, tests).
+   * The tile shape for T tokens and M features (where the tuner does not time them): 'a' (128 x 256)
+   * where its blocks fill at least SM_FILL of the GPU's SMs; from 512 tokens 'a2' ('a' split-K over 2
+   * blocks) where they do not; else 't' (128 x 128, split-K over 2 blocks) from 128 tokens, 'b' (64 x
+   * 128) below. `tile` overrides (benchmarks, tests).
    */
   tileFor(t: number, m: number): Sm90Tile {
     if (this.tile) return this.tile;
-    // From 512 tokens 'a' was the faster one at every CPM-2 shape measured (H100), whatever the count
-    // of blocks: 'b' reads the weights from L2 twice as often.
-    if (t >= 512) return 'a';
     if (Math.ceil(t / 128) * Math.ceil(m / 256) >= this.smCount * SM_FILL) return 'a';
+    // From 512 tokens 'a' beat 't' and 'b' at every CPM-2 shape measured ('b' reads the weights from L2
+    // twice as often), and 'a2' beat 'a' where 'a' gives 64 blocks: 54 against 71 us at [512, 10240] x
+    // [4096, 10240], 31 against 35 at 4096 x 4096 (H100, dev/sm90-tiles.mjs); at 12288 x 4096 (192
+    // blocks) 'a' stays, 66 against 72.
+    if (t >= 512) return 'a2';
     // 4096 x 4096 with 128 and 256 tokens (H200): 't' 12.9 and 13.2 us, 'b' 16.1 and 16.3, 'a' 27.
     return t >= 128 ? 't' : 'b';
   }
