@@ -19,6 +19,7 @@ export {
   linearMmaTiles,
   linearGemvSplit,
   linearMmaShared,
+  linearMmaQSplits,
   LINEAR_MMA_WARPS,
   igemmRoute,
   linearCall,

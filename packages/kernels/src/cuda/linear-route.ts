@@ -49,6 +49,11 @@ export interface RoutePolicy {
    * quantize phase reads two or three times (8 rows of 10 240 halves at CPM-2's FFN output: 160 KiB).
    */
   weightsPastL1: boolean;
+  /**
+   * linear_mma_q (2-8 rows) split over up to this many blocks a group where its groups leave SMs idle
+   * (linearMmaQSplits; 1: never). The pieces' int32 sums meet in a workspace, so the bits are the same.
+   */
+  mmaQSplits: number;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
   /**
@@ -96,6 +101,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // batch 8, tokens/s (H100, one call, 2 runs against 3): CPM-2 2 359-2 498 against 2 087-2 189, EVA
   // 5 208-5 471 against 4 365-4 421, CPM-1 3 572-3 681 against 2 920-3 136
   mmaQuantizedMinRows: 2,
+  // Not yet measured on a GPU (2026-12-06, fourth session): off until it is.
+  mmaQSplits: 1,
   gemvSplitK: 0,
   gemvMmaTiles: 0,
   gemvTune: true,
@@ -151,6 +158,20 @@ export const LINEAR_MMA_Q = { warps: 16, tilesPerWarp: 2, maxRows: 32 } as const
 /** linear_mma_q's groups of 8 activation rows (its kernels _b1, _b2 and _b4). */
 export function linearMmaQGroups(rows: number): 1 | 2 | 4 {
   return rows <= 8 ? 1 : rows <= 16 ? 2 : 4;
+}
+
+/**
+ * Blocks a group of linear_mma_q (32 outputs) is split over, at most `max` (RoutePolicy.mmaQSplits; 1:
+ * none): where the groups leave SMs idle (CPM-1's 2560-wide products: 80 groups on 132 SMs), a split whose
+ * busiest SM gets at least 15 % less of a group's work than unsplit. Up to 8 rows (the _split_b1 kernels).
+ */
+export function linearMmaQSplits(groups: number, rows: number, sms: number, max: number): number {
+  if (rows > 8 || groups < 1 || groups >= sms) return 1;
+  // the busiest SM's share of one group's work: ceil(items / SMs) pieces of 1/s each
+  const load = (s: number): number => Math.ceil((groups * s) / sms) / s;
+  let best = 1;
+  for (let s = 2; s <= max; s++) if (load(s) < load(best)) best = s;
+  return load(best) <= 0.85 * load(1) ? best : 1;
 }
 
 /** linear_mma_q's dynamic shared memory: its warps' double-buffered partial sums. */
