@@ -653,16 +653,18 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
       tw = e / (NB * 128), nb = (e / 128) % NB, l2 = (e & 127) >> 2, q = e & 3;
       gg = l2 >> 2, r = 8 * nb + 2 * (l2 & 3) + (q & 1);
     };
+    // element qq of (tw, nb, l2)'s fragment, summed over this block's warps
+    auto warpsSum = [&](int tw, int nb, int l2, int qq) {
+      int v = 0;
+      for (int w = 0; w < NW; w++) v += reinterpret_cast<const int*>(&pb[(w * TW * NB + tw * NB + nb) * 32 + l2])[qq];
+      return v;
+    };
     if (!SPLIT) {
       for (int e = threadIdx.x; e < E; e += NW * 32) {
         int tw, nb, l2, q, gg, r;
         decode(e, tw, nb, l2, q, gg, r);
         if (r >= rows || (GATED && q >= 2)) continue;
-        auto sumAt = [&](int qq) {
-          int v = 0;
-          for (int w = 0; w < NW; w++) v += reinterpret_cast<const int*>(&pb[(w * TW * NB + tw * NB + nb) * 32 + l2])[qq];
-          return v;
-        };
+        auto sumAt = [&](int qq) { return warpsSum(tw, nb, l2, qq); };
         mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, h2f(xScale[r]), wScale, bias, residual, out, n);
       }
     } else {
@@ -675,9 +677,7 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
         int tw, nb, l2, q, gg, r;
         decode(e, tw, nb, l2, q, gg, r);
         if (r >= rows) continue;
-        int v = 0;
-        for (int w = 0; w < NW; w++) v += reinterpret_cast<const int*>(&pb[(w * TW * NB + tw * NB + nb) * 32 + l2])[q];
-        atomicAdd(wsG + e, v);
+        atomicAdd(wsG + e, warpsSum(tw, nb, l2, q));
       }
       __threadfence();  // this piece's sums are visible device-wide before it counts itself
       __syncthreads();

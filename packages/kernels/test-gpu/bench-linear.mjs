@@ -85,7 +85,7 @@ for (const [m, k, tok] of [[4096, 4096, 16], [4096, 4096, 64], [4096, 4096, 128]
   for (const t of [x, w, ws]) t.dispose();
 }
 
-console.log('\n== int8 Linear at CPM-2 encoder shapes, 512 tokens, 8 weight copies in turn (cold L2), us per call (plain / fused)');
+console.log('\n== int8 Linear at CPM-2 encoder shapes, 512 tokens, 8 weight copies in turn (cold L2), us per call (plain / fused at tileFor\'s tile, then each tile forced)');
 for (const [m, k] of [[12288, 4096], [4096, 4096], [20480, 4096], [4096, 10240], [8192, 4096]]) {
   const tok = 512;
   const x = gpu.upload(randHalf(tok * k), [tok, k]);
@@ -98,6 +98,11 @@ for (const [m, k] of [[12288, 4096], [4096, 4096], [20480, 4096], [4096, 10240],
     res.push(`${fused ? 'fused' : 'plain'} ${us(timed(() => linear(x, wl[j++ % 8], ws).dispose()))}`);
   }
   gpu.routes.fusedLinear = true;
+  for (const tile of ['a', 't', 'b', 'a2', 'a', 'a2']) {
+    gpu.sm90.tile = tile;
+    res.push(`${tile} ${us(timed(() => linear(x, wl[j++ % 8], ws).dispose()))}`);
+  }
+  gpu.sm90.tile = null;
   console.log(`${m}x${k} n=${tok}\t${res.join('\t')}`);
   for (const t of [x, ws, ...wl]) t.dispose();
 }
@@ -112,7 +117,7 @@ for (const [m, k, tok] of shapes) {
   const ref = torch.igemm?.find((r) => r.m === m && r.k === k && r.n === tok);
   const theirs = ref ? ref.int_mm_s : NaN;
   const res = [];
-  const ways = [['cublaslt'], ['sm90', 'a'], ['sm90', 'b'], ['sm90', 't'], ['auto']];
+  const ways = [['cublaslt'], ['sm90', 'a'], ['sm90', 'b'], ['sm90', 't'], ['sm90', 'a2'], ['auto']];
   for (const [kern, tile] of [...ways, ...ways]) {
     gpu.routes.igemmKernel = kern;
     gpu.sm90.tile = tile ?? null;

@@ -60,7 +60,7 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaQSplits, linearMmaShared, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaQSplits, MMA_Q_SPLIT_SUMS, linearMmaShared, linearRoute,
 } from './linear-route.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
@@ -114,7 +114,7 @@ export class CudaBackend implements Backend {
   private readonly fns = new Map<string, KernelFunction>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
   private readonly attendCounters: CudaStorage;
-  /** linear_mma_q's split workspace (RoutePolicy.mmaQSplits): 256 int32 sums and a counter a group, for as many groups as SMs; zero between launches. */
+  /** linear_mma_q's split workspace (RoutePolicy.mmaQSplits): MMA_Q_SPLIT_SUMS int32 sums a group, then a counter a group, for as many groups as SMs; zero between launches. */
   private readonly mmaQSplitWork: CudaStorage;
   private readonly igemmPath: IgemmPath;
   private _disposed = false;
@@ -170,9 +170,9 @@ export class CudaBackend implements Backend {
     this.attendCounters = this.allocMain(4 * ATTEND_SPLIT_MAX_PAIRS);
     const c = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
     native.fill(c.region, c.byteOffset, c.byteLength, 0);
-    const sms = info.multiprocessors ?? 132;
-    this.mmaQSplitWork = this.allocMain(sms * 257 * 4);
-    const w = this.mmaQSplitWork.span(0, sms * 257 * 4);
+    const splitBytes = (info.multiprocessors ?? 132) * (MMA_Q_SPLIT_SUMS + 1) * 4;
+    this.mmaQSplitWork = this.allocMain(splitBytes);
+    const w = this.mmaQSplitWork.span(0, splitBytes);
     native.fill(w.region, w.byteOffset, w.byteLength, 0);
   }
 
@@ -849,7 +849,10 @@ export class CudaBackend implements Backend {
     const { bias, residual, gated, gelu } = options;
     const [rows, k] = q.values.shape;
     const m = w.shape[0];
-    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}_b${linearMmaQGroups(rows)}`;
+    const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
+    const sms = this.info.multiprocessors ?? 132;
+    const splits = linearMmaQSplits(groups, rows, sms, this.routes.mmaQSplits);
+    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}${splits > 1 ? '_split' : ''}_b${linearMmaQGroups(rows)}`;
     const shared = linearMmaQShared(rows);
     if ((this.gemvShared.get(name) ?? 0) < shared) {
       this.native.setMaxDynamicShared(this.fn(name), shared);
@@ -857,29 +860,16 @@ export class CudaBackend implements Backend {
     }
     const out = this.make([rows, gated ? m / 2 : m], 'float16');
     try {
-      const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
-      const sms = this.info.multiprocessors ?? 132;
-      const splits = linearMmaQSplits(groups, rows, sms, this.routes.mmaQSplits);
-      const args = [
+      const args: LaunchArg[] = [
         ...this.flat([q.values, q.scales, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? ws]), residual ? 1 : 0, ...this.flat([out]),
         rows, m, k, this.routes.weightsPastL1 ? 1 : 0,
       ];
       if (splits > 1) {
-        // the workspace's sums [groups][256], then a counter a group
-        const work = this.mmaQSplitWork.span(0, sms * 257 * 4);
-        const sums = { ...work, byteLength: groups * 256 * 4 };
-        const counters = { ...work, byteOffset: work.byteOffset + sms * 256 * 4, byteLength: groups * 4 };
-        const splitName = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}_split_b1`;
-        if ((this.gemvShared.get(splitName) ?? 0) < shared) {
-          this.native.setMaxDynamicShared(this.fn(splitName), shared);
-          this.gemvShared.set(splitName, shared);
-        }
-        this.native.launch(this.fn(splitName), [Math.min(sms, groups * splits), 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, 'pppppipipiiiiipp', [
-          ...args, splits, sums.region, sums.byteOffset, sums.byteLength, counters.region, counters.byteOffset, counters.byteLength,
-        ], false, this.routes.dependentLaunch);
-      } else {
-        this.native.launch(this.fn(name), [Math.min(sms, groups), 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, 'pppppipipiiii', args, false, this.routes.dependentLaunch);
+        // the split kernel's workspace: the groups' sums, then a counter a group (mmaQSplitWork's layout)
+        const work = this.mmaQSplitWork.span(0, this.mmaQSplitWork.byteLength);
+        args.push(splits, work.region, work.byteOffset, groups * MMA_Q_SPLIT_SUMS * 4, work.region, work.byteOffset + sms * MMA_Q_SPLIT_SUMS * 4, groups * 4);
       }
+      this.native.launch(this.fn(name), [Math.min(sms, groups * splits), 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, splits > 1 ? 'pppppipipiiiiipp' : 'pppppipipiiii', args, false, this.routes.dependentLaunch);
     } catch (e) {
       out.dispose();
       throw mapNativeError(e, 'linearInt8');

@@ -155,6 +155,9 @@ export function linearMmaShared(k: number): number {
 /** linear_mma_q's warps a block (one block an SM), tiles of 16 weight rows a warp, and rows at most (groups of 8). */
 export const LINEAR_MMA_Q = { warps: 16, tilesPerWarp: 2, maxRows: 32 } as const;
 
+/** The int32 sums of one group of the split linear_mma_q (_split_b1: 2 tiles x 8 rows x 16 outputs). */
+export const MMA_Q_SPLIT_SUMS = LINEAR_MMA_Q.tilesPerWarp * 128;
+
 /** linear_mma_q's groups of 8 activation rows (its kernels _b1, _b2 and _b4). */
 export function linearMmaQGroups(rows: number): 1 | 2 | 4 {
   return rows <= 8 ? 1 : rows <= 16 ? 2 : 4;

@@ -101,7 +101,7 @@ export class Sm90Gemm {
     if (Math.ceil(t / 128) * Math.ceil(m / 256) >= this.smCount * SM_FILL) return 'a';
     // From 512 tokens 'a' beat 't' and 'b' at every CPM-2 shape measured ('b' reads the weights from L2
     // twice as often), and 'a2' beat 'a' where 'a' gives 64 blocks: 54 against 71 us at [512, 10240] x
-    // [4096, 10240], 31 against 35 at 4096 x 4096 (H100, dev/sm90-tiles.mjs); at 12288 x 4096 (192
+    // [4096, 10240], 31 against 35 at 4096 x 4096 (H100; bench-linear.mjs's encoder shapes); at 12288 x 4096 (192
     // blocks) 'a' stays, 66 against 72.
     if (t >= 512) return 'a2';
     // 4096 x 4096 with 128 and 256 tokens (H200): 't' 12.9 and 13.2 us, 'b' 16.1 and 16.3, 'a' 27.
