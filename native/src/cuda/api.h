@@ -36,6 +36,7 @@ constexpr unsigned CU_EVENT_DEFAULT = 0;
 constexpr unsigned CU_EVENT_DISABLE_TIMING = 2;
 constexpr unsigned CU_MEMHOSTALLOC_PORTABLE = 1;
 constexpr int CU_STREAM_CAPTURE_MODE_RELAXED = 2;
+constexpr int CU_LAUNCH_ATTRIBUTE_COOPERATIVE = 2;
 constexpr int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 
 // cuda.h's launch attribute (an id padded to 8 bytes, then a 64-byte value union) and launch config.
@@ -44,6 +45,7 @@ struct CUlaunchAttribute {
   char pad[4];
   union {
     char pad[64];
+    int cooperative;
     int programmaticStreamSerializationAllowed;
   } value;
 };

@@ -193,6 +193,36 @@ std::string LaunchText(const std::string& name, const unsigned* g, const unsigne
 // 12 driver; elsewhere an ordinary launch): the kernel may start while the one before it in the stream
 // finishes, and must itself wait (griddepcontrol.wait, PDL_WAIT in prelude.cuh) before it touches
 // memory that kernel writes or reads. Not combined with `graph`.
+// table (optional, default false): the arguments are packed, in the signature's order with natural alignment
+// (p and l 8 bytes, i and f 4; no t), into the kernel's one parameter, a struct of those fields (at most
+// 4 KiB), and the launch is cooperative (every block resident at once, or the launch fails): decode_phases.
+// Launch's table form: slots (one per signature letter, as Launch parsed them) packed into one struct.
+void LaunchTable(Napi::Env env, State& s, Function* f, const unsigned* g, const unsigned* b, unsigned shared, const std::string& sig,
+                 const std::vector<uint64_t>& slots) {
+  std::vector<unsigned char> packed;
+  for (size_t i = 0; i < sig.size(); i++) {
+    const size_t size = sig[i] == 'p' || sig[i] == 'l' ? 8 : sig[i] == 'i' || sig[i] == 'f' ? 4 : 0;
+    if (size == 0) ThrowType(env, "launch " + f->name + ": a table launch takes p, i, l and f arguments only.");
+    packed.resize((packed.size() + size - 1) / size * size, 0);  // natural alignment, as the struct lays it out
+    const size_t at = packed.size();
+    packed.resize(at + size);
+    std::memcpy(packed.data() + at, &slots[i], size);  // the slot's low bytes: little-endian, as it was written
+  }
+  if (packed.size() > 4096) ThrowRange(env, "launch " + f->name + ": a table of " + std::to_string(packed.size()) + " bytes is over the 4 KiB a kernel parameter may take.");
+  if (!s.drv.cuLaunchKernelEx) {
+    ThrowError(env, "launch " + f->name + ": a cooperative launch needs cuLaunchKernelEx (a CUDA 12 driver or newer).", "BMINF_UNSUPPORTED");
+  }
+  // The driver copies the kernel's parameter size from here: the fields given, then zeros, never past the buffer.
+  packed.resize(4096, 0);
+  void* params[1] = {packed.data()};
+  CUlaunchAttribute attr{};
+  attr.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+  attr.value.cooperative = 1;
+  CUlaunchConfig config{g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, &attr, 1};
+  CheckDrv(env, s.drv.cuLaunchKernelEx(&config, f->fn, params, nullptr), ("cuLaunchKernelEx(" + f->name + ", cooperative)").c_str());
+  if (SyncLaunches()) CheckLaunchDone(env, s, f->name + " (table launch)");
+}
+
 Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State& s = Ready(env);
@@ -213,6 +243,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Array args = info[5].As<Napi::Array>();
   const bool graph = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
   const bool dependent = info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
+  const bool table = info.Length() > 8 && info[8].IsBoolean() && info[8].As<Napi::Boolean>().Value();
   std::vector<uint64_t> slots(sig.size());
   std::vector<void*> params(sig.size());
   uint32_t a = 0;
@@ -260,6 +291,10 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
     params[i] = slot;
   }
   if (a != args.Length()) ThrowType(env, "launch " + f->name + ": more arguments than the signature " + sig + " takes.");
+  if (table) {
+    LaunchTable(env, s, f, g, b, shared, sig, slots);
+    return env.Undefined();
+  }
   if (graph && LaunchGraphsOn(s)) {
     if (CUgraphExec e = LaunchGraphFor(s, f->fn, g, b, shared, sig, params)) {
       CheckDrv(env, s.drv.cuGraphLaunch(e, s.stream), ("cuGraphLaunch(" + f->name + ")").c_str());

@@ -104,7 +104,7 @@ GEMV_KERNEL(8)
 // 1 RMS, 2 LayerNorm with mean and optional bias. rowNormStats returns row r's {mean, 1 / rms} (mean 0
 // for RMS; {0, 1} without a norm), `wpr` warps per row, thread t of its row's wpr * 32 striding over the
 // row's nvec 16-byte chunks (`live`: r < rows); every thread of the block calls it (block barriers).
-template <int NORM>
+template <int NORM, bool COH = false>
 __device__ __forceinline__ float2 rowNormStats(const u32x4* __restrict__ xr, bool live, int t, int stride, int nvec,
                                                int k, float eps, int r, int wpr, float* red) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -113,7 +113,7 @@ __device__ __forceinline__ float2 rowNormStats(const u32x4* __restrict__ xr, boo
     float sx = 0.f;
     if (live)
       for (int i = t; i < nvec; i += stride) {
-        const u32x4 v = xr[i];
+        const u32x4 v = ldAct<COH>(xr + i);
         const half_t* h = reinterpret_cast<const half_t*>(&v);
 #pragma unroll
         for (int e = 0; e < 8; e++) sx += h2f(h[e]);
@@ -130,7 +130,7 @@ __device__ __forceinline__ float2 rowNormStats(const u32x4* __restrict__ xr, boo
     float ss = 0.f;
     if (live)
       for (int i = t; i < nvec; i += stride) {
-        const u32x4 v = xr[i];
+        const u32x4 v = ldAct<COH>(xr + i);
         const half_t* h = reinterpret_cast<const half_t*>(&v);
 #pragma unroll
         for (int e = 0; e < 8; e++) {
@@ -166,12 +166,15 @@ __device__ __forceinline__ float rowAbsMax(Row8 row8, bool live, int t, int stri
   return m;
 }
 
-template <int R, int NORM, int ACT>
+// bid / nblk: this block's index and the blocks of the launch (blockIdx.x, gridDim.x in a kernel of its own;
+// decode_phases' block and the phase's grid there). entry(): where the previous work's writes become visible.
+template <int R, int NORM, int ACT, bool COH = false, typename Entry = PdlEntry>
 __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                            const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
                                            int n, int k, const half_t* __restrict__ normW, float eps,
-                                           const half_t* __restrict__ normB, int ks, int stream) {
+                                           const half_t* __restrict__ normB, int ks, int stream, int bid, int nblk,
+                                           Entry entry = Entry()) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
@@ -184,7 +187,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   // warps: where the units alone would leave most warps of the GPU idle (4096 outputs: 1024 units), the
   // split keeps every SM streaming weights.
   const int upb = 8 / ks, slice = warp % ks, uw = warp / ks;
-  const int base0 = blockIdx.x * upb, ustride = gridDim.x * upb;
+  const int base0 = bid * upb, ustride = nblk * upb;
   const int rounds = base0 < units ? (units - base0 + ustride - 1) / ustride : 0;
   // the weight row of a unit's w-th row (0..3)
   auto wrow = [&](int u, int w) -> int { return GATED ? (w < 2 ? 2 * u + w : f + 2 * u + w - 2) : 4 * u + w; };
@@ -217,7 +220,8 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     const int j = wrow(u, w);
     ew = wScale[j];
     if (bias) eb = bias[j];
-    if (withResidual && residual && r < rows && (!GATED || w < 2)) er = GATED ? residual[(i64)r * f + 2 * u + w] : residual[(i64)r * n + j];
+    if (withResidual && residual && r < rows && (!GATED || w < 2))
+      er = ldAct<COH>(residual + (GATED ? (i64)r * f + 2 * u + w : (i64)r * n + j));
   };
   if (rounds > 0 && base0 + uw < units && sBeg < sEnd) loadStep(base0 + uw, sBeg);
   if (rounds > 0) loadEpilogue(base0 + uw, false, epW, epB, epR);
@@ -228,15 +232,15 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
       if (NORM == 2 && normB) prefetchL1(normB + 8 * (i64)i);
     }
   }
-  PDL_ENTRY();  // the weights are in flight; what the previous kernel writes is read from here on
+  entry();  // the weights are in flight; what the previous kernel writes is read from here on
   if (rounds > 0 && residual) loadEpilogue(base0 + uw, true, epW, epB, epR);
   {
     // The rows are quantized side by side, 8 / R warps each (two barriers in all, not two per row).
     const int wpr = 8 / R, r = warp / wpr, t = threadIdx.x - r * wpr * 32, stride = wpr * 32;
     const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
-    const float2 stats = rowNormStats<NORM>(xr, r < rows, t, stride, nvec, k, eps, r, wpr, red);
+    const float2 stats = rowNormStats<NORM, COH>(xr, r < rows, t, stride, nvec, k, eps, r, wpr, red);
     // 8 halves of row r from chunk i: x itself, or x normalised
-    auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(xr[i], normW, normB, i, stats); };
+    auto row8 = [&](int i) -> u32x4 { return normRow8<NORM>(ldAct<COH>(xr + i), normW, normB, i, stats); };
     const float m = rowAbsMax(row8, r < rows, t, stride, nvec, r, wpr, red);
     if (r < rows) {
       const float s = h2f(scaleOf(m));
@@ -343,7 +347,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
                                   int rows, int n, int k, const half_t* __restrict__ normW, float eps,              \
                                   const half_t* __restrict__ normB, int hasNormB, int ks, int stream) {              \
     linearGemv<R, NORM, ACT>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows,   \
-                             n, k, normW, eps, hasNormB ? normB : nullptr, ks, stream);                              \
+                             n, k, normW, eps, hasNormB ? normB : nullptr, ks, stream, blockIdx.x, gridDim.x);       \
   }
 #define LINEAR_GEMV_KERNELS(R)                                              \
   LINEAR_GEMV_KERNEL(linear_gemv_r##R, R, 0, 0)                             \

@@ -187,3 +187,27 @@ __device__ __forceinline__ u32x4 ldWeights(const u32x4* p, int stream) {
 #define PDL_ENTRY() \
   PDL_TRIGGER();    \
   PDL_WAIT()
+// Where a kernel body starts reading what earlier work wrote, as a functor: PDL_ENTRY in a kernel of its own;
+// decode_phases (phases.cu) passes its grid barrier instead, so that one body serves both.
+struct PdlEntry {
+  __device__ __forceinline__ void operator()() const { PDL_ENTRY(); }
+};
+
+// Loads of activations. COH = false: as written (the compiler may read a const __restrict__ operand through
+// the non-coherent path, which is right when no kernel writes it while the reader runs). COH = true: a plain
+// coherent load, for decode_phases, whose phases read what other blocks of the same launch wrote before a
+// grid barrier (the non-coherent path may keep lines from before it).
+template <bool COH>
+__device__ __forceinline__ u32x4 ldAct(const u32x4* p) {
+  if (!COH) return *p;
+  u32x4 v;
+  asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p) : "memory");
+  return v;
+}
+template <bool COH>
+__device__ __forceinline__ half_t ldAct(const half_t* p) {
+  if (!COH) return *p;
+  half_t v;
+  asm volatile("ld.global.u16 %0, [%1];" : "=h"(v) : "l"(p) : "memory");
+  return v;
+}

@@ -161,18 +161,21 @@ __device__ __forceinline__ void attendCombine(const float* part, int groups, int
 // hasNew (attendCache's append): position L-1 is read from newK[b], newV[b] (rows newStride apart), and
 // the block whose range holds it writes its head of them into the cache through keysOut / valuesOut
 // (the same buffers; no block of this launch reads that row from the cache).
-extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
+// blk: this block's index (blockIdx.x in the kernel; decode_phases' block there, phases.cu). COH: q and the
+// appended row are read with coherent loads (ldAct), as decode_phases needs for what an earlier phase wrote.
+template <bool COH>
+__device__ __forceinline__ void attendCacheV8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
                                               const half_t* __restrict__ values, const int* __restrict__ lengths,
                                               const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,
                                               int heads, int headDim, int slotRows, float scale,
                                               const half_t* __restrict__ newK, const half_t* __restrict__ newV, i64 newStride,
                                               int hasNew, half_t* keysOut, half_t* valuesOut, int splits, int chunk,
-                                              float* __restrict__ work, int* __restrict__ counters) { PDL_ENTRY();
+                                              float* __restrict__ work, int* __restrict__ counters, int blk) {
   extern __shared__ float sc[];
   __shared__ float red[32];
   __shared__ float qs[256];
   __shared__ float part[2048];
-  const int bh = blockIdx.x / splits, split = blockIdx.x % splits;
+  const int bh = blk / splits, split = blk % splits;
   const int b = bh / heads, h = bh % heads;
   const int width = heads * headDim, chunks = headDim >> 3;
   const int L = min(max(lengths[b], 0), slotRows);
@@ -184,14 +187,14 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
     return;
   }
   const int j0 = min(split * chunk, L), j1 = min(j0 + chunk, L), n = j1 - j0;
-  for (int e = threadIdx.x; e < headDim; e += blockDim.x) qs[e] = h2f(qrow[e]);
+  for (int e = threadIdx.x; e < headDim; e += blockDim.x) qs[e] = h2f(ldAct<COH>(qrow + e));
   __syncthreads();
   const i64 base = (i64)b * slotRows * width + (i64)h * headDim;
   const i64 newAt = (i64)b * newStride + (i64)h * headDim;
   if (hasNew && j0 <= L - 1 && L - 1 < j1)
     for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
-      keysOut[base + (i64)(L - 1) * width + e] = newK[newAt + e];
-      valuesOut[base + (i64)(L - 1) * width + e] = newV[newAt + e];
+      keysOut[base + (i64)(L - 1) * width + e] = ldAct<COH>(newK + newAt + e);
+      valuesOut[base + (i64)(L - 1) * width + e] = ldAct<COH>(newV + newAt + e);
     }
   float m = -3.402823466e38f;
   for (int jj = threadIdx.x; jj < n; jj += blockDim.x) {
@@ -201,7 +204,7 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
     for (int c0 = 0; c0 < chunks; c0 += 8) {
       u32x4 v[8];
 #pragma unroll
-      for (int c = 0; c < 8; c++) v[c] = c0 + c < chunks ? k[c0 + c] : u32x4{0u, 0u, 0u, 0u};
+      for (int c = 0; c < 8; c++) v[c] = c0 + c < chunks ? ldAct<COH>(k + c0 + c) : u32x4{0u, 0u, 0u, 0u};
 #pragma unroll
       for (int c = 0; c < 8; c++) {
         const half_t* hv = reinterpret_cast<const half_t*>(&v[c]);
@@ -233,7 +236,7 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
 #pragma unroll
       for (int t = 0; t < 4; t++) {
         const int j = j0 + jj + t * groups;
-        v[t] = jj + t * groups >= n ? u32x4{0u, 0u, 0u, 0u} : hasNew && j == L - 1 ? *vnew : vcol[(i64)j * rowVec];
+        v[t] = jj + t * groups >= n ? u32x4{0u, 0u, 0u, 0u} : hasNew && j == L - 1 ? ldAct<COH>(vnew) : vcol[(i64)j * rowVec];
       }
 #pragma unroll
       for (int t = 0; t < 4; t++) {
@@ -250,6 +253,17 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
   }
   __syncthreads();
   attendCombine(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow);
+}
+extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
+                                              const half_t* __restrict__ values, const int* __restrict__ lengths,
+                                              const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,
+                                              int heads, int headDim, int slotRows, float scale,
+                                              const half_t* __restrict__ newK, const half_t* __restrict__ newV, i64 newStride,
+                                              int hasNew, half_t* keysOut, half_t* valuesOut, int splits, int chunk,
+                                              float* __restrict__ work, int* __restrict__ counters) {
+  PDL_ENTRY();
+  attendCacheV8<false>(q, qStride, keys, values, lengths, bias, hasBias, out, heads, headDim, slotRows, scale, newK, newV, newStride,
+                       hasNew, keysOut, valuesOut, splits, chunk, work, counters, blockIdx.x);
 }
 
 // argmaxRows: for each row of x [rows, n] float32, the lowest index of its largest value; NaN never

@@ -31,6 +31,7 @@ export function emulatedSource() {
   s = rewrite(s, /asm volatile\("mma\.sync\.aligned\.m16n8k32[^;]*;"[\s\S]*?\);/g, 'emu_mma_s8(c, a0, a1, a2, a3, b0, b1);', 'mma.sync s8');
   s = rewrite(s, /asm volatile\("prefetch\.global\.L1 \[%0\];" ::"l"\(p\)\);/g, '(void)p;', 'prefetch');
   s = rewrite(s, /asm\("ld\.global\.nc\.L1::no_allocate\.v4\.u32[^;]*;" : [^;]*\);/g, 'v = *p;', 'ld.global.nc.L1::no_allocate');
+  s = rewrite(s, /asm volatile\("ld\.global\.(?:v4\.u32|u16) [^;]*;" : [^;]*\);/g, 'v = *p;', 'ld.global (ldAct)');
   s = rewrite(s, /extern __shared__ (\w+) (\w+)\[\];/g, '$1* $2 = reinterpret_cast<$1*>(emu_dyn_smem);', 'extern __shared__');
   s = rewrite(s, /__shared__/g, 'static', '__shared__');
   s = rewrite(s, /__launch_bounds__\((?:[^()]|\([^()]*\))*\)/g, '', '__launch_bounds__');

@@ -60,8 +60,9 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaQSplits, MMA_Q_SPLIT_SUMS, linearMmaShared, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, linearGemvSplit, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaQSplits, MMA_Q_SPLIT_SUMS, linearMmaShared, linearRoute,
 } from './linear-route.js';
+import { flushingNative, PHASE_ATTEND, PHASE_LINEAR_FORMS, PHASE_MAX_SHARED, PhaseQueue } from './decode-phases.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
 import { Tuner } from './tuner.js';
@@ -132,11 +133,19 @@ export class CudaBackend implements Backend {
   /** Times kernels against each other once per shape and keeps the choices (tuner.ts). */
   readonly tuner: Tuner;
 
+  /** The addon, every call first launching the queued decode phases (decode-phases.ts). */
+  private readonly native: NativeCuda;
+  /** RoutePolicy.decodePhases' queue, and its grid barrier's two words (zero between launches). */
+  private readonly phases: PhaseQueue;
+  private readonly phaseBarrier: CudaStorage;
+
   constructor(
-    private readonly native: NativeCuda,
+    native: NativeCuda,
     readonly info: CudaInfo,
     options: CudaBackendOptions = {},
   ) {
+    this.phases = new PhaseQueue(native, (b) => this.fn(`decode_phases_b${b}`), () => this.phaseBarrier.span(0, 8), info.multiprocessors ?? 132);
+    native = this.native = flushingNative(native, () => this.phases.flush());
     const cc = info.computeCapability ?? [0, 0];
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
     this.lt = new CublasLt(native);
@@ -174,6 +183,9 @@ export class CudaBackend implements Backend {
     this.mmaQSplitWork = this.allocMain(splitBytes);
     const w = this.mmaQSplitWork.span(0, splitBytes);
     native.fill(w.region, w.byteOffset, w.byteLength, 0);
+    this.phaseBarrier = this.allocMain(8);
+    const bar = this.phaseBarrier.span(0, 8);
+    native.fill(bar.region, bar.byteOffset, bar.byteLength, 0);
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------
@@ -909,6 +921,17 @@ export class CudaBackend implements Backend {
       const run = (c: GemvLinearConfig) =>
         this.native.launch(this.fn(name), [c.grid, 1, 1], [c.kernel === 'mma' ? LINEAR_MMA_WARPS * 32 : 256, 1, 1], shared, 'ppppipipiiipfpiii',
           [...args, c.kernel === 'mma' ? c.mt : c.ks, stream], false, this.routes.dependentLaunch);
+      const form = (rmsNorm ? 3 : layerNorm ? 6 : 0) + (gated ? 1 : gelu ? 2 : 0);
+      const perSm = this.routes.decodePhases;
+      if (perSm > 0 && rows === 1 && !mma && PHASE_LINEAR_FORMS.has(form) && shared <= PHASE_MAX_SHARED) {
+        // a phase of decode_phases, its split of k planned for that kernel's grid (untimed: the same bits)
+        const c = linearGemvSplit(m, k, 1, this.info.multiprocessors ?? 132, this.routes.gemvSplitK, perSm);
+        const spans = this.flat([x, w, ws, bias ?? ws, residual ?? x, out, (rmsNorm ?? layerNorm)?.weight ?? ws, layerNorm?.bias ?? ws]);
+        const flags = (bias ? 1 : 0) | (residual ? 2 : 0) | (layerNorm?.bias ? 4 : 0);
+        const phase = [...spans, 0, 0, form, rows, m, k, c.ks, stream, c.grid, flags, (rmsNorm ?? layerNorm)?.eps ?? 0, 0];
+        this.phases.push({ args: phase, shared, solo: () => run({ kernel: 'gemv', ...c }) }, perSm);
+        return out;
+      }
       const key = `${name}:${rows}:${m}:${k}:${bias ? 1 : 0}${residual ? 1 : 0}${layerNorm?.bias ? 1 : 0}:${stream}`;
       run(this.tuner.gemvLinear(key, candidates, run));
     } catch (e) {
@@ -1414,11 +1437,21 @@ export class CudaBackend implements Backend {
           const auto = attendCacheSplits(B * numHeads, slotRows, this.info.multiprocessors ?? 132);
           const splits = this.routes.attendSplitMax > 0 ? Math.min(auto, this.routes.attendSplitMax) : auto;
           const chunk = Math.ceil(slotRows / splits);
-          work = splits > 1 ? this.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
           const counters = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
-          this.native.launch(this.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
-            ...args, ...this.flat([keys, values]), splits, chunk, ...(work ? this.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
-          ], false, this.routes.dependentLaunch);
+          const launchV8 = (work: Tensor | null) =>
+            this.native.launch(this.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
+              ...args, ...this.flat([keys, values]), splits, chunk, ...(work ? this.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
+            ], false, this.routes.dependentLaunch);
+          const perSm = this.routes.decodePhases;
+          if (perSm > 0 && splits === 1 && chunk * 4 <= PHASE_MAX_SHARED) {
+            // a phase of decode_phases (decode-phases.ts); the cache rows it appends are written through keys / values
+            const spans = this.flat([qp, keys, values, lengths, bias ?? keys, out, append?.keys ?? keys, append?.values ?? values]);
+            const phase = [...spans, qp.strides[0], append ? append.keys.strides[0] : 0, PHASE_ATTEND, numHeads, headDim, slotRows, bias ? 1 : 0, append ? 1 : 0, B * numHeads, chunk, scale, 0];
+            this.phases.push({ args: phase, shared: chunk * 4, solo: () => launchV8(null) }, perSm);
+            return out;
+          }
+          work = splits > 1 ? this.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
+          launchV8(work);
         }
       }
     } catch (e) {

@@ -12,7 +12,7 @@ import { BackendUnavailableError } from '@bminf/core';
 import { type CompileResult, type KernelModule, mapNativeError, type NativeCuda } from '@bminf/cuda-binding';
 
 /** The source files, in the order they are concatenated into one program. */
-const SOURCES = ['prelude.cuh', 'quantize.cu', 'elementwise.cu', 'norm.cu', 'gemv.cu', 'step.cu', 'attention.cu'];
+const SOURCES = ['prelude.cuh', 'quantize.cu', 'elementwise.cu', 'norm.cu', 'gemv.cu', 'step.cu', 'attention.cu', 'phases.cu'];
 
 /** The folder holding the .cu files: beside src/ (tests run the sources) or beside dist/ (built). */
 export function kernelSourceDir(): string {

@@ -54,6 +54,12 @@ export interface RoutePolicy {
    * (linearMmaQSplits; 1: never). The pieces' int32 sums meet in a workspace, so the bits are the same.
    */
   mmaQSplits: number;
+  /**
+   * One-row GEMV linears (linear_gemv at 1 row) and unsplit attentions over the cache that follow one another
+   * run as phases of one cooperative launch (decode_phases, phases.cu) with a grid barrier between them,
+   * this many blocks an SM (2 or 3; 0: each its own kernel). The same bodies, so the same bits.
+   */
+  decodePhases: number;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
   /**
@@ -103,6 +109,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   mmaQuantizedMinRows: 2,
   // Not yet measured on a GPU (2026-12-06, fourth session): off until it is.
   mmaQSplits: 1,
+  // Not yet measured on a GPU (2026-12-07): off until it is.
+  decodePhases: 0,
   gemvSplitK: 0,
   gemvMmaTiles: 0,
   gemvTune: true,
@@ -197,8 +205,8 @@ export function linearGemvResident(R: number): number {
  * the blocks that stay resident, times the 1 KiB steps of its slice, with half a step for each round's
  * barrier when ks > 1; a tie keeps the smaller ks. `force` (RoutePolicy.gemvSplitK) fixes ks.
  */
-export function linearGemvSplit(m: number, k: number, R: number, sms: number, force = 0): { ks: number; grid: number } {
-  const units = m / 4, steps = Math.ceil(k / 16 / 64), maxBlocks = sms * linearGemvResident(R);
+export function linearGemvSplit(m: number, k: number, R: number, sms: number, force = 0, resident = linearGemvResident(R)): { ks: number; grid: number } {
+  const units = m / 4, steps = Math.ceil(k / 16 / 64), maxBlocks = sms * resident;
   const plan = (ks: number) => {
     const upb = 8 / ks, grid = Math.max(1, Math.min(Math.ceil(units / upb), maxBlocks));
     const rounds = Math.ceil(units / (upb * grid));
