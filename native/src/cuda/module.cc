@@ -193,12 +193,13 @@ std::string LaunchText(const std::string& name, const unsigned* g, const unsigne
 // 12 driver; elsewhere an ordinary launch): the kernel may start while the one before it in the stream
 // finishes, and must itself wait (griddepcontrol.wait, PDL_WAIT in prelude.cuh) before it touches
 // memory that kernel writes or reads. Not combined with `graph`.
-// table (optional, default false): the arguments are packed, in the signature's order with natural alignment
-// (p and l 8 bytes, i and f 4; no t), into the kernel's one parameter, a struct of those fields (at most
-// 4 KiB), and the launch is cooperative (every block resident at once, or the launch fails): decode_phases.
+// table (optional, default 0): 1 or 2: the arguments are packed, in the signature's order with natural
+// alignment (p and l 8 bytes, i and f 4; no t), into the kernel's one parameter, a struct of those fields (at
+// most 4 KiB): decode_phases. 1: a cooperative launch (every block resident at once, or the launch fails);
+// 2: an ordinary one, for a grid the caller sized to what stays resident.
 // Launch's table form: slots (one per signature letter, as Launch parsed them) packed into one struct.
 void LaunchTable(Napi::Env env, State& s, Function* f, const unsigned* g, const unsigned* b, unsigned shared, const std::string& sig,
-                 const std::vector<uint64_t>& slots) {
+                 const std::vector<uint64_t>& slots, bool cooperative) {
   std::vector<unsigned char> packed;
   for (size_t i = 0; i < sig.size(); i++) {
     const size_t size = sig[i] == 'p' || sig[i] == 'l' ? 8 : sig[i] == 'i' || sig[i] == 'f' ? 4 : 0;
@@ -209,17 +210,21 @@ void LaunchTable(Napi::Env env, State& s, Function* f, const unsigned* g, const 
     std::memcpy(packed.data() + at, &slots[i], size);  // the slot's low bytes: little-endian, as it was written
   }
   if (packed.size() > 4096) ThrowRange(env, "launch " + f->name + ": a table of " + std::to_string(packed.size()) + " bytes is over the 4 KiB a kernel parameter may take.");
-  if (!s.drv.cuLaunchKernelEx) {
-    ThrowError(env, "launch " + f->name + ": a cooperative launch needs cuLaunchKernelEx (a CUDA 12 driver or newer).", "BMINF_UNSUPPORTED");
-  }
   // The driver copies the kernel's parameter size from here: the fields given, then zeros, never past the buffer.
   packed.resize(4096, 0);
   void* params[1] = {packed.data()};
-  CUlaunchAttribute attr{};
-  attr.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
-  attr.value.cooperative = 1;
-  CUlaunchConfig config{g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, &attr, 1};
-  CheckDrv(env, s.drv.cuLaunchKernelEx(&config, f->fn, params, nullptr), ("cuLaunchKernelEx(" + f->name + ", cooperative)").c_str());
+  if (!cooperative) {
+    CheckDrv(env, s.drv.cuLaunchKernel(f->fn, g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, params, nullptr), ("cuLaunchKernel(" + f->name + ")").c_str());
+  } else {
+    if (!s.drv.cuLaunchKernelEx) {
+      ThrowError(env, "launch " + f->name + ": a cooperative launch needs cuLaunchKernelEx (a CUDA 12 driver or newer).", "BMINF_UNSUPPORTED");
+    }
+    CUlaunchAttribute attr{};
+    attr.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+    attr.value.cooperative = 1;
+    CUlaunchConfig config{g[0], g[1], g[2], b[0], b[1], b[2], shared, s.stream, &attr, 1};
+    CheckDrv(env, s.drv.cuLaunchKernelEx(&config, f->fn, params, nullptr), ("cuLaunchKernelEx(" + f->name + ", cooperative)").c_str());
+  }
   if (SyncLaunches()) CheckLaunchDone(env, s, f->name + " (table launch)");
 }
 
@@ -243,7 +248,8 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Array args = info[5].As<Napi::Array>();
   const bool graph = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
   const bool dependent = info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
-  const bool table = info.Length() > 8 && info[8].IsBoolean() && info[8].As<Napi::Boolean>().Value();
+  // table: 0 no, 1 packed and cooperative, 2 packed, an ordinary launch (the caller sizes the grid to what stays resident)
+  const int table = info.Length() > 8 && info[8].IsNumber() ? static_cast<int>(ToInt(info[8], "table", 0, 2)) : 0;
   std::vector<uint64_t> slots(sig.size());
   std::vector<void*> params(sig.size());
   uint32_t a = 0;
@@ -292,7 +298,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   }
   if (a != args.Length()) ThrowType(env, "launch " + f->name + ": more arguments than the signature " + sig + " takes.");
   if (table) {
-    LaunchTable(env, s, f, g, b, shared, sig, slots);
+    LaunchTable(env, s, f, g, b, shared, sig, slots, table == 1);
     return env.Undefined();
   }
   if (graph && LaunchGraphsOn(s)) {

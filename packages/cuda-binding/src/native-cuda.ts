@@ -125,12 +125,13 @@ export interface NativeCuda {
    * LaunchArg); `graph`: replay the launch from a CUDA graph once the same launch repeats; `dependent`:
    * a programmatic dependent launch (sm_90+: the kernel may start before the previous one ends and waits
    * for it itself, PDL_WAIT in the kernel sources; elsewhere an ordinary launch; not with `graph`).
-   * `table`: the arguments packed in order with natural alignment (p, l 8 bytes; i, f 4; no t) into the
-   * kernel's one struct parameter (at most 4 KiB), launched cooperatively (decode_phases).
+   * `table` 1 or 2: the arguments packed in order with natural alignment (p, l 8 bytes; i, f 4; no t) into
+   * the kernel's one struct parameter (at most 4 KiB), as decode_phases takes them; 1 launches cooperatively
+   * (every block resident at once, or an error), 2 as an ordinary launch.
    */
   launch(
     fn: KernelFunction, grid: Dim3, block: Dim3, sharedBytes: number, signature: string, args: LaunchArg[], graph?: boolean, dependent?: boolean,
-    table?: boolean,
+    table?: 0 | 1 | 2,
   ): void;
 
   // ---- blaslt.cc: cublasLt GEMMs ------------------------------------------------------------------

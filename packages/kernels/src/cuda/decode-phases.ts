@@ -33,6 +33,8 @@ export class PhaseQueue {
     /** The grid barrier's two words (zero between launches): a getter, the backend makes them after the queue. */
     private readonly barrier: () => { region: DeviceRegion; byteOffset: number; byteLength: number },
     private readonly sms: number,
+    /** RoutePolicy.decodePhasesCooperative. */
+    private readonly cooperative: () => boolean,
   ) {}
 
   get length(): number {
@@ -63,7 +65,7 @@ export class PhaseQueue {
     const args: LaunchArg[] = [bar.region, bar.byteOffset, bar.byteLength, list.length, 0];
     for (const p of list) args.push(...p.args);
     const sig = 'pii' + PHASE_SIG.repeat(list.length);
-    this.native.launch(this.kernel(this.blocksPerSm), [this.sms * this.blocksPerSm, 1, 1], [256, 1, 1], shared, sig, args, false, false, true);
+    this.native.launch(this.kernel(this.blocksPerSm), [this.sms * this.blocksPerSm, 1, 1], [256, 1, 1], shared, sig, args, false, false, this.cooperative() ? 1 : 2);
   }
 
   /** Drops what is queued (the backend is being disposed). */

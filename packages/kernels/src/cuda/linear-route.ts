@@ -60,6 +60,12 @@ export interface RoutePolicy {
    * this many blocks an SM (2 or 3; 0: each its own kernel). The same bodies, so the same bits.
    */
   decodePhases: number;
+  /**
+   * decode_phases is launched cooperatively (the driver starts every block at once or fails the launch);
+   * false: an ordinary launch, whose grid (decodePhases blocks an SM, within its launch bounds and shared
+   * memory) stays resident all the same when nothing else runs on the GPU.
+   */
+  decodePhasesCooperative: boolean;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
   /**
@@ -111,6 +117,7 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   mmaQSplits: 1,
   // Not yet measured on a GPU (2026-12-07): off until it is.
   decodePhases: 0,
+  decodePhasesCooperative: true,
   gemvSplitK: 0,
   gemvMmaTiles: 0,
   gemvTune: true,
