@@ -11,6 +11,8 @@
 // Phases read what earlier phases wrote with coherent loads (ldAct<true>); weights and caches written by
 // earlier launches keep their usual loads.
 
+// sm_70+ (ld.acquire, __grid_constant__); the backend queues no phases below (CudaBackend.phasePerSm).
+#if __CUDA_ARCH__ >= 700
 #define PHASE_MAX 24
 #define PHASE_ATTEND 9  // kinds 0-8: a GEMV linear, NORM * 3 + ACT (linear_gemv_*_r1's forms; 0, 3, 4, 6, 8 run)
 
@@ -122,3 +124,4 @@ __device__ __forceinline__ void attendPhase(const Phase& ph, PhaseEntry entry) {
   }
 DECODE_PHASES_KERNEL(2)
 DECODE_PHASES_KERNEL(3)
+#endif

@@ -922,7 +922,7 @@ export class CudaBackend implements Backend {
         this.native.launch(this.fn(name), [c.grid, 1, 1], [c.kernel === 'mma' ? LINEAR_MMA_WARPS * 32 : 256, 1, 1], shared, 'ppppipipiiipfpiii',
           [...args, c.kernel === 'mma' ? c.mt : c.ks, stream], false, this.routes.dependentLaunch);
       const form = (rmsNorm ? 3 : layerNorm ? 6 : 0) + (gated ? 1 : gelu ? 2 : 0);
-      const perSm = this.routes.decodePhases;
+      const perSm = this.phasePerSm();
       if (perSm > 0 && rows === 1 && !mma && PHASE_LINEAR_FORMS.has(form) && shared <= PHASE_MAX_SHARED) {
         // a phase of decode_phases, its split of k planned for that kernel's grid (untimed: the same bits)
         const c = linearGemvSplit(m, k, 1, this.info.multiprocessors ?? 132, this.routes.gemvSplitK, perSm);
@@ -1442,7 +1442,7 @@ export class CudaBackend implements Backend {
             this.native.launch(this.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
               ...args, ...this.flat([keys, values]), splits, chunk, ...(work ? this.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
             ], false, this.routes.dependentLaunch);
-          const perSm = this.routes.decodePhases;
+          const perSm = this.phasePerSm();
           if (perSm > 0 && splits === 1 && chunk * 4 <= PHASE_MAX_SHARED) {
             // a phase of decode_phases (decode-phases.ts); the cache rows it appends are written through keys / values
             const spans = this.flat([qp, keys, values, lengths, bias ?? keys, out, append?.keys ?? keys, append?.values ?? values]);
@@ -1462,6 +1462,11 @@ export class CudaBackend implements Backend {
       work?.dispose(); // stream-ordered: the pool hands it out again only to later work on this stream
     }
     return out;
+  }
+
+  /** RoutePolicy.decodePhases where decode_phases exists (compute capability 7.0+, phases.cu), else 0. */
+  private phasePerSm(): number {
+    return (this.info.computeCapability?.[0] ?? 0) >= 7 ? this.routes.decodePhases : 0;
   }
 
   /** A tensor's span as launch() takes it: region, byteOffset, byteLength. */
