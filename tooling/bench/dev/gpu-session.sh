@@ -12,10 +12,13 @@
 #                                               figures: the same-run table, with no other process on the GPU meanwhile
 #   tooling/bench/dev/gpu-session.sh steps [cpm2|cpm1] [1,8]   the decode steps kernel by kernel (ncu over
 #                                               kernel-times.mjs at 2 layers, condensed by step-kernels.py): where a step's time goes
+#   tooling/bench/dev/gpu-session.sh phases     RoutePolicy.decodePhases: its GPU test (bit for bit against the kernels one
+#                                               by one), then gpu-e2e without, with 2 and with 3 blocks an SM, twice
+#                                               (a plain launch where the cooperative one fails)
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
-part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps or stalls"}
+part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps, phases or stalls"}
 log() { echo "== $(date -u +%T) $*" | tee -a "$OUT/session.log"; }
 case "$part" in
   fault)
@@ -69,6 +72,14 @@ case "$part" in
     echo "ncu rc=$?" | tee -a "$OUT/session.log"
     python3 tooling/bench/dev/step-kernels.py /tmp/steps.csv "$batches" > "$OUT/steps-$kind.txt" 2>&1; head -80 "$OUT/steps-$kind.txt"
     ;;
+  phases)
+    log "decode phases: the GPU test"
+    timeout 150 node node_modules/vitest/vitest.mjs run --project gpu packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
+    echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|rc=" "$OUT/phases-test.log" | head -20
+    log "decode phases: gpu-e2e, alternating"
+    bash tooling/bench/dev/ab-e2e.sh base='{}' p2='{"decodePhases":2}' p3='{"decodePhases":3}' base='{}' p2='{"decodePhases":2}' p3='{"decodePhases":3}' | tee "$OUT/phases-ab.log"
+    grep -q "p2 rc=0" "$OUT/phases-ab.log" || bash tooling/bench/dev/ab-e2e.sh p2plain='{"decodePhases":2,"decodePhasesCooperative":false}' | tee -a "$OUT/phases-ab.log"
+    ;;
   stalls)
     n=$(grep -c '"linear_mma' /tmp/steps.csv); skip=$((n - 12)); [ "$skip" -lt 0 ] && skip=0
     log "linear_mma under ncu sections (skip $skip of $n)"
@@ -77,5 +88,5 @@ case "$part" in
       --section SchedulerStats --section SourceCounters --clock-control none node tooling/bench/dev/kernel-times.mjs 2 > "$OUT/stalls.txt" 2> "$OUT/stalls.err"
     echo "ncu rc=$?" | tee -a "$OUT/session.log"; grep -E "linear_mma|Duration|DRAM Throughput|Stall|L2 Hit" "$OUT/stalls.txt" | head -60
     ;;
-  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table or steps)"; exit 2 ;;
+  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table, steps, phases or stalls)"; exit 2 ;;
 esac
