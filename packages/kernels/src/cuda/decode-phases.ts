@@ -2,7 +2,7 @@
 // called and launched together as the phases of one decode_phases kernel (phases.cu), a grid barrier where
 // each kernel boundary was. The queue is flushed before any other call reaches the addon (flushingNative),
 // so the stream sees the same work in the same order; a lone phase runs as its own kernel.
-import type { DeviceRegion, LaunchArg, NativeCuda } from '@bminf/cuda-binding';
+import type { DeviceRegion, KernelFunction, LaunchArg, NativeCuda } from '@bminf/cuda-binding';
 
 /** Phases a launch at most (PHASE_MAX in phases.cu: the table stays under the 4 KiB a kernel parameter takes). */
 export const PHASE_MAX = 24;
@@ -26,10 +26,12 @@ export interface QueuedPhase {
 
 export class PhaseQueue {
   private queued: QueuedPhase[] = [];
+  /** The grid the queued phases were planned for (decode_phases_b2 or _b3). */
+  private blocksPerSm = 0;
 
   constructor(
     private readonly native: NativeCuda,
-    private readonly kernel: (blocksPerSm: number) => ReturnType<NativeCuda['getFunction']>,
+    private readonly kernel: (blocksPerSm: number) => KernelFunction,
     /** The grid barrier's two words (zero between launches): a getter, the backend makes them after the queue. */
     private readonly barrier: () => { region: DeviceRegion; byteOffset: number; byteLength: number },
     private readonly sms: number,
@@ -48,8 +50,6 @@ export class PhaseQueue {
     this.queued.push(phase);
     if (this.queued.length === PHASE_MAX) this.flush();
   }
-
-  private blocksPerSm = 0;
 
   /** Launches what is queued: one decode_phases launch, or a lone phase as its own kernel. */
   flush(): void {
