@@ -182,21 +182,6 @@ std::string LaunchText(const std::string& name, const unsigned* g, const unsigne
   return out;
 }
 
-// launch(kernel, [gx, gy, gz], [bx, by, bz], sharedBytes, signature, args[], graph?): queues a kernel on the
-// stream. signature has one letter per kernel parameter: p = a device span (three entries of args:
-// region, byteOffset, byteLength; checked against the region), i = int32, l = int64, f = float32,
-// t = a tensor map made by tensorMap2d (passed by value; its region must still be live).
-// What a kernel touches within its spans is computed from its integer arguments by @bminf/kernels,
-// which sizes each span to cover it; this function checks that every span is inside live memory.
-// graph (optional, default false): replay the launch from a CUDA graph once it repeats (see above).
-// dependent (optional, default false): a programmatic dependent launch (compute capability 9.0+, a CUDA
-// 12 driver; elsewhere an ordinary launch): the kernel may start while the one before it in the stream
-// finishes, and must itself wait (griddepcontrol.wait, PDL_WAIT in prelude.cuh) before it touches
-// memory that kernel writes or reads. Not combined with `graph`.
-// table (optional, default 0): 1 or 2: the arguments are packed, in the signature's order with natural
-// alignment (p and l 8 bytes, i and f 4; no t), into the kernel's one parameter, a struct of those fields (at
-// most 4 KiB): decode_phases. 1: a cooperative launch (every block resident at once, or the launch fails);
-// 2: an ordinary one, for a grid the caller sized to what stays resident.
 // Launch's table form: slots (one per signature letter, as Launch parsed them) packed into one struct.
 void LaunchTable(Napi::Env env, State& s, Function* f, const unsigned* g, const unsigned* b, unsigned shared, const std::string& sig,
                  const std::vector<uint64_t>& slots, bool cooperative) {
@@ -228,6 +213,21 @@ void LaunchTable(Napi::Env env, State& s, Function* f, const unsigned* g, const 
   if (SyncLaunches()) CheckLaunchDone(env, s, f->name + " (table launch)");
 }
 
+// launch(kernel, [gx, gy, gz], [bx, by, bz], sharedBytes, signature, args[], graph?): queues a kernel on the
+// stream. signature has one letter per kernel parameter: p = a device span (three entries of args:
+// region, byteOffset, byteLength; checked against the region), i = int32, l = int64, f = float32,
+// t = a tensor map made by tensorMap2d (passed by value; its region must still be live).
+// What a kernel touches within its spans is computed from its integer arguments by @bminf/kernels,
+// which sizes each span to cover it; this function checks that every span is inside live memory.
+// graph (optional, default false): replay the launch from a CUDA graph once it repeats (see above).
+// dependent (optional, default false): a programmatic dependent launch (compute capability 9.0+, a CUDA
+// 12 driver; elsewhere an ordinary launch): the kernel may start while the one before it in the stream
+// finishes, and must itself wait (griddepcontrol.wait, PDL_WAIT in prelude.cuh) before it touches
+// memory that kernel writes or reads. Not combined with `graph`.
+// table (optional, default 0): 1 or 2: the arguments are packed, in the signature's order with natural
+// alignment (p and l 8 bytes, i and f 4; no t), into the kernel's one parameter, a struct of those fields (at
+// most 4 KiB): decode_phases. 1: a cooperative launch (every block resident at once, or the launch fails);
+// 2: an ordinary one, for a grid the caller sized to what stays resident.
 Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State& s = Ready(env);
