@@ -30,31 +30,28 @@ struct Phase {
   float f[2];
 };
 struct PhaseTable {
-  unsigned long long barrier;  // two words: arrivals, then the generation (zero arrivals between barriers)
+  unsigned long long barrier;  // one word: arrivals in the low bits (zero between barriers), a phase bit on top
   int count;
   int pad;
   Phase ph[PHASE_MAX];
 };
 
-// Every block of the grid arrives before any leaves. The last to arrive resets the count and bumps the
-// generation (release); the others wait to see it change (acquire), as cooperative groups' grid sync does.
-// The fences order each block's writes before its arrival and the others' reads after their wait.
+// Every block of the grid arrives before any leaves, on one word, as cooperative groups' grid sync does: block 0
+// adds 2^31 - (blocks - 1), every other block 1, so the arrivals of one barrier add exactly 2^31: the last one
+// flips the top bit and leaves the low bits as they were (zero). Each block waits (acquire) for the top bit to
+// differ from what its own arrival saw. No reset and no second word, so the last arrival is itself the release
+// (NOTES.md, 2026-12-07: a count reset and then a generation bumped after it cost ~5 us a barrier). The fences
+// order each block's writes before its arrival and the others' reads after their wait.
 __device__ __forceinline__ void gridBarrier(unsigned* bar) {
   __syncthreads();
   if (threadIdx.x == 0) {
-    unsigned gen;
-    asm volatile("ld.acquire.gpu.u32 %0, [%1];" : "=r"(gen) : "l"(bar + 1) : "memory");
+    const unsigned add = blockIdx.x == 0 ? 0x80000000u - (gridDim.x - 1) : 1u;
     __threadfence();
-    if (atomicAdd(bar, 1u) == gridDim.x - 1) {
-      atomicExch(bar, 0u);
-      __threadfence();
-      atomicAdd(bar + 1, 1u);
-    } else {
-      unsigned now;
-      do {
-        asm volatile("ld.acquire.gpu.u32 %0, [%1];" : "=r"(now) : "l"(bar + 1) : "memory");
-      } while (now == gen);
-    }
+    const unsigned old = atomicAdd(bar, add);
+    unsigned now;
+    do {
+      asm volatile("ld.acquire.gpu.u32 %0, [%1];" : "=r"(now) : "l"(bar) : "memory");
+    } while (((old ^ now) & 0x80000000u) == 0);
     __threadfence();
   }
   __syncthreads();

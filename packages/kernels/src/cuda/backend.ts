@@ -135,7 +135,7 @@ export class CudaBackend implements Backend {
 
   /** The addon, every call first launching the queued decode phases (decode-phases.ts). */
   private readonly native: NativeCuda;
-  /** RoutePolicy.decodePhases' queue, and its grid barrier's two words (zero between launches). */
+  /** RoutePolicy.decodePhases' queue, and its grid barrier's word (low bits zero between launches; phases.cu). */
   private readonly phases: PhaseQueue;
   private readonly phaseBarrier: CudaStorage;
 
@@ -144,7 +144,7 @@ export class CudaBackend implements Backend {
     readonly info: CudaInfo,
     options: CudaBackendOptions = {},
   ) {
-    this.phases = new PhaseQueue(native, (b) => this.fn(`decode_phases_b${b}`), () => this.phaseBarrier.span(0, 8), info.multiprocessors ?? 132, () => this.routes.decodePhasesCooperative);
+    this.phases = new PhaseQueue(native, (b) => this.fn(`decode_phases_b${b}`), () => this.phaseBarrier.span(0, 4), info.multiprocessors ?? 132, () => this.routes.decodePhasesCooperative);
     native = this.native = flushingNative(native, () => this.phases.flush());
     const cc = info.computeCapability ?? [0, 0];
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
@@ -183,8 +183,8 @@ export class CudaBackend implements Backend {
     this.mmaQSplitWork = this.allocMain(splitBytes);
     const w = this.mmaQSplitWork.span(0, splitBytes);
     native.fill(w.region, w.byteOffset, w.byteLength, 0);
-    this.phaseBarrier = this.allocMain(8);
-    const bar = this.phaseBarrier.span(0, 8);
+    this.phaseBarrier = this.allocMain(4);
+    const bar = this.phaseBarrier.span(0, 4);
     native.fill(bar.region, bar.byteOffset, bar.byteLength, 0);
   }
 

@@ -32,7 +32,7 @@ export class PhaseQueue {
   constructor(
     private readonly native: NativeCuda,
     private readonly kernel: (blocksPerSm: number) => KernelFunction,
-    /** The grid barrier's two words (zero between launches): a getter, the backend makes them after the queue. */
+    /** The grid barrier's word (low bits zero between launches): a getter, the backend makes it after the queue. */
     private readonly barrier: () => { region: DeviceRegion; byteOffset: number; byteLength: number },
     private readonly sms: number,
     /** RoutePolicy.decodePhasesCooperative. */
