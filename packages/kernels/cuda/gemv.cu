@@ -559,30 +559,22 @@ LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
 // residual, so the bits are those of igemm + dequantize (+ gelu / gelu_mul, + add) on the same quantized rows. GATED: a tile is 8 in-rows over their 8
 // gate rows (linear_mma's layout). Needs k % 64 == 0, n % 32 == 0 (gated: f % 16 == 0), xq, W and the
 // output rows 16-byte aligned; dynamic shared memory 2 · 16 · TW · NB · 512 bytes.
-template <int NB, int ACT, bool SPLIT>
+template <int NB, int ACT>
 __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale,
                                            const signed char* __restrict__ W, const half_t* __restrict__ wScale,
                                            const half_t* __restrict__ bias, const half_t* __restrict__ residual,
-                                           half_t* __restrict__ out, int rows, int n, int k, int stream, int splitsArg,
-                                           int* __restrict__ ws32, int* __restrict__ counters) {
-  const int splits = SPLIT ? splitsArg : 1;
+                                           half_t* __restrict__ out, int rows, int n, int k, int stream) {
   constexpr int NW = 16, TW = 2, U = 2;  // warps, tiles a warp, 64-byte steps of k in flight per lane
   constexpr bool GATED = ACT == 1;
   constexpr int E = TW * NB * 128;  // a group's sums
   extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32]
-  __shared__ int lastOfGroup;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int f = n >> 1, groups = n / (16 * TW);
-  const int steps = k >> 6, items = groups * splits;
-  // Work item it: group it / splits, and its piece it % splits of the k steps, which the NW warps split
-  // again. splits == 1: a group a block, its k over the warps.
-  auto range = [&](int it, int& a, int& b) {
-    const int pc = it % splits;
-    const int p0 = (int)((i64)steps * pc / splits), p1 = (int)((i64)steps * (pc + 1) / splits);
-    const int per = (p1 - p0 + NW - 1) / NW;
-    a = min(p1, p0 + warp * per);
-    b = min(p1, a + per);
-  };
+  const int steps = k >> 6;
+  // A group a block at a time, its k steps split over the NW warps: this warp's range [s0, s1), the same for
+  // every group.
+  const int per = (steps + NW - 1) / NW;
+  const int s0 = min(steps, warp * per), s1 = min(steps, s0 + per);
   const u32x4* px[NB];  // this lane's 16 bytes of each 64-byte step of activation row 8 nb + g
 #pragma unroll
   for (int nb = 0; nb < NB; nb++) px[nb] = reinterpret_cast<const u32x4*>(XQ + (i64)min(8 * nb + g, rows - 1) * k) + t;
@@ -609,13 +601,10 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
       for (int nb = 0; nb < NB; nb++)
         xv[q][nb] = sb + q < s1 && 8 * nb + g < rows ? px[nb][4 * (sb + q)] : u32x4{0u, 0u, 0u, 0u};
   };
-  int it = blockIdx.x, s0 = 0, s1 = 0;
-  if (it < items) range(it, s0, s1);
-  if (it < items && s0 < s1) loadW(it / splits, s0, s1);
+  if ((int)blockIdx.x < groups && s0 < s1) loadW(blockIdx.x, s0, s1);
   PDL_ENTRY();  // the weights are in flight; xq (the quantize kernel's) is read from here on
   int buf = 0;
-  for (; it < items; it += gridDim.x) {
-    const int grp = it / splits;
+  for (int grp = blockIdx.x; grp < groups; grp += gridDim.x) {
     int acc[TW][NB][4];
 #pragma unroll
     for (int tw = 0; tw < TW; tw++)
@@ -638,12 +627,9 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
         }
       }
     }
-    // the next item's first weights are in flight during the reduction below (without a split, every
-    // item's range of k is this warp's one range)
-    const int nit = it + gridDim.x;
-    int n0 = s0, n1 = s1;
-    if (SPLIT && nit < items) range(nit, n0, n1);
-    if (nit < items && n0 < n1) loadW(nit / splits, n0, n1);
+    // the next group's first weights are in flight during the reduction below
+    const int next = grp + gridDim.x;
+    if (next < groups && s0 < s1) loadW(next, s0, s1);
     i32x4* pb = mmaqPart + buf * (NW * TW * NB * 32);
 #pragma unroll
     for (int tw = 0; tw < TW; tw++)
@@ -663,47 +649,14 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
       for (int w = 0; w < NW; w++) v += reinterpret_cast<const int*>(&pb[(w * TW * NB + tw * NB + nb) * 32 + l2])[qq];
       return v;
     };
-    if (!SPLIT) {
-      for (int e = threadIdx.x; e < E; e += NW * 32) {
-        int tw, nb, l2, q, gg, r;
-        decode(e, tw, nb, l2, q, gg, r);
-        if (r >= rows || (GATED && q >= 2)) continue;
-        auto sumAt = [&](int qq) { return warpsSum(tw, nb, l2, qq); };
-        mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, h2f(xScale[r]), wScale, bias, residual, out, n);
-      }
-    } else {
-      // Split over blocks (RoutePolicy.mmaQSplits): each piece adds its sums into the group's int32
-      // workspace (integer sums: the order does not change them), and the last piece of the group to
-      // finish (a counter per group) applies the epilogue from there, then sets the workspace and its
-      // counter back to zero for the next launch.
-      int* wsG = ws32 + (i64)grp * E;
-      for (int e = threadIdx.x; e < E; e += NW * 32) {
-        int tw, nb, l2, q, gg, r;
-        decode(e, tw, nb, l2, q, gg, r);
-        if (r >= rows) continue;
-        atomicAdd(wsG + e, warpsSum(tw, nb, l2, q));
-      }
-      __threadfence();  // this piece's sums are visible device-wide before it counts itself
-      __syncthreads();
-      if (threadIdx.x == 0) lastOfGroup = atomicAdd(&counters[grp], 1) == splits - 1;
-      __syncthreads();
-      if (lastOfGroup) {
-        __threadfence();
-        for (int e = threadIdx.x; e < E; e += NW * 32) {
-          int tw, nb, l2, q, gg, r;
-          decode(e, tw, nb, l2, q, gg, r);
-          if (r >= rows || (GATED && q >= 2)) continue;
-          auto sumAt = [&](int qq) { return __ldcg(wsG + e - q + qq); };
-          mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, h2f(xScale[r]), wScale, bias, residual, out, n);
-        }
-        __syncthreads();  // every read of the workspace is done before it is cleared
-        for (int e = threadIdx.x; e < E; e += NW * 32) wsG[e] = 0;
-        if (threadIdx.x == 0) counters[grp] = 0;
-      }
+    for (int e = threadIdx.x; e < E; e += NW * 32) {
+      int tw, nb, l2, q, gg, r;
+      decode(e, tw, nb, l2, q, gg, r);
+      if (r >= rows || (GATED && q >= 2)) continue;
+      auto sumAt = [&](int qq) { return warpsSum(tw, nb, l2, qq); };
+      mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, h2f(xScale[r]), wScale, bias, residual, out, n);
     }
     buf ^= 1;
-    s0 = n0;
-    s1 = n1;
   }
 }
 
@@ -752,8 +705,8 @@ QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_ln, 2)
            const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,                         \
            const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out, int rows, int n, int k,   \
            int stream) {                                                                                            \
-    linearMmaQ<NB, ACT, false>(XQ, xScale, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr,   \
-                               out, rows, n, k, stream, 1, nullptr, nullptr);                                       \
+    linearMmaQ<NB, ACT>(XQ, xScale, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out,    \
+                        rows, n, k, stream);                                                                        \
   }
 #define LINEAR_MMA_Q_KERNELS(NB)                                  \
   LINEAR_MMA_Q_KERNEL(linear_mma_q_b##NB, NB, 0)                  \
@@ -762,17 +715,3 @@ QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_ln, 2)
 LINEAR_MMA_Q_KERNELS(1)
 LINEAR_MMA_Q_KERNELS(2)
 LINEAR_MMA_Q_KERNELS(4)
-// Split over blocks, up to 8 rows (RoutePolicy.mmaQSplits: products of fewer groups of 32 outputs than SMs,
-// CPM-1's and EVA's 2560- and 2048-wide ones); ws32 [n / 32][256] and counters [n / 32] zero before and after.
-#define LINEAR_MMA_Q_SPLIT_KERNEL(NAME, ACT)                                                                        \
-  extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
-      NAME(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale, const signed char* __restrict__ W, \
-           const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,                         \
-           const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out, int rows, int n, int k,   \
-           int stream, int splits, int* __restrict__ ws32, int* __restrict__ counters) {                            \
-    linearMmaQ<1, ACT, true>(XQ, xScale, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr,     \
-                             out, rows, n, k, stream, splits, ws32, counters);                                      \
-  }
-LINEAR_MMA_Q_SPLIT_KERNEL(linear_mma_q_split_b1, 0)
-LINEAR_MMA_Q_SPLIT_KERNEL(linear_mma_q_gated_split_b1, 1)
-LINEAR_MMA_Q_SPLIT_KERNEL(linear_mma_q_gelu_split_b1, 2)

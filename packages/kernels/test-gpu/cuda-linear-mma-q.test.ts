@@ -86,38 +86,4 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
       }
     });
   });
-
-  it('split over blocks where its groups leave SMs idle (RoutePolicy.mmaQSplits): the same bits, twice in a row, every form', () => {
-    // 2560 and 2048 features (CPM-1's and EVA's products: 80 and 64 groups of 32), 608 (19 groups)
-    for (const [k, m] of [[2560, 2560], [10240, 2560], [2048, 2048], [1216, 608]]) {
-      for (const rows of [2, 5, 8]) {
-        tidy(() => {
-          const f = m / 2;
-          const x = gpu.upload(f16(rows * k, 3), [rows, k]);
-          const w = gpu.upload(randInt8(m * k), [m, k]);
-          const ws = gpu.upload(positiveF16(m, 0.001, 0.01), [m]);
-          const bias = gpu.upload(f16(m, 0.5), [m]);
-          const res = gpu.upload(f16(rows * m, 4), [rows, m]);
-          const resGated = gpu.upload(f16(rows * f, 4), [rows, f]);
-          const nw = gpu.upload(positiveF16(k, 0.5, 1), [k]);
-          const forms: [string, Options][] = [
-            ['plain', { dtype: 'float16' }],
-            ['bias+residual', { dtype: 'float16', bias, residual: res }],
-            ['gelu+residual', { dtype: 'float16', bias, gelu: true, residual: res }],
-            ['rms+gated+residual', { dtype: 'float16', gated: true, residual: resGated, rmsNorm: { weight: nw, eps: 1e-6 } }],
-          ];
-          for (const [form, options] of forms) {
-            const tag = `${form} ${rows}x${k}x${m}`;
-            const whole = withRoutes(gpu, { mmaQSplits: 1 }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
-            for (const splits of [2, 4]) {
-              for (let rep = 0; rep < 2; rep++) {
-                const split = withRoutes(gpu, { mmaQSplits: splits }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
-                expect(firstDifference(split, whole), `${tag} splits ${splits} run ${rep}`).toBe('identical');
-              }
-            }
-          }
-        });
-      }
-    }
-  });
 });

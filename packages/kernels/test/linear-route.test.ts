@@ -14,7 +14,6 @@ import {
   type LinearCall,
   linearCall,
   linearMmaFits,
-  linearMmaQSplits,
   linearMmaTiles,
   linearGemvSplit,
   linearRoute,
@@ -48,20 +47,6 @@ describe('igemmRoute', () => {
   it('follows a forced kernel', () => {
     expect(igemmRoute(call(4096), policy({ igemmKernel: 'sm90' }), yes)).toBe('sm90');
     expect(igemmRoute(call(256), policy({ igemmKernel: 'cublaslt' }), never)).toBe('cublaslt');
-  });
-});
-
-describe('linearMmaQSplits', () => {
-  it('splits the groups of 2-8 rows over blocks only where that unloads the busiest SM by 15 % or more, and never by default', () => {
-    // CPM-1's 2560-wide products: 80 groups on 132 SMs; in 3 pieces the busiest SM does 2/3 of a group
-    expect(linearMmaQSplits(80, 8, 132, 4)).toBe(3);
-    expect(linearMmaQSplits(80, 8, 132, 2)).toBe(1); // 160 pieces: still a whole group on some SM
-    // EVA's 2048-wide ones: 64 groups, halves
-    expect(linearMmaQSplits(64, 5, 132, 4)).toBe(2);
-    // CPM-2's 4096-wide ones fill the SMs already; more than 8 rows has no split kernel
-    expect(linearMmaQSplits(128, 8, 132, 4)).toBe(1);
-    expect(linearMmaQSplits(80, 9, 132, 4)).toBe(1);
-    expect(linearMmaQSplits(80, 8, 132, DEFAULT_ROUTE_POLICY.mmaQSplits)).toBe(1);
   });
 });
 

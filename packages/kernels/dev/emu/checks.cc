@@ -168,8 +168,6 @@ void checkLinears() {
 using LinearQKernel = void (*)(const signed char*, const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*, int,
                                half_t*, int, int, int, int);
 using QuantizeGemvKernel = void (*)(const half_t*, signed char*, half_t*, int, const half_t*, float, const half_t*, int);
-using LinearQSplitKernel = void (*)(const signed char*, const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*,
-                                    int, half_t*, int, int, int, int, int, int*, int*);
 
 // quick: two row counts (kernels of 1 and of 4 groups of 8 rows), three forms, one grid (CI's share)
 void checkLinearQ(bool quick) {
@@ -177,15 +175,14 @@ void checkLinearQ(bool quick) {
     const char* name;
     LinearKernel gemv1;
     LinearQKernel b1, b2, b4;
-    LinearQSplitKernel split1;
     QuantizeGemvKernel quantize;
     int norm;
     bool gated, inQuick;
   };
 #define QFORM(NAME, GSUF, QSUF, QUANT, NORM, GATED, QUICK)                                                              \
   QForm {                                                                                                               \
-    NAME, linear_gemv##GSUF##_r1, linear_mma_q##QSUF##_b1, linear_mma_q##QSUF##_b2, linear_mma_q##QSUF##_b4,             \
-        linear_mma_q##QSUF##_split_b1, QUANT, NORM, GATED, QUICK                                                        \
+    NAME, linear_gemv##GSUF##_r1, linear_mma_q##QSUF##_b1, linear_mma_q##QSUF##_b2, linear_mma_q##QSUF##_b4, QUANT, NORM, \
+        GATED, QUICK                                                                                                    \
   }
   const QForm forms[] = {
       QFORM("plain", , , quantize_rows_gemv, 0, false, true),
@@ -227,28 +224,6 @@ void checkLinearQ(bool quick) {
         char tag[120];
         std::snprintf(tag, sizeof tag, "linear_mma_q %s rows %d grid %u: each row as alone", f.name, rows, grid);
         expectSame(tag, out, want);
-      }
-      // split over blocks (up to 8 rows): the pieces' integer sums meet in the workspace, so the same bits;
-      // the workspace and the counters are back at zero after each launch (run twice)
-      if (rows > 8) continue;
-      for (const auto [splits, grid] : {std::pair{2, 5u}, std::pair{3, 19u}, std::pair{5, 7u}}) {
-        if (quick && splits == 5) continue;
-        const int groups = m / 32;
-        std::vector<int> ws(static_cast<size_t>(groups) * 256, 0), counters(groups, 0);
-        for (int rep = 0; rep < 2; rep++) {
-          std::vector<half_t> out(static_cast<size_t>(rows) * outWidth, 0x7e00);
-          emu_launch(grid, 512, static_cast<size_t>(2 * 16 * 2 * 512), [&] {
-            f.split1(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(), rows, m, k, 0, splits,
-                     ws.data(), counters.data());
-          });
-          char tag[120];
-          std::snprintf(tag, sizeof tag, "linear_mma_q %s rows %d split %d grid %u run %d: each row as alone", f.name, rows, splits, grid, rep);
-          expectSame(tag, out, want);
-          for (int x : ws)
-            if (x != 0) std::printf("DIFFERS %s: the workspace left at %d\n", tag, x), failures++;
-          for (int x : counters)
-            if (x != 0) std::printf("DIFFERS %s: a counter left at %d\n", tag, x), failures++;
-        }
       }
     }
   }

@@ -60,7 +60,7 @@ import {
 import { attentionRoute } from './attention-route.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import {
-  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, linearGemvSplit, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaQSplits, MMA_Q_SPLIT_SUMS, linearMmaShared, linearRoute,
+  ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, linearGemvSplit, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaShared, linearRoute,
 } from './linear-route.js';
 import { flushingNative, PHASE_ATTEND, PHASE_LINEAR_FORMS, PHASE_MAX_SHARED, PhaseQueue } from './decode-phases.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
@@ -115,8 +115,6 @@ export class CudaBackend implements Backend {
   private readonly fns = new Map<string, KernelFunction>();
   private readonly flag: CudaStorage; // 256 bytes for kernels that report bad input (embedding ids)
   private readonly attendCounters: CudaStorage;
-  /** linear_mma_q's split workspace (RoutePolicy.mmaQSplits): MMA_Q_SPLIT_SUMS int32 sums a group, then a counter a group, for as many groups as SMs; zero between launches. */
-  private readonly mmaQSplitWork: CudaStorage;
   private readonly igemmPath: IgemmPath;
   private _disposed = false;
   /** Pinned host buffers and the copy stream, for layers streamed from host memory. */
@@ -179,10 +177,6 @@ export class CudaBackend implements Backend {
     this.attendCounters = this.allocMain(4 * ATTEND_SPLIT_MAX_PAIRS);
     const c = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
     native.fill(c.region, c.byteOffset, c.byteLength, 0);
-    const splitBytes = (info.multiprocessors ?? 132) * (MMA_Q_SPLIT_SUMS + 1) * 4;
-    this.mmaQSplitWork = this.allocMain(splitBytes);
-    const w = this.mmaQSplitWork.span(0, splitBytes);
-    native.fill(w.region, w.byteOffset, w.byteLength, 0);
     this.phaseBarrier = this.allocMain(4);
     const bar = this.phaseBarrier.span(0, 4);
     native.fill(bar.region, bar.byteOffset, bar.byteLength, 0);
@@ -861,10 +855,7 @@ export class CudaBackend implements Backend {
     const { bias, residual, gated, gelu } = options;
     const [rows, k] = q.values.shape;
     const m = w.shape[0];
-    const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
-    const sms = this.info.multiprocessors ?? 132;
-    const splits = linearMmaQSplits(groups, rows, sms, this.routes.mmaQSplits);
-    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}${splits > 1 ? '_split' : ''}_b${linearMmaQGroups(rows)}`;
+    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}_b${linearMmaQGroups(rows)}`;
     const shared = linearMmaQShared(rows);
     if ((this.gemvShared.get(name) ?? 0) < shared) {
       this.native.setMaxDynamicShared(this.fn(name), shared);
@@ -872,16 +863,12 @@ export class CudaBackend implements Backend {
     }
     const out = this.make([rows, gated ? m / 2 : m], 'float16');
     try {
-      const args: LaunchArg[] = [
+      const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
+      const grid = Math.min(this.info.multiprocessors ?? 132, groups);
+      this.native.launch(this.fn(name), [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, 'pppppipipiiii', [
         ...this.flat([q.values, q.scales, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.flat([residual ?? ws]), residual ? 1 : 0, ...this.flat([out]),
         rows, m, k, this.routes.weightsPastL1 ? 1 : 0,
-      ];
-      if (splits > 1) {
-        // the split kernel's workspace: the groups' sums, then a counter a group (mmaQSplitWork's layout)
-        const work = this.mmaQSplitWork.span(0, this.mmaQSplitWork.byteLength);
-        args.push(splits, work.region, work.byteOffset, groups * MMA_Q_SPLIT_SUMS * 4, work.region, work.byteOffset + sms * MMA_Q_SPLIT_SUMS * 4, groups * 4);
-      }
-      this.native.launch(this.fn(name), [Math.min(sms, groups * splits), 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, splits > 1 ? 'pppppipipiiiiipp' : 'pppppipipiiii', args, false, this.routes.dependentLaunch);
+      ], false, this.routes.dependentLaunch);
     } catch (e) {
       out.dispose();
       throw mapNativeError(e, 'linearInt8');

@@ -19,7 +19,6 @@ export {
   linearMmaTiles,
   linearGemvSplit,
   linearMmaShared,
-  linearMmaQSplits,
   LINEAR_MMA_WARPS,
   igemmRoute,
   linearCall,

@@ -50,11 +50,6 @@ export interface RoutePolicy {
    */
   weightsPastL1: boolean;
   /**
-   * linear_mma_q (2-8 rows) split over up to this many blocks a group where its groups leave SMs idle
-   * (linearMmaQSplits; 1: never). The pieces' int32 sums meet in a workspace, so the bits are the same.
-   */
-  mmaQSplits: number;
-  /**
    * One-row GEMV linears (linear_gemv at 1 row) and unsplit attentions over the cache that follow one another
    * run as phases of one cooperative launch (decode_phases, phases.cu) with a grid barrier between them,
    * this many blocks an SM (2 or 3; 0: each its own kernel). The same bodies, so the same bits.
@@ -113,8 +108,6 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // batch 8, tokens/s (H100, one call, 2 runs against 3): CPM-2 2 359-2 498 against 2 087-2 189, EVA
   // 5 208-5 471 against 4 365-4 421, CPM-1 3 572-3 681 against 2 920-3 136
   mmaQuantizedMinRows: 2,
-  // Not yet measured on a GPU (2026-12-06, fourth session): off until it is.
-  mmaQSplits: 1,
   // Not yet measured on a GPU (2026-12-07): off until it is.
   decodePhases: 0,
   decodePhasesCooperative: true,
@@ -170,26 +163,9 @@ export function linearMmaShared(k: number): number {
 /** linear_mma_q's warps a block (one block an SM), tiles of 16 weight rows a warp, and rows at most (groups of 8). */
 export const LINEAR_MMA_Q = { warps: 16, tilesPerWarp: 2, maxRows: 32 } as const;
 
-/** The int32 sums of one group of the split linear_mma_q (_split_b1: 2 tiles x 8 rows x 16 outputs). */
-export const MMA_Q_SPLIT_SUMS = LINEAR_MMA_Q.tilesPerWarp * 128;
-
 /** linear_mma_q's groups of 8 activation rows (its kernels _b1, _b2 and _b4). */
 export function linearMmaQGroups(rows: number): 1 | 2 | 4 {
   return rows <= 8 ? 1 : rows <= 16 ? 2 : 4;
-}
-
-/**
- * Blocks a group of linear_mma_q (32 outputs) is split over, at most `max` (RoutePolicy.mmaQSplits; 1:
- * none): where the groups leave SMs idle (CPM-1's 2560-wide products: 80 groups on 132 SMs), a split whose
- * busiest SM gets at least 15 % less of a group's work than unsplit. Up to 8 rows (the _split_b1 kernels).
- */
-export function linearMmaQSplits(groups: number, rows: number, sms: number, max: number): number {
-  if (rows > 8 || groups < 1 || groups >= sms) return 1;
-  // the busiest SM's share of one group's work: ceil(items / SMs) pieces of 1/s each
-  const load = (s: number): number => Math.ceil((groups * s) / sms) / s;
-  let best = 1;
-  for (let s = 2; s <= max; s++) if (load(s) < load(best)) best = s;
-  return load(best) <= 0.85 * load(1) ? best : 1;
 }
 
 /** linear_mma_q's dynamic shared memory: its warps' double-buffered partial sums. */
