@@ -40,8 +40,9 @@ struct PhaseTable {
 // adds 2^31 - (blocks - 1), every other block 1, so the arrivals of one barrier add exactly 2^31: the last one
 // flips the top bit and leaves the low bits as they were (zero). Each block waits (acquire) for the top bit to
 // differ from what its own arrival saw. No reset and no second word, so the last arrival is itself the release
-// (NOTES.md, 2026-12-07: a count reset and then a generation bumped after it cost ~5 us a barrier). The fences
-// order each block's writes before its arrival and the others' reads after their wait.
+// (NOTES.md, 2026-12-07: with a count reset and a generation bumped after the last arrival, the phased step
+// lost ~5 us a barrier). The fences order each block's writes before its arrival and the others' reads after
+// their wait.
 __device__ __forceinline__ void gridBarrier(unsigned* bar) {
   __syncthreads();
   if (threadIdx.x == 0) {
