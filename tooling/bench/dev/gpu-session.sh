@@ -12,9 +12,10 @@
 #                                               figures: the same-run table, with no other process on the GPU meanwhile
 #   tooling/bench/dev/gpu-session.sh steps [cpm2|cpm1] [1,8]   the decode steps kernel by kernel (ncu over
 #                                               kernel-times.mjs at 2 layers, condensed by step-kernels.py): where a step's time goes
-#   tooling/bench/dev/gpu-session.sh phases     RoutePolicy.decodePhases: its GPU test (bit for bit against the kernels one
-#                                               by one), then gpu-e2e without, with 2 and with 3 blocks an SM, twice
-#                                               (a plain launch where the cooperative one fails)
+#   tooling/bench/dev/gpu-session.sh phases     RoutePolicy.decodePhases: a grid barrier's own cost (barrier-cost.mjs), its
+#                                               GPU test (bit for bit against the kernels one by one), then gpu-e2e
+#                                               without, with 2 and with 3 blocks an SM, twice (a plain launch where
+#                                               the cooperative one fails)
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
@@ -73,6 +74,8 @@ case "$part" in
     python3 tooling/bench/dev/step-kernels.py /tmp/steps.csv "$batches" > "$OUT/steps-$kind.txt" 2>&1; head -80 "$OUT/steps-$kind.txt"
     ;;
   phases)
+    log "decode phases: a grid barrier alone, the product's and the one before it"
+    timeout 60 node tooling/bench/dev/barrier-cost.mjs > "$OUT/barrier-cost.log" 2>&1; echo "rc=$?" >> "$OUT/barrier-cost.log"; cat "$OUT/barrier-cost.log"
     log "decode phases: the GPU test"
     timeout 150 node node_modules/vitest/vitest.mjs run --project gpu packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
     echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|rc=" "$OUT/phases-test.log" | head -20
