@@ -22,7 +22,7 @@ function recorder() {
 function setup(cooperative = true) {
   const rec = recorder();
   const solos: number[] = [];
-  const queue = new PhaseQueue(rec.native, (b) => rec.native.getFunction(null as never, `decode_phases_b${b}`), () => ({ region, byteOffset: 64, byteLength: 8 }), 132, () => cooperative);
+  const queue = new PhaseQueue(rec.native, (b) => rec.native.getFunction(null as never, `decode_phases_b${b}`), () => ({ region, byteOffset: 64, byteLength: 4 }), 132, () => cooperative);
   const native = flushingNative(rec.native, () => queue.flush());
   // a phase whose fields are its index (8 spans of 3 entries, 2 int64, 8 int32, 2 floats: 36 launch arguments)
   const phase = (i: number) => ({
@@ -51,7 +51,7 @@ describe('decode phases queue', () => {
     expect(sig).toBe('pii' + 'pppppppplliiiiiiiiff'.repeat(3));
     expect([graph, dependent, table]).toEqual([false, false, 1]);
     const a = args as unknown[];
-    expect(a.slice(0, 5)).toEqual([region, 64, 8, 3, 0]); // the barrier, the count, the pad
+    expect(a.slice(0, 5)).toEqual([region, 64, 4, 3, 0]); // the barrier, the count, the pad
     expect(a.length).toBe(5 + 3 * 36);
     expect(a[5 + 36 + 1]).toBe(1); // phase 1's first span's offset
     expect(queue.length).toBe(0);

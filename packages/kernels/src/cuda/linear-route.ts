@@ -108,7 +108,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // batch 8, tokens/s (H100, one call, 2 runs against 3): CPM-2 2 359-2 498 against 2 087-2 189, EVA
   // 5 208-5 471 against 4 365-4 421, CPM-1 3 572-3 681 against 2 920-3 136
   mmaQuantizedMinRows: 2,
-  // Not yet measured on a GPU (2026-12-07): off until it is.
+  // batch 1, tokens/s (H100, 2026-12-07, BENCHMARKS.md): 2 blocks an SM CPM-2 318-322 against 371-373 off, EVA
+  // 598-601 against 843-863, CPM-1 482-489 against 591-594; its one-word barrier since is not yet measured
   decodePhases: 0,
   decodePhasesCooperative: true,
   gemvSplitK: 0,
