@@ -15,7 +15,8 @@
 #   tooling/bench/dev/gpu-session.sh phases     RoutePolicy.decodePhases: a grid barrier's own cost (barrier-cost.mjs), its
 #                                               GPU test (bit for bit against the kernels one by one), then gpu-e2e
 #                                               without, with 2 and with 3 blocks an SM, twice (a plain launch where
-#                                               the cooperative one fails)
+#                                               the cooperative one fails), then with the barrier's fences as
+#                                               release / acquire (swap-barrier.py atomra) and base once more
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
@@ -82,6 +83,11 @@ case "$part" in
     log "decode phases: gpu-e2e, alternating"
     bash tooling/bench/dev/ab-e2e.sh base='{}' p2='{"decodePhases":2}' p3='{"decodePhases":3}' base='{}' p2='{"decodePhases":2}' p3='{"decodePhases":3}' | tee "$OUT/phases-ab.log"
     grep -q "p2 rc=0" "$OUT/phases-ab.log" || bash tooling/bench/dev/ab-e2e.sh p2plain='{"decodePhases":2,"decodePhasesCooperative":false}' | tee -a "$OUT/phases-ab.log"
+    log "decode phases: the barrier with release / acquire in place of its fences (swap-barrier.py atomra), alternating with base"
+    cp packages/kernels/cuda/phases.cu /tmp/phases.cu.product
+    python3 tooling/bench/dev/swap-barrier.py atomra && bash tooling/bench/dev/ab-e2e.sh p2ra='{"decodePhases":2}' | tee -a "$OUT/phases-ab.log"
+    cp /tmp/phases.cu.product packages/kernels/cuda/phases.cu
+    bash tooling/bench/dev/ab-e2e.sh base='{}' | tee -a "$OUT/phases-ab.log"
     ;;
   stalls)
     n=$(grep -c '"linear_mma' /tmp/steps.csv); skip=$((n - 12)); [ "$skip" -lt 0 ] && skip=0
