@@ -13,10 +13,10 @@
 #   tooling/bench/dev/gpu-session.sh steps [cpm2|cpm1] [1,8]   the decode steps kernel by kernel (ncu over
 #                                               kernel-times.mjs at 2 layers, condensed by step-kernels.py): where a step's time goes
 #   tooling/bench/dev/gpu-session.sh phases     RoutePolicy.decodePhases: a grid barrier's own cost (barrier-cost.mjs), its
-#                                               GPU test (bit for bit against the kernels one by one), then gpu-e2e
-#                                               without, with 2 and with 3 blocks an SM, twice (a plain launch where
-#                                               the cooperative one fails), then with the barrier's fences as
-#                                               release / acquire (swap-barrier.py atomra) and base once more
+#                                               GPU tests (bit for bit against the kernels one by one), then gpu-e2e
+#                                               without, and with 2 blocks an SM and 0, 1, 2 KiB of weight prefetch,
+#                                               twice (a plain launch where the cooperative one fails), then with the
+#                                               barrier's fences as release / acquire (swap-barrier.py atomra)
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
@@ -75,19 +75,19 @@ case "$part" in
     python3 tooling/bench/dev/step-kernels.py /tmp/steps.csv "$batches" > "$OUT/steps-$kind.txt" 2>&1; head -80 "$OUT/steps-$kind.txt"
     ;;
   phases)
-    log "decode phases: a grid barrier alone, the product's and the one before it"
+    log "decode phases: a grid barrier alone, the product's and three other forms"
     timeout 60 node tooling/bench/dev/barrier-cost.mjs > "$OUT/barrier-cost.log" 2>&1; echo "rc=$?" >> "$OUT/barrier-cost.log"; cat "$OUT/barrier-cost.log"
-    log "decode phases: the GPU test"
-    timeout 150 node node_modules/vitest/vitest.mjs run --project gpu packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
-    echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|rc=" "$OUT/phases-test.log" | head -20
-    log "decode phases: gpu-e2e, alternating"
-    bash tooling/bench/dev/ab-e2e.sh base='{}' p2='{"decodePhases":2}' p3='{"decodePhases":3}' base='{}' p2='{"decodePhases":2}' p3='{"decodePhases":3}' | tee "$OUT/phases-ab.log"
+    log "decode phases: the GPU tests (a chain of full-size linears; the models' steps)"
+    timeout 200 node node_modules/vitest/vitest.mjs run --project gpu packages/kernels/test-gpu/cuda-decode-phases.test.ts packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
+    echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=" "$OUT/phases-test.log" | head -30
+    log "decode phases: gpu-e2e, alternating (2 blocks an SM; 0, 1 and 2 KiB of weight prefetch)"
+    pf() { echo "{\"decodePhases\":2,\"decodePhasesPrefetch\":$1}"; }
+    bash tooling/bench/dev/ab-e2e.sh base='{}' p2="$(pf 0)" pf1="$(pf 1)" pf2="$(pf 2)" base='{}' p2="$(pf 0)" pf1="$(pf 1)" pf2="$(pf 2)" | tee "$OUT/phases-ab.log"
     grep -q "p2 rc=0" "$OUT/phases-ab.log" || bash tooling/bench/dev/ab-e2e.sh p2plain='{"decodePhases":2,"decodePhasesCooperative":false}' | tee -a "$OUT/phases-ab.log"
-    log "decode phases: the barrier with release / acquire in place of its fences (swap-barrier.py atomra), alternating with base"
+    log "decode phases: the barrier with release / acquire in place of its fences (swap-barrier.py atomra)"
     cp packages/kernels/cuda/phases.cu /tmp/phases.cu.product
-    python3 tooling/bench/dev/swap-barrier.py atomra && bash tooling/bench/dev/ab-e2e.sh p2ra='{"decodePhases":2}' | tee -a "$OUT/phases-ab.log"
+    python3 tooling/bench/dev/swap-barrier.py atomra && bash tooling/bench/dev/ab-e2e.sh pf2ra="$(pf 2)" p2ra="$(pf 0)" | tee -a "$OUT/phases-ab.log"
     cp /tmp/phases.cu.product packages/kernels/cuda/phases.cu
-    bash tooling/bench/dev/ab-e2e.sh base='{}' | tee -a "$OUT/phases-ab.log"
     ;;
   stalls)
     n=$(grep -c '"linear_mma' /tmp/steps.csv); skip=$((n - 12)); [ "$skip" -lt 0 ] && skip=0

@@ -142,7 +142,8 @@ export class CudaBackend implements Backend {
     readonly info: CudaInfo,
     options: CudaBackendOptions = {},
   ) {
-    this.phases = new PhaseQueue(native, (b) => this.fn(`decode_phases_b${b}`), () => this.phaseBarrier.span(0, 4), info.multiprocessors ?? 132, () => this.routes.decodePhasesCooperative);
+    this.phases = new PhaseQueue(native, (b) => this.fn(`decode_phases_b${b}`), () => this.phaseBarrier.span(0, 4), info.multiprocessors ?? 132, () => this.routes.decodePhasesCooperative,
+      () => ((info.computeCapability?.[0] ?? 0) >= 9 ? this.routes.decodePhasesPrefetch : 0));
     native = this.native = flushingNative(native, () => this.phases.flush());
     const cc = info.computeCapability ?? [0, 0];
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
