@@ -438,6 +438,39 @@ LINEAR_GEMV_KERNELS(2)
 LINEAR_GEMV_KERNELS(4)
 LINEAR_GEMV_KERNELS(8)
 
+// linear_gemv_pf*_r1 (RoutePolicy.gemvPrefetch): the one-row kernels with decode_phases' weight prefetch. A
+// block that becomes resident while the kernel before it still runs has its warps' first pfSteps KiB of each
+// weight row copied into shared memory (at pfOffset, after the k bytes of the quantized row) before it waits
+// on that kernel (PDL_ENTRY), where alone it has one step in registers. The same bits as linear_gemv_*_r1.
+#define LINEAR_GEMV_PF_KERNEL(NAME, NORM, ACT)                                                                     \
+  extern "C" __global__ void __launch_bounds__(256, 3) NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, \
+                                  const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,  \
+                                  const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out,   \
+                                  int rows, int n, int k, const half_t* __restrict__ normW, float eps,              \
+                                  const half_t* __restrict__ normB, int hasNormB, int ks, int stream, int pfSteps,  \
+                                  int pfOffset) {                                                                   \
+    extern __shared__ u32x4 pfShared[];                                                                             \
+    __shared__ unsigned long long pfBar[8];                                                                         \
+    GemvPrefetch pre;                                                                                               \
+    if (pfSteps > 0) {                                                                                              \
+      pre = GemvPrefetch{reinterpret_cast<unsigned char*>(pfShared) + pfOffset, pfBar, pfSteps, 0u};                \
+      if ((threadIdx.x & 31) == 0) mbarInit(pfBar + (threadIdx.x >> 5));                                            \
+      __syncthreads();                                                                                              \
+    }                                                                                                               \
+    linearGemv<1, NORM, ACT, false, PdlEntry, true>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, \
+                                                    out, rows, n, k, normW, eps, hasNormB ? normB : nullptr, ks, stream,     \
+                                                    blockIdx.x, gridDim.x, PdlEntry(), pre);                                 \
+  }
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_r1, 0, 0)
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_norm_r1, 1, 0)
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_gated_r1, 0, 1)
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_norm_gated_r1, 1, 1)
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_gelu_r1, 0, 2)
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_norm_gelu_r1, 1, 2)
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_ln_r1, 2, 0)
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_ln_gated_r1, 2, 1)
+LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_ln_gelu_r1, 2, 2)
+
 // ---- The same linear for 2-8 rows on the tensor cores ---------------------------------------------------
 // linear_gemv's dp4a loop costs, per 16 weight bytes and activation row, four dp4a and a 16-byte shared
 // load: at 8 rows that work, not the weight reads, set the decode step's pace (NOTES.md). Here one

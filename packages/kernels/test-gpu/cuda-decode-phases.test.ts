@@ -2,7 +2,8 @@
 // decode_phases runs: plain, RMS, RMS + gated, LayerNorm + GELU, with bias and residual) queued as the
 // phases of one launch gives the bits of the same linears run as kernels of their own, with 2 and 3 blocks
 // an SM and with the weight prefetch (decodePhasesPrefetch 1 and 2: whole 1 KiB steps at k 4096 and 10240,
-// a half step at k 2576, less than one at k 1216, and the many rounds of a 20480-row gated product).
+// a half step at k 2576, less than one at k 1216, and the many rounds of a 20480-row gated product), and
+// the kernels of their own with the same prefetch (gemvPrefetch 1 and 2: linear_gemv_pf*_r1).
 // The models' test (packages/models/test-gpu/decode-phases.test.ts) covers the attentions between them.
 import { type Tensor, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,9 @@ describe.skipIf(!avail.available)('decode phases: one-row linears as the phases 
         { decodePhases: 2, decodePhasesPrefetch: 1 },
         { decodePhases: 2, decodePhasesPrefetch: 2 },
         { decodePhases: 3, decodePhasesPrefetch: 1 },
+        // the kernels of their own with the same prefetch (linear_gemv_pf*_r1)
+        { decodePhases: 0, gemvPrefetch: 1 },
+        { decodePhases: 0, gemvPrefetch: 2 },
       ];
       for (const routes of configs) {
         // the outputs are downloaded after the whole chain is queued (one launch of six phases), under the

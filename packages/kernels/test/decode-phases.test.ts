@@ -110,8 +110,8 @@ describe('decode phases queue', () => {
     expect(rec.calls.map((c) => c.name)).toEqual(['getFunction', 'launch']);
     expect(rec.calls[1].args[3]).toBe(2048);
     expect((rec.calls[1].args[5] as unknown[]).slice(4, 6)).toEqual([0, 0]);
-    expect(prefetchSteps(PHASE_PREFETCH_MAX)).toBe(PHASE_PREFETCH_MAX);
-    expect(() => prefetchSteps(PHASE_PREFETCH_MAX + 1)).toThrow(/decodePhasesPrefetch is 3: it must be a whole number of KiB from 0 to 2/);
-    expect(() => prefetchSteps(0.5)).toThrow(RangeError);
+    expect(prefetchSteps('decodePhasesPrefetch', PHASE_PREFETCH_MAX)).toBe(PHASE_PREFETCH_MAX);
+    expect(() => prefetchSteps('decodePhasesPrefetch', PHASE_PREFETCH_MAX + 1)).toThrow(/decodePhasesPrefetch is 3: it must be a whole number of KiB from 0 to 2/);
+    expect(() => prefetchSteps('gemvPrefetch', 0.5)).toThrow(/RoutePolicy.gemvPrefetch is 0.5/);
   });
 });

@@ -14,8 +14,8 @@
 #                                               kernel-times.mjs at 2 layers, condensed by step-kernels.py): where a step's time goes
 #   tooling/bench/dev/gpu-session.sh phases     RoutePolicy.decodePhases: a grid barrier's own cost (barrier-cost.mjs), its
 #                                               GPU tests (bit for bit against the kernels one by one), then gpu-e2e
-#                                               without, and with 2 blocks an SM and 0, 1, 2 KiB of weight prefetch,
-#                                               twice (a plain launch where the cooperative one fails), then with the
+#                                               without, with 2 blocks an SM and 0, 1, 2 KiB of weight prefetch, and
+#                                               the kernels of their own with 1 and 2 KiB (gemvPrefetch), twice (a plain launch where the cooperative one fails), then with the
 #                                               barrier's fences as release / acquire (swap-barrier.py atomra)
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
@@ -80,9 +80,10 @@ case "$part" in
     log "decode phases: the GPU tests (a chain of full-size linears; the models' steps)"
     timeout 200 node node_modules/vitest/vitest.mjs run --project gpu packages/kernels/test-gpu/cuda-decode-phases.test.ts packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
     echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=" "$OUT/phases-test.log" | head -30
-    log "decode phases: gpu-e2e, alternating (2 blocks an SM; 0, 1 and 2 KiB of weight prefetch)"
+    log "decode phases: gpu-e2e, alternating (2 blocks an SM with 0, 1, 2 KiB of weight prefetch; kernels of their own with 1, 2)"
     pf() { echo "{\"decodePhases\":2,\"decodePhasesPrefetch\":$1}"; }
-    bash tooling/bench/dev/ab-e2e.sh base='{}' p2="$(pf 0)" pf1="$(pf 1)" pf2="$(pf 2)" base='{}' p2="$(pf 0)" pf1="$(pf 1)" pf2="$(pf 2)" | tee "$OUT/phases-ab.log"
+    set -- base='{}' p2="$(pf 0)" pf1="$(pf 1)" pf2="$(pf 2)" g1='{"gemvPrefetch":1}' g2='{"gemvPrefetch":2}'
+    bash tooling/bench/dev/ab-e2e.sh "$@" "$@" | tee "$OUT/phases-ab.log"
     grep -q "p2 rc=0" "$OUT/phases-ab.log" || bash tooling/bench/dev/ab-e2e.sh p2plain='{"decodePhases":2,"decodePhasesCooperative":false}' | tee -a "$OUT/phases-ab.log"
     log "decode phases: the barrier with release / acquire in place of its fences (swap-barrier.py atomra)"
     cp packages/kernels/cuda/phases.cu /tmp/phases.cu.product

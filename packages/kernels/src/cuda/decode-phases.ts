@@ -70,7 +70,7 @@ export class PhaseQueue {
       return;
     }
     const own = Math.max(...list.map((p) => p.shared));
-    const steps = list.some((p) => p.args[PHASE_KIND] !== PHASE_ATTEND) ? prefetchSteps(this.prefetch()) : 0;
+    const steps = list.some((p) => p.args[PHASE_KIND] !== PHASE_ATTEND) ? prefetchSteps('decodePhasesPrefetch', this.prefetch()) : 0;
     // the prefetch's buffer after every phase's own shared memory, 128-byte aligned (the bulk copy needs 16)
     const offset = steps > 0 ? Math.ceil(own / 128) * 128 : 0;
     const shared = steps > 0 ? offset + steps * PHASE_PREFETCH_STEP : own;
@@ -95,10 +95,13 @@ export class PhaseQueue {
 /** Where a phase's kind is in its launch arguments: after its 8 spans (3 arguments each) and 2 int64. */
 const PHASE_KIND = 8 * 3 + 2;
 
-/** RoutePolicy.decodePhasesPrefetch checked: an integer from 0 to PHASE_PREFETCH_MAX. */
-export function prefetchSteps(steps: number): number {
+/** Shared memory an SM of compute capability 9.0 holds for its blocks (228 KiB). */
+export const SM90_SHARED_PER_SM = 228 * 1024;
+
+/** A weight prefetch's steps (RoutePolicy.decodePhasesPrefetch, gemvPrefetch) checked: an integer from 0 to PHASE_PREFETCH_MAX. */
+export function prefetchSteps(route: 'decodePhasesPrefetch' | 'gemvPrefetch', steps: number): number {
   if (!Number.isInteger(steps) || steps < 0 || steps > PHASE_PREFETCH_MAX) {
-    throw new RangeError(`RoutePolicy.decodePhasesPrefetch is ${steps}: it must be a whole number of KiB from 0 to ${PHASE_PREFETCH_MAX} (0 turns the prefetch off).`);
+    throw new RangeError(`RoutePolicy.${route} is ${steps}: it must be a whole number of KiB from 0 to ${PHASE_PREFETCH_MAX} (0 turns the prefetch off).`);
   }
   return steps;
 }

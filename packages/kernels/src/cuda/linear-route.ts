@@ -68,6 +68,12 @@ export interface RoutePolicy {
    * same arithmetic in the same order, so the same bits.
    */
   decodePhasesPrefetch: number;
+  /**
+   * The one-row GEMV linears that run as kernels of their own take the same prefetch (linear_gemv_pf*_r1):
+   * a block made resident while the kernel before it runs has its first KiB of each weight row copied
+   * into shared memory before it waits on that kernel (0, 1 or 2; sm_90+). The same bits.
+   */
+  gemvPrefetch: number;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
   /**
@@ -121,6 +127,8 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   decodePhasesCooperative: true,
   // not yet measured (2026-12-07, third session)
   decodePhasesPrefetch: 0,
+  // not yet measured (2026-12-07, third session)
+  gemvPrefetch: 0,
   gemvSplitK: 0,
   gemvMmaTiles: 0,
   gemvTune: true,
