@@ -17,10 +17,12 @@
 #                                               without, with 2 blocks an SM and 0, 1, 2 KiB of weight prefetch, and
 #                                               the kernels of their own with 1 and 2 KiB (gemvPrefetch), twice (a plain launch where the cooperative one fails), then with the
 #                                               barrier's fences as release / acquire (swap-barrier.py atomra)
+#   tooling/bench/dev/gpu-session.sh prefetch   the weight prefetch, lean (for a short budget): barrier-cost, the chain test,
+#                                               gpu-e2e base / decodePhases 2 with 0-2 KiB / gemvPrefetch 1-2, the models' test
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
-part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps, phases or stalls"}
+part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps, phases, prefetch or stalls"}
 log() { echo "== $(date -u +%T) $*" | tee -a "$OUT/session.log"; }
 case "$part" in
   fault)
@@ -90,6 +92,17 @@ case "$part" in
     python3 tooling/bench/dev/swap-barrier.py atomra && bash tooling/bench/dev/ab-e2e.sh pf2ra="$(pf 2)" p2ra="$(pf 0)" | tee -a "$OUT/phases-ab.log"
     cp /tmp/phases.cu.product packages/kernels/cuda/phases.cu
     ;;
+  prefetch)
+    log "weight prefetch, lean: a barrier alone; the chain test; gpu-e2e alternating; the models' test"
+    timeout 60 node tooling/bench/dev/barrier-cost.mjs > "$OUT/barrier-cost.log" 2>&1; echo "rc=$?" >> "$OUT/barrier-cost.log"; cat "$OUT/barrier-cost.log"
+    timeout 90 node node_modules/vitest/vitest.mjs run --project gpu packages/kernels/test-gpu/cuda-decode-phases.test.ts > "$OUT/chain-test.log" 2>&1
+    echo "rc=$?" >> "$OUT/chain-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=|identical|expected" "$OUT/chain-test.log" | head -20
+    pf() { echo "{\"decodePhases\":2,\"decodePhasesPrefetch\":$1}"; }
+    bash tooling/bench/dev/ab-e2e.sh base='{}' pf2="$(pf 2)" g2='{"gemvPrefetch":2}' p2="$(pf 0)" g1='{"gemvPrefetch":1}' pf1="$(pf 1)" \
+      base='{}' pf2="$(pf 2)" g2='{"gemvPrefetch":2}' | tee "$OUT/prefetch-ab.log"
+    timeout 200 node node_modules/vitest/vitest.mjs run --project gpu packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
+    echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=" "$OUT/phases-test.log" | head -30
+    ;;
   stalls)
     n=$(grep -c '"linear_mma' /tmp/steps.csv); skip=$((n - 12)); [ "$skip" -lt 0 ] && skip=0
     log "linear_mma under ncu sections (skip $skip of $n)"
@@ -98,5 +111,5 @@ case "$part" in
       --section SchedulerStats --section SourceCounters --clock-control none node tooling/bench/dev/kernel-times.mjs 2 > "$OUT/stalls.txt" 2> "$OUT/stalls.err"
     echo "ncu rc=$?" | tee -a "$OUT/session.log"; grep -E "linear_mma|Duration|DRAM Throughput|Stall|L2 Hit" "$OUT/stalls.txt" | head -60
     ;;
-  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table, steps, phases or stalls)"; exit 2 ;;
+  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table, steps, phases, prefetch or stalls)"; exit 2 ;;
 esac
