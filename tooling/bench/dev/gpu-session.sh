@@ -19,10 +19,12 @@
 #                                               barrier's fences as release / acquire (swap-barrier.py atomra)
 #   tooling/bench/dev/gpu-session.sh prefetch   the weight prefetch, lean (for a short budget): barrier-cost, the chain test,
 #                                               gpu-e2e base / decodePhases 2 with 0-2 KiB / gemvPrefetch 1-2, the models' test
+#   tooling/bench/dev/gpu-session.sh h200       on an H200 with one call's budget: table, then the chain test and gpu-e2e
+#                                               base / decodePhases 2 + 2 KiB / gemvPrefetch 1-2, twice
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
-part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps, phases, prefetch or stalls"}
+part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps, phases, prefetch, h200 or stalls"}
 log() { echo "== $(date -u +%T) $*" | tee -a "$OUT/session.log"; }
 case "$part" in
   fault)
@@ -103,6 +105,14 @@ case "$part" in
     timeout 200 node node_modules/vitest/vitest.mjs run --project gpu packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
     echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=" "$OUT/phases-test.log" | head -30
     ;;
+  h200)
+    bash "$0" table
+    log "the weight prefetch beside the table: the chain test, then gpu-e2e alternating"
+    timeout 90 node node_modules/vitest/vitest.mjs run --project gpu packages/kernels/test-gpu/cuda-decode-phases.test.ts > "$OUT/chain-test.log" 2>&1
+    echo "rc=$?" >> "$OUT/chain-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=|identical|expected" "$OUT/chain-test.log" | head -20
+    bash tooling/bench/dev/ab-e2e.sh base='{}' g2='{"gemvPrefetch":2}' pf2='{"decodePhases":2,"decodePhasesPrefetch":2}' g1='{"gemvPrefetch":1}' \
+      base='{}' g2='{"gemvPrefetch":2}' g1='{"gemvPrefetch":1}' | tee "$OUT/prefetch-ab.log"
+    ;;
   stalls)
     n=$(grep -c '"linear_mma' /tmp/steps.csv); skip=$((n - 12)); [ "$skip" -lt 0 ] && skip=0
     log "linear_mma under ncu sections (skip $skip of $n)"
@@ -111,5 +121,5 @@ case "$part" in
       --section SchedulerStats --section SourceCounters --clock-control none node tooling/bench/dev/kernel-times.mjs 2 > "$OUT/stalls.txt" 2> "$OUT/stalls.err"
     echo "ncu rc=$?" | tee -a "$OUT/session.log"; grep -E "linear_mma|Duration|DRAM Throughput|Stall|L2 Hit" "$OUT/stalls.txt" | head -60
     ;;
-  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table, steps, phases, prefetch or stalls)"; exit 2 ;;
+  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table, steps, phases, prefetch, h200 or stalls)"; exit 2 ;;
 esac
