@@ -166,60 +166,15 @@ __device__ __forceinline__ float rowAbsMax(Row8 row8, bool live, int t, int stri
   return m;
 }
 
-// decode_phases' weight prefetch (GemvPrefetch below): each warp's first weight bytes of a linear phase copied
-// into shared memory by the copy engine (cp.async.bulk, completing on a per-warp mbarrier), issued before the
-// grid barrier, so the bytes stream in while the block waits for the slowest block of the phase before.
-// Below sm_90 (and in dev/emu) the same calls copy synchronously, with the same results.
-#if __CUDA_ARCH__ >= 900
-__device__ __forceinline__ unsigned smemAddr(const void* p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
-__device__ __forceinline__ void mbarInit(unsigned long long* bar) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(smemAddr(bar)) : "memory");
-  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-}
-// lane 0 of a warp: the warp's copies of this phase (bytes in all, 0 for none) arrive on bar
-__device__ __forceinline__ void mbarExpect(unsigned long long* bar, unsigned bytes) {
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // the generic reads of this buffer come first
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smemAddr(bar)), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void bulkCopy(void* dst, const void* src, unsigned bytes, unsigned long long* bar) {
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
-               ::"r"(smemAddr(dst)), "l"(src), "r"(bytes), "r"(smemAddr(bar)) : "memory");
-}
-__device__ __forceinline__ void mbarWait(unsigned long long* bar, unsigned parity) {
-  unsigned done;
-  do {
-    asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
-                 : "=r"(done) : "r"(smemAddr(bar)), "r"(parity) : "memory");
-  } while (!done);
-}
-#else
-__device__ __forceinline__ void mbarInit(unsigned long long* bar) { *bar = 0; }
-__device__ __forceinline__ void mbarExpect(unsigned long long*, unsigned) {}
-__device__ __forceinline__ void bulkCopy(void* dst, const void* src, unsigned bytes, unsigned long long*) {
-  for (unsigned i = 0; i < bytes / 16; i++) reinterpret_cast<u32x4*>(dst)[i] = reinterpret_cast<const u32x4*>(src)[i];
-}
-__device__ __forceinline__ void mbarWait(unsigned long long*, unsigned) {}
-#endif
-// The prefetch of a linear phase: `steps` 1 KiB steps of each of a warp's 4 weight rows in round 0, into buf
-// (8 warps x 4 rows x steps KiB); bar: 8 mbarriers, one a warp, each arrived on once a linear phase (by its lane
-// 0, with 0 bytes where the warp has none); parity: the phase they complete, which the caller flips after every
-// linear phase its block runs. steps 0: none (the first step into registers, as a kernel of its own does).
-struct GemvPrefetch {
-  unsigned char* buf = nullptr;
-  unsigned long long* bar = nullptr;
-  int steps = 0;
-  unsigned parity = 0;
-};
-
 // bid / nblk: this block's index and the blocks of the launch (blockIdx.x, gridDim.x in a kernel of its own;
 // decode_phases' block and the phase's grid there). entry(): where the previous work's writes become visible.
-template <int R, int NORM, int ACT, bool COH = false, typename Entry = PdlEntry, bool PF = false>
+template <int R, int NORM, int ACT, bool COH = false, typename Entry = PdlEntry>
 __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const signed char* __restrict__ W,
                                            const half_t* __restrict__ wScale, const half_t* __restrict__ bias,
                                            const half_t* __restrict__ residual, half_t* __restrict__ out, int rows,
                                            int n, int k, const half_t* __restrict__ normW, float eps,
                                            const half_t* __restrict__ normB, int ks, int stream, int bid, int nblk,
-                                           Entry entry = Entry(), GemvPrefetch pre = GemvPrefetch()) {
+                                           Entry entry = Entry()) {
   constexpr bool GATED = ACT == 1, GELU = ACT == 2;
   extern __shared__ u32x4 xq[];  // R rows of k int8
   __shared__ float red[32];
@@ -268,23 +223,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
     if (withResidual && residual && r < rows && (!GATED || w < 2))
       er = ldAct<COH>(residual + (GATED ? (i64)r * f + 2 * u + w : (i64)r * n + j));
   };
-  // PF (decode_phases): round 0's first pre.steps steps come through shared memory, copied while the block
-  // waits at the grid barrier; otherwise its first step is loaded into registers before entry().
-  const bool pf = PF && pre.steps > 0;
-  int pfSteps = 0;
-  if (pf) {
-    const int u0 = base0 + uw;
-    if (rounds > 0 && u0 < units && sBeg < sEnd) pfSteps = min(pre.steps, sEnd - sBeg);
-    if (lane == 0) {
-      const int lo = sBeg * 1024, hi = min(k, (sBeg + pfSteps) * 1024);  // bytes of each row (steps of 1 KiB)
-      mbarExpect(pre.bar + warp, pfSteps > 0 ? 4u * (unsigned)(hi - lo) : 0u);
-      if (pfSteps > 0)
-        for (int w = 0; w < 4; w++)
-          bulkCopy(pre.buf + (i64)(warp * 4 + w) * pre.steps * 1024, W + (i64)wrow(u0, w) * k + lo, (unsigned)(hi - lo), pre.bar + warp);
-    }
-  } else if (rounds > 0 && base0 + uw < units && sBeg < sEnd) {
-    loadStep(base0 + uw, sBeg);
-  }
+  if (rounds > 0 && base0 + uw < units && sBeg < sEnd) loadStep(base0 + uw, sBeg);
   if (rounds > 0) loadEpilogue(base0 + uw, false, epW, epB, epR);
   if (NORM) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
     const int wpr = 8 / R, stride = wpr * 32, t = threadIdx.x - (warp / wpr) * stride;
@@ -326,20 +265,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
       for (int w = 0; w < 4; w++) acc[r][w] = 0;
     if (act)
       for (int s = sBeg; s < sEnd; s++) {
-        if (pf && rd == 0) {
-          if (s - sBeg < pfSteps) {
-            if (s == sBeg) mbarWait(pre.bar + warp, pre.parity);
-            const u32x4* b = reinterpret_cast<const u32x4*>(pre.buf) + (i64)(warp * 4) * pre.steps * 64 + (s - sBeg) * 64 + lane;
-#pragma unroll
-            for (int w = 0; w < 4; w++)
-#pragma unroll
-              for (int p = 0; p < P; p++) wv[p][w] = b[w * pre.steps * 64 + 32 * p];
-          } else {
-            loadStep(u, s);
-          }
-        } else if (s > sBeg) {
-          loadStep(u, s);
-        }
+        if (s > sBeg) loadStep(u, s);
 #pragma unroll
         for (int p = 0; p < P; p++) {
           const int i = lane + 32 * (P * s + p);
@@ -437,39 +363,6 @@ LINEAR_GEMV_KERNELS(1)
 LINEAR_GEMV_KERNELS(2)
 LINEAR_GEMV_KERNELS(4)
 LINEAR_GEMV_KERNELS(8)
-
-// linear_gemv_pf*_r1 (RoutePolicy.gemvPrefetch): the one-row kernels with decode_phases' weight prefetch. A
-// block that becomes resident while the kernel before it still runs has its warps' first pfSteps KiB of each
-// weight row copied into shared memory (at pfOffset, after the k bytes of the quantized row) before it waits
-// on that kernel (PDL_ENTRY), where alone it has one step in registers. The same bits as linear_gemv_*_r1.
-#define LINEAR_GEMV_PF_KERNEL(NAME, NORM, ACT)                                                                     \
-  extern "C" __global__ void __launch_bounds__(256, 3) NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, \
-                                  const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,  \
-                                  const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out,   \
-                                  int rows, int n, int k, const half_t* __restrict__ normW, float eps,              \
-                                  const half_t* __restrict__ normB, int hasNormB, int ks, int stream, int pfSteps,  \
-                                  int pfOffset) {                                                                   \
-    extern __shared__ u32x4 pfShared[];                                                                             \
-    __shared__ unsigned long long pfBar[8];                                                                         \
-    GemvPrefetch pre;                                                                                               \
-    if (pfSteps > 0) {                                                                                              \
-      pre = GemvPrefetch{reinterpret_cast<unsigned char*>(pfShared) + pfOffset, pfBar, pfSteps, 0u};                \
-      if ((threadIdx.x & 31) == 0) mbarInit(pfBar + (threadIdx.x >> 5));                                            \
-      __syncthreads();                                                                                              \
-    }                                                                                                               \
-    linearGemv<1, NORM, ACT, false, PdlEntry, true>(X, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, \
-                                                    out, rows, n, k, normW, eps, hasNormB ? normB : nullptr, ks, stream,     \
-                                                    blockIdx.x, gridDim.x, PdlEntry(), pre);                                 \
-  }
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_r1, 0, 0)
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_norm_r1, 1, 0)
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_gated_r1, 0, 1)
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_norm_gated_r1, 1, 1)
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_gelu_r1, 0, 2)
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_norm_gelu_r1, 1, 2)
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_ln_r1, 2, 0)
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_ln_gated_r1, 2, 1)
-LINEAR_GEMV_PF_KERNEL(linear_gemv_pf_ln_gelu_r1, 2, 2)
 
 // ---- The same linear for 2-8 rows on the tensor cores ---------------------------------------------------
 // linear_gemv's dp4a loop costs, per 16 weight bytes and activation row, four dp4a and a 16-byte shared

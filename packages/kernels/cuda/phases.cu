@@ -32,8 +32,6 @@ struct Phase {
 struct PhaseTable {
   unsigned long long barrier;  // one word: arrivals in the low bits (zero between barriers), a phase bit on top
   int count;
-  int pfSteps;   // GemvPrefetch.steps of every linear phase (RoutePolicy.decodePhasesPrefetch; 0: none)
-  int pfOffset;  // where its buffer begins in dynamic shared memory (after every phase's own)
   int pad;
   Phase ph[PHASE_MAX];
 };
@@ -74,20 +72,19 @@ struct PhaseEntry {
 };
 
 template <int NORM, int ACT>
-__device__ __forceinline__ void linearPhase(const Phase& ph, PhaseEntry entry, GemvPrefetch& pre) {
+__device__ __forceinline__ void linearPhase(const Phase& ph, PhaseEntry entry) {
   const int flags = ph.i[7];
   const half_t* none = nullptr;
   if ((int)blockIdx.x >= ph.i[6]) {  // past the grid this linear was planned for: only the barrier
     entry();
     return;
   }
-  linearGemv<1, NORM, ACT, true, PhaseEntry, true>(reinterpret_cast<const half_t*>(ph.p[0]), reinterpret_cast<const signed char*>(ph.p[1]),
+  linearGemv<1, NORM, ACT, true>(reinterpret_cast<const half_t*>(ph.p[0]), reinterpret_cast<const signed char*>(ph.p[1]),
                                  reinterpret_cast<const half_t*>(ph.p[2]), flags & 1 ? reinterpret_cast<const half_t*>(ph.p[3]) : none,
                                  flags & 2 ? reinterpret_cast<const half_t*>(ph.p[4]) : none, reinterpret_cast<half_t*>(ph.p[5]),
                                  ph.i[1], ph.i[2], ph.i[3], reinterpret_cast<const half_t*>(ph.p[6]), ph.f[0],
                                  flags & 4 ? reinterpret_cast<const half_t*>(ph.p[7]) : none, ph.i[4], ph.i[5], blockIdx.x, ph.i[6],
-                                 entry, pre);
-  pre.parity ^= 1u;  // every warp's mbarrier completed one phase (or none was armed: steps 0)
+                                 entry);
 }
 
 __device__ __forceinline__ void attendPhase(const Phase& ph, PhaseEntry entry) {
@@ -101,31 +98,22 @@ __device__ __forceinline__ void attendPhase(const Phase& ph, PhaseEntry entry) {
                         keys, values, 1, ph.i[7], nullptr, nullptr, blk);
 }
 
-// 256 threads a block; dynamic shared memory: the largest k of its linears and chunk x 4 of its attentions,
-// then (pfSteps > 0) the weight prefetch's buffer, 32 KiB a step, at pfOffset.
+// 256 threads a block; dynamic shared memory: the largest k of its linears and chunk x 4 of its attentions.
 // The forms the models' decoder layers use (T5's RMS norm and gated FFN, GPT-2's LayerNorm and GELU); the host
 // runs any other as its own kernel. _b2 / _b3: 2 or 3 blocks an SM (128 or 80 registers: at 80 the several
 // bodies in one kernel spill some).
 #define DECODE_PHASES_KERNEL(B)                                                                               \
   extern "C" __global__ void __launch_bounds__(256, B) decode_phases_b##B(const __grid_constant__ PhaseTable t) { \
-    extern __shared__ u32x4 phaseShared[];                                                                    \
-    __shared__ unsigned long long pfBar[8];                                                                   \
     unsigned* bar = reinterpret_cast<unsigned*>(t.barrier);                                                   \
-    GemvPrefetch pre;                                                                                         \
-    if (t.pfSteps > 0) {                                                                                      \
-      pre = GemvPrefetch{reinterpret_cast<unsigned char*>(phaseShared) + t.pfOffset, pfBar, t.pfSteps, 0u};   \
-      if ((threadIdx.x & 31) == 0) mbarInit(pfBar + (threadIdx.x >> 5));                                      \
-      __syncthreads();                                                                                        \
-    }                                                                                                         \
     for (int p = 0; p < t.count; p++) {                                                                       \
       const Phase& ph = t.ph[p];                                                                              \
       const PhaseEntry entry{bar, p == 0};                                                                    \
       switch (ph.i[0]) {                                                                                      \
-        case 0: linearPhase<0, 0>(ph, entry, pre); break;                                                     \
-        case 3: linearPhase<1, 0>(ph, entry, pre); break;                                                     \
-        case 4: linearPhase<1, 1>(ph, entry, pre); break;                                                     \
-        case 6: linearPhase<2, 0>(ph, entry, pre); break;                                                     \
-        case 8: linearPhase<2, 2>(ph, entry, pre); break;                                                     \
+        case 0: linearPhase<0, 0>(ph, entry); break;                                                          \
+        case 3: linearPhase<1, 0>(ph, entry); break;                                                          \
+        case 4: linearPhase<1, 1>(ph, entry); break;                                                          \
+        case 6: linearPhase<2, 0>(ph, entry); break;                                                          \
+        case 8: linearPhase<2, 2>(ph, entry); break;                                                          \
         default: attendPhase(ph, entry); break;                                                               \
       }                                                                                                       \
       /* linearGemv and attendCacheV8 reuse their shared memory in the next phase */                          \

@@ -1,9 +1,7 @@
 // RoutePolicy.decodePhases at full-size and awkward shapes: a chain of one-row int8 linears (every form
 // decode_phases runs: plain, RMS, RMS + gated, LayerNorm + GELU, with bias and residual) queued as the
 // phases of one launch gives the bits of the same linears run as kernels of their own, with 2 and 3 blocks
-// an SM and with the weight prefetch (decodePhasesPrefetch 1 and 2: whole 1 KiB steps at k 4096 and 10240,
-// a half step at k 2576, less than one at k 1216, and the many rounds of a 20480-row gated product), and
-// the kernels of their own with the same prefetch (gemvPrefetch 1 and 2: linear_gemv_pf*_r1).
+// an SM (k 4096, 10240, 2576 and 1216; the many rounds of a 20480-row gated product).
 // The models' test (packages/models/test-gpu/decode-phases.test.ts) covers the attentions between them.
 import { type Tensor, tidy } from '@bminf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +19,7 @@ describe.skipIf(!avail.available)('decode phases: one-row linears as the phases 
   });
   afterAll(() => gpu?.dispose());
 
-  it('a chain of linears gives the kernels\' bits at 2 and 3 blocks an SM, with and without the weight prefetch', () => {
+  it('a chain of linears gives the kernels\' bits at 2 and 3 blocks an SM', () => {
     tidy(() => {
       const weights = (m: number, k: number) => ({ w: gpu.upload(randInt8(m * k), [m, k]), ws: gpu.upload(positiveF16(m, 0.001, 0.01), [m]) });
       const norm = (k: number) => gpu.upload(positiveF16(k, 0.5, 1), [k]);
@@ -44,18 +42,10 @@ describe.skipIf(!avail.available)('decode phases: one-row linears as the phases 
         return [a, b, c, d, e, f];
       };
       const plain = withRoutes(gpu, { decodePhases: 0 }, () => chain().map((t) => gpu.download(t)));
-      const configs: Partial<RoutePolicy>[] = [
-        { decodePhases: 2, decodePhasesPrefetch: 0 },
-        { decodePhases: 2, decodePhasesPrefetch: 1 },
-        { decodePhases: 2, decodePhasesPrefetch: 2 },
-        { decodePhases: 3, decodePhasesPrefetch: 1 },
-        // the kernels of their own with the same prefetch (linear_gemv_pf*_r1)
-        { decodePhases: 0, gemvPrefetch: 1 },
-        { decodePhases: 0, gemvPrefetch: 2 },
-      ];
+      const configs: Partial<RoutePolicy>[] = [{ decodePhases: 2 }, { decodePhases: 3 }];
       for (const routes of configs) {
         // the outputs are downloaded after the whole chain is queued (one launch of six phases), under the
-        // same routes: the queue reads the prefetch and the launch's form when it launches
+        // same routes: the queue reads them when it launches
         const phased = withRoutes(gpu, routes, () => chain().map((t) => gpu.download(t)));
         phased.forEach((got, i) => expect(firstDifference(got, plain[i]), `${JSON.stringify(routes)} linear ${i}`).toBe('identical'));
       }

@@ -1,7 +1,6 @@
 // RoutePolicy.decodePhases on CUDA: a one-sequence decode whose GEMV linears and attentions run as the phases
 // of one cooperative launch (decode_phases) gives the logits of the same steps run kernel by kernel, bit for
-// bit, recorded as a graph and op by op, with 2 and 3 blocks an SM, with and without the weight prefetch
-// (decodePhasesPrefetch); on tiny-cpm1 (LayerNorm, GELU) and the
+// bit, recorded as a graph and op by op, with 2 and 3 blocks an SM; on tiny-cpm1 (LayerNorm, GELU) and the
 // CPM-2 / EVA fixtures (RMS norm, gated FFN, the attention's bias by distance). Skips where no usable GPU is.
 import { join } from 'node:path';
 import { type CudaBackend, cudaAvailability } from '@bminf/kernels';
@@ -13,23 +12,17 @@ const avail = cudaAvailability();
 if (!avail.available) console.log(`[gpu tests] decode phases skipped: CUDA is unavailable: ${avail.reason}`);
 const FIXTURES = join(import.meta.dirname, '../../../models/fixtures');
 
-/** Blocks an SM and KiB of weight prefetch (RoutePolicy.decodePhases, decodePhasesPrefetch). */
-type Phased = [perSm: number, prefetch: number];
-
 /**
- * One sequence through both runners, `steps` tokens: `plain` with decodePhases 0, `phased` with the form
- * given. The policy is set before each call, since a runner plans (and op by op, runs) its steps with the
- * policy of that moment.
+ * One sequence through both runners, `steps` tokens: `plain` with decodePhases 0, `phased` with perSm. The
+ * policy is set before each call, since a runner plans (and op by op, runs) its steps with the policy of that moment.
  */
-async function samePhased(backend: CudaBackend, plain: ModelRunner, phased: ModelRunner, [perSm, prefetch]: Phased, encoder: number[] | null, prompt: number[], steps: number) {
+async function samePhased(backend: CudaBackend, plain: ModelRunner, phased: ModelRunner, perSm: number, encoder: number[] | null, prompt: number[], steps: number) {
   const as = async <T>(p: number, f: () => Promise<T>): Promise<T> => {
     backend.routes.decodePhases = p;
-    backend.routes.decodePhasesPrefetch = p > 0 ? prefetch : 0;
     try {
       return await f();
     } finally {
       backend.routes.decodePhases = 0;
-      backend.routes.decodePhasesPrefetch = 0;
     }
   };
   await as(0, () => plain.open(0, encoder));
@@ -44,7 +37,7 @@ async function samePhased(backend: CudaBackend, plain: ModelRunner, phased: Mode
 }
 
 describe.skipIf(!avail.available)('decode phases on CUDA', () => {
-  it.each([[2, 0], [3, 0], [2, 1], [2, 2], [3, 1]] as Phased[])('tiny-cpm1 int8, %i blocks an SM, %i KiB prefetched: the phased steps equal the kernels one by one, recorded and op by op', async (...form) => {
+  it.each([2, 3])('tiny-cpm1 int8, %i blocks an SM: the phased steps equal the kernels one by one, recorded and op by op', async (perSm) => {
     const model = await Cpm1Model.load(tinyDir, { dtype: 'int8', device: 'cuda' });
     const backend = model.backend as CudaBackend;
     try {
@@ -52,7 +45,7 @@ describe.skipIf(!avail.available)('decode phases on CUDA', () => {
         const plain = new Cpm1PlannedRunner(model, 1, 256, record);
         const phased = new Cpm1PlannedRunner(model, 1, 256, record);
         try {
-          await samePhased(backend, plain, phased, form, null, reference[1].prompt_ids, 12);
+          await samePhased(backend, plain, phased, perSm, null, reference[1].prompt_ids, 12);
         } finally {
           plain.dispose();
           phased.dispose();
@@ -68,11 +61,11 @@ describe.skipIf(!avail.available)('decode phases on CUDA', () => {
       const model = await Cpm2Model.load(join(FIXTURES, name), { dtype, device: 'cuda' });
       const backend = model.backend as CudaBackend;
       try {
-        for (const [record, perSm, prefetch] of [[true, 2, 0], [true, 3, 0], [false, 2, 0], [true, 2, 2], [false, 2, 1], [true, 3, 1]] as const) {
+        for (const [record, perSm] of [[true, 2], [true, 3], [false, 2]] as const) {
           const plain = new Cpm2PlannedRunner(model, 1, { record });
           const phased = new Cpm2PlannedRunner(model, 1, { record });
           try {
-            await samePhased(backend, plain, phased, [perSm, prefetch], [5, 6, 7, 8, 9, 10, 11], [2], 10);
+            await samePhased(backend, plain, phased, perSm, [5, 6, 7, 8, 9, 10, 11], [2], 10);
           } finally {
             plain.dispose();
             phased.dispose();

@@ -14,17 +14,13 @@
 #                                               kernel-times.mjs at 2 layers, condensed by step-kernels.py): where a step's time goes
 #   tooling/bench/dev/gpu-session.sh phases     RoutePolicy.decodePhases: a grid barrier's own cost (barrier-cost.mjs), its
 #                                               GPU tests (bit for bit against the kernels one by one), then gpu-e2e
-#                                               without, with 2 blocks an SM and 0, 1, 2 KiB of weight prefetch, and
-#                                               the kernels of their own with 1 and 2 KiB (gemvPrefetch), twice (a plain launch where the cooperative one fails), then with the
-#                                               barrier's fences as release / acquire (swap-barrier.py atomra)
-#   tooling/bench/dev/gpu-session.sh prefetch   the weight prefetch, lean (for a short budget): barrier-cost, the chain test,
-#                                               gpu-e2e base / decodePhases 2 with 0-2 KiB / gemvPrefetch 1-2, the models' test
-#   tooling/bench/dev/gpu-session.sh h200       on an H200 with one call's budget: table, then the chain test and gpu-e2e
-#                                               base / decodePhases 2 + 2 KiB / gemvPrefetch 1-2, twice
+#                                               without and with 2 blocks an SM, twice (a plain launch where the
+#                                               cooperative one fails), then with the barrier's fences as release /
+#                                               acquire (swap-barrier.py atomra)
 #   tooling/bench/dev/gpu-session.sh stalls     after steps (its /tmp/steps.csv): the last batch-8 step's linear_mma
 #                                               kernels under Nsight Compute's throughput, warp-state and memory sections
 cd "$(dirname "$0")/../../.."
-part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps, phases, prefetch, h200 or stalls"}
+part=${1:?"which part: fault, tests, chain, variants, e2e, table, steps, phases or stalls"}
 log() { echo "== $(date -u +%T) $*" | tee -a "$OUT/session.log"; }
 case "$part" in
   fault)
@@ -84,34 +80,13 @@ case "$part" in
     log "decode phases: the GPU tests (a chain of full-size linears; the models' steps)"
     timeout 200 node node_modules/vitest/vitest.mjs run --project gpu packages/kernels/test-gpu/cuda-decode-phases.test.ts packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
     echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=" "$OUT/phases-test.log" | head -30
-    log "decode phases: gpu-e2e, alternating (2 blocks an SM with 0, 1, 2 KiB of weight prefetch; kernels of their own with 1, 2)"
-    pf() { echo "{\"decodePhases\":2,\"decodePhasesPrefetch\":$1}"; }
-    set -- base='{}' p2="$(pf 0)" pf1="$(pf 1)" pf2="$(pf 2)" g1='{"gemvPrefetch":1}' g2='{"gemvPrefetch":2}'
-    bash tooling/bench/dev/ab-e2e.sh "$@" "$@" | tee "$OUT/phases-ab.log"
+    log "decode phases: gpu-e2e, alternating (2 blocks an SM)"
+    bash tooling/bench/dev/ab-e2e.sh base='{}' p2='{"decodePhases":2}' base='{}' p2='{"decodePhases":2}' | tee "$OUT/phases-ab.log"
     grep -q "p2 rc=0" "$OUT/phases-ab.log" || bash tooling/bench/dev/ab-e2e.sh p2plain='{"decodePhases":2,"decodePhasesCooperative":false}' | tee -a "$OUT/phases-ab.log"
     log "decode phases: the barrier with release / acquire in place of its fences (swap-barrier.py atomra)"
     cp packages/kernels/cuda/phases.cu /tmp/phases.cu.product
-    python3 tooling/bench/dev/swap-barrier.py atomra && bash tooling/bench/dev/ab-e2e.sh pf2ra="$(pf 2)" p2ra="$(pf 0)" | tee -a "$OUT/phases-ab.log"
+    python3 tooling/bench/dev/swap-barrier.py atomra && bash tooling/bench/dev/ab-e2e.sh p2ra='{"decodePhases":2}' | tee -a "$OUT/phases-ab.log"
     cp /tmp/phases.cu.product packages/kernels/cuda/phases.cu
-    ;;
-  prefetch)
-    log "weight prefetch, lean: a barrier alone; the chain test; gpu-e2e alternating; the models' test"
-    timeout 60 node tooling/bench/dev/barrier-cost.mjs > "$OUT/barrier-cost.log" 2>&1; echo "rc=$?" >> "$OUT/barrier-cost.log"; cat "$OUT/barrier-cost.log"
-    timeout 90 node node_modules/vitest/vitest.mjs run --project gpu packages/kernels/test-gpu/cuda-decode-phases.test.ts > "$OUT/chain-test.log" 2>&1
-    echo "rc=$?" >> "$OUT/chain-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=|identical|expected" "$OUT/chain-test.log" | head -20
-    pf() { echo "{\"decodePhases\":2,\"decodePhasesPrefetch\":$1}"; }
-    bash tooling/bench/dev/ab-e2e.sh base='{}' pf2="$(pf 2)" g2='{"gemvPrefetch":2}' p2="$(pf 0)" g1='{"gemvPrefetch":1}' pf1="$(pf 1)" \
-      base='{}' pf2="$(pf 2)" g2='{"gemvPrefetch":2}' | tee "$OUT/prefetch-ab.log"
-    timeout 200 node node_modules/vitest/vitest.mjs run --project gpu packages/models/test-gpu/decode-phases.test.ts > "$OUT/phases-test.log" 2>&1
-    echo "rc=$?" >> "$OUT/phases-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=" "$OUT/phases-test.log" | head -30
-    ;;
-  h200)
-    bash "$0" table
-    log "the weight prefetch beside the table: the chain test, then gpu-e2e alternating"
-    timeout 90 node node_modules/vitest/vitest.mjs run --project gpu packages/kernels/test-gpu/cuda-decode-phases.test.ts > "$OUT/chain-test.log" 2>&1
-    echo "rc=$?" >> "$OUT/chain-test.log"; grep -E "✓|×|FAIL|Error|Tests|rc=|identical|expected" "$OUT/chain-test.log" | head -20
-    bash tooling/bench/dev/ab-e2e.sh base='{}' g2='{"gemvPrefetch":2}' pf2='{"decodePhases":2,"decodePhasesPrefetch":2}' g1='{"gemvPrefetch":1}' \
-      base='{}' g2='{"gemvPrefetch":2}' g1='{"gemvPrefetch":1}' | tee "$OUT/prefetch-ab.log"
     ;;
   stalls)
     n=$(grep -c '"linear_mma' /tmp/steps.csv); skip=$((n - 12)); [ "$skip" -lt 0 ] && skip=0
@@ -121,5 +96,5 @@ case "$part" in
       --section SchedulerStats --section SourceCounters --clock-control none node tooling/bench/dev/kernel-times.mjs 2 > "$OUT/stalls.txt" 2> "$OUT/stalls.err"
     echo "ncu rc=$?" | tee -a "$OUT/session.log"; grep -E "linear_mma|Duration|DRAM Throughput|Stall|L2 Hit" "$OUT/stalls.txt" | head -60
     ;;
-  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table, steps, phases, prefetch, h200 or stalls)"; exit 2 ;;
+  *) echo "unknown part $part (fault, tests, chain, variants, e2e, table, steps, phases or stalls)"; exit 2 ;;
 esac

@@ -162,49 +162,6 @@ void checkLinears() {
   }
 }
 
-// ---- the weight prefetch (linear_gemv_pf*_r1, decode_phases' GemvPrefetch) against linear_gemv_*_r1 ------------
-// Round 0's first steps come through shared memory: whole steps (k 4096), a half one (k 2576), less than one
-// (k 448); every k split, 1 and 2 steps, and a grid of 5 blocks (rounds past round 0 read as before).
-using LinearPfKernel = void (*)(const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*, int, half_t*, int, int, int,
-                                const half_t*, float, const half_t*, int, int, int, int, int);
-
-void checkLinearPrefetch() {
-  struct PfForm {
-    const char* name;
-    LinearKernel plain;
-    LinearPfKernel pf;
-    int norm;
-    bool gated;
-  };
-  const PfForm forms[] = {
-      {"plain", linear_gemv_r1, linear_gemv_pf_r1, 0, false},
-      {"norm+gated", linear_gemv_norm_gated_r1, linear_gemv_pf_norm_gated_r1, 1, true},
-      {"ln+gelu", linear_gemv_ln_gelu_r1, linear_gemv_pf_ln_gelu_r1, 2, false},
-  };
-  const int m = 592;
-  for (int k : {448, 2576, 4096}) {
-    LinearData d{1, m, k, halves(k, 3.f), positive(m, 0.001f, 0.01f), halves(m, 0.5f), halves(m, 4.f), positive(k, 0.5f, 1.f), halves(k, 0.5f),
-                 int8s(static_cast<size_t>(m) * k)};
-    for (const PfForm& pf : forms) {
-      const Form f{pf.name, {pf.plain, nullptr, nullptr, nullptr}, nullptr, pf.norm, pf.gated, false};
-      const auto want = runLinear(pf.plain, d, f, 5, 256, k, 1, 0);
-      const int offset = (k + 127) / 128 * 128;
-      for (int ks : {1, 2, 8})
-        for (int steps : {1, 2}) {
-          const int outWidth = pf.gated ? m / 2 : m;
-          std::vector<half_t> out(static_cast<size_t>(outWidth), 0x7e00);
-          emu_launch(5, 256, static_cast<size_t>(offset) + steps * 32768, [&] {
-            pf.pf(d.x.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(), 1, m, k, d.normW.data(), 1e-5f,
-                  d.normB.data(), pf.norm == 2, ks, ks == 8, steps, offset);
-          });
-          char tag[120];
-          std::snprintf(tag, sizeof tag, "linear_gemv_pf %s k %d ks %d, %d KiB prefetched", pf.name, k, ks, steps);
-          expectSame(tag, out, want);
-        }
-    }
-  }
-}
-
 // ---- batched decoding's int8 linear: quantize_rows_gemv + linear_mma_q against linear_gemv_r1 row by row ----
 // A sequence decoding in a batch of 2-32 must get the bits it gets alone (one row: linear_gemv_*_r1), in
 // every form, the norms included.
@@ -279,7 +236,6 @@ int main(int argc, char** argv) {
   const std::string only = argc > 1 ? argv[1] : "";
   if (only.empty() || only == "attention") checkAttention();
   if (only.empty() || only == "linear") checkLinears();
-  if (only.empty() || only == "linear" || only == "linear-pf") checkLinearPrefetch();
   if (only.empty() || only == "linear-q") checkLinearQ(false);
   if (only == "linear-q-quick") checkLinearQ(true);
   std::printf("%s: %d check(s) differ\n", failures ? "FAILED" : "PASSED", failures);

@@ -62,7 +62,7 @@ import { compileKernels, type CompiledModule } from './compiler.js';
 import {
   ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, attendCacheSplits, IGEMM_TIMED_CANDIDATES, type RoutePolicy, type GemvLinearConfig, gemvLinearConfigs, gemvRows, linearGemvSplit, igemmRoute, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaShared, linearRoute,
 } from './linear-route.js';
-import { flushingNative, PHASE_ATTEND, PHASE_LINEAR_FORMS, PHASE_MAX_SHARED, PHASE_PREFETCH_STEP, PhaseQueue, prefetchSteps, SM90_SHARED_PER_SM } from './decode-phases.js';
+import { flushingNative, PHASE_ATTEND, PHASE_LINEAR_FORMS, PHASE_MAX_SHARED, PhaseQueue } from './decode-phases.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import { SM90_TILES, Sm90Gemm, type Sm90Tile } from './sm90-gemm.js';
 import { Tuner } from './tuner.js';
@@ -142,8 +142,7 @@ export class CudaBackend implements Backend {
     readonly info: CudaInfo,
     options: CudaBackendOptions = {},
   ) {
-    this.phases = new PhaseQueue(native, (b) => this.fn(`decode_phases_b${b}`), () => this.phaseBarrier.span(0, 4), info.multiprocessors ?? 132, () => this.routes.decodePhasesCooperative,
-      () => ((info.computeCapability?.[0] ?? 0) >= 9 ? this.routes.decodePhasesPrefetch : 0));
+    this.phases = new PhaseQueue(native, (b) => this.fn(`decode_phases_b${b}`), () => this.phaseBarrier.span(0, 4), info.multiprocessors ?? 132, () => this.routes.decodePhasesCooperative);
     native = this.native = flushingNative(native, () => this.phases.flush());
     const cc = info.computeCapability ?? [0, 0];
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
@@ -920,23 +919,6 @@ export class CudaBackend implements Backend {
         this.phases.push({ args: phase, shared, solo: () => run({ kernel: 'gemv', ...c }) }, perSm);
         return out;
       }
-      const pfSteps = rows === 1 && !mma ? this.gemvPrefetchSteps() : 0;
-      const pfOffset = Math.ceil(k / 128) * 128, pfShared = pfOffset + pfSteps * PHASE_PREFETCH_STEP;
-      // the blocks an SM that fit beside the buffer (the kernel's launch bounds say 3; 2 KiB for its own and the system's)
-      const pfResident = Math.min(3, Math.floor(SM90_SHARED_PER_SM / (pfShared + 2048)));
-      if (pfSteps > 0 && pfResident > 0) {
-        // linear_gemv_pf*_r1: the one-row kernel with the weight prefetch (untimed: its split planned for the
-        // blocks that fit; the same bits)
-        const pfName = `linear_gemv_pf${norm}${act}_r1`;
-        if (pfShared > 47 * 1024 && (this.gemvShared.get(pfName) ?? 0) < pfShared) {
-          this.native.setMaxDynamicShared(this.fn(pfName), pfShared);
-          this.gemvShared.set(pfName, pfShared);
-        }
-        const c = linearGemvSplit(m, k, 1, sms, this.routes.gemvSplitK, pfResident);
-        this.native.launch(this.fn(pfName), [c.grid, 1, 1], [256, 1, 1], pfShared, 'ppppipipiiipfpiiiii', [...args, c.ks, stream, pfSteps, pfOffset], false,
-          this.routes.dependentLaunch);
-        return out;
-      }
       const key = `${name}:${rows}:${m}:${k}:${bias ? 1 : 0}${residual ? 1 : 0}${layerNorm?.bias ? 1 : 0}:${stream}`;
       run(this.tuner.gemvLinear(key, candidates, run));
     } catch (e) {
@@ -1467,11 +1449,6 @@ export class CudaBackend implements Backend {
       work?.dispose(); // stream-ordered: the pool hands it out again only to later work on this stream
     }
     return out;
-  }
-
-  /** RoutePolicy.gemvPrefetch where the bulk copy is (compute capability 9.0+), else 0. */
-  private gemvPrefetchSteps(): number {
-    return (this.info.computeCapability?.[0] ?? 0) >= 9 ? prefetchSteps('gemvPrefetch', this.routes.gemvPrefetch) : 0;
   }
 
   /** RoutePolicy.decodePhases where decode_phases exists (compute capability 7.0+, phases.cu), else 0. */

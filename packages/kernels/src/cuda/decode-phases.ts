@@ -12,12 +12,8 @@ const PHASE_SIG = 'pppppppp' + 'll' + 'iiiiiiii' + 'ff';
 export const PHASE_ATTEND = 9;
 /** The linear forms decode_phases runs: none, RMS, RMS + gated, LayerNorm, LayerNorm + GELU (NORM * 3 + ACT). */
 export const PHASE_LINEAR_FORMS: ReadonlySet<number> = new Set([0, 3, 4, 6, 8]);
-/** Dynamic shared memory a phase may take (its own; the weight prefetch's buffer comes after it). */
+/** Dynamic shared memory a phase may take (decode_phases does not opt in beyond 48 KiB). */
 export const PHASE_MAX_SHARED = 47 * 1024;
-/** The weight prefetch's buffer a step (RoutePolicy.decodePhasesPrefetch): 8 warps x 4 rows x 1 KiB. */
-export const PHASE_PREFETCH_STEP = 32 * 1024;
-/** Steps of prefetch at most: 2 blocks an SM of decode_phases_b2 with ~11 KiB static and 47 KiB own fit 228 KiB. */
-export const PHASE_PREFETCH_MAX = 2;
 
 export interface QueuedPhase {
   /** The fields, flattened as launch() takes them (PHASE_SIG). */
@@ -41,12 +37,7 @@ export class PhaseQueue {
     private readonly sms: number,
     /** RoutePolicy.decodePhasesCooperative. */
     private readonly cooperative: () => boolean,
-    /** RoutePolicy.decodePhasesPrefetch where the GPU has the bulk copy (sm_90+), else 0. */
-    private readonly prefetch: () => number = () => 0,
   ) {}
-
-  /** The dynamic shared memory each kernel was opted in to (beyond 48 KiB). */
-  private readonly optedIn = new Map<number, number>();
 
   get length(): number {
     return this.queued.length;
@@ -69,41 +60,18 @@ export class PhaseQueue {
       list[0].solo();
       return;
     }
-    const own = Math.max(...list.map((p) => p.shared));
-    const steps = list.some((p) => p.args[PHASE_KIND] !== PHASE_ATTEND) ? prefetchSteps('decodePhasesPrefetch', this.prefetch()) : 0;
-    // the prefetch's buffer after every phase's own shared memory, 128-byte aligned (the bulk copy needs 16)
-    const offset = steps > 0 ? Math.ceil(own / 128) * 128 : 0;
-    const shared = steps > 0 ? offset + steps * PHASE_PREFETCH_STEP : own;
-    const kernel = this.kernel(this.blocksPerSm);
-    if (shared > 48 * 1024 && (this.optedIn.get(this.blocksPerSm) ?? 0) < shared) {
-      this.native.setMaxDynamicShared(kernel, shared);
-      this.optedIn.set(this.blocksPerSm, shared);
-    }
+    const shared = Math.max(...list.map((p) => p.shared));
     const bar = this.barrier();
-    const args: LaunchArg[] = [bar.region, bar.byteOffset, bar.byteLength, list.length, steps, offset, 0];
+    const args: LaunchArg[] = [bar.region, bar.byteOffset, bar.byteLength, list.length, 0];
     for (const p of list) args.push(...p.args);
-    const sig = 'piiii' + PHASE_SIG.repeat(list.length);
-    this.native.launch(kernel, [this.sms * this.blocksPerSm, 1, 1], [256, 1, 1], shared, sig, args, false, false, this.cooperative() ? 1 : 2);
+    const sig = 'pii' + PHASE_SIG.repeat(list.length);
+    this.native.launch(this.kernel(this.blocksPerSm), [this.sms * this.blocksPerSm, 1, 1], [256, 1, 1], shared, sig, args, false, false, this.cooperative() ? 1 : 2);
   }
 
   /** Drops what is queued (the backend is being disposed). */
   clear(): void {
     this.queued = [];
   }
-}
-
-/** Where a phase's kind is in its launch arguments: after its 8 spans (3 arguments each) and 2 int64. */
-const PHASE_KIND = 8 * 3 + 2;
-
-/** Shared memory an SM of compute capability 9.0 holds for its blocks (228 KiB). */
-export const SM90_SHARED_PER_SM = 228 * 1024;
-
-/** A weight prefetch's steps (RoutePolicy.decodePhasesPrefetch, gemvPrefetch) checked: an integer from 0 to PHASE_PREFETCH_MAX. */
-export function prefetchSteps(route: 'decodePhasesPrefetch' | 'gemvPrefetch', steps: number): number {
-  if (!Number.isInteger(steps) || steps < 0 || steps > PHASE_PREFETCH_MAX) {
-    throw new RangeError(`RoutePolicy.${route} is ${steps}: it must be a whole number of KiB from 0 to ${PHASE_PREFETCH_MAX} (0 turns the prefetch off).`);
-  }
-  return steps;
 }
 
 /**

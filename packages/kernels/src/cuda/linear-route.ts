@@ -61,19 +61,6 @@ export interface RoutePolicy {
    * memory) stays resident all the same when nothing else runs on the GPU.
    */
   decodePhasesCooperative: boolean;
-  /**
-   * decode_phases' weight prefetch: each warp's first this many KiB of each of its 4 weight rows of a linear
-   * phase are copied into shared memory (cp.async.bulk, sm_90+) before the grid barrier, so they stream in
-   * while the block waits for the phase before (0, 1 or 2; 32 KiB of shared memory a block a step). The
-   * same arithmetic in the same order, so the same bits.
-   */
-  decodePhasesPrefetch: number;
-  /**
-   * The one-row GEMV linears that run as kernels of their own take the same prefetch (linear_gemv_pf*_r1):
-   * a block made resident while the kernel before it runs has its first KiB of each weight row copied
-   * into shared memory before it waits on that kernel (0, 1 or 2; sm_90+). The same bits.
-   */
-  gemvPrefetch: number;
   /** attend_cache_f16v8's blocks a (sequence, head) pair at most (0: attendCacheSplits chooses). Benchmarks force it. */
   attendSplitMax: number;
   /**
@@ -125,10 +112,6 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // 598-601 against 843-863, CPM-1 482-489 against 591-594; its one-word barrier since is not yet measured
   decodePhases: 0,
   decodePhasesCooperative: true,
-  // not yet measured (2026-12-07, third session)
-  decodePhasesPrefetch: 0,
-  // not yet measured (2026-12-07, third session)
-  gemvPrefetch: 0,
   gemvSplitK: 0,
   gemvMmaTiles: 0,
   gemvTune: true,
