@@ -50,6 +50,25 @@ export function checkContiguous(op: string, t: Tensor, name = 'input'): void {
   }
 }
 
+/**
+ * scatterRows' arguments: src [n, w] and dst [rows, w] of one dtype, index int32 [n], dst and index packed.
+ * Returns [n, w].
+ */
+export function checkScatterRows(src: Tensor, dst: Tensor, index: Tensor): [number, number] {
+  checkSameDType('scatterRows', src, dst);
+  checkRank('scatterRows', src, 2);
+  checkRank('scatterRows', dst, 2);
+  checkDType('scatterRows', index, 'int32');
+  checkShape('scatterRows', index, [src.shape[0]], 'index');
+  checkContiguous('scatterRows', dst, 'dst');
+  checkContiguous('scatterRows', index, 'index');
+  const [n, w] = src.shape;
+  if (dst.shape[1] !== w) {
+    throw new ShapeMismatchError(`scatterRows: src rows of ${w} elements do not fit dst ${shapeToString(dst.shape)}.`);
+  }
+  return [n, w];
+}
+
 /** b's shape must equal a's or be a suffix of it. Returns how many times b repeats. */
 export function checkBroadcastSuffix(op: string, a: Tensor, b: Tensor): number {
   const k = b.rank;

@@ -26,6 +26,7 @@ import {
   type LinearInt8Options,
   checkRank,
   checkSameDType,
+  checkScatterRows,
   checkShape,
   contiguousStrides,
   dtypeOfArray,
@@ -603,17 +604,7 @@ export class CpuBackend implements Backend {
 
   scatterRows(src: Tensor, dst: Tensor, index: Tensor): void {
     this.check('scatterRows', src, dst, index);
-    checkSameDType('scatterRows', src, dst);
-    checkRank('scatterRows', src, 2);
-    checkRank('scatterRows', dst, 2);
-    checkDType('scatterRows', index, 'int32');
-    checkShape('scatterRows', index, [src.shape[0]], 'index');
-    checkContiguous('scatterRows', dst, 'dst');
-    checkContiguous('scatterRows', index, 'index');
-    const [n, w] = src.shape;
-    if (dst.shape[1] !== w) {
-      throw new ShapeMismatchError(`scatterRows: src rows of ${w} elements do not fit dst ${shapeToString(dst.shape)}.`);
-    }
+    const [n, w] = checkScatterRows(src, dst, index);
     if (n === 0 || w === 0) return;
     const sp = w === 1 || src.strides[1] === 1 ? src : this.contiguousCopy(src);
     try {

@@ -2,17 +2,13 @@
 // scatterRows (rows written at indices, a step's KV cache) and argmaxRows (each row's index of its largest).
 import {
   InvalidArgumentError,
-  ShapeMismatchError,
   type Tensor,
   UnsupportedError,
   argmaxExclude,
-  checkContiguous,
   checkDType,
   checkRank,
-  checkSameDType,
-  checkShape,
+  checkScatterRows,
   dtypeSize,
-  shapeToString,
 } from '@bminf/core';
 import { type CudaOpsContext, aligned16, sfx, up32 } from './ops-context.js';
 import type { CudaStorage } from './storage.js';
@@ -87,15 +83,7 @@ export class IndexOps {
 
   scatterRows(src: Tensor, dst: Tensor, index: Tensor): void {
     this.cx.check('scatterRows', src, dst, index);
-    checkSameDType('scatterRows', src, dst);
-    checkRank('scatterRows', src, 2);
-    checkRank('scatterRows', dst, 2);
-    checkDType('scatterRows', index, 'int32');
-    checkShape('scatterRows', index, [src.shape[0]], 'index');
-    checkContiguous('scatterRows', dst, 'dst');
-    checkContiguous('scatterRows', index, 'index');
-    const [n, w] = src.shape;
-    if (dst.shape[1] !== w) throw new ShapeMismatchError(`scatterRows: src rows of ${w} do not fit dst ${shapeToString(dst.shape)}.`);
+    const [n, w] = checkScatterRows(src, dst, index);
     if (src.dtype === 'int8') throw new UnsupportedError('scatterRows: int8 rows are not supported on CUDA.', { hint: 'Scatter float16 or float32 rows.' });
     if (n === 0 || w === 0) return;
     const sp = src.strides[1] === 1 ? src : this.cx.backend.contiguous(src);
