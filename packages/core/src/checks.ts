@@ -1,4 +1,5 @@
 // Argument checks shared by the backends, so that both reject bad input with the same words.
+import type { AttendCacheOptions } from './backend.js';
 import type { DType } from './dtype.js';
 import { DeviceMismatchError, DTypeMismatchError, InvalidArgumentError, ShapeMismatchError } from './errors.js';
 import type { Device } from './device.js';
@@ -111,4 +112,52 @@ export function checkAppend(op: string, q: Tensor, append: { keys: Tensor; value
     });
   }
   return append;
+}
+
+/** attendCache's arguments, checked alike by both backends (each adds its own limits after). */
+export interface AttendCacheArgs {
+  batch: number;
+  width: number;
+  heads: number;
+  headDim: number;
+  slotRows: number;
+  scale: number;
+  bias: Tensor | null;
+  append: { keys: Tensor; values: Tensor } | null;
+}
+
+/**
+ * attendCache(q, keys, values, lengths, options): q [B, heads · headDim] float16 or float32; keys and values
+ * [B · slotRows, heads · headDim] of q's dtype, packed; lengths [B] int32, packed; options.distanceBias
+ * [heads, slotRows] of q's dtype, packed; options.append as checkAppend says. Aliveness and device are the
+ * backend's to check first.
+ */
+export function checkAttendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): AttendCacheArgs {
+  const op = 'attendCache';
+  checkDType(op, q, 'float16', 'float32');
+  checkSameDType(op, q, keys);
+  checkSameDType(op, q, values);
+  checkRank(op, q, 2);
+  checkDType(op, lengths, 'int32');
+  const [batch, width] = q.shape;
+  const { heads, slotRows, scale } = options ?? ({} as Partial<AttendCacheOptions>);
+  if (typeof slotRows !== 'number' || !Number.isSafeInteger(slotRows) || slotRows < 1) {
+    throw new InvalidArgumentError(`${op}: slotRows must be at least 1 and a whole number (the rows of keys and values a sequence has), not ${String(slotRows)}.`);
+  }
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new InvalidArgumentError(`${op}: scale must be a finite number, not ${String(scale)}.`);
+  if (typeof heads !== 'number' || !Number.isSafeInteger(heads) || heads < 1 || width % heads !== 0) {
+    throw new ShapeMismatchError(`${op}: ${String(heads)} heads do not divide q's width ${width} (q is [B, heads * headDim]).`);
+  }
+  checkShape(op, keys, [batch * slotRows, width], 'keys');
+  checkShape(op, values, [batch * slotRows, width], 'values');
+  checkShape(op, lengths, [batch], 'lengths');
+  for (const [t, name] of [[keys, 'keys'], [values, 'values'], [lengths, 'lengths']] as const) checkContiguous(op, t, name);
+  const bias = options.distanceBias ?? null;
+  if (bias) {
+    checkSameDType(op, q, bias);
+    checkShape(op, bias, [heads, slotRows], 'distanceBias');
+    checkContiguous(op, bias, 'distanceBias');
+  }
+  const append = checkAppend(op, q, options.append);
+  return { batch, width, heads, headDim: width / heads, slotRows, scale, bias, append };
 }

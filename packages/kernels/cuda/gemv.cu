@@ -559,15 +559,25 @@ LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
 // residual, so the bits are those of igemm + dequantize (+ gelu / gelu_mul, + add) on the same quantized rows. GATED: a tile is 8 in-rows over their 8
 // gate rows (linear_mma's layout). Needs k % 64 == 0, n % 32 == 0 (gated: f % 16 == 0), xq, W and the
 // output rows 16-byte aligned; dynamic shared memory 2 · 16 · TW · NB · 512 bytes.
-template <int NB, int ACT>
-__device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale,
+//
+// XF (linear_mma_qx, up to 8 rows, NB = 1): the rows come in float16 (X [rows, k]) and are quantized here, with no
+// kernel before: each warp reads its k slice of every row (the slice it multiplies), the block takes each
+// row's absmax over its warps' slices (one barrier; a max is exact in any order, so the scale is
+// quantize_rows_gemv's), and each lane quantizes its own fragments (quant8, as quantize_rows_gemv does)
+// into its slots of shared memory, which only it reads. The bits are those of quantize_rows_gemv (no norm)
+// + linear_mma_q; the kernel boundary and the round trip of the int8 rows through L2 are gone. Dynamic
+// shared memory: the sums' 2 · 16 · TW · 512 bytes, then 8 k bytes of quantized fragments.
+template <int NB, int ACT, bool XF = false>
+__device__ __forceinline__ void linearMmaQ(const void* __restrict__ Xin, const half_t* __restrict__ xScale,
                                            const signed char* __restrict__ W, const half_t* __restrict__ wScale,
                                            const half_t* __restrict__ bias, const half_t* __restrict__ residual,
                                            half_t* __restrict__ out, int rows, int n, int k, int stream) {
   constexpr int NW = 16, TW = 2, U = 2;  // warps, tiles a warp, 64-byte steps of k in flight per lane
+  static_assert(!XF || NB == 1, "linear_mma_qx takes up to 8 rows");
   constexpr bool GATED = ACT == 1;
   constexpr int E = TW * NB * 128;  // a group's sums
-  extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32]
+  extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32], then (XF) the quantized fragments [steps][32]
+  __shared__ float xMax[XF ? NW : 1][8], xRowScale[8];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int f = n >> 1, groups = n / (16 * TW);
   const int steps = k >> 6;
@@ -575,6 +585,8 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
   // every group.
   const int per = (steps + NW - 1) / NW;
   const int s0 = min(steps, warp * per), s1 = min(steps, s0 + per);
+  const signed char* XQ = reinterpret_cast<const signed char*>(Xin);
+  u32x4* xqShared = reinterpret_cast<u32x4*>(mmaqPart + 2 * NW * TW * NB * 32);  // XF: step s of this lane at [s * 32 + lane]
   const u32x4* px[NB];  // this lane's 16 bytes of each 64-byte step of activation row 8 nb + g
 #pragma unroll
   for (int nb = 0; nb < NB; nb++) px[nb] = reinterpret_cast<const u32x4*>(XQ + (i64)min(8 * nb + g, rows - 1) * k) + t;
@@ -598,11 +610,40 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
 #pragma unroll
     for (int q = 0; q < U; q++)
 #pragma unroll
-      for (int nb = 0; nb < NB; nb++)
-        xv[q][nb] = sb + q < s1 && 8 * nb + g < rows ? px[nb][4 * (sb + q)] : u32x4{0u, 0u, 0u, 0u};
+      for (int nb = 0; nb < NB; nb++) {
+        if (XF) xv[q][nb] = sb + q < s1 ? xqShared[(sb + q) * 32 + lane] : u32x4{0u, 0u, 0u, 0u};
+        else xv[q][nb] = sb + q < s1 && 8 * nb + g < rows ? px[nb][4 * (sb + q)] : u32x4{0u, 0u, 0u, 0u};
+      }
   };
   if ((int)blockIdx.x < groups && s0 < s1) loadW(blockIdx.x, s0, s1);
-  PDL_ENTRY();  // the weights are in flight; xq (the quantize kernel's) is read from here on
+  PDL_ENTRY();  // the weights are in flight; xq (the quantize kernel's) or X is read from here on
+  if (XF) {
+    // this lane's 16 halves of each step of row g: halves 64 s + 16 t .. + 15 (its fragment's 16 bytes)
+    const bool live = g < rows;
+    const u32x4* xr = reinterpret_cast<const u32x4*>(reinterpret_cast<const half_t*>(Xin) + (i64)min(g, rows - 1) * k + 16 * t);
+    unsigned m2 = 0;
+    if (live)
+      for (int s = s0; s < s1; s++) m2 = absMax8(absMax8(m2, xr[8 * s]), xr[8 * s + 1]);
+    float m = absMaxOf(m2);
+    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+    if (t == 0) xMax[warp][g] = m;
+    __syncthreads();
+    m = 0.f;
+#pragma unroll
+    for (int w = 0; w < NW; w++) m = fmaxf(m, xMax[w][g]);
+    const float s = h2f(scaleOf(m));
+    const float rc = s == 0.f ? 0.f : __frcp_rn(s);
+    if (warp == 0 && t == 0) xRowScale[g] = s;  // read in the epilogue, after the group's barrier
+    for (int st = s0; st < s1; st++) {
+      u32x4 v = {0u, 0u, 0u, 0u};
+      if (live && s != 0.f) {
+        const u32x2 lo = quant8(xr[8 * st], s, rc), hi = quant8(xr[8 * st + 1], s, rc);
+        v = u32x4{lo.x, lo.y, hi.x, hi.y};
+      }
+      xqShared[st * 32 + lane] = v;
+    }
+  }
   int buf = 0;
   for (int grp = blockIdx.x; grp < groups; grp += gridDim.x) {
     int acc[TW][NB][4];
@@ -654,7 +695,7 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
       decode(e, tw, nb, l2, q, gg, r);
       if (r >= rows || (GATED && q >= 2)) continue;
       auto sumAt = [&](int qq) { return warpsSum(tw, nb, l2, qq); };
-      mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, h2f(xScale[r]), wScale, bias, residual, out, n);
+      mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, XF ? xRowScale[r] : h2f(xScale[r]), wScale, bias, residual, out, n);
     }
     buf ^= 1;
   }
@@ -715,3 +756,16 @@ QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_ln, 2)
 LINEAR_MMA_Q_KERNELS(1)
 LINEAR_MMA_Q_KERNELS(2)
 LINEAR_MMA_Q_KERNELS(4)
+
+// linear_mma_qx: up to 8 rows in float16, quantized in the kernel (XF above); launched as linear_mma_q_b1.
+#define LINEAR_MMA_QX_KERNEL(NAME, ACT)                                                                             \
+  extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
+      NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
+           const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
+           half_t* __restrict__ out, int rows, int n, int k, int stream) {                                          \
+    linearMmaQ<1, ACT, true>(X, nullptr, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, \
+                             rows, n, k, stream);                                                                   \
+  }
+LINEAR_MMA_QX_KERNEL(linear_mma_qx, 0)
+LINEAR_MMA_QX_KERNEL(linear_mma_qx_gated, 1)
+LINEAR_MMA_QX_KERNEL(linear_mma_qx_gelu, 2)

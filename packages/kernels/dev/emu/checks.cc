@@ -168,6 +168,8 @@ void checkLinears() {
 using LinearQKernel = void (*)(const signed char*, const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*, int,
                                half_t*, int, int, int, int);
 using QuantizeGemvKernel = void (*)(const half_t*, signed char*, half_t*, int, const half_t*, float, const half_t*, int);
+using LinearQxKernel = void (*)(const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*, int, half_t*, int, int, int,
+                                int);
 
 // quick: two row counts (kernels of 1 and of 4 groups of 8 rows), three forms, one grid (CI's share)
 void checkLinearQ(bool quick) {
@@ -175,27 +177,28 @@ void checkLinearQ(bool quick) {
     const char* name;
     LinearKernel gemv1;
     LinearQKernel b1, b2, b4;
+    LinearQxKernel qx;  // linear_mma_qx (float16 rows quantized in the kernel, up to 8 rows, no norm); null for the norms
     QuantizeGemvKernel quantize;
     int norm;
     bool gated, inQuick;
   };
-#define QFORM(NAME, GSUF, QSUF, QUANT, NORM, GATED, QUICK)                                                              \
+#define QFORM(NAME, GSUF, QSUF, QX, QUANT, NORM, GATED, QUICK)                                                          \
   QForm {                                                                                                               \
-    NAME, linear_gemv##GSUF##_r1, linear_mma_q##QSUF##_b1, linear_mma_q##QSUF##_b2, linear_mma_q##QSUF##_b4, QUANT, NORM, \
+    NAME, linear_gemv##GSUF##_r1, linear_mma_q##QSUF##_b1, linear_mma_q##QSUF##_b2, linear_mma_q##QSUF##_b4, QX, QUANT, NORM, \
         GATED, QUICK                                                                                                    \
   }
   const QForm forms[] = {
-      QFORM("plain", , , quantize_rows_gemv, 0, false, true),
-      QFORM("gated", _gated, _gated, quantize_rows_gemv, 0, true, false),
-      QFORM("gelu", _gelu, _gelu, quantize_rows_gemv, 0, false, false),
-      QFORM("norm", _norm, , quantize_rows_gemv_norm, 1, false, false),
-      QFORM("norm+gated", _norm_gated, _gated, quantize_rows_gemv_norm, 1, true, true),
-      QFORM("ln+gelu", _ln_gelu, _gelu, quantize_rows_gemv_ln, 2, false, true),
-      QFORM("ln", _ln, , quantize_rows_gemv_ln, 2, false, false),
+      QFORM("plain", , , linear_mma_qx, quantize_rows_gemv, 0, false, true),
+      QFORM("gated", _gated, _gated, linear_mma_qx_gated, quantize_rows_gemv, 0, true, false),
+      QFORM("gelu", _gelu, _gelu, linear_mma_qx_gelu, quantize_rows_gemv, 0, false, false),
+      QFORM("norm", _norm, , nullptr, quantize_rows_gemv_norm, 1, false, false),
+      QFORM("norm+gated", _norm_gated, _gated, nullptr, quantize_rows_gemv_norm, 1, true, true),
+      QFORM("ln+gelu", _ln_gelu, _gelu, nullptr, quantize_rows_gemv_ln, 2, false, true),
+      QFORM("ln", _ln, , nullptr, quantize_rows_gemv_ln, 2, false, false),
   };
 #undef QFORM
   const int k = quick ? 448 : 1216, m = 608;  // 7 or 19 steps of 64 (uneven over 16 warps), 19 groups of 32 rows (gated f = 304)
-  for (int rows : quick ? std::vector<int>{5, 17} : std::vector<int>{2, 8, 9, 16, 17, 30, 32}) {
+  for (int rows : quick ? std::vector<int>{5, 17} : std::vector<int>{2, 7, 8, 9, 16, 17, 30, 32}) {
     LinearData d{rows, m, k, halves(static_cast<size_t>(rows) * k, 3.f), positive(m, 0.001f, 0.01f), halves(m, 0.5f),
                  halves(static_cast<size_t>(rows) * m, 4.f), positive(k, 0.5f, 1.f), halves(k, 0.5f), int8s(static_cast<size_t>(m) * k)};
     for (const QForm& f : forms) {
@@ -224,6 +227,14 @@ void checkLinearQ(bool quick) {
         char tag[120];
         std::snprintf(tag, sizeof tag, "linear_mma_q %s rows %d grid %u: each row as alone", f.name, rows, grid);
         expectSame(tag, out, want);
+        if (!f.qx || NB != 1) continue;
+        // linear_mma_qx: the same float16 rows quantized in the kernel (its fragments after the sums in shared memory)
+        std::vector<half_t> outx(static_cast<size_t>(rows) * outWidth, 0x7e00);
+        emu_launch(grid, 512, static_cast<size_t>(2 * 16 * 2 * 512 + 8 * k), [&] {
+          f.qx(d.x.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, outx.data(), rows, m, k, grid == 19);
+        });
+        std::snprintf(tag, sizeof tag, "linear_mma_qx %s rows %d grid %u: each row as alone", f.name, rows, grid);
+        expectSame(tag, outx, want);
       }
     }
   }

@@ -22,7 +22,7 @@ import {
   checkContiguous,
   checkDType,
   argmaxExclude,
-  checkAppend,
+  checkAttendCache,
   type LinearInt8Options,
   checkRank,
   checkSameDType,
@@ -633,31 +633,8 @@ export class CpuBackend implements Backend {
   }
 
   attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
-    const bias = options?.distanceBias;
-    this.check('attendCache', q, keys, values, lengths, bias, options?.append?.keys, options?.append?.values);
-    checkFloat('attendCache', q);
-    checkSameDType('attendCache', q, keys);
-    checkSameDType('attendCache', q, values);
-    checkRank('attendCache', q, 2);
-    checkDType('attendCache', lengths, 'int32');
-    const [batch, width] = q.shape;
-    const heads = checkInteger('attendCache', 'heads', options.heads);
-    const slotRows = checkInteger('attendCache', 'slotRows', options.slotRows);
-    const scale = checkFiniteNumber('attendCache', 'scale', options.scale);
-    if (slotRows < 1) throw new InvalidArgumentError(`attendCache: slotRows must be at least 1 but is ${slotRows}.`);
-    if (heads < 1 || width % heads !== 0) {
-      throw new ShapeMismatchError(`attendCache: ${heads} heads do not divide q's width ${width} (q is [B, heads * headDim]).`);
-    }
-    checkShape('attendCache', keys, [batch * slotRows, width], 'keys');
-    checkShape('attendCache', values, [batch * slotRows, width], 'values');
-    checkShape('attendCache', lengths, [batch], 'lengths');
-    for (const [t, name] of [[keys, 'keys'], [values, 'values'], [lengths, 'lengths']] as const) checkContiguous('attendCache', t, name);
-    if (bias) {
-      checkSameDType('attendCache', q, bias);
-      checkShape('attendCache', bias, [heads, slotRows], 'distanceBias');
-      checkContiguous('attendCache', bias, 'distanceBias');
-    }
-    const append = checkAppend('attendCache', q, options.append);
+    this.check('attendCache', q, keys, values, lengths, options?.distanceBias, options?.append?.keys, options?.append?.values);
+    const { batch, width, heads, slotRows, scale, bias, append } = checkAttendCache(q, keys, values, lengths, options);
     const qp = width <= 1 || q.strides[1] === 1 ? q : this.contiguousCopy(q);
     const out = this.empty([batch, width], q.dtype);
     try {

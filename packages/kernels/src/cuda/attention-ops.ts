@@ -11,14 +11,12 @@ import {
   Tensor,
   UnsupportedError,
   attentionByParts,
-  checkAppend,
+  checkAttendCache,
   checkAttention,
-  checkContiguous,
   checkDType,
   checkRank,
   checkSameDType,
   checkScoreBias,
-  checkShape,
   dtypeSize,
   shapeToString,
 } from '@bminf/core';
@@ -26,7 +24,7 @@ import { type DeviceSpan, mapNativeError } from '@bminf/cuda-binding';
 import { attentionRoute } from './attention-route.js';
 import { PHASE_ATTEND, PHASE_MAX_SHARED } from './decode-phases.js';
 import { ATTEND_SPLIT_MAX_PAIRS, attendCacheSplits } from './linear-route.js';
-import { type CudaOpsContext, aligned16, gridFor, phasePerSm, sfx, up32 } from './ops-context.js';
+import { type CudaOpsContext, aligned16, filled, gridFor, phasePerSm, sfx, up32 } from './ops-context.js';
 import type { CudaStorage } from './storage.js';
 
 export class AttentionOps {
@@ -106,22 +104,19 @@ export class AttentionOps {
     const [rows, cols] = x.shape.slice(-2);
     const dist = sb.distanceBias ? this.cx.packed(sb.distanceBias) : null;
     const key = sb.keyBias ? this.cx.packed(sb.keyBias) : null;
-    const out = this.cx.make(dist ? x.shape : [rows, cols], x.dtype);
     try {
-      const total = out.numel;
-      if (total > 0) {
-        this.cx.launch(`score_bias_${sfx(x.dtype)}`, Math.min(gridFor(total), 65536), 256, 'pipipiii', [
-          dist ?? out, dist ? 1 : 0, key ?? out, key ? 1 : 0, out, total / (rows * cols), rows, cols,
-        ]);
-      }
-    } catch (e) {
-      out.dispose();
-      throw e;
+      return filled(this.cx.make(dist ? x.shape : [rows, cols], x.dtype), (out) => {
+        const total = out.numel;
+        if (total > 0) {
+          this.cx.launch(`score_bias_${sfx(x.dtype)}`, Math.min(gridFor(total), 65536), 256, 'pipipiii', [
+            dist ?? out, dist ? 1 : 0, key ?? out, key ? 1 : 0, out, total / (rows * cols), rows, cols,
+          ]);
+        }
+      });
     } finally {
       if (dist && dist !== sb.distanceBias) dist.dispose();
       if (key && key !== sb.keyBias) key.dispose();
     }
-    return out;
   }
 
   /**
@@ -154,53 +149,25 @@ export class AttentionOps {
       if (db && db !== distanceBias) db.dispose();
       return attentionByParts(this.cx.backend, q, keys, values, options);
     }
-    const out = this.cx.make([n, heads * headDim], q.dtype);
     const [qs, ks, vs] = [q, keys, values].map(strides);
     const qTiles = Math.ceil(n / 64);
     try {
-      this.cx.launch(route.kernel, heads * qTiles, 128, 'pllpllpllpllippiiiifii', [
-        q, qs[0], qs[1], keys, ks[0], ks[1], values, vs[0], vs[1], bias ?? q, bs[0], bs[1], bias ? 1 : 0, keyBias ?? q,
-        out, n, L, heads, qTiles, options.scale, options.causalOffset !== undefined ? 1 : 0, options.causalOffset ?? 0,
-      ]);
-    } catch (e) {
-      out.dispose();
-      throw e;
+      return filled(this.cx.make([n, heads * headDim], q.dtype), (out) =>
+        this.cx.launch(route.kernel, heads * qTiles, 128, 'pllpllpllpllippiiiifii', [
+          q, qs[0], qs[1], keys, ks[0], ks[1], values, vs[0], vs[1], bias ?? q, bs[0], bs[1], bias ? 1 : 0, keyBias ?? q,
+          out, n, L, heads, qTiles, options.scale, options.causalOffset !== undefined ? 1 : 0, options.causalOffset ?? 0,
+        ]));
     } finally {
       if (db && db !== distanceBias) db.dispose(); // stream-ordered, as the pool's blocks are
     }
-    return out;
   }
 
   attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
-    const bias = options.distanceBias;
-    this.cx.check('attendCache', q, keys, values, lengths, bias, options.append?.keys, options.append?.values);
-    checkDType('attendCache', q, 'float16', 'float32');
-    checkSameDType('attendCache', q, keys);
-    checkSameDType('attendCache', q, values);
-    checkRank('attendCache', q, 2);
-    checkDType('attendCache', lengths, 'int32');
-    const [B, width] = q.shape;
-    const { slotRows, scale } = options;
-    if (!Number.isInteger(slotRows) || slotRows < 1 || slotRows > 12288) {
-      throw new InvalidArgumentError(`attendCache: slotRows must be an integer from 1 to 12288 on CUDA, not ${String(slotRows)}.`);
-    }
-    if (!Number.isFinite(scale)) throw new InvalidArgumentError(`attendCache: scale must be a finite number, not ${String(scale)}.`);
-    checkShape('attendCache', keys, [B * slotRows, width], 'keys');
-    checkShape('attendCache', values, [B * slotRows, width], 'values');
-    checkShape('attendCache', lengths, [B], 'lengths');
-    for (const [t, name] of [[keys, 'keys'], [values, 'values'], [lengths, 'lengths']] as const) checkContiguous('attendCache', t, name);
-    if (bias) {
-      checkSameDType('attendCache', q, bias);
-      checkContiguous('attendCache', bias, 'distanceBias');
-      checkShape('attendCache', bias, [options.heads, slotRows], 'distanceBias');
-    }
-    const numHeads = options.heads;
-    if (!Number.isInteger(numHeads) || numHeads < 1 || width % numHeads !== 0) {
-      throw new ShapeMismatchError(`attendCache: ${String(numHeads)} heads do not divide q's width ${width}.`);
-    }
-    const headDim = width / numHeads;
+    this.cx.check('attendCache', q, keys, values, lengths, options?.distanceBias, options?.append?.keys, options?.append?.values);
+    const { batch: B, width, heads: numHeads, headDim, slotRows, scale, bias, append } = checkAttendCache(q, keys, values, lengths, options);
+    // the kernels' limits: a sequence's scores in shared memory (4 bytes a row), a head's dimensions over a block's threads
+    if (slotRows > 12288) throw new InvalidArgumentError(`attendCache: slotRows must be at most 12288 on CUDA, not ${slotRows}.`);
     if (headDim > 1024) throw new UnsupportedError(`attendCache: heads of ${headDim} dimensions are not supported on CUDA (at most 1024).`);
-    const append = checkAppend('attendCache', q, options.append);
     const qp = q.strides[1] === 1 || width === 1 ? q : this.cx.backend.contiguous(q);
     const out = this.cx.make([B, width], q.dtype);
     let work: Tensor | null = null;

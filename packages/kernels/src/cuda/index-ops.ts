@@ -10,7 +10,7 @@ import {
   checkScatterRows,
   dtypeSize,
 } from '@bminf/core';
-import { type CudaOpsContext, aligned16, sfx, up32 } from './ops-context.js';
+import { type CudaOpsContext, aligned16, filled, sfx, up32 } from './ops-context.js';
 import type { CudaStorage } from './storage.js';
 
 export class IndexOps {
@@ -69,16 +69,13 @@ export class IndexOps {
     const [rows, n] = x.shape;
     const exclude = argmaxExclude(options, n);
     const xp = this.cx.packed(x);
-    const out = this.cx.make([rows], 'int32');
     try {
-      if (rows > 0) this.cx.launch('argmax_rows_f32', rows, 1024, 'ppii', [xp, out, n, exclude]);
-    } catch (e) {
-      out.dispose();
-      throw e;
+      return filled(this.cx.make([rows], 'int32'), (out) => {
+        if (rows > 0) this.cx.launch('argmax_rows_f32', rows, 1024, 'ppii', [xp, out, n, exclude]);
+      });
     } finally {
       if (xp !== x) xp.dispose();
     }
-    return out;
   }
 
   scatterRows(src: Tensor, dst: Tensor, index: Tensor): void {

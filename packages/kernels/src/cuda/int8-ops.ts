@@ -15,7 +15,7 @@ import {
 import { igemmShapeProblem, ltStorageBytes, paddedRows } from '@bminf/cublaslt';
 import { mapNativeError } from '@bminf/cuda-binding';
 import { IGEMM_TIMED_CANDIDATES, gemvRows, igemmRoute } from './linear-route.js';
-import { type CudaOpsContext, type FloatDType, aligned16, disposeCopies, gridFor, sfx, up32 } from './ops-context.js';
+import { type CudaOpsContext, type FloatDType, aligned16, disposeCopies, filled, gridFor, sfx, up32 } from './ops-context.js';
 import { ROW_VEC_MAX_COLS, rowVecLaunch } from './row-vec.js';
 import type { Sm90Gemm } from './sm90-gemm.js';
 import { CudaStorage } from './storage.js';
@@ -76,26 +76,12 @@ export class Int8Ops {
 
   igemm(a: Tensor, b: Tensor): Tensor {
     if (this.igemmDirectOk(a, b)) {
-      const out = this.cx.makeLt([a.shape[0], b.shape[0]], 'int32');
-      try {
-        this.igemmRouted(a, b, out, true, false);
-      } catch (e) {
-        out.dispose();
-        throw e;
-      }
-      return out;
+      return filled(this.cx.makeLt([a.shape[0], b.shape[0]], 'int32'), (out) => this.igemmRouted(a, b, out, true, false));
     }
     const [m, n] = this.igemmCheck('igemm', a, b);
     // cublasLt may compute into padded rows (see igemmPadded): the output has room for them.
     const storage = this.cx.alloc(ltStorageBytes(paddedRows(m), n * 4));
-    const out = new Tensor({ storage, dtype: 'int32', shape: [m, n] });
-    try {
-      this.igemmRouted(a, b, out, false, true);
-    } catch (e) {
-      out.dispose();
-      throw e;
-    }
-    return out;
+    return filled(new Tensor({ storage, dtype: 'int32', shape: [m, n] }), (out) => this.igemmRouted(a, b, out, false, true));
   }
 
   /**

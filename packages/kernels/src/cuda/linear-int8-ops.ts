@@ -9,7 +9,7 @@ import { hopperFits } from './int8-ops.js';
 import {
   type GemvLinearConfig, gemvLinearConfigs, gemvRows, linearGemvSplit, linearCall, type LinearPlan, LINEAR_MMA_WARPS, LINEAR_MMA_Q, linearMmaQGroups, linearMmaQShared, linearMmaShared, linearRoute,
 } from './linear-route.js';
-import { type CudaOpsContext, aligned16, gridFor, phasePerSm } from './ops-context.js';
+import { type CudaOpsContext, aligned16, filled, gridFor, phasePerSm } from './ops-context.js';
 import { SM90_TILES, type Sm90Tile } from './sm90-gemm.js';
 
 export class LinearInt8Ops {
@@ -32,6 +32,7 @@ export class LinearInt8Ops {
     }
     const plan = linearRoute(linearCall(x, weight, weightScale, options, aligned16), this.cx.routes, () => hopperFits(this.cx.sm90, x, weight));
     if (plan.route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
+    if (plan.route === 'mma-qx') return this.linearMmaQ({ x }, weight, weightScale, options);
     const q = plan.route === 'mma-q' ? this.quantizeRowsGemv(x, options) : this.linearQuantize(x, options, plan.norm);
     try {
       if (plan.route === 'mma-q') return this.linearMmaQ(q, weight, weightScale, options);
@@ -147,30 +148,32 @@ export class LinearInt8Ops {
     return { values, scales };
   }
 
-  /** linearInt8's 'mma-q' route: linear_mma_q on the quantized rows, every op after the product in its epilogue. */
-  private linearMmaQ(q: { values: Tensor; scales: Tensor }, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
+  /**
+   * linearInt8's 'mma-q' route: linear_mma_q on the quantized rows, every op after the product in its
+   * epilogue; or, route 'mma-qx', given the float16 rows ({ x }), linear_mma_qx, which quantizes them
+   * itself as quantize_rows_gemv would (the same bits, one kernel).
+   */
+  private linearMmaQ(q: { values: Tensor; scales: Tensor } | { x: Tensor }, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
     const { bias, residual, gated, gelu } = options;
-    const [rows, k] = q.values.shape;
+    const inline = 'x' in q;
+    const [rows, k] = inline ? q.x.shape : q.values.shape;
     const m = w.shape[0];
-    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}_b${linearMmaQGroups(rows)}`;
-    const shared = linearMmaQShared(rows);
+    const act = gated ? '_gated' : gelu ? '_gelu' : '';
+    const name = inline ? `linear_mma_qx${act}` : `linear_mma_q${act}_b${linearMmaQGroups(rows)}`;
+    const shared = linearMmaQShared(rows, inline ? k : 0);
     if ((this.gemvShared.get(name) ?? 0) < shared) {
       this.cx.native.setMaxDynamicShared(this.cx.fn(name), shared);
       this.gemvShared.set(name, shared);
     }
-    const out = this.cx.make([rows, gated ? m / 2 : m], 'float16');
-    try {
+    return filled(this.cx.make([rows, gated ? m / 2 : m], 'float16'), (out) => {
       const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
       const grid = Math.min(this.cx.info.multiprocessors ?? 132, groups);
-      this.cx.native.launch(this.cx.fn(name), [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, 'pppppipipiiii', [
-        ...this.cx.flat([q.values, q.scales, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? ws]), residual ? 1 : 0, ...this.cx.flat([out]),
+      const rowsIn = inline ? [q.x] : [q.values, q.scales];
+      this.cx.native.launch(this.cx.fn(name), [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, `${inline ? '' : 'p'}ppppipipiiii`, [
+        ...this.cx.flat([...rowsIn, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? ws]), residual ? 1 : 0, ...this.cx.flat([out]),
         rows, m, k, this.cx.routes.weightsPastL1 ? 1 : 0,
       ], false, this.cx.routes.dependentLaunch);
-    } catch (e) {
-      out.dispose();
-      throw mapNativeError(e, 'linearInt8');
-    }
-    return out;
+    }, 'linearInt8');
   }
 
   private readonly gemvShared = new Map<string, number>();

@@ -4,7 +4,7 @@
 // capture are read from the backend at each use; the rest is fixed once the backend is made.
 import { type Backend, type DType, type Shape, type Tensor, UnsupportedError } from '@bminf/core';
 import type { CublasLt } from '@bminf/cublaslt';
-import type { DeviceSpan, IgemmPath, KernelFunction, LaunchArg, NativeCuda } from '@bminf/cuda-binding';
+import { type DeviceSpan, type IgemmPath, type KernelFunction, type LaunchArg, mapNativeError, type NativeCuda } from '@bminf/cuda-binding';
 import type { PhaseQueue } from './decode-phases.js';
 import type { CudaInfo } from './info.js';
 import type { RoutePolicy } from './linear-route.js';
@@ -49,6 +49,20 @@ export interface CudaOpsContext {
   launch(name: string, grid: number, block: number, sig: string, args: (Tensor | DeviceSpan | number)[], graph?: boolean): void;
   /** x when it is packed, else a packed copy (the caller disposes what it did not pass in). */
   packed(x: Tensor): Tensor;
+}
+
+/**
+ * An op's output once fill(out) has written it. Where fill throws, out (the op's to return, so no one
+ * else holds it) is disposed and the error rethrown, through mapNativeError for `op` where given.
+ */
+export function filled(out: Tensor, fill: (out: Tensor) => void, op?: string): Tensor {
+  try {
+    fill(out);
+  } catch (e) {
+    out.dispose();
+    throw op ? mapNativeError(e, op) : e;
+  }
+  return out;
 }
 
 /** Disposes the packed copies among `used` (those that are not the caller's own `given` tensors). */
