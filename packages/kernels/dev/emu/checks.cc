@@ -4,6 +4,7 @@
 // every output bit (and every cache row a kernel writes). Prints one line a check and "ok" or the first
 // difference; exits non-zero if any differs.
 //   node packages/kernels/dev/emu/build.mjs && /tmp/bminf-kernel-emu/kernel-checks
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -240,6 +241,34 @@ void checkLinearQ(bool quick) {
   }
 }
 
+// linear_mma_qx's row absmax is taken over its 16 warps' k slices: at k = 3008 (47 steps of 64, 3 a warp, 2 for
+// the last) every warp has a slice, and each row's largest element is planted in a different warp's slice per
+// trial, so a warp left out of the max changes a scale. Against quantize_rows_gemv + linear_mma_q_b1.
+void checkLinearQx() {
+  const int k = 3008, m = 608, rows = 8, per = 3;
+  for (int trial = 0; trial < 3; trial++) {
+    LinearData d{rows, m, k, halves(static_cast<size_t>(rows) * k, 3.f), positive(m, 0.001f, 0.01f), halves(m, 0.5f),
+                 halves(static_cast<size_t>(rows) * m, 4.f), positive(k, 0.5f, 1.f), halves(k, 0.5f), int8s(static_cast<size_t>(m) * k)};
+    for (int r = 0; r < rows; r++) {
+      const int warp = (r * 5 + trial * 7) % 16, step = std::min(46, warp * per + r % per);
+      d.x[static_cast<size_t>(r) * k + 64 * step + (r * 13 + trial) % 64] = emu_f2h(r % 2 ? -40.f : 40.f);
+    }
+    std::vector<signed char> xq(static_cast<size_t>(rows) * k);
+    std::vector<half_t> xs(rows);
+    emu_launch(rows, 256, 0, [&] { quantize_rows_gemv(d.x.data(), xq.data(), xs.data(), k, d.normW.data(), 1e-5f, d.normB.data(), 0); });
+    std::vector<half_t> want(static_cast<size_t>(rows) * m, 0x7e00), got(want);
+    emu_launch(3, 512, static_cast<size_t>(2 * 16 * 2 * 512), [&] {
+      linear_mma_q_b1(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, want.data(), rows, m, k, 0);
+    });
+    emu_launch(3, 512, static_cast<size_t>(2 * 16 * 2 * 512 + 8 * k), [&] {
+      linear_mma_qx(d.x.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, got.data(), rows, m, k, 0);
+    });
+    char tag[120];
+    std::snprintf(tag, sizeof tag, "linear_mma_qx rows %d k %d, each row's max in another warp's slice (trial %d)", rows, k, trial);
+    expectSame(tag, got, want);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -249,6 +278,7 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "linear") checkLinears();
   if (only.empty() || only == "linear-q") checkLinearQ(false);
   if (only == "linear-q-quick") checkLinearQ(true);
+  if (only.empty() || only == "linear-q" || only == "linear-q-quick") checkLinearQx();
   std::printf("%s: %d check(s) differ\n", failures ? "FAILED" : "PASSED", failures);
   return failures ? 1 : 0;
 }
