@@ -85,8 +85,19 @@ describe('linearRoute', () => {
     const qx = (p: Partial<RoutePolicy> = {}) => policy({ mmaInlineQuantize: true, ...p });
     expect(linearRoute(facts(8, 4096, 4096, { bias: true, residual: true }), qx(), never)).toEqual({ route: 'mma-qx', norm: 'none', epilogue: { ...none, residual: true } });
     expect(linearRoute(facts(2, 10240, 4096, { gated: true }), qx(), never)).toEqual({ route: 'mma-qx', norm: 'none', epilogue: { ...none, gated: true } });
-    expect(route(facts(8, 4096, 4096, { norm: 'rms' }), qx(), never)).toBe('mma-q'); // the norm's sums: the quantize kernel's order
+    expect(route(facts(8, 4096, 4096, { norm: 'rms' }), qx(), never)).toBe('mma-q'); // normed rows: mmaInlineNorm
     expect(route(facts(8, 2560, 10240, { norm: 'layer', gelu: true }), qx(), never)).toBe('mma-q');
+    const qxn = (p: Partial<RoutePolicy> = {}) => qx({ mmaInlineNorm: true, ...p });
+    expect(linearRoute(facts(8, 4096, 20480, { norm: 'rms', gated: true, residual: true }), qxn(), never)).toEqual({
+      route: 'mma-qx', norm: 'quantize', epilogue: { gelu: false, gated: true, residual: true },
+    });
+    expect(route(facts(8, 4096, 4096, { norm: 'rms' }), qxn(), never)).toBe('mma-qx');
+    expect(route(facts(8, 2560, 10240, { norm: 'layer', gelu: true }), qxn(), never)).toBe('mma-qx');
+    expect(route(facts(8, 2560, 7680, { norm: 'layer' }), qxn({ mmaInlineQuantize: false }), never)).toBe('mma-qx');
+    expect(route(facts(8, 4096, 4096), qxn({ mmaInlineQuantize: false }), never)).toBe('mma-q');
+    // forms without a kernel of their own: the quantize kernel first
+    expect(route(facts(8, 4096, 4096, { norm: 'rms', gelu: true }), qxn(), never)).toBe('mma-q');
+    expect(route(facts(8, 4096, 8192, { norm: 'layer', gated: true }), qxn(), never)).toBe('mma-q');
     expect(route(facts(9, 4096, 4096), qx(), never)).toBe('mma-q');
     expect(route(facts(8, 4096, 4096), policy({ mmaInlineQuantize: false }), never)).toBe('mma-q');
     expect(route(facts(8, 24576, 4096), qx(), never)).toBe('mma-qx'); // 32 KiB of sums + 192 KiB of rows

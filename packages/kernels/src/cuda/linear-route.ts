@@ -39,6 +39,13 @@ export interface RoutePolicy {
    * such linears (3 of CPM-2's 6, 2 of CPM-1's 4). The norms' sums cannot be split so and keep their bits.
    */
   mmaInlineQuantize: boolean;
+  /**
+   * The same for the normed linears (RMS before a plain or gated product, LayerNorm before a plain or GELU
+   * one: the forms the models use): linear_mma_qx adds the rows' norm sums in quantize_rows_gemv's order
+   * (each half of its block as that kernel's 256 threads, four rows each), so the same bits; every block
+   * reads the rows whole from L2 for them (8 x k halves), where the quantize kernel read them once.
+   */
+  mmaInlineNorm: boolean;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses (or the tuner, gemvTune). Benchmarks force it. */
   gemvSplitK: number;
   /** linear_mma's tiles a group (1, 2, 4, 8; at most the weight's tiles of 16 rows); 0: linearMmaTiles chooses (or the tuner, gemvTune). Tests force it. */
@@ -118,6 +125,7 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   mmaQuantizedMinRows: 2,
   // Off until measured on a GPU (written 2026-12-07, fifth session, checked bit for bit on the CPU emulator)
   mmaInlineQuantize: false,
+  mmaInlineNorm: false,
   // batch 1, tokens/s (H100, 2026-12-07, BENCHMARKS.md): 2 blocks an SM CPM-2 318-322 against 371-373 off, EVA
   // 598-601 against 843-863, CPM-1 482-489 against 591-594; its one-word barrier since is not yet measured
   decodePhases: 0,
@@ -312,8 +320,8 @@ export function igemmRoute(c: IgemmCall, p: RoutePolicy, hopper: () => boolean):
  * - 'mma-q': the quantize (quantize_rows_gemv: the norm and the quantize as linear_gemv's one-row kernel
  *   computes them, so a batch gives each row the bits it gets alone), then linear_mma_q (gemv.cu): the
  *   product on the tensor cores with the dequantize and every op after it in its epilogue (2-32 rows).
- * - 'mma-qx': 'mma-q' in one kernel, linear_mma_qx quantizing the float16 rows itself (up to 8 rows, no
- *   norm: RoutePolicy.mmaInlineQuantize), bit for bit quantize_rows_gemv + linear_mma_q.
+ * - 'mma-qx': 'mma-q' in one kernel, linear_mma_qx normalising and quantizing the float16 rows itself (up
+ *   to 8 rows: RoutePolicy.mmaInlineQuantize, mmaInlineNorm), bit for bit quantize_rows_gemv + linear_mma_q.
  * - 'three-calls': igemm (routed by igemmRoute) + dequantize, the ops after it separate.
  */
 export type LinearRoute = 'gemv' | 'fused' | 'timed' | 'mma-q' | 'mma-qx' | 'three-calls';
@@ -379,8 +387,10 @@ export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean
   // past the GEMV's rows, or from mmaQuantizedMinRows
   const mmaQRows = c.rows >= 1 && c.rows <= Math.min(p.mmaQuantizedMaxRows, LINEAR_MMA_Q.maxRows) && (c.rows > p.gemvMaxRows || c.rows >= p.mmaQuantizedMinRows);
   if (mmaQRows && c.float16 && c.packed16 && c.k > 0 && c.k % 64 === 0 && c.m % 32 === 0) {
-    const inline = p.mmaInlineQuantize && c.rows <= 8 && c.norm === 'none' && linearMmaQShared(c.rows, c.k) <= MMA_Q_MAX_SHARED;
-    if (inline) return { route: 'mma-qx', norm: 'none', epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
+    // linear_mma_qx's normed kernels: RMS before a plain or gated product, LayerNorm before a plain or GELU one
+    const form = c.norm === 'none' ? p.mmaInlineQuantize : p.mmaInlineNorm && (c.norm === 'rms' ? !c.gelu : !c.gated);
+    const inline = form && c.rows <= 8 && linearMmaQShared(c.rows, c.k) <= MMA_Q_MAX_SHARED;
+    if (inline) return { route: 'mma-qx', norm: c.norm === 'none' ? 'none' : 'quantize', epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
     return { route: 'mma-q', norm: c.norm === 'none' ? 'none' : 'quantize', epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
   }
   if (gemv && c.float16 && c.packed16) return { route: 'gemv', norm: 'none', epilogue: NO_EPILOGUE };
