@@ -104,20 +104,42 @@ GEMV_KERNEL(8)
 // 1 RMS, 2 LayerNorm with mean and optional bias. rowNormStats returns row r's {mean, 1 / rms} (mean 0
 // for RMS; {0, 1} without a norm), `wpr` warps per row, thread t of its row's wpr * 32 striding over the
 // row's nvec 16-byte chunks (`live`: r < rows); every thread of the block calls it (block barriers).
+// A thread's share of a row's sum (rowSum8s) or of its squares about `mean` (rowSumSq8s): its chunks t,
+// t + stride, … of 8 halves in order, each element added in turn. rowNormStats and rowsNormStats both sum so,
+// which is what gives a batch's rows the bits they get alone.
+template <bool COH>
+__device__ __forceinline__ float rowSum8s(const u32x4* __restrict__ xr, int t, int stride, int nvec) {
+  float sx = 0.f;
+  for (int i = t; i < nvec; i += stride) {
+    const u32x4 v = ldAct<COH>(xr + i);
+    const half_t* h = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+    for (int e = 0; e < 8; e++) sx += h2f(h[e]);
+  }
+  return sx;
+}
+template <bool COH>
+__device__ __forceinline__ float rowSumSq8s(const u32x4* __restrict__ xr, int t, int stride, int nvec, float mean) {
+  float ss = 0.f;
+  for (int i = t; i < nvec; i += stride) {
+    const u32x4 v = ldAct<COH>(xr + i);
+    const half_t* h = reinterpret_cast<const half_t*>(&v);
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+      const float xf = h2f(h[e]) - mean;  // RMS: mean = 0, x exactly
+      ss += xf * xf;
+    }
+  }
+  return ss;
+}
+
 template <int NORM, bool COH = false>
 __device__ __forceinline__ float2 rowNormStats(const u32x4* __restrict__ xr, bool live, int t, int stride, int nvec,
                                                int k, float eps, int r, int wpr, float* red) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float inv = 1.f, mean = 0.f;
   if (NORM == 2) {  // LayerNorm: the mean first, as layerNorm computes it
-    float sx = 0.f;
-    if (live)
-      for (int i = t; i < nvec; i += stride) {
-        const u32x4 v = ldAct<COH>(xr + i);
-        const half_t* h = reinterpret_cast<const half_t*>(&v);
-#pragma unroll
-        for (int e = 0; e < 8; e++) sx += h2f(h[e]);
-      }
+    float sx = live ? rowSum8s<COH>(xr, t, stride, nvec) : 0.f;
     sx = warpSum(sx);
     if (lane == 0) red[warp] = sx;
     __syncthreads();
@@ -127,17 +149,7 @@ __device__ __forceinline__ float2 rowNormStats(const u32x4* __restrict__ xr, boo
     __syncthreads();  // red is written again below
   }
   if (NORM) {
-    float ss = 0.f;
-    if (live)
-      for (int i = t; i < nvec; i += stride) {
-        const u32x4 v = ldAct<COH>(xr + i);
-        const half_t* h = reinterpret_cast<const half_t*>(&v);
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-          const float xf = h2f(h[e]) - mean;  // RMS: mean = 0, x exactly
-          ss += xf * xf;
-        }
-      }
+    float ss = live ? rowSumSq8s<COH>(xr, t, stride, nvec, mean) : 0.f;
     ss = warpSum(ss);
     if (lane == 0) red[warp] = ss;
     __syncthreads();
@@ -556,16 +568,7 @@ __device__ __forceinline__ float2 rowsNormStats(const half_t* __restrict__ X, in
 #pragma unroll
     for (int rr = 0; rr < 4; rr++) {
       const int r = 4 * h + rr;
-      float sx = 0.f;
-      if (r < rows) {
-        const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
-        for (int i = tt; i < nvec; i += 256) {
-          const u32x4 v = xr[i];
-          const half_t* hv = reinterpret_cast<const half_t*>(&v);
-#pragma unroll
-          for (int e = 0; e < 8; e++) sx += h2f(hv[e]);
-        }
-      }
+      float sx = r < rows ? rowSum8s<false>(reinterpret_cast<const u32x4*>(X + (i64)r * k), tt, 256, nvec) : 0.f;
       sx = warpSum(sx);
       if (lane == 0) redMean[r][w8] = sx;
     }
@@ -580,19 +583,7 @@ __device__ __forceinline__ float2 rowsNormStats(const half_t* __restrict__ X, in
 #pragma unroll
   for (int rr = 0; rr < 4; rr++) {
     const int r = 4 * h + rr;
-    float ss = 0.f;
-    if (r < rows) {
-      const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)r * k);
-      for (int i = tt; i < nvec; i += 256) {
-        const u32x4 v = xr[i];
-        const half_t* hv = reinterpret_cast<const half_t*>(&v);
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-          const float xf = h2f(hv[e]) - mean[rr];  // RMS: mean = 0, x exactly
-          ss += xf * xf;
-        }
-      }
-    }
+    float ss = r < rows ? rowSumSq8s<false>(reinterpret_cast<const u32x4*>(X + (i64)r * k), tt, 256, nvec, mean[rr]) : 0.f;
     ss = warpSum(ss);
     if (lane == 0) redSs[r][w8] = ss;
   }
