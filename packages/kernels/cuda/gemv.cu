@@ -104,6 +104,17 @@ GEMV_KERNEL(8)
 // 1 RMS, 2 LayerNorm with mean and optional bias. rowNormStats returns row r's {mean, 1 / rms} (mean 0
 // for RMS; {0, 1} without a norm), `wpr` warps per row, thread t of its row's wpr * 32 striding over the
 // row's nvec 16-byte chunks (`live`: r < rows); every thread of the block calls it (block barriers).
+// The norm's weights (and bias) of chunks t, t + stride, … into L1: requested before PDL_ENTRY, as no kernel writes
+// them, so that the quantize phase after it does not wait on L2 for them. normB may be null.
+template <int NORM>
+__device__ __forceinline__ void prefetchNormL1(const half_t* normW, const half_t* normB, int t, int stride, int nvec) {
+  if (NORM)
+    for (int i = t; i < nvec; i += stride) {
+      prefetchL1(normW + 8 * (i64)i);
+      if (NORM == 2 && normB) prefetchL1(normB + 8 * (i64)i);
+    }
+}
+
 // A thread's share of a row's sum (rowSum8s) or of its squares about `mean` (rowSumSq8s): its chunks t,
 // t + stride, … of 8 halves in order, each element added in turn. rowNormStats and rowsNormStats both sum so,
 // which is what gives a batch's rows the bits they get alone.
@@ -239,10 +250,7 @@ __device__ __forceinline__ void linearGemv(const half_t* __restrict__ X, const s
   if (rounds > 0) loadEpilogue(base0 + uw, false, epW, epB, epR);
   if (NORM) {  // the norm's weights (and bias) of this thread's chunks of the quantize phase below
     const int wpr = 8 / R, stride = wpr * 32, t = threadIdx.x - (warp / wpr) * stride;
-    for (int i = t; i < nvec; i += stride) {
-      prefetchL1(normW + 8 * (i64)i);
-      if (NORM == 2 && normB) prefetchL1(normB + 8 * (i64)i);
-    }
+    prefetchNormL1<NORM>(normW, normB, t, stride, nvec);
   }
   entry();  // the weights are in flight; what the previous kernel writes is read from here on
   if (rounds > 0 && residual) loadEpilogue(base0 + uw, true, epW, epB, epR);
@@ -794,11 +802,7 @@ __device__ __forceinline__ void quantizeRowGemv(const half_t* __restrict__ X, si
   extern "C" __global__ void __launch_bounds__(256) NAME(const half_t* __restrict__ X, signed char* __restrict__ xq,  \
                                                          half_t* __restrict__ xScale, int k, const half_t* __restrict__ normW, \
                                                          float eps, const half_t* __restrict__ normB, int hasNormB) {  \
-    if (NORM) /* the norm's weights (no kernel writes them) into L1 while the previous kernel ends */               \
-      for (int i = threadIdx.x; i < (k >> 3); i += 256) {                                                            \
-        prefetchL1(normW + 8 * (i64)i);                                                                               \
-        if (NORM == 2 && hasNormB) prefetchL1(normB + 8 * (i64)i);                                                    \
-      }                                                                                                               \
+    prefetchNormL1<NORM>(normW, hasNormB ? normB : nullptr, threadIdx.x, 256, k >> 3);                               \
     PDL_ENTRY();                                                                                                      \
     quantizeRowGemv<NORM>(X, xq, xScale, k, normW, eps, hasNormB ? normB : nullptr);                                 \
   }
@@ -832,11 +836,7 @@ LINEAR_MMA_Q_KERNELS(4)
            const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
            half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps,            \
            const half_t* __restrict__ normB, int hasNormB, int stream) {                                            \
-    if (NORM) /* the norm's weights (no kernel writes them) into L1 while the previous kernel ends */               \
-      for (int i = threadIdx.x; i < (k >> 3); i += 512) {                                                            \
-        prefetchL1(normW + 8 * (i64)i);                                                                               \
-        if (NORM == 2 && hasNormB) prefetchL1(normB + 8 * (i64)i);                                                    \
-      }                                                                                                               \
+    prefetchNormL1<NORM>(normW, hasNormB ? normB : nullptr, threadIdx.x, 512, k >> 3);                               \
     linearMmaQ<1, ACT, true, NORM>(X, nullptr, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, \
                                    out, rows, n, k, stream, normW, eps, hasNormB ? normB : nullptr);                 \
   }
