@@ -116,8 +116,7 @@ __device__ __forceinline__ void prefetchNormL1(const half_t* normW, const half_t
 }
 
 // A thread's share of a row's sum (rowSum8s) or of its squares about `mean` (rowSumSq8s): its chunks t,
-// t + stride, … of 8 halves in order, each element added in turn. rowNormStats and rowsNormStats both sum so,
-// which is what gives a batch's rows the bits they get alone.
+// t + stride, … of 8 halves in order, each element added in turn.
 template <bool COH>
 __device__ __forceinline__ float rowSum8s(const u32x4* __restrict__ xr, int t, int stride, int nvec) {
   float sx = 0.f;
@@ -562,52 +561,6 @@ LINEAR_MMA_KERNEL(linear_mma_ln, 2, 0)
 LINEAR_MMA_KERNEL(linear_mma_ln_gated, 2, 1)
 LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
 
-// The norm statistics {mean, 1 / rms} of row g of X [rows <= 8, k] for a block of 512 threads, summed exactly
-// as quantize_rows_gemv sums them (rowNormStats with one row over 256 threads): each half of the block takes
-// rows 4 h .. 4 h + 3, its thread t adding chunks t, t + 256, … of each in order, as thread t of
-// quantize_rows_gemv's block does; then each warp's sum (the same butterfly), then its 8 warps' sums in
-// order. Every thread of the block calls it (one barrier, two for LayerNorm's mean); rows past `rows` give {0, 1}.
-template <int NORM>
-__device__ __forceinline__ float2 rowsNormStats(const half_t* __restrict__ X, int rows, int k, float eps, int g) {
-  __shared__ float redMean[8][8], redSs[8][8];
-  const int h = threadIdx.x >> 8, tt = threadIdx.x & 255, lane = threadIdx.x & 31, w8 = tt >> 5, nvec = k >> 3;
-  float mean[4] = {0.f, 0.f, 0.f, 0.f};
-  if (NORM == 2) {
-#pragma unroll
-    for (int rr = 0; rr < 4; rr++) {
-      const int r = 4 * h + rr;
-      float sx = r < rows ? rowSum8s<false>(reinterpret_cast<const u32x4*>(X + (i64)r * k), tt, 256, nvec) : 0.f;
-      sx = warpSum(sx);
-      if (lane == 0) redMean[r][w8] = sx;
-    }
-    __syncthreads();
-#pragma unroll
-    for (int rr = 0; rr < 4; rr++) {
-      float tot = 0.f;
-      for (int w = 0; w < 8; w++) tot += redMean[4 * h + rr][w];
-      mean[rr] = tot / k;
-    }
-  }
-#pragma unroll
-  for (int rr = 0; rr < 4; rr++) {
-    const int r = 4 * h + rr;
-    float ss = r < rows ? rowSumSq8s<false>(reinterpret_cast<const u32x4*>(X + (i64)r * k), tt, 256, nvec, mean[rr]) : 0.f;
-    ss = warpSum(ss);
-    if (lane == 0) redSs[r][w8] = ss;
-  }
-  __syncthreads();
-  if (g >= rows) return make_float2(0.f, 1.f);
-  float m = 0.f;
-  if (NORM == 2) {
-    float tot = 0.f;
-    for (int w = 0; w < 8; w++) tot += redMean[g][w];
-    m = tot / k;
-  }
-  float tot = 0.f;
-  for (int w = 0; w < 8; w++) tot += redSs[g][w];
-  return make_float2(m, rsqrtf(tot / k + eps));
-}
-
 // ---- The linear for 2-32 rows on the tensor cores, its activations quantized before it ---------------------
 // linear_mma quantizes every activation row in every block: at 8 rows that is 64-160 KiB read from L2 per
 // SM, as much as the weights it streams; at 32 rows it would be four times that, and the rows would not fit
@@ -625,30 +578,15 @@ __device__ __forceinline__ float2 rowsNormStats(const half_t* __restrict__ X, in
 // residual, so the bits are those of igemm + dequantize (+ gelu / gelu_mul, + add) on the same quantized rows. GATED: a tile is 8 in-rows over their 8
 // gate rows (linear_mma's layout). Needs k % 64 == 0, n % 32 == 0 (gated: f % 16 == 0), xq, W and the
 // output rows 16-byte aligned; dynamic shared memory 2 · 16 · TW · NB · 512 bytes.
-//
-// XF (linear_mma_qx, up to 8 rows, NB = 1): the rows come in float16 (X [rows, k]) and are quantized here, with no
-// kernel before: each warp reads its k slice of every row (the slice it multiplies), the block takes each
-// row's absmax over its warps' slices (one barrier; a max is exact in any order, so the scale is
-// quantize_rows_gemv's), and each lane quantizes its own fragments (quant8, as quantize_rows_gemv does)
-// into its slots of shared memory, which only it reads. The bits are those of quantize_rows_gemv (no norm)
-// + linear_mma_q; the kernel boundary and the round trip of the int8 rows through L2 are gone. Dynamic
-// shared memory: the sums' 2 · 16 · TW · 512 bytes, then 8 k bytes of quantized fragments.
-// NORM (XF only; 1 RMS, 2 LayerNorm): the rows are normalised first, with quantize_rows_gemv's sums in its
-// order (rowsNormSums below), then each lane normalises its own fragments as quantize_rows_gemv does (normRow8).
-template <int NB, int ACT, bool XF = false, int NORM = 0>
-__device__ __forceinline__ void linearMmaQ(const void* __restrict__ Xin, const half_t* __restrict__ xScale,
+template <int NB, int ACT>
+__device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale,
                                            const signed char* __restrict__ W, const half_t* __restrict__ wScale,
                                            const half_t* __restrict__ bias, const half_t* __restrict__ residual,
-                                           half_t* __restrict__ out, int rows, int n, int k, int stream,
-                                           const half_t* __restrict__ normW = nullptr, float eps = 0.f,
-                                           const half_t* __restrict__ normB = nullptr) {
+                                           half_t* __restrict__ out, int rows, int n, int k, int stream) {
   constexpr int NW = 16, TW = 2, U = 2;  // warps, tiles a warp, 64-byte steps of k in flight per lane
-  static_assert(!XF || NB == 1, "linear_mma_qx takes up to 8 rows");
-  static_assert(XF || NORM == 0, "linear_mma_q takes its rows quantized, the norm applied");
   constexpr bool GATED = ACT == 1;
   constexpr int E = TW * NB * 128;  // a group's sums
-  extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32], then (XF) the quantized fragments [steps][32]
-  __shared__ float xMax[XF ? NW : 1][8], xRowScale[8];
+  extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int f = n >> 1, groups = n / (16 * TW);
   const int steps = k >> 6;
@@ -656,8 +594,6 @@ __device__ __forceinline__ void linearMmaQ(const void* __restrict__ Xin, const h
   // every group.
   const int per = (steps + NW - 1) / NW;
   const int s0 = min(steps, warp * per), s1 = min(steps, s0 + per);
-  const signed char* XQ = reinterpret_cast<const signed char*>(Xin);
-  u32x4* xqShared = reinterpret_cast<u32x4*>(mmaqPart + 2 * NW * TW * NB * 32);  // XF: step s of this lane at [s * 32 + lane]
   const u32x4* px[NB];  // this lane's 16 bytes of each 64-byte step of activation row 8 nb + g
 #pragma unroll
   for (int nb = 0; nb < NB; nb++) px[nb] = reinterpret_cast<const u32x4*>(XQ + (i64)min(8 * nb + g, rows - 1) * k) + t;
@@ -681,44 +617,11 @@ __device__ __forceinline__ void linearMmaQ(const void* __restrict__ Xin, const h
 #pragma unroll
     for (int q = 0; q < U; q++)
 #pragma unroll
-      for (int nb = 0; nb < NB; nb++) {
-        if (XF) xv[q][nb] = sb + q < s1 ? xqShared[(sb + q) * 32 + lane] : u32x4{0u, 0u, 0u, 0u};
-        else xv[q][nb] = sb + q < s1 && 8 * nb + g < rows ? px[nb][4 * (sb + q)] : u32x4{0u, 0u, 0u, 0u};
-      }
+      for (int nb = 0; nb < NB; nb++)
+        xv[q][nb] = sb + q < s1 && 8 * nb + g < rows ? px[nb][4 * (sb + q)] : u32x4{0u, 0u, 0u, 0u};
   };
   if ((int)blockIdx.x < groups && s0 < s1) loadW(blockIdx.x, s0, s1);
-  PDL_ENTRY();  // the weights are in flight; xq (the quantize kernel's) or X is read from here on
-  if (XF) {
-    // this lane's 16 halves of each step of row g: halves 64 s + 16 t .. + 15 (its fragment's 16 bytes), chunks
-    // 8 s + 2 t and 8 s + 2 t + 1 of the row, normalised where asked
-    const bool live = g < rows;
-    const half_t* X = reinterpret_cast<const half_t*>(Xin);
-    const u32x4* xr = reinterpret_cast<const u32x4*>(X + (i64)min(g, rows - 1) * k + 16 * t);
-    const float2 stats = NORM ? rowsNormStats<NORM>(X, rows, k, eps, g) : make_float2(0.f, 1.f);
-    auto frag8 = [&](int s, int half) -> u32x4 { return normRow8<NORM>(xr[8 * s + half], normW, normB, 8 * s + 2 * t + half, stats); };
-    unsigned m2 = 0;
-    if (live)
-      for (int s = s0; s < s1; s++) m2 = absMax8(absMax8(m2, frag8(s, 0)), frag8(s, 1));
-    float m = absMaxOf(m2);
-    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
-    if (t == 0) xMax[warp][g] = m;
-    __syncthreads();
-    m = 0.f;
-#pragma unroll
-    for (int w = 0; w < NW; w++) m = fmaxf(m, xMax[w][g]);
-    const float s = h2f(scaleOf(m));
-    const float rc = s == 0.f ? 0.f : __frcp_rn(s);
-    if (warp == 0 && t == 0) xRowScale[g] = s;  // read in the epilogue, after the group's barrier
-    for (int st = s0; st < s1; st++) {
-      u32x4 v = {0u, 0u, 0u, 0u};
-      if (live && s != 0.f) {
-        const u32x2 lo = quant8(frag8(st, 0), s, rc), hi = quant8(frag8(st, 1), s, rc);
-        v = u32x4{lo.x, lo.y, hi.x, hi.y};
-      }
-      xqShared[st * 32 + lane] = v;
-    }
-  }
+  PDL_ENTRY();  // the weights are in flight; xq (the quantize kernel's) is read from here on
   int buf = 0;
   for (int grp = blockIdx.x; grp < groups; grp += gridDim.x) {
     int acc[TW][NB][4];
@@ -770,7 +673,7 @@ __device__ __forceinline__ void linearMmaQ(const void* __restrict__ Xin, const h
       decode(e, tw, nb, l2, q, gg, r);
       if (r >= rows || (GATED && q >= 2)) continue;
       auto sumAt = [&](int qq) { return warpsSum(tw, nb, l2, qq); };
-      mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, XF ? xRowScale[r] : h2f(xScale[r]), wScale, bias, residual, out, n);
+      mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, h2f(xScale[r]), wScale, bias, residual, out, n);
     }
     buf ^= 1;
   }
@@ -827,24 +730,3 @@ QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_ln, 2)
 LINEAR_MMA_Q_KERNELS(1)
 LINEAR_MMA_Q_KERNELS(2)
 LINEAR_MMA_Q_KERNELS(4)
-
-// linear_mma_qx: up to 8 rows in float16, normalised (NORM) and quantized in the kernel (XF above); launched as
-// linear_mma_q_b1. The norm's weight and bias [k] (normB only with NORM 2 and hasNormB).
-#define LINEAR_MMA_QX_KERNEL(NAME, NORM, ACT)                                                                       \
-  extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
-      NAME(const half_t* __restrict__ X, const signed char* __restrict__ W, const half_t* __restrict__ wScale,      \
-           const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual, int hasResidual,      \
-           half_t* __restrict__ out, int rows, int n, int k, const half_t* __restrict__ normW, float eps,            \
-           const half_t* __restrict__ normB, int hasNormB, int stream) {                                            \
-    prefetchNormL1<NORM>(normW, hasNormB ? normB : nullptr, threadIdx.x, 512, k >> 3);                               \
-    linearMmaQ<1, ACT, true, NORM>(X, nullptr, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, \
-                                   out, rows, n, k, stream, normW, eps, hasNormB ? normB : nullptr);                 \
-  }
-LINEAR_MMA_QX_KERNEL(linear_mma_qx, 0, 0)
-LINEAR_MMA_QX_KERNEL(linear_mma_qx_gated, 0, 1)
-LINEAR_MMA_QX_KERNEL(linear_mma_qx_gelu, 0, 2)
-// the norms the models put before their linears: T5's RMS (plain, gated FFN), GPT-2's LayerNorm (plain, GELU FFN)
-LINEAR_MMA_QX_KERNEL(linear_mma_qx_norm, 1, 0)
-LINEAR_MMA_QX_KERNEL(linear_mma_qx_norm_gated, 1, 1)
-LINEAR_MMA_QX_KERNEL(linear_mma_qx_ln, 2, 0)
-LINEAR_MMA_QX_KERNEL(linear_mma_qx_ln_gelu, 2, 2)

@@ -1,5 +1,5 @@
 // The int8 linear for 2-32 rows (batched decoding): the quantize (quantize_rows_gemv), then linear_mma_q
-// (gemv.cu; up to 8 rows, linear_mma_qx, which normalises and quantizes them itself: checked against the two) with the dequantize, GELU, the gated GELU·gate and the residual in its epilogue, must give each
+// (gemv.cu) with the dequantize, GELU, the gated GELU·gate and the residual in its epilogue, must give each
 // row the bits it gets alone (the one-row GEMV linear: a sequence decodes to the same ids in any batch),
 // and the bits of the three calls and the ops after them (where a norm is fused, within its rounding:
 // norm_quantize sums in another order), in every form, at row counts on both sides of its kernels' groups
@@ -64,13 +64,6 @@ describe.skipIf(!avail.available)('the int8 linear for 2-32 rows on the tensor c
               alone.set(gpu.download(gpu.linearInt8(x.narrow(0, r, 1), w, ws, one)) as Uint16Array, r * width);
             }
             expect(firstDifference(mmaQ, alone), `${tag} rows alone`).toBe('identical');
-            if (rows >= 2 && rows <= 8) {
-              // linear_mma_qx (the rows normalised and quantized in the product's kernel) and the quantize kernel + linear_mma_q: the same bits
-              const run = (inline: boolean) =>
-                withRoutes(gpu, { ...mine, mmaInlineQuantize: inline, mmaInlineNorm: inline }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
-              expect(firstDifference(run(true), mmaQ), `${tag} quantized in the kernel`).toBe('identical');
-              expect(firstDifference(run(false), mmaQ), `${tag} quantized before it`).toBe('identical');
-            }
             // the three calls: the same bits but where a norm is summed (norm_quantize's order)
             const calls = withRoutes(gpu, { mmaQuantizedMaxRows: 0, gemvMaxRows: 0 }, () => gpu.download(gpu.linearInt8(x, w, ws, options)));
             if (options.rmsNorm || options.layerNorm) expect(relErr(mmaQ, calls), tag).toBeLessThan(2e-2);

@@ -79,30 +79,6 @@ describe('linearRoute', () => {
     expect(linearRoute(facts(8, 16384, 4096, { residual: true }), policy({ mmaQuantizedMinRows: 9 }), never)).toEqual({ route: 'three-calls', norm: 'none', epilogue: none });
     expect(route(facts(8, 16384), policy({ mmaQuantizedMinRows: 9 }), never)).toBe('three-calls');
     expect(route(facts(8, 16384), policy(), never)).toBe('mma-q');
-    expect(route(facts(8, 16384), policy({ mmaInlineQuantize: true }), never)).toBe('mma-qx');
-  });
-  it('with mmaInlineQuantize, runs 2-8 rows without a norm as linear_mma_qx, the rows quantized in the product\'s kernel, where its shared memory fits', () => {
-    const qx = (p: Partial<RoutePolicy> = {}) => policy({ mmaInlineQuantize: true, ...p });
-    expect(linearRoute(facts(8, 4096, 4096, { bias: true, residual: true }), qx(), never)).toEqual({ route: 'mma-qx', norm: 'none', epilogue: { ...none, residual: true } });
-    expect(linearRoute(facts(2, 10240, 4096, { gated: true }), qx(), never)).toEqual({ route: 'mma-qx', norm: 'none', epilogue: { ...none, gated: true } });
-    expect(route(facts(8, 4096, 4096, { norm: 'rms' }), qx(), never)).toBe('mma-q'); // normed rows: mmaInlineNorm
-    expect(route(facts(8, 2560, 10240, { norm: 'layer', gelu: true }), qx(), never)).toBe('mma-q');
-    const qxn = (p: Partial<RoutePolicy> = {}) => qx({ mmaInlineNorm: true, ...p });
-    expect(linearRoute(facts(8, 4096, 20480, { norm: 'rms', gated: true, residual: true }), qxn(), never)).toEqual({
-      route: 'mma-qx', norm: 'quantize', epilogue: { gelu: false, gated: true, residual: true },
-    });
-    expect(route(facts(8, 4096, 4096, { norm: 'rms' }), qxn(), never)).toBe('mma-qx');
-    expect(route(facts(8, 2560, 10240, { norm: 'layer', gelu: true }), qxn(), never)).toBe('mma-qx');
-    expect(route(facts(8, 2560, 7680, { norm: 'layer' }), qxn({ mmaInlineQuantize: false }), never)).toBe('mma-qx');
-    expect(route(facts(8, 4096, 4096), qxn({ mmaInlineQuantize: false }), never)).toBe('mma-q');
-    // forms without a kernel of their own: the quantize kernel first
-    expect(route(facts(8, 4096, 4096, { norm: 'rms', gelu: true }), qxn(), never)).toBe('mma-q');
-    expect(route(facts(8, 4096, 8192, { norm: 'layer', gated: true }), qxn(), never)).toBe('mma-q');
-    expect(route(facts(9, 4096, 4096), qx(), never)).toBe('mma-q');
-    expect(route(facts(8, 4096, 4096), policy({ mmaInlineQuantize: false }), never)).toBe('mma-q');
-    expect(route(facts(8, 24576, 4096), qx(), never)).toBe('mma-qx'); // 32 KiB of sums + 192 KiB of rows
-    expect(route(facts(8, 24640, 4096), qx(), never)).toBe('mma-q'); // past 224 KiB
-    expect(route(facts(1), qx({ mmaQuantizedMinRows: 1 }), never)).toBe('mma-qx');
   });
   it('runs 9-32 rows as the quantize and linear_mma_q, every op after the product in its epilogue', () => {
     expect(linearRoute(facts(9, 4096, 4096, { residual: true }), policy(), never)).toEqual({ route: 'mma-q', norm: 'none', epilogue: { ...none, residual: true } });

@@ -32,7 +32,6 @@ export class LinearInt8Ops {
     }
     const plan = linearRoute(linearCall(x, weight, weightScale, options, aligned16), this.cx.routes, () => hopperFits(this.cx.sm90, x, weight));
     if (plan.route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
-    if (plan.route === 'mma-qx') return this.linearMmaQ({ x }, weight, weightScale, options);
     const q = plan.route === 'mma-q' ? this.quantizeRowsGemv(x, options) : this.linearQuantize(x, options, plan.norm);
     try {
       if (plan.route === 'mma-q') return this.linearMmaQ(q, weight, weightScale, options);
@@ -148,21 +147,13 @@ export class LinearInt8Ops {
     return { values, scales };
   }
 
-  /**
-   * linearInt8's 'mma-q' route: linear_mma_q on the quantized rows, every op after the product in its
-   * epilogue; or, route 'mma-qx', given the float16 rows ({ x }), linear_mma_qx, which normalises and
-   * quantizes them itself as quantize_rows_gemv would (the same bits, one kernel).
-   */
-  private linearMmaQ(q: { values: Tensor; scales: Tensor } | { x: Tensor }, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
+  /** linearInt8's 'mma-q' route: linear_mma_q on the quantized rows, every op after the product in its epilogue. */
+  private linearMmaQ(q: { values: Tensor; scales: Tensor }, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
     const { bias, residual, gated, gelu } = options;
-    const inline = 'x' in q;
-    const [rows, k] = inline ? q.x.shape : q.values.shape;
+    const [rows, k] = q.values.shape;
     const m = w.shape[0];
-    const act = gated ? '_gated' : gelu ? '_gelu' : '';
-    const norm = options.rmsNorm ?? options.layerNorm;
-    const normSfx = options.rmsNorm ? '_norm' : options.layerNorm ? '_ln' : '';
-    const name = inline ? `linear_mma_qx${normSfx}${act}` : `linear_mma_q${act}_b${linearMmaQGroups(rows)}`;
-    const shared = linearMmaQShared(rows, inline ? k : 0);
+    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}_b${linearMmaQGroups(rows)}`;
+    const shared = linearMmaQShared(rows);
     if ((this.gemvShared.get(name) ?? 0) < shared) {
       this.cx.native.setMaxDynamicShared(this.cx.fn(name), shared);
       this.gemvShared.set(name, shared);
@@ -170,13 +161,10 @@ export class LinearInt8Ops {
     return filled(this.cx.make([rows, gated ? m / 2 : m], 'float16'), (out) => {
       const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
       const grid = Math.min(this.cx.info.multiprocessors ?? 132, groups);
-      const stream = this.cx.routes.weightsPastL1 ? 1 : 0;
-      const head = [...this.cx.flat(inline ? [q.x] : [q.values, q.scales]), ...this.cx.flat([w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? ws]), residual ? 1 : 0, ...this.cx.flat([out]), rows, m, k];
-      const nb = options.layerNorm?.bias;
-      // linear_mma_qx takes the norm's operands (its plain kernels ignore them)
-      const tail = inline ? [...this.cx.flat([norm?.weight ?? ws]), norm?.eps ?? 0, ...this.cx.flat([nb ?? ws]), nb ? 1 : 0, stream] : [stream];
-      this.cx.native.launch(this.cx.fn(name), [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, inline ? 'ppppipipiiipfpii' : 'pppppipipiiii', [...head, ...tail],
-        false, this.cx.routes.dependentLaunch);
+      this.cx.native.launch(this.cx.fn(name), [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, 'pppppipipiiii', [
+        ...this.cx.flat([q.values, q.scales, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? ws]), residual ? 1 : 0, ...this.cx.flat([out]),
+        rows, m, k, this.cx.routes.weightsPastL1 ? 1 : 0,
+      ], false, this.cx.routes.dependentLaunch);
     }, 'linearInt8');
   }
 

@@ -31,21 +31,6 @@ export interface RoutePolicy {
    * with linear_gemv, where the row is 8 KiB and one kernel less counts.
    */
   mmaQuantizedMinRows: number;
-  /**
-   * An 'mma-q' linear of at most 8 rows with no norm takes its rows in float16 and quantizes them in the
-   * product's kernel (linear_mma_qx: each warp its own k slice, one block barrier for the rows' absmax),
-   * not in a quantize kernel before it: the same bits, one kernel boundary and one round trip of the int8
-   * rows through L2 fewer. A decoder layer's products after its attentions and after the FFN's GELU are
-   * such linears (3 of CPM-2's 6, 2 of CPM-1's 4). The norms' sums cannot be split so and keep their bits.
-   */
-  mmaInlineQuantize: boolean;
-  /**
-   * The same for the normed linears (RMS before a plain or gated product, LayerNorm before a plain or GELU
-   * one: the forms the models use): linear_mma_qx adds the rows' norm sums in quantize_rows_gemv's order
-   * (each half of its block as that kernel's 256 threads, four rows each), so the same bits; every block
-   * reads the rows whole from L2 for them (8 x k halves), where the quantize kernel read them once.
-   */
-  mmaInlineNorm: boolean;
   /** linear_gemv's k split (1, 2, 4, 8 warps a unit); 0: linearGemvSplit chooses (or the tuner, gemvTune). Benchmarks force it. */
   gemvSplitK: number;
   /** linear_mma's tiles a group (1, 2, 4, 8; at most the weight's tiles of 16 rows); 0: linearMmaTiles chooses (or the tuner, gemvTune). Tests force it. */
@@ -123,9 +108,6 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   // batch 8, tokens/s (H100, one call, 2 runs against 3): CPM-2 2 359-2 498 against 2 087-2 189, EVA
   // 5 208-5 471 against 4 365-4 421, CPM-1 3 572-3 681 against 2 920-3 136
   mmaQuantizedMinRows: 2,
-  // Off until measured on a GPU (written 2026-12-07, fifth session, checked bit for bit on the CPU emulator)
-  mmaInlineQuantize: false,
-  mmaInlineNorm: false,
   // batch 1, tokens/s (H100, 2026-12-07, BENCHMARKS.md): 2 blocks an SM CPM-2 318-322 against 371-373 off, EVA
   // 598-601 against 843-863, CPM-1 482-489 against 591-594; its one-word barrier since is not yet measured
   decodePhases: 0,
@@ -187,12 +169,9 @@ export function linearMmaQGroups(rows: number): 1 | 2 | 4 {
   return rows <= 8 ? 1 : rows <= 16 ? 2 : 4;
 }
 
-/**
- * linear_mma_q's dynamic shared memory: its warps' double-buffered partial sums; linear_mma_qx (`inlineK`:
- * the rows' k, quantized in the kernel) adds the 8 rows' quantized fragments, 8 k bytes.
- */
-export function linearMmaQShared(rows: number, inlineK = 0): number {
-  return 2 * LINEAR_MMA_Q.warps * LINEAR_MMA_Q.tilesPerWarp * linearMmaQGroups(rows) * 32 * 16 + 8 * inlineK;
+/** linear_mma_q's dynamic shared memory: its warps' double-buffered partial sums. */
+export function linearMmaQShared(rows: number): number {
+  return 2 * LINEAR_MMA_Q.warps * LINEAR_MMA_Q.tilesPerWarp * linearMmaQGroups(rows) * 32 * 16;
 }
 
 export function linearMmaFits(rows: number, k: number, m: number, p: RoutePolicy): boolean {
@@ -320,11 +299,9 @@ export function igemmRoute(c: IgemmCall, p: RoutePolicy, hopper: () => boolean):
  * - 'mma-q': the quantize (quantize_rows_gemv: the norm and the quantize as linear_gemv's one-row kernel
  *   computes them, so a batch gives each row the bits it gets alone), then linear_mma_q (gemv.cu): the
  *   product on the tensor cores with the dequantize and every op after it in its epilogue (2-32 rows).
- * - 'mma-qx': 'mma-q' in one kernel, linear_mma_qx normalising and quantizing the float16 rows itself (up
- *   to 8 rows: RoutePolicy.mmaInlineQuantize, mmaInlineNorm), bit for bit quantize_rows_gemv + linear_mma_q.
  * - 'three-calls': igemm (routed by igemmRoute) + dequantize, the ops after it separate.
  */
-export type LinearRoute = 'gemv' | 'fused' | 'timed' | 'mma-q' | 'mma-qx' | 'three-calls';
+export type LinearRoute = 'gemv' | 'fused' | 'timed' | 'mma-q' | 'three-calls';
 
 /**
  * An int8 linear with more rows than the GEMV takes is three steps: (1) the norm, if asked, and the
@@ -373,8 +350,6 @@ export interface LinearCall {
   packed16: boolean;
 }
 
-/** linear_mma_q's dynamic shared memory at most (an SM's 228 KiB less the kernels' static shared memory and the 1 KiB each block reserves). */
-const MMA_Q_MAX_SHARED = 224 * 1024;
 /** The GEMV linear keeps the quantized activations in shared memory: at most this many bytes (rows × k). */
 const GEMV_LINEAR_MAX_BYTES = 96 * 1024;
 const NO_EPILOGUE: Readonly<LinearEpilogue> = { gelu: false, gated: false, residual: false };
@@ -387,10 +362,6 @@ export function linearRoute(c: LinearCall, p: RoutePolicy, hopper: () => boolean
   // past the GEMV's rows, or from mmaQuantizedMinRows
   const mmaQRows = c.rows >= 1 && c.rows <= Math.min(p.mmaQuantizedMaxRows, LINEAR_MMA_Q.maxRows) && (c.rows > p.gemvMaxRows || c.rows >= p.mmaQuantizedMinRows);
   if (mmaQRows && c.float16 && c.packed16 && c.k > 0 && c.k % 64 === 0 && c.m % 32 === 0) {
-    // linear_mma_qx's normed kernels: RMS before a plain or gated product, LayerNorm before a plain or GELU one
-    const form = c.norm === 'none' ? p.mmaInlineQuantize : p.mmaInlineNorm && (c.norm === 'rms' ? !c.gelu : !c.gated);
-    const inline = form && c.rows <= 8 && linearMmaQShared(c.rows, c.k) <= MMA_Q_MAX_SHARED;
-    if (inline) return { route: 'mma-qx', norm: c.norm === 'none' ? 'none' : 'quantize', epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
     return { route: 'mma-q', norm: c.norm === 'none' ? 'none' : 'quantize', epilogue: { gelu: c.gelu, gated: c.gated, residual: c.residual } };
   }
   if (gemv && c.float16 && c.packed16) return { route: 'gemv', norm: 'none', epilogue: NO_EPILOGUE };
