@@ -20,7 +20,7 @@ import {
   dtypeSize,
   shapeToString,
 } from '@bminf/core';
-import { type DeviceSpan, mapNativeError } from '@bminf/cuda-binding';
+import type { DeviceSpan } from '@bminf/cuda-binding';
 import { attentionRoute } from './attention-route.js';
 import { PHASE_ATTEND, PHASE_MAX_SHARED } from './decode-phases.js';
 import { ATTEND_SPLIT_MAX_PAIRS, attendCacheSplits } from './linear-route.js';
@@ -169,47 +169,44 @@ export class AttentionOps {
     if (slotRows > 12288) throw new InvalidArgumentError(`attendCache: slotRows must be at most 12288 on CUDA, not ${slotRows}.`);
     if (headDim > 1024) throw new UnsupportedError(`attendCache: heads of ${headDim} dimensions are not supported on CUDA (at most 1024).`);
     const qp = q.strides[1] === 1 || width === 1 ? q : this.cx.backend.contiguous(q);
-    const out = this.cx.make([B, width], q.dtype);
-    let work: Tensor | null = null;
+    let work = null as Tensor | null; // assigned in the callback below
     try {
-      if (B > 0 && width > 0) {
-        // float16 heads of 8k ≤ 256 dimensions with 16-byte aligned caches: the kernel spread for latency
-        const v8 = q.dtype === 'float16' && headDim % 8 === 0 && headDim <= 256 && this.cx.span(keys).byteOffset % 16 === 0 && this.cx.span(values).byteOffset % 16 === 0;
-        const args = [
-          ...this.cx.flat([qp]), qp.strides[0], ...this.cx.flat([keys, values, lengths, bias ?? keys]), bias ? 1 : 0, ...this.cx.flat([out]), numHeads, headDim, slotRows, scale,
-          ...this.cx.flat([append?.keys ?? keys, append?.values ?? values]), append ? append.keys.strides[0] : 0, append ? 1 : 0,
-        ];
-        if (!v8) {
-          this.cx.native.launch(this.cx.fn(`attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [128, 1, 1], slotRows * 4, 'plppppipiiifppli', args, false, this.cx.routes.dependentLaunch);
-        } else {
-          // split over the cache where the (sequence, head) pairs alone leave SMs idle (linear-route.ts)
-          const auto = attendCacheSplits(B * numHeads, slotRows, this.cx.info.multiprocessors ?? 132);
-          const splits = this.cx.routes.attendSplitMax > 0 ? Math.min(auto, this.cx.routes.attendSplitMax) : auto;
-          const chunk = Math.ceil(slotRows / splits);
-          const counters = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
-          const launchV8 = (work: Tensor | null) =>
-            this.cx.native.launch(this.cx.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
-              ...args, ...this.cx.flat([keys, values]), splits, chunk, ...(work ? this.cx.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
-            ], false, this.cx.routes.dependentLaunch);
-          const perSm = phasePerSm(this.cx);
-          if (perSm > 0 && splits === 1 && chunk * 4 <= PHASE_MAX_SHARED) {
-            // a phase of decode_phases (decode-phases.ts); the cache rows it appends are written through keys / values
-            const spans = this.cx.flat([qp, keys, values, lengths, bias ?? keys, out, append?.keys ?? keys, append?.values ?? values]);
-            const phase = [...spans, qp.strides[0], append ? append.keys.strides[0] : 0, PHASE_ATTEND, numHeads, headDim, slotRows, bias ? 1 : 0, append ? 1 : 0, B * numHeads, chunk, scale, 0];
-            this.cx.phases.push({ args: phase, shared: chunk * 4, solo: () => launchV8(null) }, perSm);
-            return out;
+      return filled(this.cx.make([B, width], q.dtype), (out) => {
+        if (B > 0 && width > 0) {
+          // float16 heads of 8k ≤ 256 dimensions with 16-byte aligned caches: the kernel spread for latency
+          const v8 = q.dtype === 'float16' && headDim % 8 === 0 && headDim <= 256 && this.cx.span(keys).byteOffset % 16 === 0 && this.cx.span(values).byteOffset % 16 === 0;
+          const args = [
+            ...this.cx.flat([qp]), qp.strides[0], ...this.cx.flat([keys, values, lengths, bias ?? keys]), bias ? 1 : 0, ...this.cx.flat([out]), numHeads, headDim, slotRows, scale,
+            ...this.cx.flat([append?.keys ?? keys, append?.values ?? values]), append ? append.keys.strides[0] : 0, append ? 1 : 0,
+          ];
+          if (!v8) {
+            this.cx.native.launch(this.cx.fn(`attend_cache_${sfx(q.dtype)}`), [B * numHeads, 1, 1], [128, 1, 1], slotRows * 4, 'plppppipiiifppli', args, false, this.cx.routes.dependentLaunch);
+          } else {
+            // split over the cache where the (sequence, head) pairs alone leave SMs idle (linear-route.ts)
+            const auto = attendCacheSplits(B * numHeads, slotRows, this.cx.info.multiprocessors ?? 132);
+            const splits = this.cx.routes.attendSplitMax > 0 ? Math.min(auto, this.cx.routes.attendSplitMax) : auto;
+            const chunk = Math.ceil(slotRows / splits);
+            const counters = this.attendCounters.span(0, 4 * ATTEND_SPLIT_MAX_PAIRS);
+            const launchV8 = (work: Tensor | null) =>
+              this.cx.native.launch(this.cx.fn('attend_cache_f16v8'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiipp', [
+                ...args, ...this.cx.flat([keys, values]), splits, chunk, ...(work ? this.cx.flat([work]) : [counters.region, counters.byteOffset, 0]), counters.region, counters.byteOffset, counters.byteLength,
+              ], false, this.cx.routes.dependentLaunch);
+            const perSm = phasePerSm(this.cx);
+            if (perSm > 0 && splits === 1 && chunk * 4 <= PHASE_MAX_SHARED) {
+              // a phase of decode_phases (decode-phases.ts); the cache rows it appends are written through keys / values
+              const spans = this.cx.flat([qp, keys, values, lengths, bias ?? keys, out, append?.keys ?? keys, append?.values ?? values]);
+              const phase = [...spans, qp.strides[0], append ? append.keys.strides[0] : 0, PHASE_ATTEND, numHeads, headDim, slotRows, bias ? 1 : 0, append ? 1 : 0, B * numHeads, chunk, scale, 0];
+              this.cx.phases.push({ args: phase, shared: chunk * 4, solo: () => launchV8(null) }, perSm);
+              return;
+            }
+            work = splits > 1 ? this.cx.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
+            launchV8(work);
           }
-          work = splits > 1 ? this.cx.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
-          launchV8(work);
         }
-      }
-    } catch (e) {
-      out.dispose();
-      throw mapNativeError(e, 'attendCache');
+      }, 'attendCache');
     } finally {
       if (qp !== q) qp.dispose();
       work?.dispose(); // stream-ordered: the pool hands it out again only to later work on this stream
     }
-    return out;
   }
 }

@@ -60,7 +60,7 @@ import { FloatOps } from './float-ops.js';
 import { IndexOps } from './index-ops.js';
 import { Int8Ops } from './int8-ops.js';
 import { LinearInt8Ops } from './linear-int8-ops.js';
-import { type CudaOpsContext, type FloatDType, dims4, gridFor, sfx } from './ops-context.js';
+import { type CudaOpsContext, type FloatDType, dims4, filled, gridFor, sfx } from './ops-context.js';
 import { Sm90Gemm } from './sm90-gemm.js';
 import { Tuner } from './tuner.js';
 import type { CudaInfo } from './info.js';
@@ -353,17 +353,10 @@ export class CudaBackend implements Backend {
     if (numelOf(shape) !== data.length) {
       throw new ShapeMismatchError(`upload: ${data.length} elements cannot fill shape ${shapeToString(shape)} (${numelOf(shape)} elements).`);
     }
-    const t = this.make(shape, dtype);
-    const s = this.span(t);
-    if (s.byteLength) {
-      try {
-        this.native.upload(s.region, s.byteOffset, s.byteLength, data);
-      } catch (e) {
-        t.dispose();
-        throw mapNativeError(e, 'upload');
-      }
-    }
-    return t;
+    return filled(this.make(shape, dtype), (t) => {
+      const s = this.span(t);
+      if (s.byteLength) this.native.upload(s.region, s.byteOffset, s.byteLength, data);
+    }, 'upload');
   }
 
   download(t: Tensor): HostArray {

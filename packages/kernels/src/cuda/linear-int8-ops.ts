@@ -3,7 +3,6 @@
 // after a GEMV-exact quantize, the Hopper kernel with an epilogue, or the separate ops. tuner.ts times the
 // choices that need it; this file launches what they chose. The separate int8 ops are int8-ops.ts.
 import { InvalidArgumentError, type LinearInt8Options, ShapeMismatchError, type Tensor } from '@bminf/core';
-import { mapNativeError } from '@bminf/cuda-binding';
 import { PHASE_LINEAR_FORMS, PHASE_MAX_SHARED } from './decode-phases.js';
 import { hopperFits } from './int8-ops.js';
 import {
@@ -95,17 +94,11 @@ export class LinearInt8Ops {
     if (plan.route === 'fused' || plan.route === 'timed') {
       const epi = plan.epilogue;
       // tile: the kernel's tile shape (undefined: Sm90Gemm.tileFor's)
-      const fused = (tile?: Sm90Tile): Tensor => {
-        const y = this.cx.make([rows, epi.gated ? m / 2 : m], 'float16');
-        try {
+      const fused = (tile?: Sm90Tile): Tensor =>
+        filled(this.cx.make([rows, epi.gated ? m / 2 : m], 'float16'), (y) => {
           if (epi.gated) this.cx.sm90.linearGated(q.values, q.scales, weight, ws, bias, y, epi.residual ? residual : undefined, tile);
           else this.cx.sm90.linear(q.values, q.scales, weight, ws, bias, y, { gelu: epi.gelu, ...(epi.residual ? { residual } : {}), ...(tile ? { tile } : {}) });
-        } catch (e) {
-          y.dispose();
-          throw e;
-        }
-        return y;
-      };
+        });
       // Timed like with like: the fused kernel with its epilogue against the three calls followed by the
       // same ops as kernels of their own (what would follow both alike is left out).
       const callsAsFused = (): void => {
@@ -188,8 +181,7 @@ export class LinearInt8Ops {
       this.cx.native.setMaxDynamicShared(this.cx.fn(name), shared);
       this.gemvShared.set(name, shared);
     }
-    const out = this.cx.make([rows, gated ? m / 2 : m], 'float16');
-    try {
+    return filled(this.cx.make([rows, gated ? m / 2 : m], 'float16'), (out) => {
       const args = [
         ...this.cx.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? x]), residual ? 1 : 0, ...this.cx.flat([out]), rows, m, k,
         ...this.cx.flat([(rmsNorm ?? layerNorm)?.weight ?? ws]), (rmsNorm ?? layerNorm)?.eps ?? 0, ...this.cx.flat([layerNorm?.bias ?? ws]), layerNorm?.bias ? 1 : 0,
@@ -209,15 +201,11 @@ export class LinearInt8Ops {
         const flags = (bias ? 1 : 0) | (residual ? 2 : 0) | (layerNorm?.bias ? 4 : 0);
         const phase = [...spans, 0, 0, form, rows, m, k, c.ks, stream, c.grid, flags, (rmsNorm ?? layerNorm)?.eps ?? 0, 0];
         this.cx.phases.push({ args: phase, shared, solo: () => run({ kernel: 'gemv', ...c }) }, perSm);
-        return out;
+        return;
       }
       const key = `${name}:${rows}:${m}:${k}:${bias ? 1 : 0}${residual ? 1 : 0}${layerNorm?.bias ? 1 : 0}:${stream}`;
       run(this.cx.tuner.gemvLinear(key, candidates, run));
-    } catch (e) {
-      out.dispose();
-      throw mapNativeError(e, 'linearInt8');
-    }
-    return out;
+    }, 'linearInt8');
   }
 
   /**
