@@ -578,12 +578,12 @@ LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
 // residual, so the bits are those of igemm + dequantize (+ gelu / gelu_mul, + add) on the same quantized rows. GATED: a tile is 8 in-rows over their 8
 // gate rows (linear_mma's layout). Needs k % 64 == 0, n % 32 == 0 (gated: f % 16 == 0), xq, W and the
 // output rows 16-byte aligned; dynamic shared memory 2 · 16 · TW · NB · 512 bytes.
-template <int NB, int ACT>
+template <int NB, int ACT, int U>
 __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale,
                                            const signed char* __restrict__ W, const half_t* __restrict__ wScale,
                                            const half_t* __restrict__ bias, const half_t* __restrict__ residual,
                                            half_t* __restrict__ out, int rows, int n, int k, int stream) {
-  constexpr int NW = 16, TW = 2, U = 2;  // warps, tiles a warp, 64-byte steps of k in flight per lane
+  constexpr int NW = 16, TW = 2;  // warps, tiles a warp (U: 64-byte steps of k in flight per lane, below)
   constexpr bool GATED = ACT == 1;
   constexpr int E = TW * NB * 128;  // a group's sums
   extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32]
@@ -714,19 +714,21 @@ QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_norm, 1)
 QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_ln, 2)
 
 // Launched with 512 threads and min(SMs, n / 32) blocks, one an SM. _b1: up to 8 rows, _b2: 9-16, _b4: 17-32.
-#define LINEAR_MMA_Q_KERNEL(NAME, NB, ACT)                                                                          \
+// U: the 64-byte steps of k each lane has in flight per weight row (a warp waits one round trip per U steps).
+// 2 fits every NB in 128 registers (82-117); NB 1 at U 4 takes 119-124 (nvcc 13.0, no spills).
+#define LINEAR_MMA_Q_KERNEL(NAME, NB, ACT, U)                                                                       \
   extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
       NAME(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale, const signed char* __restrict__ W, \
            const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,                         \
            const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out, int rows, int n, int k,   \
            int stream) {                                                                                            \
-    linearMmaQ<NB, ACT>(XQ, xScale, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out,    \
-                        rows, n, k, stream);                                                                        \
+    linearMmaQ<NB, ACT, U>(XQ, xScale, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, \
+                           rows, n, k, stream);                                                                     \
   }
-#define LINEAR_MMA_Q_KERNELS(NB)                                  \
-  LINEAR_MMA_Q_KERNEL(linear_mma_q_b##NB, NB, 0)                  \
-  LINEAR_MMA_Q_KERNEL(linear_mma_q_gated_b##NB, NB, 1)            \
-  LINEAR_MMA_Q_KERNEL(linear_mma_q_gelu_b##NB, NB, 2)
-LINEAR_MMA_Q_KERNELS(1)
-LINEAR_MMA_Q_KERNELS(2)
-LINEAR_MMA_Q_KERNELS(4)
+#define LINEAR_MMA_Q_KERNELS(NB, U)                                  \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_b##NB, NB, 0, U)                  \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_gated_b##NB, NB, 1, U)            \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_gelu_b##NB, NB, 2, U)
+LINEAR_MMA_Q_KERNELS(1, 2)
+LINEAR_MMA_Q_KERNELS(2, 2)
+LINEAR_MMA_Q_KERNELS(4, 2)
