@@ -411,12 +411,12 @@ __device__ __forceinline__ void mmaS8(int* c, unsigned a0, unsigned a1, unsigned
 }
 
 // The mma linears' epilogue (linear_mma, linear_mma_q) for fragment element q (0-3) of lane row gg in tile u,
-// activation row r (it returns the float16 it wrote); sumAt(qq) is the element's integer sum (gated: qq = q + 2 its gate's). A tile is 16
+// activation row r; sumAt(qq) is the element's integer sum (gated: qq = q + 2 its gate's). A tile is 16
 // weight rows, or gated 8 in-rows (8u..) over their 8 gate rows (f + 8u..), whose element q < 2 writes
 // output 8u + gg. half(acc·rowScale·wScale (+ bias)), then GELU or the gated GELU·gate, then the residual,
 // each rounded as dequantize, gelu / gelu_mul and add round them.
 template <int ACT, typename SumAt>
-__device__ __forceinline__ half_t mmaTileEpilogue(SumAt sumAt, int q, int gg, int u, int r, float rowScale, const half_t* __restrict__ wScale,
+__device__ __forceinline__ void mmaTileEpilogue(SumAt sumAt, int q, int gg, int u, int r, float rowScale, const half_t* __restrict__ wScale,
                                                 const half_t* __restrict__ bias, const half_t* __restrict__ residual, half_t* __restrict__ out,
                                                 int n) {
   const int f = n >> 1;
@@ -431,14 +431,12 @@ __device__ __forceinline__ half_t mmaTileEpilogue(SumAt sumAt, int q, int gg, in
     half_t o = f2h(__fmul_rn(h2f(f2h(geluTanh(h2f(hin)))), h2f(hg)));
     if (residual) o = f2h(__fadd_rn(h2f(residual[(i64)r * f + c]), h2f(o)));
     out[(i64)r * f + c] = o;
-    return o;
   } else {
     const int j = 16 * u + gg + (q >= 2 ? 8 : 0);
     half_t h = dq(sumAt(q), j);
     if (ACT == 2) h = f2h(geluTanh(h2f(h)));  // as gelu() rounds it
     if (residual) h = f2h(__fadd_rn(h2f(residual[(i64)r * n + j]), h2f(h)));
     out[(i64)r * n + j] = h;
-    return h;
   }
 }
 
@@ -580,28 +578,15 @@ LINEAR_MMA_KERNEL(linear_mma_ln_gelu, 2, 2)
 // residual, so the bits are those of igemm + dequantize (+ gelu / gelu_mul, + add) on the same quantized rows. GATED: a tile is 8 in-rows over their 8
 // gate rows (linear_mma's layout). Needs k % 64 == 0, n % 32 == 0 (gated: f % 16 == 0), xq, W and the
 // output rows 16-byte aligned; dynamic shared memory 2 · 16 · TW · NB · 512 bytes.
-// HX (linear_mma_qh): the rows come as float16 X [rows, k] with their absolute maxima in parts: inMax
-// [rows, inParts] holds, for each row, the largest |x| of each of the parts its producer wrote it in (the
-// attention's heads, a linear_mma_q's blocks: RMAX below). A row's scale is scaleOf of their max, which is the
-// row's absmax in any order (max ignores NaN as max.f16x2 does), and each lane quantizes the 16 values of
-// its fragment with quant8 as it loads them: quantize_rows_gemv's bits for rows without a norm, with no
-// kernel and no barrier between the producer and the product. NB 1 only.
-// RMAX: the block also writes outMax[r * gridDim.x + blockIdx.x], the largest |output| of row r among the
-// outputs it wrote (0 where none), for a linear_mma_qh reading this output next.
-template <int NB, int ACT, int U, bool HX = false, bool RMAX = false>
+template <int NB, int ACT>
 __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale,
                                            const signed char* __restrict__ W, const half_t* __restrict__ wScale,
                                            const half_t* __restrict__ bias, const half_t* __restrict__ residual,
-                                           half_t* __restrict__ out, int rows, int n, int k, int stream,
-                                           const half_t* __restrict__ XH = nullptr, const float* __restrict__ inMax = nullptr,
-                                           int inParts = 0, float* __restrict__ outMax = nullptr) {
-  static_assert((!HX && !RMAX) || NB == 1, "linear_mma_qh and the RMAX kernels take up to 8 rows");
-  constexpr int NW = 16, TW = 2;  // warps, tiles a warp (U: 64-byte steps of k in flight per lane, below)
+                                           half_t* __restrict__ out, int rows, int n, int k, int stream) {
+  constexpr int NW = 16, TW = 2, U = 2;  // warps, tiles a warp, 64-byte steps of k in flight per lane
   constexpr bool GATED = ACT == 1;
   constexpr int E = TW * NB * 128;  // a group's sums
   extern __shared__ i32x4 mmaqPart[];  // [2][NW][TW * NB][32]
-  __shared__ float hxScale[8];          // HX: the rows' scales, for the epilogue
-  __shared__ unsigned blockMaxBits[8];  // RMAX: the block's largest |output| of each row (float bits, >= 0)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int f = n >> 1, groups = n / (16 * TW);
   const int steps = k >> 6;
@@ -609,11 +594,9 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
   // every group.
   const int per = (steps + NW - 1) / NW;
   const int s0 = min(steps, warp * per), s1 = min(steps, s0 + per);
-  const u32x4* px[NB];  // this lane's 16 bytes of each 64-byte step of activation row 8 nb + g (HX: 32 bytes)
+  const u32x4* px[NB];  // this lane's 16 bytes of each 64-byte step of activation row 8 nb + g
 #pragma unroll
-  for (int nb = 0; nb < NB; nb++)
-    px[nb] = HX ? reinterpret_cast<const u32x4*>(XH + (i64)min(8 * nb + g, rows - 1) * k) + 2 * t
-                : reinterpret_cast<const u32x4*>(XQ + (i64)min(8 * nb + g, rows - 1) * k) + t;
+  for (int nb = 0; nb < NB; nb++) px[nb] = reinterpret_cast<const u32x4*>(XQ + (i64)min(8 * nb + g, rows - 1) * k) + t;
   u32x4 wv[U][TW][2], xv[U][NB];
   auto loadW = [&](int grp, int sb, int s1) {
 #pragma unroll
@@ -630,38 +613,15 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
       }
     }
   };
-  float hs = 0.f, hrc = 0.f;  // HX: row g's scale and its reciprocal
   auto loadX = [&](int sb, int s1) {
 #pragma unroll
     for (int q = 0; q < U; q++)
 #pragma unroll
-      for (int nb = 0; nb < NB; nb++) {
-        const bool live = sb + q < s1 && 8 * nb + g < rows;
-        if (HX) {
-          const u32x4 lo = live ? px[nb][8 * (sb + q)] : u32x4{0u, 0u, 0u, 0u}, hi = live ? px[nb][8 * (sb + q) + 1] : lo;
-          const u32x2 a = hs == 0.f ? u32x2{0u, 0u} : quant8(lo, hs, hrc), c = hs == 0.f ? u32x2{0u, 0u} : quant8(hi, hs, hrc);
-          xv[q][nb] = live ? u32x4{a.x, a.y, c.x, c.y} : u32x4{0u, 0u, 0u, 0u};
-        } else {
-          xv[q][nb] = live ? px[nb][4 * (sb + q)] : u32x4{0u, 0u, 0u, 0u};
-        }
-      }
+      for (int nb = 0; nb < NB; nb++)
+        xv[q][nb] = sb + q < s1 && 8 * nb + g < rows ? px[nb][4 * (sb + q)] : u32x4{0u, 0u, 0u, 0u};
   };
   if ((int)blockIdx.x < groups && s0 < s1) loadW(blockIdx.x, s0, s1);
-  if (RMAX && threadIdx.x < 8) blockMaxBits[threadIdx.x] = 0u;
   PDL_ENTRY();  // the weights are in flight; xq (the quantize kernel's) is read from here on
-  if (HX) {
-    // row g's absmax: lanes t = 0..3 take every 4th part, then meet (two shuffles)
-    float m = 0.f;
-    if (g < rows)
-      for (int i = t; i < inParts; i += 4) m = fmaxf(m, inMax[(i64)g * inParts + i]);
-    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
-    const half_t sh = scaleOf(m);
-    hs = h2f(sh);
-    hrc = hs == 0.f ? 0.f : __frcp_rn(hs);
-    if (warp == 0 && t == 0) hxScale[g] = hs;  // read by the epilogue, after the barrier below
-  }
-  float myMax = 0.f;  // RMAX: the largest |output| this thread wrote (its row is the same in every group)
   int buf = 0;
   for (int grp = blockIdx.x; grp < groups; grp += gridDim.x) {
     int acc[TW][NB][4];
@@ -713,24 +673,9 @@ __device__ __forceinline__ void linearMmaQ(const signed char* __restrict__ XQ, c
       decode(e, tw, nb, l2, q, gg, r);
       if (r >= rows || (GATED && q >= 2)) continue;
       auto sumAt = [&](int qq) { return warpsSum(tw, nb, l2, qq); };
-      const half_t o = mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, HX ? hxScale[r] : h2f(xScale[r]), wScale, bias, residual,
-                                            out, n);
-      if (RMAX) myMax = fmaxf(myMax, fabsf(h2f(o)));  // fmaxf ignores NaN, as the quantize's max.f16x2 does
+      mmaTileEpilogue<ACT>(sumAt, q, gg, grp * TW + tw, r, h2f(xScale[r]), wScale, bias, residual, out, n);
     }
     buf ^= 1;
-  }
-  if (RMAX) {
-    // E <= 512 threads each keep one row's outputs (decode's r does not depend on the group)
-    if (threadIdx.x < E && myMax > 0.f) {
-      int tw, nb, l2, q, gg, r;
-      const int e = threadIdx.x;
-      tw = e / (NB * 128), nb = (e / 128) % NB, l2 = (e & 127) >> 2, q = e & 3;
-      gg = l2 >> 2, r = 8 * nb + 2 * (l2 & 3) + (q & 1);
-      (void)tw, (void)gg;
-      if (r < 8) atomicMax(&blockMaxBits[r], __float_as_uint(myMax));
-    }
-    __syncthreads();
-    if (threadIdx.x < rows && threadIdx.x < 8) outMax[(i64)threadIdx.x * gridDim.x + blockIdx.x] = __uint_as_float(blockMaxBits[threadIdx.x]);
   }
 }
 
@@ -769,46 +714,19 @@ QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_norm, 1)
 QUANTIZE_ROWS_GEMV_KERNEL(quantize_rows_gemv_ln, 2)
 
 // Launched with 512 threads and min(SMs, n / 32) blocks, one an SM. _b1: up to 8 rows, _b2: 9-16, _b4: 17-32.
-// U: the 64-byte steps of k each lane has in flight per weight row (a warp waits one round trip per U steps).
-// 2 fits every NB in 128 registers (82-117); NB 1 at U 4 takes 119-124 (nvcc 13.0, no spills).
-#define LINEAR_MMA_Q_KERNEL(NAME, NB, ACT, U)                                                                       \
+#define LINEAR_MMA_Q_KERNEL(NAME, NB, ACT)                                                                          \
   extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
       NAME(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale, const signed char* __restrict__ W, \
            const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,                         \
            const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out, int rows, int n, int k,   \
            int stream) {                                                                                            \
-    linearMmaQ<NB, ACT, U>(XQ, xScale, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, \
-                           rows, n, k, stream);                                                                     \
+    linearMmaQ<NB, ACT>(XQ, xScale, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out,    \
+                        rows, n, k, stream);                                                                        \
   }
-#define LINEAR_MMA_Q_KERNELS(NB, U)                                  \
-  LINEAR_MMA_Q_KERNEL(linear_mma_q_b##NB, NB, 0, U)                  \
-  LINEAR_MMA_Q_KERNEL(linear_mma_q_gated_b##NB, NB, 1, U)            \
-  LINEAR_MMA_Q_KERNEL(linear_mma_q_gelu_b##NB, NB, 2, U)
-LINEAR_MMA_Q_KERNELS(1, 2)
-LINEAR_MMA_Q_KERNELS(2, 2)
-LINEAR_MMA_Q_KERNELS(4, 2)
-
-// The row maxima handed from producer to product (RoutePolicy.rowMaxHandoff; 2-8 rows): the gated and GELU
-// forms also write their blocks' largest |output| of each row (outMax [rows, grid]), and linear_mma_qh takes
-// float16 rows with such maxima (inMax [rows, inParts]: these kernels' or attend_cache_f16v8's) in place of
-// quantize_rows_gemv's int8 rows, quantizing them as it loads them: one kernel fewer before the FFN's output
-// and the attention's o products, the same bits.
-#define LINEAR_MMA_Q_RMAX_KERNEL(NAME, ACT)                                                                        \
-  extern "C" __global__ void __launch_bounds__(512, 1)                                                              \
-      NAME(const signed char* __restrict__ XQ, const half_t* __restrict__ xScale, const signed char* __restrict__ W, \
-           const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias,                         \
-           const half_t* __restrict__ residual, int hasResidual, half_t* __restrict__ out, int rows, int n, int k,   \
-           int stream, float* __restrict__ outMax) {                                                                \
-    linearMmaQ<1, ACT, 2, false, true>(XQ, xScale, W, wScale, hasBias ? bias : nullptr,                             \
-                                       hasResidual ? residual : nullptr, out, rows, n, k, stream, nullptr, nullptr, 0, \
-                                       outMax);                                                                     \
-  }
-LINEAR_MMA_Q_RMAX_KERNEL(linear_mma_q_gated_rmax_b1, 1)
-LINEAR_MMA_Q_RMAX_KERNEL(linear_mma_q_gelu_rmax_b1, 2)
-extern "C" __global__ void __launch_bounds__(512, 1)
-    linear_mma_qh_b1(const half_t* __restrict__ X, const float* __restrict__ inMax, int inParts, const signed char* __restrict__ W,
-                     const half_t* __restrict__ wScale, const half_t* __restrict__ bias, int hasBias, const half_t* __restrict__ residual,
-                     int hasResidual, half_t* __restrict__ out, int rows, int n, int k, int stream) {
-  linearMmaQ<1, 0, 2, true, false>(nullptr, nullptr, W, wScale, hasBias ? bias : nullptr, hasResidual ? residual : nullptr, out, rows,
-                                   n, k, stream, X, inMax, inParts, nullptr);
-}
+#define LINEAR_MMA_Q_KERNELS(NB)                                  \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_b##NB, NB, 0)                  \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_gated_b##NB, NB, 1)            \
+  LINEAR_MMA_Q_KERNEL(linear_mma_q_gelu_b##NB, NB, 2)
+LINEAR_MMA_Q_KERNELS(1)
+LINEAR_MMA_Q_KERNELS(2)
+LINEAR_MMA_Q_KERNELS(4)

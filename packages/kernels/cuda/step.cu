@@ -101,35 +101,17 @@ FOR_FLOAT_TYPES(ATTEND_CACHE_KERNEL)
 // The end of attend_cache_f16v8 (and of its dev variants), after the block's value sums are in `part`
 // (groups rows of headDim): splits == 1 writes the output row; else the block writes its partial (max m,
 // sum, headDim sums) to `work` and the last block of pair bh to finish combines the splits and resets its
-// counter. Every thread of the block calls it. rowMax (null: none): where the block that writes the output row
-// stores its largest |value| (for linear_mma_qh, gemv.cu: the row's absmax is the max over its heads). RMAX
-// false: rowMax unused (a template parameter, so that the kernels without it compile as before).
-template <bool RMAX = false>
+// counter. Every thread of the block calls it.
 __device__ __forceinline__ void attendCombine(const float* part, int groups, int headDim, float m, float sum, int splits, int split,
-                                              int bh, float* __restrict__ work, int* __restrict__ counters, half_t* __restrict__ orow,
-                                              float* __restrict__ rowMax = nullptr) {
+                                              int bh, float* __restrict__ work, int* __restrict__ counters, half_t* __restrict__ orow) {
   __shared__ int last;
-  // the written row's largest |value| to rowMax (fmaxf ignores NaN, as the quantize's max.f16x2 does)
-  auto storeMax = [&](float am) {
-    __shared__ float redMax[32];
-    am = blockMax(am, redMax);
-    if (threadIdx.x == 0) *rowMax = am;
-  };
   if (splits == 1) {
     const float inv = 1.f / sum;
-    float am = 0.f;
     for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
       float t = 0.f;
       for (int gg = 0; gg < groups; gg++) t += part[gg * headDim + e];
-      if (RMAX) {
-        const half_t o = f2h(t * inv);
-        orow[e] = o;
-        am = fmaxf(am, fabsf(h2f(o)));
-      } else {
-        orow[e] = f2h(t * inv);
-      }
+      orow[e] = f2h(t * inv);
     }
-    if (RMAX) storeMax(am);
     return;
   }
   // This split's partial result: m, l, then headDim sums (an empty split: m = -FLT_MAX, l = 0, zeros).
@@ -155,23 +137,15 @@ __device__ __forceinline__ void attendCombine(const float* part, int groups, int
   float total = 0.f;
   for (int s = 0; s < splits; s++) total += __ldcg(all + s * (headDim + 2) + 1) * expf(__ldcg(all + s * (headDim + 2)) - M);
   const float inv = 1.f / total;
-  float am = 0.f;
   for (int e = threadIdx.x; e < headDim; e += blockDim.x) {
     float t = 0.f;
     for (int s = 0; s < splits; s++) {
       const float* ps = all + s * (headDim + 2);
       t += __ldcg(ps + 2 + e) * expf(__ldcg(ps) - M);
     }
-    if (RMAX) {
-      const half_t o = f2h(t * inv);
-      orow[e] = o;
-      am = fmaxf(am, fabsf(h2f(o)));
-    } else {
-      orow[e] = f2h(t * inv);
-    }
+    orow[e] = f2h(t * inv);
   }
   if (threadIdx.x == 0) counters[bh] = 0;
-  if (RMAX) storeMax(am);
 }
 
 // attendCache for float16 heads of a multiple of 8 dimensions (at most 256), keys and values 16-byte
@@ -189,15 +163,14 @@ __device__ __forceinline__ void attendCombine(const float* part, int groups, int
 // (the same buffers; no block of this launch reads that row from the cache).
 // blk: this block's index (blockIdx.x in the kernel; decode_phases' block there, phases.cu). COH: q and the
 // appended row are read with coherent loads (ldAct), as decode_phases needs for what an earlier phase wrote.
-template <bool COH, bool RMAX = false>
+template <bool COH>
 __device__ __forceinline__ void attendCacheV8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
                                               const half_t* __restrict__ values, const int* __restrict__ lengths,
                                               const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,
                                               int heads, int headDim, int slotRows, float scale,
                                               const half_t* __restrict__ newK, const half_t* __restrict__ newV, i64 newStride,
                                               int hasNew, half_t* keysOut, half_t* valuesOut, int splits, int chunk,
-                                              float* __restrict__ work, int* __restrict__ counters, int blk,
-                                              float* __restrict__ rowMax = nullptr) {
+                                              float* __restrict__ work, int* __restrict__ counters, int blk) {
   extern __shared__ float sc[];
   __shared__ float red[32];
   __shared__ float qs[256];
@@ -209,10 +182,8 @@ __device__ __forceinline__ void attendCacheV8(const half_t* __restrict__ q, i64 
   const half_t* qrow = q + (i64)b * qStride + (i64)h * headDim;
   half_t* orow = out + (i64)b * width + (i64)h * headDim;
   if (L == 0) {  // every block of the pair sees it: none counts, one writes the zeros
-    if (split == 0) {
+    if (split == 0)
       for (int e = threadIdx.x; e < headDim; e += blockDim.x) orow[e] = 0;
-      if (RMAX && threadIdx.x == 0) rowMax[bh] = 0.f;
-    }
     return;
   }
   const int j0 = min(split * chunk, L), j1 = min(j0 + chunk, L), n = j1 - j0;
@@ -281,7 +252,7 @@ __device__ __forceinline__ void attendCacheV8(const half_t* __restrict__ q, i64 
     for (int e = 0; e < 8; e++) part[g * headDim + c * 8 + e] = acc[e];
   }
   __syncthreads();
-  attendCombine<RMAX>(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow, RMAX ? rowMax + bh : nullptr);
+  attendCombine(part, groups, headDim, m, sum, splits, split, bh, work, counters, orow);
 }
 extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
                                               const half_t* __restrict__ values, const int* __restrict__ lengths,
@@ -293,19 +264,6 @@ extern "C" __global__ void attend_cache_f16v8(const half_t* __restrict__ q, i64 
   PDL_ENTRY();
   attendCacheV8<false>(q, qStride, keys, values, lengths, bias, hasBias, out, heads, headDim, slotRows, scale, newK, newV, newStride,
                        hasNew, keysOut, valuesOut, splits, chunk, work, counters, blockIdx.x);
-}
-// The same, and each (sequence, head)'s largest |output| to rowMax [B, heads] (RoutePolicy.rowMaxHandoff:
-// linear_mma_qh, gemv.cu, takes the output with these in place of a quantize kernel).
-extern "C" __global__ void attend_cache_f16v8_rmax(const half_t* __restrict__ q, i64 qStride, const half_t* __restrict__ keys,
-                                                   const half_t* __restrict__ values, const int* __restrict__ lengths,
-                                                   const half_t* __restrict__ bias, int hasBias, half_t* __restrict__ out,
-                                                   int heads, int headDim, int slotRows, float scale,
-                                                   const half_t* __restrict__ newK, const half_t* __restrict__ newV, i64 newStride,
-                                                   int hasNew, half_t* keysOut, half_t* valuesOut, int splits, int chunk,
-                                                   float* __restrict__ work, int* __restrict__ counters, float* __restrict__ rowMax) {
-  PDL_ENTRY();
-  attendCacheV8<false, true>(q, qStride, keys, values, lengths, bias, hasBias, out, heads, headDim, slotRows, scale, newK, newV,
-                             newStride, hasNew, keysOut, valuesOut, splits, chunk, work, counters, blockIdx.x, rowMax);
 }
 
 // argmaxRows: for each row of x [rows, n] float32, the lowest index of its largest value; NaN never

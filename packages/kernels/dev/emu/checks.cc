@@ -4,8 +4,6 @@
 // every output bit (and every cache row a kernel writes). Prints one line a check and "ok" or the first
 // difference; exits non-zero if any differs.
 //   node packages/kernels/dev/emu/build.mjs && /tmp/bminf-kernel-emu/kernel-checks
-#include <bit>
-#include <cmath>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -231,163 +229,6 @@ void checkLinearQ(bool quick) {
   }
 }
 
-// ---- the row maxima handed from producer to product (RoutePolicy.rowMaxHandoff) ---------------------------
-// linear_mma_qh on float16 rows and their parts' maxima must give quantize_rows_gemv + linear_mma_q's bits; the
-// producers (the gated and GELU linear_mma_q, attend_cache_f16v8) must write what they wrote before and
-// maxima whose max is each row's absmax.
-using LinearQhKernel = void (*)(const half_t*, const float*, int, const signed char*, const half_t*, const half_t*, int, const half_t*, int,
-                                half_t*, int, int, int, int);
-using LinearQRmaxKernel = void (*)(const signed char*, const half_t*, const signed char*, const half_t*, const half_t*, int, const half_t*, int,
-                                   half_t*, int, int, int, int, float*);
-
-// the largest |x| of each row of x [rows, width] (float16), NaN left out as max.f16x2 leaves it out
-std::vector<float> rowAbsMaxes(const std::vector<half_t>& x, int rows, int width) {
-  std::vector<float> m(rows, 0.f);
-  for (int r = 0; r < rows; r++)
-    for (int i = 0; i < width; i++) m[r] = std::fmax(m[r], std::fabs(emu_h2f(x[static_cast<size_t>(r) * width + i])));
-  return m;
-}
-// each row's max over its parts, parts [rows, n]
-std::vector<float> maxOverParts(const std::vector<float>& parts, int rows, int n) {
-  std::vector<float> m(rows, 0.f);
-  for (int r = 0; r < rows; r++)
-    for (int p = 0; p < n; p++) m[r] = std::fmax(m[r], parts[static_cast<size_t>(r) * n + p]);
-  return m;
-}
-void expectSameFloats(const std::string& what, const std::vector<float>& a, const std::vector<float>& b) {
-  for (size_t i = 0; i < a.size(); i++)
-    if (std::bit_cast<unsigned>(a[i]) != std::bit_cast<unsigned>(b[i])) {
-      std::printf("DIFFERS %s: first difference at %zu (%g vs %g)\n", what.c_str(), i, a[i], b[i]);
-      failures++;
-      return;
-    }
-  std::printf("ok %s\n", what.c_str());
-}
-
-void checkRowMax() {
-  const int k = 1216, m = 608;  // 19 steps of 64 over 16 warps, 19 groups of 32 rows
-  // quantize_rows_gemv + linear_mma_q_b1 on x (plain, bias, residual)
-  auto viaQuantize = [&](const std::vector<half_t>& x, int rows, int kk, const LinearData& d, unsigned grid) {
-    std::vector<signed char> xq(static_cast<size_t>(rows) * kk);
-    std::vector<half_t> xs(rows);
-    emu_launch(rows, 256, 0, [&] { quantize_rows_gemv(x.data(), xq.data(), xs.data(), kk, d.normW.data(), 1e-5f, d.normB.data(), 0); });
-    std::vector<half_t> out(static_cast<size_t>(rows) * d.m, 0x7e00);
-    emu_launch(grid, 512, 2 * 16 * 2 * 512, [&] {
-      linear_mma_q_b1(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(), rows, d.m, kk, 0);
-    });
-    return out;
-  };
-  auto viaMaxima = [&](const std::vector<half_t>& x, const std::vector<float>& parts, int nParts, int rows, int kk, const LinearData& d,
-                       unsigned grid) {
-    std::vector<half_t> out(static_cast<size_t>(rows) * d.m, 0x7e00);
-    emu_launch(grid, 512, 2 * 16 * 2 * 512, [&] {
-      linear_mma_qh_b1(x.data(), parts.data(), nParts, d.w.data(), d.ws.data(), d.bias.data(), 1, d.residual.data(), 1, out.data(), rows,
-                       d.m, kk, grid == 19);
-    });
-    return out;
-  };
-  for (int rows : {2, 5, 8}) {
-    LinearData d{rows, m, k, halves(static_cast<size_t>(rows) * k, 3.f), positive(m, 0.001f, 0.01f), halves(m, 0.5f),
-                 halves(static_cast<size_t>(rows) * m, 4.f), positive(k, 0.5f, 1.f), halves(k, 0.5f), int8s(static_cast<size_t>(m) * k)};
-    // row 1: zeros (scale 0); row 0: a NaN (left out of the max)
-    for (int i = 0; i < k; i++) d.x[static_cast<size_t>(k) + i] = 0;
-    d.x[5] = 0x7e00;
-    // maxima of 7 uneven parts a row, as a producer would write them
-    const int nParts = 7;
-    std::vector<float> parts(static_cast<size_t>(rows) * nParts, 0.f);
-    for (int r = 0; r < rows; r++)
-      for (int i = 0; i < k; i++) {
-        const int p = std::min(nParts - 1, i * i / (k * k / nParts + 1));
-        float& slot = parts[static_cast<size_t>(r) * nParts + p];
-        slot = std::fmax(slot, std::fabs(emu_h2f(d.x[static_cast<size_t>(r) * k + i])));
-      }
-    for (unsigned grid : {3u, 19u}) {
-      char tag[120];
-      std::snprintf(tag, sizeof tag, "linear_mma_qh rows %d grid %u: as quantize_rows_gemv + linear_mma_q", rows, grid);
-      expectSame(tag, viaMaxima(d.x, parts, nParts, rows, k, d, grid), viaQuantize(d.x, rows, k, d, grid));
-    }
-    // the producers: the gated and GELU products of the same rows, then the FFN's output product on theirs
-    std::vector<signed char> xq(static_cast<size_t>(rows) * k);
-    std::vector<half_t> xs(rows);
-    emu_launch(rows, 256, 0, [&] { quantize_rows_gemv(d.x.data(), xq.data(), xs.data(), k, d.normW.data(), 1e-5f, d.normB.data(), 0); });
-    const struct {
-      const char* name;
-      LinearQKernel plain;
-      LinearQRmaxKernel rmax;
-      bool gated;
-    } producers[] = {{"gated", linear_mma_q_gated_b1, linear_mma_q_gated_rmax_b1, true}, {"gelu", linear_mma_q_gelu_b1, linear_mma_q_gelu_rmax_b1, false}};
-    for (const auto& pr : producers) {
-      const int outWidth = pr.gated ? m / 2 : m;
-      for (unsigned grid : {3u, 19u}) {
-        std::vector<half_t> want(static_cast<size_t>(rows) * outWidth, 0x7e00), got = want;
-        std::vector<float> outMax(static_cast<size_t>(rows) * grid, -1.f);
-        emu_launch(grid, 512, 2 * 16 * 2 * 512, [&] {
-          pr.plain(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, nullptr, 0, want.data(), rows, m, k, 0);
-        });
-        emu_launch(grid, 512, 2 * 16 * 2 * 512, [&] {
-          pr.rmax(xq.data(), xs.data(), d.w.data(), d.ws.data(), d.bias.data(), 1, nullptr, 0, got.data(), rows, m, k, 0, outMax.data());
-        });
-        char tag[140];
-        std::snprintf(tag, sizeof tag, "linear_mma_q_%s_rmax rows %d grid %u: output", pr.name, rows, grid);
-        expectSame(tag, got, want);
-        std::snprintf(tag, sizeof tag, "linear_mma_q_%s_rmax rows %d grid %u: its maxima's max is each row's absmax", pr.name, rows, grid);
-        expectSameFloats(tag, maxOverParts(outMax, rows, static_cast<int>(grid)), rowAbsMaxes(got, rows, outWidth));
-        // the next product (k = outWidth, 304 or 608: whole 64-byte steps) on them
-        LinearData d2{rows, m, outWidth, got, d.ws, d.bias, d.residual, d.normW, d.normB, int8s(static_cast<size_t>(m) * outWidth)};
-        std::snprintf(tag, sizeof tag, "linear_mma_qh after linear_mma_q_%s_rmax rows %d grid %u", pr.name, rows, grid);
-        expectSame(tag, viaMaxima(got, outMax, static_cast<int>(grid), rows, outWidth, d2, 3u), viaQuantize(got, rows, outWidth, d2, 3u));
-      }
-    }
-  }
-  // attend_cache_f16v8_rmax: the same outputs and cache rows as attend_cache_f16v8, and each head's max
-  using AttendRmaxKernel = void (*)(const half_t*, i64, const half_t*, const half_t*, const int*, const half_t*, int, half_t*, int, int, int,
-                                    float, const half_t*, const half_t*, i64, int, half_t*, half_t*, int, int, float*, int*, float*);
-  struct Case {
-    int B, H, D, S, splits;
-  };
-  for (const Case c : {Case{3, 4, 64, 37, 1}, Case{5, 2, 64, 300, 3}, Case{2, 3, 128, 70, 1}}) {
-    const int width = c.H * c.D, chunk = (c.S + c.splits - 1) / c.splits;
-    const i64 qStride = 3 * width;
-    const std::vector<half_t> qkv = halves(static_cast<size_t>(c.B) * qStride);
-    const std::vector<half_t> keys0 = halves(static_cast<size_t>(c.B) * c.S * width), values0 = halves(static_cast<size_t>(c.B) * c.S * width);
-    std::vector<int> lengths(c.B);
-    for (int b = 0; b < c.B; b++) lengths[b] = std::vector<int>{0, c.S, 1 + static_cast<int>(rng() % c.S)}[b % 3];
-    std::vector<half_t> outs[2], keys[2], values[2];
-    std::vector<float> rowMax(static_cast<size_t>(c.B) * c.H, -1.f);
-    for (int v = 0; v < 2; v++) {
-      keys[v] = keys0, values[v] = values0;
-      outs[v].assign(static_cast<size_t>(c.B) * width, 0x7e00);
-      std::vector<float> work(static_cast<size_t>(c.B) * c.H * c.splits * (c.D + 2));
-      std::vector<int> counters(static_cast<size_t>(c.B) * c.H, 0);
-      const half_t* q = qkv.data();
-      emu_launch(c.B * c.H * c.splits, 256, chunk * 4, [&] {
-        const float scale = 1.f / std::sqrt(static_cast<float>(c.D));
-        if (v == 0)
-          attend_cache_f16v8(q, qStride, keys[v].data(), values[v].data(), lengths.data(), nullptr, 0, outs[v].data(), c.H, c.D, c.S, scale,
-                             q + width, q + 2 * width, qStride, 1, keys[v].data(), values[v].data(), c.splits, chunk, work.data(), counters.data());
-        else
-          static_cast<AttendRmaxKernel>(attend_cache_f16v8_rmax)(q, qStride, keys[v].data(), values[v].data(), lengths.data(), nullptr, 0,
-                                                                 outs[v].data(), c.H, c.D, c.S, scale, q + width, q + 2 * width, qStride, 1,
-                                                                 keys[v].data(), values[v].data(), c.splits, chunk, work.data(),
-                                                                 counters.data(), rowMax.data());
-      });
-    }
-    char tag[160];
-    std::snprintf(tag, sizeof tag, "attend_cache_f16v8_rmax B %d H %d D %d S %d splits %d", c.B, c.H, c.D, c.S, c.splits);
-    expectSame(std::string(tag) + ": out", outs[1], outs[0]);
-    expectSame(std::string(tag) + ": keys", keys[1], keys[0]);
-    expectSame(std::string(tag) + ": values", values[1], values[0]);
-    // each (sequence, head)'s max is the max |value| of its slice
-    std::vector<float> want(static_cast<size_t>(c.B) * c.H, 0.f);
-    for (int b = 0; b < c.B; b++)
-      for (int h = 0; h < c.H; h++)
-        for (int e = 0; e < c.D; e++)
-          want[static_cast<size_t>(b) * c.H + h] =
-              std::fmax(want[static_cast<size_t>(b) * c.H + h], std::fabs(emu_h2f(outs[0][static_cast<size_t>(b) * width + h * c.D + e])));
-    expectSameFloats(std::string(tag) + ": each head's max", rowMax, want);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -397,7 +238,6 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "linear") checkLinears();
   if (only.empty() || only == "linear-q") checkLinearQ(false);
   if (only == "linear-q-quick") checkLinearQ(true);
-  if (only.empty() || only == "row-max") checkRowMax();
   std::printf("%s: %d check(s) differ\n", failures ? "FAILED" : "PASSED", failures);
   return failures ? 1 : 0;
 }

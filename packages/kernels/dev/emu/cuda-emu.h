@@ -109,12 +109,6 @@ inline T __shfl_down_sync(unsigned, T v, unsigned d) {
 }
 
 inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
-inline unsigned atomicMax(unsigned* p, unsigned v) {
-  unsigned old = __atomic_load_n(p, __ATOMIC_SEQ_CST);
-  while (old < v && !__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-  }
-  return old;
-}
 inline int atomicCAS(int* p, int cmp, int v) {
   __atomic_compare_exchange_n(p, &cmp, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   return cmp;
@@ -134,7 +128,6 @@ inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
 inline float __int_as_float(int i) { return std::bit_cast<float>(i); }
 inline unsigned __float_as_uint(float f) { return std::bit_cast<unsigned>(f); }
-inline float __uint_as_float(unsigned u) { return std::bit_cast<float>(u); }
 // rsqrtf is an approximation on the GPU; here exact. Kernels are compared with themselves in emulation.
 inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
 // CUDA's built-in vector type the kernels use.

@@ -162,12 +162,6 @@ export class AttentionOps {
     }
   }
 
-  /** Whether attendCache's output of B rows goes with its heads' maxima to the linear after it (RoutePolicy.rowMaxHandoff). */
-  private handsRowMax(B: number): boolean {
-    const r = this.cx.routes;
-    return r.rowMaxHandoff && B >= Math.max(2, r.mmaQuantizedMinRows) && B <= Math.min(8, r.mmaQuantizedMaxRows);
-  }
-
   attendCache(q: Tensor, keys: Tensor, values: Tensor, lengths: Tensor, options: AttendCacheOptions): Tensor {
     this.cx.check('attendCache', q, keys, values, lengths, options?.distanceBias, options?.append?.keys, options?.append?.values);
     const { batch: B, width, heads: numHeads, headDim, slotRows, scale, bias, append } = checkAttendCache(q, keys, values, lengths, options);
@@ -206,21 +200,6 @@ export class AttentionOps {
               return;
             }
             work = splits > 1 ? this.cx.make([B * numHeads * splits * (headDim + 2)], 'float32') : null;
-            if (this.handsRowMax(B)) {
-              // each (sequence, head)'s largest |output| for the int8 linear that reads out next (row-max-handoff.ts)
-              const maxima = this.cx.make([B, numHeads], 'float32');
-              try {
-                this.cx.native.launch(this.cx.fn('attend_cache_f16v8_rmax'), [B * numHeads * splits, 1, 1], [256, 1, 1], chunk * 4, 'plppppipiiifpplippiippp', [
-                  ...args, ...this.cx.flat([keys, values]), splits, chunk, ...(work ? this.cx.flat([work]) : [counters.region, counters.byteOffset, 0]),
-                  counters.region, counters.byteOffset, counters.byteLength, ...this.cx.flat([maxima]),
-                ], false, this.cx.routes.dependentLaunch);
-              } catch (e) {
-                maxima.dispose();
-                throw e;
-              }
-              this.cx.handoff.hand(out, maxima, numHeads);
-              return;
-            }
             launchV8(work);
           }
         }

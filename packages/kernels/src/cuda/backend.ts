@@ -56,7 +56,6 @@ import { AttentionOps } from './attention-ops.js';
 import { compileKernels, type CompiledModule } from './compiler.js';
 import { ATTEND_SPLIT_MAX_PAIRS, DEFAULT_ROUTE_POLICY, type RoutePolicy } from './linear-route.js';
 import { flushingNative, PhaseQueue } from './decode-phases.js';
-import { RowMaxHandoff } from './row-max-handoff.js';
 import { FloatOps } from './float-ops.js';
 import { IndexOps } from './index-ops.js';
 import { Int8Ops } from './int8-ops.js';
@@ -121,8 +120,6 @@ export class CudaBackend implements Backend {
   /** RoutePolicy.decodePhases' queue, and its grid barrier's word (low bits zero between launches; phases.cu). */
   private readonly phases: PhaseQueue;
   private readonly phaseBarrier: CudaStorage;
-  /** Row maxima an op hands to the int8 linear that reads its output next (row-max-handoff.ts); every addon call ticks it. */
-  readonly handoff = new RowMaxHandoff();
   /** The op families (each op of the Backend contract below is a call of one), given this backend's context (ops-context.ts). */
   private readonly int8Ops: Int8Ops;
   private readonly linearOps: LinearInt8Ops;
@@ -136,10 +133,7 @@ export class CudaBackend implements Backend {
     options: CudaBackendOptions = {},
   ) {
     this.phases = new PhaseQueue(native, (b) => this.fn(`decode_phases_b${b}`), () => this.phaseBarrier.span(0, 4), info.multiprocessors ?? 132, () => this.routes.decodePhasesCooperative);
-    native = this.native = flushingNative(native, () => {
-      this.phases.flush();
-      this.handoff.tick();
-    });
+    native = this.native = flushingNative(native, () => this.phases.flush());
     const cc = info.computeCapability ?? [0, 0];
     this.kernels = compileKernels(native, cc[0], cc[1], info.nvrtcVersion ?? [0, 0]);
     this.lt = new CublasLt(native);
@@ -185,9 +179,9 @@ export class CudaBackend implements Backend {
    * are read at each use.
    */
   private static opsContext(b: CudaBackend): CudaOpsContext {
-    const { info, lt, sm90, routes, tuner, phases, igemmPath, handoff } = b;
+    const { info, lt, sm90, routes, tuner, phases, igemmPath } = b;
     return {
-      backend: b, info, lt, sm90, routes, tuner, phases, igemmPath, handoff,
+      backend: b, info, lt, sm90, routes, tuner, phases, igemmPath,
       get native() {
         return b.native;
       },
@@ -625,7 +619,6 @@ export class CudaBackend implements Backend {
     if (this._disposed) return;
     this._disposed = true;
     try {
-      this.handoff.drop();
       this.native.synchronize();
     } finally {
       for (const r of this.pool.regions()) this.native.release(r);

@@ -22,16 +22,6 @@ export class LinearInt8Ops {
    * ops (LinearPlan).
    */
   linearInt8(x: Tensor, weight: Tensor, weightScale: Tensor, options: LinearInt8Options): Tensor {
-    // before any addon call: the maxima count only if the launch that wrote x was the last one (row-max-handoff.ts)
-    const handed = this.cx.handoff.take(x);
-    try {
-      return this.linearInt8Taking(x, weight, weightScale, options, handed);
-    } finally {
-      handed?.maxima.dispose(); // stream-ordered: the pool hands it out again only to later work
-    }
-  }
-
-  private linearInt8Taking(x: Tensor, weight: Tensor, weightScale: Tensor, options: LinearInt8Options, handed: { maxima: Tensor; parts: number } | null): Tensor {
     const { bias, residual, rmsNorm, layerNorm, gated, gelu } = options;
     this.cx.check('linearInt8', x, weight, weightScale, bias, residual, rmsNorm?.weight, layerNorm?.weight, layerNorm?.bias);
     if (rmsNorm && layerNorm) throw new InvalidArgumentError('linearInt8: give rmsNorm or layerNorm, not both.');
@@ -41,9 +31,6 @@ export class LinearInt8Ops {
     }
     const plan = linearRoute(linearCall(x, weight, weightScale, options, aligned16), this.cx.routes, () => hopperFits(this.cx.sm90, x, weight));
     if (plan.route === 'gemv') return this.linearGemv(x, weight, weightScale, options);
-    if (plan.route === 'mma-q' && handed && !rmsNorm && !layerNorm && !gated && !gelu && linearMmaQGroups(x.shape[0]) === 1) {
-      return this.linearMmaQh(x, handed, weight, weightScale, options);
-    }
     const q = plan.route === 'mma-q' ? this.quantizeRowsGemv(x, options) : this.linearQuantize(x, options, plan.norm);
     try {
       if (plan.route === 'mma-q') return this.linearMmaQ(q, weight, weightScale, options);
@@ -153,61 +140,23 @@ export class LinearInt8Ops {
     return { values, scales };
   }
 
-  /** linear_mma_q's shared memory, opted into once a kernel beyond 48 KiB. */
-  private mmaQKernel(name: string, shared: number) {
-    if ((this.gemvShared.get(name) ?? 0) < shared) {
-      this.cx.native.setMaxDynamicShared(this.cx.fn(name), shared);
-      this.gemvShared.set(name, shared);
-    }
-    return this.cx.fn(name);
-  }
-
-  /**
-   * linearInt8's 'mma-q' route: linear_mma_q on the quantized rows, every op after the product in its epilogue.
-   * At 2-8 rows the gated and GELU forms hand their blocks' row maxima to the linear after them (RoutePolicy.rowMaxHandoff).
-   */
+  /** linearInt8's 'mma-q' route: linear_mma_q on the quantized rows, every op after the product in its epilogue. */
   private linearMmaQ(q: { values: Tensor; scales: Tensor }, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
     const { bias, residual, gated, gelu } = options;
     const [rows, k] = q.values.shape;
     const m = w.shape[0];
-    const groupsOf8 = linearMmaQGroups(rows);
-    const hands = this.cx.routes.rowMaxHandoff && (gated || gelu) && groupsOf8 === 1;
-    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}${hands ? '_rmax' : ''}_b${groupsOf8}`;
+    const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}_b${linearMmaQGroups(rows)}`;
     const shared = linearMmaQShared(rows);
-    const fn = this.mmaQKernel(name, shared);
-    const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
-    const grid = Math.min(this.cx.info.multiprocessors ?? 132, groups);
-    const maxima = hands ? this.cx.make([rows, grid], 'float32') : null;
-    try {
-      const out = filled(this.cx.make([rows, gated ? m / 2 : m], 'float16'), (out) => {
-        this.cx.native.launch(fn, [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, hands ? 'pppppipipiiiip' : 'pppppipipiiii', [
-          ...this.cx.flat([q.values, q.scales, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? ws]), residual ? 1 : 0, ...this.cx.flat([out]),
-          rows, m, k, this.cx.routes.weightsPastL1 ? 1 : 0, ...(maxima ? this.cx.flat([maxima]) : []),
-        ], false, this.cx.routes.dependentLaunch);
-      }, 'linearInt8');
-      if (maxima) this.cx.handoff.hand(out, maxima, grid);
-      return out;
-    } catch (e) {
-      maxima?.dispose();
-      throw e;
+    if ((this.gemvShared.get(name) ?? 0) < shared) {
+      this.cx.native.setMaxDynamicShared(this.cx.fn(name), shared);
+      this.gemvShared.set(name, shared);
     }
-  }
-
-  /**
-   * linearInt8's 'mma-q' route on rows whose parts' maxima the op that wrote them handed over (2-8 rows, no
-   * norm, no GELU): linear_mma_qh quantizes the float16 rows as it loads them (quantize_rows_gemv's bits).
-   */
-  private linearMmaQh(x: Tensor, handed: { maxima: Tensor; parts: number }, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
-    const { bias, residual } = options;
-    const [rows, k] = x.shape;
-    const m = w.shape[0];
-    const shared = linearMmaQShared(rows);
-    const fn = this.mmaQKernel('linear_mma_qh_b1', shared);
-    return filled(this.cx.make([rows, m], 'float16'), (out) => {
-      const grid = Math.min(this.cx.info.multiprocessors ?? 132, m / (16 * LINEAR_MMA_Q.tilesPerWarp));
-      this.cx.native.launch(fn, [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, 'ppipppipipiiii', [
-        ...this.cx.flat([x, handed.maxima]), handed.parts, ...this.cx.flat([w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? ws]), residual ? 1 : 0,
-        ...this.cx.flat([out]), rows, m, k, this.cx.routes.weightsPastL1 ? 1 : 0,
+    return filled(this.cx.make([rows, gated ? m / 2 : m], 'float16'), (out) => {
+      const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
+      const grid = Math.min(this.cx.info.multiprocessors ?? 132, groups);
+      this.cx.native.launch(this.cx.fn(name), [grid, 1, 1], [LINEAR_MMA_Q.warps * 32, 1, 1], shared, 'pppppipipiiii', [
+        ...this.cx.flat([q.values, q.scales, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? ws]), residual ? 1 : 0, ...this.cx.flat([out]),
+        rows, m, k, this.cx.routes.weightsPastL1 ? 1 : 0,
       ], false, this.cx.routes.dependentLaunch);
     }, 'linearInt8');
   }

@@ -97,14 +97,6 @@ export interface RoutePolicy {
   gatedEpilogue: boolean;
   /** A norm before an int8 linear of more rows than the GEMV takes runs fused with its quantize (norm_quantize), not as layerNorm then quantizeRows. */
   normQuantize: boolean;
-  /**
-   * At 2-8 rows the ops whose output an int8 linear without a norm reads next (attendCache's float16 kernel,
-   * the gated and GELU 'mma-q' linears) also write the largest |value| of each part of each row, and that
-   * linear runs as linear_mma_qh on the float16 rows and those maxima instead of quantize_rows_gemv +
-   * linear_mma_q: the same bits, one kernel fewer before each attention's o product and the FFN's output
-   * (row-max-handoff.ts, gemv.cu).
-   */
-  rowMaxHandoff: boolean;
 }
 
 export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
@@ -147,8 +139,6 @@ export const DEFAULT_ROUTE_POLICY: Readonly<RoutePolicy> = {
   fusedEpilogue: true,
   gatedEpilogue: true,
   normQuantize: true,
-  // not yet measured on a GPU (written 2026-12-07, sixth session; NOTES.md)
-  rowMaxHandoff: false,
 };
 
 /** The GEMV kernels' row counts: a product of m rows runs the kernel for the next one up. */

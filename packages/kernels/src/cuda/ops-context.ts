@@ -8,7 +8,6 @@ import { type DeviceSpan, type IgemmPath, type KernelFunction, type LaunchArg, m
 import type { PhaseQueue } from './decode-phases.js';
 import type { CudaInfo } from './info.js';
 import type { RoutePolicy } from './linear-route.js';
-import type { RowMaxHandoff } from './row-max-handoff.js';
 import type { Sm90Gemm } from './sm90-gemm.js';
 import type { CudaStorage } from './storage.js';
 import type { Tuner } from './tuner.js';
@@ -31,8 +30,6 @@ export interface CudaOpsContext {
   readonly routes: RoutePolicy;
   readonly tuner: Tuner;
   readonly phases: PhaseQueue;
-  /** Row maxima handed from an op to the int8 linear that reads its output next (RoutePolicy.rowMaxHandoff). */
-  readonly handoff: RowMaxHandoff;
   readonly igemmPath: IgemmPath;
   /** The backend was disposed. */
   readonly disposed: boolean;
