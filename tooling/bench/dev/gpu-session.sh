@@ -72,6 +72,7 @@ case "$part" in
     timeout 400 /usr/local/cuda/bin/ncu --graph-profiling node --metrics gpu__time_duration.sum --cache-control none --clock-control none \
       --csv --page raw node tooling/bench/dev/kernel-times.mjs 2 "$kind" "$batches" > /tmp/steps.csv 2> "$OUT/steps-$kind.err"
     echo "ncu rc=$?" | tee -a "$OUT/session.log"
+    grep -v '^==PROF==' /tmp/steps.csv | xz -9 > "$OUT/steps-$kind.csv.xz"  # ncu's raw rows, to parse again here
     python3 tooling/bench/dev/step-kernels.py /tmp/steps.csv "$batches" > "$OUT/steps-$kind.txt" 2>&1; head -80 "$OUT/steps-$kind.txt"
     ;;
   phases)
