@@ -147,10 +147,7 @@ export class LinearInt8Ops {
     const m = w.shape[0];
     const name = `linear_mma_q${gated ? '_gated' : gelu ? '_gelu' : ''}_b${linearMmaQGroups(rows)}`;
     const shared = linearMmaQShared(rows);
-    if ((this.gemvShared.get(name) ?? 0) < shared) {
-      this.cx.native.setMaxDynamicShared(this.cx.fn(name), shared);
-      this.gemvShared.set(name, shared);
-    }
+    this.optInShared(name, shared);
     return filled(this.cx.make([rows, gated ? m / 2 : m], 'float16'), (out) => {
       const groups = m / (16 * LINEAR_MMA_Q.tilesPerWarp);
       const grid = Math.min(this.cx.info.multiprocessors ?? 132, groups);
@@ -161,7 +158,14 @@ export class LinearInt8Ops {
     }, 'linearInt8');
   }
 
-  private readonly gemvShared = new Map<string, number>();
+  /** The dynamic shared memory each GEMV-family kernel was opted in to (optInShared), so that the driver is asked once. */
+  private readonly sharedOptedIn = new Map<string, number>();
+  private optInShared(name: string, shared: number): void {
+    if ((this.sharedOptedIn.get(name) ?? 0) >= shared) return;
+    this.cx.native.setMaxDynamicShared(this.cx.fn(name), shared);
+    this.sharedOptedIn.set(name, shared);
+  }
+
   private linearGemv(x: Tensor, w: Tensor, ws: Tensor, options: LinearInt8Options): Tensor {
     const { bias, residual, rmsNorm, layerNorm, gated, gelu } = options;
     const [rows, k] = x.shape;
@@ -177,10 +181,7 @@ export class LinearInt8Ops {
     const shared = mma ? linearMmaShared(k) : R * k;
     // Beyond 48 KiB of shared memory a kernel must opt in; the kernels' static shared memory (under 1 KiB)
     // counts too, so linear_mma at k = 4096 (exactly 48 KiB dynamic) needs it.
-    if (shared > 47 * 1024 && (this.gemvShared.get(name) ?? 0) < shared) {
-      this.cx.native.setMaxDynamicShared(this.cx.fn(name), shared);
-      this.gemvShared.set(name, shared);
-    }
+    if (shared > 47 * 1024) this.optInShared(name, shared);
     return filled(this.cx.make([rows, gated ? m / 2 : m], 'float16'), (out) => {
       const args = [
         ...this.cx.flat([x, w, ws, bias ?? ws]), bias ? 1 : 0, ...this.cx.flat([residual ?? x]), residual ? 1 : 0, ...this.cx.flat([out]), rows, m, k,
